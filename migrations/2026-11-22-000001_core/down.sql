@@ -1,0 +1,15 @@
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_is_append_only();
+DROP TABLE audit_heads;
+DROP TABLE tasks;
+DROP TABLE clock_events;
+DROP TABLE objections;
+DROP TABLE reviews;
+DROP TABLE materials;
+DROP TABLE filing_counters;
+DROP TABLE filings;
+DROP TABLE item_versions;
+DROP TABLE api_tokens;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE departments;

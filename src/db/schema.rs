@@ -1,0 +1,220 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_heads (chain) {
+        chain -> Text,
+        seq -> Int8,
+        hash -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        chain -> Text,
+        seq -> Int8,
+        filing_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        at -> Timestamptz,
+        entry -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    clock_events (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        event -> Text,
+        reason -> Nullable<Text>,
+        days -> Nullable<Int4>,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    departments (code) {
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    filing_counters (prefix, year) {
+        prefix -> Text,
+        year -> Int4,
+        last -> Int4,
+    }
+}
+
+diesel::table! {
+    filings (id) {
+        id -> Uuid,
+        item_version_id -> Int4,
+        item_code -> Text,
+        number -> Nullable<Text>,
+        applicant_id -> Uuid,
+        state -> Text,
+        state_kind -> Text,
+        department -> Text,
+        version -> Int4,
+        state_visit -> Int4,
+        form -> Jsonb,
+        promises -> Jsonb,
+        notice -> Nullable<Jsonb>,
+        entered_state_at -> Timestamptz,
+        submitted_at -> Nullable<Timestamptz>,
+        accepted_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    item_versions (id) {
+        id -> Int4,
+        code -> Text,
+        version -> Int4,
+        digest -> Text,
+        source -> Text,
+        definition -> Jsonb,
+        loaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    materials (id) {
+        id -> Uuid,
+        filing_id -> Uuid,
+        material -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        uploaded_by -> Uuid,
+        uploaded_at -> Timestamptz,
+        superseded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    objections (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        visit -> Int4,
+        body -> Text,
+        recorded_by -> Uuid,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        visit -> Int4,
+        department -> Text,
+        verdict -> Text,
+        opinion -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        decided_by -> Uuid,
+        decided_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        state -> Text,
+        role -> Text,
+        department -> Text,
+        created_at -> Timestamptz,
+        claimed_by -> Nullable<Uuid>,
+        claimed_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> Uuid,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        username -> Text,
+        display_name -> Text,
+        kind -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        credit_code -> Nullable<Text>,
+        lang -> Text,
+        password_hash -> Text,
+        department -> Nullable<Text>,
+        active -> Bool,
+        failed_logins -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(audit_log -> filings (filing_id));
+diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(clock_events -> filings (filing_id));
+diesel::joinable!(clock_events -> users (actor_id));
+diesel::joinable!(filings -> departments (department));
+diesel::joinable!(filings -> item_versions (item_version_id));
+diesel::joinable!(filings -> users (applicant_id));
+diesel::joinable!(materials -> filings (filing_id));
+diesel::joinable!(materials -> users (uploaded_by));
+diesel::joinable!(objections -> filings (filing_id));
+diesel::joinable!(objections -> users (recorded_by));
+diesel::joinable!(reviews -> departments (department));
+diesel::joinable!(reviews -> filings (filing_id));
+diesel::joinable!(reviews -> users (decided_by));
+diesel::joinable!(tasks -> departments (department));
+diesel::joinable!(tasks -> filings (filing_id));
+diesel::joinable!(tasks -> users (claimed_by));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(users -> departments (department));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    audit_heads,
+    audit_log,
+    clock_events,
+    departments,
+    filing_counters,
+    filings,
+    item_versions,
+    materials,
+    objections,
+    reviews,
+    tasks,
+    user_roles,
+    users,
+);

@@ -1,0 +1,1605 @@
+//! The definition checker: an item definition is refused when it is loaded, not when a filing
+//! runs into its mistake months later.
+//!
+//! Policy:
+//! - Every rule is checked and every violation reported, each with the place it is in ("state
+//!   `review`", "guard of action `accept`") and what is wrong, so that whoever edits an item file
+//!   fixes it in one pass. The service refuses to start on a definition with any error.
+//! - The checker proves what the engine relies on and cannot check cheaply at run time: every
+//!   name refers to something that exists, every state can be reached, a closed filing never moves,
+//!   and no filing can be trapped where no final state is reachable.
+//! - Nothing here knows a particular item: the rules are about the vocabulary of
+//!   [`super::definition`] only.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+
+use serde_json::Value;
+
+use super::definition::{
+    Definition, EffectKind, FieldType, Guard, Input, Limit, Role, State, StateKind, Text,
+};
+use super::forms;
+
+/// One thing wrong in a definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    /// Where: "code", "prefix", "state `review`", "action `accept`", "field `investment`",
+    /// "material `drawings`", "guard of action `accept`", "syntax".
+    pub place: String,
+    pub message: String,
+}
+
+/// Everything wrong in one definition file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    pub file: String,
+    pub errors: Vec<CheckError>,
+}
+
+impl fmt::Display for DefinitionError {
+    /// One line per error: `<file>: <place>: <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}: {}", self.file, e.place, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DefinitionError {}
+
+/// File types a material may accept: documents, scans, drawings and archives of them.
+pub const FILE_TYPES: [&str; 11] = [
+    "pdf", "jpg", "jpeg", "png", "ofd", "dwg", "zip", "doc", "docx", "xls", "xlsx",
+];
+/// The largest upload a material may allow, in MiB.
+pub const MAX_MB: u32 = 100;
+
+/// Read a definition from TOML and check it. A syntax or shape error (an unknown key, a wrong
+/// type) is one error at place "syntax" with its line and column; otherwise every rule violation.
+pub fn parse(file: &str, text: &str) -> Result<Definition, DefinitionError> {
+    let def: Definition = toml::from_str(text).map_err(|e| DefinitionError {
+        file: file.to_owned(),
+        errors: vec![syntax_error(text, &e)],
+    })?;
+    let errors = check(&def);
+    if errors.is_empty() {
+        Ok(def)
+    } else {
+        Err(DefinitionError {
+            file: file.to_owned(),
+            errors,
+        })
+    }
+}
+
+fn syntax_error(text: &str, e: &toml::de::Error) -> CheckError {
+    // toml's own Display draws the offending line over several lines; the report is one line per
+    // error, so the position is spelled out instead.
+    let msg = one_line(e.message());
+    let message = match e.span().and_then(|s| text.get(..s.start)) {
+        Some(before) => {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {msg}")
+        }
+        None => msg,
+    };
+    CheckError {
+        place: "syntax".into(),
+        message,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Check a parsed definition. Empty means good.
+pub fn check(def: &Definition) -> Vec<CheckError> {
+    let mut c = Checker {
+        def,
+        errors: Vec::new(),
+    };
+    c.item();
+    c.unique_codes();
+    c.fields();
+    c.materials();
+    c.states();
+    c.actions();
+    c.graph();
+    c.errors
+}
+
+struct Checker<'d> {
+    def: &'d Definition,
+    errors: Vec<CheckError>,
+}
+
+fn state_place(code: &str) -> String {
+    format!("state `{code}`")
+}
+
+fn action_place(code: &str) -> String {
+    format!("action `{code}`")
+}
+
+/// Codes of states, actions, fields and materials appear in paths (`form.<code>[3].area`), URLs
+/// and diagrams: plain lower-case ASCII keeps them safe in all of them.
+fn is_member_code(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && s.len() <= 64
+}
+
+fn blank(t: &Text) -> bool {
+    t.zh.trim().is_empty() || t.en.trim().is_empty()
+}
+
+impl<'d> Checker<'d> {
+    fn err(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(CheckError {
+            place: place.into(),
+            message: message.into(),
+        });
+    }
+
+    fn item(&mut self) {
+        let def = self.def;
+        let code_ok = {
+            let mut chars = def.code.chars();
+            chars.next().is_some_and(|c| c.is_ascii_lowercase())
+                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if !code_ok {
+            self.err(
+                "code",
+                format!(
+                    "`{}` is not a lower-case kebab code: letters a-z, digits and `-`, starting with a letter",
+                    def.code
+                ),
+            );
+        }
+        if !(2..=8).contains(&def.prefix.len())
+            || !def.prefix.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            self.err(
+                "prefix",
+                format!(
+                    "`{}` must be 2 to 8 upper-case letters A-Z (it starts every filing number)",
+                    def.prefix
+                ),
+            );
+        }
+        if blank(&def.name) {
+            self.err("name", "the item needs a name in Chinese and in English");
+        }
+        if def.department.trim().is_empty() {
+            self.err(
+                "department",
+                "the department handling the item must not be empty",
+            );
+        }
+        if def.basis.is_empty() {
+            self.err(
+                "basis",
+                "at least one legal basis is required (it is shown in the service guide)",
+            );
+        }
+        if def.basis.iter().any(blank) {
+            self.err("basis", "every legal basis needs Chinese and English text");
+        }
+        let limits = &def.limits;
+        self.limit("limits", "statutory", Some(limits.statutory));
+        self.limit("limits", "promised", limits.promised);
+        self.limit("limits", "completeness", limits.completeness);
+        if let Some(p) = limits.promised
+            && p.unit == limits.statutory.unit
+            && p.days > limits.statutory.days
+        {
+            self.err(
+                "limits",
+                format!(
+                    "the promised limit ({} days) is longer than the statutory limit ({} days); \
+                     a promise may only be shorter",
+                    p.days, limits.statutory.days
+                ),
+            );
+        }
+    }
+
+    fn limit(&mut self, place: &str, what: &str, limit: Option<Limit>) {
+        if let Some(l) = limit
+            && l.days < 1
+        {
+            self.err(place, format!("the {what} limit must be at least 1 day"));
+        }
+    }
+
+    fn unique_codes(&mut self) {
+        let def = self.def;
+        let groups: [(&str, Vec<&str>); 4] = [
+            (
+                "state",
+                def.states.iter().map(|s| s.code.as_str()).collect(),
+            ),
+            (
+                "action",
+                def.actions.iter().map(|a| a.code.as_str()).collect(),
+            ),
+            (
+                "field",
+                def.fields.iter().map(|f| f.code.as_str()).collect(),
+            ),
+            (
+                "material",
+                def.materials.iter().map(|m| m.code.as_str()).collect(),
+            ),
+        ];
+        for (kind, codes) in groups {
+            let mut seen = HashSet::new();
+            let mut reported = HashSet::new();
+            for code in codes {
+                if !is_member_code(code) {
+                    self.err(
+                        format!("{kind} `{code}`"),
+                        "the code must be lower-case letters, digits, `_` or `-`, start with a letter \
+                         and be at most 64 characters",
+                    );
+                }
+                if !seen.insert(code) && reported.insert(code) {
+                    self.err(
+                        format!("{kind} `{code}`"),
+                        format!("the code is used by more than one {kind}; codes must be unique"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn fields(&mut self) {
+        for f in &self.def.fields {
+            let place = format!("field `{}`", f.code);
+            if blank(&f.label) {
+                self.err(&place, "the label needs Chinese and English text");
+            }
+            match &f.ty {
+                FieldType::Text {
+                    min_len,
+                    max_len,
+                    pattern,
+                } => {
+                    let max = max_len.map_or(forms::TEXT_CAP, |m| m as usize);
+                    if let Some(min) = min_len
+                        && *min as usize > max
+                    {
+                        self.err(
+                            &place,
+                            format!("min_len {min} is more than the longest allowed text ({max})"),
+                        );
+                    }
+                    if *max_len == Some(0) {
+                        self.err(&place, "max_len 0 allows no text at all");
+                    }
+                    if let Some(p) = pattern
+                        && let Err(e) = forms::compile_pattern(p)
+                    {
+                        self.err(
+                            &place,
+                            format!("the pattern does not compile: {}", regex_message(&e)),
+                        );
+                    }
+                }
+                FieldType::Integer { min, max } => {
+                    if let (Some(lo), Some(hi)) = (min, max)
+                        && lo > hi
+                    {
+                        self.err(&place, format!("min {lo} is more than max {hi}"));
+                    }
+                }
+                FieldType::Amount { min, max } | FieldType::Area { min, max } => {
+                    let mut exact = |name: &str, x: Option<f64>| -> Option<i64> {
+                        let x = x?;
+                        let h = forms::hundredths(&Value::from(x));
+                        if h.is_none() {
+                            self.err(
+                                &place,
+                                format!(
+                                    "{name} {x} must be a finite number with at most two decimals"
+                                ),
+                            );
+                        }
+                        h
+                    };
+                    let lo = exact("min", *min);
+                    let hi = exact("max", *max);
+                    match (min, lo, hi) {
+                        (_, Some(lo), Some(hi)) if lo > hi => {
+                            self.err(
+                                &place,
+                                format!(
+                                    "min {} is more than max {}",
+                                    forms::show_hundredths(lo),
+                                    forms::show_hundredths(hi)
+                                ),
+                            );
+                        }
+                        // Without `min`, negative amounts are refused (forms), so max < 0
+                        // would admit no value at all.
+                        (None, _, Some(hi)) if hi < 0 => {
+                            self.err(
+                                &place,
+                                format!(
+                                    "max {} is below 0, but without `min` negative values are refused",
+                                    forms::show_hundredths(hi)
+                                ),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                FieldType::Select { options } => {
+                    if options.is_empty() {
+                        self.err(&place, "a select field needs at least one option");
+                    }
+                    let mut seen = HashSet::new();
+                    for o in options {
+                        if o.value.trim().is_empty() {
+                            // A blank value is indistinguishable from no answer.
+                            self.err(&place, "an option value must not be empty");
+                        } else if !seen.insert(o.value.as_str()) {
+                            self.err(
+                                &place,
+                                format!("option value `{}` appears more than once", o.value),
+                            );
+                        }
+                        if blank(&o.label) {
+                            self.err(
+                                &place,
+                                format!(
+                                    "option `{}` needs a label in Chinese and English",
+                                    o.value
+                                ),
+                            );
+                        }
+                    }
+                }
+                FieldType::Date
+                | FieldType::CreditCode
+                | FieldType::IdCard
+                | FieldType::Phone
+                | FieldType::Email
+                | FieldType::Boolean
+                | FieldType::Roster => {}
+            }
+        }
+    }
+
+    fn materials(&mut self) {
+        for m in &self.def.materials {
+            let place = format!("material `{}`", m.code);
+            if blank(&m.label) {
+                self.err(&place, "the label needs Chinese and English text");
+            }
+            if m.file_types.is_empty() {
+                self.err(
+                    &place,
+                    "file_types must list at least one accepted file type",
+                );
+            }
+            for t in &m.file_types {
+                if !FILE_TYPES.contains(&t.as_str()) {
+                    self.err(
+                        &place,
+                        format!(
+                            "file type `{t}` is not accepted (use {})",
+                            FILE_TYPES.join(", ")
+                        ),
+                    );
+                }
+            }
+            if !(1..=MAX_MB).contains(&m.max_mb) {
+                self.err(
+                    &place,
+                    format!("max_mb {} must be between 1 and {MAX_MB}", m.max_mb),
+                );
+            }
+        }
+    }
+
+    fn states(&mut self) {
+        let def = self.def;
+        if def.states.is_empty() {
+            self.err("states", "the item needs at least one state");
+        }
+        match def.state(&def.initial) {
+            None => self.err(
+                "initial",
+                format!("the initial state `{}` does not exist", def.initial),
+            ),
+            Some(s) if s.kind != StateKind::Draft => self.err(
+                "initial",
+                format!(
+                    "the initial state `{}` must be of kind draft, not {}",
+                    def.initial,
+                    s.kind.as_str()
+                ),
+            ),
+            Some(_) => {}
+        }
+        for s in &def.states {
+            let place = state_place(&s.code);
+            if blank(&s.label) {
+                self.err(&place, "the label needs Chinese and English text");
+            }
+            if s.clock_mode() == super::definition::ClockMode::Suspend && s.suspend_reason.is_none()
+            {
+                self.err(
+                    &place,
+                    "the clock is suspended here, so suspend_reason is required \
+                     (行政许可法 §45: the applicant is told in writing why)",
+                );
+            }
+            self.limit(&place, "step", s.step_limit);
+            if let Some(p) = &s.parallel {
+                self.parallel(s, p);
+            }
+            self.queue(s);
+        }
+    }
+
+    fn parallel(&mut self, s: &State, p: &super::definition::Parallel) {
+        let def = self.def;
+        let place = state_place(&s.code);
+        if s.kind.is_final() {
+            self.err(
+                &place,
+                "a final state cannot hold a parallel review: a closed filing does not move",
+            );
+        }
+        if p.tasks.is_empty() {
+            self.err(&place, "the parallel review needs at least one task");
+        }
+        let mut seen = HashSet::new();
+        for t in &p.tasks {
+            if t.department.trim().is_empty() {
+                self.err(&place, "a parallel review task needs a department");
+            } else if !seen.insert(t.department.as_str()) {
+                self.err(
+                    &place,
+                    format!(
+                        "department `{}` has more than one task in the parallel review",
+                        t.department
+                    ),
+                );
+            }
+        }
+        for (what, target) in [
+            ("on_approved", &p.on_approved),
+            ("on_refused", &p.on_refused),
+        ] {
+            if def.state(target).is_none() {
+                self.err(
+                    &place,
+                    format!("{what} names state `{target}`, which does not exist"),
+                );
+            }
+        }
+        let answerable = def
+            .actions_from(&s.code)
+            .any(|a| a.effects.contains(&EffectKind::RecordReview));
+        if !answerable {
+            self.err(
+                &place,
+                "no action with effect record_review can be taken here, so the departments cannot answer",
+            );
+        }
+    }
+
+    /// Filings waiting on staff must sit in a work list, and whoever owns the list must be able
+    /// to move them; otherwise they would wait unseen.
+    fn queue(&mut self, s: &State) {
+        if s.kind.is_final()
+            || !matches!(
+                s.kind,
+                StateKind::Intake | StateKind::Review | StateKind::Suspended
+            )
+        {
+            return;
+        }
+        let place = state_place(&s.code);
+        let Some(role) = s.queue else {
+            self.err(
+                &place,
+                format!(
+                    "a state of kind {} needs a queue: the staff role whose work list holds it",
+                    s.kind.as_str()
+                ),
+            );
+            return;
+        };
+        if !role.is_staff() {
+            self.err(
+                &place,
+                format!("queue `{}` is not a staff role", role.as_str()),
+            );
+            return;
+        }
+        let parallel = s.parallel.is_some();
+        let acts = self.def.actions_from(&s.code).any(|a| {
+            a.roles.contains(&role) && (!parallel || a.effects.contains(&EffectKind::RecordReview))
+        });
+        if !acts {
+            let what = if parallel {
+                "record_review action"
+            } else {
+                "action"
+            };
+            self.err(
+                &place,
+                format!(
+                    "the queue role `{}` can take no {what} from this state",
+                    role.as_str()
+                ),
+            );
+        }
+    }
+
+    fn actions(&mut self) {
+        let def = self.def;
+        for a in &def.actions {
+            let place = action_place(&a.code);
+            if blank(&a.label) {
+                self.err(&place, "the label needs Chinese and English text");
+            }
+            if a.from.is_empty() {
+                self.err(&place, "`from` must list at least one state");
+            }
+            for f in &a.from {
+                match def.state(f) {
+                    None => self.err(&place, format!("from-state `{f}` does not exist")),
+                    Some(s) if s.kind.is_final() => self.err(
+                        &place,
+                        format!("leaves final state `{f}`, but a closed filing does not move"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if let Some(t) = &a.to
+                && def.state(t).is_none()
+            {
+                self.err(&place, format!("target state `{t}` does not exist"));
+            }
+            if a.roles.is_empty() {
+                self.err(&place, "`roles` must list at least one role");
+            }
+            let objection = a.effects.contains(&EffectKind::RecordObjection);
+            let review = a.effects.contains(&EffectKind::RecordReview);
+            if a.to.is_none() && !objection && !review {
+                self.err(
+                    &place,
+                    "an action without `to` must record an objection or a review \
+                     (effect record_objection or record_review)",
+                );
+            }
+            if review {
+                if a.to.is_some() {
+                    self.err(
+                        &place,
+                        "an action that records a review must not have `to`: the join decides where the filing goes",
+                    );
+                }
+                if !a.inputs.contains(&Input::Verdict) {
+                    self.err(
+                        &place,
+                        "an action that records a review needs the `verdict` input",
+                    );
+                }
+                for f in &a.from {
+                    if def.state(f).is_some_and(|s| s.parallel.is_none()) {
+                        self.err(
+                            &place,
+                            format!(
+                                "records a review from state `{f}`, which has no parallel review"
+                            ),
+                        );
+                    }
+                }
+            }
+            if objection && !a.inputs.contains(&Input::Objection) {
+                self.err(
+                    &place,
+                    "an action that records an objection needs the `objection` input",
+                );
+            }
+            let guard_place = format!("guard of action `{}`", a.code);
+            for g in &a.guards {
+                self.guard(&guard_place, g);
+            }
+        }
+    }
+
+    fn guard(&mut self, place: &str, g: &Guard) {
+        let def = self.def;
+        match g {
+            Guard::Compare { field, value, .. } => {
+                match def.field(field).map(|f| &f.ty) {
+                    None => self.err(place, format!("compare names field `{field}`, which does not exist")),
+                    Some(FieldType::Integer { .. } | FieldType::Amount { .. } | FieldType::Area { .. }) => {}
+                    Some(_) => self.err(
+                        place,
+                        format!("compare needs a number field (integer, amount or area), but `{field}` is not one"),
+                    ),
+                }
+                if !value.is_finite() {
+                    self.err(
+                        place,
+                        format!("compare with `{field}` needs a finite value"),
+                    );
+                }
+            }
+            Guard::OwnerConsent { roster, .. } => match def.field(roster).map(|f| &f.ty) {
+                None => self.err(
+                    place,
+                    format!("owner_consent names roster field `{roster}`, which does not exist"),
+                ),
+                Some(FieldType::Roster) => {}
+                Some(_) => self.err(
+                    place,
+                    format!("owner_consent needs a roster field, but `{roster}` is not one"),
+                ),
+            },
+            Guard::AllOf { guards } | Guard::AnyOf { guards } => {
+                if guards.is_empty() {
+                    let kind = if matches!(g, Guard::AllOf { .. }) {
+                        "all_of"
+                    } else {
+                        "any_of"
+                    };
+                    self.err(place, format!("{kind} needs at least one guard"));
+                }
+                for inner in guards {
+                    self.guard(place, inner);
+                }
+            }
+            Guard::Not { guard } => self.guard(place, guard),
+            Guard::FieldsValid
+            | Guard::MaterialsComplete { .. }
+            | Guard::TolerableSupplied
+            | Guard::NoObjections
+            | Guard::HasObjections
+            | Guard::PeriodElapsed { .. } => {}
+        }
+    }
+
+    /// Reachability, ways out and traps, over the edges a filing can travel: an action's
+    /// from → to, and a parallel review's join to on_approved or on_refused.
+    fn graph(&mut self) {
+        let def = self.def;
+        let index: HashMap<&str, usize> = def
+            .states
+            .iter()
+            .enumerate()
+            .rev() // with duplicate codes (reported above) the first one wins, as in Definition::state
+            .map(|(i, s)| (s.code.as_str(), i))
+            .collect();
+        let n = def.states.len();
+        let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut prev: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut edge = |a: &str, b: &str| {
+            if let (Some(&i), Some(&j)) = (index.get(a), index.get(b)) {
+                next[i].push(j);
+                prev[j].push(i);
+            }
+        };
+        for a in &def.actions {
+            if let Some(to) = &a.to {
+                for f in &a.from {
+                    edge(f, to);
+                }
+            }
+        }
+        for s in &def.states {
+            if let Some(p) = &s.parallel {
+                edge(&s.code, &p.on_approved);
+                edge(&s.code, &p.on_refused);
+            }
+        }
+
+        if let Some(&start) = index.get(def.initial.as_str()) {
+            let reached = walk(start, &next);
+            for (i, s) in def.states.iter().enumerate() {
+                if !reached[i] {
+                    self.err(
+                        state_place(&s.code),
+                        format!("cannot be reached from the initial state `{}`", def.initial),
+                    );
+                }
+            }
+        }
+
+        let finals: Vec<usize> = (0..n).filter(|&i| def.states[i].kind.is_final()).collect();
+        if finals.is_empty() && n > 0 {
+            self.err(
+                "states",
+                "there is no final state (approved, refused, withdrawn or not_accepted): no filing could ever close",
+            );
+            return;
+        }
+        let mut can_close = vec![false; n];
+        for &f in &finals {
+            for (i, r) in walk(f, &prev).into_iter().enumerate() {
+                can_close[i] |= r;
+            }
+        }
+        for (i, s) in def.states.iter().enumerate() {
+            if s.kind.is_final() {
+                continue;
+            }
+            if next[i].iter().all(|&j| j == i) {
+                self.err(
+                    state_place(&s.code),
+                    "has no way out: no action or parallel review leads to another state",
+                );
+            } else if !can_close[i] {
+                self.err(
+                    state_place(&s.code),
+                    "no final state can be reached from here: a filing would be trapped in a cycle",
+                );
+            }
+        }
+    }
+}
+
+/// The states reachable from `start` along `edges`, `start` included.
+fn walk(start: usize, edges: &[Vec<usize>]) -> Vec<bool> {
+    let mut seen = vec![false; edges.len()];
+    let mut queue = VecDeque::from([start]);
+    if let Some(s) = seen.get_mut(start) {
+        *s = true;
+    }
+    while let Some(i) = queue.pop_front() {
+        for &j in edges.get(i).into_iter().flatten() {
+            if let Some(s) = seen.get_mut(j)
+                && !*s
+            {
+                *s = true;
+                queue.push_back(j);
+            }
+        }
+    }
+    seen
+}
+
+/// The regex crate explains a syntax error over several lines with a caret under the spot; the
+/// report keeps its last line, which says what is wrong.
+fn regex_message(e: &regex::Error) -> String {
+    let s = e.to_string();
+    let line = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&s);
+    one_line(line.trim_start_matches("error:"))
+}
+
+/// The roles a definition lets act anywhere; useful to callers that show who does what.
+pub fn roles_used(def: &Definition) -> Vec<Role> {
+    let mut roles: Vec<Role> = def
+        .actions
+        .iter()
+        .flat_map(|a| a.roles.iter().copied())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::domain::definition::{
+        Action, ClockMode, CompareOp, Field, Parallel, ReviewTask, SelectOption, SuspendReason,
+    };
+
+    /// A small item that uses every part of the vocabulary: a roster with an owners' decision, a
+    /// public notice with objections, a parallel review, a self-loop and a withdrawal.
+    pub(crate) const SMALL: &str = r#"
+code = "small-item"
+prefix = "XM"
+name = { zh = "小事项", en = "Small item" }
+department = "housing"
+basis = [{ zh = "《民法典》第二百七十八条", en = "Civil Code, article 278" }]
+initial = "draft"
+
+[limits]
+statutory = { days = 20, unit = "working" }
+promised = { days = 10, unit = "working" }
+completeness = { days = 5, unit = "working" }
+
+[[fields]]
+code = "owners"
+type = "roster"
+label = { zh = "业主名册", en = "Owners" }
+required = true
+
+[[fields]]
+code = "cost"
+type = "amount"
+label = { zh = "费用（元）", en = "Cost (CNY)" }
+min = 0
+max = 1000000.5
+
+[[fields]]
+code = "floors"
+type = "integer"
+label = { zh = "层数", en = "Floors" }
+min = 2
+max = 30
+
+[[fields]]
+code = "project_code"
+type = "text"
+label = { zh = "项目代码", en = "Project code" }
+pattern = "[0-9]{4}"
+
+[[fields]]
+code = "funding"
+type = "select"
+label = { zh = "资金来源", en = "Funding" }
+options = [
+  { value = "owners", label = { zh = "业主自筹", en = "Owners" } },
+  { value = "subsidy", label = { zh = "政府补贴", en = "Subsidy" } },
+]
+
+[[materials]]
+code = "plan"
+label = { zh = "设计方案", en = "Design plan" }
+requirement = "required"
+file_types = ["pdf", "dwg"]
+max_mb = 50
+
+[[states]]
+code = "draft"
+kind = "draft"
+label = { zh = "填写申请", en = "Draft" }
+applicant_edits = true
+
+[[states]]
+code = "intake"
+kind = "intake"
+label = { zh = "待受理", en = "Awaiting acceptance" }
+queue = "clerk"
+
+[[states]]
+code = "notice"
+kind = "suspended"
+label = { zh = "公示中", en = "Public notice" }
+suspend_reason = "public_notice"
+queue = "clerk"
+
+[[states]]
+code = "joint-review"
+kind = "review"
+label = { zh = "联合审查", en = "Joint review" }
+queue = "reviewer"
+[states.parallel]
+tasks = [
+  { department = "planning", label = { zh = "规划审查", en = "Planning" } },
+  { department = "fire", label = { zh = "消防审查", en = "Fire safety" } },
+]
+on_approved = "done"
+on_refused = "refused"
+
+[[states]]
+code = "done"
+kind = "approved"
+label = { zh = "备案完成", en = "Filed" }
+
+[[states]]
+code = "refused"
+kind = "refused"
+label = { zh = "不予备案", en = "Refused" }
+
+[[states]]
+code = "withdrawn"
+kind = "withdrawn"
+label = { zh = "已撤回", en = "Withdrawn" }
+
+[[actions]]
+code = "submit"
+label = { zh = "提交", en = "Submit" }
+from = ["draft"]
+to = "intake"
+roles = ["applicant"]
+guards = [{ kind = "fields_valid" }]
+
+[[actions]]
+code = "accept"
+label = { zh = "受理", en = "Accept" }
+from = ["intake"]
+to = "notice"
+roles = ["clerk"]
+guards = [
+  { kind = "materials_complete", tolerate = true },
+  { kind = "all_of", guards = [
+    { kind = "compare", field = "cost", op = ">", value = 1000 },
+    { kind = "not", guard = { kind = "compare", field = "floors", op = "<", value = 2 } },
+  ] },
+  { kind = "owner_consent", roster = "owners", participation_area = "2/3", participation_headcount = "2/3", approval_area = "3/4", approval_headcount = "3/4", base = "participating" },
+]
+
+[[actions]]
+code = "reassign"
+label = { zh = "改派", en = "Reassign" }
+from = ["intake"]
+to = "intake"
+roles = ["manager", "clerk"]
+
+[[actions]]
+code = "object"
+label = { zh = "登记异议", en = "Record an objection" }
+from = ["notice"]
+roles = ["clerk"]
+effects = ["record_objection"]
+inputs = ["objection"]
+
+[[actions]]
+code = "close-notice"
+label = { zh = "公示期满", en = "Close the notice" }
+from = ["notice"]
+to = "joint-review"
+roles = ["clerk"]
+guards = [{ kind = "period_elapsed", days = 10 }, { kind = "no_objections" }]
+
+[[actions]]
+code = "review"
+label = { zh = "部门审查意见", en = "Department verdict" }
+from = ["joint-review"]
+roles = ["reviewer"]
+effects = ["record_review"]
+inputs = ["verdict", "opinion"]
+
+[[actions]]
+code = "withdraw"
+label = { zh = "撤回", en = "Withdraw" }
+from = ["draft", "intake", "notice", "joint-review"]
+to = "withdrawn"
+roles = ["applicant"]
+inputs = ["reason"]
+"#;
+
+    fn small() -> Definition {
+        parse("small.toml", SMALL).unwrap()
+    }
+
+    fn state<'a>(def: &'a mut Definition, code: &str) -> &'a mut State {
+        def.states.iter_mut().find(|s| s.code == code).unwrap()
+    }
+
+    fn action<'a>(def: &'a mut Definition, code: &str) -> &'a mut Action {
+        def.actions.iter_mut().find(|a| a.code == code).unwrap()
+    }
+
+    fn field<'a>(def: &'a mut Definition, code: &str) -> &'a mut Field {
+        def.fields.iter_mut().find(|f| f.code == code).unwrap()
+    }
+
+    /// Check a mutated definition and assert that an error at `place` mentions `word`.
+    #[track_caller]
+    fn refused(def: &Definition, place: &str, word: &str) {
+        let errors = check(def);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.place == place && e.message.contains(word)),
+            "expected an error at {place} mentioning `{word}`, got {errors:#?}"
+        );
+    }
+
+    fn mutated(f: impl FnOnce(&mut Definition)) -> Definition {
+        let mut def = small();
+        f(&mut def);
+        def
+    }
+
+    fn text(s: &str) -> Text {
+        Text {
+            zh: s.into(),
+            en: s.into(),
+        }
+    }
+
+    #[test]
+    fn the_small_definition_passes() {
+        assert_eq!(check(&small()), vec![]);
+        assert_eq!(
+            roles_used(&small()),
+            vec![Role::Applicant, Role::Clerk, Role::Reviewer, Role::Manager]
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_column() {
+        let err = parse("bad.toml", "code = \"x\"\nprefix = \n").unwrap_err();
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.errors[0].place, "syntax");
+        assert!(
+            err.errors[0].message.starts_with("line 2, column "),
+            "{}",
+            err.errors[0].message
+        );
+        assert_eq!(err.to_string().lines().count(), 1);
+        assert!(err.to_string().starts_with("bad.toml: syntax: line 2"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_a_syntax_error() {
+        let text = SMALL.replace("max_mb = 50", "max_mb = 50\ncolour = \"red\"");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors[0].place, "syntax");
+        assert!(
+            err.errors[0].message.contains("colour"),
+            "{}",
+            err.errors[0].message
+        );
+        let text = SMALL.replace("pattern = \"[0-9]{4}\"", "pattern = \"[0-9]{4}\"\nmin = 3");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert!(
+            err.errors[0].message.contains("min"),
+            "{}",
+            err.errors[0].message
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_one_line_each() {
+        let text = SMALL
+            .replace("prefix = \"XM\"", "prefix = \"x\"")
+            .replace("code = \"small-item\"", "code = \"Small\"");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors.len(), 2);
+        let shown = err.to_string();
+        assert_eq!(shown.lines().count(), 2);
+        assert!(shown.lines().any(|l| l.starts_with("small.toml: code: ")));
+        assert!(shown.lines().any(|l| l.starts_with("small.toml: prefix: ")));
+    }
+
+    #[test]
+    fn item_code_prefix_department_and_basis() {
+        refused(&mutated(|d| d.code = "Small_Item".into()), "code", "kebab");
+        refused(&mutated(|d| d.code = "1x".into()), "code", "kebab");
+        refused(&mutated(|d| d.prefix = "X".into()), "prefix", "upper-case");
+        refused(&mutated(|d| d.prefix = "xm".into()), "prefix", "upper-case");
+        refused(
+            &mutated(|d| d.prefix = "ABCDEFGHI".into()),
+            "prefix",
+            "2 to 8",
+        );
+        refused(
+            &mutated(|d| d.department = " ".into()),
+            "department",
+            "empty",
+        );
+        refused(&mutated(|d| d.basis.clear()), "basis", "legal basis");
+        refused(&mutated(|d| d.name = text("")), "name", "name");
+    }
+
+    #[test]
+    fn limits_are_at_least_a_day_and_a_promise_is_shorter() {
+        refused(
+            &mutated(|d| d.limits.statutory.days = 0),
+            "limits",
+            "statutory",
+        );
+        refused(
+            &mutated(|d| d.limits.completeness.as_mut().unwrap().days = 0),
+            "limits",
+            "completeness",
+        );
+        refused(
+            &mutated(|d| d.limits.promised.as_mut().unwrap().days = 30),
+            "limits",
+            "longer",
+        );
+        refused(
+            &mutated(|d| {
+                state(d, "notice").step_limit = Some(Limit {
+                    days: 0,
+                    unit: crate::domain::definition::DayUnit::Calendar,
+                })
+            }),
+            "state `notice`",
+            "step",
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_and_plain() {
+        refused(
+            &mutated(|d| {
+                let copy = d.states[1].clone();
+                d.states.push(copy)
+            }),
+            "state `intake`",
+            "more than one",
+        );
+        refused(
+            &mutated(|d| {
+                let copy = d.actions[0].clone();
+                d.actions.push(copy)
+            }),
+            "action `submit`",
+            "more than one",
+        );
+        refused(
+            &mutated(|d| {
+                let copy = d.fields[0].clone();
+                d.fields.push(copy)
+            }),
+            "field `owners`",
+            "more than one",
+        );
+        refused(
+            &mutated(|d| {
+                let copy = d.materials[0].clone();
+                d.materials.push(copy)
+            }),
+            "material `plan`",
+            "more than one",
+        );
+        refused(
+            &mutated(|d| field(d, "cost").code = "Cost Total".into()),
+            "field `Cost Total`",
+            "lower-case",
+        );
+    }
+
+    #[test]
+    fn the_initial_state_exists_and_is_a_draft() {
+        refused(
+            &mutated(|d| d.initial = "nowhere".into()),
+            "initial",
+            "does not exist",
+        );
+        refused(
+            &mutated(|d| d.initial = "intake".into()),
+            "initial",
+            "draft",
+        );
+    }
+
+    #[test]
+    fn actions_name_existing_states_and_roles() {
+        refused(
+            &mutated(|d| action(d, "submit").from.clear()),
+            "action `submit`",
+            "at least one state",
+        );
+        refused(
+            &mutated(|d| action(d, "submit").from = vec!["nowhere".into()]),
+            "action `submit`",
+            "`nowhere` does not exist",
+        );
+        refused(
+            &mutated(|d| action(d, "submit").to = Some("nowhere".into())),
+            "action `submit`",
+            "`nowhere` does not exist",
+        );
+        refused(
+            &mutated(|d| action(d, "submit").roles.clear()),
+            "action `submit`",
+            "roles",
+        );
+    }
+
+    #[test]
+    fn an_action_that_stays_must_record_something() {
+        refused(
+            &mutated(|d| action(d, "submit").to = None),
+            "action `submit`",
+            "without `to`",
+        );
+    }
+
+    #[test]
+    fn recording_a_review_needs_a_parallel_state_a_verdict_and_no_target() {
+        refused(
+            &mutated(|d| action(d, "review").to = Some("done".into())),
+            "action `review`",
+            "must not have `to`",
+        );
+        refused(
+            &mutated(|d| action(d, "review").inputs = vec![Input::Opinion]),
+            "action `review`",
+            "verdict",
+        );
+        refused(
+            &mutated(|d| action(d, "review").from.push("intake".into())),
+            "action `review`",
+            "no parallel review",
+        );
+    }
+
+    #[test]
+    fn recording_an_objection_needs_the_objection() {
+        refused(
+            &mutated(|d| action(d, "object").inputs.clear()),
+            "action `object`",
+            "objection",
+        );
+    }
+
+    #[test]
+    fn a_parallel_review_is_well_formed() {
+        let par = |d: &mut Definition| -> &mut Parallel {
+            state(d, "joint-review").parallel.as_mut().unwrap()
+        };
+        refused(
+            &mutated(|d| par(d).tasks.clear()),
+            "state `joint-review`",
+            "at least one task",
+        );
+        refused(
+            &mutated(|d| {
+                par(d).tasks.push(ReviewTask {
+                    department: "fire".into(),
+                    label: text("再审"),
+                })
+            }),
+            "state `joint-review`",
+            "`fire`",
+        );
+        refused(
+            &mutated(|d| par(d).on_approved = "nowhere".into()),
+            "state `joint-review`",
+            "on_approved",
+        );
+        refused(
+            &mutated(|d| par(d).on_refused = "nowhere".into()),
+            "state `joint-review`",
+            "on_refused",
+        );
+        refused(
+            &mutated(|d| d.actions.retain(|a| a.code != "review")),
+            "state `joint-review`",
+            "record_review",
+        );
+    }
+
+    #[test]
+    fn a_suspended_clock_needs_a_reason() {
+        refused(
+            &mutated(|d| state(d, "notice").suspend_reason = None),
+            "state `notice`",
+            "suspend_reason",
+        );
+        refused(
+            &mutated(|d| {
+                let s = state(d, "intake");
+                s.clock = Some(ClockMode::Suspend);
+            }),
+            "state `intake`",
+            "suspend_reason",
+        );
+        let ok = mutated(|d| {
+            let s = state(d, "intake");
+            s.clock = Some(ClockMode::Suspend);
+            s.suspend_reason = Some(SuspendReason::Supplement);
+        });
+        assert_eq!(check(&ok), vec![]);
+    }
+
+    #[test]
+    fn nothing_leaves_a_final_state() {
+        refused(
+            &mutated(|d| action(d, "withdraw").from.push("done".into())),
+            "action `withdraw`",
+            "final state `done`",
+        );
+        refused(
+            &mutated(|d| {
+                let p = state(d, "joint-review").parallel.clone();
+                state(d, "done").parallel = p;
+            }),
+            "state `done`",
+            "final state",
+        );
+    }
+
+    #[test]
+    fn every_state_is_reachable() {
+        let def = mutated(|d| {
+            let mut orphan = d.states[0].clone();
+            orphan.code = "orphan".into();
+            orphan.kind = StateKind::WaitingApplicant;
+            orphan.clock = Some(ClockMode::NotStarted);
+            d.states.push(orphan);
+            action(d, "withdraw").from.push("orphan".into());
+        });
+        refused(&def, "state `orphan`", "cannot be reached");
+    }
+
+    #[test]
+    fn every_state_has_a_way_out() {
+        let def = mutated(|d| {
+            let mut dead = d.states[0].clone();
+            dead.code = "dead-end".into();
+            dead.kind = StateKind::WaitingApplicant;
+            dead.clock = Some(ClockMode::NotStarted);
+            d.states.push(dead);
+            action(d, "submit").to = Some("dead-end".into());
+        });
+        refused(&def, "state `dead-end`", "no way out");
+        // A self-loop is not a way out.
+        let def = mutated(|d| {
+            d.actions
+                .retain(|a| a.code == "submit" || a.code == "reassign" || a.code == "withdraw");
+            action(d, "withdraw").from.retain(|f| f != "intake");
+        });
+        refused(&def, "state `intake`", "no way out");
+    }
+
+    #[test]
+    fn no_filing_is_trapped_in_a_cycle() {
+        let def = mutated(|d| {
+            for code in ["loop-a", "loop-b"] {
+                let mut s = d.states[0].clone();
+                s.code = code.into();
+                s.kind = StateKind::WaitingApplicant;
+                s.clock = Some(ClockMode::NotStarted);
+                d.states.push(s);
+            }
+            let mut there = d.actions[0].clone();
+            there.code = "there".into();
+            there.from = vec!["loop-a".into()];
+            there.to = Some("loop-b".into());
+            let mut back = there.clone();
+            back.code = "back".into();
+            back.from = vec!["loop-b".into()];
+            back.to = Some("loop-a".into());
+            d.actions.push(there);
+            d.actions.push(back);
+            action(d, "submit").to = Some("loop-a".into());
+        });
+        refused(&def, "state `loop-a`", "trapped");
+        refused(&def, "state `loop-b`", "trapped");
+        let no_finals = mutated(|d| d.states.retain(|s| !s.kind.is_final()));
+        refused(&no_finals, "states", "no final state");
+    }
+
+    #[test]
+    fn staff_states_sit_in_a_queue_whose_role_can_act() {
+        refused(
+            &mutated(|d| state(d, "intake").queue = None),
+            "state `intake`",
+            "queue",
+        );
+        refused(
+            &mutated(|d| state(d, "intake").queue = Some(Role::Applicant)),
+            "state `intake`",
+            "not a staff role",
+        );
+        refused(
+            &mutated(|d| state(d, "notice").queue = Some(Role::Manager)),
+            "state `notice`",
+            "`manager`",
+        );
+        // In a parallel state the queue role must be able to record a review.
+        refused(
+            &mutated(|d| {
+                state(d, "joint-review").queue = Some(Role::Clerk);
+                let mut other = action(d, "close-notice").clone();
+                other.code = "escalate".into();
+                other.from = vec!["joint-review".into()];
+                other.to = Some("refused".into());
+                d.actions.push(other);
+            }),
+            "state `joint-review`",
+            "record_review",
+        );
+    }
+
+    #[test]
+    fn guards_refer_to_fields_of_the_right_type() {
+        let place = "guard of action `accept`";
+        let compare = |field: &str| Guard::Compare {
+            field: field.into(),
+            op: CompareOp::Gt,
+            value: 1.0,
+        };
+        refused(
+            &mutated(|d| action(d, "accept").guards.push(compare("nowhere"))),
+            place,
+            "does not exist",
+        );
+        refused(
+            &mutated(|d| action(d, "accept").guards.push(compare("funding"))),
+            place,
+            "number field",
+        );
+        refused(
+            &mutated(|d| {
+                action(d, "accept").guards.push(Guard::Compare {
+                    field: "cost".into(),
+                    op: CompareOp::Gt,
+                    value: f64::NAN,
+                })
+            }),
+            place,
+            "finite",
+        );
+        // Nested guards are checked too.
+        refused(
+            &mutated(|d| {
+                action(d, "accept").guards.push(Guard::Not {
+                    guard: Box::new(Guard::AnyOf {
+                        guards: vec![compare("project_code")],
+                    }),
+                })
+            }),
+            place,
+            "`project_code`",
+        );
+        refused(
+            &mutated(|d| {
+                for g in &mut action(d, "accept").guards {
+                    if let Guard::OwnerConsent { roster, .. } = g {
+                        *roster = "cost".into();
+                    }
+                }
+            }),
+            place,
+            "roster field",
+        );
+        refused(
+            &mutated(|d| {
+                action(d, "accept")
+                    .guards
+                    .push(Guard::AllOf { guards: vec![] })
+            }),
+            place,
+            "all_of",
+        );
+        refused(
+            &mutated(|d| {
+                action(d, "submit")
+                    .guards
+                    .push(Guard::AnyOf { guards: vec![] })
+            }),
+            "guard of action `submit`",
+            "any_of",
+        );
+    }
+
+    #[test]
+    fn text_patterns_compile() {
+        let def = mutated(|d| {
+            field(d, "project_code").ty = FieldType::Text {
+                min_len: None,
+                max_len: None,
+                pattern: Some("([0-9]".into()),
+            }
+        });
+        refused(&def, "field `project_code`", "pattern");
+        let errors = check(&def);
+        assert!(!errors[0].message.contains('\n'), "{}", errors[0].message);
+        refused(
+            &mutated(|d| {
+                field(d, "project_code").ty = FieldType::Text {
+                    min_len: Some(5),
+                    max_len: Some(4),
+                    pattern: None,
+                }
+            }),
+            "field `project_code`",
+            "min_len",
+        );
+    }
+
+    #[test]
+    fn select_options_exist_and_are_unique() {
+        let set = |opts: Vec<SelectOption>| {
+            move |d: &mut Definition| field(d, "funding").ty = FieldType::Select { options: opts }
+        };
+        refused(
+            &mutated(set(vec![])),
+            "field `funding`",
+            "at least one option",
+        );
+        let o = |v: &str| SelectOption {
+            value: v.into(),
+            label: text(v),
+        };
+        refused(
+            &mutated(set(vec![o("a"), o("a")])),
+            "field `funding`",
+            "more than once",
+        );
+        refused(&mutated(set(vec![o("")])), "field `funding`", "empty");
+    }
+
+    #[test]
+    fn numeric_bounds_are_ordered_and_exact() {
+        refused(
+            &mutated(|d| {
+                field(d, "floors").ty = FieldType::Integer {
+                    min: Some(5),
+                    max: Some(4),
+                }
+            }),
+            "field `floors`",
+            "more than max",
+        );
+        refused(
+            &mutated(|d| {
+                field(d, "cost").ty = FieldType::Amount {
+                    min: Some(2.5),
+                    max: Some(2.25),
+                }
+            }),
+            "field `cost`",
+            "more than max",
+        );
+        refused(
+            &mutated(|d| {
+                field(d, "cost").ty = FieldType::Area {
+                    min: Some(0.001),
+                    max: None,
+                }
+            }),
+            "field `cost`",
+            "two decimals",
+        );
+        refused(
+            &mutated(|d| {
+                field(d, "cost").ty = FieldType::Amount {
+                    min: None,
+                    max: Some(-1.0),
+                }
+            }),
+            "field `cost`",
+            "below 0",
+        );
+        refused(
+            &mutated(|d| {
+                field(d, "cost").ty = FieldType::Amount {
+                    min: None,
+                    max: Some(f64::INFINITY),
+                }
+            }),
+            "field `cost`",
+            "finite",
+        );
+    }
+
+    #[test]
+    fn materials_accept_known_types_and_sizes() {
+        let m = |d: &mut Definition| -> &mut crate::domain::definition::Material {
+            &mut d.materials[0]
+        };
+        refused(
+            &mutated(|d| m(d).file_types.clear()),
+            "material `plan`",
+            "file_types",
+        );
+        refused(
+            &mutated(|d| m(d).file_types.push("exe".into())),
+            "material `plan`",
+            "`exe`",
+        );
+        refused(
+            &mutated(|d| m(d).file_types.push("PDF".into())),
+            "material `plan`",
+            "`PDF`",
+        );
+        refused(&mutated(|d| m(d).max_mb = 0), "material `plan`", "max_mb");
+        refused(&mutated(|d| m(d).max_mb = 101), "material `plan`", "max_mb");
+        let mut ok = small();
+        ok.materials[0].max_mb = 100;
+        ok.materials[0].file_types = FILE_TYPES.iter().map(|t| t.to_string()).collect();
+        assert_eq!(check(&ok), vec![]);
+    }
+}

@@ -1,0 +1,750 @@
+//! Item definitions: the data that describes one approval item (事项).
+//!
+//! Policy: a definition is parsed from TOML into these types and then checked by [`super::check`];
+//! nothing else in the service reads item files. The engine knows only the vocabulary here
+//! (state kinds, guards, effects, inputs) and nothing about any particular item, so a new item is a
+//! new file and never new code.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A text in Chinese and English. Chinese is the authoritative language of the bureau.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Text {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+/// Who may act. Stored as lower-case text in the database.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Applicant,
+    Clerk,
+    Reviewer,
+    Inspector,
+    Manager,
+    Admin,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Applicant,
+        Role::Clerk,
+        Role::Reviewer,
+        Role::Inspector,
+        Role::Manager,
+        Role::Admin,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Applicant => "applicant",
+            Role::Clerk => "clerk",
+            Role::Reviewer => "reviewer",
+            Role::Inspector => "inspector",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Staff roles work in a department and see its filings.
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Role::Applicant)
+    }
+}
+
+/// The kind of a state tells the engine and the reports what the state means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateKind {
+    /// Being prepared by the applicant; not yet received.
+    Draft,
+    /// Received; the window checks completeness (受理 or not).
+    Intake,
+    /// Accepted and being examined (审查, 勘验, 联合审查).
+    Review,
+    /// Waiting for the applicant (补正, 整改).
+    WaitingApplicant,
+    /// The legal clock does not run (公示, 专家评审, 检验检测).
+    Suspended,
+    /// Closed with a favourable result (准予许可, 备案, 出证).
+    Approved,
+    /// Closed with a refusal (不予许可).
+    Refused,
+    /// Closed because the applicant withdrew (撤回).
+    Withdrawn,
+    /// Closed without acceptance (不予受理, or not required at all).
+    NotAccepted,
+}
+
+impl StateKind {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            StateKind::Approved
+                | StateKind::Refused
+                | StateKind::Withdrawn
+                | StateKind::NotAccepted
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateKind::Draft => "draft",
+            StateKind::Intake => "intake",
+            StateKind::Review => "review",
+            StateKind::WaitingApplicant => "waiting_applicant",
+            StateKind::Suspended => "suspended",
+            StateKind::Approved => "approved",
+            StateKind::Refused => "refused",
+            StateKind::Withdrawn => "withdrawn",
+            StateKind::NotAccepted => "not_accepted",
+        }
+    }
+
+    /// What the main (statutory and promised) clocks do while a filing is in a state of this
+    /// kind, unless the state says otherwise.
+    pub fn default_clock(self) -> ClockMode {
+        match self {
+            StateKind::Draft | StateKind::Intake => ClockMode::NotStarted,
+            StateKind::Review => ClockMode::Run,
+            StateKind::WaitingApplicant | StateKind::Suspended => ClockMode::Suspend,
+            _ => ClockMode::Stopped,
+        }
+    }
+}
+
+/// What the main clocks do in a state (行政许可法 §42, §45).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// Before acceptance: the limit counts from acceptance (民法典 §201: from the next day).
+    NotStarted,
+    Run,
+    /// §45: hearings, testing, expert review, public notice, supplement are not counted.
+    Suspend,
+    Stopped,
+}
+
+/// Why a clock is suspended; told to the applicant in writing (§45).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendReason {
+    /// 补正
+    Supplement,
+    /// 专家评审
+    ExpertReview,
+    /// 公示
+    PublicNotice,
+    /// 现场勘验
+    SiteInspection,
+    /// 检验检测
+    Testing,
+    /// 听证
+    Hearing,
+    /// 整改
+    Rectification,
+    /// 调解 (mediation of objections by the street office)
+    Mediation,
+}
+
+impl SuspendReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuspendReason::Supplement => "supplement",
+            SuspendReason::ExpertReview => "expert_review",
+            SuspendReason::PublicNotice => "public_notice",
+            SuspendReason::SiteInspection => "site_inspection",
+            SuspendReason::Testing => "testing",
+            SuspendReason::Hearing => "hearing",
+            SuspendReason::Rectification => "rectification",
+            SuspendReason::Mediation => "mediation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DayUnit {
+    /// 行政许可法 §82: working days exclude statutory holidays.
+    Working,
+    Calendar,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub days: u32,
+    pub unit: DayUnit,
+}
+
+/// Statutory limit and the bureau's shorter published promise (法定时限 / 承诺时限).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub statutory: Limit,
+    pub promised: Option<Limit>,
+    /// §32: completeness is decided on the spot or within this many days of receipt.
+    pub completeness: Option<Limit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    Required,
+    /// 容缺: may be missing at acceptance on the applicant's written promise of a date;
+    /// the decision waits until it is supplied.
+    Tolerable,
+    Optional,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Material {
+    pub code: String,
+    pub label: Text,
+    pub requirement: Requirement,
+    /// Accepted file types by extension, lower case: pdf, jpg, jpeg, png, ofd, dwg, zip.
+    #[serde(default = "default_file_types")]
+    pub file_types: Vec<String>,
+    /// Largest accepted file, in MiB.
+    #[serde(default = "default_max_mb")]
+    pub max_mb: u32,
+    #[serde(default)]
+    pub note: Option<Text>,
+}
+
+fn default_file_types() -> Vec<String> {
+    vec!["pdf".into(), "jpg".into(), "jpeg".into(), "png".into()]
+}
+
+fn default_max_mb() -> u32 {
+    20
+}
+
+/// The type of a form field, with its bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FieldType {
+    Text {
+        #[serde(default)]
+        min_len: Option<u32>,
+        #[serde(default)]
+        max_len: Option<u32>,
+        /// A regular expression the whole value must match.
+        #[serde(default)]
+        pattern: Option<String>,
+    },
+    Integer {
+        #[serde(default)]
+        min: Option<i64>,
+        #[serde(default)]
+        max: Option<i64>,
+    },
+    /// Money in CNY (yuan) with at most two decimals, given as a JSON number or string.
+    Amount {
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+    },
+    /// Area in square metres with at most two decimals.
+    Area {
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+    },
+    /// A calendar date, YYYY-MM-DD.
+    Date,
+    /// 统一社会信用代码 (GB 32100-2015), 18 characters with a check character.
+    CreditCode,
+    /// 居民身份证号码 (GB 11643-1999), 18 characters with a check character.
+    IdCard,
+    /// A mainland mobile number (11 digits starting with 1) or a landline with area code.
+    Phone,
+    Email,
+    Select {
+        options: Vec<SelectOption>,
+    },
+    Boolean,
+    /// 业主名册: one row per owner (unit, exclusive area, vote, signed consent).
+    Roster,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: Text,
+}
+
+/// A form field. Read through [`RawField`] so that an unknown or misplaced key in a definition
+/// file (`max_length`, a `pattern` on a date) is refused instead of silently ignored: serde's
+/// `deny_unknown_fields` does not work together with `flatten`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "RawField")]
+pub struct Field {
+    pub code: String,
+    pub label: Text,
+    #[serde(flatten)]
+    pub ty: FieldType,
+    #[serde(default)]
+    pub required: bool,
+    /// Personal data (个人信息保护法): masked where it is not needed.
+    #[serde(default)]
+    pub personal: bool,
+    #[serde(default)]
+    pub help: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    code: String,
+    label: Text,
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    personal: bool,
+    #[serde(default)]
+    help: Option<Text>,
+    #[serde(default)]
+    min_len: Option<u32>,
+    #[serde(default)]
+    max_len: Option<u32>,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    min: Option<f64>,
+    #[serde(default)]
+    max: Option<f64>,
+    #[serde(default)]
+    options: Option<Vec<SelectOption>>,
+}
+
+impl TryFrom<RawField> for Field {
+    type Error = String;
+
+    fn try_from(r: RawField) -> Result<Self, Self::Error> {
+        let code = r.code.clone();
+        let mut misplaced = Vec::new();
+        let mut not_here = |present: bool, key: &str| {
+            if present {
+                misplaced.push(key.to_owned());
+            }
+        };
+        let integer = |v: Option<f64>, key: &str| -> Result<Option<i64>, String> {
+            match v {
+                Some(x) if x.fract() != 0.0 || x.abs() > 9.0e15 => Err(format!(
+                    "field `{code}`: `{key}` of an integer field must be a whole number"
+                )),
+                Some(x) => Ok(Some(x as i64)),
+                None => Ok(None),
+            }
+        };
+        let ty = match r.ty.as_str() {
+            "text" => {
+                not_here(r.min.is_some(), "min");
+                not_here(r.max.is_some(), "max");
+                not_here(r.options.is_some(), "options");
+                FieldType::Text {
+                    min_len: r.min_len,
+                    max_len: r.max_len,
+                    pattern: r.pattern,
+                }
+            }
+            "integer" | "amount" | "area" => {
+                not_here(r.min_len.is_some(), "min_len");
+                not_here(r.max_len.is_some(), "max_len");
+                not_here(r.pattern.is_some(), "pattern");
+                not_here(r.options.is_some(), "options");
+                match r.ty.as_str() {
+                    "integer" => FieldType::Integer {
+                        min: integer(r.min, "min")?,
+                        max: integer(r.max, "max")?,
+                    },
+                    "amount" => FieldType::Amount {
+                        min: r.min,
+                        max: r.max,
+                    },
+                    _ => FieldType::Area {
+                        min: r.min,
+                        max: r.max,
+                    },
+                }
+            }
+            "select" => {
+                not_here(r.min_len.is_some(), "min_len");
+                not_here(r.max_len.is_some(), "max_len");
+                not_here(r.pattern.is_some(), "pattern");
+                not_here(r.min.is_some(), "min");
+                not_here(r.max.is_some(), "max");
+                FieldType::Select {
+                    options: r.options.unwrap_or_default(),
+                }
+            }
+            simple @ ("date" | "credit_code" | "id_card" | "phone" | "email" | "boolean"
+            | "roster") => {
+                not_here(r.min_len.is_some(), "min_len");
+                not_here(r.max_len.is_some(), "max_len");
+                not_here(r.pattern.is_some(), "pattern");
+                not_here(r.min.is_some(), "min");
+                not_here(r.max.is_some(), "max");
+                not_here(r.options.is_some(), "options");
+                match simple {
+                    "date" => FieldType::Date,
+                    "credit_code" => FieldType::CreditCode,
+                    "id_card" => FieldType::IdCard,
+                    "phone" => FieldType::Phone,
+                    "email" => FieldType::Email,
+                    "boolean" => FieldType::Boolean,
+                    _ => FieldType::Roster,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "field `{}`: unknown type `{other}` (text, integer, amount, area, date, credit_code, \
+                     id_card, phone, email, select, boolean, roster)",
+                    r.code
+                ));
+            }
+        };
+        if !misplaced.is_empty() {
+            return Err(format!(
+                "field `{}`: {} not allowed for a field of type `{}`",
+                r.code,
+                misplaced.join(", "),
+                r.ty
+            ));
+        }
+        Ok(Field {
+            code: r.code,
+            label: r.label,
+            ty,
+            required: r.required,
+            personal: r.personal,
+            help: r.help,
+        })
+    }
+}
+
+/// A numeric comparison in a guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum CompareOp {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+}
+
+/// Whose share the 民法典 §278 approval thresholds are measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentBase {
+    /// 民法典 §278: of the owners taking part in the vote.
+    Participating,
+    /// Some cities: of all owners of the building.
+    Total,
+}
+
+/// A fraction written as "2/3"; compared exactly, never as a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Fraction {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl utoipa::PartialSchema for Fraction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .examples(["2/3"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Fraction {}
+
+impl TryFrom<String> for Fraction {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let bad = || format!("`{s}` is not a fraction like 2/3 between 0 and 1");
+        let (n, d) = s.split_once('/').ok_or_else(bad)?;
+        let num: u32 = n.trim().parse().map_err(|_| bad())?;
+        let den: u32 = d.trim().parse().map_err(|_| bad())?;
+        if den == 0 || num > den {
+            return Err(bad());
+        }
+        Ok(Fraction { num, den })
+    }
+}
+
+impl From<Fraction> for String {
+    fn from(f: Fraction) -> String {
+        format!("{}/{}", f.num, f.den)
+    }
+}
+
+/// The guards the engine knows. A guard is a condition on the filing that must hold for an
+/// action to be taken; a failing guard yields every problem it found, not only the first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Guard {
+    /// Every field valid and every required field present.
+    FieldsValid,
+    /// Every required material uploaded; tolerable ones too unless `tolerate` is set, in which
+    /// case a missing tolerable material needs a promise date (容缺受理).
+    MaterialsComplete {
+        #[serde(default)]
+        tolerate: bool,
+    },
+    /// Every tolerable material accepted with a promise has since been supplied.
+    TolerableSupplied,
+    /// A numeric field compared with a constant (thresholds are configuration).
+    Compare {
+        field: String,
+        op: CompareOp,
+        value: f64,
+    },
+    AllOf {
+        guards: Vec<Guard>,
+    },
+    AnyOf {
+        guards: Vec<Guard>,
+    },
+    Not {
+        guard: Box<Guard>,
+    },
+    /// 民法典 §278 owners' decision, computed from a roster field.
+    OwnerConsent {
+        roster: String,
+        /// Share of the exclusive area and of the owners that must take part.
+        participation_area: Fraction,
+        participation_headcount: Fraction,
+        /// Share that must agree, of `base`.
+        approval_area: Fraction,
+        approval_headcount: Fraction,
+        base: ConsentBase,
+        /// Some cities require that no owner objects.
+        #[serde(default)]
+        no_objection: bool,
+    },
+    /// No objection has been recorded during the public notice.
+    NoObjections,
+    HasObjections,
+    /// At least `days` calendar days have passed since the filing entered the current state
+    /// (a public notice of N days runs from the day after posting, 民法典 §201).
+    PeriodElapsed {
+        days: u32,
+    },
+}
+
+/// What an action asks of the person taking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    /// A written reason (refusals, withdrawals, returns).
+    Reason,
+    /// A reviewer's opinion (审查意见).
+    Opinion,
+    /// approve / refuse, for a department's part of a joint review.
+    Verdict,
+    /// Items the clerk adds to the one-time notice beyond what the engine finds missing.
+    NoticeItems,
+    /// The text of an objection raised during a public notice.
+    Objection,
+}
+
+/// Effects the engine knows, beyond the change of state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectKind {
+    /// Give the filing its public number (per item prefix and year, without gaps).
+    AssignNumber,
+    /// 一次性告知: a notice listing everything missing or wrong, at once.
+    IssueNotice,
+    /// Record an objection raised during a public notice.
+    RecordObjection,
+    /// Record a department's verdict in a joint review; the last one joins.
+    RecordReview,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewTask {
+    pub department: String,
+    pub label: Text,
+}
+
+/// Several departments review in parallel (并联审批); the state is left when all have answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Parallel {
+    pub tasks: Vec<ReviewTask>,
+    /// Where the filing goes when every department approved.
+    pub on_approved: String,
+    /// Where it goes when a department refused.
+    pub on_refused: String,
+    /// Leave at the first refusal instead of waiting for every department.
+    #[serde(default)]
+    pub refuse_immediately: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub code: String,
+    pub kind: StateKind,
+    pub label: Text,
+    /// Overrides the kind's clock behaviour.
+    #[serde(default)]
+    pub clock: Option<ClockMode>,
+    #[serde(default)]
+    pub suspend_reason: Option<SuspendReason>,
+    /// The staff role whose queue holds filings in this state.
+    #[serde(default)]
+    pub queue: Option<Role>,
+    /// The department working this state, if not the item's.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// The applicant may edit the form and materials here (draft, supplement, rectification).
+    #[serde(default)]
+    pub applicant_edits: bool,
+    /// A limit for this step alone (a spot-check inspection within 15 working days, ...).
+    #[serde(default)]
+    pub step_limit: Option<Limit>,
+    #[serde(default)]
+    pub parallel: Option<Parallel>,
+}
+
+impl State {
+    pub fn clock_mode(&self) -> ClockMode {
+        self.clock.unwrap_or_else(|| self.kind.default_clock())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub code: String,
+    pub label: Text,
+    pub from: Vec<String>,
+    /// The target state; absent for actions that stay (record an objection, a review verdict).
+    #[serde(default)]
+    pub to: Option<String>,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub guards: Vec<Guard>,
+    #[serde(default)]
+    pub effects: Vec<EffectKind>,
+    #[serde(default)]
+    pub inputs: Vec<Input>,
+}
+
+/// A parsed item definition. `version` and `digest` are assigned when it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub code: String,
+    /// Prefix of public filing numbers, e.g. SGXK → SGXK-2025-000123.
+    pub prefix: String,
+    pub name: Text,
+    /// The department that receives and handles filings unless a state says otherwise.
+    pub department: String,
+    pub basis: Vec<Text>,
+    #[serde(default)]
+    pub conditions: Vec<Text>,
+    #[serde(default)]
+    pub fees: Option<Text>,
+    pub limits: Limits,
+    pub initial: String,
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    #[serde(default)]
+    pub materials: Vec<Material>,
+    pub states: Vec<State>,
+    pub actions: Vec<Action>,
+    /// Free settings shown in the guide (notice lengths, thresholds), as written in the file.
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+impl Definition {
+    pub fn state(&self, code: &str) -> Option<&State> {
+        self.states.iter().find(|s| s.code == code)
+    }
+
+    pub fn action(&self, code: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.code == code)
+    }
+
+    pub fn field(&self, code: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.code == code)
+    }
+
+    pub fn material(&self, code: &str) -> Option<&Material> {
+        self.materials.iter().find(|m| m.code == code)
+    }
+
+    /// Actions that may be taken from `state`, in definition order.
+    pub fn actions_from<'a>(&'a self, state: &'a str) -> impl Iterator<Item = &'a Action> + 'a {
+        self.actions
+            .iter()
+            .filter(move |a| a.from.iter().any(|f| f == state))
+    }
+
+    /// The department working a state.
+    pub fn department_of<'a>(&'a self, state: &'a State) -> &'a str {
+        state.department.as_deref().unwrap_or(&self.department)
+    }
+}

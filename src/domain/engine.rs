@@ -1,0 +1,767 @@
+//! The workflow engine: given a definition, a snapshot of a filing, an action, an actor and the
+//! date, decide whether the action may be taken and what follows from it.
+//!
+//! Policy: pure. It reads nothing and writes nothing; the caller (a service) holds the row lock,
+//! applies the [`Outcome`] in the same transaction and records the audit entry. Refusals are
+//! typed so that the web layer can map them once: a wrong state is a conflict (409), a missing
+//! permission is 403, and failing guards or inputs list every problem (422).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Problem;
+use super::definition::{
+    Action, ClockMode, CompareOp, ConsentBase, Definition, EffectKind, Fraction, Guard, Input,
+    Requirement, Role, State, SuspendReason,
+};
+use super::forms::{self, Mode, Vote};
+
+/// A department's answer in a joint review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Refuse,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Refuse => "refuse",
+        }
+    }
+}
+
+/// A department's recorded answer in the current joint review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewRecord {
+    pub department: String,
+    pub verdict: Verdict,
+}
+
+/// Who acts.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub roles: &'a [Role],
+    pub department: Option<&'a str>,
+    /// The actor is the applicant who owns the filing.
+    pub is_owner: bool,
+}
+
+/// What the engine needs to know about a filing.
+#[derive(Debug, Clone)]
+pub struct Snapshot<'a> {
+    pub state: &'a str,
+    pub form: &'a Map<String, Value>,
+    /// Material code → number of current (not superseded) files.
+    pub materials: &'a BTreeMap<String, u32>,
+    /// 容缺: material code → the date the applicant promised to supply it by.
+    pub promises: &'a BTreeMap<String, NaiveDate>,
+    /// Answers recorded in the current joint review.
+    pub reviews: &'a [ReviewRecord],
+    /// Objections recorded in the current public notice.
+    pub objections: u32,
+    /// The authority's local date on which the filing entered its state.
+    pub entered_state_on: NaiveDate,
+}
+
+/// What the actor supplies with the action.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub action: &'a str,
+    pub reason: Option<&'a str>,
+    pub opinion: Option<&'a str>,
+    pub verdict: Option<Verdict>,
+    pub notice_items: &'a [String],
+    pub objection: Option<&'a str>,
+}
+
+/// Longest accepted free text in an action (a reason, an opinion, an objection).
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// A change of the main (statutory and promised) clocks, derived from the states' clock modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ClockChange {
+    Start,
+    Suspend { reason: SuspendReason },
+    Resume,
+    Stop,
+}
+
+/// 一次性告知: everything missing or wrong, told at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+pub struct Notice {
+    pub problems: Vec<Problem>,
+    /// Further items written by the clerk.
+    pub items: Vec<String>,
+}
+
+impl Notice {
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty() && self.items.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    AssignNumber,
+    IssueNotice(Notice),
+    RecordObjection(String),
+    RecordReview {
+        department: String,
+        verdict: Verdict,
+    },
+    /// The filing entered a joint review: one task per department.
+    OpenReviews(Vec<String>),
+    Clock(ClockChange),
+}
+
+/// The result of an allowed action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub action: String,
+    pub from: String,
+    pub to: String,
+    pub effects: Vec<Effect>,
+}
+
+impl Outcome {
+    pub fn changes_state(&self) -> bool {
+        self.from != self.to
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownAction(String),
+    /// The action exists but not from this state: 409 with the actions allowed now.
+    NotAllowedNow {
+        action: String,
+        state: String,
+        allowed: Vec<String>,
+    },
+    /// The actor may not take this action on this filing.
+    Forbidden {
+        action: String,
+    },
+    /// This department already answered in the current joint review.
+    AlreadyAnswered {
+        department: String,
+    },
+    /// Inputs missing or guards failing: every problem.
+    Unprocessable(Vec<Problem>),
+}
+
+/// The filing's state is not in its definition (a definition changed under it): a bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state `{0}` is not in the definition")]
+pub struct UnknownState(pub String);
+
+/// Actions the actor could take now, ignoring guards (what a page offers).
+pub fn available_actions<'a>(
+    def: &'a Definition,
+    snap: &Snapshot<'_>,
+    actor: &Actor<'_>,
+) -> Vec<&'a Action> {
+    let Some(state) = def.state(snap.state) else {
+        return Vec::new();
+    };
+    def.actions
+        .iter()
+        .filter(|a| a.from.iter().any(|f| f == snap.state))
+        .filter(|a| permitted(def, state, a, snap, actor).is_ok())
+        .collect()
+}
+
+/// Decide an action.
+pub fn decide(
+    def: &Definition,
+    snap: &Snapshot<'_>,
+    actor: &Actor<'_>,
+    req: &Request<'_>,
+    today: NaiveDate,
+) -> Result<Outcome, Refusal> {
+    let action = def
+        .action(req.action)
+        .ok_or_else(|| Refusal::UnknownAction(req.action.to_owned()))?;
+    let from = def
+        .state(snap.state)
+        .ok_or_else(|| Refusal::UnknownAction(req.action.to_owned()))?;
+    if !action.from.iter().any(|f| f == snap.state) {
+        return Err(Refusal::NotAllowedNow {
+            action: action.code.clone(),
+            state: from.code.clone(),
+            allowed: available_actions(def, snap, actor)
+                .into_iter()
+                .map(|a| a.code.clone())
+                .collect(),
+        });
+    }
+    let department = permitted(def, from, action, snap, actor)?;
+
+    let mut problems = check_inputs(action, req);
+    for guard in &action.guards {
+        problems.extend(eval(def, guard, snap, today));
+    }
+    if !problems.is_empty() {
+        return Err(Refusal::Unprocessable(problems));
+    }
+
+    let mut effects = Vec::new();
+    let mut to = action.to.clone().unwrap_or_else(|| from.code.clone());
+    for kind in &action.effects {
+        match kind {
+            EffectKind::AssignNumber => effects.push(Effect::AssignNumber),
+            EffectKind::IssueNotice => {
+                let notice = notice_for(def, snap, req, today);
+                if notice.is_empty() {
+                    return Err(Refusal::Unprocessable(vec![Problem::new(
+                        "input.notice_items",
+                        "empty_notice",
+                        "材料和表单均已齐全，请写明需要补正的内容",
+                        "Nothing is missing: list what the applicant must supplement",
+                    )]));
+                }
+                effects.push(Effect::IssueNotice(notice));
+            }
+            EffectKind::RecordObjection => {
+                let text = req.objection.unwrap_or_default().trim().to_owned();
+                effects.push(Effect::RecordObjection(text));
+            }
+            EffectKind::RecordReview => {
+                let (Some(parallel), Some(dept), Some(verdict)) =
+                    (&from.parallel, &department, req.verdict)
+                else {
+                    return Err(Refusal::Forbidden {
+                        action: action.code.clone(),
+                    });
+                };
+                effects.push(Effect::RecordReview {
+                    department: dept.clone(),
+                    verdict,
+                });
+                let mut answers: Vec<Verdict> = snap.reviews.iter().map(|r| r.verdict).collect();
+                answers.push(verdict);
+                let all_answered = parallel.tasks.iter().all(|t| {
+                    t.department == *dept
+                        || snap.reviews.iter().any(|r| r.department == t.department)
+                });
+                let refused = answers.contains(&Verdict::Refuse);
+                if refused && (parallel.refuse_immediately || all_answered) {
+                    to = parallel.on_refused.clone();
+                } else if all_answered {
+                    to = parallel.on_approved.clone();
+                }
+            }
+        }
+    }
+
+    let to_state = def
+        .state(&to)
+        .ok_or_else(|| Refusal::UnknownAction(action.code.clone()))?;
+    if to != from.code {
+        effects.extend(clock_changes(from, to_state).into_iter().map(Effect::Clock));
+        if let Some(parallel) = &to_state.parallel {
+            effects.push(Effect::OpenReviews(
+                parallel
+                    .tasks
+                    .iter()
+                    .map(|t| t.department.clone())
+                    .collect(),
+            ));
+        }
+    }
+    Ok(Outcome {
+        action: action.code.clone(),
+        from: from.code.clone(),
+        to,
+        effects,
+    })
+}
+
+/// May this actor take this action here? Returns the department the actor acts for (staff).
+fn permitted(
+    def: &Definition,
+    state: &State,
+    action: &Action,
+    snap: &Snapshot<'_>,
+    actor: &Actor<'_>,
+) -> Result<Option<String>, Refusal> {
+    let forbidden = || Refusal::Forbidden {
+        action: action.code.clone(),
+    };
+    let reviewing = action.effects.contains(&EffectKind::RecordReview);
+    for role in action.roles.iter().filter(|r| actor.roles.contains(r)) {
+        if *role == Role::Applicant {
+            if actor.is_owner {
+                return Ok(None);
+            }
+            continue;
+        }
+        let Some(dept) = actor.department else {
+            continue;
+        };
+        if reviewing {
+            let Some(parallel) = &state.parallel else {
+                continue;
+            };
+            if parallel.tasks.iter().any(|t| t.department == dept) {
+                if snap.reviews.iter().any(|r| r.department == dept) {
+                    return Err(Refusal::AlreadyAnswered {
+                        department: dept.to_owned(),
+                    });
+                }
+                return Ok(Some(dept.to_owned()));
+            }
+        } else if def.department_of(state) == dept {
+            return Ok(Some(dept.to_owned()));
+        }
+    }
+    Err(forbidden())
+}
+
+fn check_inputs(action: &Action, req: &Request<'_>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut text = |name: &str, value: Option<&str>, zh: &str, en: &str| match value.map(str::trim)
+    {
+        None | Some("") => problems.push(Problem::new(
+            format!("input.{name}"),
+            "required",
+            format!("请填写{zh}"),
+            format!("{en} is required"),
+        )),
+        Some(v) if v.chars().count() > MAX_TEXT_CHARS => problems.push(Problem::new(
+            format!("input.{name}"),
+            "too_long",
+            format!("{zh}不能超过 {MAX_TEXT_CHARS} 个字"),
+            format!("{en} must be at most {MAX_TEXT_CHARS} characters"),
+        )),
+        Some(_) => {}
+    };
+    for input in &action.inputs {
+        match input {
+            Input::Reason => text("reason", req.reason, "理由", "A reason"),
+            Input::Opinion => text("opinion", req.opinion, "审查意见", "An opinion"),
+            Input::Objection => text("objection", req.objection, "异议内容", "The objection"),
+            Input::Verdict | Input::NoticeItems => {}
+        }
+    }
+    if action.inputs.contains(&Input::Verdict) && req.verdict.is_none() {
+        problems.push(Problem::new(
+            "input.verdict",
+            "required",
+            "请选择审查结论（approve 或 refuse）",
+            "A verdict is required (approve or refuse)",
+        ));
+    }
+    if req.verdict == Some(Verdict::Refuse) && req.reason.is_none_or(|r| r.trim().is_empty()) {
+        problems.push(Problem::new(
+            "input.reason",
+            "required",
+            "不同意时须写明理由",
+            "A refusal needs a reason",
+        ));
+    }
+    for (i, item) in req.notice_items.iter().enumerate() {
+        if item.trim().is_empty() || item.chars().count() > MAX_TEXT_CHARS {
+            problems.push(Problem::new(
+                format!("input.notice_items[{i}]"),
+                "invalid_format",
+                "告知事项不能为空且不能过长",
+                "A notice item must be non-empty and not too long",
+            ));
+        }
+    }
+    problems
+}
+
+/// Evaluate a guard: empty when it holds, otherwise every reason it does not.
+pub fn eval(
+    def: &Definition,
+    guard: &Guard,
+    snap: &Snapshot<'_>,
+    today: NaiveDate,
+) -> Vec<Problem> {
+    match guard {
+        Guard::FieldsValid => forms::validate(def, snap.form, Mode::Complete),
+        Guard::MaterialsComplete { tolerate } => missing_materials(def, snap, *tolerate, today),
+        Guard::TolerableSupplied => def
+            .materials
+            .iter()
+            .filter(|m| m.requirement == Requirement::Tolerable && count(snap, &m.code) == 0)
+            .map(|m| {
+                Problem::new(
+                    format!("materials.{}", m.code),
+                    "tolerated_missing",
+                    format!("容缺受理的材料「{}」尚未补齐，不能作出决定", m.label.zh),
+                    format!(
+                        "{} was tolerated at acceptance and is still missing",
+                        m.label.en
+                    ),
+                )
+            })
+            .collect(),
+        Guard::Compare { field, op, value } => compare(def, snap, field, *op, *value),
+        Guard::AllOf { guards } => guards
+            .iter()
+            .flat_map(|g| eval(def, g, snap, today))
+            .collect(),
+        Guard::AnyOf { guards } => {
+            let mut all = Vec::new();
+            for g in guards {
+                let p = eval(def, g, snap, today);
+                if p.is_empty() {
+                    return Vec::new();
+                }
+                all.extend(p);
+            }
+            all
+        }
+        Guard::Not { guard } => {
+            if eval(def, guard, snap, today).is_empty() {
+                vec![Problem::new(
+                    format!("guard.{}", guard_name(guard)),
+                    "condition_holds",
+                    "条件不符合此操作",
+                    "The filing meets a condition that rules this action out",
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        Guard::OwnerConsent {
+            roster,
+            participation_area,
+            participation_headcount,
+            approval_area,
+            approval_headcount,
+            base,
+            no_objection,
+        } => {
+            let path = format!("form.{roster}");
+            let rows = match snap.form.get(roster).map(|v| forms::roster(v, &path)) {
+                Some(Ok(rows)) => rows,
+                Some(Err(problems)) => return problems,
+                None => {
+                    return vec![Problem::new(
+                        path,
+                        "required",
+                        "缺少业主名册",
+                        "The owners' roster is missing",
+                    )];
+                }
+            };
+            let total_area: i64 = rows.iter().map(|r| r.area).sum();
+            let total_heads = rows.len() as i64;
+            let taking_part: Vec<_> = rows.iter().filter(|r| r.vote != Vote::Absent).collect();
+            let part_area: i64 = taking_part.iter().map(|r| r.area).sum();
+            let part_heads = taking_part.len() as i64;
+            let agreeing: Vec<_> = rows
+                .iter()
+                .filter(|r| r.vote == Vote::Agree && r.signed)
+                .collect();
+            let agree_area: i64 = agreeing.iter().map(|r| r.area).sum();
+            let agree_heads = agreeing.len() as i64;
+            let (base_area, base_heads) = match base {
+                ConsentBase::Participating => (part_area, part_heads),
+                ConsentBase::Total => (total_area, total_heads),
+            };
+            let mut problems = Vec::new();
+            let mut need = |ok: bool, code: &str, zh: String, en: String| {
+                if !ok {
+                    problems.push(Problem::new(path.clone(), code, zh, en));
+                }
+            };
+            need(
+                at_least(part_area, total_area, *participation_area),
+                "participation_area",
+                format!(
+                    "参与表决的专有面积 {} ㎡ 未达总面积 {} ㎡ 的 {}",
+                    m2(part_area),
+                    m2(total_area),
+                    frac(*participation_area)
+                ),
+                format!(
+                    "Owners taking part hold {} m² of {} m², less than {}",
+                    m2(part_area),
+                    m2(total_area),
+                    frac(*participation_area)
+                ),
+            );
+            need(
+                at_least(part_heads, total_heads, *participation_headcount),
+                "participation_headcount",
+                format!(
+                    "参与表决的业主 {part_heads} 人未达总人数 {total_heads} 人的 {}",
+                    frac(*participation_headcount)
+                ),
+                format!(
+                    "{part_heads} of {total_heads} owners took part, less than {}",
+                    frac(*participation_headcount)
+                ),
+            );
+            need(
+                at_least(agree_area, base_area, *approval_area),
+                "approval_area",
+                format!(
+                    "同意（已签字）业主的专有面积 {} ㎡ 未达 {} ㎡ 的 {}",
+                    m2(agree_area),
+                    m2(base_area),
+                    frac(*approval_area)
+                ),
+                format!(
+                    "Owners agreeing (signed) hold {} m² of {} m², less than {}",
+                    m2(agree_area),
+                    m2(base_area),
+                    frac(*approval_area)
+                ),
+            );
+            need(
+                at_least(agree_heads, base_heads, *approval_headcount),
+                "approval_headcount",
+                format!(
+                    "同意（已签字）业主 {agree_heads} 人未达 {base_heads} 人的 {}",
+                    frac(*approval_headcount)
+                ),
+                format!(
+                    "{agree_heads} of {base_heads} owners agree (signed), less than {}",
+                    frac(*approval_headcount)
+                ),
+            );
+            let objecting = rows.iter().filter(|r| r.vote == Vote::Object).count();
+            need(
+                !*no_objection || objecting == 0,
+                "owner_objects",
+                format!("有 {objecting} 户业主表示反对，本地规定须无反对意见"),
+                format!("{objecting} owners object; local rules require no objection"),
+            );
+            problems
+        }
+        Guard::NoObjections => {
+            if snap.objections == 0 {
+                Vec::new()
+            } else {
+                vec![Problem::new(
+                    "guard.no_objections",
+                    "has_objections",
+                    format!("公示期间收到 {} 条异议", snap.objections),
+                    format!(
+                        "{} objections were raised during the notice",
+                        snap.objections
+                    ),
+                )]
+            }
+        }
+        Guard::HasObjections => {
+            if snap.objections > 0 {
+                Vec::new()
+            } else {
+                vec![Problem::new(
+                    "guard.has_objections",
+                    "no_objections",
+                    "公示期间未收到异议",
+                    "No objection was raised during the notice",
+                )]
+            }
+        }
+        Guard::PeriodElapsed { days } => {
+            // 民法典 §201: the period starts the day after posting; it has run when that many
+            // whole days have passed, i.e. from day entered + days + 1.
+            let ends = snap
+                .entered_state_on
+                .checked_add_days(chrono::Days::new(u64::from(*days)));
+            match ends {
+                Some(end) if today > end => Vec::new(),
+                _ => vec![Problem::new(
+                    "guard.period_elapsed",
+                    "period_running",
+                    format!(
+                        "期限（{days} 日）尚未届满，届满日为 {}",
+                        ends.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                    format!(
+                        "The {days}-day period has not run; it ends on {}",
+                        ends.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                )],
+            }
+        }
+    }
+}
+
+fn guard_name(g: &Guard) -> &'static str {
+    match g {
+        Guard::FieldsValid => "fields_valid",
+        Guard::MaterialsComplete { .. } => "materials_complete",
+        Guard::TolerableSupplied => "tolerable_supplied",
+        Guard::Compare { .. } => "compare",
+        Guard::AllOf { .. } => "all_of",
+        Guard::AnyOf { .. } => "any_of",
+        Guard::Not { .. } => "not",
+        Guard::OwnerConsent { .. } => "owner_consent",
+        Guard::NoObjections => "no_objections",
+        Guard::HasObjections => "has_objections",
+        Guard::PeriodElapsed { .. } => "period_elapsed",
+    }
+}
+
+/// `part / whole >= f`, exactly. An empty whole satisfies nothing.
+fn at_least(part: i64, whole: i64, f: Fraction) -> bool {
+    whole > 0 && i128::from(part) * i128::from(f.den) >= i128::from(whole) * i128::from(f.num)
+}
+
+fn m2(hundredths: i64) -> String {
+    format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
+}
+
+fn frac(f: Fraction) -> String {
+    format!("{}/{}", f.num, f.den)
+}
+
+fn count(snap: &Snapshot<'_>, code: &str) -> u32 {
+    snap.materials.get(code).copied().unwrap_or(0)
+}
+
+fn missing_materials(
+    def: &Definition,
+    snap: &Snapshot<'_>,
+    tolerate: bool,
+    today: NaiveDate,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for m in &def.materials {
+        if count(snap, &m.code) > 0 {
+            continue;
+        }
+        let path = format!("materials.{}", m.code);
+        match m.requirement {
+            Requirement::Optional => {}
+            Requirement::Required => problems.push(Problem::new(
+                path,
+                "missing",
+                format!("缺少材料「{}」", m.label.zh),
+                format!("{} is missing", m.label.en),
+            )),
+            Requirement::Tolerable if tolerate => match snap.promises.get(&m.code) {
+                Some(date) if *date >= today => {}
+                Some(date) => problems.push(Problem::new(
+                    path,
+                    "promise_past",
+                    format!("材料「{}」的承诺补交日期 {date} 已过", m.label.zh),
+                    format!("The promised date {date} for {} has passed", m.label.en),
+                )),
+                None => problems.push(Problem::new(
+                    path,
+                    "missing_without_promise",
+                    format!(
+                        "缺少材料「{}」；可容缺受理，但须书面承诺补交日期",
+                        m.label.zh
+                    ),
+                    format!(
+                        "{} is missing; it may be tolerated with a written promise of a date",
+                        m.label.en
+                    ),
+                )),
+            },
+            Requirement::Tolerable => problems.push(Problem::new(
+                path,
+                "missing",
+                format!("缺少材料「{}」", m.label.zh),
+                format!("{} is missing", m.label.en),
+            )),
+        }
+    }
+    problems
+}
+
+fn compare(
+    def: &Definition,
+    snap: &Snapshot<'_>,
+    field: &str,
+    op: CompareOp,
+    value: f64,
+) -> Vec<Problem> {
+    let label = def.field(field).map(|f| f.label.clone());
+    let (zh, en) = label
+        .map(|l| (l.zh, l.en))
+        .unwrap_or_else(|| (field.to_owned(), field.to_owned()));
+    let path = format!("form.{field}");
+    let Some(actual) = snap.form.get(field).and_then(forms::hundredths) else {
+        return vec![Problem::new(
+            path,
+            "required",
+            format!("请填写「{zh}」"),
+            format!("{en} is required"),
+        )];
+    };
+    // Thresholds are compared in hundredths so that 300000 and "300000.00" agree exactly.
+    let limit = (value * 100.0).round() as i64;
+    let holds = match op {
+        CompareOp::Lt => actual < limit,
+        CompareOp::Le => actual <= limit,
+        CompareOp::Gt => actual > limit,
+        CompareOp::Ge => actual >= limit,
+        CompareOp::Eq => actual == limit,
+        CompareOp::Ne => actual != limit,
+    };
+    if holds {
+        return Vec::new();
+    }
+    let sym = match op {
+        CompareOp::Lt => "<",
+        CompareOp::Le => "≤",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => "≥",
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "≠",
+    };
+    vec![Problem::new(
+        path,
+        "threshold",
+        format!("「{zh}」须 {sym} {}（当前 {}）", m2(limit), m2(actual)),
+        format!("{en} must be {sym} {} (is {})", m2(limit), m2(actual)),
+    )]
+}
+
+/// The one-time notice: every required material missing, every field problem, and the clerk's
+/// own items, so that the applicant is told everything at once (行政许可法 §32).
+fn notice_for(
+    def: &Definition,
+    snap: &Snapshot<'_>,
+    req: &Request<'_>,
+    today: NaiveDate,
+) -> Notice {
+    let mut problems = missing_materials(def, snap, true, today);
+    problems.extend(forms::validate(def, snap.form, Mode::Complete));
+    Notice {
+        problems,
+        items: req
+            .notice_items
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    }
+}
+
+/// The main clocks' events on leaving `from` for `to`.
+pub fn clock_changes(from: &State, to: &State) -> Vec<ClockChange> {
+    use ClockMode::*;
+    let reason = to.suspend_reason.unwrap_or(SuspendReason::Supplement);
+    match (from.clock_mode(), to.clock_mode()) {
+        (NotStarted, Run) => vec![ClockChange::Start],
+        (NotStarted, Suspend) => vec![ClockChange::Start, ClockChange::Suspend { reason }],
+        (Run, Suspend) => vec![ClockChange::Suspend { reason }],
+        (Suspend, Run) => vec![ClockChange::Resume],
+        (Suspend, Suspend) if from.suspend_reason != to.suspend_reason => {
+            vec![ClockChange::Resume, ClockChange::Suspend { reason }]
+        }
+        (Run | Suspend, Stopped) => vec![ClockChange::Stop],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,372 @@
+//! One error type for the whole service, mapped once to RFC 9457 problem+json.
+//!
+//! Policy: the status follows the meaning (NotFound 404, Forbidden 403, Validation 422, Conflict
+//! 409, Unavailable 503, Internal 500). Messages are bilingual and chosen by Accept-Language in
+//! [`localize`]; an internal error's cause is logged with its whole chain and never sent.
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use crate::domain::{Lang, Problem, Text};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("bad request: {}", .0.en)]
+    BadRequest(Text),
+    #[error("validation failed: {} problems", .0.len())]
+    Validation(Vec<Problem>),
+    #[error("conflict: {code}")]
+    Conflict {
+        code: &'static str,
+        message: Text,
+        /// Extension members: the current state, the allowed actions, ...
+        extra: Value,
+    },
+    #[error("precondition required")]
+    PreconditionRequired,
+    #[error("payload too large")]
+    PayloadTooLarge(Text),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(Text),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        AppError::BadRequest(Text {
+            zh: zh.into(),
+            en: en.into(),
+        })
+    }
+
+    pub fn invalid(problems: Vec<Problem>) -> Self {
+        AppError::Validation(problems)
+    }
+
+    pub fn one_invalid(
+        path: &str,
+        code: &str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Self {
+        AppError::Validation(vec![Problem::new(path, code, zh, en)])
+    }
+
+    pub fn conflict(
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+        extra: Value,
+    ) -> Self {
+        AppError::Conflict {
+            code,
+            message: Text {
+                zh: zh.into(),
+                en: en.into(),
+            },
+            extra,
+        }
+    }
+
+    /// The stable problem type code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden => "forbidden",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Validation(_) => "validation",
+            AppError::Conflict { code, .. } => code,
+            AppError::PreconditionRequired => "version_required",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::TooManyRequests { .. } => "too_many_requests",
+            AppError::Unavailable => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> Text {
+        let t = |zh: &str, en: &str| Text {
+            zh: zh.into(),
+            en: en.into(),
+        };
+        match self {
+            AppError::NotFound => t("未找到", "Not found"),
+            AppError::Unauthenticated => t(
+                "未登录或登录已过期",
+                "Not signed in, or the session expired",
+            ),
+            AppError::Forbidden => t("无权进行此操作", "Not allowed"),
+            AppError::BadRequest(_) => t("请求格式有误", "Malformed request"),
+            AppError::Validation(_) => t("填写内容有误", "Some input is not valid"),
+            AppError::Conflict { .. } => t("操作冲突", "Conflict"),
+            AppError::PreconditionRequired => t("缺少版本号", "Version required"),
+            AppError::PayloadTooLarge(_) => t("内容过大", "Payload too large"),
+            AppError::UnsupportedMediaType(_) => t("不支持的文件类型", "Unsupported media type"),
+            AppError::TooManyRequests { .. } => t("请求过于频繁", "Too many requests"),
+            AppError::Unavailable => t("服务繁忙，请稍后重试", "Service busy, try again shortly"),
+            AppError::Internal(_) => t("服务内部错误", "Internal error"),
+        }
+    }
+
+    fn detail(&self) -> Option<Text> {
+        let t = |zh: &str, en: &str| {
+            Some(Text {
+                zh: zh.into(),
+                en: en.into(),
+            })
+        };
+        match self {
+            AppError::BadRequest(m)
+            | AppError::PayloadTooLarge(m)
+            | AppError::UnsupportedMediaType(m) => Some(m.clone()),
+            AppError::Conflict { message, .. } => Some(message.clone()),
+            AppError::Validation(p) => Some(Text {
+                zh: format!("共 {} 处需要修改，见 errors", p.len()),
+                en: format!("{} problems, listed in errors", p.len()),
+            }),
+            AppError::PreconditionRequired => t(
+                "请在 If-Match 头或 expected_version 字段中给出您看到的版本号",
+                "Send the version you saw in If-Match or expected_version",
+            ),
+            AppError::Internal(_) => t(
+                "请稍后重试；如问题持续，请联系管理员",
+                "Try again later; if it persists, contact the administrator",
+            ),
+            _ => None,
+        }
+    }
+
+    /// The problem document in one language.
+    pub fn problem(&self, lang: Lang) -> Value {
+        let status = self.status_code().as_u16();
+        let mut body = json!({
+            "type": format!("/problems/{}", self.code()),
+            "title": self.title().get(lang),
+            "status": status,
+            "code": self.code(),
+        });
+        if let Some(d) = self.detail() {
+            body["detail"] = Value::String(d.get(lang).to_owned());
+        }
+        match self {
+            AppError::Validation(problems) => {
+                body["errors"] = Value::Array(
+                    problems
+                        .iter()
+                        .map(|p| json!({"path": p.path, "code": p.code, "message": p.message.get(lang)}))
+                        .collect(),
+                );
+            }
+            AppError::Conflict { extra, .. } => {
+                if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                    for (k, v) in extra {
+                        obj.insert(k.clone(), localize_value(v, lang));
+                    }
+                }
+            }
+            _ => {}
+        }
+        body
+    }
+}
+
+/// Conflict extensions may carry `{"zh": .., "en": ..}` texts (a refusal's problems): pick one.
+fn localize_value(v: &Value, lang: Lang) -> Value {
+    match v {
+        Value::Object(m) if m.len() == 2 && m.contains_key("zh") && m.contains_key("en") => m
+            .get(match lang {
+                Lang::Zh => "zh",
+                Lang::En => "en",
+            })
+            .cloned()
+            .unwrap_or(Value::Null),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), localize_value(v, lang)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| localize_value(v, lang)).collect()),
+        other => other.clone(),
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        if let AppError::Internal(e) = self {
+            tracing::error!(error = ?e, "internal error");
+        }
+        render(self, Lang::Zh)
+    }
+}
+
+fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
+    let mut res = HttpResponse::build(err.status_code());
+    res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+    res.insert_header((
+        header::CONTENT_LANGUAGE,
+        if lang == Lang::En { "en" } else { "zh-CN" },
+    ));
+    if matches!(err, AppError::Unauthenticated) {
+        res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    if let AppError::TooManyRequests { retry_after_secs } = err {
+        res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+    }
+    res.body(err.problem(lang).to_string())
+}
+
+/// The language a request asks for: English when its first Accept-Language preference is
+/// English, Chinese otherwise (the bureau's language).
+pub fn lang_of(req: &actix_web::HttpRequest) -> Lang {
+    let header = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|h: &HeaderValue| h.to_str().ok())
+        .unwrap_or("");
+    parse_accept_language(header)
+}
+
+pub fn parse_accept_language(header: &str) -> Lang {
+    let mut best: Option<(f32, Lang)> = None;
+    for part in header.split(',') {
+        let mut pieces = part.trim().split(';');
+        let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = pieces
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let lang = if tag.starts_with("en") {
+            Lang::En
+        } else if tag.starts_with("zh") {
+            Lang::Zh
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, l)| l).unwrap_or_default()
+}
+
+/// Middleware body: re-render an [`AppError`] response in the request's language and add the
+/// request path as `instance`.
+pub fn localize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let Some(err) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+    else {
+        return res;
+    };
+    let lang = lang_of(res.request());
+    let mut body = err.problem(lang);
+    body["instance"] = Value::String(res.request().path().to_owned());
+    let rendered = render(err, lang).set_body(BoxBody::new(body.to_string()));
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, rendered)
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Internal(anyhow::Error::new(other).context("database query")),
+        }
+    }
+}
+
+impl From<r2d2_error::PoolError> for AppError {
+    fn from(_: r2d2_error::PoolError) -> Self {
+        // The pool's checkout timeout ran out: the service is saturated, not broken.
+        AppError::Unavailable
+    }
+}
+
+mod r2d2_error {
+    pub use diesel::r2d2::PoolError;
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_status_once() {
+        let cases: Vec<(AppError, u16)> = vec![
+            (AppError::NotFound, 404),
+            (AppError::Unauthenticated, 401),
+            (AppError::Forbidden, 403),
+            (AppError::bad_request("x", "x"), 400),
+            (AppError::Validation(vec![]), 422),
+            (
+                AppError::conflict("stale_version", "x", "x", Value::Null),
+                409,
+            ),
+            (AppError::PreconditionRequired, 428),
+            (AppError::Unavailable, 503),
+            (AppError::Internal(anyhow::anyhow!("secret detail")), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status_code().as_u16(), status, "{err:?}");
+            assert_eq!(err.problem(Lang::En)["status"], status);
+        }
+    }
+
+    #[test]
+    fn an_internal_error_never_shows_its_cause() {
+        let body = AppError::Internal(anyhow::anyhow!("password=hunter2")).problem(Lang::En);
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn accept_language_prefers_the_highest_quality_known_language() {
+        assert_eq!(parse_accept_language("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(parse_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(parse_accept_language("fr, en;q=0.5, zh;q=0.4"), Lang::En);
+        assert_eq!(parse_accept_language(""), Lang::Zh);
+    }
+}

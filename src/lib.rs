@@ -1,0 +1,190 @@
+//! `permits`: a workflow and approval service for administrative permits.
+//!
+//! Layers point inwards: `web` → `services` → `repo` / `domain`; `domain` depends on nothing of
+//! ours and does no I/O. [`Application::build`] assembles the whole service for `main` and for
+//! the tests, which run the real application on port 0.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod repo;
+pub mod services;
+pub mod web;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web as aweb};
+use anyhow::Context;
+use chrono::FixedOffset;
+
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::config::{ClockMode, Settings};
+use crate::db::DbPool;
+use crate::db::discovery::{self, Discovered};
+use crate::services::items::Registry;
+use crate::web::AppState;
+
+/// The database found, migrated and loaded with reference data and item definitions.
+pub struct Prepared {
+    pub database: Discovered,
+    pub pool: DbPool,
+    pub items: Arc<Registry>,
+    pub departments: Vec<String>,
+}
+
+/// The database URL: the configured one, else DATABASE_URL, else discovered.
+pub fn find_database(settings: &Settings) -> anyhow::Result<Discovered> {
+    let explicit = Some(settings.database.url.clone())
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            std::env::var("DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+        });
+    discovery::discover(
+        explicit.as_deref(),
+        &settings.database.name,
+        &settings.storage.var_dir,
+    )
+}
+
+/// Find the database, run migrations, store departments and item definitions.
+pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    let database = find_database(settings)?;
+    let pool = db::build_pool(&database.url, &settings.database)?;
+    let mut conn = pool.get().context("connecting to the database")?;
+    let applied = db::migrate(&mut conn)?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied");
+    }
+    let departments = services::seed::departments(&mut conn, &settings.root.join("seeds"))?;
+    let now = SystemClock.now();
+    let items = Registry::sync(&mut conn, &settings.items_dir(), &departments, now)?;
+    if settings.demo.seed {
+        let created = services::seed::demo_users(&mut conn, now)?;
+        if created > 0 {
+            tracing::info!(created, "demo users created");
+        }
+    }
+    Ok(Prepared {
+        database,
+        pool,
+        items: Arc::new(items),
+        departments,
+    })
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: AppState,
+    /// Set when the clock is manual (test and demo): move it to exercise deadlines.
+    pub manual_clock: Option<Arc<ManualClock>>,
+    pub database_url: String,
+}
+
+impl Application {
+    /// Build the service and bind its listener (port 0 picks a free port).
+    pub fn build(settings: Settings, bind: &str) -> anyhow::Result<Application> {
+        let prepared = prepare(&settings)?;
+        Self::build_with(settings, prepared, bind)
+    }
+
+    pub fn build_with(
+        settings: Settings,
+        prepared: Prepared,
+        bind: &str,
+    ) -> anyhow::Result<Application> {
+        let (clock, manual_clock): (Arc<dyn Clock>, _) = match settings.clock.mode {
+            ClockMode::System => (Arc::new(SystemClock), None),
+            ClockMode::Manual => {
+                let c = ManualClock::new(SystemClock.now());
+                (c.clone() as Arc<dyn Clock>, Some(c))
+            }
+        };
+        let offset = FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
+            .context("authority.utc_offset_minutes is out of range")?;
+        let state = AppState {
+            pool: prepared.pool,
+            items: prepared.items,
+            clock,
+            settings: Arc::new(settings),
+            offset,
+        };
+        let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+        let port = listener.local_addr()?.port();
+        let json_limit = state.settings.server.json_limit_kib * 1024;
+        let workers = match state.settings.server.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        let data = aweb::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::extract::json_config(json_limit))
+                .app_data(web::extract::query_config())
+                .app_data(web::extract::path_config())
+                .app_data(aweb::PayloadConfig::new(json_limit))
+                .wrap(from_fn(localize_errors))
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(web::configure)
+                .default_service(aweb::to(not_found))
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+            manual_clock,
+            database_url: prepared.database.url,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Run the server in the background; the handle stops it.
+    pub fn spawn(
+        self,
+    ) -> (
+        u16,
+        AppState,
+        Option<Arc<ManualClock>>,
+        actix_web::dev::ServerHandle,
+    ) {
+        let handle = self.server.handle();
+        let port = self.port;
+        let state = self.state.clone();
+        let clock = self.manual_clock.clone();
+        tokio::spawn(self.server);
+        (port, state, clock, handle)
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, error::AppError> {
+    Err(error::AppError::NotFound)
+}
+
+async fn localize_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    Ok(error::localize(res.map_into_boxed_body()))
+}

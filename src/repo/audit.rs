@@ -1,0 +1,136 @@
+//! The audit log: append under the chain head's row lock; read chains back for verification.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::db::schema::{audit_heads, audit_log};
+use crate::domain::audit::{self as chain, GENESIS, StoredLink};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct AuditRow {
+    pub id: i64,
+    pub chain: String,
+    pub seq: i64,
+    pub filing_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub entry: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// One event to record.
+pub struct Event<'a> {
+    pub chain: String,
+    pub filing_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: &'a str,
+    pub at: DateTime<Utc>,
+    pub payload: Value,
+}
+
+/// Append an entry to its chain in the caller's transaction. The head row is locked first, so
+/// appends to one chain are serialised and `seq` has no gaps; appends to different chains do
+/// not contend.
+pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
+    diesel::insert_into(audit_heads::table)
+        .values((
+            audit_heads::chain.eq(&ev.chain),
+            audit_heads::seq.eq(0i64),
+            audit_heads::hash.eq(GENESIS),
+            audit_heads::updated_at.eq(ev.at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    let (seq, prev): (i64, String) = audit_heads::table
+        .find(&ev.chain)
+        .select((audit_heads::seq, audit_heads::hash))
+        .for_update()
+        .first(conn)?;
+    let seq = seq + 1;
+    let entry = chain::canonical(&json!({
+        "chain": ev.chain,
+        "seq": seq,
+        "filing_id": ev.filing_id,
+        "actor_id": ev.actor_id,
+        "action": ev.action,
+        // Microseconds: what timestamptz keeps, so the entry and the column agree.
+        "at": ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "payload": ev.payload,
+    }));
+    let hash = chain::link(&prev, &entry);
+    let row = diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::chain.eq(&ev.chain),
+            audit_log::seq.eq(seq),
+            audit_log::filing_id.eq(ev.filing_id),
+            audit_log::actor_id.eq(ev.actor_id),
+            audit_log::action.eq(ev.action),
+            audit_log::at.eq(ev.at),
+            audit_log::entry.eq(&entry),
+            audit_log::prev_hash.eq(&prev),
+            audit_log::hash.eq(&hash),
+        ))
+        .returning(AuditRow::as_returning())
+        .get_result(conn)?;
+    diesel::update(audit_heads::table.find(&ev.chain))
+        .set((
+            audit_heads::seq.eq(seq),
+            audit_heads::hash.eq(&hash),
+            audit_heads::updated_at.eq(ev.at),
+        ))
+        .execute(conn)?;
+    Ok(row)
+}
+
+pub fn for_filing(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<AuditRow>> {
+    audit_log::table
+        .filter(audit_log::chain.eq(format!("filing:{filing}")))
+        .order(audit_log::seq)
+        .select(AuditRow::as_select())
+        .load(conn)
+}
+
+pub fn heads(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64, String)>> {
+    audit_heads::table
+        .order(audit_heads::chain)
+        .select((audit_heads::chain, audit_heads::seq, audit_heads::hash))
+        .load(conn)
+}
+
+/// Chains present in the log (a chain with entries but no head is itself a finding).
+pub fn chains(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    audit_log::table
+        .select(audit_log::chain)
+        .distinct()
+        .order(audit_log::chain)
+        .load(conn)
+}
+
+pub fn links(conn: &mut PgConnection, chain_key: &str) -> QueryResult<Vec<StoredLink>> {
+    let rows: Vec<(i64, i64, String, String, String)> = audit_log::table
+        .filter(audit_log::chain.eq(chain_key))
+        .order(audit_log::seq)
+        .select((
+            audit_log::id,
+            audit_log::seq,
+            audit_log::entry,
+            audit_log::prev_hash,
+            audit_log::hash,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, seq, entry, prev_hash, hash)| StoredLink {
+            id,
+            seq,
+            entry,
+            prev_hash,
+            hash,
+        })
+        .collect())
+}

@@ -1,0 +1,376 @@
+//! Filings and what hangs off them: numbers, materials, reviews, objections, clock events.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::schema::{
+    clock_events, filing_counters, filings, materials, objections, reviews, tasks,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = filings, check_for_backend(diesel::pg::Pg))]
+pub struct FilingRow {
+    pub id: Uuid,
+    pub item_version_id: i32,
+    pub item_code: String,
+    pub number: Option<String>,
+    pub applicant_id: Uuid,
+    pub state: String,
+    pub state_kind: String,
+    pub department: String,
+    pub version: i32,
+    pub state_visit: i32,
+    pub form: Value,
+    pub promises: Value,
+    pub notice: Option<Value>,
+    pub entered_state_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = filings)]
+pub struct NewFiling<'a> {
+    pub id: Uuid,
+    pub item_version_id: i32,
+    pub item_code: &'a str,
+    pub applicant_id: Uuid,
+    pub state: &'a str,
+    pub state_kind: &'a str,
+    pub department: &'a str,
+    pub form: Value,
+    pub promises: Value,
+    pub entered_state_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every change to a filing bumps `version`; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = filings)]
+pub struct FilingChanges {
+    pub number: Option<String>,
+    pub state: Option<String>,
+    pub state_kind: Option<String>,
+    pub department: Option<String>,
+    pub version: Option<i32>,
+    pub state_visit: Option<i32>,
+    pub form: Option<Value>,
+    pub promises: Option<Value>,
+    pub notice: Option<Option<Value>>,
+    pub entered_state_at: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub fn insert(conn: &mut PgConnection, f: &NewFiling<'_>) -> QueryResult<FilingRow> {
+    diesel::insert_into(filings::table)
+        .values(f)
+        .returning(FilingRow::as_returning())
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>> {
+    filings::table
+        .find(id)
+        .select(FilingRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Lock the filing row for the rest of the transaction: actions on one filing are serialised.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>> {
+    filings::table
+        .find(id)
+        .select(FilingRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+pub fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    changes: &FilingChanges,
+) -> QueryResult<FilingRow> {
+    diesel::update(filings::table.find(id))
+        .set(changes)
+        .returning(FilingRow::as_returning())
+        .get_result(conn)
+}
+
+pub fn list_for_applicant(
+    conn: &mut PgConnection,
+    applicant: Uuid,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<FilingRow>> {
+    filings::table
+        .filter(filings::applicant_id.eq(applicant))
+        .order((filings::created_at.desc(), filings::id))
+        .limit(limit)
+        .offset(offset)
+        .select(FilingRow::as_select())
+        .load(conn)
+}
+
+/// Filings a department works on now or worked on before (through its tasks).
+pub fn list_for_department(
+    conn: &mut PgConnection,
+    department: &str,
+    state: Option<&str>,
+    item: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<FilingRow>> {
+    let touched = tasks::table
+        .filter(tasks::department.eq(department.to_owned()))
+        .select(tasks::filing_id);
+    let mut q = filings::table
+        .filter(
+            filings::department
+                .eq(department.to_owned())
+                .or(filings::id.eq_any(touched)),
+        )
+        .filter(filings::state_kind.ne("draft"))
+        .into_boxed();
+    if let Some(s) = state {
+        q = q.filter(filings::state.eq(s.to_owned()));
+    }
+    if let Some(i) = item {
+        q = q.filter(filings::item_code.eq(i.to_owned()));
+    }
+    q.order((filings::created_at.desc(), filings::id))
+        .limit(limit)
+        .offset(offset)
+        .select(FilingRow::as_select())
+        .load(conn)
+}
+
+pub fn list_all(
+    conn: &mut PgConnection,
+    state: Option<&str>,
+    item: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<FilingRow>> {
+    let mut q = filings::table
+        .filter(filings::state_kind.ne("draft"))
+        .into_boxed();
+    if let Some(s) = state {
+        q = q.filter(filings::state.eq(s.to_owned()));
+    }
+    if let Some(i) = item {
+        q = q.filter(filings::item_code.eq(i.to_owned()));
+    }
+    q.order((filings::created_at.desc(), filings::id))
+        .limit(limit)
+        .offset(offset)
+        .select(FilingRow::as_select())
+        .load(conn)
+}
+
+/// Has this department ever had a task on the filing?
+pub fn department_touched(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    department: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        tasks::table
+            .filter(tasks::filing_id.eq(filing))
+            .filter(tasks::department.eq(department)),
+    ))
+    .get_result(conn)
+}
+
+/// The next public number for a prefix and year. The counter row stays locked until the
+/// transaction ends, so numbers are gapless: a rolled-back submission returns its number.
+pub fn next_number(conn: &mut PgConnection, prefix: &str, year: i32) -> QueryResult<i32> {
+    diesel::insert_into(filing_counters::table)
+        .values((
+            filing_counters::prefix.eq(prefix),
+            filing_counters::year.eq(year),
+            filing_counters::last.eq(1),
+        ))
+        .on_conflict((filing_counters::prefix, filing_counters::year))
+        .do_update()
+        .set(filing_counters::last.eq(filing_counters::last + 1))
+        .returning(filing_counters::last)
+        .get_result(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = materials, check_for_backend(diesel::pg::Pg))]
+pub struct MaterialRow {
+    pub id: Uuid,
+    pub filing_id: Uuid,
+    pub material: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_by: Uuid,
+    pub uploaded_at: DateTime<Utc>,
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = materials)]
+pub struct NewMaterial<'a> {
+    pub id: Uuid,
+    pub filing_id: Uuid,
+    pub material: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub sha256: &'a str,
+    pub uploaded_by: Uuid,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+pub fn insert_material(conn: &mut PgConnection, m: &NewMaterial<'_>) -> QueryResult<MaterialRow> {
+    diesel::insert_into(materials::table)
+        .values(m)
+        .returning(MaterialRow::as_returning())
+        .get_result(conn)
+}
+
+pub fn current_materials(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<MaterialRow>> {
+    materials::table
+        .filter(materials::filing_id.eq(filing))
+        .filter(materials::superseded_at.is_null())
+        .order((materials::material, materials::uploaded_at))
+        .select(MaterialRow::as_select())
+        .load(conn)
+}
+
+pub fn find_material(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<MaterialRow>> {
+    materials::table
+        .filter(materials::filing_id.eq(filing))
+        .filter(materials::id.eq(id))
+        .select(MaterialRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn supersede_material(
+    conn: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        materials::table
+            .find(id)
+            .filter(materials::superseded_at.is_null()),
+    )
+    .set(materials::superseded_at.eq(Some(at)))
+    .execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
+pub struct ReviewRow {
+    pub department: String,
+    pub verdict: String,
+    pub opinion: Option<String>,
+    pub reason: Option<String>,
+    pub decided_by: Uuid,
+    pub decided_at: DateTime<Utc>,
+}
+
+pub fn reviews_for_visit(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    visit: i32,
+) -> QueryResult<Vec<ReviewRow>> {
+    reviews::table
+        .filter(reviews::filing_id.eq(filing))
+        .filter(reviews::visit.eq(visit))
+        .order(reviews::decided_at)
+        .select(ReviewRow::as_select())
+        .load(conn)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_review(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    visit: i32,
+    department: &str,
+    verdict: &str,
+    opinion: Option<&str>,
+    reason: Option<&str>,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::insert_into(reviews::table)
+        .values((
+            reviews::filing_id.eq(filing),
+            reviews::visit.eq(visit),
+            reviews::department.eq(department),
+            reviews::verdict.eq(verdict),
+            reviews::opinion.eq(opinion),
+            reviews::reason.eq(reason),
+            reviews::decided_by.eq(by),
+            reviews::decided_at.eq(at),
+        ))
+        .execute(conn)
+}
+
+pub fn count_objections(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<i64> {
+    objections::table
+        .filter(objections::filing_id.eq(filing))
+        .filter(objections::visit.eq(visit))
+        .count()
+        .get_result(conn)
+}
+
+pub fn insert_objection(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    visit: i32,
+    body: &str,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::insert_into(objections::table)
+        .values((
+            objections::filing_id.eq(filing),
+            objections::visit.eq(visit),
+            objections::body.eq(body),
+            objections::recorded_by.eq(by),
+            objections::recorded_at.eq(at),
+        ))
+        .execute(conn)
+}
+
+pub fn insert_clock_event(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    event: &str,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+    actor: Option<Uuid>,
+) -> QueryResult<usize> {
+    diesel::insert_into(clock_events::table)
+        .values((
+            clock_events::filing_id.eq(filing),
+            clock_events::event.eq(event),
+            clock_events::reason.eq(reason),
+            clock_events::at.eq(at),
+            clock_events::actor_id.eq(actor),
+        ))
+        .execute(conn)
+}

@@ -1,0 +1,8 @@
+//! Diesel queries. Every function takes `&mut PgConnection`, never the pool, so that callers
+//! compose them inside one transaction. Rows, inserts and changes are separate structs.
+
+pub mod audit;
+pub mod filings;
+pub mod items;
+pub mod tasks;
+pub mod users;

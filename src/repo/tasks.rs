@@ -1,0 +1,170 @@
+//! Work queues. A task is one unit of staff work on a filing in a state; claiming uses
+//! `FOR UPDATE SKIP LOCKED`, so concurrent clerks never get the same task and never wait on
+//! each other.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{filings, tasks};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
+pub struct TaskRow {
+    pub id: i64,
+    pub filing_id: Uuid,
+    pub state: String,
+    pub role: String,
+    pub department: String,
+    pub created_at: DateTime<Utc>,
+    pub claimed_by: Option<Uuid>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+pub fn open(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    state: &str,
+    role: &str,
+    department: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::insert_into(tasks::table)
+        .values((
+            tasks::filing_id.eq(filing),
+            tasks::state.eq(state),
+            tasks::role.eq(role),
+            tasks::department.eq(department),
+            tasks::created_at.eq(at),
+        ))
+        .execute(conn)
+}
+
+pub fn close_all_open(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        tasks::table
+            .filter(tasks::filing_id.eq(filing))
+            .filter(tasks::closed_at.is_null()),
+    )
+    .set(tasks::closed_at.eq(Some(at)))
+    .execute(conn)
+}
+
+pub fn close_for_department(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    department: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        tasks::table
+            .filter(tasks::filing_id.eq(filing))
+            .filter(tasks::department.eq(department))
+            .filter(tasks::closed_at.is_null()),
+    )
+    .set(tasks::closed_at.eq(Some(at)))
+    .execute(conn)
+}
+
+pub fn open_for_filing(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<TaskRow>> {
+    tasks::table
+        .filter(tasks::filing_id.eq(filing))
+        .filter(tasks::closed_at.is_null())
+        .order(tasks::id)
+        .select(TaskRow::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<TaskRow>> {
+    tasks::table
+        .find(id)
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn lock(conn: &mut PgConnection, id: i64) -> QueryResult<Option<TaskRow>> {
+    tasks::table
+        .find(id)
+        .select(TaskRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// Claim the most urgent unclaimed open task for these roles in a department. Rows locked by
+/// another claimer are skipped, not waited for.
+pub fn claim_next(
+    conn: &mut PgConnection,
+    department: &str,
+    roles: &[String],
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<TaskRow>> {
+    let next: Option<i64> = tasks::table
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::claimed_by.is_null())
+        .filter(tasks::department.eq(department))
+        .filter(tasks::role.eq_any(roles))
+        .order((tasks::created_at, tasks::id))
+        .select(tasks::id)
+        .limit(1)
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()?;
+    let Some(id) = next else { return Ok(None) };
+    set_claim(conn, id, Some(by), Some(at)).map(Some)
+}
+
+pub fn set_claim(
+    conn: &mut PgConnection,
+    id: i64,
+    by: Option<Uuid>,
+    at: Option<DateTime<Utc>>,
+) -> QueryResult<TaskRow> {
+    diesel::update(tasks::table.find(id))
+        .set((tasks::claimed_by.eq(by), tasks::claimed_at.eq(at)))
+        .returning(TaskRow::as_returning())
+        .get_result(conn)
+}
+
+/// A queue: open tasks of a department for some roles, oldest first, with their filings'
+/// numbers and states.
+pub fn queue(
+    conn: &mut PgConnection,
+    department: &str,
+    roles: &[String],
+    only_unclaimed: bool,
+    claimed_by: Option<Uuid>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<(TaskRow, Option<String>, String, String)>> {
+    let mut q = tasks::table
+        .inner_join(filings::table)
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::department.eq(department.to_owned()))
+        .filter(tasks::role.eq_any(roles.to_owned()))
+        .into_boxed();
+    if only_unclaimed {
+        q = q.filter(tasks::claimed_by.is_null());
+    }
+    if let Some(u) = claimed_by {
+        q = q.filter(tasks::claimed_by.eq(u));
+    }
+    q.order((tasks::created_at, tasks::id))
+        .limit(limit)
+        .offset(offset)
+        .select((
+            TaskRow::as_select(),
+            filings::number,
+            filings::item_code,
+            filings::state,
+        ))
+        .load(conn)
+}

@@ -1,0 +1,325 @@
+//! Accounts, passwords and tokens.
+//!
+//! Policy: passwords are hashed with argon2id; bearer tokens are 256 random bits shown once and
+//! stored as SHA-256, expire, and can be revoked. A login for an unknown name costs as much as
+//! one for a known name (no user enumeration by timing). Consecutive failures lock the account
+//! for a while. Registrations and logins are audited in the user's own chain.
+
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::Auth as AuthSettings;
+use crate::domain::Lang;
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::repo::audit::{self, Event};
+use crate::repo::users::{self, NewToken, NewUser, UserRow};
+
+/// The authenticated caller.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    /// person, company or staff.
+    pub kind: String,
+    pub roles: Vec<Role>,
+    pub department: Option<String>,
+    pub lang: Lang,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Staff who work filings (not admins or auditors, who only read).
+    pub fn works_filings(&self) -> bool {
+        self.department.is_some()
+            && self.roles.iter().any(|r| {
+                matches!(
+                    r,
+                    Role::Clerk | Role::Reviewer | Role::Inspector | Role::Manager
+                )
+            })
+    }
+
+    fn from_row(row: UserRow, roles: Vec<String>) -> Result<Principal, AppError> {
+        let roles = roles
+            .iter()
+            .map(|r| {
+                Role::parse(r)
+                    .ok_or_else(|| anyhow::anyhow!("unknown role `{r}` stored for {}", row.id))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Principal {
+            user_id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            kind: row.kind,
+            roles,
+            department: row.department,
+            lang: if row.lang == "en" { Lang::En } else { Lang::Zh },
+        })
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, verified against when the user does not exist so that both
+/// paths cost the same.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not-a-real-password-0").unwrap_or_default())
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "pt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// A new account's details, already validated at the edge.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub display_name: &'a str,
+    pub kind: &'a str,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub credit_code: Option<&'a str>,
+    pub lang: Lang,
+    pub department: Option<&'a str>,
+    pub roles: &'a [Role],
+}
+
+/// Create an account. `by` is the admin creating staff, or None for self-registration.
+pub fn create_user(
+    conn: &mut PgConnection,
+    reg: &Registration<'_>,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Uuid, AppError> {
+    let hash = hash_password(reg.password)?;
+    let id = Uuid::new_v4();
+    conn.transaction(|conn| {
+        if users::by_username(conn, reg.username)?.is_some() {
+            return Err(AppError::conflict(
+                "username_taken",
+                "该用户名已被使用",
+                "This username is taken",
+                json!({}),
+            ));
+        }
+        let roles: Vec<&str> = reg.roles.iter().map(|r| r.as_str()).collect();
+        users::insert(
+            conn,
+            &NewUser {
+                id,
+                username: reg.username,
+                display_name: reg.display_name,
+                kind: reg.kind,
+                email: reg.email,
+                phone: reg.phone,
+                credit_code: reg.credit_code,
+                lang: if reg.lang == Lang::En { "en" } else { "zh" },
+                password_hash: &hash,
+                department: reg.department,
+                created_at: now,
+            },
+            &roles,
+        )
+        .map_err(unique_username)?;
+        audit::append(
+            conn,
+            Event {
+                chain: match by {
+                    Some(_) => "admin".to_owned(),
+                    None => format!("user:{id}"),
+                },
+                filing_id: None,
+                actor_id: Some(by.unwrap_or(id)),
+                action: if by.is_some() {
+                    "create_user"
+                } else {
+                    "register"
+                },
+                at: now,
+                payload: json!({
+                    "user_id": id, "username": reg.username, "kind": reg.kind,
+                    "roles": roles, "department": reg.department,
+                }),
+            },
+        )?;
+        Ok(id)
+    })
+}
+
+/// Two registrations of one name at once: the loser gets the same 409 as a later one.
+fn unique_username(e: diesel::result::Error) -> AppError {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => AppError::conflict(
+            "username_taken",
+            "该用户名已被使用",
+            "This username is taken",
+            json!({}),
+        ),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Login {
+    /// Shown once; send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: Principal,
+}
+
+pub fn login(
+    conn: &mut PgConnection,
+    settings: &AuthSettings,
+    username: &str,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<Login, AppError> {
+    let Some(user) = users::by_username(conn, username)? else {
+        let _ = verify_password(password, dummy_hash());
+        return Err(AppError::Unauthenticated);
+    };
+    if !user.active {
+        let _ = verify_password(password, dummy_hash());
+        return Err(AppError::Unauthenticated);
+    }
+    if let Some(until) = user.locked_until.filter(|u| *u > now) {
+        let secs = (until - now).num_seconds().max(1) as u64;
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: secs,
+        });
+    }
+    if !verify_password(password, &user.password_hash) {
+        conn.transaction::<_, AppError, _>(|conn| {
+            let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
+            let failures = users::record_failed_login(
+                conn,
+                user.id,
+                settings.max_failed_logins as i32,
+                lock_until,
+            )?;
+            audit::append(
+                conn,
+                Event {
+                    chain: format!("user:{}", user.id),
+                    filing_id: None,
+                    actor_id: Some(user.id),
+                    action: "login_failed",
+                    at: now,
+                    payload: json!({ "consecutive_failures": failures }),
+                },
+            )?;
+            Ok(())
+        })?;
+        return Err(AppError::Unauthenticated);
+    }
+    let token = new_token();
+    let expires_at = now + Duration::hours(i64::from(settings.token_ttl_hours));
+    let principal = conn.transaction::<_, AppError, _>(|conn| {
+        users::reset_failed_logins(conn, user.id)?;
+        users::insert_token(
+            conn,
+            &NewToken {
+                id: Uuid::new_v4(),
+                user_id: user.id,
+                token_hash: &token_hash(&token),
+                created_at: now,
+                expires_at,
+            },
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("user:{}", user.id),
+                filing_id: None,
+                actor_id: Some(user.id),
+                action: "login",
+                at: now,
+                payload: json!({ "expires_at": expires_at.to_rfc3339() }),
+            },
+        )?;
+        let roles = users::roles_of(conn, user.id)?;
+        Principal::from_row(user, roles)
+    })?;
+    Ok(Login {
+        token,
+        expires_at,
+        user: principal,
+    })
+}
+
+pub fn logout(
+    conn: &mut PgConnection,
+    p: &Principal,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        users::revoke_token(conn, &token_hash(token), now)?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("user:{}", p.user_id),
+                filing_id: None,
+                actor_id: Some(p.user_id),
+                action: "logout",
+                at: now,
+                payload: json!({}),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// The caller behind a bearer token, if the token is live.
+pub fn principal(
+    conn: &mut PgConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Principal, AppError> {
+    let user =
+        users::by_token_hash(conn, &token_hash(token), now)?.ok_or(AppError::Unauthenticated)?;
+    let roles = users::roles_of(conn, user.id)?;
+    Principal::from_row(user, roles)
+}

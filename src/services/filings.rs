@@ -1,0 +1,1115 @@
+//! Filings: drafts, edits, materials and actions. Each public function is one use case and one
+//! transaction.
+//!
+//! Policy (DESIGN principle 2): an action locks the filing row, checks the version the caller
+//! saw, asks the pure engine, and writes the new state, the clock events, the tasks and the
+//! audit entry in the same transaction; either all of it commits or none of it. A filing the
+//! caller may not see is reported as not found, so other applicants' filings do not leak.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::auth::Principal;
+use super::items::{Item, Registry};
+use crate::clock::local_date;
+use crate::domain::definition::{Action, Input, Role, State, StateKind};
+use crate::domain::engine::{
+    self, Actor, Effect, Outcome, Refusal, ReviewRecord, Snapshot, Verdict,
+};
+use crate::domain::forms::{self, Mode};
+use crate::domain::{Problem, Text};
+use crate::error::AppError;
+use crate::repo::audit::{self, Event};
+use crate::repo::filings::{
+    self as repo, FilingChanges, FilingRow, MaterialRow, NewFiling, NewMaterial,
+};
+use crate::repo::tasks;
+
+/// What a use case needs besides its arguments.
+pub struct Ctx<'a> {
+    pub items: &'a Registry,
+    pub now: DateTime<Utc>,
+    pub offset: FixedOffset,
+}
+
+impl Ctx<'_> {
+    fn today(&self) -> NaiveDate {
+        local_date(self.now, self.offset)
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StateView {
+    pub code: String,
+    pub kind: StateKind,
+    pub label: Text,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    pub code: String,
+    pub label: Text,
+    pub inputs: Vec<Input>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MaterialView {
+    pub id: Uuid,
+    pub material: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+impl From<MaterialRow> for MaterialView {
+    fn from(m: MaterialRow) -> Self {
+        MaterialView {
+            id: m.id,
+            material: m.material,
+            file_name: m.file_name,
+            content_type: m.content_type,
+            size_bytes: m.size_bytes,
+            sha256: m.sha256,
+            uploaded_at: m.uploaded_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    pub department: String,
+    pub label: Option<Text>,
+    /// approve, refuse, or null while the department has not answered.
+    pub verdict: Option<String>,
+    pub opinion: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskBrief {
+    pub id: i64,
+    pub role: String,
+    pub department: String,
+    pub claimed_by: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FilingView {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub item: String,
+    pub item_version: i32,
+    pub item_name: Text,
+    pub state: StateView,
+    /// Send it back as `If-Match` or `expected_version` with the next change.
+    pub version: i32,
+    pub applicant_id: Uuid,
+    pub department: String,
+    #[schema(value_type = Object)]
+    pub form: Value,
+    #[schema(value_type = Object)]
+    pub promises: Value,
+    /// The one-time notice (一次性告知) while a supplement is requested.
+    #[schema(value_type = Object)]
+    pub notice: Option<Value>,
+    pub materials: Vec<MaterialView>,
+    pub reviews: Vec<ReviewView>,
+    pub objections: i64,
+    pub tasks: Vec<TaskBrief>,
+    /// The actions the caller may take now (guards are checked when acting).
+    pub actions: Vec<ActionView>,
+    pub entered_state_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A short line per filing, for lists.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FilingSummary {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub item: String,
+    pub state: String,
+    pub state_kind: String,
+    pub version: i32,
+    pub department: String,
+    pub created_at: DateTime<Utc>,
+    pub entered_state_at: DateTime<Utc>,
+}
+
+impl From<FilingRow> for FilingSummary {
+    fn from(f: FilingRow) -> Self {
+        FilingSummary {
+            id: f.id,
+            number: f.number,
+            item: f.item_code,
+            state: f.state,
+            state_kind: f.state_kind,
+            version: f.version,
+            department: f.department,
+            created_at: f.created_at,
+            entered_state_at: f.entered_state_at,
+        }
+    }
+}
+
+/// What the caller sends with an action.
+#[derive(Debug, Default, Clone)]
+pub struct ActInput {
+    pub reason: Option<String>,
+    pub opinion: Option<String>,
+    pub verdict: Option<Verdict>,
+    pub notice_items: Vec<String>,
+    pub objection: Option<String>,
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// May `p` see this filing? Drafts are the applicant's alone; staff see their department's
+/// filings and those their department worked on; admins and auditors see all.
+pub fn can_see(conn: &mut PgConnection, p: &Principal, f: &FilingRow) -> Result<bool, AppError> {
+    if f.applicant_id == p.user_id {
+        return Ok(true);
+    }
+    if f.state_kind == StateKind::Draft.as_str() {
+        return Ok(false);
+    }
+    if p.has(Role::Admin) || p.has(Role::Auditor) {
+        return Ok(true);
+    }
+    match &p.department {
+        Some(d) if p.works_filings() => {
+            Ok(f.department == *d || repo::department_touched(conn, f.id, d)?)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn check_version(f: &FilingRow, expected: i32, def_state: &str) -> Result<(), AppError> {
+    if f.version != expected {
+        return Err(AppError::conflict(
+            "stale_version",
+            format!(
+                "办件已被他人更新（您看到的是第 {expected} 版，当前为第 {} 版），请刷新后重试",
+                f.version
+            ),
+            format!(
+                "The filing changed since you saw it (you saw version {expected}, it is now {}); reload and retry",
+                f.version
+            ),
+            json!({ "current": { "state": def_state, "version": f.version } }),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_promises(
+    v: &Map<String, Value>,
+    item: &Item,
+) -> Result<BTreeMap<String, NaiveDate>, Vec<Problem>> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (k, v) in v {
+        let path = format!("promises.{k}");
+        match item.def.material(k) {
+            Some(m) if m.requirement == crate::domain::definition::Requirement::Tolerable => {}
+            Some(m) => {
+                problems.push(Problem::new(
+                    path,
+                    "not_tolerable",
+                    format!("材料「{}」不适用容缺受理", m.label.zh),
+                    format!("{} cannot be tolerated", m.label.en),
+                ));
+                continue;
+            }
+            None => {
+                problems.push(Problem::new(
+                    path,
+                    "unknown_material",
+                    "没有这项材料",
+                    "No such material",
+                ));
+                continue;
+            }
+        }
+        match v
+            .as_str()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        {
+            Some(d) => {
+                out.insert(k.clone(), d);
+            }
+            None => problems.push(Problem::new(
+                path,
+                "invalid_date",
+                "承诺日期须为 YYYY-MM-DD 格式的有效日期",
+                "A promise date must be a valid YYYY-MM-DD date",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn promises_of(f: &FilingRow) -> BTreeMap<String, NaiveDate> {
+    f.promises
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    v.as_str()
+                        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                        .map(|d| (k.clone(), d))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
+    item.def.state(&f.state).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "filing {} is in state `{}` which {} v{} does not define",
+            f.id,
+            f.state,
+            item.def.code,
+            item.version
+        ))
+    })
+}
+
+/// Create a draft of an item's newest version.
+pub fn create(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item_code: &str,
+    form: Map<String, Value>,
+    promises: Map<String, Value>,
+) -> Result<FilingView, AppError> {
+    if !p.has(Role::Applicant) {
+        return Err(AppError::Forbidden);
+    }
+    let item = ctx.items.latest(item_code).ok_or_else(|| {
+        AppError::one_invalid(
+            "item",
+            "unknown_item",
+            format!("没有编码为「{item_code}」的事项"),
+            format!("There is no item with code `{item_code}`"),
+        )
+    })?;
+    let mut problems = forms::validate(&item.def, &form, Mode::Draft);
+    let promises = match parse_promises(&promises, &item) {
+        Ok(p) => p,
+        Err(more) => {
+            problems.extend(more);
+            BTreeMap::new()
+        }
+    };
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let initial = item
+        .def
+        .state(&item.def.initial)
+        .ok_or_else(|| anyhow::anyhow!("{} has no initial state", item.def.code))?;
+    let id = Uuid::new_v4();
+    conn.transaction(|conn| {
+        let row = repo::insert(
+            conn,
+            &NewFiling {
+                id,
+                item_version_id: item.id,
+                item_code: &item.def.code,
+                applicant_id: p.user_id,
+                state: &initial.code,
+                state_kind: initial.kind.as_str(),
+                department: item.def.department_of(initial),
+                form: Value::Object(form),
+                promises: serde_json::to_value(&promises).map_err(anyhow::Error::from)?,
+                entered_state_at: ctx.now,
+                created_at: ctx.now,
+                updated_at: ctx.now,
+            },
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("filing:{id}"),
+                filing_id: Some(id),
+                actor_id: Some(p.user_id),
+                action: "create",
+                at: ctx.now,
+                payload: json!({ "item": item.def.code, "item_version": item.version, "state": initial.code }),
+            },
+        )?;
+        view(conn, ctx, p, &item, row)
+    })
+}
+
+/// Load a filing for reading.
+pub fn get(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> Result<FilingView, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    view(conn, ctx, p, &item, row)
+}
+
+/// Lock a filing the caller may see, or 404.
+fn lock_visible(conn: &mut PgConnection, p: &Principal, id: Uuid) -> Result<FilingRow, AppError> {
+    let row = repo::lock(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    Ok(row)
+}
+
+/// The applicant edits the form or the 容缺 promises where the state allows it. `null` removes
+/// a key. Values are type-checked now; completeness is checked on submission.
+pub fn edit(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    expected_version: i32,
+    form_patch: Map<String, Value>,
+    promises_patch: Map<String, Value>,
+) -> Result<FilingView, AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        let item = ctx.items.by_id(conn, row.item_version_id)?;
+        let state = state_of(&item, &row)?;
+        ensure_applicant_may_edit(p, &row, state)?;
+        check_version(&row, expected_version, &row.state)?;
+
+        let mut form = row.form.as_object().cloned().unwrap_or_default();
+        let changed: Vec<String> = form_patch.keys().cloned().collect();
+        for (k, v) in form_patch {
+            if v.is_null() {
+                form.remove(&k);
+            } else {
+                form.insert(k, v);
+            }
+        }
+        let mut promises = row.promises.as_object().cloned().unwrap_or_default();
+        for (k, v) in &promises_patch {
+            if v.is_null() {
+                promises.remove(k);
+            } else {
+                promises.insert(k.clone(), v.clone());
+            }
+        }
+        let mut problems = forms::validate(&item.def, &form, Mode::Draft);
+        if let Err(more) = parse_promises(&promises, &item) {
+            problems.extend(more);
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Validation(problems));
+        }
+        let row = repo::update(
+            conn,
+            id,
+            &FilingChanges {
+                version: Some(row.version + 1),
+                form: Some(Value::Object(form)),
+                promises: Some(Value::Object(promises)),
+                updated_at: Some(ctx.now),
+                ..Default::default()
+            },
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("filing:{id}"),
+                filing_id: Some(id),
+                actor_id: Some(p.user_id),
+                action: "edit",
+                at: ctx.now,
+                // Field codes, not values: the form may hold personal data.
+                payload: json!({ "fields": changed, "promises": promises_patch.keys().collect::<Vec<_>>() }),
+            },
+        )?;
+        view(conn, ctx, p, &item, row)
+    })
+}
+
+fn ensure_applicant_may_edit(
+    p: &Principal,
+    row: &FilingRow,
+    state: &State,
+) -> Result<(), AppError> {
+    if row.applicant_id != p.user_id {
+        return Err(AppError::Forbidden);
+    }
+    if !state.applicant_edits {
+        return Err(AppError::conflict(
+            "not_editable",
+            format!("办件处于「{}」状态，不能修改", state.label.zh),
+            format!(
+                "The filing cannot be changed while it is {}",
+                state.label.en.to_lowercase()
+            ),
+            json!({ "current": { "state": state.code, "version": row.version } }),
+        ));
+    }
+    Ok(())
+}
+
+/// Limits for an upload, checked before the file is stored.
+pub struct UploadPolicy {
+    pub max_bytes: u64,
+    pub file_types: Vec<String>,
+}
+
+pub fn upload_policy(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    material: &str,
+    global_max_bytes: u64,
+) -> Result<UploadPolicy, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+    let m = item
+        .def
+        .material(material)
+        .ok_or_else(|| unknown_material(material))?;
+    Ok(UploadPolicy {
+        max_bytes: (u64::from(m.max_mb) * 1024 * 1024).min(global_max_bytes),
+        file_types: m.file_types.clone(),
+    })
+}
+
+fn unknown_material(code: &str) -> AppError {
+    AppError::one_invalid(
+        &format!("materials.{code}"),
+        "unknown_material",
+        format!("本事项没有「{code}」这项材料"),
+        format!("This item has no material `{code}`"),
+    )
+}
+
+/// A stored upload to record.
+pub struct Upload {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
+pub fn add_material(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    material: &str,
+    upload: &Upload,
+) -> Result<(MaterialView, i32), AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        let item = ctx.items.by_id(conn, row.item_version_id)?;
+        ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+        item.def
+            .material(material)
+            .ok_or_else(|| unknown_material(material))?;
+        let m = repo::insert_material(
+            conn,
+            &NewMaterial {
+                id: Uuid::new_v4(),
+                filing_id: id,
+                material,
+                file_name: &upload.file_name,
+                content_type: &upload.content_type,
+                size_bytes: upload.size_bytes,
+                sha256: &upload.sha256,
+                uploaded_by: p.user_id,
+                uploaded_at: ctx.now,
+            },
+        )?;
+        let version = row.version + 1;
+        repo::update(
+            conn,
+            id,
+            &FilingChanges {
+                version: Some(version),
+                updated_at: Some(ctx.now),
+                ..Default::default()
+            },
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("filing:{id}"),
+                filing_id: Some(id),
+                actor_id: Some(p.user_id),
+                action: "upload_material",
+                at: ctx.now,
+                payload: json!({
+                    "material": material, "material_id": m.id, "file_name": m.file_name,
+                    "size_bytes": m.size_bytes, "sha256": m.sha256,
+                }),
+            },
+        )?;
+        Ok((m.into(), version))
+    })
+}
+
+pub fn remove_material(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    material_id: Uuid,
+) -> Result<i32, AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        let item = ctx.items.by_id(conn, row.item_version_id)?;
+        ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+        let m = repo::find_material(conn, id, material_id)?.ok_or_else(not_found)?;
+        if repo::supersede_material(conn, m.id, ctx.now)? == 0 {
+            return Err(not_found());
+        }
+        let version = row.version + 1;
+        repo::update(
+            conn,
+            id,
+            &FilingChanges {
+                version: Some(version),
+                updated_at: Some(ctx.now),
+                ..Default::default()
+            },
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("filing:{id}"),
+                filing_id: Some(id),
+                actor_id: Some(p.user_id),
+                action: "remove_material",
+                at: ctx.now,
+                payload: json!({ "material": m.material, "material_id": m.id, "sha256": m.sha256 }),
+            },
+        )?;
+        Ok(version)
+    })
+}
+
+/// A material's metadata for download, if the caller may see the filing.
+pub fn material_for_download(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: Uuid,
+    material_id: Uuid,
+) -> Result<MaterialRow, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    repo::find_material(conn, id, material_id)?.ok_or_else(not_found)
+}
+
+fn actor<'a>(p: &'a Principal, row: &FilingRow) -> Actor<'a> {
+    Actor {
+        roles: &p.roles,
+        department: p.department.as_deref(),
+        is_owner: row.applicant_id == p.user_id,
+    }
+}
+
+/// Take an action on a filing.
+pub fn act(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    action: &str,
+    expected_version: i32,
+    input: &ActInput,
+) -> Result<FilingView, AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        let item = ctx.items.by_id(conn, row.item_version_id)?;
+        let from = state_of(&item, &row)?;
+        check_version(&row, expected_version, &row.state)?;
+
+        // Someone else holds this department's task: acting behind their back is a conflict.
+        if let Some(dept) = p.department.as_deref() {
+            let open = tasks::open_for_filing(conn, id)?;
+            if let Some(t) = open
+                .iter()
+                .find(|t| t.department == dept && t.claimed_by.is_some_and(|u| u != p.user_id))
+            {
+                return Err(AppError::conflict(
+                    "claimed_by_other",
+                    "该办件已由其他工作人员认领",
+                    "Another member of staff has claimed this filing",
+                    json!({ "task_id": t.id, "claimed_by": t.claimed_by }),
+                ));
+            }
+        }
+
+        let facts = Facts::load(conn, &row)?;
+        let snap = facts.snapshot(&row, ctx.offset);
+        let req = engine::Request {
+            action,
+            reason: input.reason.as_deref(),
+            opinion: input.opinion.as_deref(),
+            verdict: input.verdict,
+            notice_items: &input.notice_items,
+            objection: input.objection.as_deref(),
+        };
+        let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
+            .map_err(|r| refusal(r, &item, &row))?;
+        let row = apply(conn, ctx, p, &item, from, row, &outcome, input)?;
+        view(conn, ctx, p, &item, row)
+    })
+}
+
+/// Map an engine refusal to the API's meaning.
+fn refusal(r: Refusal, item: &Item, row: &FilingRow) -> AppError {
+    match r {
+        Refusal::UnknownAction(a) => AppError::one_invalid(
+            "action",
+            "unknown_action",
+            format!("事项「{}」没有「{a}」操作", item.def.name.zh),
+            format!("The item {} has no action `{a}`", item.def.code),
+        ),
+        Refusal::NotAllowedNow {
+            action,
+            state,
+            allowed,
+        } => AppError::conflict(
+            "action_not_allowed",
+            format!(
+                "当前状态「{}」下不能进行「{action}」操作",
+                label_of(item, &state).zh
+            ),
+            format!(
+                "`{action}` is not allowed while the filing is {}",
+                label_of(item, &state).en
+            ),
+            json!({ "current": { "state": state, "version": row.version }, "allowed_actions": allowed }),
+        ),
+        Refusal::Forbidden { .. } => AppError::Forbidden,
+        Refusal::AlreadyAnswered { department } => AppError::conflict(
+            "already_answered",
+            "本部门已提交审查意见",
+            "Your department has already given its verdict",
+            json!({ "department": department, "current": { "state": row.state, "version": row.version } }),
+        ),
+        Refusal::Unprocessable(problems) => AppError::Validation(problems),
+    }
+}
+
+fn label_of(item: &Item, state: &str) -> Text {
+    item.def
+        .state(state)
+        .map(|s| s.label.clone())
+        .unwrap_or(Text {
+            zh: state.to_owned(),
+            en: state.to_owned(),
+        })
+}
+
+/// Facts about a filing the engine needs, read in the action's transaction.
+struct Facts {
+    materials: BTreeMap<String, u32>,
+    promises: BTreeMap<String, NaiveDate>,
+    reviews: Vec<ReviewRecord>,
+    objections: u32,
+}
+
+impl Facts {
+    fn load(conn: &mut PgConnection, row: &FilingRow) -> Result<Facts, AppError> {
+        let mut materials = BTreeMap::new();
+        for m in repo::current_materials(conn, row.id)? {
+            *materials.entry(m.material).or_insert(0) += 1;
+        }
+        let reviews = repo::reviews_for_visit(conn, row.id, row.state_visit)?
+            .into_iter()
+            .map(|r| {
+                let verdict = match r.verdict.as_str() {
+                    "approve" => Verdict::Approve,
+                    "refuse" => Verdict::Refuse,
+                    other => return Err(anyhow::anyhow!("unknown verdict `{other}` stored")),
+                };
+                Ok(ReviewRecord {
+                    department: r.department,
+                    verdict,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let objections = repo::count_objections(conn, row.id, row.state_visit)?;
+        Ok(Facts {
+            materials,
+            promises: promises_of(row),
+            reviews,
+            objections: u32::try_from(objections).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn snapshot<'a>(&'a self, row: &'a FilingRow, offset: FixedOffset) -> Snapshot<'a> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        Snapshot {
+            state: &row.state,
+            form: row
+                .form
+                .as_object()
+                .unwrap_or_else(|| EMPTY.get_or_init(Map::new)),
+            materials: &self.materials,
+            promises: &self.promises,
+            reviews: &self.reviews,
+            objections: self.objections,
+            entered_state_on: local_date(row.entered_state_at, offset),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    from: &State,
+    row: FilingRow,
+    outcome: &Outcome,
+    input: &ActInput,
+) -> Result<FilingRow, AppError> {
+    let def = &item.def;
+    let to = def
+        .state(&outcome.to)
+        .ok_or_else(|| anyhow::anyhow!("engine chose unknown state `{}`", outcome.to))?;
+    let version = row.version + 1;
+    let mut changes = FilingChanges {
+        version: Some(version),
+        updated_at: Some(ctx.now),
+        ..Default::default()
+    };
+    let mut audit_extra = Map::new();
+    let mut clock_log = Vec::new();
+    for effect in &outcome.effects {
+        match effect {
+            Effect::AssignNumber => {
+                if row.number.is_none() {
+                    let year = ctx.today().year();
+                    let n = repo::next_number(conn, &def.prefix, year)?;
+                    let number = format!("{}-{year}-{n:06}", def.prefix);
+                    audit_extra.insert("number".into(), json!(number));
+                    changes.number = Some(number);
+                }
+                if row.submitted_at.is_none() {
+                    changes.submitted_at = Some(ctx.now);
+                }
+            }
+            Effect::IssueNotice(notice) => {
+                let v = serde_json::to_value(notice).map_err(anyhow::Error::from)?;
+                audit_extra.insert("notice".into(), v.clone());
+                changes.notice = Some(Some(v));
+            }
+            Effect::RecordObjection(text) => {
+                repo::insert_objection(conn, row.id, row.state_visit, text, p.user_id, ctx.now)?;
+                audit_extra.insert("objection".into(), json!(text));
+            }
+            Effect::RecordReview {
+                department,
+                verdict,
+            } => {
+                repo::insert_review(
+                    conn,
+                    row.id,
+                    row.state_visit,
+                    department,
+                    verdict.as_str(),
+                    input.opinion.as_deref(),
+                    input.reason.as_deref(),
+                    p.user_id,
+                    ctx.now,
+                )?;
+                tasks::close_for_department(conn, row.id, department, ctx.now)?;
+                audit_extra.insert(
+                    "review".into(),
+                    json!({ "department": department, "verdict": verdict }),
+                );
+            }
+            Effect::OpenReviews(_) => {}
+            Effect::Clock(change) => {
+                let (event, reason) = match change {
+                    engine::ClockChange::Start => ("start", None),
+                    engine::ClockChange::Suspend { reason } => ("suspend", Some(reason.as_str())),
+                    engine::ClockChange::Resume => ("resume", None),
+                    engine::ClockChange::Stop => ("stop", None),
+                };
+                if event == "start" && row.accepted_at.is_none() {
+                    changes.accepted_at = Some(ctx.now);
+                }
+                repo::insert_clock_event(conn, row.id, event, reason, ctx.now, Some(p.user_id))?;
+                clock_log.push(json!({ "event": event, "reason": reason }));
+            }
+        }
+    }
+    if outcome.changes_state() {
+        changes.state = Some(to.code.clone());
+        changes.state_kind = Some(to.kind.as_str().to_owned());
+        changes.department = Some(def.department_of(to).to_owned());
+        changes.state_visit = Some(version);
+        changes.entered_state_at = Some(ctx.now);
+        if to.kind.is_final() {
+            changes.closed_at = Some(ctx.now);
+        }
+        // The notice is answered once the filing leaves the applicant's hands.
+        if from.kind == StateKind::WaitingApplicant && to.kind != StateKind::WaitingApplicant {
+            changes.notice = Some(None);
+        }
+        tasks::close_all_open(conn, row.id, ctx.now)?;
+        open_tasks(conn, ctx, row.id, item, to)?;
+    }
+    let updated = repo::update(conn, row.id, &changes)?;
+    let mut payload = json!({
+        "action": outcome.action,
+        "from": outcome.from,
+        "to": outcome.to,
+        "version": version,
+    });
+    if let Some(obj) = payload.as_object_mut() {
+        for (k, v) in [
+            ("reason", input.reason.as_ref()),
+            ("opinion", input.opinion.as_ref()),
+        ] {
+            if let Some(v) = v {
+                obj.insert(k.into(), json!(v));
+            }
+        }
+        if !clock_log.is_empty() {
+            obj.insert("clock".into(), Value::Array(clock_log));
+        }
+        obj.extend(audit_extra);
+    }
+    audit::append(
+        conn,
+        Event {
+            chain: format!("filing:{}", row.id),
+            filing_id: Some(row.id),
+            actor_id: Some(p.user_id),
+            action: &format!("action:{}", outcome.action),
+            at: ctx.now,
+            payload,
+        },
+    )?;
+    Ok(updated)
+}
+
+/// Open the queue tasks a state needs: one per department of a joint review, or one for the
+/// state's queue role.
+fn open_tasks(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    filing: Uuid,
+    item: &Item,
+    state: &State,
+) -> Result<(), AppError> {
+    let role = state.queue.map(|r| r.as_str()).unwrap_or("reviewer");
+    if let Some(parallel) = &state.parallel {
+        for t in &parallel.tasks {
+            tasks::open(conn, filing, &state.code, role, &t.department, ctx.now)?;
+        }
+    } else if let Some(q) = state.queue {
+        tasks::open(
+            conn,
+            filing,
+            &state.code,
+            q.as_str(),
+            item.def.department_of(state),
+            ctx.now,
+        )?;
+    }
+    Ok(())
+}
+
+/// The caller's view of a filing.
+fn view(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    row: FilingRow,
+) -> Result<FilingView, AppError> {
+    let state = state_of(item, &row)?;
+    let facts = Facts::load(conn, &row)?;
+    let materials = repo::current_materials(conn, row.id)?;
+    let reviews_done = repo::reviews_for_visit(conn, row.id, row.state_visit)?;
+    let open = tasks::open_for_filing(conn, row.id)?;
+    let actions: Vec<ActionView> = {
+        let snap = facts.snapshot(&row, ctx.offset);
+        engine::available_actions(&item.def, &snap, &actor(p, &row))
+            .into_iter()
+            .map(|a: &Action| ActionView {
+                code: a.code.clone(),
+                label: a.label.clone(),
+                inputs: a.inputs.clone(),
+            })
+            .collect()
+    };
+    let reviews = match &state.parallel {
+        Some(parallel) => parallel
+            .tasks
+            .iter()
+            .map(|t| {
+                let done = reviews_done.iter().find(|r| r.department == t.department);
+                ReviewView {
+                    department: t.department.clone(),
+                    label: Some(t.label.clone()),
+                    verdict: done.map(|r| r.verdict.clone()),
+                    opinion: done.and_then(|r| r.opinion.clone()),
+                    decided_at: done.map(|r| r.decided_at),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    // 个人信息保护法: personal fields are shown to the applicant and to staff who work the
+    // filing; admins and auditors see them masked.
+    let full = row.applicant_id == p.user_id || p.works_filings();
+    let form = if full {
+        row.form.clone()
+    } else {
+        let masked: Map<String, Value> = row
+            .form
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let v = item
+                            .def
+                            .field(k)
+                            .map(|f| forms::mask(f, v))
+                            .unwrap_or_else(|| v.clone());
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Value::Object(masked)
+    };
+    Ok(FilingView {
+        id: row.id,
+        number: row.number,
+        item: item.def.code.clone(),
+        item_version: item.version,
+        item_name: item.def.name.clone(),
+        state: StateView {
+            code: state.code.clone(),
+            kind: state.kind,
+            label: state.label.clone(),
+        },
+        version: row.version,
+        applicant_id: row.applicant_id,
+        department: row.department,
+        form,
+        promises: row.promises,
+        notice: row.notice,
+        materials: materials.into_iter().map(Into::into).collect(),
+        reviews,
+        objections: i64::from(facts.objections),
+        tasks: open
+            .into_iter()
+            .map(|t| TaskBrief {
+                id: t.id,
+                role: t.role,
+                department: t.department,
+                claimed_by: t.claimed_by,
+            })
+            .collect(),
+        actions,
+        entered_state_at: row.entered_state_at,
+        submitted_at: row.submitted_at,
+        accepted_at: row.accepted_at,
+        closed_at: row.closed_at,
+        created_at: row.created_at,
+    })
+}
+
+/// Filings the caller may list: an applicant's own; a department's; all for admins and auditors.
+pub fn list(
+    conn: &mut PgConnection,
+    p: &Principal,
+    state: Option<&str>,
+    item: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<FilingSummary>, AppError> {
+    let rows = if p.has(Role::Admin) || p.has(Role::Auditor) {
+        repo::list_all(conn, state, item, limit, offset)?
+    } else if let (true, Some(d)) = (p.works_filings(), p.department.as_deref()) {
+        repo::list_for_department(conn, d, state, item, limit, offset)?
+    } else {
+        repo::list_for_applicant(conn, p.user_id, limit, offset)?
+            .into_iter()
+            .filter(|f| state.is_none_or(|s| f.state == s) && item.is_none_or(|i| f.item_code == i))
+            .collect()
+    };
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub actor_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub hash: String,
+}
+
+/// The timeline of a filing, from its audit chain.
+pub fn history(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: Uuid,
+) -> Result<Vec<HistoryEntry>, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    audit::for_filing(conn, id)?
+        .into_iter()
+        .map(|a| {
+            let entry: Value = serde_json::from_str(&a.entry).map_err(anyhow::Error::from)?;
+            Ok(HistoryEntry {
+                seq: a.seq,
+                at: a.at,
+                action: a.action,
+                actor_id: a.actor_id,
+                payload: entry.get("payload").cloned().unwrap_or(Value::Null),
+                hash: a.hash,
+            })
+        })
+        .collect()
+}

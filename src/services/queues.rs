@@ -1,0 +1,246 @@
+//! Staff work queues: list, claim the next, claim one, release, reassign.
+//!
+//! Policy: a task belongs to a department and a role. Staff see and claim the tasks of their own
+//! department for the roles they hold. Claiming is atomic (`FOR UPDATE SKIP LOCKED` in
+//! [`crate::repo::tasks::claim_next`]). Managers of the department release and reassign. Every
+//! change is audited in the filing's chain.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::auth::Principal;
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::repo::audit::{self, Event};
+use crate::repo::tasks::{self, TaskRow};
+use crate::repo::users;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskView {
+    pub id: i64,
+    pub filing_id: Uuid,
+    pub number: Option<String>,
+    pub item: String,
+    pub state: String,
+    pub role: String,
+    pub department: String,
+    pub created_at: DateTime<Utc>,
+    pub claimed_by: Option<Uuid>,
+    pub claimed_at: Option<DateTime<Utc>>,
+}
+
+fn view(t: TaskRow, number: Option<String>, item: String, state: String) -> TaskView {
+    TaskView {
+        id: t.id,
+        filing_id: t.filing_id,
+        number,
+        item,
+        state,
+        role: t.role,
+        department: t.department,
+        created_at: t.created_at,
+        claimed_by: t.claimed_by,
+        claimed_at: t.claimed_at,
+    }
+}
+
+/// The queue roles the caller works, optionally narrowed to one.
+fn work_roles(p: &Principal, only: Option<Role>) -> Result<(String, Vec<String>), AppError> {
+    let dept = p.department.clone().ok_or(AppError::Forbidden)?;
+    let roles: Vec<String> = p
+        .roles
+        .iter()
+        .filter(|r| matches!(r, Role::Clerk | Role::Reviewer | Role::Inspector))
+        .filter(|r| only.is_none_or(|o| o == **r))
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    if roles.is_empty() {
+        return Err(AppError::Forbidden);
+    }
+    Ok((dept, roles))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Every open task of the department.
+    All,
+    /// Open tasks nobody has claimed.
+    Unclaimed,
+    /// Tasks the caller has claimed.
+    Mine,
+}
+
+pub fn list(
+    conn: &mut PgConnection,
+    p: &Principal,
+    role: Option<Role>,
+    scope: Scope,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TaskView>, AppError> {
+    let (dept, roles) = work_roles(p, role)?;
+    let rows = tasks::queue(
+        conn,
+        &dept,
+        &roles,
+        scope == Scope::Unclaimed,
+        (scope == Scope::Mine).then_some(p.user_id),
+        limit,
+        offset,
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, n, i, s)| view(t, n, i, s))
+        .collect())
+}
+
+fn record(
+    conn: &mut PgConnection,
+    t: &TaskRow,
+    p: &Principal,
+    action: &str,
+    at: DateTime<Utc>,
+    extra: serde_json::Value,
+) -> Result<(), AppError> {
+    audit::append(
+        conn,
+        Event {
+            chain: format!("filing:{}", t.filing_id),
+            filing_id: Some(t.filing_id),
+            actor_id: Some(p.user_id),
+            action,
+            at,
+            payload: json!({ "task_id": t.id, "role": t.role, "department": t.department, "detail": extra }),
+        },
+    )?;
+    Ok(())
+}
+
+pub fn claim_next(
+    conn: &mut PgConnection,
+    p: &Principal,
+    role: Option<Role>,
+    now: DateTime<Utc>,
+) -> Result<Option<TaskView>, AppError> {
+    let (dept, roles) = work_roles(p, role)?;
+    conn.transaction(|conn| {
+        let Some(t) = tasks::claim_next(conn, &dept, &roles, p.user_id, now)? else {
+            return Ok(None);
+        };
+        record(conn, &t, p, "claim", now, json!({}))?;
+        Ok(Some(with_filing(conn, t)?))
+    })
+}
+
+fn with_filing(conn: &mut PgConnection, t: TaskRow) -> Result<TaskView, AppError> {
+    let f = crate::repo::filings::find(conn, t.filing_id)?.ok_or(AppError::NotFound)?;
+    Ok(view(t, f.number, f.item_code, f.state))
+}
+
+/// Lock a task of the caller's department, or 404.
+fn lock_own(conn: &mut PgConnection, p: &Principal, id: i64) -> Result<TaskRow, AppError> {
+    let t = tasks::lock(conn, id)?.ok_or(AppError::NotFound)?;
+    if p.department.as_deref() != Some(t.department.as_str()) || !p.works_filings() {
+        return Err(AppError::NotFound);
+    }
+    if t.closed_at.is_some() {
+        return Err(AppError::conflict(
+            "task_closed",
+            "该任务已办结",
+            "The task is closed",
+            json!({ "task_id": id }),
+        ));
+    }
+    Ok(t)
+}
+
+pub fn claim(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<TaskView, AppError> {
+    conn.transaction(|conn| {
+        let t = lock_own(conn, p, id)?;
+        let holds_role = Role::parse(&t.role).is_some_and(|r| p.has(r));
+        if !holds_role {
+            return Err(AppError::Forbidden);
+        }
+        match t.claimed_by {
+            Some(u) if u == p.user_id => return with_filing(conn, t),
+            Some(u) => {
+                return Err(AppError::conflict(
+                    "claimed_by_other",
+                    "该任务已由其他工作人员认领",
+                    "Another member of staff has claimed this task",
+                    json!({ "task_id": id, "claimed_by": u }),
+                ));
+            }
+            None => {}
+        }
+        let t = tasks::set_claim(conn, id, Some(p.user_id), Some(now))?;
+        record(conn, &t, p, "claim", now, json!({}))?;
+        with_filing(conn, t)
+    })
+}
+
+pub fn release(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<TaskView, AppError> {
+    conn.transaction(|conn| {
+        let t = lock_own(conn, p, id)?;
+        let mine = t.claimed_by == Some(p.user_id);
+        if !mine && !p.has(Role::Manager) {
+            return Err(AppError::Forbidden);
+        }
+        if t.claimed_by.is_none() {
+            return with_filing(conn, t);
+        }
+        let previous = t.claimed_by;
+        let t = tasks::set_claim(conn, id, None, None)?;
+        record(conn, &t, p, "release", now, json!({ "previous": previous }))?;
+        with_filing(conn, t)
+    })
+}
+
+/// A manager gives a task to a member of staff of the department who holds the task's role.
+pub fn assign(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: i64,
+    to: Uuid,
+    now: DateTime<Utc>,
+) -> Result<TaskView, AppError> {
+    if !p.has(Role::Manager) {
+        return Err(AppError::Forbidden);
+    }
+    conn.transaction(|conn| {
+        let t = lock_own(conn, p, id)?;
+        if !users::staff_has_role(conn, to, &t.department, &t.role)? {
+            return Err(AppError::one_invalid(
+                "user_id",
+                "not_eligible",
+                "该人员不属于本部门或不具备此任务所需的角色",
+                "That person is not staff of this department with the task's role",
+            ));
+        }
+        let previous = t.claimed_by;
+        let t = tasks::set_claim(conn, id, Some(to), Some(now))?;
+        record(
+            conn,
+            &t,
+            p,
+            "assign",
+            now,
+            json!({ "previous": previous, "assignee": to }),
+        )?;
+        with_filing(conn, t)
+    })
+}

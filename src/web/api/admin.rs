@@ -1,0 +1,154 @@
+//! Administration: staff accounts; audit verification (admins and auditors).
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::domain::Lang;
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::services::audit::{self, Verification};
+use crate::services::auth::{self, Registration};
+use crate::web::AppState;
+use crate::web::extract::{Authed, Page, validated};
+
+fn require(who: &Authed, roles: &[Role]) -> Result<(), AppError> {
+    if roles.iter().any(|r| who.principal.has(*r)) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaff {
+    #[validate(length(min = 3, max = 64))]
+    pub username: String,
+    #[validate(length(min = 10, max = 128))]
+    pub password: String,
+    #[validate(length(min = 1, max = 100))]
+    pub display_name: String,
+    #[validate(length(min = 1, max = 63))]
+    pub department: String,
+    #[validate(length(min = 1, max = 7))]
+    pub roles: Vec<Role>,
+    #[validate(email)]
+    pub email: Option<String>,
+    pub lang: Option<Lang>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Created {
+    pub user_id: Uuid,
+}
+
+/// Create a staff account (admins).
+#[utoipa::path(tag = "admin", request_body = CreateStaff, responses((status = 201, body = Created), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[post("/admin/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    who: Authed,
+    body: web::Json<CreateStaff>,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    let body = validated(body.into_inner())?;
+    if body.roles.contains(&Role::Applicant) {
+        return Err(AppError::one_invalid(
+            "roles",
+            "applicant_role",
+            "工作人员账号不能具有申请人角色",
+            "A staff account cannot have the applicant role",
+        ));
+    }
+    let admin = who.principal.user_id;
+    let id = state
+        .run(move |conn, ctx| {
+            let known = crate::repo::users::departments(conn)?
+                .iter()
+                .any(|d| d.code == body.department);
+            if !known {
+                return Err(AppError::one_invalid(
+                    "department",
+                    "unknown_department",
+                    format!("没有「{}」这个部门", body.department),
+                    format!("There is no department `{}`", body.department),
+                ));
+            }
+            auth::create_user(
+                conn,
+                &Registration {
+                    username: &body.username,
+                    password: &body.password,
+                    display_name: &body.display_name,
+                    kind: "staff",
+                    email: body.email.as_deref(),
+                    phone: None,
+                    credit_code: None,
+                    lang: body.lang.unwrap_or_default(),
+                    department: Some(&body.department),
+                    roles: &body.roles,
+                },
+                Some(admin),
+                ctx.now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Created { user_id: id }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub kind: String,
+    pub department: Option<String>,
+    pub roles: Vec<String>,
+    pub active: bool,
+}
+
+/// List accounts (admins).
+#[utoipa::path(tag = "admin", params(Page), responses((status = 200, body = [UserSummary]), (status = 403)), security(("bearer" = [])))]
+#[get("/admin/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    who: Authed,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    let page = page.into_inner();
+    let users = state
+        .run(move |conn, _| {
+            let rows = crate::repo::users::list(conn, page.limit(), page.offset())?;
+            rows.into_iter()
+                .map(|u| {
+                    let roles = crate::repo::users::roles_of(conn, u.id)?;
+                    Ok(UserSummary {
+                        id: u.id,
+                        username: u.username,
+                        display_name: u.display_name,
+                        kind: u.kind,
+                        department: u.department,
+                        roles,
+                        active: u.active,
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(users))
+}
+
+/// Recompute every audit chain and report the first broken link (auditors and admins).
+#[utoipa::path(tag = "audit", responses((status = 200, body = Verification), (status = 403)), security(("bearer" = [])))]
+#[get("/audit/verify")]
+pub async fn verify_audit(
+    state: web::Data<AppState>,
+    who: Authed,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Auditor, Role::Admin])?;
+    let v = state.run(|conn, _| audit::verify(conn)).await?;
+    Ok(HttpResponse::Ok().json(v))
+}

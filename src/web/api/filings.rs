@@ -1,0 +1,240 @@
+//! Filings: create a draft, list, read, edit, act, history.
+
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::domain::engine::Verdict;
+use crate::error::AppError;
+use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
+use crate::web::AppState;
+use crate::web::extract::{Authed, Page, expected_version, validated};
+
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFiling {
+    /// The item's code, e.g. `construction-permit`.
+    #[validate(length(min = 1, max = 64))]
+    pub item: String,
+    /// Field code → value; may be partial in a draft.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub form: Map<String, Value>,
+    /// 容缺: tolerable material code → promised date (YYYY-MM-DD).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub promises: Map<String, Value>,
+}
+
+/// Create a draft (applicants).
+#[utoipa::path(tag = "filings", request_body = CreateFiling,
+    responses((status = 201, body = FilingView), (status = 422, description = "unknown item or invalid fields")),
+    security(("bearer" = [])))]
+#[post("/filings")]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Authed,
+    body: web::Json<CreateFiling>,
+) -> Result<HttpResponse, AppError> {
+    let body = validated(body.into_inner())?;
+    let view = state
+        .run(move |conn, ctx| {
+            filings::create(
+                conn,
+                ctx,
+                &who.principal,
+                &body.item,
+                body.form,
+                body.promises,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", format!("\"{}\"", view.version)))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub item: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Filings the caller may see: an applicant's own, a department's, or all (admins, auditors).
+#[utoipa::path(tag = "filings", params(ListQuery), responses((status = 200, body = [FilingSummary])), security(("bearer" = [])))]
+#[get("/filings")]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Authed,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let page = Page {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    let rows = state
+        .run(move |conn, _| {
+            filings::list(
+                conn,
+                &who.principal,
+                q.state.as_deref(),
+                q.item.as_deref(),
+                page.limit(),
+                page.offset(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// One filing, with the actions the caller may take now.
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), responses((status = 200, body = FilingView), (status = 404)), security(("bearer" = [])))]
+#[get("/filings/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let view = state
+        .run(move |conn, ctx| filings::get(conn, ctx, &who.principal, id))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", view.version)))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditFiling {
+    /// Or send `If-Match`.
+    pub expected_version: Option<i32>,
+    /// Field code → new value; `null` clears a field.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub form: Map<String, Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub promises: Map<String, Value>,
+}
+
+/// Edit the form where the state allows it (draft, supplement).
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), request_body = EditFiling,
+    responses((status = 200, body = FilingView), (status = 409, description = "stale version or not editable"), (status = 422), (status = 428)),
+    security(("bearer" = [])))]
+#[patch("/filings/{id}")]
+pub async fn edit(
+    state: web::Data<AppState>,
+    who: Authed,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<EditFiling>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let expected = expected_version(&req, body.expected_version)?;
+    let id = id.into_inner();
+    let view = state
+        .run(move |conn, ctx| {
+            filings::edit(
+                conn,
+                ctx,
+                &who.principal,
+                id,
+                expected,
+                body.form,
+                body.promises,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", view.version)))
+        .json(view))
+}
+
+#[derive(Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActRequest {
+    /// Or send `If-Match`.
+    pub expected_version: Option<i32>,
+    #[validate(length(max = 4000))]
+    pub reason: Option<String>,
+    #[validate(length(max = 4000))]
+    pub opinion: Option<String>,
+    pub verdict: Option<Verdict>,
+    /// Items the clerk adds to a one-time notice.
+    #[validate(length(max = 100))]
+    #[serde(default)]
+    pub notice_items: Vec<String>,
+    #[validate(length(max = 4000))]
+    pub objection: Option<String>,
+}
+
+/// Take an action (submit, accept, request_supplement, approve, ... as the item defines).
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path), ("action" = String, Path)), request_body = ActRequest,
+    responses(
+        (status = 200, body = FilingView),
+        (status = 403, description = "the caller may not take this action"),
+        (status = 404),
+        (status = 409, description = "stale version, action not allowed now (with allowed_actions), claimed by another"),
+        (status = 422, description = "missing inputs, failing guards: every problem listed"),
+        (status = 428, description = "no expected version")),
+    security(("bearer" = [])))]
+#[post("/filings/{id}/actions/{action}")]
+pub async fn act(
+    state: web::Data<AppState>,
+    who: Authed,
+    req: HttpRequest,
+    path: web::Path<(Uuid, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    // An empty body is fine (If-Match carries the version); anything else must be valid JSON.
+    let body: ActRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ActRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::bad_request(
+                format!("JSON 格式或字段类型有误：{e}"),
+                format!("Malformed JSON or wrong field type: {e}"),
+            )
+        })?
+    };
+    let body = validated(body)?;
+    let expected = expected_version(&req, body.expected_version)?;
+    let (id, action) = path.into_inner();
+    let input = ActInput {
+        reason: body.reason,
+        opinion: body.opinion,
+        verdict: body.verdict,
+        notice_items: body.notice_items,
+        objection: body.objection,
+    };
+    let view = state
+        .run(move |conn, ctx| {
+            filings::act(conn, ctx, &who.principal, id, &action, expected, &input)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", view.version)))
+        .json(view))
+}
+
+/// The filing's timeline, from its audit chain.
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), responses((status = 200, body = [HistoryEntry]), (status = 404)), security(("bearer" = [])))]
+#[get("/filings/{id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let h = state
+        .run(move |conn, _| filings::history(conn, &who.principal, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(h))
+}

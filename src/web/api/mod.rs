@@ -1,0 +1,49 @@
+//! The JSON API under `/api/v1`, and its OpenAPI document.
+
+pub mod admin;
+pub mod auth;
+pub mod filings;
+pub mod health;
+pub mod items;
+pub mod materials;
+pub mod queue;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "permits", description = "Workflow and approval service for administrative permits (行政审批)."),
+    servers((url = "/api/v1")),
+    paths(
+        auth::register, auth::login, auth::logout, auth::me,
+        items::list, items::get, items::graph,
+        filings::create, filings::list, filings::get, filings::edit, filings::act, filings::history,
+        materials::upload, materials::remove, materials::download,
+        queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
+        admin::create_user, admin::list_users, admin::verify_audit,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "items", description = "Approval items and their service guides (办事指南)"),
+        (name = "filings", description = "Applications (办件) and their actions"),
+        (name = "materials", description = "Uploaded materials"),
+        (name = "queue", description = "Staff work queues"),
+        (name = "admin", description = "Administration"),
+        (name = "audit", description = "The tamper-evident audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

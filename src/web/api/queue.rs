@@ -1,0 +1,127 @@
+//! Staff queues.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::services::queues::{self, Scope, TaskView};
+use crate::web::AppState;
+use crate::web::extract::{Authed, Page};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// clerk, reviewer or inspector; all the caller's roles by default.
+    pub role: Option<Role>,
+    /// all (default), unclaimed, mine.
+    pub scope: Option<Scope>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// The caller's department queue, oldest first.
+#[utoipa::path(tag = "queue", params(QueueQuery), responses((status = 200, body = [TaskView]), (status = 403)), security(("bearer" = [])))]
+#[get("/queue")]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Authed,
+    q: web::Query<QueueQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let page = Page {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    let tasks = state
+        .run(move |conn, _| {
+            queues::list(
+                conn,
+                &who.principal,
+                q.role,
+                q.scope.unwrap_or(Scope::All),
+                page.limit(),
+                page.offset(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(tasks))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimNext {
+    pub role: Option<Role>,
+}
+
+/// Claim the next unclaimed task; 204 when the queue is empty.
+#[utoipa::path(tag = "queue", request_body = ClaimNext, responses((status = 200, body = TaskView), (status = 204, description = "queue empty")), security(("bearer" = [])))]
+#[post("/queue/claim-next")]
+pub async fn claim_next(
+    state: web::Data<AppState>,
+    who: Authed,
+    body: Option<web::Json<ClaimNext>>,
+) -> Result<HttpResponse, AppError> {
+    let role = body.and_then(|b| b.into_inner().role);
+    let task = state
+        .run(move |conn, ctx| queues::claim_next(conn, &who.principal, role, ctx.now))
+        .await?;
+    Ok(match task {
+        Some(t) => HttpResponse::Ok().json(t),
+        None => HttpResponse::NoContent().finish(),
+    })
+}
+
+/// Claim a given task.
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView), (status = 409, description = "claimed by another")), security(("bearer" = [])))]
+#[post("/tasks/{id}/claim")]
+pub async fn claim(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let t = state
+        .run(move |conn, ctx| queues::claim(conn, &who.principal, id, ctx.now))
+        .await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+/// Release a claimed task (the claimer or a manager).
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView)), security(("bearer" = [])))]
+#[post("/tasks/{id}/release")]
+pub async fn release(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let t = state
+        .run(move |conn, ctx| queues::release(conn, &who.principal, id, ctx.now))
+        .await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    pub user_id: Uuid,
+}
+
+/// Reassign a task to a member of staff (managers).
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), request_body = Assign, responses((status = 200, body = TaskView), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[post("/tasks/{id}/assign")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<i64>,
+    body: web::Json<Assign>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let to = body.into_inner().user_id;
+    let t = state
+        .run(move |conn, ctx| queues::assign(conn, &who.principal, id, to, ctx.now))
+        .await?;
+    Ok(HttpResponse::Ok().json(t))
+}

@@ -1,0 +1,207 @@
+//! Request extractors and input helpers: the bearer-token principal, the expected version,
+//! JSON and query errors as problem documents, and `validator` errors as field problems.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::Deserialize;
+use validator::{ValidationErrors, ValidationErrorsKind};
+
+use super::AppState;
+use crate::domain::Problem;
+use crate::error::AppError;
+use crate::services::auth::{self, Principal};
+
+/// The caller, authenticated by `Authorization: Bearer <token>`.
+pub struct Authed {
+    pub principal: Principal,
+    pub token: String,
+}
+
+impl FromRequest for Authed {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token
+                .filter(|t| !t.is_empty() && t.len() <= 200)
+                .ok_or(AppError::Unauthenticated)?;
+            let state =
+                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("app state missing")))?;
+            let t = token.clone();
+            let principal = state
+                .run(move |conn, ctx| auth::principal(conn, &t, ctx.now))
+                .await?;
+            Ok(Authed { principal, token })
+        })
+    }
+}
+
+/// The version the caller saw: `If-Match: "7"` (or `7`, `W/"7"`) or a body field.
+pub fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<i32, AppError> {
+    if let Some(h) = req.headers().get(header::IF_MATCH) {
+        let raw = h.to_str().unwrap_or("").trim();
+        let raw = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
+        return raw.parse::<i32>().map_err(|_| {
+            AppError::one_invalid(
+                "If-Match",
+                "invalid_format",
+                "If-Match 须为办件版本号，如 \"3\"",
+                "If-Match must be the filing's version, e.g. \"3\"",
+            )
+        });
+    }
+    body.ok_or(AppError::PreconditionRequired)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// At most 200; 50 by default.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl Page {
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(50).clamp(1, 200)
+    }
+    pub fn offset(&self) -> i64 {
+        self.offset.unwrap_or(0).max(0)
+    }
+}
+
+/// Malformed JSON, wrong types and oversize bodies become problem documents.
+pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit_bytes)
+        .content_type_required(true)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as E;
+            let app = match &err {
+                E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+                    AppError::PayloadTooLarge(crate::domain::Text {
+                        zh: "请求内容过大".into(),
+                        en: "The request body is too large".into(),
+                    })
+                }
+                E::ContentType => AppError::UnsupportedMediaType(crate::domain::Text {
+                    zh: "请求须为 application/json".into(),
+                    en: "The request must be application/json".into(),
+                }),
+                E::Deserialize(e) => AppError::bad_request(
+                    format!("JSON 格式或字段类型有误：{e}"),
+                    format!("Malformed JSON or wrong field type: {e}"),
+                ),
+                other => AppError::bad_request(
+                    format!("无法读取请求内容：{other}"),
+                    format!("Could not read the request body: {other}"),
+                ),
+            };
+            app.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::bad_request(
+            format!("查询参数有误：{err}"),
+            format!("Bad query parameters: {err}"),
+        )
+        .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let _ = err;
+        AppError::NotFound.into()
+    })
+}
+
+/// Every field problem `validator` found, in both languages.
+pub fn problems(errors: &ValidationErrors) -> Vec<Problem> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<Problem>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let param =
+                        |k: &str| e.params.get(k).map(|v| v.to_string()).unwrap_or_default();
+                    let (zh, en) = match e.code.as_ref() {
+                        "length" => (
+                            format!("长度须在 {} 到 {} 之间", param("min"), param("max")),
+                            format!(
+                                "must be {} to {} characters long",
+                                param("min"),
+                                param("max")
+                            ),
+                        ),
+                        "range" => (
+                            format!("须在 {} 到 {} 之间", param("min"), param("max")),
+                            format!("must be between {} and {}", param("min"), param("max")),
+                        ),
+                        "email" => (
+                            "不是有效的电子邮箱".to_owned(),
+                            "is not a valid email address".to_owned(),
+                        ),
+                        "regex" => ("格式不正确".to_owned(), "has the wrong format".to_owned()),
+                        "required" => ("必填".to_owned(), "is required".to_owned()),
+                        _ => {
+                            let msg = e
+                                .message
+                                .as_ref()
+                                .map(|m| m.to_string())
+                                .unwrap_or_else(|| e.code.to_string());
+                            match msg.split_once('|') {
+                                Some((zh, en)) => (zh.to_owned(), en.to_owned()),
+                                None => (msg.clone(), msg),
+                            }
+                        }
+                    };
+                    out.push(Problem::new(
+                        &path,
+                        &e.code,
+                        format!("{path}：{zh}"),
+                        format!("{path} {en}"),
+                    ));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Validate a DTO; every problem at once.
+pub fn validated<T: validator::Validate>(dto: T) -> Result<T, AppError> {
+    dto.validate()
+        .map_err(|e| AppError::Validation(problems(&e)))?;
+    Ok(dto)
+}

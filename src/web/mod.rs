@@ -1,0 +1,89 @@
+//! HTTP: every route in one place ([`configure`]), the shared state, the auth extractor and the
+//! input helpers. Handlers parse input, call one service inside one `web::block`, and shape the
+//! output; they hold no business rules.
+
+pub mod api;
+pub mod extract;
+
+use std::sync::Arc;
+
+use actix_web::web::{self, ServiceConfig};
+use chrono::FixedOffset;
+use diesel::PgConnection;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::DbPool;
+use crate::error::AppError;
+use crate::services::filings::Ctx;
+use crate::services::items::Registry;
+
+/// Shared, immutable after start (the registry loads versions stored by other instances).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub items: Arc<Registry>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub offset: FixedOffset,
+}
+
+impl AppState {
+    /// Run one use case on a pooled connection off the async workers. The connection is taken
+    /// inside the blocking closure and returned when it ends: never held across an `.await`.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        web::block(move || {
+            let mut conn = state.pool.get()?;
+            let ctx = Ctx {
+                items: &state.items,
+                now: state.clock.now(),
+                offset: state.offset,
+            };
+            f(&mut conn, &ctx)
+        })
+        .await?
+    }
+}
+
+/// Every route of the service.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(api::health::healthz)
+        .service(api::health::readyz)
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),
+        )
+        .service(
+            web::scope("/api/v1")
+                .service(api::auth::register)
+                .service(api::auth::login)
+                .service(api::auth::logout)
+                .service(api::auth::me)
+                .service(api::items::list)
+                .service(api::items::get)
+                .service(api::items::graph)
+                .service(api::filings::create)
+                .service(api::filings::list)
+                .service(api::filings::get)
+                .service(api::filings::edit)
+                .service(api::filings::act)
+                .service(api::filings::history)
+                .service(api::materials::upload)
+                .service(api::materials::remove)
+                .service(api::materials::download)
+                .service(api::queue::list)
+                .service(api::queue::claim_next)
+                .service(api::queue::claim)
+                .service(api::queue::release)
+                .service(api::queue::assign)
+                .service(api::admin::create_user)
+                .service(api::admin::list_users)
+                .service(api::admin::verify_audit),
+        );
+}
