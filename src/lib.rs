@@ -172,7 +172,7 @@ impl Application {
         let port = self.port;
         let state = self.state.clone();
         let clock = self.manual_clock.clone();
-        tokio::spawn(self.server);
+        actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
     }
 }

@@ -17,7 +17,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::definition::{
-    Definition, EffectKind, FieldType, Guard, Input, Limit, Role, State, StateKind, Text,
+    Definition, EffectKind, FieldType, Guard, Input, Limit, State, StateKind, Text,
 };
 use super::forms;
 
@@ -504,12 +504,11 @@ impl<'d> Checker<'d> {
     /// Filings waiting on staff must sit in a work list, and whoever owns the list must be able
     /// to move them; otherwise they would wait unseen.
     fn queue(&mut self, s: &State) {
-        if s.kind.is_final()
-            || !matches!(
-                s.kind,
-                StateKind::Intake | StateKind::Review | StateKind::Suspended
-            )
-        {
+        // None of these kinds is final; the others are worked by the applicant or closed.
+        if !matches!(
+            s.kind,
+            StateKind::Intake | StateKind::Review | StateKind::Suspended
+        ) {
             return;
         }
         let place = state_place(&s.code);
@@ -784,24 +783,13 @@ fn regex_message(e: &regex::Error) -> String {
     one_line(line.trim_start_matches("error:"))
 }
 
-/// The roles a definition lets act anywhere; useful to callers that show who does what.
-pub fn roles_used(def: &Definition) -> Vec<Role> {
-    let mut roles: Vec<Role> = def
-        .actions
-        .iter()
-        .flat_map(|a| a.roles.iter().copied())
-        .collect();
-    roles.sort();
-    roles.dedup();
-    roles
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::definition::{
-        Action, ClockMode, CompareOp, Field, Parallel, ReviewTask, SelectOption, SuspendReason,
+        Action, ClockMode, CompareOp, Field, Parallel, ReviewTask, Role, SelectOption,
+        SuspendReason,
     };
 
     /// A small item that uses every part of the vocabulary: a roster with an owners' decision, a
@@ -1015,10 +1003,6 @@ inputs = ["reason"]
     #[test]
     fn the_small_definition_passes() {
         assert_eq!(check(&small()), vec![]);
-        assert_eq!(
-            roles_used(&small()),
-            vec![Role::Applicant, Role::Clerk, Role::Reviewer, Role::Manager]
-        );
     }
 
     #[test]
@@ -1234,9 +1218,9 @@ inputs = ["reason"]
 
     #[test]
     fn a_parallel_review_is_well_formed() {
-        let par = |d: &mut Definition| -> &mut Parallel {
+        fn par(d: &mut Definition) -> &mut Parallel {
             state(d, "joint-review").parallel.as_mut().unwrap()
-        };
+        }
         refused(
             &mutated(|d| par(d).tasks.clear()),
             "state `joint-review`",
@@ -1577,9 +1561,9 @@ inputs = ["reason"]
 
     #[test]
     fn materials_accept_known_types_and_sizes() {
-        let m = |d: &mut Definition| -> &mut crate::domain::definition::Material {
+        fn m(d: &mut Definition) -> &mut crate::domain::definition::Material {
             &mut d.materials[0]
-        };
+        }
         refused(
             &mutated(|d| m(d).file_types.clear()),
             "material `plan`",
