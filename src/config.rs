@@ -131,9 +131,23 @@ impl Settings {
             .merge(Toml::file(&base))
             .merge(Toml::file(dir.join(format!("{}.toml", env.as_str()))))
             .merge(Env::prefixed("PERMITS__").split("__").lowercase(true));
-        let mut settings: Settings = figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("bad configuration: {e}"))?;
+        Self::extract(figment, root, env)
+    }
+
+    /// Typed settings from a figment; every error names the key (`database.pool_size`).
+    pub fn extract(figment: Figment, root: &Path, env: Environment) -> anyhow::Result<Settings> {
+        let mut settings: Settings = figment.extract().map_err(|e| {
+            let mut lines = Vec::new();
+            for err in e {
+                let key = err.path.join(".");
+                lines.push(if key.is_empty() {
+                    err.to_string()
+                } else {
+                    format!("{key}: {err}")
+                });
+            }
+            anyhow::anyhow!("bad configuration:\n  {}", lines.join("\n  "))
+        })?;
         settings.env = env;
         settings.root = root.to_path_buf();
         if settings.storage.var_dir.is_relative() {
@@ -213,4 +227,94 @@ impl Settings {
 pub fn load(env: Environment) -> anyhow::Result<Settings> {
     let root = Settings::root();
     Settings::load(&root, env).with_context(|| format!("loading settings from {}", root.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn figment(extra: &str) -> Figment {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        Figment::new()
+            .merge(Toml::file(root.join("config/base.toml")))
+            .merge(Toml::string(extra))
+    }
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn the_shipped_files_load_in_every_environment() {
+        for env in [
+            Environment::Demo,
+            Environment::Test,
+            Environment::Production,
+        ] {
+            Settings::load(&root(), env).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Settings::extract(
+            figment("[database]\npool_size = \"many\""),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("database.pool_size"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let err = Settings::extract(
+            figment("[database]\npool_sise = 3"),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pool_sise"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_the_manual_clock_and_demo_users() {
+        let err = Settings::extract(
+            figment("[clock]\nmode = \"manual\"\n[demo]\nseed = true"),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("clock.mode") && err.contains("demo.seed"),
+            "{err}"
+        );
+        assert!(
+            Settings::extract(
+                figment("[clock]\nmode = \"manual\""),
+                &root(),
+                Environment::Demo
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_zero_pool_is_refused() {
+        let err = Settings::extract(
+            figment("[database]\npool_size = 0"),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("database.pool_size must be at least 1"),
+            "{err}"
+        );
+    }
 }
