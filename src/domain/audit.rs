@@ -99,10 +99,9 @@ pub fn verify<I: IntoIterator<Item = StoredLink>>(
     head: Option<(i64, &str)>,
 ) -> Result<u64, Break> {
     let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
     let mut last: Option<(i64, i64, String)> = None;
     let mut n = 0;
-    for l in links {
+    for (expected_seq, l) in (1..).zip(links) {
         if l.seq != expected_seq {
             return Err(Break {
                 id: l.id,
@@ -125,7 +124,6 @@ pub fn verify<I: IntoIterator<Item = StoredLink>>(
             });
         }
         prev = l.hash.clone();
-        expected_seq += 1;
         n += 1;
         last = Some((l.id, l.seq, l.hash));
     }

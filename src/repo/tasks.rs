@@ -134,6 +134,9 @@ pub fn set_claim(
         .get_result(conn)
 }
 
+/// A queue line: the task with its filing's number, item and state.
+pub type QueueLine = (TaskRow, Option<String>, String, String);
+
 /// A queue: open tasks of a department for some roles, oldest first, with their filings'
 /// numbers and states.
 pub fn queue(
@@ -144,7 +147,7 @@ pub fn queue(
     claimed_by: Option<Uuid>,
     limit: i64,
     offset: i64,
-) -> QueryResult<Vec<(TaskRow, Option<String>, String, String)>> {
+) -> QueryResult<Vec<QueueLine>> {
     let mut q = tasks::table
         .inner_join(filings::table)
         .filter(tasks::closed_at.is_null())

@@ -1,0 +1,243 @@
+//! The service as a whole: health, readiness, the OpenAPI document, the catalogue, versioning.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use permits::domain::definition::Role;
+use permits::services::items::Registry;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["migrations"], "current");
+}
+
+#[actix_web::test]
+async fn readiness_fails_when_a_migration_is_missing() {
+    let app = TestApp::spawn().await;
+    {
+        use diesel::connection::SimpleConnection;
+        app.conn()
+            .batch_execute("DELETE FROM __diesel_schema_migrations")
+            .unwrap();
+    }
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["migrations"], "pending");
+}
+
+#[actix_web::test]
+async fn the_openapi_document_and_the_offline_docs_page_are_served() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/filings",
+        "/filings/{id}/actions/{action}",
+        "/queue/claim-next",
+        "/audit/verify",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let page = app.client.get(app.url("/api/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "the docs page is Swagger UI");
+    // Offline: the page loads its scripts from this server, not from a CDN.
+    assert!(!html.contains("https://"), "no external scripts");
+}
+
+#[actix_web::test]
+async fn the_catalogue_lists_every_item_with_its_guide_and_diagram() {
+    let app = TestApp::spawn().await;
+    let items: Value = app
+        .client
+        .get(app.url("/api/v1/items"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let codes: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "construction-permit",
+            "elevator-installation",
+            "fire-acceptance-filing"
+        ]
+    );
+
+    let guide: Value = app
+        .client
+        .get(app.url("/api/v1/items/construction-permit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(guide["limits"]["statutory"]["days"], 7);
+    assert!(
+        guide["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["requirement"] == "tolerable")
+    );
+    assert!(!guide["basis"].as_array().unwrap().is_empty());
+
+    let graph = app
+        .client
+        .get(app.url("/api/v1/items/elevator-installation/graph"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(graph.starts_with("stateDiagram-v2"));
+    assert!(graph.contains("public_notice"));
+
+    let r = app
+        .client
+        .get(app.url("/api/v1/items/no-such-item"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[actix_web::test]
+async fn a_changed_definition_is_a_new_version_and_running_filings_keep_theirs() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let old = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    assert_eq!(old["item_version"], 1);
+
+    // Change one label in a copy of the definitions and load it as a restart would.
+    let dir = std::env::temp_dir().join(format!("permits-items-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/items");
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let text = text.replace("审查中", "审查中（新版）");
+        std::fs::write(dir.join(e.file_name()), text).unwrap();
+    }
+    let departments: Vec<String> = [
+        "window",
+        "construction",
+        "housing",
+        "fire",
+        "planning",
+        "market",
+        "street",
+    ]
+    .map(String::from)
+    .to_vec();
+    let registry = Registry::sync(&mut app.conn(), &dir, &departments, app.clock_now()).unwrap();
+    assert_eq!(registry.latest("construction-permit").unwrap().version, 2);
+    // Loading the same files again stores nothing new.
+    let again = Registry::sync(&mut app.conn(), &dir, &departments, app.clock_now()).unwrap();
+    assert_eq!(again.latest("construction-permit").unwrap().version, 2);
+    // Only the file whose text changed got a new version (the others lack the replaced label).
+    assert_eq!(app.count("item_versions"), 4);
+    assert_eq!(
+        registry.latest("fire-acceptance-filing").unwrap().version,
+        1
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The running instance learns of version 2 from the database for new filings only after a
+    // restart; the old filing stays on version 1 whatever happens.
+    let f = app.filing(&builder, old["id"].as_str().unwrap()).await;
+    assert_eq!(f["item_version"], 1);
+}
+
+#[actix_web::test]
+async fn a_bad_definition_file_is_refused_with_its_name_and_place() {
+    let dir = std::env::temp_dir().join(format!("permits-bad-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("seeds/items/fire-acceptance-filing.toml");
+    let text = std::fs::read_to_string(src).unwrap();
+    let text = text.replacen("to = \"passed\"", "to = \"nowhere\"", 1);
+    std::fs::write(dir.join("fire-acceptance-filing.toml"), text).unwrap();
+    let err = permits::services::items::read_dir(&dir)
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(err.contains("fire-acceptance-filing.toml"), "{err}");
+    assert!(
+        err.contains("pass_inspection") && err.contains("nowhere"),
+        "{err}"
+    );
+}
+
+#[actix_web::test]
+async fn registration_creates_an_applicant_who_can_log_in_and_file() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({
+            "username": "new-company", "password": "a long enough password", "display_name": "新公司",
+            "kind": "company", "credit_code": "91110000600037341L", "phone": "13800138000"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let token = app.login("new-company", "a long enough password").await;
+    let me: Value = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["roles"], json!(["applicant"]));
+    // The same name again is a conflict.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({
+            "username": "new-company", "password": "a long enough password", "display_name": "x",
+            "kind": "person"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let _ = Role::Applicant;
+}
