@@ -109,12 +109,21 @@ pub fn update(
 pub fn list_for_applicant(
     conn: &mut PgConnection,
     applicant: Uuid,
+    state: Option<&str>,
+    item: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<FilingRow>> {
-    filings::table
+    let mut q = filings::table
         .filter(filings::applicant_id.eq(applicant))
-        .order((filings::created_at.desc(), filings::id))
+        .into_boxed();
+    if let Some(s) = state {
+        q = q.filter(filings::state.eq(s.to_owned()));
+    }
+    if let Some(i) = item {
+        q = q.filter(filings::item_code.eq(i.to_owned()));
+    }
+    q.order((filings::created_at.desc(), filings::id))
         .limit(limit)
         .offset(offset)
         .select(FilingRow::as_select())

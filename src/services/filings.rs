@@ -739,6 +739,8 @@ fn label_of(item: &Item, state: &str) -> Text {
 
 /// Facts about a filing the engine needs, read in the action's transaction.
 struct Facts {
+    material_rows: Vec<MaterialRow>,
+    review_rows: Vec<repo::ReviewRow>,
     materials: BTreeMap<String, u32>,
     promises: BTreeMap<String, NaiveDate>,
     reviews: Vec<ReviewRecord>,
@@ -747,12 +749,14 @@ struct Facts {
 
 impl Facts {
     fn load(conn: &mut PgConnection, row: &FilingRow) -> Result<Facts, AppError> {
+        let material_rows = repo::current_materials(conn, row.id)?;
         let mut materials = BTreeMap::new();
-        for m in repo::current_materials(conn, row.id)? {
-            *materials.entry(m.material).or_insert(0) += 1;
+        for m in &material_rows {
+            *materials.entry(m.material.clone()).or_insert(0) += 1;
         }
-        let reviews = repo::reviews_for_visit(conn, row.id, row.state_visit)?
-            .into_iter()
+        let review_rows = repo::reviews_for_visit(conn, row.id, row.state_visit)?;
+        let reviews = review_rows
+            .iter()
             .map(|r| {
                 let verdict = match r.verdict.as_str() {
                     "approve" => Verdict::Approve,
@@ -760,13 +764,15 @@ impl Facts {
                     other => return Err(anyhow::anyhow!("unknown verdict `{other}` stored")),
                 };
                 Ok(ReviewRecord {
-                    department: r.department,
+                    department: r.department.clone(),
                     verdict,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let objections = repo::count_objections(conn, row.id, row.state_visit)?;
         Ok(Facts {
+            material_rows,
+            review_rows,
             materials,
             promises: promises_of(row),
             reviews,
@@ -962,8 +968,6 @@ fn view(
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
     let facts = Facts::load(conn, &row)?;
-    let materials = repo::current_materials(conn, row.id)?;
-    let reviews_done = repo::reviews_for_visit(conn, row.id, row.state_visit)?;
     let open = tasks::open_for_filing(conn, row.id)?;
     let actions: Vec<ActionView> = {
         let snap = facts.snapshot(&row, ctx.offset);
@@ -981,7 +985,10 @@ fn view(
             .tasks
             .iter()
             .map(|t| {
-                let done = reviews_done.iter().find(|r| r.department == t.department);
+                let done = facts
+                    .review_rows
+                    .iter()
+                    .find(|r| r.department == t.department);
                 ReviewView {
                     department: t.department.clone(),
                     label: Some(t.label.clone()),
@@ -1034,7 +1041,7 @@ fn view(
         form,
         promises: row.promises,
         notice: row.notice,
-        materials: materials.into_iter().map(Into::into).collect(),
+        materials: facts.material_rows.into_iter().map(Into::into).collect(),
         reviews,
         objections: i64::from(facts.objections),
         tasks: open
@@ -1069,10 +1076,7 @@ pub fn list(
     } else if let (true, Some(d)) = (p.works_filings(), p.department.as_deref()) {
         repo::list_for_department(conn, d, state, item, limit, offset)?
     } else {
-        repo::list_for_applicant(conn, p.user_id, limit, offset)?
-            .into_iter()
-            .filter(|f| state.is_none_or(|s| f.state == s) && item.is_none_or(|i| f.item_code == i))
-            .collect()
+        repo::list_for_applicant(conn, p.user_id, state, item, limit, offset)?
     };
     Ok(rows.into_iter().map(Into::into).collect())
 }
