@@ -33,6 +33,26 @@ pub struct Event<'a> {
     pub payload: Value,
 }
 
+impl<'a> Event<'a> {
+    /// An event in a filing's own chain.
+    pub fn filing(
+        filing: Uuid,
+        actor: Uuid,
+        action: &'a str,
+        at: DateTime<Utc>,
+        payload: Value,
+    ) -> Self {
+        Event {
+            chain: format!("filing:{filing}"),
+            filing_id: Some(filing),
+            actor_id: Some(actor),
+            action,
+            at,
+            payload,
+        }
+    }
+}
+
 /// Append an entry to its chain in the caller's transaction. The head row is locked first, so
 /// appends to one chain are serialised and `seq` has no gaps; appends to different chains do
 /// not contend.

@@ -106,73 +106,41 @@ pub fn update(
         .get_result(conn)
 }
 
-pub fn list_for_applicant(
-    conn: &mut PgConnection,
-    applicant: Uuid,
-    state: Option<&str>,
-    item: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> QueryResult<Vec<FilingRow>> {
-    let mut q = filings::table
-        .filter(filings::applicant_id.eq(applicant))
-        .into_boxed();
-    if let Some(s) = state {
-        q = q.filter(filings::state.eq(s.to_owned()));
-    }
-    if let Some(i) = item {
-        q = q.filter(filings::item_code.eq(i.to_owned()));
-    }
-    q.order((filings::created_at.desc(), filings::id))
-        .limit(limit)
-        .offset(offset)
-        .select(FilingRow::as_select())
-        .load(conn)
+/// Whose filings a list shows.
+pub enum ListScope<'a> {
+    /// An applicant's own, drafts included.
+    Applicant(Uuid),
+    /// A department's: those it works on now or worked on before (through its tasks).
+    Department(&'a str),
+    /// Every submitted filing (admins, auditors).
+    All,
 }
 
-/// Filings a department works on now or worked on before (through its tasks).
-pub fn list_for_department(
+pub fn list(
     conn: &mut PgConnection,
-    department: &str,
+    scope: ListScope<'_>,
     state: Option<&str>,
     item: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<FilingRow>> {
-    let touched = tasks::table
-        .filter(tasks::department.eq(department.to_owned()))
-        .select(tasks::filing_id);
-    let mut q = filings::table
-        .filter(
-            filings::department
-                .eq(department.to_owned())
-                .or(filings::id.eq_any(touched)),
-        )
-        .filter(filings::state_kind.ne("draft"))
-        .into_boxed();
-    if let Some(s) = state {
-        q = q.filter(filings::state.eq(s.to_owned()));
+    let mut q = filings::table.into_boxed();
+    match scope {
+        ListScope::Applicant(id) => q = q.filter(filings::applicant_id.eq(id)),
+        ListScope::Department(d) => {
+            let touched = tasks::table
+                .filter(tasks::department.eq(d.to_owned()))
+                .select(tasks::filing_id);
+            q = q
+                .filter(
+                    filings::department
+                        .eq(d.to_owned())
+                        .or(filings::id.eq_any(touched)),
+                )
+                .filter(filings::state_kind.ne("draft"));
+        }
+        ListScope::All => q = q.filter(filings::state_kind.ne("draft")),
     }
-    if let Some(i) = item {
-        q = q.filter(filings::item_code.eq(i.to_owned()));
-    }
-    q.order((filings::created_at.desc(), filings::id))
-        .limit(limit)
-        .offset(offset)
-        .select(FilingRow::as_select())
-        .load(conn)
-}
-
-pub fn list_all(
-    conn: &mut PgConnection,
-    state: Option<&str>,
-    item: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> QueryResult<Vec<FilingRow>> {
-    let mut q = filings::table
-        .filter(filings::state_kind.ne("draft"))
-        .into_boxed();
     if let Some(s) = state {
         q = q.filter(filings::state.eq(s.to_owned()));
     }

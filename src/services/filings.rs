@@ -346,17 +346,7 @@ pub fn create(
                 updated_at: ctx.now,
             },
         )?;
-        audit::append(
-            conn,
-            Event {
-                chain: format!("filing:{id}"),
-                filing_id: Some(id),
-                actor_id: Some(p.user_id),
-                action: "create",
-                at: ctx.now,
-                payload: json!({ "item": item.def.code, "item_version": item.version, "state": initial.code }),
-            },
-        )?;
+        audit::append(conn, Event::filing(id, p.user_id, "create", ctx.now, json!({ "item": item.def.code, "item_version": item.version, "state": initial.code })))?;
         view(conn, ctx, p, &item, row)
     })
 }
@@ -438,18 +428,10 @@ pub fn edit(
                 ..Default::default()
             },
         )?;
-        audit::append(
-            conn,
-            Event {
-                chain: format!("filing:{id}"),
-                filing_id: Some(id),
-                actor_id: Some(p.user_id),
-                action: "edit",
-                at: ctx.now,
-                // Field codes, not values: the form may hold personal data.
-                payload: json!({ "fields": changed, "promises": promises_patch.keys().collect::<Vec<_>>() }),
-            },
-        )?;
+        // Field codes, not values: the form may hold personal data.
+        let payload =
+            json!({ "fields": changed, "promises": promises_patch.keys().collect::<Vec<_>>() });
+        audit::append(conn, Event::filing(id, p.user_id, "edit", ctx.now, payload))?;
         view(conn, ctx, p, &item, row)
     })
 }
@@ -552,30 +534,11 @@ pub fn add_material(
                 uploaded_at: ctx.now,
             },
         )?;
-        let version = row.version + 1;
-        repo::update(
-            conn,
-            id,
-            &FilingChanges {
-                version: Some(version),
-                updated_at: Some(ctx.now),
-                ..Default::default()
-            },
-        )?;
-        audit::append(
-            conn,
-            Event {
-                chain: format!("filing:{id}"),
-                filing_id: Some(id),
-                actor_id: Some(p.user_id),
-                action: "upload_material",
-                at: ctx.now,
-                payload: json!({
-                    "material": material, "material_id": m.id, "file_name": m.file_name,
-                    "size_bytes": m.size_bytes, "sha256": m.sha256,
-                }),
-            },
-        )?;
+        let payload = json!({
+            "material": material, "material_id": m.id, "file_name": m.file_name,
+            "size_bytes": m.size_bytes, "sha256": m.sha256,
+        });
+        let version = record_material_change(conn, ctx, p, &row, "upload_material", payload)?;
         Ok((m.into(), version))
     })
 }
@@ -595,29 +558,35 @@ pub fn remove_material(
         if repo::supersede_material(conn, m.id, ctx.now)? == 0 {
             return Err(not_found());
         }
-        let version = row.version + 1;
-        repo::update(
-            conn,
-            id,
-            &FilingChanges {
-                version: Some(version),
-                updated_at: Some(ctx.now),
-                ..Default::default()
-            },
-        )?;
-        audit::append(
-            conn,
-            Event {
-                chain: format!("filing:{id}"),
-                filing_id: Some(id),
-                actor_id: Some(p.user_id),
-                action: "remove_material",
-                at: ctx.now,
-                payload: json!({ "material": m.material, "material_id": m.id, "sha256": m.sha256 }),
-            },
-        )?;
-        Ok(version)
+        let payload = json!({ "material": m.material, "material_id": m.id, "sha256": m.sha256 });
+        record_material_change(conn, ctx, p, &row, "remove_material", payload)
     })
+}
+
+/// A material change is a change of the filing: bump its version and audit it.
+fn record_material_change(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    row: &FilingRow,
+    action: &str,
+    payload: Value,
+) -> Result<i32, AppError> {
+    let version = row.version + 1;
+    repo::update(
+        conn,
+        row.id,
+        &FilingChanges {
+            version: Some(version),
+            updated_at: Some(ctx.now),
+            ..Default::default()
+        },
+    )?;
+    audit::append(
+        conn,
+        Event::filing(row.id, p.user_id, action, ctx.now, payload),
+    )?;
+    Ok(version)
 }
 
 /// A material's metadata for download, if the caller may see the filing.
@@ -917,16 +886,10 @@ fn apply(
         }
         obj.extend(audit_extra);
     }
+    let action = format!("action:{}", outcome.action);
     audit::append(
         conn,
-        Event {
-            chain: format!("filing:{}", row.id),
-            filing_id: Some(row.id),
-            actor_id: Some(p.user_id),
-            action: &format!("action:{}", outcome.action),
-            at: ctx.now,
-            payload,
-        },
+        Event::filing(row.id, p.user_id, &action, ctx.now, payload),
     )?;
     Ok(updated)
 }
@@ -1071,13 +1034,14 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<FilingSummary>, AppError> {
-    let rows = if p.has(Role::Admin) || p.has(Role::Auditor) {
-        repo::list_all(conn, state, item, limit, offset)?
+    let scope = if p.has(Role::Admin) || p.has(Role::Auditor) {
+        repo::ListScope::All
     } else if let (true, Some(d)) = (p.works_filings(), p.department.as_deref()) {
-        repo::list_for_department(conn, d, state, item, limit, offset)?
+        repo::ListScope::Department(d)
     } else {
-        repo::list_for_applicant(conn, p.user_id, state, item, limit, offset)?
+        repo::ListScope::Applicant(p.user_id)
     };
+    let rows = repo::list(conn, scope, state, item, limit, offset)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -106,16 +106,11 @@ fn record(
     at: DateTime<Utc>,
     extra: serde_json::Value,
 ) -> Result<(), AppError> {
+    let payload =
+        json!({ "task_id": t.id, "role": t.role, "department": t.department, "detail": extra });
     audit::append(
         conn,
-        Event {
-            chain: format!("filing:{}", t.filing_id),
-            filing_id: Some(t.filing_id),
-            actor_id: Some(p.user_id),
-            action,
-            at,
-            payload: json!({ "task_id": t.id, "role": t.role, "department": t.department, "detail": extra }),
-        },
+        Event::filing(t.filing_id, p.user_id, action, at, payload),
     )?;
     Ok(())
 }
