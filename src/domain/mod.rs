@@ -5,6 +5,7 @@
 //! exhaustively and with property tests.
 
 pub mod audit;
+pub mod calendar;
 pub mod check;
 pub mod definition;
 pub mod engine;
