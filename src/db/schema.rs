@@ -37,6 +37,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_regions (region) {
+        region -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        base -> Nullable<Text>,
+        local_holidays -> Array<Nullable<Date>>,
+        local_workdays -> Array<Nullable<Date>>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    calendar_years (region, year) {
+        region -> Text,
+        year -> Int4,
+        notice -> Text,
+        holidays -> Array<Nullable<Date>>,
+        workdays -> Array<Nullable<Date>>,
+        source -> Text,
+        loaded_at -> Timestamptz,
+        loaded_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     clock_events (id) {
         id -> Int8,
         filing_id -> Uuid,
@@ -86,6 +111,16 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        statutory_due_on -> Nullable<Date>,
+        promised_due_on -> Nullable<Date>,
+        warn_on -> Nullable<Date>,
+        step_due_on -> Nullable<Date>,
+        clock_suspended -> Bool,
+        clock_provisional -> Bool,
+        working_days_used -> Nullable<Int4>,
+        suspended_working_days -> Nullable<Int4>,
+        on_time_statutory -> Nullable<Bool>,
+        on_time_promised -> Nullable<Bool>,
     }
 }
 
@@ -152,6 +187,7 @@ diesel::table! {
         claimed_by -> Nullable<Uuid>,
         claimed_at -> Nullable<Timestamptz>,
         closed_at -> Nullable<Timestamptz>,
+        due_on -> Nullable<Date>,
     }
 }
 
@@ -184,6 +220,8 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> filings (filing_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(calendar_years -> calendar_regions (region));
+diesel::joinable!(calendar_years -> users (loaded_by));
 diesel::joinable!(clock_events -> filings (filing_id));
 diesel::joinable!(clock_events -> users (actor_id));
 diesel::joinable!(filings -> departments (department));
@@ -206,6 +244,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_heads,
     audit_log,
+    calendar_regions,
+    calendar_years,
     clock_events,
     departments,
     filing_counters,

@@ -313,6 +313,26 @@ impl Calendar {
         })
     }
 
+    /// The working day N working days before `to` (for warnings: "2 working days before the
+    /// due date"). Zero is `to` itself.
+    pub fn sub_working_days(&self, to: NaiveDate, n: u32) -> Result<Answer<NaiveDate>, CalendarError> {
+        let i = self.index(to)?;
+        if n == 0 {
+            return Ok(Answer {
+                value: to,
+                provisional: self.is_provisional(to.year()),
+            });
+        }
+        // Working days strictly before `to`; the n-th of them counting back.
+        let before = self.before[i] as usize;
+        let k = before.checked_sub(n as usize).ok_or(CalendarError::TooFar(n, to))?;
+        let value = self.day(self.working[k] as usize);
+        Ok(Answer {
+            value,
+            provisional: self.provisional_between(value, to),
+        })
+    }
+
     /// Working days in (a, b]: how many a clock running from `a` has used by the end of `b`.
     /// Negative when `b` is before `a`.
     pub fn working_days_between(&self, a: NaiveDate, b: NaiveDate) -> Result<Answer<i64>, CalendarError> {
@@ -658,6 +678,24 @@ mod tests {
         // §203: a 7-day period ending on a holiday ends on the next working day.
         assert_eq!(cal.calendar_period_end(d("2025-09-24"), 7).unwrap().value, d("2025-10-09"));
         assert_eq!(cal.calendar_period_end(d("2025-11-03"), 10).unwrap().value, d("2025-11-13"));
+    }
+
+    #[test]
+    fn subtracting_working_days_steps_back_over_holidays() {
+        let cal = cn();
+        assert_eq!(cal.sub_working_days(d("2025-10-09"), 1).unwrap().value, d("2025-09-30"));
+        assert_eq!(cal.sub_working_days(d("2025-10-23"), 15).unwrap().value, d("2025-09-26"));
+        assert_eq!(cal.sub_working_days(d("2025-10-05"), 1).unwrap().value, d("2025-09-30"));
+        let mut from = d("2023-02-01");
+        while from <= d("2027-12-31") {
+            for n in [1u32, 2, 3, 10] {
+                let back = cal.sub_working_days(from, n).unwrap().value;
+                // (back, from] holds the n-1 working days between them, plus `from` if it works.
+                let expected = i64::from(n) - i64::from(!cal.is_working(from).unwrap());
+                assert_eq!(cal.working_days_between(back, from).unwrap().value, expected, "{from} - {n}");
+            }
+            from = from.succ_opt().unwrap();
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod definition;
 pub mod engine;
 pub mod forms;
 pub mod graph;
+pub mod legal_time;
 
 use serde::Serialize;
 
