@@ -93,6 +93,8 @@ pub struct Storage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Authority {
+    /// The working-day calendar (a region in seeds/calendars).
+    pub region: String,
     pub time_zone: String,
     pub utc_offset_minutes: i32,
 }

@@ -27,6 +27,7 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::{ClockMode, Settings};
 use crate::db::DbPool;
 use crate::db::discovery::{self, Discovered};
+use crate::services::calendars::{self as calendar_service, Calendars};
 use crate::services::items::Registry;
 use crate::web::AppState;
 
@@ -35,6 +36,7 @@ pub struct Prepared {
     pub database: Discovered,
     pub pool: DbPool,
     pub items: Arc<Registry>,
+    pub calendars: Arc<Calendars>,
     pub departments: Vec<String>,
 }
 
@@ -66,6 +68,15 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let departments = services::seed::departments(&mut conn, &settings.root.join("seeds"))?;
     let now = SystemClock.now();
     let items = Registry::sync(&mut conn, &settings.items_dir(), &departments, now)?;
+    calendar_service::sync_seeds(&mut conn, &settings.root.join("seeds/calendars"), now)?;
+    let calendars = Calendars::load(&mut conn)?;
+    if calendars.get(&settings.authority.region).is_none() {
+        anyhow::bail!(
+            "authority.region = {} has no calendar (known: {})",
+            settings.authority.region,
+            calendars.regions().join(", ")
+        );
+    }
     if settings.demo.seed {
         let created = services::seed::demo_users(&mut conn, now)?;
         if created > 0 {
@@ -76,6 +87,7 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
         database,
         pool,
         items: Arc::new(items),
+        calendars: Arc::new(calendars),
         departments,
     })
 }
@@ -113,7 +125,9 @@ impl Application {
         let state = AppState {
             pool: prepared.pool,
             items: prepared.items,
+            calendars: prepared.calendars,
             clock,
+            manual_clock: manual_clock.clone(),
             settings: Arc::new(settings),
             offset,
         };

@@ -122,7 +122,9 @@ fn qingming(year: i32) -> Option<NaiveDate> {
 
 fn lunar(year: i32, month: u8, day: u8) -> Option<NaiveDate> {
     let y = u16::try_from(year).ok()?;
-    LunisolarDate::from_ymd(y, month, false, day).ok().map(|d| d.to_naive_date())
+    LunisolarDate::from_ymd(y, month, false, day)
+        .ok()
+        .map(|d| d.to_naive_date())
 }
 
 /// The statutory holidays of a year under 全国年节及纪念日放假办法 (2024 revision): 13 days.
@@ -169,19 +171,31 @@ impl Calendar {
     /// Build a calendar from published notices and the region's local days. Notices must not
     /// contradict themselves (a day both holiday and workday) and must name the days of their
     /// own year or its neighbours.
-    pub fn build(region: &str, notices: &[YearNotice], local: &LocalDays) -> Result<Calendar, CalendarError> {
-        let start = date(FIRST_YEAR, 1, 1).ok_or_else(|| CalendarError::Invalid("bad start".into()))?;
-        let end = date(LAST_YEAR, 12, 31).ok_or_else(|| CalendarError::Invalid("bad end".into()))?;
+    pub fn build(
+        region: &str,
+        notices: &[YearNotice],
+        local: &LocalDays,
+    ) -> Result<Calendar, CalendarError> {
+        let start =
+            date(FIRST_YEAR, 1, 1).ok_or_else(|| CalendarError::Invalid("bad start".into()))?;
+        let end =
+            date(LAST_YEAR, 12, 31).ok_or_else(|| CalendarError::Invalid("bad end".into()))?;
         let days = (end - start).num_days() as usize + 1;
         let mut kinds = Vec::with_capacity(days);
         let mut names = BTreeMap::new();
         let mut notice_years = BTreeMap::new();
         for n in notices {
             if !(FIRST_YEAR..=LAST_YEAR).contains(&n.year) {
-                return Err(CalendarError::Invalid(format!("year {} is outside the calendar", n.year)));
+                return Err(CalendarError::Invalid(format!(
+                    "year {} is outside the calendar",
+                    n.year
+                )));
             }
             if n.notice.trim().is_empty() {
-                return Err(CalendarError::Invalid(format!("year {}: the notice must be named", n.year)));
+                return Err(CalendarError::Invalid(format!(
+                    "year {}: the notice must be named",
+                    n.year
+                )));
             }
             for d in n.holidays.iter().chain(&n.workdays) {
                 if (d.year() - n.year).abs() > 1 {
@@ -192,10 +206,16 @@ impl Calendar {
                 }
             }
             if let Some(d) = n.holidays.iter().find(|d| n.workdays.contains(d)) {
-                return Err(CalendarError::Invalid(format!("year {}: {d} is both a holiday and a workday", n.year)));
+                return Err(CalendarError::Invalid(format!(
+                    "year {}: {d} is both a holiday and a workday",
+                    n.year
+                )));
             }
             if notice_years.insert(n.year, n.notice.clone()).is_some() {
-                return Err(CalendarError::Invalid(format!("year {} has two notices", n.year)));
+                return Err(CalendarError::Invalid(format!(
+                    "year {} has two notices",
+                    n.year
+                )));
             }
         }
         // Days a notice names, whichever year the notice is for (2023's names 2022-12-31).
@@ -295,7 +315,11 @@ impl Calendar {
 
     /// The N-th working day after `from` (民法典 §201: the start day is not counted). Zero days
     /// is `from` itself.
-    pub fn add_working_days(&self, from: NaiveDate, n: u32) -> Result<Answer<NaiveDate>, CalendarError> {
+    pub fn add_working_days(
+        &self,
+        from: NaiveDate,
+        n: u32,
+    ) -> Result<Answer<NaiveDate>, CalendarError> {
         let i = self.index(from)?;
         if n == 0 {
             return Ok(Answer {
@@ -315,7 +339,11 @@ impl Calendar {
 
     /// The working day N working days before `to` (for warnings: "2 working days before the
     /// due date"). Zero is `to` itself.
-    pub fn sub_working_days(&self, to: NaiveDate, n: u32) -> Result<Answer<NaiveDate>, CalendarError> {
+    pub fn sub_working_days(
+        &self,
+        to: NaiveDate,
+        n: u32,
+    ) -> Result<Answer<NaiveDate>, CalendarError> {
         let i = self.index(to)?;
         if n == 0 {
             return Ok(Answer {
@@ -325,7 +353,9 @@ impl Calendar {
         }
         // Working days strictly before `to`; the n-th of them counting back.
         let before = self.before[i] as usize;
-        let k = before.checked_sub(n as usize).ok_or(CalendarError::TooFar(n, to))?;
+        let k = before
+            .checked_sub(n as usize)
+            .ok_or(CalendarError::TooFar(n, to))?;
         let value = self.day(self.working[k] as usize);
         Ok(Answer {
             value,
@@ -335,7 +365,11 @@ impl Calendar {
 
     /// Working days in (a, b]: how many a clock running from `a` has used by the end of `b`.
     /// Negative when `b` is before `a`.
-    pub fn working_days_between(&self, a: NaiveDate, b: NaiveDate) -> Result<Answer<i64>, CalendarError> {
+    pub fn working_days_between(
+        &self,
+        a: NaiveDate,
+        b: NaiveDate,
+    ) -> Result<Answer<i64>, CalendarError> {
         let (i, j) = (self.index(a)?, self.index(b)?);
         let value = i64::from(self.before[j + 1]) - i64::from(self.before[i + 1]);
         Ok(Answer {
@@ -358,7 +392,11 @@ impl Calendar {
 
     /// The last day of a period of N calendar days after `from` (民法典 §201, §203): `from` + N,
     /// moved to the next working day when it falls on a holiday or a weekend.
-    pub fn calendar_period_end(&self, from: NaiveDate, n: u32) -> Result<Answer<NaiveDate>, CalendarError> {
+    pub fn calendar_period_end(
+        &self,
+        from: NaiveDate,
+        n: u32,
+    ) -> Result<Answer<NaiveDate>, CalendarError> {
         let end = from
             .checked_add_days(Days::new(u64::from(n)))
             .ok_or(CalendarError::OutOfRange(from))?;
@@ -371,8 +409,10 @@ impl Calendar {
 
     /// Every non-ordinary day of a year, with its kind and source.
     pub fn special_days(&self, year: i32) -> Result<Vec<SpecialDay>, CalendarError> {
-        let first = date(year, 1, 1).ok_or_else(|| CalendarError::Invalid(format!("bad year {year}")))?;
-        let last = date(year, 12, 31).ok_or_else(|| CalendarError::Invalid(format!("bad year {year}")))?;
+        let first =
+            date(year, 1, 1).ok_or_else(|| CalendarError::Invalid(format!("bad year {year}")))?;
+        let last =
+            date(year, 12, 31).ok_or_else(|| CalendarError::Invalid(format!("bad year {year}")))?;
         let (i, j) = (self.index(first)?, self.index(last)?);
         let source = self.notice(year).unwrap_or("statutory").to_owned();
         Ok((i..=j)
@@ -432,8 +472,10 @@ impl YearEntry {
         Ok(YearNotice {
             year: self.year,
             notice: self.notice.trim().to_owned(),
-            holidays: parse_days(&self.holidays).map_err(|e| format!("year {}: holidays: {e}", self.year))?,
-            workdays: parse_days(&self.workdays).map_err(|e| format!("year {}: workdays: {e}", self.year))?,
+            holidays: parse_days(&self.holidays)
+                .map_err(|e| format!("year {}: holidays: {e}", self.year))?,
+            workdays: parse_days(&self.workdays)
+                .map_err(|e| format!("year {}: workdays: {e}", self.year))?,
         })
     }
 }
@@ -443,17 +485,24 @@ impl RegionFile {
         let f: RegionFile = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
         let ok = !f.region.is_empty()
             && f.region.len() <= 32
-            && f.region.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+            && f.region
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
         if !ok {
-            return Err(format!("{file}: region `{}` must be upper-case letters, digits and -", f.region));
+            return Err(format!(
+                "{file}: region `{}` must be upper-case letters, digits and -",
+                f.region
+            ));
         }
         Ok(f)
     }
 
     pub fn local(&self) -> Result<LocalDays, String> {
         Ok(LocalDays {
-            holidays: parse_days(&self.local_holidays).map_err(|e| format!("local holidays: {e}"))?,
-            workdays: parse_days(&self.local_workdays).map_err(|e| format!("local workdays: {e}"))?,
+            holidays: parse_days(&self.local_holidays)
+                .map_err(|e| format!("local holidays: {e}"))?,
+            workdays: parse_days(&self.local_workdays)
+                .map_err(|e| format!("local workdays: {e}"))?,
         })
     }
 }
@@ -463,7 +512,8 @@ pub fn parse_days(items: &[String]) -> Result<Vec<NaiveDate>, String> {
     let mut out = Vec::new();
     for item in items {
         let parse = |s: &str| {
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
         };
         match item.split_once("..") {
             Some((a, b)) => {
@@ -474,7 +524,9 @@ pub fn parse_days(items: &[String]) -> Result<Vec<NaiveDate>, String> {
                 let mut d = a;
                 while d <= b {
                     out.push(d);
-                    d = d.succ_opt().ok_or_else(|| format!("`{item}` runs off the calendar"))?;
+                    d = d
+                        .succ_opt()
+                        .ok_or_else(|| format!("`{item}` runs off the calendar"))?;
                 }
             }
             None => out.push(parse(item)?),
@@ -496,7 +548,16 @@ mod tests {
 
     #[test]
     fn qingming_matches_the_published_dates() {
-        for (y, day) in [(2008, 4), (2015, 5), (2019, 5), (2020, 4), (2023, 5), (2024, 4), (2025, 4), (2026, 5)] {
+        for (y, day) in [
+            (2008, 4),
+            (2015, 5),
+            (2019, 5),
+            (2020, 4),
+            (2023, 5),
+            (2024, 4),
+            (2025, 4),
+            (2026, 5),
+        ] {
             assert_eq!(qingming(y), date(y, 4, day), "{y}");
         }
     }
@@ -508,8 +569,17 @@ mod tests {
             assert_eq!(days.len(), 13, "{y}: {days:?}");
         }
         // 2025: 除夕 is 01-28, 端午 05-31, 中秋 10-06.
-        let days: Vec<NaiveDate> = statutory_holidays(2025).into_iter().map(|(d, _)| d).collect();
-        for s in ["2025-01-28", "2025-01-31", "2025-05-31", "2025-10-06", "2025-04-04"] {
+        let days: Vec<NaiveDate> = statutory_holidays(2025)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        for s in [
+            "2025-01-28",
+            "2025-01-31",
+            "2025-05-31",
+            "2025-10-06",
+            "2025-04-04",
+        ] {
             assert!(days.contains(&d(s)), "{s}");
         }
     }
@@ -517,8 +587,20 @@ mod tests {
     #[test]
     fn ranges_parse_inclusively_and_bad_ones_are_named() {
         let days = parse_days(&["2025-01-28..2025-01-30".into(), "2025-05-01".into()]).unwrap();
-        assert_eq!(days, [d("2025-01-28"), d("2025-01-29"), d("2025-01-30"), d("2025-05-01")]);
-        assert!(parse_days(&["2025-02-30".into()]).unwrap_err().contains("2025-02-30"));
+        assert_eq!(
+            days,
+            [
+                d("2025-01-28"),
+                d("2025-01-29"),
+                d("2025-01-30"),
+                d("2025-05-01")
+            ]
+        );
+        assert!(
+            parse_days(&["2025-02-30".into()])
+                .unwrap_err()
+                .contains("2025-02-30")
+        );
         assert!(parse_days(&["2025-03-01..2025-01-01".into()]).is_err());
     }
 
@@ -550,7 +632,15 @@ mod tests {
                     range("2023-09-29", "2023-10-06"),
                 ]
                 .concat(),
-                vec!["2023-01-28", "2023-01-29", "2023-04-23", "2023-05-06", "2023-06-25", "2023-10-07", "2023-10-08"],
+                vec![
+                    "2023-01-28",
+                    "2023-01-29",
+                    "2023-04-23",
+                    "2023-05-06",
+                    "2023-06-25",
+                    "2023-10-07",
+                    "2023-10-08",
+                ],
             ),
             (
                 [
@@ -564,7 +654,13 @@ mod tests {
                 ]
                 .concat(),
                 vec![
-                    "2024-02-04", "2024-02-18", "2024-04-07", "2024-04-28", "2024-05-11", "2024-09-14", "2024-09-29",
+                    "2024-02-04",
+                    "2024-02-18",
+                    "2024-04-07",
+                    "2024-04-28",
+                    "2024-05-11",
+                    "2024-09-14",
+                    "2024-09-29",
                     "2024-10-12",
                 ],
             ),
@@ -578,7 +674,13 @@ mod tests {
                     range("2025-10-01", "2025-10-08"),
                 ]
                 .concat(),
-                vec!["2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11"],
+                vec![
+                    "2025-01-26",
+                    "2025-02-08",
+                    "2025-04-27",
+                    "2025-09-28",
+                    "2025-10-11",
+                ],
             ),
             (
                 [
@@ -591,7 +693,14 @@ mod tests {
                     range("2026-10-01", "2026-10-07"),
                 ]
                 .concat(),
-                vec!["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"],
+                vec![
+                    "2026-01-04",
+                    "2026-02-14",
+                    "2026-02-28",
+                    "2026-05-09",
+                    "2026-09-20",
+                    "2026-10-10",
+                ],
             ),
         ]
     }
@@ -623,7 +732,12 @@ mod tests {
         let cal = cn();
         for y in [2025, 2026] {
             for (day, name) in statutory_holidays(y) {
-                assert_eq!(cal.kind(day).unwrap(), DayKind::Holiday, "{day} {}", name.en);
+                assert_eq!(
+                    cal.kind(day).unwrap(),
+                    DayKind::Holiday,
+                    "{day} {}",
+                    name.en
+                );
             }
         }
     }
@@ -633,22 +747,42 @@ mod tests {
         let cal = cn();
         let special = cal.special_days(2027).unwrap();
         assert_eq!(special.len(), 13);
-        assert!(special.iter().all(|s| s.kind == DayKind::StatutoryHoliday && s.source == "statutory"));
+        assert!(
+            special
+                .iter()
+                .all(|s| s.kind == DayKind::StatutoryHoliday && s.source == "statutory")
+        );
         // 2027: 除夕 is 02-05, 春节 02-06; 中秋 09-15.
-        for s in ["2027-01-01", "2027-02-05", "2027-02-08", "2027-09-15", "2027-10-03"] {
+        for s in [
+            "2027-01-01",
+            "2027-02-05",
+            "2027-02-08",
+            "2027-09-15",
+            "2027-10-03",
+        ] {
             assert_eq!(cal.kind(d(s)).unwrap(), DayKind::StatutoryHoliday, "{s}");
         }
         let a = cal.add_working_days(d("2026-12-28"), 5).unwrap();
         assert!(a.provisional);
         assert_eq!(a.value, d("2027-01-05"));
-        assert!(!cal.add_working_days(d("2026-12-01"), 5).unwrap().provisional);
+        assert!(
+            !cal.add_working_days(d("2026-12-01"), 5)
+                .unwrap()
+                .provisional
+        );
     }
 
     #[test]
     fn the_law_s_example_accepted_2025_09_26_with_15_working_days_is_due_2025_10_23() {
         let cal = cn();
         let due = cal.add_working_days(d("2025-09-26"), 15).unwrap();
-        assert_eq!(due, Answer { value: d("2025-10-23"), provisional: false });
+        assert_eq!(
+            due,
+            Answer {
+                value: d("2025-10-23"),
+                provisional: false
+            }
+        );
     }
 
     #[test]
@@ -670,29 +804,64 @@ mod tests {
         // Zero days is the day itself.
         assert_eq!(add("2025-10-03", 0), d("2025-10-03"));
         // Working days used between acceptance and a date.
-        assert_eq!(cal.working_days_between(d("2025-09-26"), d("2025-10-23")).unwrap().value, 15);
-        assert_eq!(cal.working_days_between(d("2025-10-23"), d("2025-09-26")).unwrap().value, -15);
+        assert_eq!(
+            cal.working_days_between(d("2025-09-26"), d("2025-10-23"))
+                .unwrap()
+                .value,
+            15
+        );
+        assert_eq!(
+            cal.working_days_between(d("2025-10-23"), d("2025-09-26"))
+                .unwrap()
+                .value,
+            -15
+        );
         // Next working day on or after.
-        assert_eq!(cal.next_working_day(d("2025-10-01")).unwrap().value, d("2025-10-09"));
-        assert_eq!(cal.next_working_day(d("2025-10-09")).unwrap().value, d("2025-10-09"));
+        assert_eq!(
+            cal.next_working_day(d("2025-10-01")).unwrap().value,
+            d("2025-10-09")
+        );
+        assert_eq!(
+            cal.next_working_day(d("2025-10-09")).unwrap().value,
+            d("2025-10-09")
+        );
         // §203: a 7-day period ending on a holiday ends on the next working day.
-        assert_eq!(cal.calendar_period_end(d("2025-09-24"), 7).unwrap().value, d("2025-10-09"));
-        assert_eq!(cal.calendar_period_end(d("2025-11-03"), 10).unwrap().value, d("2025-11-13"));
+        assert_eq!(
+            cal.calendar_period_end(d("2025-09-24"), 7).unwrap().value,
+            d("2025-10-09")
+        );
+        assert_eq!(
+            cal.calendar_period_end(d("2025-11-03"), 10).unwrap().value,
+            d("2025-11-13")
+        );
     }
 
     #[test]
     fn subtracting_working_days_steps_back_over_holidays() {
         let cal = cn();
-        assert_eq!(cal.sub_working_days(d("2025-10-09"), 1).unwrap().value, d("2025-09-30"));
-        assert_eq!(cal.sub_working_days(d("2025-10-23"), 15).unwrap().value, d("2025-09-26"));
-        assert_eq!(cal.sub_working_days(d("2025-10-05"), 1).unwrap().value, d("2025-09-30"));
+        assert_eq!(
+            cal.sub_working_days(d("2025-10-09"), 1).unwrap().value,
+            d("2025-09-30")
+        );
+        assert_eq!(
+            cal.sub_working_days(d("2025-10-23"), 15).unwrap().value,
+            d("2025-09-26")
+        );
+        assert_eq!(
+            cal.sub_working_days(d("2025-10-05"), 1).unwrap().value,
+            d("2025-09-30")
+        );
         let mut from = d("2023-02-01");
         while from <= d("2027-12-31") {
             for n in [1u32, 2, 3, 10] {
                 let back = cal.sub_working_days(from, n).unwrap().value;
                 // (back, from] holds the n-1 working days between them, plus `from` if it works.
                 let expected = i64::from(n) - i64::from(!cal.is_working(from).unwrap());
-                assert_eq!(cal.working_days_between(back, from).unwrap().value, expected, "{from} - {n}");
+                assert_eq!(
+                    cal.working_days_between(back, from).unwrap().value,
+                    expected,
+                    "{from} - {n}"
+                );
             }
             from = from.succ_opt().unwrap();
         }
@@ -701,8 +870,14 @@ mod tests {
     #[test]
     fn out_of_range_dates_are_errors_not_panics() {
         let cal = cn();
-        assert!(matches!(cal.add_working_days(d("1999-12-31"), 1), Err(CalendarError::OutOfRange(_))));
-        assert!(matches!(cal.add_working_days(d("2099-12-30"), 10), Err(CalendarError::TooFar(..))));
+        assert!(matches!(
+            cal.add_working_days(d("1999-12-31"), 1),
+            Err(CalendarError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            cal.add_working_days(d("2099-12-30"), 10),
+            Err(CalendarError::TooFar(..))
+        ));
         assert!(cal.kind(d("2100-01-01")).is_err());
     }
 
@@ -717,7 +892,10 @@ mod tests {
         };
         let cal = Calendar::build("CN-TEST", &notices, &local).unwrap();
         assert_eq!(cal.kind(d("2025-11-24")).unwrap(), DayKind::LocalHoliday);
-        assert_eq!(cal.add_working_days(d("2025-11-21"), 1).unwrap().value, d("2025-11-25"));
+        assert_eq!(
+            cal.add_working_days(d("2025-11-21"), 1).unwrap().value,
+            d("2025-11-25")
+        );
     }
 
     #[test]
@@ -750,7 +928,11 @@ mod tests {
         let mut from = d("2023-01-01");
         while from <= d("2027-12-31") {
             for n in [0u32, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60] {
-                assert_eq!(cal.add_working_days(from, n).unwrap().value, naive_add(&cal, from, n), "{from} + {n}");
+                assert_eq!(
+                    cal.add_working_days(from, n).unwrap().value,
+                    naive_add(&cal, from, n),
+                    "{from} + {n}"
+                );
             }
             let mut next = from;
             while !cal.is_working(next).unwrap() {

@@ -224,6 +224,12 @@ pub struct Limits {
     pub promised: Option<Limit>,
     /// §32: completeness is decided on the spot or within this many days of receipt.
     pub completeness: Option<Limit>,
+    /// When the clocks turn yellow: `{ days_before = 2 }` or `{ share = "4/5" }`.
+    #[serde(default)]
+    pub warning: super::legal_time::Warning,
+    /// §42: the most days a manager may add to the statutory limit (e.g. 10).
+    #[serde(default)]
+    pub max_extension_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -289,8 +289,16 @@ pub fn evaluate(
         stopped_on,
         used,
         suspended,
-        suspended_since: if phase == Phase::Suspended { suspended_since } else { None },
-        suspended_reason: if phase == Phase::Suspended { suspended_reason } else { None },
+        suspended_since: if phase == Phase::Suspended {
+            suspended_since
+        } else {
+            None
+        },
+        suspended_reason: if phase == Phase::Suspended {
+            suspended_reason
+        } else {
+            None
+        },
         extended,
         remaining,
         due_on,
@@ -307,7 +315,11 @@ fn share_of(budget: i64, f: Fraction) -> i64 {
 }
 
 /// A step's own limit, running from the day the filing entered the step (no suspension).
-pub fn step_due(cal: &Calendar, limit: Limit, entered_on: NaiveDate) -> Result<(NaiveDate, bool), CalendarError> {
+pub fn step_due(
+    cal: &Calendar,
+    limit: Limit,
+    entered_on: NaiveDate,
+) -> Result<(NaiveDate, bool), CalendarError> {
     let ans = match limit.unit {
         DayUnit::Working => cal.add_working_days(entered_on, limit.days)?,
         DayUnit::Calendar => cal.calendar_period_end(entered_on, limit.days)?,
@@ -324,7 +336,8 @@ mod tests {
     fn cn() -> &'static Calendar {
         static CN: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
         CN.get_or_init(|| {
-            let f = RegionFile::parse("CN.toml", include_str!("../../seeds/calendars/CN.toml")).unwrap();
+            let f = RegionFile::parse("CN.toml", include_str!("../../seeds/calendars/CN.toml"))
+                .unwrap();
             let notices: Vec<YearNotice> = f.years.iter().map(|y| y.to_notice().unwrap()).collect();
             Calendar::build("CN", &notices, &f.local().unwrap()).unwrap()
         })
@@ -345,8 +358,14 @@ mod tests {
 
     #[test]
     fn a_running_clock_is_due_on_the_nth_working_day_after_acceptance() {
-        let v = evaluate(cn(), FIFTEEN, &[e(LedgerKind::Start, "2025-09-26")], d("2025-10-09"), Warning::DaysBefore(2))
-            .unwrap();
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &[e(LedgerKind::Start, "2025-09-26")],
+            d("2025-10-09"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!(v.phase, Phase::Running);
         assert_eq!(v.due_on, Some(d("2025-10-23")));
         // 09-28, 09-29, 09-30, 10-09.
@@ -359,7 +378,11 @@ mod tests {
     #[test]
     fn the_colour_turns_yellow_on_the_warning_day_and_red_after_the_due_day() {
         let ledger = [e(LedgerKind::Start, "2025-09-26")];
-        let at = |day: &str| evaluate(cn(), FIFTEEN, &ledger, d(day), Warning::DaysBefore(2)).unwrap().status;
+        let at = |day: &str| {
+            evaluate(cn(), FIFTEEN, &ledger, d(day), Warning::DaysBefore(2))
+                .unwrap()
+                .status
+        };
         assert_eq!(at("2025-10-20"), Status::Green);
         assert_eq!(at("2025-10-21"), Status::Yellow);
         assert_eq!(at("2025-10-23"), Status::Yellow);
@@ -371,10 +394,20 @@ mod tests {
         // Start Mon 2025-11-03; suspend Wed 11-05 (used 11-04, 11-05 = 2); resume Mon 11-17.
         let ledger = [
             e(LedgerKind::Start, "2025-11-03"),
-            e(LedgerKind::Suspend(SuspendReason::ExpertReview), "2025-11-05"),
+            e(
+                LedgerKind::Suspend(SuspendReason::ExpertReview),
+                "2025-11-05",
+            ),
             e(LedgerKind::Resume, "2025-11-17"),
         ];
-        let during = evaluate(cn(), FIFTEEN, &ledger[..2], d("2025-11-12"), Warning::DaysBefore(2)).unwrap();
+        let during = evaluate(
+            cn(),
+            FIFTEEN,
+            &ledger[..2],
+            d("2025-11-12"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!(during.phase, Phase::Suspended);
         assert_eq!(during.used, 2);
         assert_eq!(during.remaining, 13);
@@ -382,7 +415,14 @@ mod tests {
         assert_eq!(during.suspended_reason, Some(SuspendReason::ExpertReview));
         assert_eq!(during.suspended, 5);
 
-        let after = evaluate(cn(), FIFTEEN, &ledger, d("2025-11-17"), Warning::DaysBefore(2)).unwrap();
+        let after = evaluate(
+            cn(),
+            FIFTEEN,
+            &ledger,
+            d("2025-11-17"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!(after.phase, Phase::Running);
         assert_eq!(after.used, 2);
         assert_eq!(after.remaining, 13);
@@ -391,14 +431,31 @@ mod tests {
         // Suspended 11-06 .. 11-17: 8 working days were not counted.
         assert_eq!(after.suspended, 8);
         // Without the suspension it would have been due 15 working days after 11-03.
-        let plain = evaluate(cn(), FIFTEEN, &ledger[..1], d("2025-11-17"), Warning::DaysBefore(2)).unwrap();
+        let plain = evaluate(
+            cn(),
+            FIFTEEN,
+            &ledger[..1],
+            d("2025-11-17"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!(plain.due_on, Some(d("2025-11-24")));
     }
 
     #[test]
     fn an_extension_adds_to_the_budget() {
-        let ledger = [e(LedgerKind::Start, "2025-09-26"), e(LedgerKind::Extend(10), "2025-10-20")];
-        let v = evaluate(cn(), FIFTEEN, &ledger, d("2025-10-20"), Warning::DaysBefore(2)).unwrap();
+        let ledger = [
+            e(LedgerKind::Start, "2025-09-26"),
+            e(LedgerKind::Extend(10), "2025-10-20"),
+        ];
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &ledger,
+            d("2025-10-20"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!(v.extended, 10);
         // Used by 10-20: 09-28..30, 10-09..11, 10-13..17, 10-20 = 12 of 25.
         assert_eq!(v.remaining, 25 - 12);
@@ -407,12 +464,35 @@ mod tests {
 
     #[test]
     fn a_stopped_clock_reports_whether_it_was_on_time() {
-        let on_time = [e(LedgerKind::Start, "2025-09-26"), e(LedgerKind::Stop, "2025-10-23")];
-        let v = evaluate(cn(), FIFTEEN, &on_time, d("2025-12-01"), Warning::DaysBefore(2)).unwrap();
-        assert_eq!((v.phase, v.used, v.status), (Phase::Stopped, 15, Status::Green));
+        let on_time = [
+            e(LedgerKind::Start, "2025-09-26"),
+            e(LedgerKind::Stop, "2025-10-23"),
+        ];
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &on_time,
+            d("2025-12-01"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
+        assert_eq!(
+            (v.phase, v.used, v.status),
+            (Phase::Stopped, 15, Status::Green)
+        );
         assert!(v.on_time());
-        let late = [e(LedgerKind::Start, "2025-09-26"), e(LedgerKind::Stop, "2025-10-24")];
-        let v = evaluate(cn(), FIFTEEN, &late, d("2025-12-01"), Warning::DaysBefore(2)).unwrap();
+        let late = [
+            e(LedgerKind::Start, "2025-09-26"),
+            e(LedgerKind::Stop, "2025-10-24"),
+        ];
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &late,
+            d("2025-12-01"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert_eq!((v.used, v.status), (16, Status::Red));
         assert!(!v.on_time());
     }
@@ -432,18 +512,36 @@ mod tests {
             days: 7,
             unit: DayUnit::Calendar,
         };
-        let v = evaluate(cn(), ten, &[e(LedgerKind::Start, "2025-09-24")], d("2025-09-25"), Warning::DaysBefore(1))
-            .unwrap();
+        let v = evaluate(
+            cn(),
+            ten,
+            &[e(LedgerKind::Start, "2025-09-24")],
+            d("2025-09-25"),
+            Warning::DaysBefore(1),
+        )
+        .unwrap();
         assert_eq!(v.due_on, Some(d("2025-10-09")));
     }
 
     #[test]
     fn a_clock_crossing_into_an_unpublished_year_is_provisional() {
-        let v = evaluate(cn(), FIFTEEN, &[e(LedgerKind::Start, "2026-12-20")], d("2026-12-21"), Warning::DaysBefore(2))
-            .unwrap();
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &[e(LedgerKind::Start, "2026-12-20")],
+            d("2026-12-21"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert!(v.provisional);
-        let v = evaluate(cn(), FIFTEEN, &[e(LedgerKind::Start, "2026-11-02")], d("2026-11-03"), Warning::DaysBefore(2))
-            .unwrap();
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &[e(LedgerKind::Start, "2026-11-02")],
+            d("2026-11-03"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
         assert!(!v.provisional);
     }
 
@@ -455,13 +553,26 @@ mod tests {
             e(LedgerKind::Stop, "2025-10-23"),
             e(LedgerKind::Resume, "2025-10-24"),
         ];
-        let v = evaluate(cn(), FIFTEEN, &ledger, d("2025-12-01"), Warning::DaysBefore(2)).unwrap();
-        assert_eq!((v.phase, v.used, v.started_on), (Phase::Stopped, 15, Some(d("2025-09-26"))));
+        let v = evaluate(
+            cn(),
+            FIFTEEN,
+            &ledger,
+            d("2025-12-01"),
+            Warning::DaysBefore(2),
+        )
+        .unwrap();
+        assert_eq!(
+            (v.phase, v.used, v.started_on),
+            (Phase::Stopped, 15, Some(d("2025-09-26")))
+        );
     }
 
     #[test]
     fn a_step_limit_runs_from_entering_the_step() {
         let fifteen = FIFTEEN;
-        assert_eq!(step_due(cn(), fifteen, d("2025-09-26")).unwrap(), (d("2025-10-23"), false));
+        assert_eq!(
+            step_due(cn(), fifteen, d("2025-09-26")).unwrap(),
+            (d("2025-10-23"), false)
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Filings and what hangs off them: numbers, materials, reviews, objections, clock events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
@@ -350,4 +350,95 @@ pub fn insert_clock_event(
             clock_events::actor_id.eq(actor),
         ))
         .execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = clock_events, check_for_backend(diesel::pg::Pg))]
+pub struct ClockEventRow {
+    pub event: String,
+    pub reason: Option<String>,
+    pub days: Option<i32>,
+    pub at: DateTime<Utc>,
+}
+
+pub fn clock_events_for(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<ClockEventRow>> {
+    clock_events::table
+        .filter(clock_events::filing_id.eq(filing))
+        .order(clock_events::id)
+        .select(ClockEventRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_extension(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    days: i32,
+    reason: &str,
+    at: DateTime<Utc>,
+    actor: Uuid,
+) -> QueryResult<usize> {
+    diesel::insert_into(clock_events::table)
+        .values((
+            clock_events::filing_id.eq(filing),
+            clock_events::event.eq("extend"),
+            clock_events::reason.eq(reason),
+            clock_events::days.eq(Some(days)),
+            clock_events::at.eq(at),
+            clock_events::actor_id.eq(Some(actor)),
+        ))
+        .execute(conn)
+}
+
+/// The derived deadlines stored on a filing (copies; the ledger is the truth).
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = filings, treat_none_as_null = true)]
+pub struct DeadlineColumns {
+    pub statutory_due_on: Option<NaiveDate>,
+    pub promised_due_on: Option<NaiveDate>,
+    pub warn_on: Option<NaiveDate>,
+    pub step_due_on: Option<NaiveDate>,
+    pub clock_suspended: bool,
+    pub clock_provisional: bool,
+    pub working_days_used: Option<i32>,
+    pub suspended_working_days: Option<i32>,
+    pub on_time_statutory: Option<bool>,
+    pub on_time_promised: Option<bool>,
+}
+
+pub fn set_deadlines(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    d: &DeadlineColumns,
+    task_due: Option<NaiveDate>,
+) -> QueryResult<()> {
+    diesel::update(filings::table.find(filing))
+        .set(d)
+        .execute(conn)?;
+    diesel::update(
+        tasks::table
+            .filter(tasks::filing_id.eq(filing))
+            .filter(tasks::closed_at.is_null()),
+    )
+    .set(tasks::due_on.eq(task_due))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Open filings whose clock has started (for recomputation after a calendar change), in pages.
+pub fn open_started(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<Uuid>> {
+    let mut q = filings::table
+        .filter(filings::closed_at.is_null())
+        .filter(filings::accepted_at.is_not_null())
+        .select(filings::id)
+        .order(filings::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(a) = after {
+        q = q.filter(filings::id.gt(a));
+    }
+    q.load(conn)
 }

@@ -2,6 +2,7 @@
 //! compose them inside one transaction. Rows, inserts and changes are separate structs.
 
 pub mod audit;
+pub mod calendars;
 pub mod filings;
 pub mod items;
 pub mod tasks;

@@ -15,8 +15,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::auth::Principal;
+use super::deadlines::{self, Clocks};
 use super::items::{Item, Registry};
 use crate::clock::local_date;
+use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Action, Input, Role, State, StateKind};
 use crate::domain::engine::{
     self, Actor, Effect, Outcome, Refusal, ReviewRecord, Snapshot, Verdict,
@@ -33,12 +35,14 @@ use crate::repo::tasks;
 /// What a use case needs besides its arguments.
 pub struct Ctx<'a> {
     pub items: &'a Registry,
+    /// The authority's working-day calendar.
+    pub calendar: &'a Calendar,
     pub now: DateTime<Utc>,
     pub offset: FixedOffset,
 }
 
 impl Ctx<'_> {
-    fn today(&self) -> NaiveDate {
+    pub fn today(&self) -> NaiveDate {
         local_date(self.now, self.offset)
     }
 }
@@ -125,6 +129,8 @@ pub struct FilingView {
     pub tasks: Vec<TaskBrief>,
     /// The actions the caller may take now (guards are checked when acting).
     pub actions: Vec<ActionView>,
+    /// Statutory, promised and step clocks as of today.
+    pub clocks: Clocks,
     pub entered_state_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
@@ -656,6 +662,96 @@ pub fn act(
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
         let row = apply(conn, ctx, p, &item, from, row, &outcome, input)?;
+        deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
+        view(conn, ctx, p, &item, row)
+    })
+}
+
+/// A manager extends the statutory limit (行政许可法 §42: with the head's approval and written
+/// reasons), within the item's `max_extension_days`.
+pub fn extend(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    expected_version: i32,
+    days: u32,
+    reason: &str,
+) -> Result<FilingView, AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        let item = ctx.items.by_id(conn, row.item_version_id)?;
+        let department_ok = p
+            .department
+            .as_deref()
+            .is_some_and(|d| d == item.def.department || d == row.department);
+        if !p.has(Role::Manager) || !department_ok {
+            return Err(AppError::Forbidden);
+        }
+        check_version(&row, expected_version, &row.state)?;
+        let ledger = deadlines::ledger(conn, id, ctx.offset)?;
+        let before =
+            deadlines::clocks(ctx.calendar, &item, &row, &ledger, ctx.today(), ctx.offset)?;
+        let phase = before.statutory.phase;
+        if !matches!(
+            phase,
+            crate::domain::legal_time::Phase::Running | crate::domain::legal_time::Phase::Suspended
+        ) {
+            return Err(AppError::conflict(
+                "clock_not_running",
+                "办件的法定时限尚未起算或已经停止，不能延期",
+                "The statutory clock has not started or has stopped: nothing to extend",
+                json!({ "current": { "state": row.state, "version": row.version } }),
+            ));
+        }
+        let allowed = item
+            .def
+            .limits
+            .max_extension_days
+            .saturating_sub(before.statutory.extended);
+        let mut problems = Vec::new();
+        if days == 0 || days > allowed {
+            problems.push(Problem::new(
+                "days",
+                "out_of_range",
+                format!(
+                    "延期天数须在 1 到 {allowed} 之间（本事项最多延期 {} 日）",
+                    item.def.limits.max_extension_days
+                ),
+                format!(
+                    "Days must be between 1 and {allowed} (this item allows {} in all)",
+                    item.def.limits.max_extension_days
+                ),
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > engine::MAX_TEXT_CHARS {
+            problems.push(Problem::new(
+                "reason",
+                "required",
+                "请写明延期理由",
+                "Give the reasons in writing",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Validation(problems));
+        }
+        repo::insert_extension(conn, id, days as i32, reason, ctx.now, p.user_id)?;
+        let row = repo::update(
+            conn,
+            id,
+            &FilingChanges {
+                version: Some(row.version + 1),
+                updated_at: Some(ctx.now),
+                ..Default::default()
+            },
+        )?;
+        let payload = json!({ "days": days, "reason": reason, "version": row.version });
+        audit::append(
+            conn,
+            Event::filing(id, p.user_id, "extend", ctx.now, payload),
+        )?;
+        deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
         view(conn, ctx, p, &item, row)
     })
 }
@@ -932,6 +1028,8 @@ fn view(
     let state = state_of(item, &row)?;
     let facts = Facts::load(conn, &row)?;
     let open = tasks::open_for_filing(conn, row.id)?;
+    let ledger = deadlines::ledger(conn, row.id, ctx.offset)?;
+    let clocks = deadlines::clocks(ctx.calendar, item, &row, &ledger, ctx.today(), ctx.offset)?;
     let actions: Vec<ActionView> = {
         let snap = facts.snapshot(&row, ctx.offset);
         engine::available_actions(&item.def, &snap, &actor(p, &row))
@@ -1017,6 +1115,7 @@ fn view(
             })
             .collect(),
         actions,
+        clocks,
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
         accepted_at: row.accepted_at,

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendars;
+pub mod deadlines;
 pub mod filings;
 pub mod items;
 pub mod queues;

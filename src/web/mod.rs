@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::error::AppError;
+use crate::services::calendars::Calendars;
 use crate::services::filings::Ctx;
 use crate::services::items::Registry;
 
@@ -25,7 +26,10 @@ use crate::services::items::Registry;
 pub struct AppState {
     pub pool: DbPool,
     pub items: Arc<Registry>,
+    pub calendars: Arc<Calendars>,
     pub clock: Arc<dyn Clock>,
+    /// Present in the demo and test environments: the clock administrators may move.
+    pub manual_clock: Option<Arc<crate::clock::ManualClock>>,
     pub settings: Arc<Settings>,
     pub offset: FixedOffset,
 }
@@ -40,15 +44,27 @@ impl AppState {
     {
         let state = self.clone();
         web::block(move || {
+            let calendar = state.calendar()?;
             let mut conn = state.pool.get()?;
             let ctx = Ctx {
                 items: &state.items,
+                calendar: &calendar.calendar,
                 now: state.clock.now(),
                 offset: state.offset,
             };
             f(&mut conn, &ctx)
         })
         .await?
+    }
+}
+
+impl AppState {
+    /// The authority's calendar (a notice loaded meanwhile is picked up on the next request).
+    pub fn calendar(&self) -> Result<Arc<crate::services::calendars::RegionCalendar>, AppError> {
+        let region = &self.settings.authority.region;
+        self.calendars
+            .get(region)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no calendar for region {region}")))
     }
 }
 
@@ -74,6 +90,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::filings::edit)
                 .service(api::filings::act)
                 .service(api::filings::history)
+                .service(api::filings::extend)
+                .service(api::calendars::regions)
+                .service(api::calendars::add)
+                .service(api::calendars::get_year)
+                .service(api::calendars::load)
                 .service(api::materials::upload)
                 .service(api::materials::remove)
                 .service(api::materials::download)
@@ -84,6 +105,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::queue::assign)
                 .service(api::admin::create_user)
                 .service(api::admin::list_users)
-                .service(api::admin::verify_audit),
+                .service(api::admin::verify_audit)
+                .service(api::admin::get_clock)
+                .service(api::admin::move_clock),
         );
 }

@@ -152,3 +152,96 @@ pub async fn verify_audit(
     let v = state.run(|conn, _| audit::verify(conn)).await?;
     Ok(HttpResponse::Ok().json(v))
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClockState {
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// `manual` in the demo and test environments; production refuses it.
+    pub mode: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveClock {
+    /// Set the clock to this instant (RFC 3339).
+    pub set: Option<chrono::DateTime<chrono::Utc>>,
+    /// Or move it forward by this many days (and hours).
+    pub advance_days: Option<u32>,
+    pub advance_hours: Option<u32>,
+}
+
+/// The service's clock (admins).
+#[utoipa::path(tag = "admin", responses((status = 200, body = ClockState), (status = 403)), security(("bearer" = [])))]
+#[get("/admin/clock")]
+pub async fn get_clock(state: web::Data<AppState>, who: Authed) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    Ok(HttpResponse::Ok().json(ClockState {
+        now: state.clock.now(),
+        mode: if state.manual_clock.is_some() {
+            "manual"
+        } else {
+            "system"
+        }
+        .into(),
+    }))
+}
+
+/// Set or advance the manual clock, to exercise deadlines without waiting (admins; demo and
+/// test environments only: 409 when the clock is the system's).
+#[utoipa::path(tag = "admin", request_body = MoveClock, responses((status = 200, body = ClockState), (status = 403), (status = 409), (status = 422)), security(("bearer" = [])))]
+#[post("/admin/clock")]
+pub async fn move_clock(
+    state: web::Data<AppState>,
+    who: Authed,
+    body: web::Json<MoveClock>,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    let Some(manual) = state.manual_clock.clone() else {
+        return Err(AppError::conflict(
+            "system_clock",
+            "本环境使用系统时钟，不能调整",
+            "This environment uses the system clock; it cannot be moved",
+            serde_json::json!({}),
+        ));
+    };
+    let body = body.into_inner();
+    let before = state.clock.now();
+    match (body.set, body.advance_days, body.advance_hours) {
+        (Some(t), None, None) => manual.set(t),
+        (None, d, h) if d.is_some() || h.is_some() => {
+            let days = i64::from(d.unwrap_or(0).min(3650));
+            let hours = i64::from(h.unwrap_or(0).min(24 * 3650));
+            manual.advance(chrono::Duration::days(days) + chrono::Duration::hours(hours));
+        }
+        _ => {
+            return Err(AppError::one_invalid(
+                "set",
+                "required",
+                "请给出 set，或 advance_days / advance_hours（二者择一）",
+                "Give either `set` or `advance_days`/`advance_hours`",
+            ));
+        }
+    }
+    let after = state.clock.now();
+    let admin = who.principal.user_id;
+    state
+        .run(move |conn, _| {
+            crate::repo::audit::append(
+                conn,
+                crate::repo::audit::Event {
+                    chain: "admin".to_owned(),
+                    filing_id: None,
+                    actor_id: Some(admin),
+                    action: "move_clock",
+                    at: after,
+                    payload: serde_json::json!({ "from": before, "to": after }),
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ClockState {
+        now: after,
+        mode: "manual".into(),
+    }))
+}

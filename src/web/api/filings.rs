@@ -238,3 +238,47 @@ pub async fn history(
         .await?;
     Ok(HttpResponse::Ok().json(h))
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// Or send `If-Match`.
+    pub expected_version: Option<i32>,
+    /// Working days to add to the statutory limit.
+    pub days: u32,
+    /// The written reasons (行政许可法 §42).
+    pub reason: String,
+}
+
+/// Extend the statutory limit (managers of the department, within the item's maximum).
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), request_body = ExtendRequest,
+    responses((status = 200, body = FilingView), (status = 403), (status = 409, description = "stale, or the clock is not running"), (status = 422)),
+    security(("bearer" = [])))]
+#[post("/filings/{id}/extend")]
+pub async fn extend(
+    state: web::Data<AppState>,
+    who: Authed,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<ExtendRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let expected = expected_version(&req, body.expected_version)?;
+    let id = id.into_inner();
+    let view = state
+        .run(move |conn, ctx| {
+            filings::extend(
+                conn,
+                ctx,
+                &who.principal,
+                id,
+                expected,
+                body.days,
+                &body.reason,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", format!("\"{}\"", view.version)))
+        .json(view))
+}

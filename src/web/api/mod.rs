@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod calendars;
 pub mod filings;
 pub mod health;
 pub mod items;
@@ -18,10 +19,11 @@ use utoipa::{Modify, OpenApi};
     paths(
         auth::register, auth::login, auth::logout, auth::me,
         items::list, items::get, items::graph,
-        filings::create, filings::list, filings::get, filings::edit, filings::act, filings::history,
+        filings::create, filings::list, filings::get, filings::edit, filings::act, filings::history, filings::extend,
+        calendars::regions, calendars::get_year, calendars::add, calendars::load,
         materials::upload, materials::remove, materials::download,
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
-        admin::create_user, admin::list_users, admin::verify_audit,
+        admin::create_user, admin::list_users, admin::verify_audit, admin::get_clock, admin::move_clock,
     ),
     modifiers(&Bearer),
     tags(
@@ -30,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         (name = "filings", description = "Applications (办件) and their actions"),
         (name = "materials", description = "Uploaded materials"),
         (name = "queue", description = "Staff work queues"),
+        (name = "calendars", description = "Working-day calendars and legal time"),
         (name = "admin", description = "Administration"),
         (name = "audit", description = "The tamper-evident audit log"),
     )

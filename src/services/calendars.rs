@@ -1,0 +1,281 @@
+//! Calendars: seeded from `seeds/calendars`, stored in the database, served from memory.
+//!
+//! Policy: the database is the truth. Seed files add regions and the years that are not stored
+//! yet; they never overwrite a year an administrator loaded. An administrator loading a new
+//! year's notice replaces that year, the change is audited, and every open filing's deadlines
+//! are recomputed with the new calendar.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use super::auth::Principal;
+use crate::domain::Text;
+use crate::domain::calendar::{Calendar, LocalDays, RegionFile, YearEntry, YearNotice};
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::repo::audit::{self, Event};
+use crate::repo::calendars::{self as repo, NewRegion, NewYear};
+
+/// Store the seed files' regions and any year not stored yet.
+pub fn sync_seeds(conn: &mut PgConnection, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .with_context(|| format!("reading calendars from {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let f = RegionFile::parse(&path.display().to_string(), &text)
+                .map_err(anyhow::Error::msg)?;
+            files.push((path, f));
+        }
+    }
+    // Bases before the regions that build on them.
+    files.sort_by_key(|(_, f)| (f.base.is_some(), f.region.clone()));
+    conn.transaction::<_, anyhow::Error, _>(|conn| {
+        for (path, f) in &files {
+            let local = f
+                .local()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            repo::upsert_region(
+                conn,
+                &NewRegion {
+                    region: &f.region,
+                    name_zh: &f.name.zh,
+                    name_en: &f.name.en,
+                    base: f.base.as_deref(),
+                    local_holidays: &local.holidays,
+                    local_workdays: &local.workdays,
+                },
+                now,
+            )
+            .with_context(|| format!("storing region {}", f.region))?;
+            for y in &f.years {
+                let n = y
+                    .to_notice()
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                repo::put_year(
+                    conn,
+                    &NewYear {
+                        region: &f.region,
+                        year: n.year,
+                        notice: &n.notice,
+                        holidays: &n.holidays,
+                        workdays: &n.workdays,
+                        source: "seed",
+                        loaded_by: None,
+                    },
+                    false,
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug)]
+pub struct RegionCalendar {
+    pub calendar: Calendar,
+    pub name: Text,
+    pub base: Option<String>,
+}
+
+/// Every region's calendar, rebuilt from the database when a notice is loaded.
+#[derive(Debug, Default)]
+pub struct Calendars {
+    map: RwLock<BTreeMap<String, Arc<RegionCalendar>>>,
+}
+
+fn dates(v: &[Option<NaiveDate>]) -> Vec<NaiveDate> {
+    v.iter().flatten().copied().collect()
+}
+
+impl Calendars {
+    pub fn load(conn: &mut PgConnection) -> anyhow::Result<Calendars> {
+        let c = Calendars::default();
+        c.reload(conn)?;
+        Ok(c)
+    }
+
+    pub fn reload(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        let regions = repo::regions(conn)?;
+        let mut notices: BTreeMap<String, Vec<YearNotice>> = BTreeMap::new();
+        for r in &regions {
+            let years = repo::years(conn, &r.region)?
+                .into_iter()
+                .map(|y| YearNotice {
+                    year: y.year,
+                    notice: y.notice,
+                    holidays: dates(&y.holidays),
+                    workdays: dates(&y.workdays),
+                })
+                .collect();
+            notices.insert(r.region.clone(), years);
+        }
+        let mut built = BTreeMap::new();
+        for r in &regions {
+            // A region's own notices win over its base's for the same year.
+            let mut by_year: BTreeMap<i32, YearNotice> = BTreeMap::new();
+            if let Some(base) = &r.base {
+                for n in notices.get(base).into_iter().flatten() {
+                    by_year.insert(n.year, n.clone());
+                }
+            }
+            for n in notices.get(&r.region).into_iter().flatten() {
+                by_year.insert(n.year, n.clone());
+            }
+            let list: Vec<YearNotice> = by_year.into_values().collect();
+            let local = LocalDays {
+                holidays: dates(&r.local_holidays),
+                workdays: dates(&r.local_workdays),
+            };
+            let calendar = Calendar::build(&r.region, &list, &local)
+                .map_err(|e| anyhow::anyhow!("calendar {}: {e}", r.region))?;
+            built.insert(
+                r.region.clone(),
+                Arc::new(RegionCalendar {
+                    calendar,
+                    name: Text {
+                        zh: r.name_zh.clone(),
+                        en: r.name_en.clone(),
+                    },
+                    base: r.base.clone(),
+                }),
+            );
+        }
+        if built.is_empty() {
+            bail!("no calendar is stored: seeds/calendars must hold at least one region");
+        }
+        *self
+            .map
+            .write()
+            .map_err(|_| anyhow::anyhow!("calendar lock poisoned"))? = built;
+        Ok(())
+    }
+
+    pub fn get(&self, region: &str) -> Option<Arc<RegionCalendar>> {
+        self.map.read().ok().and_then(|m| m.get(region).cloned())
+    }
+
+    pub fn regions(&self) -> Vec<String> {
+        self.map
+            .read()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Loaded {
+    pub region: String,
+    pub year: i32,
+    pub notice: String,
+    pub holidays: usize,
+    pub workdays: usize,
+    /// Open filings whose deadlines were recomputed.
+    pub recomputed: u64,
+}
+
+/// Validate a year's notice against the stored calendar and store it (administrators).
+/// Returns the notice as parsed; the caller reloads the calendars and recomputes deadlines.
+pub fn store_year(
+    conn: &mut PgConnection,
+    p: &Principal,
+    region: &str,
+    entry: &YearEntry,
+    now: DateTime<Utc>,
+) -> Result<YearNotice, AppError> {
+    if !p.has(Role::Admin) {
+        return Err(AppError::Forbidden);
+    }
+    let notice = entry
+        .to_notice()
+        .map_err(|e| AppError::one_invalid("holidays", "invalid_date", e.clone(), e))?;
+    let mut problems = Vec::new();
+    if !(crate::domain::calendar::FIRST_YEAR..=crate::domain::calendar::LAST_YEAR)
+        .contains(&notice.year)
+    {
+        problems.push(crate::domain::Problem::new(
+            "year",
+            "out_of_range",
+            "年份须在 2000 至 2099 之间",
+            "The year must be between 2000 and 2099",
+        ));
+    }
+    if notice.notice.is_empty() || notice.notice.chars().count() > 200 {
+        problems.push(crate::domain::Problem::new(
+            "notice",
+            "required",
+            "请填写通知文号（不超过 200 字）",
+            "Name the notice (at most 200 characters)",
+        ));
+    }
+    if notice.holidays.is_empty() {
+        problems.push(crate::domain::Problem::new(
+            "holidays",
+            "required",
+            "放假安排不能为空",
+            "A notice lists at least one holiday",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    conn.transaction(|conn| {
+        let stored: Vec<YearNotice> = repo::years(conn, region)?
+            .into_iter()
+            .filter(|y| y.year != notice.year)
+            .map(|y| YearNotice {
+                year: y.year,
+                notice: y.notice,
+                holidays: dates(&y.holidays),
+                workdays: dates(&y.workdays),
+            })
+            .chain(std::iter::once(notice.clone()))
+            .collect();
+        if !repo::regions(conn)?.iter().any(|r| r.region == region) {
+            return Err(AppError::NotFound);
+        }
+        Calendar::build(region, &stored, &LocalDays::default()).map_err(|e| {
+            AppError::one_invalid("holidays", "inconsistent", e.to_string(), e.to_string())
+        })?;
+        repo::put_year(
+            conn,
+            &NewYear {
+                region,
+                year: notice.year,
+                notice: &notice.notice,
+                holidays: &notice.holidays,
+                workdays: &notice.workdays,
+                source: "admin",
+                loaded_by: Some(p.user_id),
+            },
+            true,
+            now,
+        )?;
+        audit::append(
+            conn,
+            Event {
+                chain: "admin".to_owned(),
+                filing_id: None,
+                actor_id: Some(p.user_id),
+                action: "load_calendar_year",
+                at: now,
+                payload: json!({
+                    "region": region, "year": notice.year, "notice": notice.notice,
+                    "holidays": notice.holidays, "workdays": notice.workdays,
+                }),
+            },
+        )?;
+        Ok(notice.clone())
+    })
+}

@@ -1,0 +1,459 @@
+//! Legal time through the API: calendars, clocks on filings, suspension, extension, colours,
+//! loading a new year's notice, urgency in the queue.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use permits::domain::definition::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// 10:00 in Beijing on a date.
+fn at(app: &TestApp, date: &str) {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    let t = Utc.from_utc_datetime(&d.and_hms_opt(2, 0, 0).unwrap());
+    app.clock.set(t);
+}
+
+/// These tests move the clock by days: tokens must outlive that.
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(|s| s.auth.token_ttl_hours = 24 * 365 * 3).await
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[actix_web::test]
+async fn a_year_of_the_calendar_lists_its_special_days_and_an_unpublished_year_is_provisional() {
+    let app = spawn().await;
+    let (status, y) = json_of(
+        app.client
+            .get(app.url("/api/v1/calendars/CN/2025"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(y["provisional"], false);
+    assert_eq!(y["notice"], "国办发明电〔2024〕12号");
+    let days = y["days"].as_array().unwrap();
+    let kind_of = |date: &str| {
+        days.iter()
+            .find(|d| d["date"] == date)
+            .map(|d| d["kind"].clone())
+    };
+    assert_eq!(kind_of("2025-10-08"), Some(json!("holiday")));
+    assert_eq!(kind_of("2025-09-28"), Some(json!("makeup_workday")));
+    assert_eq!(kind_of("2025-10-09"), None);
+
+    let (_, y) = json_of(
+        app.client
+            .get(app.url("/api/v1/calendars/CN/2027"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(y["provisional"], true);
+    assert_eq!(y["days"].as_array().unwrap().len(), 13);
+
+    let r = app
+        .client
+        .get(app.url("/api/v1/calendars/XX/2025"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[actix_web::test]
+async fn the_working_day_calculator_answers_and_refuses_bad_input_with_every_problem() {
+    let app = spawn().await;
+    let (status, a) = json_of(
+        app.client
+            .get(app.url("/api/v1/calendars/CN/working-days/add?from=2025-09-26&days=15"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(a, json!({ "date": "2025-10-23", "provisional": false }));
+
+    let (_, a) = json_of(
+        app.client
+            .get(app.url("/api/v1/calendars/CN/working-days/add?from=2026-12-28&days=5"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a["provisional"], true);
+
+    let (status, p) = json_of(
+        app.client
+            .get(app.url("/api/v1/calendars/CN/working-days/add?from=2025-02-30&days=-1"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let paths: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["from", "days"]);
+    let r = app
+        .client
+        .get(app.url("/api/v1/calendars/CN/working-days/add?from=1999-01-01&days=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
+
+/// A construction permit submitted and accepted on `date` (clerk and reviewer returned).
+async fn accepted_permit(app: &TestApp, date: &str) -> (User, User, User, Value) {
+    at(app, date);
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(&builder, &id).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    (builder, clerk, reviewer, f)
+}
+
+#[actix_web::test]
+async fn an_accepted_filing_shows_its_due_dates_and_turns_yellow_then_red() {
+    let app = spawn().await;
+    let (_, _, reviewer, f) = accepted_permit(&app, "2025-09-26").await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let c = &f["clocks"];
+    assert_eq!(c["statutory"]["phase"], "running");
+    assert_eq!(c["statutory"]["started_on"], "2025-09-26");
+    // 7 working days after Friday 09-26: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10,
+    // 10-11 (make-up Saturday), 10-13.
+    assert_eq!(c["statutory"]["due_on"], "2025-10-13");
+    assert_eq!(c["promised"]["due_on"], "2025-09-30");
+    assert_eq!(c["statutory"]["status"], "green");
+    assert_eq!(c["next_due_on"], "2025-09-30");
+
+    at(&app, "2025-09-29");
+    let f = app.filing(&reviewer, &id).await;
+    assert_eq!(f["clocks"]["promised"]["status"], "yellow");
+    at(&app, "2025-10-09");
+    let f = app.filing(&reviewer, &id).await;
+    assert_eq!(f["clocks"]["promised"]["status"], "red");
+    assert_eq!(f["clocks"]["statutory"]["status"], "green");
+    assert_eq!(f["clocks"]["statutory"]["used"], 4);
+    at(&app, "2025-10-14");
+    let f = app.filing(&reviewer, &id).await;
+    assert_eq!(f["clocks"]["statutory"]["status"], "red");
+    assert_eq!(f["clocks"]["statutory"]["remaining"], -1);
+
+    // Deciding late is recorded as late.
+    app.act(&reviewer, &f, "approve", json!({ "opinion": "同意" }))
+        .await;
+    let (used, on_time): (Option<i32>, Option<bool>) = {
+        use diesel::prelude::*;
+        use permits::db::schema::filings::dsl as fl;
+        fl::filings
+            .select((fl::working_days_used, fl::on_time_statutory))
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!((used, on_time), (Some(8), Some(false)));
+}
+
+#[actix_web::test]
+async fn a_correction_suspends_the_clock_and_the_remaining_budget_is_kept() {
+    let app = spawn().await;
+    let (builder, _, reviewer, f) = accepted_permit(&app, "2025-11-03").await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    at(&app, "2025-11-05");
+    let f = app.filing(&reviewer, &id).await;
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "request_correction",
+            json!({ "notice_items": ["补充质量安全措施"] }),
+        )
+        .await;
+    let s = &f["clocks"]["statutory"];
+    assert_eq!(s["phase"], "suspended");
+    assert_eq!(s["used"], 2);
+    assert_eq!(s["remaining"], 5);
+    assert_eq!(s["suspended_reason"], "supplement");
+    assert!(s["due_on"].is_null());
+
+    at(&app, "2025-11-17");
+    let f = app.filing(&builder, &id).await;
+    let f = app.act(&builder, &f, "submit_correction", json!({})).await;
+    let s = &f["clocks"]["statutory"];
+    assert_eq!(s["phase"], "running");
+    assert_eq!(s["remaining"], 5);
+    assert_eq!(s["suspended"], 8);
+    // Five working days after 11-17.
+    assert_eq!(s["due_on"], "2025-11-24");
+    // The queue's copy follows the ledger.
+    let due: Option<chrono::NaiveDate> = {
+        use diesel::prelude::*;
+        use permits::db::schema::filings::dsl as fl;
+        fl::filings
+            .select(fl::statutory_due_on)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(due.map(|d| d.to_string()), Some("2025-11-24".to_owned()));
+}
+
+#[actix_web::test]
+async fn a_manager_extends_within_the_item_s_maximum_and_others_may_not() {
+    let app = spawn().await;
+    at(&app, "2025-11-03");
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let manager = app.staff("head", "housing", &[Role::Manager]).await;
+    let f = app
+        .create(&resident, "elevator-installation", elevator_form(12, 12))
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, ELEVATOR_MATERIALS).await;
+    let f = app.filing(&resident, &id).await;
+    app.act(&resident, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    // The public notice suspends the clock on the day of acceptance.
+    assert_eq!(f["clocks"]["statutory"]["phase"], "suspended");
+    assert_eq!(
+        f["clocks"]["statutory"]["suspended_reason"],
+        "public_notice"
+    );
+    let version = f["version"].as_i64().unwrap();
+
+    let r = app
+        .post(
+            &clerk,
+            &format!("/api/v1/filings/{id}/extend"),
+            json!({ "expected_version": version, "days": 5, "reason": "需要专家论证" }),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "only managers extend");
+    let (status, p) = json_of(
+        app.post(
+            &manager,
+            &format!("/api/v1/filings/{id}/extend"),
+            json!({ "expected_version": version, "days": 11, "reason": "x" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(p["errors"][0]["path"], "days");
+    let (status, f) = json_of(
+        app.post(
+            &manager,
+            &format!("/api/v1/filings/{id}/extend"),
+            json!({ "expected_version": version, "days": 10, "reason": "结构安全需专家论证，经负责人批准延长" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(f["clocks"]["statutory"]["extended"], 10);
+    assert_eq!(f["clocks"]["statutory"]["remaining"], 30);
+    // The allowance is used up.
+    let (status, _) = json_of(
+        app.post(
+            &manager,
+            &format!("/api/v1/filings/{id}/extend"),
+            json!({ "expected_version": f["version"], "days": 1, "reason": "再延" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let h: Value = app
+        .get(&manager, &format!("/api/v1/filings/{id}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        h.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "extend" && e["payload"]["days"] == 10)
+    );
+}
+
+#[actix_web::test]
+async fn loading_a_new_year_s_notice_recomputes_open_deadlines_and_is_audited() {
+    let app = spawn().await;
+    let (_, _, reviewer, f) = accepted_permit(&app, "2026-12-28").await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(f["clocks"]["statutory"]["provisional"], true);
+    // Provisional 2027: only 01-01 is off, so 7 working days after Mon 12-28 end on 01-07.
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2027-01-07");
+
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let body = json!({
+        "notice": "国务院办公厅关于2027年部分节假日安排的通知（测试）",
+        "holidays": ["2027-01-01..2027-01-05", "2027-02-05..2027-02-12"],
+        "workdays": ["2027-02-20"]
+    });
+    let r = app
+        .client
+        .put(app.url("/api/v1/calendars/CN/2027"))
+        .bearer_auth(&reviewer.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let bad = json!({ "notice": "", "holidays": ["2027-13-01"], "workdays": [] });
+    let r = app
+        .client
+        .put(app.url("/api/v1/calendars/CN/2027"))
+        .bearer_auth(&admin.token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
+    let (status, loaded) = json_of(
+        app.client
+            .put(app.url("/api/v1/calendars/CN/2027"))
+            .bearer_auth(&admin.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{loaded}");
+    assert_eq!(loaded["recomputed"], 1);
+
+    let f = app.filing(&reviewer, &id).await;
+    assert_eq!(f["clocks"]["statutory"]["provisional"], false);
+    // 01-04 and 01-05 are now holidays too: 12-29, 12-30, 12-31, 01-06, 01-07, 01-08, 01-11.
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2027-01-11");
+    let stored: Option<chrono::NaiveDate> = {
+        use diesel::prelude::*;
+        use permits::db::schema::filings::dsl as fl;
+        fl::filings
+            .select(fl::statutory_due_on)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(stored.map(|d| d.to_string()), Some("2027-01-11".to_owned()));
+    let y: Value = app
+        .client
+        .get(app.url("/api/v1/calendars/CN/2027"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(y["provisional"], false);
+    let provisional: bool = {
+        use diesel::prelude::*;
+        use permits::db::schema::filings::dsl as fl;
+        fl::filings
+            .select(fl::clock_provisional)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert!(!provisional);
+    let actions: Vec<String> = {
+        use diesel::prelude::*;
+        use permits::db::schema::audit_log::dsl as al;
+        al::audit_log
+            .filter(al::chain.eq("admin"))
+            .select(al::action)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert!(actions.contains(&"load_calendar_year".to_owned()));
+    assert!(actions.contains(&"recompute_deadlines".to_owned()));
+}
+
+#[actix_web::test]
+async fn the_queue_serves_the_most_urgent_filing_first() {
+    let app = spawn().await;
+    at(&app, "2025-11-03");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let mut ids = Vec::new();
+    for day in ["2025-11-03", "2025-11-04", "2025-11-05"] {
+        at(&app, day);
+        let f = app
+            .create(&builder, "construction-permit", construction_form())
+            .await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;
+        let f = app.filing(&builder, &id).await;
+        app.act(&builder, &f, "submit", json!({})).await;
+        ids.push(id);
+    }
+    // Accept them in reverse order: the one accepted first is due first.
+    at(&app, "2025-11-06");
+    let f = app.filing(&clerk, &ids[2]).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    at(&app, "2025-11-07");
+    for id in &ids[..2] {
+        let f = app.filing(&clerk, id).await;
+        app.act(&clerk, &f, "accept", json!({})).await;
+    }
+    let r = app
+        .post(&reviewer, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["filing_id"], ids[2].as_str());
+}
+
+#[actix_web::test]
+async fn an_admin_moves_the_manual_clock_and_nobody_else_may() {
+    let app = spawn().await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let before = app.clock_now();
+    let r = app
+        .post(&clerk, "/api/v1/admin/clock", json!({ "advance_days": 3 }))
+        .await;
+    assert_eq!(r.status(), 403);
+    let (status, c) = json_of(
+        app.post(&admin, "/api/v1/admin/clock", json!({ "advance_days": 3 }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(c["mode"], "manual");
+    assert_eq!((app.clock_now() - before).num_days(), 3);
+    let r = app.post(&admin, "/api/v1/admin/clock", json!({})).await;
+    assert_eq!(r.status(), 422);
+}
