@@ -419,11 +419,7 @@ impl Calendar {
             .filter_map(|k| {
                 let d = self.day(k);
                 let kind = self.kinds[k];
-                let ordinary = match kind {
-                    DayKind::Workday => true,
-                    DayKind::Weekend => true,
-                    _ => false,
-                };
+                let ordinary = matches!(kind, DayKind::Workday | DayKind::Weekend);
                 (!ordinary).then(|| SpecialDay {
                     date: d,
                     kind,
@@ -930,7 +926,7 @@ mod tests {
             for n in [0u32, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60] {
                 assert_eq!(
                     cal.add_working_days(from, n).unwrap().value,
-                    naive_add(&cal, from, n),
+                    naive_add(cal, from, n),
                     "{from} + {n}"
                 );
             }
@@ -949,7 +945,7 @@ mod tests {
             let cal = cn();
             let from = d("2023-01-01") + chrono::Duration::days(offset);
             let to = cal.add_working_days(from, n).unwrap().value;
-            proptest::prop_assert_eq!(to, naive_add(&cal, from, n));
+            proptest::prop_assert_eq!(to, naive_add(cal, from, n));
             proptest::prop_assert_eq!(cal.working_days_between(from, to).unwrap().value, i64::from(n));
         }
     }
