@@ -177,6 +177,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    sla_closed (day, item_code, department, closer_id, outcome, used_days, suspended_days, on_time_statutory, on_time_promised, shard) {
+        day -> Date,
+        item_code -> Text,
+        department -> Text,
+        closer_id -> Uuid,
+        outcome -> Text,
+        used_days -> Int4,
+        suspended_days -> Int4,
+        on_time_statutory -> Bool,
+        on_time_promised -> Bool,
+        shard -> Int2,
+        n -> Int4,
+    }
+}
+
+diesel::table! {
+    sla_received (day, item_code, department, shard) {
+        day -> Date,
+        item_code -> Text,
+        department -> Text,
+        shard -> Int2,
+        n -> Int4,
+    }
+}
+
+diesel::table! {
     tasks (id) {
         id -> Int8,
         filing_id -> Uuid,
@@ -254,6 +280,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     materials,
     objections,
     reviews,
+    sla_closed,
+    sla_received,
     tasks,
     user_roles,
     users,

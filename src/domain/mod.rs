@@ -12,6 +12,8 @@ pub mod engine;
 pub mod forms;
 pub mod graph;
 pub mod legal_time;
+#[cfg(test)]
+mod proptests;
 
 use serde::Serialize;
 

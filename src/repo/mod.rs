@@ -5,5 +5,6 @@ pub mod audit;
 pub mod calendars;
 pub mod filings;
 pub mod items;
+pub mod reports;
 pub mod tasks;
 pub mod users;

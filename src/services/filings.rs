@@ -30,7 +30,7 @@ use crate::repo::audit::{self, Event};
 use crate::repo::filings::{
     self as repo, FilingChanges, FilingRow, MaterialRow, NewFiling, NewMaterial,
 };
-use crate::repo::tasks;
+use crate::repo::{reports, tasks};
 
 /// What a use case needs besides its arguments.
 pub struct Ctx<'a> {
@@ -662,7 +662,11 @@ pub fn act(
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
         let row = apply(conn, ctx, p, &item, from, row, &outcome, input)?;
-        deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
+        let clocks = deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
+        let to = state_of(&item, &row)?;
+        if outcome.changes_state() && to.kind.is_final() {
+            record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
+        }
         view(conn, ctx, p, &item, row)
     })
 }
@@ -754,6 +758,37 @@ pub fn extend(
         deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
         view(conn, ctx, p, &item, row)
     })
+}
+
+/// Count a closed filing in the SLA aggregates, in the closing transaction.
+fn record_closing(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    row: &FilingRow,
+    kind: StateKind,
+    clocks: &Clocks,
+) -> Result<(), AppError> {
+    let s = &clocks.statutory;
+    let started = s.started_on.is_some();
+    let days = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    reports::record_closed(
+        conn,
+        &reports::Closed {
+            filing: row.id,
+            day: ctx.today(),
+            item: &item.def.code,
+            department: &item.def.department,
+            closer: p.user_id,
+            outcome: kind.as_str(),
+            used_days: if started { days(s.used) } else { -1 },
+            suspended_days: if started { days(s.suspended) } else { -1 },
+            on_time_statutory: started && s.on_time(),
+            on_time_promised: started && clocks.promised.as_ref().is_some_and(|c| c.on_time()),
+        },
+    )?;
+    Ok(())
 }
 
 /// Map an engine refusal to the API's meaning.
@@ -897,6 +932,13 @@ fn apply(
                 }
                 if row.submitted_at.is_none() {
                     changes.submitted_at = Some(ctx.now);
+                    reports::record_received(
+                        conn,
+                        row.id,
+                        ctx.today(),
+                        &def.code,
+                        &def.department,
+                    )?;
                 }
             }
             Effect::IssueNotice(notice) => {

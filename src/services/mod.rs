@@ -8,4 +8,5 @@ pub mod deadlines;
 pub mod filings;
 pub mod items;
 pub mod queues;
+pub mod reports;
 pub mod seed;

@@ -237,3 +237,758 @@ async fn a_small_project_is_told_no_permit_is_needed() {
     assert_eq!(f["state"]["code"], "not_required");
     assert_eq!(f["state"]["kind"], "not_accepted");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the lifecycles below.
+
+/// Create a draft, upload the materials and submit it; returns the filing, now in intake.
+async fn submitted(
+    app: &TestApp,
+    applicant: &User,
+    item: &str,
+    form: Value,
+    materials: &[&str],
+) -> Value {
+    let f = app.create(applicant, item, form).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(applicant, &id, materials).await;
+    let f = app.filing(applicant, &id).await;
+    let f = app.act(applicant, &f, "submit", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+    f
+}
+
+/// Take an action that must be refused; returns the status and the problem document.
+async fn refused(
+    app: &TestApp,
+    user: &User,
+    filing: &Value,
+    action: &str,
+    body: Value,
+) -> (u16, Value) {
+    let r = app
+        .act_raw(
+            user,
+            filing["id"].as_str().unwrap(),
+            action,
+            filing["version"].as_i64().unwrap(),
+            body,
+        )
+        .await;
+    let status = r.status().as_u16();
+    let body = r.json::<Value>().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The `code`s of a 422's errors.
+fn error_codes(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect()
+}
+
+/// The `path`s of a 422's errors.
+fn error_paths(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect()
+}
+
+/// The filing's clock ledger: (event, reason), in order.
+fn clock_ledger(app: &TestApp, filing: &Value) -> Vec<(String, Option<String>)> {
+    use diesel::prelude::*;
+    use permits::db::schema::clock_events;
+    let id = uuid::Uuid::parse_str(filing["id"].as_str().unwrap()).unwrap();
+    clock_events::table
+        .filter(clock_events::filing_id.eq(id))
+        .order(clock_events::id)
+        .select((clock_events::event, clock_events::reason))
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+fn ledger(events: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+    events
+        .iter()
+        .map(|(e, r)| (e.to_string(), r.map(str::to_owned)))
+        .collect()
+}
+
+/// The open tasks of a filing: (role, department), sorted.
+fn open_tasks(filing: &Value) -> Vec<(String, String)> {
+    let mut tasks: Vec<(String, String)> = filing["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["role"].as_str().unwrap().to_owned(),
+                t["department"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    tasks.sort();
+    tasks
+}
+
+/// An owners' roster of `total` owners of 89.50 m² each: the first `agree` agree, the last
+/// `absent` did not take part, the others object.
+fn roster_form(agree: usize, total: usize, absent: usize) -> Value {
+    let mut form = elevator_form(agree, total);
+    let owners = form["owners"].as_array_mut().unwrap();
+    for row in owners.iter_mut().skip(total - absent) {
+        row["vote"] = json!("absent");
+    }
+    form
+}
+
+/// Sessions last hours, not days: after moving the clock by days, staff sign in again.
+async fn sign_in_again(app: &TestApp, user: &mut User) {
+    user.token = app.login(&user.username, PASSWORD).await;
+}
+
+const JOINT_REVIEW: [&str; 4] = ["planning", "housing", "market", "fire"];
+
+// ---------------------------------------------------------------------------------------------
+// 既有住宅增设电梯
+
+#[actix_web::test]
+async fn an_elevator_filing_waits_out_its_notice_and_is_filed_once_four_departments_approve() {
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let mut housing_clerk = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
+
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        elevator_form(10, 12),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    assert!(f["number"].as_str().unwrap().starts_with("JDDT-"));
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "public_notice");
+    assert_eq!(f["state"]["kind"], "suspended");
+    assert_eq!(f["department"], "housing");
+    // §45: accepted straight into the notice, so the clock starts and is suspended at once.
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[("start", None), ("suspend", Some("public_notice"))])
+    );
+
+    // 民法典 §201: the 10 days run from the day after posting; on day 10 they still run.
+    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["period_running"]);
+    app.advance_days(10);
+    sign_in_again(&app, &mut housing_clerk).await;
+    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["period_running"]);
+    app.advance_days(1);
+    sign_in_again(&app, &mut housing_clerk).await;
+    let f = app.act(&housing_clerk, &f, "close_notice", json!({})).await;
+
+    // 并联审批: one open task per department, none answered yet.
+    assert_eq!(f["state"]["code"], "joint_review");
+    assert_eq!(f["state"]["kind"], "review");
+    let mut expected: Vec<(String, String)> = JOINT_REVIEW
+        .iter()
+        .map(|d| ("reviewer".to_owned(), d.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(open_tasks(&f), expected);
+    let reviews = f["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 4);
+    assert!(reviews.iter().all(|r| r["verdict"].is_null()));
+
+    let mut reviewers = Vec::new();
+    for d in JOINT_REVIEW {
+        reviewers.push(
+            app.staff(&format!("{d}-reviewer"), d, &[Role::Reviewer])
+                .await,
+        );
+    }
+    let approve = |dept: &str| json!({ "verdict": "approve", "opinion": format!("{dept}：同意") });
+
+    let f = app
+        .act(&reviewers[0], &f, "review", approve("planning"))
+        .await;
+    assert_eq!(f["state"]["code"], "joint_review");
+    let planning = f["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["department"] == "planning")
+        .unwrap();
+    assert_eq!(planning["verdict"], "approve");
+    assert_eq!(open_tasks(&f).len(), 3);
+
+    // The same department cannot answer twice.
+    let (status, body) = refused(&app, &reviewers[0], &f, "review", approve("planning")).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "already_answered");
+    assert_eq!(body["department"], "planning");
+
+    // A reviewer of a department without a task in the review (the window worked the intake,
+    // so it sees the filing) may not answer.
+    let outsider = app
+        .staff("window-reviewer", "window", &[Role::Reviewer])
+        .await;
+    let (status, body) = refused(&app, &outsider, &f, "review", approve("window")).await;
+    assert_eq!(status, 403, "{body}");
+
+    let f = app
+        .act(&reviewers[1], &f, "review", approve("housing"))
+        .await;
+    let f = app
+        .act(&reviewers[2], &f, "review", approve("market"))
+        .await;
+    assert_eq!(f["state"]["code"], "joint_review");
+    let f = app.act(&reviewers[3], &f, "review", approve("fire")).await;
+
+    // The last answer joins: every department approved, so the filing is confirmed.
+    assert_eq!(f["state"]["code"], "filed");
+    assert_eq!(f["state"]["kind"], "approved");
+    assert!(f["closed_at"].is_string());
+    assert!(open_tasks(&f).is_empty());
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[
+            ("start", None),
+            ("suspend", Some("public_notice")),
+            ("resume", None),
+            ("stop", None)
+        ])
+    );
+    // Once closed, a department answering again is out of place.
+    let (status, body) = refused(&app, &reviewers[3], &f, "review", approve("fire")).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "action_not_allowed");
+    assert_eq!(body["allowed_actions"], json!([]));
+}
+
+#[actix_web::test]
+async fn elevator_objections_go_to_mediation_and_one_refusal_refuses_once_all_have_answered() {
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let mut housing_clerk = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
+    let mut street_clerk = app.staff("street-clerk", "street", &[Role::Clerk]).await;
+
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        elevator_form(10, 12),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+
+    // An objection needs its text; then it is recorded and the notice goes on.
+    let (status, body) = refused(&app, &housing_clerk, &f, "record_objection", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["input.objection"]);
+    let f = app
+        .act(
+            &housing_clerk,
+            &f,
+            "record_objection",
+            json!({ "objection": "一楼业主认为电梯井遮挡采光" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "public_notice");
+    assert_eq!(f["objections"], 1);
+
+    // After the notice, an objection rules out closing it and calls for mediation.
+    app.advance_days(11);
+    sign_in_again(&app, &mut housing_clerk).await;
+    sign_in_again(&app, &mut street_clerk).await;
+    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["has_objections"]);
+    let f = app
+        .act(&housing_clerk, &f, "refer_to_mediation", json!({}))
+        .await;
+    assert_eq!(f["state"]["code"], "mediation");
+    assert_eq!(f["department"], "street");
+
+    // The street office mediates, not the housing department.
+    let resolved = json!({ "opinion": "经街道调解，一楼业主同意加装方案" });
+    let (status, _) = refused(
+        &app,
+        &housing_clerk,
+        &f,
+        "mediation_resolved",
+        resolved.clone(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let f = app
+        .act(&street_clerk, &f, "mediation_resolved", resolved)
+        .await;
+    assert_eq!(f["state"]["code"], "joint_review");
+
+    let mut reviewers = Vec::new();
+    for d in JOINT_REVIEW {
+        reviewers.push(
+            app.staff(&format!("{d}-reviewer"), d, &[Role::Reviewer])
+                .await,
+        );
+    }
+    // A refusal needs a reason.
+    let (status, body) = refused(
+        &app,
+        &reviewers[0],
+        &f,
+        "review",
+        json!({ "verdict": "refuse", "opinion": "不符合规划" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["input.reason"]);
+    let f = app
+        .act(
+            &reviewers[0],
+            &f,
+            "review",
+            json!({ "verdict": "refuse", "opinion": "不符合规划", "reason": "电梯井占用消防通道" }),
+        )
+        .await;
+    // refuse_immediately is false: the others still answer.
+    assert_eq!(f["state"]["code"], "joint_review");
+    let mut f = f;
+    for r in &reviewers[1..3] {
+        f = app
+            .act(
+                r,
+                &f,
+                "review",
+                json!({ "verdict": "approve", "opinion": "同意" }),
+            )
+            .await;
+        assert_eq!(f["state"]["code"], "joint_review");
+    }
+    let f = app
+        .act(
+            &reviewers[3],
+            &f,
+            "review",
+            json!({ "verdict": "approve", "opinion": "同意" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "refused");
+    assert_eq!(f["state"]["kind"], "refused");
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[
+            ("start", None),
+            ("suspend", Some("public_notice")),
+            ("resume", None),
+            ("suspend", Some("mediation")),
+            ("resume", None),
+            ("stop", None)
+        ])
+    );
+}
+
+#[actix_web::test]
+async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_owners_agree() {
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+
+    // 14 owners, 2 absent: 12 take part (≥ 2/3), and 9 of 12 is exactly 3/4.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        roster_form(9, 14, 2),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "public_notice");
+
+    // 8 of 12 is less than 3/4, by head and by area.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        roster_form(8, 14, 2),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let mut codes = error_codes(&body);
+    codes.sort();
+    assert_eq!(codes, ["approval_area", "approval_headcount"]);
+    assert!(error_paths(&body).iter().all(|p| *p == "form.owners"));
+    assert_eq!(
+        app.filing(&window, f["id"].as_str().unwrap()).await["state"]["code"],
+        "intake"
+    );
+
+    // The same 9 agreeing owners are not enough when nobody is absent: 9 of 14 < 3/4.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        roster_form(9, 14, 0),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let mut codes = error_codes(&body);
+    codes.sort();
+    assert_eq!(codes, ["approval_area", "approval_headcount"]);
+
+    // And all agreeing is not enough when too few take part: 9 of 14 < 2/3.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        roster_form(9, 14, 5),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let mut codes = error_codes(&body);
+    codes.sort();
+    assert_eq!(codes, ["participation_area", "participation_headcount"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 建设工程竣工验收消防备案
+
+#[actix_web::test]
+async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
+    let inspector = app
+        .staff("fire-inspector", "fire", &[Role::Inspector])
+        .await;
+
+    // A filing has no separate acceptance: the time counts from receipt.
+    let f = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    assert!(f["number"].as_str().unwrap().starts_with("XFBA-"));
+    assert!(f["accepted_at"].is_string());
+    assert_eq!(clock_ledger(&app, &f), ledger(&[("start", None)]));
+
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    assert_eq!(f["state"]["code"], "filed");
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[("start", None), ("stop", None)])
+    );
+
+    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
+    assert_eq!(f["state"]["code"], "inspection");
+    assert_eq!(
+        open_tasks(&f),
+        [("inspector".to_owned(), "fire".to_owned())]
+    );
+    // Inspecting is the inspector's, not the clerk's.
+    let (status, _) = refused(
+        &app,
+        &clerk,
+        &f,
+        "pass_inspection",
+        json!({ "opinion": "合格" }),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // A failed inspection needs both the reason and the opinion.
+    let (status, body) = refused(
+        &app,
+        &inspector,
+        &f,
+        "fail_inspection",
+        json!({ "reason": "疏散指示标志缺失" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["input.opinion"]);
+    let f = app
+        .act(
+            &inspector,
+            &f,
+            "fail_inspection",
+            json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "rectification");
+    assert_eq!(f["state"]["kind"], "waiting_applicant");
+
+    let (status, body) = refused(&app, &builder, &f, "request_recheck", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["input.reason"]);
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "request_recheck",
+            json!({ "reason": "已补设疏散指示标志" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "recheck");
+
+    let f = app
+        .act(
+            &inspector,
+            &f,
+            "pass_recheck",
+            json!({ "opinion": "复查合格" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "passed");
+    assert_eq!(f["state"]["kind"], "approved");
+    assert!(f["closed_at"].is_string());
+    // The spot check has its own step limits; the filing's clock stayed stopped.
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[("start", None), ("stop", None)])
+    );
+}
+
+#[actix_web::test]
+async fn a_fire_filing_not_drawn_for_a_spot_check_closes_as_not_selected() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
+    let f = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    let f = app.act(&clerk, &f, "mark_not_selected", json!({})).await;
+    assert_eq!(f["state"]["code"], "not_selected");
+    assert_eq!(f["state"]["kind"], "approved");
+    assert!(f["closed_at"].is_string());
+    let f = app.filing(&builder, f["id"].as_str().unwrap()).await;
+    assert_eq!(f["actions"], json!([]));
+}
+
+#[actix_web::test]
+async fn a_fire_filing_is_told_at_once_what_to_supplement_and_the_notice_clears_after() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
+    let f = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+
+    // Nothing is missing, so a notice must say what to supplement.
+    let (status, body) = refused(&app, &clerk, &f, "request_supplement", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["empty_notice"]);
+
+    let item = "联系电话无法接通，请更正「联系电话」";
+    let f = app
+        .act(
+            &clerk,
+            &f,
+            "request_supplement",
+            json!({ "notice_items": [item] }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "supplement");
+    assert_eq!(f["notice"]["items"], json!([item]));
+    assert_eq!(f["notice"]["problems"], json!([]));
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[("start", None), ("suspend", Some("supplement"))])
+    );
+    // The applicant sees the same notice.
+    assert_eq!(
+        app.filing(&builder, &id).await["notice"]["items"],
+        json!([item])
+    );
+
+    // The applicant clears the field: the supplement is refused, naming it.
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": f["version"], "form": { "contact_phone": null } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    let (status, body) = refused(&app, &builder, &f, "supplement", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["form.contact_phone"]);
+
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": f["version"], "form": { "contact_phone": "13900139000" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    let f = app.act(&builder, &f, "supplement", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+    assert!(f["notice"].is_null());
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[
+            ("start", None),
+            ("suspend", Some("supplement")),
+            ("resume", None)
+        ])
+    );
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    assert_eq!(f["state"]["code"], "filed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 撤回
+
+#[actix_web::test]
+async fn an_applicant_withdraws_a_permit_under_review_with_a_reason_and_then_nothing_moves_it() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = submitted(
+        &app,
+        &builder,
+        "construction-permit",
+        construction_form(),
+        CONSTRUCTION_MATERIALS,
+    )
+    .await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+
+    for body in [json!({}), json!({ "reason": "   " })] {
+        let (status, problem) = refused(&app, &builder, &f, "withdraw", body).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(error_paths(&problem), ["input.reason"]);
+    }
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "withdraw",
+            json!({ "reason": "项目设计方案调整，重新申报" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "withdrawn");
+    assert_eq!(f["state"]["kind"], "withdrawn");
+    assert!(f["closed_at"].is_string());
+    assert_eq!(f["actions"], json!([]));
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[("start", None), ("stop", None)])
+    );
+
+    let (status, body) = refused(
+        &app,
+        &builder,
+        &f,
+        "withdraw",
+        json!({ "reason": "再次撤回" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "action_not_allowed");
+    assert_eq!(body["allowed_actions"], json!([]));
+    assert_eq!(body["current"]["state"], "withdrawn");
+    let (status, body) =
+        refused(&app, &reviewer, &f, "approve", json!({ "opinion": "同意" })).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "action_not_allowed");
+    assert_eq!(body["allowed_actions"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filing numbers
+
+#[actix_web::test]
+async fn submissions_of_one_item_get_consecutive_numbers_and_a_refused_one_takes_none() {
+    use chrono::Datelike;
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    // The number's year is the authority's (UTC+8).
+    let year = app
+        .clock_now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .year();
+    let number = |f: &Value| f["number"].as_str().unwrap().to_owned();
+
+    let first = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+
+    // A submission refused for missing materials gets no number and uses none up.
+    let draft = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let (status, body) = refused(&app, &builder, &draft, "submit", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let id = draft["id"].as_str().unwrap();
+    assert!(app.filing(&builder, id).await["number"].is_null());
+    app.upload_all(&builder, id, FIRE_MATERIALS).await;
+    let draft = app.filing(&builder, id).await;
+    let second = app.act(&builder, &draft, "submit", json!({})).await;
+
+    let third = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    assert_eq!(
+        [number(&first), number(&second), number(&third)],
+        [1, 2, 3].map(|n| format!("XFBA-{year}-{n:06}"))
+    );
+}

@@ -1,5 +1,9 @@
 //! One integration-test binary (each extra binary would link the whole tree again).
 
+mod access;
+mod audit;
+mod bad_input;
+mod concurrency;
 mod helpers;
 mod legal_time;
 mod lifecycle;

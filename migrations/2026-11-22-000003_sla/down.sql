@@ -1,0 +1,2 @@
+DROP TABLE sla_closed;
+DROP TABLE sla_received;

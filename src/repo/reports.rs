@@ -1,0 +1,303 @@
+//! SLA aggregates: maintained on submission and on closing, read by the reports.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text};
+use uuid::Uuid;
+
+use crate::db::schema::{sla_closed, sla_received};
+
+/// Spread a day's counters over this many rows (see the migration).
+pub const SHARDS: i16 = 8;
+
+fn shard(filing: Uuid) -> i16 {
+    (filing.as_u128() % SHARDS as u128) as i16
+}
+
+pub fn record_received(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    day: NaiveDate,
+    item: &str,
+    department: &str,
+) -> QueryResult<usize> {
+    diesel::insert_into(sla_received::table)
+        .values((
+            sla_received::day.eq(day),
+            sla_received::item_code.eq(item),
+            sla_received::department.eq(department),
+            sla_received::shard.eq(shard(filing)),
+            sla_received::n.eq(1),
+        ))
+        .on_conflict((
+            sla_received::day,
+            sla_received::item_code,
+            sla_received::department,
+            sla_received::shard,
+        ))
+        .do_update()
+        .set(sla_received::n.eq(sla_received::n + 1))
+        .execute(conn)
+}
+
+pub struct Closed<'a> {
+    pub filing: Uuid,
+    pub day: NaiveDate,
+    pub item: &'a str,
+    pub department: &'a str,
+    pub closer: Uuid,
+    pub outcome: &'a str,
+    pub used_days: i32,
+    pub suspended_days: i32,
+    pub on_time_statutory: bool,
+    pub on_time_promised: bool,
+}
+
+pub fn record_closed(conn: &mut PgConnection, c: &Closed<'_>) -> QueryResult<usize> {
+    diesel::insert_into(sla_closed::table)
+        .values((
+            sla_closed::day.eq(c.day),
+            sla_closed::item_code.eq(c.item),
+            sla_closed::department.eq(c.department),
+            sla_closed::closer_id.eq(c.closer),
+            sla_closed::outcome.eq(c.outcome),
+            sla_closed::used_days.eq(c.used_days),
+            sla_closed::suspended_days.eq(c.suspended_days),
+            sla_closed::on_time_statutory.eq(c.on_time_statutory),
+            sla_closed::on_time_promised.eq(c.on_time_promised),
+            sla_closed::shard.eq(shard(c.filing)),
+            sla_closed::n.eq(1),
+        ))
+        .on_conflict((
+            sla_closed::day,
+            sla_closed::item_code,
+            sla_closed::department,
+            sla_closed::closer_id,
+            sla_closed::outcome,
+            sla_closed::used_days,
+            sla_closed::suspended_days,
+            sla_closed::on_time_statutory,
+            sla_closed::on_time_promised,
+            sla_closed::shard,
+        ))
+        .do_update()
+        .set(sla_closed::n.eq(sla_closed::n + 1))
+        .execute(conn)
+}
+
+/// How report rows are grouped. The SQL expressions are fixed here, never taken from input.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Item,
+    Department,
+    Clerk,
+    Month,
+}
+
+impl GroupBy {
+    fn closed_key(self) -> &'static str {
+        match self {
+            GroupBy::Item => "item_code",
+            GroupBy::Department => "department",
+            GroupBy::Clerk => "closer_id::text",
+            GroupBy::Month => "to_char(day, 'YYYY-MM')",
+        }
+    }
+
+    fn received_key(self) -> Option<&'static str> {
+        match self {
+            GroupBy::Item => Some("item_code"),
+            GroupBy::Department => Some("department"),
+            GroupBy::Clerk => None,
+            GroupBy::Month => Some("to_char(day, 'YYYY-MM')"),
+        }
+    }
+
+    fn open_key(self) -> Option<&'static str> {
+        match self {
+            GroupBy::Item => Some("f.item_code"),
+            GroupBy::Department => Some("iv.definition->>'department'"),
+            GroupBy::Clerk | GroupBy::Month => None,
+        }
+    }
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct ClosedBucket {
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = Text)]
+    pub outcome: String,
+    #[diesel(sql_type = Integer)]
+    pub used_days: i32,
+    #[diesel(sql_type = Integer)]
+    pub suspended_days: i32,
+    #[diesel(sql_type = Bool)]
+    pub on_time_statutory: bool,
+    #[diesel(sql_type = Bool)]
+    pub on_time_promised: bool,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct KeyCount {
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct OpenCount {
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = BigInt)]
+    pub overdue: i64,
+    #[diesel(sql_type = BigInt)]
+    pub due_soon: i64,
+    #[diesel(sql_type = BigInt)]
+    pub open: i64,
+}
+
+/// Filters shared by the report queries; NULL means "any".
+pub struct Filter<'a> {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub item: Option<&'a str>,
+    pub department: Option<&'a str>,
+}
+
+pub fn closed_buckets(
+    conn: &mut PgConnection,
+    g: GroupBy,
+    f: &Filter<'_>,
+) -> QueryResult<Vec<ClosedBucket>> {
+    let sql = format!(
+        "SELECT {key} AS key, outcome, used_days, suspended_days, on_time_statutory, on_time_promised, \
+         sum(n)::bigint AS n FROM sla_closed \
+         WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR item_code = $3) AND ($4::text IS NULL OR department = $4) \
+         GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1",
+        key = g.closed_key()
+    );
+    diesel::sql_query(sql)
+        .bind::<Date, _>(f.from)
+        .bind::<Date, _>(f.to)
+        .bind::<Nullable<Text>, _>(f.item)
+        .bind::<Nullable<Text>, _>(f.department)
+        .load(conn)
+}
+
+pub fn received(conn: &mut PgConnection, g: GroupBy, f: &Filter<'_>) -> QueryResult<Vec<KeyCount>> {
+    let Some(key) = g.received_key() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT {key} AS key, sum(n)::bigint AS n FROM sla_received \
+         WHERE day BETWEEN $1 AND $2 AND ($3::text IS NULL OR item_code = $3) AND ($4::text IS NULL OR department = $4) \
+         GROUP BY 1 ORDER BY 1"
+    );
+    diesel::sql_query(sql)
+        .bind::<Date, _>(f.from)
+        .bind::<Date, _>(f.to)
+        .bind::<Nullable<Text>, _>(f.item)
+        .bind::<Nullable<Text>, _>(f.department)
+        .load(conn)
+}
+
+/// Open filings with a running clock: overdue now and due within `soon` (inclusive), through
+/// the partial index on open filings' due dates.
+pub fn open_counts(
+    conn: &mut PgConnection,
+    g: GroupBy,
+    today: NaiveDate,
+    soon: NaiveDate,
+    item: Option<&str>,
+    department: Option<&str>,
+) -> QueryResult<Vec<OpenCount>> {
+    let Some(key) = g.open_key() else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT {key} AS key, \
+           count(*) FILTER (WHERE f.statutory_due_on < $1)::bigint AS overdue, \
+           count(*) FILTER (WHERE f.statutory_due_on BETWEEN $1 AND $2)::bigint AS due_soon, \
+           count(*)::bigint AS open \
+         FROM filings f JOIN item_versions iv ON iv.id = f.item_version_id \
+         WHERE f.closed_at IS NULL AND f.statutory_due_on IS NOT NULL \
+           AND ($3::text IS NULL OR f.item_code = $3) AND ($4::text IS NULL OR iv.definition->>'department' = $4) \
+         GROUP BY 1 ORDER BY 1"
+    );
+    diesel::sql_query(sql)
+        .bind::<Date, _>(today)
+        .bind::<Date, _>(soon)
+        .bind::<Nullable<Text>, _>(item)
+        .bind::<Nullable<Text>, _>(department)
+        .load(conn)
+}
+
+#[derive(Debug, QueryableByName, serde::Serialize, utoipa::ToSchema)]
+pub struct DueRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub number: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub item_code: String,
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = Text)]
+    pub department: String,
+    #[diesel(sql_type = Date)]
+    #[schema(value_type = String)]
+    pub statutory_due_on: NaiveDate,
+    #[diesel(sql_type = Nullable<Date>)]
+    #[schema(value_type = Option<String>)]
+    pub promised_due_on: Option<NaiveDate>,
+}
+
+/// Open filings due on or before `until`, most urgent first (overdue ones included).
+pub fn due_list(
+    conn: &mut PgConnection,
+    until: NaiveDate,
+    department: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<DueRow>> {
+    diesel::sql_query(
+        "SELECT f.id, f.number, f.item_code, f.state, f.department, f.statutory_due_on, f.promised_due_on \
+         FROM filings f \
+         WHERE f.closed_at IS NULL AND f.statutory_due_on <= $1 \
+           AND ($2::text IS NULL OR f.department = $2 \
+                OR f.item_version_id IN (SELECT id FROM item_versions WHERE definition->>'department' = $2)) \
+         ORDER BY f.statutory_due_on, f.id LIMIT $3",
+    )
+    .bind::<Date, _>(until)
+    .bind::<Nullable<Text>, _>(department)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+#[derive(Debug, QueryableByName)]
+pub struct Workload {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub display_name: String,
+    #[diesel(sql_type = BigInt)]
+    pub claimed: i64,
+}
+
+pub fn workload(conn: &mut PgConnection, department: Option<&str>) -> QueryResult<Vec<Workload>> {
+    diesel::sql_query(
+        "SELECT u.id AS user_id, u.display_name, count(t.id)::bigint AS claimed \
+         FROM users u LEFT JOIN tasks t ON t.claimed_by = u.id AND t.closed_at IS NULL \
+         WHERE u.kind = 'staff' AND ($1::text IS NULL OR u.department = $1) \
+           AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role IN ('clerk', 'reviewer', 'inspector')) \
+         GROUP BY u.id, u.display_name ORDER BY claimed DESC, u.display_name",
+    )
+    .bind::<Nullable<Text>, _>(department)
+    .load(conn)
+}

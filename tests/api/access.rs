@@ -1,0 +1,793 @@
+//! Access control (DESIGN "Users and access"): who may call what, who sees which filing, and
+//! the life of a token. Other applicants' filings are not found (404), not forbidden (403), so
+//! their existence does not leak.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::Duration;
+use permits::domain::definition::Role;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::bad_input::problem;
+use crate::concurrency::{permit_in_review, submitted_permit};
+use crate::helpers::*;
+
+/// How a request carries its body.
+#[derive(Clone)]
+enum Body {
+    None,
+    Json(Value),
+    Upload,
+}
+
+fn request(app: &TestApp, method: Method, path: &str, body: &Body) -> RequestBuilder {
+    let req = app.client.request(method, app.url(path));
+    match body {
+        Body::None => req,
+        Body::Json(v) => req.json(v),
+        Body::Upload => {
+            let part = reqwest::multipart::Part::bytes(pdf("x")).file_name("x.pdf");
+            req.multipart(reqwest::multipart::Form::new().part("file", part))
+        }
+    }
+}
+
+/// A draft of `owner` with one uploaded material: (filing, material id).
+async fn draft_with_material(app: &TestApp, owner: &User) -> (Value, String) {
+    let f = app
+        .create(owner, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap();
+    let r = app
+        .upload(owner, id, "application_form", "form.pdf", pdf("form"))
+        .await;
+    assert_eq!(r.status(), 201);
+    let m: Value = r.json().await.unwrap();
+    let f = app.filing(owner, id).await;
+    (f, m["material"]["id"].as_str().unwrap().to_owned())
+}
+
+#[actix_web::test]
+async fn every_authenticated_endpoint_refuses_an_anonymous_caller_with_401() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let (f, material) = draft_with_material(&app, &builder).await;
+    let id = f["id"].as_str().unwrap();
+    let staff = json!({ "username": "newbie", "password": PASSWORD, "display_name": "新人",
+                        "department": "window", "roles": ["clerk"] });
+    let v = json!({ "expected_version": f["version"] });
+    // Every route that needs a caller, with a body it would accept from one.
+    let table: Vec<(Method, String, Body)> = vec![
+        (Method::POST, "/auth/logout".into(), Body::None),
+        (Method::GET, "/me".into(), Body::None),
+        (
+            Method::POST,
+            "/filings".into(),
+            Body::Json(json!({ "item": "construction-permit" })),
+        ),
+        (Method::GET, "/filings".into(), Body::None),
+        (Method::GET, format!("/filings/{id}"), Body::None),
+        (
+            Method::PATCH,
+            format!("/filings/{id}"),
+            Body::Json(v.clone()),
+        ),
+        (
+            Method::POST,
+            format!("/filings/{id}/actions/withdraw"),
+            Body::Json(v.clone()),
+        ),
+        (Method::GET, format!("/filings/{id}/history"), Body::None),
+        (
+            Method::POST,
+            format!("/filings/{id}/materials/application_form"),
+            Body::Upload,
+        ),
+        (
+            Method::DELETE,
+            format!("/filings/{id}/materials/{material}"),
+            Body::None,
+        ),
+        (
+            Method::GET,
+            format!("/filings/{id}/materials/{material}/content"),
+            Body::None,
+        ),
+        (Method::GET, "/queue".into(), Body::None),
+        (Method::POST, "/queue/claim-next".into(), Body::None),
+        (Method::POST, "/tasks/1/claim".into(), Body::None),
+        (Method::POST, "/tasks/1/release".into(), Body::None),
+        (
+            Method::POST,
+            "/tasks/1/assign".into(),
+            Body::Json(json!({ "user_id": builder.id })),
+        ),
+        (Method::POST, "/admin/users".into(), Body::Json(staff)),
+        (Method::GET, "/admin/users".into(), Body::None),
+        (Method::GET, "/audit/verify".into(), Body::None),
+    ];
+
+    // Every operation the OpenAPI document marks as needing a token is tried too: those of the
+    // table with their bodies, any other (a route added later) with its path parameters filled
+    // in from their schemas and an empty JSON body.
+    let doc: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shape = |p: &str| -> String {
+        p.split('/')
+            .map(|s| {
+                if s.starts_with('{') || s.len() == 36 || s.parse::<i64>().is_ok() {
+                    "{}"
+                } else {
+                    s
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+            .replace("/actions/withdraw", "/actions/{}")
+            .replace("/materials/application_form", "/materials/{}")
+    };
+    let mut secured = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("security").is_none() {
+                continue;
+            }
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let mut concrete = path.clone();
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["in"] != "path" {
+                    continue;
+                }
+                let schema = &param["schema"];
+                let value = match (schema["type"].as_str(), schema["format"].as_str()) {
+                    (Some("integer"), _) => "1".to_owned(),
+                    (_, Some("uuid")) => uuid::Uuid::new_v4().to_string(),
+                    _ => "x".to_owned(),
+                };
+                concrete =
+                    concrete.replace(&format!("{{{}}}", param["name"].as_str().unwrap()), &value);
+            }
+            secured.push((method, path.clone(), concrete));
+        }
+    }
+    let known: Vec<(String, String)> = table
+        .iter()
+        .map(|(m, p, _)| (m.as_str().to_owned(), shape(p)))
+        .collect();
+    for (m, p) in &known {
+        assert!(
+            secured
+                .iter()
+                .any(|(sm, sp, _)| sm.as_str() == m && shape(sp) == *p),
+            "{m} {p} is not in the OpenAPI document as needing a token"
+        );
+    }
+    // Routes added after this table: without a body they would accept, a token could only be
+    // checked after the body is refused (see the ignored test below), so they go without one.
+    let unlisted: Vec<(Method, String)> = secured
+        .into_iter()
+        .filter(|(m, p, _)| !known.contains(&(m.as_str().to_owned(), shape(p))))
+        .map(|(m, _, concrete)| (m, concrete))
+        .collect();
+
+    let before = (
+        app.count("filings"),
+        app.count("materials"),
+        app.count("audit_log"),
+    );
+    for (method, path, body) in &table {
+        let path = format!("/api/v1{path}");
+        for auth in [
+            None,
+            Some("Bearer pt_not-a-real-token"),
+            Some("Basic YnVpbGRlcjp4"),
+        ] {
+            let mut req = request(&app, method.clone(), &path, body);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(
+                r.headers()
+                    .get("www-authenticate")
+                    .map(|h| h.to_str().unwrap()),
+                Some("Bearer"),
+                "{method} {path} {auth:?}"
+            );
+            let body = problem(r, 401).await;
+            assert_eq!(body["code"], "unauthenticated", "{method} {path} {auth:?}");
+        }
+    }
+    for (method, path) in &unlisted {
+        let path = format!("/api/v1{path}");
+        let r = request(&app, method.clone(), &path, &Body::Json(json!({})))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        (
+            app.count("filings"),
+            app.count("materials"),
+            app.count("audit_log")
+        ),
+        before
+    );
+    // The public service guide needs no token.
+    let r = app
+        .client
+        .get(app.url("/api/v1/items/construction-permit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[actix_web::test]
+#[ignore = "bug: actix extracts the handler's arguments together; a body that fails to parse \
+            is refused (400) before the token lookup finishes, so a signed-out client is not \
+            told to sign in again"]
+async fn a_dead_token_is_refused_with_401_even_when_the_body_is_bad() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let r = app.post(&builder, "/api/v1/auth/logout", json!({})).await;
+    assert_eq!(r.status(), 204);
+    for (path, body) in [
+        ("/api/v1/filings", json!({ "form": {} })),
+        ("/api/v1/tasks/1/assign", json!({})),
+        ("/api/v1/admin/users", json!({ "username": 5 })),
+    ] {
+        let r = app.post(&builder, path, body).await;
+        assert_eq!(problem(r, 401).await["code"], "unauthenticated", "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn another_applicants_filing_is_not_found_whatever_one_tries() {
+    let app = TestApp::spawn().await;
+    let alice = app.applicant("alice").await;
+    let bob = app.applicant("bob").await;
+    let (f, material) = draft_with_material(&app, &alice).await;
+    let id = f["id"].as_str().unwrap();
+    let v = f["version"].clone();
+    let before = (
+        app.count("filings"),
+        app.count("materials"),
+        app.count("audit_log"),
+    );
+
+    let table: Vec<(Method, String, Body)> = vec![
+        (Method::GET, format!("/filings/{id}"), Body::None),
+        (
+            Method::PATCH,
+            format!("/filings/{id}"),
+            Body::Json(json!({ "expected_version": v, "form": { "project_name": "抢注" } })),
+        ),
+        (
+            Method::POST,
+            format!("/filings/{id}/actions/withdraw"),
+            Body::Json(json!({ "expected_version": v })),
+        ),
+        (
+            Method::POST,
+            format!("/filings/{id}/actions/submit"),
+            Body::Json(json!({ "expected_version": v })),
+        ),
+        // A wrong version must not tell Bob the filing exists either.
+        (
+            Method::POST,
+            format!("/filings/{id}/actions/withdraw"),
+            Body::Json(json!({ "expected_version": 999 })),
+        ),
+        (
+            Method::POST,
+            format!("/filings/{id}/materials/application_form"),
+            Body::Upload,
+        ),
+        (
+            Method::GET,
+            format!("/filings/{id}/materials/{material}/content"),
+            Body::None,
+        ),
+        (
+            Method::DELETE,
+            format!("/filings/{id}/materials/{material}"),
+            Body::None,
+        ),
+        (Method::GET, format!("/filings/{id}/history"), Body::None),
+    ];
+    for (method, path, body) in &table {
+        let r = request(&app, method.clone(), &format!("/api/v1{path}"), body)
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(r, 404).await;
+        assert_eq!(p["code"], "not_found", "{method} {path}");
+    }
+    // A filing that does not exist looks the same.
+    let r = app
+        .get(&bob, &format!("/api/v1/filings/{}", uuid::Uuid::new_v4()))
+        .await;
+    let missing = problem(r, 404).await;
+    let r = app.get(&bob, &format!("/api/v1/filings/{id}")).await;
+    let hidden = problem(r, 404).await;
+    assert_eq!(
+        (&missing["title"], &missing["code"], missing.get("detail")),
+        (&hidden["title"], &hidden["code"], hidden.get("detail"))
+    );
+
+    let list: Value = app.get(&bob, "/api/v1/filings").await.json().await.unwrap();
+    assert_eq!(list, json!([]));
+    assert_eq!(
+        (
+            app.count("filings"),
+            app.count("materials"),
+            app.count("audit_log")
+        ),
+        before
+    );
+    let same = app.filing(&alice, id).await;
+    assert_eq!(same["version"], v);
+    assert_eq!(same["form"]["project_name"], "示范小学教学楼");
+    // Still not found once it is submitted.
+    app.upload_all(&alice, id, CONSTRUCTION_MATERIALS).await;
+    let same = app.filing(&alice, id).await;
+    app.act(&alice, &same, "submit", json!({})).await;
+    let r = app.get(&bob, &format!("/api/v1/filings/{id}")).await;
+    assert_eq!(problem(r, 404).await["code"], "not_found");
+}
+
+#[actix_web::test]
+async fn staff_see_only_filings_their_department_works_on() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let fire_clerk = app.staff("fireclerk", "fire", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap();
+    let material = f["materials"][0]["id"].as_str().unwrap();
+    let task = f["tasks"][0]["id"].as_i64().unwrap();
+    let v = f["version"].as_i64().unwrap();
+
+    // The window clerk works it.
+    assert_eq!(
+        app.get(&clerk, &format!("/api/v1/filings/{id}"))
+            .await
+            .status(),
+        200
+    );
+
+    for who in [&fire_clerk, &reviewer] {
+        for path in [
+            format!("/api/v1/filings/{id}"),
+            format!("/api/v1/filings/{id}/history"),
+            format!("/api/v1/filings/{id}/materials/{material}/content"),
+        ] {
+            let r = app.get(who, &path).await;
+            assert_eq!(
+                problem(r, 404).await["code"],
+                "not_found",
+                "{} {path}",
+                who.username
+            );
+        }
+        let r = app.act_raw(who, id, "accept", v, json!({})).await;
+        assert_eq!(
+            problem(r, 404).await["code"],
+            "not_found",
+            "{}",
+            who.username
+        );
+        let list: Value = app.get(who, "/api/v1/filings").await.json().await.unwrap();
+        assert_eq!(list, json!([]), "{}", who.username);
+    }
+    let r = app
+        .post(
+            &fire_clerk,
+            &format!("/api/v1/tasks/{task}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(problem(r, 404).await["code"], "not_found");
+    let q: Value = app
+        .get(&fire_clerk, "/api/v1/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(q, json!([]));
+
+    // Accepted: now it is the construction reviewers' to see; the fire department still not.
+    let f = app.filing(&clerk, id).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(
+        app.get(&reviewer, &format!("/api/v1/filings/{id}"))
+            .await
+            .status(),
+        200
+    );
+    let r = app.get(&fire_clerk, &format!("/api/v1/filings/{id}")).await;
+    assert_eq!(problem(r, 404).await["code"], "not_found");
+}
+
+#[actix_web::test]
+async fn an_applicant_cannot_take_a_clerks_action_or_open_the_queue() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap();
+    let before = app.count("audit_log");
+    for action in ["accept", "request_supplement", "refuse_to_accept"] {
+        let r = app
+            .act_raw(
+                &builder,
+                id,
+                action,
+                f["version"].as_i64().unwrap(),
+                json!({ "reason": "自己受理", "notice_items": ["x"] }),
+            )
+            .await;
+        assert_eq!(problem(r, 403).await["code"], "forbidden", "{action}");
+    }
+    let r = app.get(&builder, "/api/v1/queue").await;
+    assert_eq!(problem(r, 403).await["code"], "forbidden");
+    let r = app
+        .post(&builder, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(problem(r, 403).await["code"], "forbidden");
+    assert_eq!(app.count("audit_log"), before);
+    assert_eq!(app.filing(&builder, id).await["state"]["code"], "intake");
+}
+
+#[actix_web::test]
+async fn a_clerk_cannot_take_a_reviewers_action() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let f = permit_in_review(&app, &builder, &clerk).await;
+    let id = f["id"].as_str().unwrap();
+    // The clerk accepted it, so still sees it; deciding is not the clerk's.
+    let f = app.filing(&clerk, id).await;
+    for action in ["approve", "refuse", "request_correction"] {
+        let r = app
+            .act_raw(
+                &clerk,
+                id,
+                action,
+                f["version"].as_i64().unwrap(),
+                json!({ "opinion": "同意", "reason": "不同意", "notice_items": ["x"] }),
+            )
+            .await;
+        assert_eq!(problem(r, 403).await["code"], "forbidden", "{action}");
+    }
+    assert_eq!(app.filing(&clerk, id).await["version"], f["version"]);
+}
+
+#[actix_web::test]
+async fn staff_cannot_create_filings() {
+    let app = TestApp::spawn().await;
+    let staff = [
+        app.staff("clerk", "window", &[Role::Clerk]).await,
+        app.staff("reviewer", "construction", &[Role::Reviewer])
+            .await,
+        app.staff("manager", "window", &[Role::Manager]).await,
+        app.staff("admin", "window", &[Role::Admin]).await,
+        app.staff("auditor", "window", &[Role::Auditor]).await,
+    ];
+    for who in &staff {
+        let r = app
+            .post(
+                who,
+                "/api/v1/filings",
+                json!({ "item": "construction-permit", "form": construction_form() }),
+            )
+            .await;
+        assert_eq!(
+            problem(r, 403).await["code"],
+            "forbidden",
+            "{}",
+            who.username
+        );
+    }
+    assert_eq!(app.count("filings"), 0);
+}
+
+#[actix_web::test]
+async fn only_auditors_and_admins_verify_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let manager = app.staff("manager", "window", &[Role::Manager]).await;
+    let builder = app.applicant("builder").await;
+    for who in [&auditor, &admin] {
+        let r = app.get(who, "/api/v1/audit/verify").await;
+        assert_eq!(r.status(), 200, "{}", who.username);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["ok"], true);
+    }
+    for who in [&clerk, &manager, &builder] {
+        let r = app.get(who, "/api/v1/audit/verify").await;
+        assert_eq!(
+            problem(r, 403).await["code"],
+            "forbidden",
+            "{}",
+            who.username
+        );
+    }
+}
+
+#[actix_web::test]
+async fn only_admins_create_staff_and_the_new_member_can_sign_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let others = [
+        app.staff("clerk", "window", &[Role::Clerk]).await,
+        app.staff("manager", "window", &[Role::Manager]).await,
+        app.staff("auditor", "window", &[Role::Auditor]).await,
+        app.applicant("builder").await,
+    ];
+    let new = |name: &str| {
+        json!({ "username": name, "password": "a-long-enough-password", "display_name": "新审查员",
+                "department": "construction", "roles": ["reviewer"] })
+    };
+    let users = app.count("users");
+    for who in &others {
+        let r = app.post(who, "/api/v1/admin/users", new("sneaky")).await;
+        assert_eq!(
+            problem(r, 403).await["code"],
+            "forbidden",
+            "{}",
+            who.username
+        );
+        let r = app.get(who, "/api/v1/admin/users").await;
+        assert_eq!(
+            problem(r, 403).await["code"],
+            "forbidden",
+            "{}",
+            who.username
+        );
+    }
+    assert_eq!(app.count("users"), users);
+
+    let r = app
+        .post(&admin, "/api/v1/admin/users", new("newreviewer"))
+        .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let token = app.login("newreviewer", "a-long-enough-password").await;
+    let me: Value = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user_id"], created["user_id"]);
+    assert_eq!(me["roles"], json!(["reviewer"]));
+    assert_eq!(me["department"], "construction");
+    assert_eq!(me["kind"], "staff");
+
+    // No applicant role for staff, no unknown department.
+    let mut bad = new("applicantstaff");
+    bad["roles"] = json!(["applicant"]);
+    let r = app.post(&admin, "/api/v1/admin/users", bad).await;
+    assert_eq!(problem(r, 422).await["errors"][0]["path"], "roles");
+    let mut bad = new("nowhere");
+    bad["department"] = json!("atlantis");
+    let r = app.post(&admin, "/api/v1/admin/users", bad).await;
+    assert_eq!(problem(r, 422).await["errors"][0]["path"], "department");
+}
+
+#[actix_web::test]
+async fn a_draft_is_invisible_to_staff_until_it_is_submitted() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
+    // A draft already belongs to the item's department; its reviewers still must not see it.
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    assert_eq!(f["department"], "construction");
+    for who in [&clerk, &reviewer, &admin, &auditor] {
+        let r = app.get(who, &format!("/api/v1/filings/{id}")).await;
+        assert_eq!(
+            problem(r, 404).await["code"],
+            "not_found",
+            "{}",
+            who.username
+        );
+        let r = app.get(who, &format!("/api/v1/filings/{id}/history")).await;
+        assert_eq!(
+            problem(r, 404).await["code"],
+            "not_found",
+            "{}",
+            who.username
+        );
+        let list: Value = app.get(who, "/api/v1/filings").await.json().await.unwrap();
+        assert_eq!(list, json!([]), "{}", who.username);
+    }
+    app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(&builder, &id).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    for who in [&clerk, &admin, &auditor] {
+        assert_eq!(
+            app.get(who, &format!("/api/v1/filings/{id}"))
+                .await
+                .status(),
+            200,
+            "{}",
+            who.username
+        );
+        let list: Value = app.get(who, "/api/v1/filings").await.json().await.unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1, "{}", who.username);
+    }
+}
+
+#[actix_web::test]
+async fn admins_and_auditors_see_personal_fields_masked_and_the_owner_and_clerk_in_full() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap();
+
+    for who in [&builder, &clerk] {
+        let form = &app.filing(who, id).await["form"];
+        assert_eq!(
+            form["project_manager_phone"], "13800138000",
+            "{}",
+            who.username
+        );
+        assert_eq!(form["project_manager"], "王建国", "{}", who.username);
+    }
+    for who in [&admin, &auditor] {
+        let form = &app.filing(who, id).await["form"];
+        let phone = form["project_manager_phone"].as_str().unwrap();
+        assert_ne!(phone, "13800138000", "{}", who.username);
+        assert!(!phone.contains("0013"), "{}: {phone}", who.username);
+        assert!(phone.contains('*'), "{}: {phone}", who.username);
+        let name = form["project_manager"].as_str().unwrap();
+        assert_ne!(name, "王建国", "{}", who.username);
+        // What is not personal stays readable.
+        assert_eq!(form["builder_name"], "示范建设集团有限公司");
+        assert_eq!(form["builder_credit_code"], "91350100M000100Y43");
+    }
+}
+
+#[actix_web::test]
+async fn a_token_stops_working_once_revoked_by_logout() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let second = app.login("builder", PASSWORD).await;
+    let r = app.post(&builder, "/api/v1/auth/logout", json!({})).await;
+    assert_eq!(r.status(), 204);
+    let r = app.get(&builder, "/api/v1/me").await;
+    assert_eq!(problem(r, 401).await["code"], "unauthenticated");
+    // Logging out again with the dead token is just as unauthenticated.
+    let r = app.post(&builder, "/api/v1/auth/logout", json!({})).await;
+    assert_eq!(r.status(), 401);
+    // The user's other session lives on.
+    let r = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_token_expires_after_its_time_to_live() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let ttl = i64::from(app.state.settings.auth.token_ttl_hours);
+    app.clock
+        .advance(Duration::hours(ttl) - Duration::minutes(1));
+    assert_eq!(app.get(&builder, "/api/v1/me").await.status(), 200);
+    app.clock.advance(Duration::minutes(2));
+    let r = app.get(&builder, "/api/v1/me").await;
+    assert_eq!(problem(r, 401).await["code"], "unauthenticated");
+    // Signing in again gives a fresh one.
+    let token = app.login("builder", PASSWORD).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn login_raw(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
+    let app = TestApp::spawn().await;
+    let _builder = app.applicant("builder").await;
+    let max = app.state.settings.auth.max_failed_logins;
+    let lockout = i64::from(app.state.settings.auth.lockout_minutes);
+    for i in 0..max {
+        let r = login_raw(&app, "builder", "wrong-password-123").await;
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "attempt {i}"
+        );
+    }
+    let r = login_raw(&app, "builder", PASSWORD).await;
+    let retry: i64 = r
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= lockout * 60, "{retry}");
+    assert_eq!(problem(r, 429).await["code"], "too_many_requests");
+
+    // After the lockout the right password works again.
+    app.clock
+        .advance(Duration::minutes(lockout) + Duration::seconds(1));
+    let r = login_raw(&app, "builder", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_login_for_an_unknown_user_looks_exactly_like_a_wrong_password() {
+    let app = TestApp::spawn().await;
+    let _builder = app.applicant("builder").await;
+    let wrong = login_raw(&app, "builder", "wrong-password-123").await;
+    let unknown = login_raw(&app, "nobody-here", "wrong-password-123").await;
+    let header =
+        |r: &reqwest::Response, h: &str| r.headers().get(h).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        header(&wrong, "www-authenticate"),
+        header(&unknown, "www-authenticate")
+    );
+    assert_eq!(
+        header(&wrong, "content-type"),
+        header(&unknown, "content-type")
+    );
+    let wrong = problem(wrong, 401).await;
+    let unknown = problem(unknown, 401).await;
+    assert_eq!(wrong, unknown);
+}

@@ -1,0 +1,576 @@
+//! Concurrency: optimistic versions on actions (DESIGN principle 2), atomic queue claims
+//! (`FOR UPDATE SKIP LOCKED`), claims that keep other staff's hands off a filing, and managers'
+//! reassignment.
+//!
+//! The helpers at the top (`submitted_permit`, `permit_in_review`, `scalar`) are shared with
+//! the other test modules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use futures::future::join_all;
+use permits::domain::definition::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::bad_input::{paths, problem};
+use crate::helpers::*;
+
+/// A construction permit with every material, submitted: in `intake`, in the window's queue.
+pub(crate) async fn submitted_permit(app: &TestApp, builder: &User) -> Value {
+    let f = app
+        .create(builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(builder, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(builder, &id).await;
+    let f = app.act(builder, &f, "submit", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+    f
+}
+
+/// A construction permit accepted by `clerk`: in `review`, in the construction reviewers' queue.
+pub(crate) async fn permit_in_review(app: &TestApp, builder: &User, clerk: &User) -> Value {
+    let f = submitted_permit(app, builder).await;
+    let f = app.filing(clerk, f["id"].as_str().unwrap()).await;
+    let f = app.act(clerk, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+    f
+}
+
+/// One `bigint` from a query written as `SELECT ... AS n`.
+pub(crate) fn scalar(app: &TestApp, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(&mut app.conn())
+        .unwrap()
+        .n
+}
+
+fn task_of(filing: &Value) -> i64 {
+    let tasks = filing["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "one open task: {filing}");
+    tasks[0]["id"].as_i64().unwrap()
+}
+
+#[actix_web::test]
+async fn twenty_simultaneous_approvals_of_one_version_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let mut reviewers = Vec::new();
+    for i in 0..4 {
+        reviewers.push(
+            app.staff(&format!("reviewer{i}"), "construction", &[Role::Reviewer])
+                .await,
+        );
+    }
+    // Twenty tokens: each of the four reviewers signed in five times.
+    let mut tokens = Vec::new();
+    for r in &reviewers {
+        tokens.push(r.token.clone());
+        for _ in 0..4 {
+            tokens.push(app.login(&r.username, PASSWORD).await);
+        }
+    }
+    assert_eq!(tokens.len(), 20);
+    // A client each, connected and signed in beforehand: twenty separate connections whose
+    // requests arrive together, not one queue.
+    let clients: Vec<reqwest::Client> = tokens.iter().map(|_| reqwest::Client::new()).collect();
+    for (client, token) in clients.iter().zip(&tokens) {
+        let r = client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    // A race is won or lost by scheduling: three of them, so that a missing lock shows.
+    for round in 0..3 {
+        let f = permit_in_review(&app, &builder, &clerk).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        let version = f["version"].as_i64().unwrap();
+        let url = app.url(&format!("/api/v1/filings/{id}/actions/approve"));
+        let responses = join_all(clients.iter().zip(&tokens).map(|(client, token)| {
+            let url = url.clone();
+            async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "expected_version": version, "opinion": "符合施工许可条件" }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }
+        }))
+        .await;
+
+        let ok: Vec<&Value> = responses
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .collect();
+        let outcomes: Vec<(u16, &Value)> =
+            responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round}: exactly one approval wins: {outcomes:?}"
+        );
+        assert_eq!(ok[0]["state"]["code"], "issued");
+        for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 409, "round {round}: {body}");
+            let code = body["code"].as_str().unwrap();
+            assert!(
+                ["stale_version", "action_not_allowed"].contains(&code),
+                "round {round}: {body}"
+            );
+        }
+
+        let after = app.filing(&builder, &id).await;
+        assert_eq!(after["version"].as_i64().unwrap(), version + 1);
+        assert_eq!(after["state"]["code"], "issued");
+        let count = |sql: String| scalar(&app, &sql);
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM audit_log WHERE filing_id = '{id}' AND action = 'action:approve'"
+            )),
+            1,
+            "round {round}"
+        );
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM clock_events WHERE filing_id = '{id}' AND event = 'stop'"
+            )),
+            1,
+            "round {round}"
+        );
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM tasks WHERE filing_id = '{id}' AND closed_at IS NULL"
+            )),
+            0,
+            "round {round}: an issued permit leaves no open task"
+        );
+    }
+}
+
+/// Staff accounts with live tokens, written straight into the database: 32 password hashes and
+/// logins would cost more than the test itself.
+fn insert_staff_with_tokens(
+    app: &TestApp,
+    n: usize,
+    department: &str,
+    role: &str,
+) -> Vec<(Uuid, String)> {
+    let mut sql = String::new();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let id = Uuid::new_v4();
+        let token = format!("pt_bulk_{}", Uuid::new_v4().simple());
+        let hash = permits::services::auth::token_hash(&token);
+        sql.push_str(&format!(
+            "INSERT INTO users (id, username, display_name, kind, password_hash, department, created_at) \
+             VALUES ('{id}', 'bulk{i}', 'bulk{i}', 'staff', 'not-a-hash', '{department}', now());
+             INSERT INTO user_roles (user_id, role) VALUES ('{id}', '{role}');
+             INSERT INTO api_tokens (id, user_id, token_hash, created_at, expires_at)
+             VALUES ('{}', '{id}', '{hash}', now(), now() + interval '1 day');\n",
+            Uuid::new_v4()
+        ));
+        out.push((id, token));
+    }
+    app.conn().batch_execute(&sql).unwrap();
+    out
+}
+
+#[actix_web::test]
+async fn thirty_two_clerks_claim_a_queue_of_a_thousand_without_claiming_any_task_twice() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    // A thousand filings awaiting acceptance, each with its open clerk task at the window, as
+    // `submit` leaves them (built in SQL: through HTTP this would take minutes).
+    app.conn()
+        .batch_execute(&format!(
+            "INSERT INTO filings (id, item_version_id, item_code, applicant_id, state, state_kind,
+                 department, form, entered_state_at, submitted_at, created_at, updated_at)
+             SELECT gen_random_uuid(),
+                    (SELECT id FROM item_versions WHERE code = 'construction-permit'
+                     ORDER BY version DESC LIMIT 1),
+                    'construction-permit', '{}', 'intake', 'intake', 'window', '{{}}',
+                    now(), now(), now(), now()
+             FROM generate_series(1, 1000);
+             INSERT INTO tasks (filing_id, state, role, department, created_at)
+             SELECT id, 'intake', 'clerk', 'window', now() FROM filings;",
+            builder.id
+        ))
+        .unwrap();
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM tasks WHERE claimed_by IS NULL AND closed_at IS NULL"
+        ),
+        1000
+    );
+    let clerks = insert_staff_with_tokens(&app, 32, "window", "clerk");
+
+    let started = Instant::now();
+    let url = app.url("/api/v1/queue/claim-next");
+    let per_clerk = join_all(clerks.iter().map(|(_, token)| {
+        let url = url.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let mut mine = Vec::new();
+            loop {
+                let r = client.post(&url).bearer_auth(token).send().await.unwrap();
+                match r.status().as_u16() {
+                    200 => {
+                        let t: Value = r.json().await.unwrap();
+                        mine.push(t["id"].as_i64().unwrap());
+                    }
+                    204 => break,
+                    other => panic!("claim-next: {other} {}", r.text().await.unwrap()),
+                }
+            }
+            mine
+        }
+    }))
+    .await;
+    eprintln!("1,000 claims by 32 clerks in {:?}", started.elapsed());
+
+    let mut owner: HashMap<i64, Uuid> = HashMap::new();
+    for ((clerk, _), claimed) in clerks.iter().zip(&per_clerk) {
+        for task in claimed {
+            assert!(
+                owner.insert(*task, *clerk).is_none(),
+                "task {task} was handed out twice"
+            );
+        }
+    }
+    assert_eq!(owner.len(), 1000, "every task claimed once");
+    assert!(
+        per_clerk.iter().filter(|c| !c.is_empty()).count() > 1,
+        "the clerks worked side by side"
+    );
+
+    // The database agrees with what each clerk was told.
+    let rows: Vec<(i64, Option<Uuid>)> = {
+        use permits::db::schema::tasks::dsl::*;
+        tasks
+            .select((id, claimed_by))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(rows.len(), 1000);
+    for (task, claimer) in rows {
+        assert_eq!(claimer, owner.get(&task).copied(), "task {task}");
+    }
+    // One `claim` entry per task in its filing's chain.
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'claim'"
+        ),
+        1000
+    );
+}
+
+#[actix_web::test]
+async fn a_stale_version_is_refused_with_409_and_the_current_state() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let v1 = f["version"].as_i64().unwrap();
+    app.upload_all(&builder, &id, &["application_form"]).await;
+    let audit_before = app.count("audit_log");
+
+    // Acting on the version seen before the upload.
+    let r = app
+        .act_raw(&builder, &id, "withdraw", v1, json!({ "reason": "不建了" }))
+        .await;
+    let body = problem(r, 409).await;
+    assert_eq!(body["code"], "stale_version");
+    assert_eq!(body["current"]["version"].as_i64().unwrap(), v1 + 1);
+    assert_eq!(body["current"]["state"], "draft");
+
+    // Editing with it too.
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": v1, "form": { "project_name": "新名称" } }),
+        )
+        .await;
+    let body = problem(r, 409).await;
+    assert_eq!(body["code"], "stale_version");
+    assert_eq!(body["current"]["version"].as_i64().unwrap(), v1 + 1);
+
+    let after = app.filing(&builder, &id).await;
+    assert_eq!(after["version"].as_i64().unwrap(), v1 + 1);
+    assert_eq!(after["state"]["code"], "draft");
+    assert_eq!(after["form"]["project_name"], "示范小学教学楼");
+    assert_eq!(
+        app.count("audit_log"),
+        audit_before,
+        "refusals are not written"
+    );
+}
+
+#[actix_web::test]
+async fn an_action_without_a_version_is_refused_with_428() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+
+    let r = app
+        .post(
+            &builder,
+            &format!("/api/v1/filings/{id}/actions/withdraw"),
+            json!({}),
+        )
+        .await;
+    let body = problem(r, 428).await;
+    assert_eq!(body["code"], "version_required");
+
+    // An empty body too.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/filings/{id}/actions/withdraw")))
+        .bearer_auth(&builder.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r, 428).await["code"], "version_required");
+
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "form": { "project_name": "新名称" } }),
+        )
+        .await;
+    assert_eq!(problem(r, 428).await["code"], "version_required");
+    assert_eq!(app.filing(&builder, &id).await["version"], f["version"]);
+}
+
+#[actix_web::test]
+async fn an_if_match_header_carries_the_version_as_well_as_expected_version() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let v = f["version"].as_i64().unwrap();
+
+    // PATCH with `If-Match: "v"` and no body version.
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/filings/{id}")))
+        .bearer_auth(&builder.token)
+        .header("If-Match", format!("\"{v}\""))
+        .json(&json!({ "form": { "project_name": "新名称" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers().get("etag").unwrap().to_str().unwrap(),
+        format!("\"{}\"", v + 1)
+    );
+    let f: Value = r.json().await.unwrap();
+    assert_eq!(f["form"]["project_name"], "新名称");
+
+    // A stale If-Match is as stale as a stale body field.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/filings/{id}/actions/withdraw")))
+        .bearer_auth(&builder.token)
+        .header("If-Match", format!("\"{v}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r, 409).await["code"], "stale_version");
+
+    // Not a number: a field problem naming the header.
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/filings/{id}/actions/withdraw")))
+        .bearer_auth(&builder.token)
+        .header("If-Match", "\"latest\"")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(body["errors"][0]["path"], "If-Match");
+
+    // An action with a weak `W/"v+1"`: the version is taken (what is missing is the reason)...
+    let url = app.url(&format!("/api/v1/filings/{id}/actions/withdraw"));
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&builder.token)
+        .header("If-Match", format!("W/\"{}\"", v + 1))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(paths(&body), ["input.reason"]);
+    // ... and with the reason the action goes through on the header's version alone.
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&builder.token)
+        .header("If-Match", format!("W/\"{}\"", v + 1))
+        .json(&json!({ "reason": "项目取消" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    assert_eq!(f["state"]["code"], "withdrawn");
+    assert_eq!(f["version"].as_i64().unwrap(), v + 2);
+}
+
+#[actix_web::test]
+async fn a_clerk_cannot_act_on_a_filing_another_clerk_claimed_until_it_is_released() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let alice = app.staff("alice", "window", &[Role::Clerk]).await;
+    let bob = app.staff("bob", "window", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let task = task_of(&f);
+
+    let r = app
+        .post(&alice, &format!("/api/v1/tasks/{task}/claim"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["claimed_by"], json!(alice.id));
+
+    // Bob acts behind Alice's back: refused, and told who holds it.
+    let f = app.filing(&bob, &id).await;
+    let version = f["version"].as_i64().unwrap();
+    let r = app.act_raw(&bob, &id, "accept", version, json!({})).await;
+    let body = problem(r, 409).await;
+    assert_eq!(body["code"], "claimed_by_other");
+    assert_eq!(body["claimed_by"], json!(alice.id));
+    assert_eq!(body["task_id"], task);
+    // Nor may he take the task over, or release it for her.
+    let r = app
+        .post(&bob, &format!("/api/v1/tasks/{task}/claim"), json!({}))
+        .await;
+    assert_eq!(problem(r, 409).await["code"], "claimed_by_other");
+    let r = app
+        .post(&bob, &format!("/api/v1/tasks/{task}/release"), json!({}))
+        .await;
+    assert_eq!(problem(r, 403).await["code"], "forbidden");
+    let unchanged = app.filing(&bob, &id).await;
+    assert_eq!(unchanged["state"]["code"], "intake");
+    assert_eq!(unchanged["version"].as_i64().unwrap(), version);
+
+    // Alice releases; now Bob's action goes through.
+    let r = app
+        .post(&alice, &format!("/api/v1/tasks/{task}/release"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert!(t["claimed_by"].is_null());
+    let f = app.act(&bob, &unchanged, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+}
+
+#[actix_web::test]
+async fn a_manager_reassigns_a_task_only_to_staff_of_the_department_with_its_role() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let manager = app.staff("manager", "window", &[Role::Manager]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let other_clerk = app.staff("other", "window", &[Role::Clerk]).await;
+    let inspector = app.staff("inspector", "window", &[Role::Inspector]).await;
+    let fire_clerk = app.staff("fireclerk", "fire", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let task = task_of(&f);
+    let path = format!("/api/v1/tasks/{task}/assign");
+
+    // A clerk is not a manager, even for a task of his own department.
+    let r = app
+        .post(&other_clerk, &path, json!({ "user_id": clerk.id }))
+        .await;
+    assert_eq!(problem(r, 403).await["code"], "forbidden");
+
+    // Not eligible: staff of the department without the clerk role, a clerk of another
+    // department, an applicant, nobody at all.
+    let unknown = Uuid::new_v4();
+    for to in [inspector.id, fire_clerk.id, builder.id, unknown] {
+        let r = app.post(&manager, &path, json!({ "user_id": to })).await;
+        let body = problem(r, 422).await;
+        assert_eq!(body["errors"][0]["path"], "user_id", "{to}");
+        assert_eq!(body["errors"][0]["code"], "not_eligible", "{to}");
+    }
+    let claimed: Option<Uuid> = {
+        use permits::db::schema::tasks::dsl::*;
+        tasks
+            .find(task)
+            .select(claimed_by)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(claimed, None, "refused reassignments change nothing");
+
+    let r = app
+        .post(&manager, &path, json!({ "user_id": clerk.id }))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["claimed_by"], json!(clerk.id));
+    // Reassign from one clerk to another.
+    let r = app
+        .post(&manager, &path, json!({ "user_id": other_clerk.id }))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["claimed_by"], json!(other_clerk.id));
+    assert_eq!(
+        scalar(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM audit_log WHERE action = 'assign' AND filing_id = '{}'",
+                f["id"].as_str().unwrap()
+            )
+        ),
+        2
+    );
+    // The assignee's department mates now see the task as someone else's.
+    let id = f["id"].as_str().unwrap();
+    let f = app.filing(&clerk, id).await;
+    let r = app
+        .act_raw(
+            &clerk,
+            id,
+            "accept",
+            f["version"].as_i64().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(problem(r, 409).await["code"], "claimed_by_other");
+    assert_eq!(f["state"]["code"], "intake");
+}
