@@ -15,9 +15,10 @@ use serde_json::{Map, Value};
 use super::Problem;
 use super::definition::{
     Action, ClockMode, CompareOp, ConsentBase, Definition, EffectKind, Fraction, Guard, Input,
-    Requirement, Role, State, SuspendReason,
+    Requirement, Role, State, StateKind, SuspendReason,
 };
 use super::forms::{self, Mode, Vote};
+use super::legal_time::Phase;
 
 /// A department's answer in a joint review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,6 +68,8 @@ pub struct Snapshot<'a> {
     pub objections: u32,
     /// The authority's local date on which the filing entered its state.
     pub entered_state_on: NaiveDate,
+    /// Where the main clocks' ledger stands (they start once and stop once).
+    pub clock: Phase,
 }
 
 /// What the actor supplies with the action.
@@ -265,7 +268,11 @@ pub fn decide(
         .state(&to)
         .ok_or_else(|| Refusal::UnknownAction(action.code.clone()))?;
     if to != from.code {
-        effects.extend(clock_changes(from, to_state).into_iter().map(Effect::Clock));
+        effects.extend(
+            clock_changes(snap.clock, from, to_state)
+                .into_iter()
+                .map(Effect::Clock),
+        );
         if let Some(parallel) = &to_state.parallel {
             effects.push(Effect::OpenReviews(
                 parallel
@@ -749,19 +756,38 @@ fn notice_for(
     }
 }
 
-/// The main clocks' events on leaving `from` for `to`.
-pub fn clock_changes(from: &State, to: &State) -> Vec<ClockChange> {
-    use ClockMode::*;
+/// The main clocks' events on leaving `from` for `to`, given where the ledger stands.
+///
+/// The ledger, not the states' modes alone, decides: a clock starts once (on acceptance) and
+/// stops once. Waiting for the applicant before acceptance (a supplement under §32) does not
+/// start it; entering any other suspended state from a not-started clock is an acceptance into
+/// a suspension (a public notice), which starts the clock and suspends it the same day (§45).
+pub fn clock_changes(phase: Phase, from: &State, to: &State) -> Vec<ClockChange> {
     let reason = to.suspend_reason.unwrap_or(SuspendReason::Supplement);
-    match (from.clock_mode(), to.clock_mode()) {
-        (NotStarted, Run) => vec![ClockChange::Start],
-        (NotStarted, Suspend) => vec![ClockChange::Start, ClockChange::Suspend { reason }],
-        (Run, Suspend) => vec![ClockChange::Suspend { reason }],
-        (Suspend, Run) => vec![ClockChange::Resume],
-        (Suspend, Suspend) if from.suspend_reason != to.suspend_reason => {
+    match (phase, to.clock_mode()) {
+        (Phase::NotStarted, ClockMode::Run) => vec![ClockChange::Start],
+        (Phase::NotStarted, ClockMode::Suspend) if to.kind != StateKind::WaitingApplicant => {
+            vec![ClockChange::Start, ClockChange::Suspend { reason }]
+        }
+        (Phase::Running, ClockMode::Suspend) => vec![ClockChange::Suspend { reason }],
+        (Phase::Suspended, ClockMode::Run) => vec![ClockChange::Resume],
+        (Phase::Suspended, ClockMode::Suspend) if from.suspend_reason != to.suspend_reason => {
             vec![ClockChange::Resume, ClockChange::Suspend { reason }]
         }
-        (Run | Suspend, Stopped) => vec![ClockChange::Stop],
+        (Phase::Running | Phase::Suspended, ClockMode::Stopped) => vec![ClockChange::Stop],
         _ => Vec::new(),
+    }
+}
+
+impl Phase {
+    /// The ledger's phase after one event; `None` for an event that cannot follow.
+    pub fn after(self, change: ClockChange) -> Option<Phase> {
+        match (self, change) {
+            (Phase::NotStarted, ClockChange::Start) => Some(Phase::Running),
+            (Phase::Running, ClockChange::Suspend { .. }) => Some(Phase::Suspended),
+            (Phase::Suspended, ClockChange::Resume) => Some(Phase::Running),
+            (Phase::Running | Phase::Suspended, ClockChange::Stop) => Some(Phase::Stopped),
+            _ => None,
+        }
     }
 }

@@ -308,6 +308,19 @@ pub fn evaluate(
     })
 }
 
+/// Where a ledger stands, from its events in order.
+pub fn phase_of(ledger: &[LedgerEntry]) -> Phase {
+    ledger
+        .iter()
+        .fold(Phase::NotStarted, |phase, e| match (phase, e.kind) {
+            (Phase::NotStarted, LedgerKind::Start) => Phase::Running,
+            (Phase::Running, LedgerKind::Suspend(_)) => Phase::Suspended,
+            (Phase::Suspended, LedgerKind::Resume) => Phase::Running,
+            (Phase::Running | Phase::Suspended, LedgerKind::Stop) => Phase::Stopped,
+            (p, _) => p,
+        })
+}
+
 /// ⌈budget · f⌉: the day count at which a share warning fires.
 fn share_of(budget: i64, f: Fraction) -> i64 {
     let (num, den) = (budget * i64::from(f.num), i64::from(f.den.max(1)));

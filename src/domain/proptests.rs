@@ -26,6 +26,7 @@ use super::engine::{
     self, Actor, ClockChange, Effect, Refusal, Request, ReviewRecord, Snapshot, Verdict,
 };
 use super::forms::{self, Mode};
+use super::legal_time::Phase;
 
 const ITEMS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/items");
 
@@ -381,24 +382,6 @@ fn step(helpful: f64) -> impl Strategy<Value = Step> {
 }
 
 /// The main clock, as the ledger of clock events tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Clock {
-    NotStarted,
-    Running,
-    Suspended,
-    Stopped,
-}
-
-fn clock_after(clock: Clock, change: ClockChange) -> Option<Clock> {
-    match (clock, change) {
-        (Clock::NotStarted, ClockChange::Start) => Some(Clock::Running),
-        (Clock::Running, ClockChange::Suspend { .. }) => Some(Clock::Suspended),
-        (Clock::Suspended, ClockChange::Resume) => Some(Clock::Running),
-        (Clock::Running | Clock::Suspended, ClockChange::Stop) => Some(Clock::Stopped),
-        _ => None,
-    }
-}
-
 /// Walk one filing of `fx` through `steps`, checking every step; returns the states visited.
 fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError> {
     let def = &fx.def;
@@ -407,7 +390,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
     let mut objections = 0u32;
     let mut today = day(2025, 9, 26);
     let mut entered = today;
-    let mut clock = Clock::NotStarted;
+    let mut clock = Phase::NotStarted;
     let mut visited = BTreeSet::from([state.clone()]);
     let notice_items = vec!["请补充施工合同盖章页".to_owned()];
 
@@ -473,6 +456,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             reviews: &reviews,
             objections,
             entered_state_on: entered,
+            clock,
         };
         let result = engine::decide(def, &snap, &actor, &req, today);
         let place = format!("{}: `{}` in `{state}` by {role:?}", def.code, action.code);
@@ -596,7 +580,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
         if outcome.changes_state() {
             prop_assert_eq!(
                 &clock_events,
-                &engine::clock_changes(here, to),
+                &engine::clock_changes(clock, here, to),
                 "{}",
                 &place
             );
@@ -616,7 +600,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             );
         }
         for c in &clock_events {
-            let Some(next) = clock_after(clock, *c) else {
+            let Some(next) = clock.after(*c) else {
                 return Err(TestCaseError::fail(format!(
                     "{place} → `{}`: clock event {c:?} while the clock is {clock:?}",
                     outcome.to
@@ -675,6 +659,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                     reviews: &reviews,
                     objections,
                     entered_state_on: entered,
+                    clock,
                 };
                 prop_assert!(
                     engine::available_actions(def, &snap, &everyone).is_empty(),
@@ -776,43 +761,53 @@ fn clock_changes_follow_every_transition_of_clock_modes() {
     let in_mediation = Suspend {
         reason: SuspendReason::Mediation,
     };
-    let cases: Vec<(&State, &State, Vec<ClockChange>)> = vec![
+    use Phase::{NotStarted, Running, Stopped, Suspended};
+    let mut before_acceptance = state_with(ClockMode::Run, Some(SuspendReason::Supplement));
+    before_acceptance.kind = StateKind::WaitingApplicant;
+    before_acceptance.clock = None;
+    let cases: Vec<(Phase, &State, &State, Vec<ClockChange>)> = vec![
         // Before acceptance nothing runs; §42 counts from acceptance.
-        (&not_started, &not_started, vec![]),
-        (&not_started, &run, vec![Start]),
+        (NotStarted, &not_started, &not_started, vec![]),
+        (NotStarted, &not_started, &run, vec![Start]),
+        // A supplement requested before acceptance (§32) does not start the clock.
+        (NotStarted, &not_started, &before_acceptance, vec![]),
         // Accepted straight into a public notice: started and suspended at once (§45).
-        (&not_started, &notice, vec![Start, on_notice]),
+        (NotStarted, &not_started, &notice, vec![Start, on_notice]),
         // Closed without acceptance: there is no clock to stop.
-        (&not_started, &stopped, vec![]),
-        (&run, &run, vec![]),
-        (&run, &notice, vec![on_notice]),
-        (&run, &stopped, vec![Stop]),
-        (&notice, &run, vec![Resume]),
-        (&notice, &notice, vec![]),
+        (NotStarted, &not_started, &stopped, vec![]),
+        (Running, &run, &run, vec![]),
+        (Running, &run, &notice, vec![on_notice]),
+        (Running, &run, &stopped, vec![Stop]),
+        // A running clock is never started again, whatever the states say.
+        (Running, &run, &not_started, vec![]),
+        (Running, &not_started, &run, vec![]),
+        (Suspended, &notice, &run, vec![Resume]),
+        (Suspended, &notice, &notice, vec![]),
         // A new reason is a new suspension, told in writing on its own.
-        (&notice, &mediation, vec![Resume, in_mediation]),
-        (&notice, &stopped, vec![Stop]),
+        (Suspended, &notice, &mediation, vec![Resume, in_mediation]),
+        (Suspended, &notice, &stopped, vec![Stop]),
         // A stopped clock is never restarted.
-        (&stopped, &not_started, vec![]),
-        (&stopped, &run, vec![]),
-        (&stopped, &notice, vec![]),
-        (&stopped, &stopped, vec![]),
+        (Stopped, &stopped, &not_started, vec![]),
+        (Stopped, &stopped, &run, vec![]),
+        (Stopped, &stopped, &notice, vec![]),
+        (Stopped, &stopped, &stopped, vec![]),
     ];
-    for (from, to, expected) in cases {
+    for (phase, from, to, expected) in cases {
         assert_eq!(
-            engine::clock_changes(from, to),
+            engine::clock_changes(phase, from, to),
             expected,
-            "{:?} → {:?}",
+            "{phase:?}: {:?} → {:?}",
             from.clock_mode(),
             to.clock_mode()
         );
     }
-    // The kinds' defaults: a supplement suspends for the supplement, a decision stops.
+    // The kinds' defaults: a supplement after acceptance suspends for the supplement, a
+    // decision stops.
     let mut waiting = state_with(ClockMode::Run, Some(SuspendReason::Supplement));
     waiting.kind = StateKind::WaitingApplicant;
     waiting.clock = None;
     assert_eq!(
-        engine::clock_changes(&run, &waiting),
+        engine::clock_changes(Running, &run, &waiting),
         vec![Suspend {
             reason: SuspendReason::Supplement
         }]
@@ -820,7 +815,10 @@ fn clock_changes_follow_every_transition_of_clock_modes() {
     let mut approved = state_with(ClockMode::Run, None);
     approved.kind = StateKind::Approved;
     approved.clock = None;
-    assert_eq!(engine::clock_changes(&waiting, &approved), vec![Stop]);
+    assert_eq!(
+        engine::clock_changes(Suspended, &waiting, &approved),
+        vec![Stop]
+    );
 }
 
 /// Drive `def` through `actions` (each by an actor that may take it, with every input), from
@@ -829,6 +827,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
     let fx = fixture(def.clone(), valid_forms(&def.code).into_iter().next());
     let mut state = def.initial.clone();
     let mut events = Vec::new();
+    let mut clock = Phase::NotStarted;
     let today = day(2025, 9, 26);
     for code in actions {
         let action = def.action(code).unwrap();
@@ -856,13 +855,18 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
             reviews: &[],
             objections: 0,
             entered_state_on: today,
+            clock,
         };
         let o = engine::decide(def, &snap, &actor, &req, today)
             .unwrap_or_else(|r| panic!("{code} from {state}: {r:?}"));
-        events.extend(o.effects.iter().filter_map(|e| match e {
-            Effect::Clock(c) => Some(*c),
-            _ => None,
-        }));
+        for e in &o.effects {
+            if let Effect::Clock(c) = e {
+                events.push(*c);
+                clock = clock
+                    .after(*c)
+                    .unwrap_or_else(|| panic!("{c:?} cannot follow {clock:?}"));
+            }
+        }
         state = o.to;
     }
     events
@@ -896,13 +900,10 @@ fn the_construction_permits_clock_starts_once_on_acceptance_even_after_a_supplem
     );
 }
 
-/// Bug: `clock_changes` emits nothing when a filing goes from a state whose clock runs or is
-/// suspended back to a `not_started` one, and `Start` again when it is accepted after that. A
-/// supplement state before acceptance that keeps its kind's default clock (suspend, reason
-/// supplement) passes the checker, and then the ledger reads start, suspend, start: the clock
-/// "starts" at the supplement request (before acceptance, against §32/§42) and starts twice.
+/// A supplement state before acceptance that keeps its kind's default clock (suspend, reason
+/// supplement) must neither start the clock at the supplement request (§32/§42: the limit
+/// counts from acceptance) nor start it twice: the engine follows the ledger's phase.
 #[test]
-#[ignore = "bug: a definition can make the clock start twice (clock_changes ignores Run/Suspend → NotStarted; the checker allows it)"]
 fn a_definition_that_passes_the_checker_never_starts_the_clock_twice() {
     let text = replaced(
         &item_text(PERMIT),
@@ -960,6 +961,7 @@ fn consent_problems(guard: &Guard, rows: &[(&str, &str, bool)]) -> Vec<String> {
         reviews: &[],
         objections: 0,
         entered_state_on: day(2025, 9, 26),
+        clock: Phase::NotStarted,
     };
     engine::eval(&def, guard, &snap, day(2025, 9, 26))
         .into_iter()
@@ -1059,6 +1061,7 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
         reviews: &[],
         objections: 0,
         entered_state_on: posted,
+        clock: Phase::NotStarted,
     };
     let guard = Guard::PeriodElapsed { days: 10 };
     let codes = |today: NaiveDate| -> Vec<String> {

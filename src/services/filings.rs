@@ -649,7 +649,7 @@ pub fn act(
             }
         }
 
-        let facts = Facts::load(conn, &row)?;
+        let facts = Facts::load(conn, &row, ctx.offset)?;
         let snap = facts.snapshot(&row, ctx.offset);
         let req = engine::Request {
             action,
@@ -845,10 +845,15 @@ struct Facts {
     promises: BTreeMap<String, NaiveDate>,
     reviews: Vec<ReviewRecord>,
     objections: u32,
+    ledger: Vec<crate::domain::legal_time::LedgerEntry>,
 }
 
 impl Facts {
-    fn load(conn: &mut PgConnection, row: &FilingRow) -> Result<Facts, AppError> {
+    fn load(
+        conn: &mut PgConnection,
+        row: &FilingRow,
+        offset: FixedOffset,
+    ) -> Result<Facts, AppError> {
         let material_rows = repo::current_materials(conn, row.id)?;
         let mut materials = BTreeMap::new();
         for m in &material_rows {
@@ -870,7 +875,9 @@ impl Facts {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let objections = repo::count_objections(conn, row.id, row.state_visit)?;
+        let ledger = deadlines::ledger(conn, row.id, offset)?;
         Ok(Facts {
+            ledger,
             material_rows,
             review_rows,
             materials,
@@ -893,6 +900,7 @@ impl Facts {
             reviews: &self.reviews,
             objections: self.objections,
             entered_state_on: local_date(row.entered_state_at, offset),
+            clock: crate::domain::legal_time::phase_of(&self.ledger),
         }
     }
 }
@@ -1068,10 +1076,16 @@ fn view(
     row: FilingRow,
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
-    let facts = Facts::load(conn, &row)?;
+    let facts = Facts::load(conn, &row, ctx.offset)?;
     let open = tasks::open_for_filing(conn, row.id)?;
-    let ledger = deadlines::ledger(conn, row.id, ctx.offset)?;
-    let clocks = deadlines::clocks(ctx.calendar, item, &row, &ledger, ctx.today(), ctx.offset)?;
+    let clocks = deadlines::clocks(
+        ctx.calendar,
+        item,
+        &row,
+        &facts.ledger,
+        ctx.today(),
+        ctx.offset,
+    )?;
     let actions: Vec<ActionView> = {
         let snap = facts.snapshot(&row, ctx.offset);
         engine::available_actions(&item.def, &snap, &actor(p, &row))
