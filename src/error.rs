@@ -21,8 +21,10 @@ pub enum AppError {
     Unauthenticated,
     #[error("forbidden")]
     Forbidden,
+    /// Malformed input; `Vec<Problem>` names the place when it is known (a field of the wrong
+    /// type).
     #[error("bad request: {}", .0.en)]
-    BadRequest(Text),
+    BadRequest(Text, Vec<Problem>),
     #[error("validation failed: {} problems", .0.len())]
     Validation(Vec<Problem>),
     #[error("conflict: {code}")]
@@ -42,16 +44,21 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
 
 impl AppError {
     pub fn bad_request(zh: impl Into<String>, en: impl Into<String>) -> Self {
-        AppError::BadRequest(Text {
-            zh: zh.into(),
-            en: en.into(),
-        })
+        AppError::BadRequest(
+            Text {
+                zh: zh.into(),
+                en: en.into(),
+            },
+            Vec::new(),
+        )
     }
 
     pub fn invalid(problems: Vec<Problem>) -> Self {
@@ -89,7 +96,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
-            AppError::BadRequest(_) => "bad_request",
+            AppError::BadRequest(..) => "bad_request",
             AppError::Validation(_) => "validation",
             AppError::Conflict { code, .. } => code,
             AppError::PreconditionRequired => "version_required",
@@ -97,6 +104,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Internal(_) => "internal",
         }
     }
@@ -113,7 +121,7 @@ impl AppError {
                 "Not signed in, or the session expired",
             ),
             AppError::Forbidden => t("无权进行此操作", "Not allowed"),
-            AppError::BadRequest(_) => t("请求格式有误", "Malformed request"),
+            AppError::BadRequest(..) => t("请求格式有误", "Malformed request"),
             AppError::Validation(_) => t("填写内容有误", "Some input is not valid"),
             AppError::Conflict { .. } => t("操作冲突", "Conflict"),
             AppError::PreconditionRequired => t("缺少版本号", "Version required"),
@@ -121,6 +129,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => t("不支持的文件类型", "Unsupported media type"),
             AppError::TooManyRequests { .. } => t("请求过于频繁", "Too many requests"),
             AppError::Unavailable => t("服务繁忙，请稍后重试", "Service busy, try again shortly"),
+            AppError::MethodNotAllowed => t("不支持该请求方法", "Method not allowed"),
             AppError::Internal(_) => t("服务内部错误", "Internal error"),
         }
     }
@@ -133,7 +142,7 @@ impl AppError {
             })
         };
         match self {
-            AppError::BadRequest(m)
+            AppError::BadRequest(m, _)
             | AppError::PayloadTooLarge(m)
             | AppError::UnsupportedMediaType(m) => Some(m.clone()),
             AppError::Conflict { message, .. } => Some(message.clone()),
@@ -166,7 +175,9 @@ impl AppError {
             body["detail"] = Value::String(d.get(lang).to_owned());
         }
         match self {
-            AppError::Validation(problems) => {
+            AppError::Validation(problems) | AppError::BadRequest(_, problems)
+                if !problems.is_empty() =>
+            {
                 body["errors"] = Value::Array(
                     problems
                         .iter()
@@ -213,7 +224,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(..) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -221,6 +232,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -302,6 +314,32 @@ pub fn localize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let rendered = render(err, lang).set_body(BoxBody::new(body.to_string()));
     let (req, _) = res.into_parts();
     ServiceResponse::new(req, rendered)
+}
+
+impl AppError {
+    /// The closest meaning of an error response that did not come from this service's code.
+    pub fn from_status(status: StatusCode) -> AppError {
+        let text = |zh: &str, en: &str| Text {
+            zh: zh.into(),
+            en: en.into(),
+        };
+        match status.as_u16() {
+            401 => AppError::Unauthenticated,
+            403 => AppError::Forbidden,
+            404 => AppError::NotFound,
+            405 => AppError::MethodNotAllowed,
+            413 => AppError::PayloadTooLarge(text("请求内容过大", "The request body is too large")),
+            415 => {
+                AppError::UnsupportedMediaType(text("不支持的内容类型", "Unsupported content type"))
+            }
+            429 => AppError::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            503 => AppError::Unavailable,
+            400..=499 => AppError::bad_request("请求有误", "The request is not valid"),
+            _ => AppError::Internal(anyhow::anyhow!("error response with status {status}")),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for AppError {

@@ -68,6 +68,9 @@ pub struct StoredLink {
     pub entry: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The row's queryable columns as the entry would state them (`action`, `actor_id`, `at`,
+    /// ...): each must equal the hashed entry's value, or someone rewrote a column.
+    pub columns: Value,
 }
 
 /// Where and why a chain breaks.
@@ -90,6 +93,19 @@ pub enum BreakReason {
     Gap,
     /// The chain's recorded head does not match its last entry: entries were cut off the end.
     HeadMismatch,
+    /// A column (action, actor, time, ...) no longer says what the hashed entry says.
+    ColumnMismatch,
+}
+
+fn columns_agree(entry: &str, columns: &Value) -> bool {
+    let Ok(parsed) = serde_json::from_str::<Value>(entry) else {
+        return false;
+    };
+    match columns {
+        Value::Object(cols) => cols.iter().all(|(k, v)| parsed.get(k) == Some(v)),
+        Value::Null => true,
+        _ => false,
+    }
 }
 
 /// Verify the entries of one chain in sequence order; `head` is the recorded (seq, hash) of the
@@ -121,6 +137,13 @@ pub fn verify<I: IntoIterator<Item = StoredLink>>(
                 id: l.id,
                 seq: l.seq,
                 reason: BreakReason::HashMismatch,
+            });
+        }
+        if !columns_agree(&l.entry, &l.columns) {
+            return Err(Break {
+                id: l.id,
+                seq: l.seq,
+                reason: BreakReason::ColumnMismatch,
             });
         }
         prev = l.hash.clone();
@@ -170,6 +193,7 @@ mod tests {
                     entry,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
+                    columns: json!({ "seq": seq, "action": "submit" }),
                 };
                 prev = hash;
                 l
@@ -203,6 +227,14 @@ mod tests {
         c[1].hash = link(&c[1].prev_hash, &c[1].entry);
         let err = verify(c, None).unwrap_err();
         assert_eq!((err.seq, err.reason), (3, BreakReason::BrokenLink));
+    }
+
+    #[test]
+    fn a_rewritten_column_is_caught_against_the_entry() {
+        let mut c = chain(3);
+        c[1].columns = json!({ "seq": 2, "action": "withdraw" });
+        let err = verify(c, None).unwrap_err();
+        assert_eq!((err.seq, err.reason), (2, BreakReason::ColumnMismatch));
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
         "actor_id": ev.actor_id,
         "action": ev.action,
         // Microseconds: what timestamptz keeps, so the entry and the column agree.
-        "at": ev.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "at": entry_time(ev.at),
         "payload": ev.payload,
     }));
     let hash = chain::link(&prev, &entry);
@@ -131,26 +131,33 @@ pub fn chains(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
         .load(conn)
 }
 
+/// The "at" of an entry, exactly as `append` writes it.
+pub fn entry_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 pub fn links(conn: &mut PgConnection, chain_key: &str) -> QueryResult<Vec<StoredLink>> {
-    let rows: Vec<(i64, i64, String, String, String)> = audit_log::table
+    let rows: Vec<AuditRow> = audit_log::table
         .filter(audit_log::chain.eq(chain_key))
         .order(audit_log::seq)
-        .select((
-            audit_log::id,
-            audit_log::seq,
-            audit_log::entry,
-            audit_log::prev_hash,
-            audit_log::hash,
-        ))
+        .select(AuditRow::as_select())
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, seq, entry, prev_hash, hash)| StoredLink {
-            id,
-            seq,
-            entry,
-            prev_hash,
-            hash,
+        .map(|r| StoredLink {
+            columns: json!({
+                "chain": r.chain,
+                "seq": r.seq,
+                "filing_id": r.filing_id,
+                "actor_id": r.actor_id,
+                "action": r.action,
+                "at": entry_time(r.at),
+            }),
+            id: r.id,
+            seq: r.seq,
+            entry: r.entry,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
         })
         .collect())
 }

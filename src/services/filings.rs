@@ -1224,12 +1224,19 @@ pub fn history(
     audit::for_filing(conn, id)?
         .into_iter()
         .map(|a| {
+            // Everything shown comes from the hashed entry text, not from the columns beside
+            // it: what the timeline says is what verification checks.
             let entry: Value = serde_json::from_str(&a.entry).map_err(anyhow::Error::from)?;
+            let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
+            let at = text("at")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(a.at);
             Ok(HistoryEntry {
-                seq: a.seq,
-                at: a.at,
-                action: a.action,
-                actor_id: a.actor_id,
+                seq: entry.get("seq").and_then(Value::as_i64).unwrap_or(a.seq),
+                at,
+                action: text("action").unwrap_or(a.action),
+                actor_id: text("actor_id").and_then(|u| u.parse().ok()),
                 payload: entry.get("payload").cloned().unwrap_or(Value::Null),
                 hash: a.hash,
             })

@@ -82,6 +82,125 @@ impl Page {
     }
 }
 
+/// A JSON request body whose problems are reported only when the handler asks, after the
+/// other extractors (the bearer token above all) have run: a signed-out client with a bad body
+/// is told to sign in (401), not that its body is bad. Oversize bodies (PayloadConfig), a
+/// wrong content type, malformed JSON and wrong types become problem documents; a wrong type
+/// names its field's path.
+pub struct Body<T>(Result<T, AppError>);
+
+impl<T> Body<T> {
+    pub fn into_inner(self) -> Result<T, AppError> {
+        self.0
+    }
+}
+
+/// Like [`Body`], but an empty body is the default value (actions whose version travels in
+/// If-Match need no body at all).
+pub struct BodyOrDefault<T>(Result<T, AppError>);
+
+impl<T> BodyOrDefault<T> {
+    pub fn into_inner(self) -> Result<T, AppError> {
+        self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+fn payload_error(e: actix_web::Error) -> AppError {
+    if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(crate::domain::Text {
+            zh: "请求内容过大".into(),
+            en: "The request body is too large".into(),
+        })
+    } else {
+        AppError::bad_request(
+            format!("无法读取请求内容：{e}"),
+            format!("Could not read the request body: {e}"),
+        )
+    }
+}
+
+/// Parse JSON, naming the path of a field of the wrong type.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let problems = if path.is_empty() || path == "." || inner.is_syntax() || inner.is_eof() {
+            Vec::new()
+        } else {
+            vec![Problem::new(
+                &path,
+                "wrong_type",
+                format!("{path}：{inner}"),
+                format!("{path}: {inner}"),
+            )]
+        };
+        AppError::BadRequest(
+            crate::domain::Text {
+                zh: format!("JSON 格式或字段类型有误：{inner}"),
+                en: format!("Malformed JSON or wrong field type: {inner}"),
+            },
+            problems,
+        )
+    })
+}
+
+fn read_body<T: serde::de::DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    empty_is_default: Option<fn() -> T>,
+) -> Pin<Box<dyn Future<Output = Result<T, AppError>>>> {
+    let json = is_json(req);
+    let bytes = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(payload_error)?;
+        if let Some(default) = empty_is_default
+            && bytes.iter().all(u8::is_ascii_whitespace)
+        {
+            return Ok(default());
+        }
+        if !json {
+            return Err(AppError::UnsupportedMediaType(crate::domain::Text {
+                zh: "请求须为 application/json".into(),
+                en: "The request must be application/json".into(),
+            }));
+        }
+        parse_json(&bytes)
+    })
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = read_body::<T>(req, payload, None);
+        Box::pin(async move { Ok(Body(fut.await)) })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for BodyOrDefault<T> {
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = read_body::<T>(req, payload, Some(T::default));
+        Box::pin(async move { Ok(BodyOrDefault(fut.await)) })
+    }
+}
+
 /// Malformed JSON, wrong types and oversize bodies become problem documents.
 pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
     web::JsonConfig::default()

@@ -601,8 +601,6 @@ async fn an_internal_error_shows_no_internal_message() {
 }
 
 #[actix_web::test]
-#[ignore = "bug: the action endpoint reads its body as web::Bytes under PayloadConfig, whose \
-            overflow error is actix's text/plain `payload reached size limit`, not problem+json"]
 async fn an_oversize_action_body_is_a_413_problem() {
     let app = TestApp::spawn().await;
     let builder = app.applicant("builder").await;

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::services::audit::{self, Verification};
 use crate::services::auth::{self, Registration};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Page, validated};
+use crate::web::extract::{Authed, Body, Page, validated};
 
 fn require(who: &Authed, roles: &[Role]) -> Result<(), AppError> {
     if roles.iter().any(|r| who.principal.has(*r)) {
@@ -50,10 +50,10 @@ pub struct Created {
 pub async fn create_user(
     state: web::Data<AppState>,
     who: Authed,
-    body: web::Json<CreateStaff>,
+    body: Body<CreateStaff>,
 ) -> Result<HttpResponse, AppError> {
     require(&who, &[Role::Admin])?;
-    let body = validated(body.into_inner())?;
+    let body = validated(body.into_inner()?)?;
     if body.roles.contains(&Role::Applicant) {
         return Err(AppError::one_invalid(
             "roles",
@@ -193,7 +193,7 @@ pub async fn get_clock(state: web::Data<AppState>, who: Authed) -> Result<HttpRe
 pub async fn move_clock(
     state: web::Data<AppState>,
     who: Authed,
-    body: web::Json<MoveClock>,
+    body: Body<MoveClock>,
 ) -> Result<HttpResponse, AppError> {
     require(&who, &[Role::Admin])?;
     let Some(manual) = state.manual_clock.clone() else {
@@ -204,7 +204,7 @@ pub async fn move_clock(
             serde_json::json!({}),
         ));
     };
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let before = state.clock.now();
     match (body.set, body.advance_days, body.advance_hours) {
         (Some(t), None, None) => manual.set(t),

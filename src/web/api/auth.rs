@@ -10,7 +10,7 @@ use crate::domain::{Lang, Problem};
 use crate::error::AppError;
 use crate::services::auth::{self, Login, Principal, Registration};
 use crate::web::AppState;
-use crate::web::extract::{Authed, validated};
+use crate::web::extract::{Authed, Body, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,9 +60,9 @@ pub struct Registered {
 #[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<RegisterRequest>,
+    body: Body<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let mut problems = match body.validate() {
         Ok(()) => Vec::new(),
         Err(e) => crate::web::extract::problems(&e),
@@ -136,9 +136,9 @@ pub struct LoginRequest {
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: Body<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = validated(body.into_inner())?;
+    let body = validated(body.into_inner()?)?;
     let settings = state.settings.auth.clone();
     let login = state
         .run(move |conn, ctx| auth::login(conn, &settings, &body.username, &body.password, ctx.now))

@@ -12,7 +12,7 @@ use crate::repo::audit::{self, Event};
 use crate::services::calendars::{self, Loaded};
 use crate::services::deadlines;
 use crate::web::AppState;
-use crate::web::extract::Authed;
+use crate::web::extract::{Authed, Body};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionSummary {
@@ -193,10 +193,10 @@ pub async fn load(
     state: web::Data<AppState>,
     who: Authed,
     path: web::Path<(String, i32)>,
-    body: web::Json<LoadYear>,
+    body: Body<LoadYear>,
 ) -> Result<HttpResponse, AppError> {
     let (region, year) = path.into_inner();
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let entry = YearEntry {
         year,
         notice: body.notice,

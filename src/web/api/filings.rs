@@ -10,7 +10,7 @@ use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Page, expected_version, validated};
+use crate::web::extract::{Authed, Body, BodyOrDefault, Page, expected_version, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,9 +36,9 @@ pub struct CreateFiling {
 pub async fn create(
     state: web::Data<AppState>,
     who: Authed,
-    body: web::Json<CreateFiling>,
+    body: Body<CreateFiling>,
 ) -> Result<HttpResponse, AppError> {
-    let body = validated(body.into_inner())?;
+    let body = validated(body.into_inner()?)?;
     let view = state
         .run(move |conn, ctx| {
             filings::create(
@@ -134,9 +134,9 @@ pub async fn edit(
     who: Authed,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<EditFiling>,
+    body: Body<EditFiling>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let expected = expected_version(&req, body.expected_version)?;
     let id = id.into_inner();
     let view = state
@@ -191,19 +191,10 @@ pub async fn act(
     who: Authed,
     req: HttpRequest,
     path: web::Path<(Uuid, String)>,
-    body: web::Bytes,
+    body: BodyOrDefault<ActRequest>,
 ) -> Result<HttpResponse, AppError> {
     // An empty body is fine (If-Match carries the version); anything else must be valid JSON.
-    let body: ActRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ActRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AppError::bad_request(
-                format!("JSON 格式或字段类型有误：{e}"),
-                format!("Malformed JSON or wrong field type: {e}"),
-            )
-        })?
-    };
+    let body = body.into_inner()?;
     let body = validated(body)?;
     let expected = expected_version(&req, body.expected_version)?;
     let (id, action) = path.into_inner();
@@ -260,9 +251,9 @@ pub async fn extend(
     who: Authed,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<ExtendRequest>,
+    body: Body<ExtendRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let expected = expected_version(&req, body.expected_version)?;
     let id = id.into_inner();
     let view = state

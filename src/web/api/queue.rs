@@ -8,7 +8,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::queues::{self, Scope, TaskView};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Page};
+use crate::web::extract::{Authed, Body, BodyOrDefault, Page};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -61,9 +61,9 @@ pub struct ClaimNext {
 pub async fn claim_next(
     state: web::Data<AppState>,
     who: Authed,
-    body: Option<web::Json<ClaimNext>>,
+    body: BodyOrDefault<ClaimNext>,
 ) -> Result<HttpResponse, AppError> {
-    let role = body.and_then(|b| b.into_inner().role);
+    let role = body.into_inner()?.role;
     let task = state
         .run(move |conn, ctx| queues::claim_next(conn, &who.principal, role, ctx.now))
         .await?;
@@ -116,10 +116,10 @@ pub async fn assign(
     state: web::Data<AppState>,
     who: Authed,
     id: web::Path<i64>,
-    body: web::Json<Assign>,
+    body: Body<Assign>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let to = body.into_inner().user_id;
+    let to = body.into_inner()?.user_id;
     let t = state
         .run(move |conn, ctx| queues::assign(conn, &who.principal, id, to, ctx.now))
         .await?;
