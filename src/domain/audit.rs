@@ -223,7 +223,8 @@ mod tests {
         assert_eq!(verify(c, None).unwrap_err().reason, BreakReason::Gap);
 
         let mut c = chain(3);
-        c[1].entry = canonical(&json!({"forged": true}));
+        // A forger who keeps the columns consistent and rehashes the row...
+        c[1].entry = canonical(&json!({"seq": 2, "action": "submit", "forged": true}));
         c[1].hash = link(&c[1].prev_hash, &c[1].entry);
         let err = verify(c, None).unwrap_err();
         assert_eq!((err.seq, err.reason), (3, BreakReason::BrokenLink));
