@@ -137,6 +137,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_throttle (username) {
+        username -> Text,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     materials (id) {
         id -> Uuid,
         filing_id -> Uuid,
@@ -277,6 +286,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     filing_counters,
     filings,
     item_versions,
+    login_throttle,
     materials,
     objections,
     reviews,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{api_tokens, departments, user_roles, users};
+use crate::db::schema::{api_tokens, departments, login_throttle, user_roles, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -20,8 +20,6 @@ pub struct UserRow {
     pub password_hash: String,
     pub department: Option<String>,
     pub active: bool,
-    pub failed_logins: i32,
-    pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -106,34 +104,51 @@ pub fn list(conn: &mut PgConnection, limit: i64, offset: i64) -> QueryResult<Vec
         .load(conn)
 }
 
-/// Count a failed login; lock the account once `max` consecutive failures are reached.
+/// When logins for a name are refused until, if they are.
+pub fn locked_until(conn: &mut PgConnection, username: &str) -> QueryResult<Option<DateTime<Utc>>> {
+    login_throttle::table
+        .find(username)
+        .select(login_throttle::locked_until)
+        .first::<Option<DateTime<Utc>>>(conn)
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Count a failed login for a name; lock it once `max` consecutive failures are reached.
 pub fn record_failed_login(
     conn: &mut PgConnection,
-    id: Uuid,
+    username: &str,
     max: i32,
     lock_until: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> QueryResult<i32> {
-    let failures: i32 = diesel::update(users::table.find(id))
-        .set(users::failed_logins.eq(users::failed_logins + 1))
-        .returning(users::failed_logins)
+    let failures: i32 = diesel::insert_into(login_throttle::table)
+        .values((
+            login_throttle::username.eq(username),
+            login_throttle::failures.eq(1),
+            login_throttle::updated_at.eq(now),
+        ))
+        .on_conflict(login_throttle::username)
+        .do_update()
+        .set((
+            login_throttle::failures.eq(login_throttle::failures + 1),
+            login_throttle::updated_at.eq(now),
+        ))
+        .returning(login_throttle::failures)
         .get_result(conn)?;
     if failures >= max {
-        diesel::update(users::table.find(id))
+        diesel::update(login_throttle::table.find(username))
             .set((
-                users::locked_until.eq(Some(lock_until)),
-                users::failed_logins.eq(0),
+                login_throttle::locked_until.eq(Some(lock_until)),
+                login_throttle::failures.eq(0),
             ))
             .execute(conn)?;
     }
     Ok(failures)
 }
 
-pub fn reset_failed_logins(conn: &mut PgConnection, id: Uuid) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(0),
-            users::locked_until.eq(None::<DateTime<Utc>>),
-        ))
+pub fn reset_failed_logins(conn: &mut PgConnection, username: &str) -> QueryResult<()> {
+    diesel::delete(login_throttle::table.find(username))
         .execute(conn)
         .map(|_| ())
 }

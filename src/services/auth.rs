@@ -216,48 +216,46 @@ pub fn login(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<Login, AppError> {
-    let Some(user) = users::by_username(conn, username)? else {
-        let _ = verify_password(password, dummy_hash());
-        return Err(AppError::Unauthenticated);
-    };
-    if !user.active {
-        let _ = verify_password(password, dummy_hash());
-        return Err(AppError::Unauthenticated);
-    }
-    if let Some(until) = user.locked_until.filter(|u| *u > now) {
+    // The name as typed decides the throttle, known or not (see the migration).
+    let name = username.trim().to_lowercase();
+    if let Some(until) = users::locked_until(conn, &name)?.filter(|u| *u > now) {
         let secs = (until - now).num_seconds().max(1) as u64;
         return Err(AppError::TooManyRequests {
             retry_after_secs: secs,
         });
     }
-    if !verify_password(password, &user.password_hash) {
+    // Unknown and inactive accounts cost one verification too: no enumeration by timing.
+    let user = users::by_username(conn, &name)?.filter(|u| u.active);
+    let hash = user
+        .as_ref()
+        .map_or(dummy_hash(), |u| u.password_hash.as_str());
+    let verified = verify_password(password, hash);
+    let Some(user) = user.filter(|_| verified) else {
         conn.transaction::<_, AppError, _>(|conn| {
             let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
-            let failures = users::record_failed_login(
-                conn,
-                user.id,
-                settings.max_failed_logins as i32,
-                lock_until,
-            )?;
-            audit::append(
-                conn,
-                Event {
-                    chain: format!("user:{}", user.id),
-                    filing_id: None,
-                    actor_id: Some(user.id),
-                    action: "login_failed",
-                    at: now,
-                    payload: json!({ "consecutive_failures": failures }),
-                },
-            )?;
+            let max = i32::try_from(settings.max_failed_logins).unwrap_or(i32::MAX);
+            let failures = users::record_failed_login(conn, &name, max, lock_until, now)?;
+            if let Some(u) = users::by_username(conn, &name)? {
+                audit::append(
+                    conn,
+                    Event {
+                        chain: format!("user:{}", u.id),
+                        filing_id: None,
+                        actor_id: Some(u.id),
+                        action: "login_failed",
+                        at: now,
+                        payload: json!({ "consecutive_failures": failures }),
+                    },
+                )?;
+            }
             Ok(())
         })?;
         return Err(AppError::Unauthenticated);
-    }
+    };
     let token = new_token();
     let expires_at = now + Duration::hours(i64::from(settings.token_ttl_hours));
     let principal = conn.transaction::<_, AppError, _>(|conn| {
-        users::reset_failed_logins(conn, user.id)?;
+        users::reset_failed_logins(conn, &name)?;
         users::insert_token(
             conn,
             &NewToken {

@@ -788,3 +788,24 @@ async fn a_login_for_an_unknown_user_looks_exactly_like_a_wrong_password() {
     let unknown = problem(unknown, 401).await;
     assert_eq!(wrong, unknown);
 }
+
+#[actix_web::test]
+async fn an_unknown_name_is_locked_out_exactly_like_a_known_one() {
+    let app = TestApp::spawn().await;
+    let _builder = app.applicant("builder").await;
+    let max = app.state.settings.auth.max_failed_logins;
+    for name in ["builder", "nobody-here"] {
+        for _ in 0..max {
+            let r = login_raw(&app, name, "wrong-password-123").await;
+            assert_eq!(r.status(), 401, "{name}");
+        }
+        // Locked: the same answer whether or not the account exists.
+        let r = login_raw(&app, name, "wrong-password-123").await;
+        assert_eq!(problem(r, 429).await["code"], "too_many_requests", "{name}");
+    }
+    // A failure for an unknown name is not audited in anybody's chain.
+    assert_eq!(
+        app.count("audit_log WHERE action = 'login_failed'"),
+        i64::from(max)
+    );
+}
