@@ -254,6 +254,7 @@ fn staff_names<'a>(
 
 /// The report as CSV (UTF-8 with a byte-order mark, so that spreadsheet programs read Chinese).
 pub fn to_csv(report: &SlaReport) -> Result<Vec<u8>, AppError> {
+    // Every column flat, one row per group and a last `total` row.
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     for row in report.rows.iter().chain(std::iter::once(&report.total)) {
         w.serialize(row)

@@ -7,4 +7,5 @@ mod concurrency;
 mod helpers;
 mod legal_time;
 mod lifecycle;
+mod reports;
 mod service;

@@ -8,6 +8,7 @@ pub mod health;
 pub mod items;
 pub mod materials;
 pub mod queue;
+pub mod reports;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         calendars::regions, calendars::get_year, calendars::add, calendars::load,
         materials::upload, materials::remove, materials::download,
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
+        reports::sla, reports::due, reports::workload,
         admin::create_user, admin::list_users, admin::verify_audit, admin::get_clock, admin::move_clock,
     ),
     modifiers(&Bearer),
@@ -33,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "materials", description = "Uploaded materials"),
         (name = "queue", description = "Staff work queues"),
         (name = "calendars", description = "Working-day calendars and legal time"),
+        (name = "reports", description = "SLA reports for managers"),
         (name = "admin", description = "Administration"),
         (name = "audit", description = "The tamper-evident audit log"),
     )

@@ -1,0 +1,193 @@
+//! SLA reports for managers (their department), admins and auditors: JSON, or CSV with
+//! `format=csv`.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{Datelike, Days, NaiveDate};
+use serde::Deserialize;
+
+use crate::domain::Problem;
+use crate::error::AppError;
+use crate::repo::reports::{DueRow, GroupBy};
+use crate::services::reports::{self, SlaQuery, SlaReport, WorkloadRow};
+use crate::web::AppState;
+use crate::web::extract::Authed;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SlaParams {
+    /// First day of the period (YYYY-MM-DD); the first of this month by default.
+    pub from: Option<String>,
+    /// Last day of the period, inclusive; today by default.
+    pub to: Option<String>,
+    /// item (default), department, clerk or month.
+    pub group_by: Option<GroupBy>,
+    pub item: Option<String>,
+    pub department: Option<String>,
+    /// "Due soon" means due within this many days (0–60, default 3).
+    pub soon_days: Option<u32>,
+    /// json (default) or csv.
+    pub format: Option<String>,
+}
+
+fn date(name: &str, v: Option<&str>, default: NaiveDate, problems: &mut Vec<Problem>) -> NaiveDate {
+    match v.map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")) {
+        None => default,
+        Some(Ok(d)) => d,
+        Some(Err(_)) => {
+            problems.push(Problem::new(
+                name,
+                "invalid_date",
+                format!("{name} 须为 YYYY-MM-DD 格式的有效日期"),
+                format!("{name} must be a valid YYYY-MM-DD date"),
+            ));
+            default
+        }
+    }
+}
+
+fn csv_wanted(format: Option<&str>) -> Result<bool, AppError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(AppError::one_invalid(
+            "format",
+            "not_an_option",
+            "format 须为 json 或 csv",
+            "format must be json or csv",
+        )),
+    }
+}
+
+fn csv_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(bytes)
+}
+
+fn write_csv<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    for r in rows {
+        w.serialize(r)
+            .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+    }
+    w.into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))
+}
+
+/// Received, closed, on time and late, processing times, overdue and due soon.
+#[utoipa::path(tag = "reports", params(SlaParams),
+    responses((status = 200, body = SlaReport), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[get("/reports/sla")]
+pub async fn sla(
+    state: web::Data<AppState>,
+    who: Authed,
+    q: web::Query<SlaParams>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let csv = csv_wanted(q.format.as_deref())?;
+    let today = crate::clock::local_date(state.clock.now(), state.offset);
+    let first = today.with_day(1).unwrap_or(today);
+    let mut problems = Vec::new();
+    let from = date("from", q.from.as_deref(), first, &mut problems);
+    let to = date("to", q.to.as_deref(), today, &mut problems);
+    if from > to {
+        problems.push(Problem::new(
+            "to",
+            "before_from",
+            "to 不能早于 from",
+            "to must not be before from",
+        ));
+    }
+    let soon_days = q.soon_days.unwrap_or(3);
+    if soon_days > 60 {
+        problems.push(Problem::new(
+            "soon_days",
+            "too_large",
+            "soon_days 不能超过 60",
+            "soon_days must be at most 60",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let query = SlaQuery {
+        from,
+        to,
+        group_by: q.group_by.unwrap_or(GroupBy::Item),
+        item: q.item,
+        department: q.department,
+        soon_days,
+    };
+    let report = state
+        .run(move |conn, _| reports::sla(conn, &who.principal, query, today))
+        .await?;
+    if csv {
+        return Ok(csv_response("sla", reports::to_csv(&report)?));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DueParams {
+    /// Open filings due within this many days from today, overdue ones first (default 3).
+    pub days: Option<u32>,
+    pub department: Option<String>,
+    /// At most 1000 (default 200).
+    pub limit: Option<i64>,
+    pub format: Option<String>,
+}
+
+/// Open filings overdue or due soon, most urgent first.
+#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, body = [DueRow]), (status = 403)), security(("bearer" = [])))]
+#[get("/reports/due")]
+pub async fn due(
+    state: web::Data<AppState>,
+    who: Authed,
+    q: web::Query<DueParams>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let csv = csv_wanted(q.format.as_deref())?;
+    let today = crate::clock::local_date(state.clock.now(), state.offset);
+    let until = today
+        .checked_add_days(Days::new(u64::from(q.days.unwrap_or(3).min(366))))
+        .unwrap_or(today);
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let rows = state
+        .run(move |conn, _| reports::due(conn, &who.principal, q.department, until, limit))
+        .await?;
+    if csv {
+        return Ok(csv_response("due", write_csv(&rows)?));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadParams {
+    pub department: Option<String>,
+    pub format: Option<String>,
+}
+
+/// Open work claimed per member of staff.
+#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, body = [WorkloadRow]), (status = 403)), security(("bearer" = [])))]
+#[get("/reports/workload")]
+pub async fn workload(
+    state: web::Data<AppState>,
+    who: Authed,
+    q: web::Query<WorkloadParams>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    let csv = csv_wanted(q.format.as_deref())?;
+    let rows = state
+        .run(move |conn, _| reports::workload(conn, &who.principal, q.department))
+        .await?;
+    if csv {
+        return Ok(csv_response("workload", write_csv(&rows)?));
+    }
+    Ok(HttpResponse::Ok().json(rows))
+}

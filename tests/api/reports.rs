@@ -1,0 +1,296 @@
+//! SLA reports on a built data set, checked against figures computed by hand.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use permits::domain::definition::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn at(app: &TestApp, date: &str) {
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    app.clock
+        .set(Utc.from_utc_datetime(&d.and_hms_opt(2, 0, 0).unwrap()));
+}
+
+struct People {
+    builder: User,
+    clerk: User,
+    reviewer: User,
+}
+
+/// A construction permit submitted on `submitted` and accepted on `accepted` (if any).
+async fn permit(app: &TestApp, p: &People, submitted: &str, accepted: Option<&str>) -> String {
+    at(app, submitted);
+    let f = app
+        .create(&p.builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&p.builder, &id, CONSTRUCTION_MATERIALS)
+        .await;
+    let f = app.filing(&p.builder, &id).await;
+    app.act(&p.builder, &f, "submit", json!({})).await;
+    if let Some(day) = accepted {
+        at(app, day);
+        let f = app.filing(&p.clerk, &id).await;
+        app.act(&p.clerk, &f, "accept", json!({})).await;
+    }
+    id
+}
+
+async fn act_on(app: &TestApp, who: &User, id: &str, day: &str, action: &str, body: Value) {
+    at(app, day);
+    let f = app.filing(who, id).await;
+    app.act(who, &f, action, body).await;
+}
+
+#[actix_web::test]
+async fn the_sla_report_matches_figures_computed_by_hand() {
+    let app = TestApp::spawn_with(|s| s.auth.token_ttl_hours = 24 * 365 * 3).await;
+    at(&app, "2025-11-03");
+    let p = People {
+        builder: app.applicant("builder").await,
+        clerk: app.staff("clerk", "window", &[Role::Clerk]).await,
+        reviewer: app
+            .staff("reviewer", "construction", &[Role::Reviewer])
+            .await,
+    };
+    let manager = app.staff("head", "construction", &[Role::Manager]).await;
+    let fire_head = app.staff("fire-head", "fire", &[Role::Manager]).await;
+    let opinion = json!({ "opinion": "同意" });
+
+    // A: decided after 2 working days (on time against both limits).
+    let a = permit(&app, &p, "2025-11-03", Some("2025-11-03")).await;
+    act_on(
+        &app,
+        &p.reviewer,
+        &a,
+        "2025-11-05",
+        "approve",
+        opinion.clone(),
+    )
+    .await;
+    // B: 6 working days: within the statutory 7, past the promised 3.
+    let b = permit(&app, &p, "2025-11-03", Some("2025-11-03")).await;
+    act_on(
+        &app,
+        &p.reviewer,
+        &b,
+        "2025-11-11",
+        "approve",
+        opinion.clone(),
+    )
+    .await;
+    // C: 1 day, suspended for a correction 11-04 → 11-10 (4 working days not counted), then
+    // 4 more: 5 used.
+    let c = permit(&app, &p, "2025-11-03", Some("2025-11-03")).await;
+    act_on(
+        &app,
+        &p.reviewer,
+        &c,
+        "2025-11-04",
+        "request_correction",
+        json!({ "notice_items": ["补充"] }),
+    )
+    .await;
+    act_on(
+        &app,
+        &p.builder,
+        &c,
+        "2025-11-10",
+        "submit_correction",
+        json!({}),
+    )
+    .await;
+    act_on(
+        &app,
+        &p.reviewer,
+        &c,
+        "2025-11-14",
+        "approve",
+        opinion.clone(),
+    )
+    .await;
+    // D: refused after 8 working days: late against both.
+    let d = permit(&app, &p, "2025-11-03", Some("2025-11-03")).await;
+    act_on(
+        &app,
+        &p.reviewer,
+        &d,
+        "2025-11-13",
+        "refuse",
+        json!({ "reason": "不符合", "opinion": "不予许可" }),
+    )
+    .await;
+    // E: withdrawn before acceptance: closed, but its clock never started.
+    let e = permit(&app, &p, "2025-11-03", None).await;
+    act_on(
+        &app,
+        &p.builder,
+        &e,
+        "2025-11-04",
+        "withdraw",
+        json!({ "reason": "重新申报" }),
+    )
+    .await;
+    // F: accepted 11-03, still open: due 11-12, overdue on 11-14.
+    permit(&app, &p, "2025-11-03", Some("2025-11-03")).await;
+    // G: accepted 11-06, still open: due 11-17, due soon on 11-14.
+    permit(&app, &p, "2025-11-06", Some("2025-11-06")).await;
+
+    at(&app, "2025-11-14");
+    let url = "/api/v1/reports/sla?from=2025-11-01&to=2025-11-30&soon_days=3";
+    let r = app.get(&manager, url).await;
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["department"], "construction");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    let row = &rows[0];
+    assert_eq!(row["key"], "construction-permit");
+    let expect = json!({
+        "received": 7, "closed": 5, "approved": 3, "refused": 1, "withdrawn": 1, "not_accepted": 0,
+        "decided": 4, "on_time_statutory": 3, "late_statutory": 1, "on_time_promised": 1, "late_promised": 3,
+        // Used 2, 5, 6, 8: the median is the 2nd value, the 90th percentile the 4th.
+        "median_working_days": 5, "p90_working_days": 8,
+        "median_suspended_days": 0, "suspended_days_total": 4,
+        "open": 2, "overdue_now": 1, "due_soon": 1,
+    });
+    for (k, v) in expect.as_object().unwrap() {
+        assert_eq!(&row[k], v, "{k}: {row}");
+    }
+    assert_eq!(row["on_time_rate_statutory"], 0.75);
+    assert_eq!(report["total"]["closed"], 5);
+
+    // By member of staff: the reviewer closed four, the applicant withdrew one.
+    let by_clerk: Value = app
+        .get(&manager, &format!("{url}&group_by=clerk"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut closed: Vec<(String, i64)> = by_clerk["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["label"].as_str().unwrap_or("").to_owned(),
+                r["closed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    closed.sort();
+    assert_eq!(
+        closed,
+        [("builder".to_owned(), 1), ("reviewer".to_owned(), 4)]
+    );
+    let by_month: Value = app
+        .get(&manager, &format!("{url}&group_by=month"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_month["rows"][0]["key"], "2025-11");
+
+    // A period that ends on 11-04 sees only the withdrawal closed.
+    let early: Value = app
+        .get(
+            &manager,
+            "/api/v1/reports/sla?from=2025-11-01&to=2025-11-04",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(early["total"]["closed"], 1);
+    // A to F were received on 11-03; G on 11-06.
+    assert_eq!(early["total"]["received"], 6);
+
+    // CSV: a header and one line per row plus the total.
+    let r = app.get(&manager, &format!("{url}&format=csv")).await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("key,label,received,closed"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 3);
+    assert!(lines[2].starts_with("total,"));
+
+    // Due and overdue, most urgent first.
+    let due: Value = app
+        .get(&manager, "/api/v1/reports/due?days=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dates: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["statutory_due_on"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2025-11-12", "2025-11-17"]);
+
+    // Who may see what.
+    assert_eq!(app.get(&p.reviewer, url).await.status(), 403);
+    assert_eq!(
+        app.get(&manager, &format!("{url}&department=fire"))
+            .await
+            .status(),
+        403
+    );
+    let fire: Value = app.get(&fire_head, url).await.json().await.unwrap();
+    assert!(fire["rows"].as_array().unwrap().is_empty());
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/sla?from=2025-13-01&to=x&soon_days=99",
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["from", "to", "soon_days"]);
+}
+
+#[actix_web::test]
+async fn the_workload_report_counts_claimed_work_per_member_of_staff() {
+    let app = TestApp::spawn().await;
+    let p = People {
+        builder: app.applicant("builder").await,
+        clerk: app.staff("clerk", "window", &[Role::Clerk]).await,
+        reviewer: app
+            .staff("reviewer", "construction", &[Role::Reviewer])
+            .await,
+    };
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    for _ in 0..2 {
+        let today = app.clock_now().date_naive().to_string();
+        permit(&app, &p, &today, None).await;
+    }
+    app.post(&p.clerk, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    let rows: Value = app
+        .get(&admin, "/api/v1/reports/workload?department=window")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let clerk = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["display_name"] == "clerk")
+        .unwrap();
+    assert_eq!(clerk["claimed"], 1);
+}
