@@ -40,6 +40,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Working-day calendars.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Load the years of a calendar file (the format of seeds/calendars/*.toml) as an
+    /// administrator would: each year replaces what is stored, open filings' deadlines are
+    /// recomputed, and everything is audited.
+    Load { file: std::path::PathBuf },
+    /// Print a year's special days.
+    Show { region: String, year: i32 },
+    /// The N-th working day after a date.
+    Add {
+        region: String,
+        from: String,
+        days: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +86,7 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -155,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", graph::mermaid(def, lang));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calendar { command } => calendar(&settings, command),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -168,6 +191,82 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+    }
+}
+
+fn calendar(
+    settings: &permits::config::Settings,
+    command: CalendarCommand,
+) -> anyhow::Result<ExitCode> {
+    let prepared = permits::prepare(settings)?;
+    let mut conn = prepared.pool.get()?;
+    let region_of = |r: &str| {
+        prepared.calendars.get(r).with_context(|| {
+            format!(
+                "no calendar `{r}` (known: {})",
+                prepared.calendars.regions().join(", ")
+            )
+        })
+    };
+    match command {
+        CalendarCommand::Load { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let f =
+                permits::domain::calendar::RegionFile::parse(&file.display().to_string(), &text)
+                    .map_err(anyhow::Error::msg)?;
+            let offset = chrono::FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
+                .context("authority.utc_offset_minutes")?;
+            for y in &f.years {
+                let loaded = permits::services::calendars::load_year(
+                    &mut conn,
+                    &prepared.calendars,
+                    &prepared.items,
+                    &settings.authority.region,
+                    None,
+                    &f.region,
+                    y,
+                    permits::clock::truncate_micros(chrono::Utc::now()),
+                    offset,
+                )
+                .map_err(|e| anyhow::anyhow!("{}: year {}: {e:?}", f.region, y.year))?;
+                println!(
+                    "loaded {} {} ({}): {} holidays, {} make-up days; {} open filings recomputed",
+                    loaded.region,
+                    loaded.year,
+                    loaded.notice,
+                    loaded.holidays,
+                    loaded.workdays,
+                    loaded.recomputed
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CalendarCommand::Show { region, year } => {
+            let rc = region_of(&region)?;
+            let notice = rc
+                .calendar
+                .notice(year)
+                .unwrap_or("provisional: statutory holidays only");
+            println!("{region} {year}: {notice}");
+            for d in rc.calendar.special_days(year)? {
+                let name = d.name.map(|n| n.zh).unwrap_or_default();
+                println!("  {} {:<18} {}", d.date, format!("{:?}", d.kind), name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CalendarCommand::Add { region, from, days } => {
+            let rc = region_of(&region)?;
+            let from = chrono::NaiveDate::parse_from_str(&from, "%Y-%m-%d")
+                .context("from must be YYYY-MM-DD")?;
+            let a = rc.calendar.add_working_days(from, days)?;
+            println!(
+                "{}{}",
+                a.value,
+                if a.provisional { " (provisional)" } else { "" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

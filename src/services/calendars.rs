@@ -14,11 +14,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
+use uuid::Uuid;
 
-use super::auth::Principal;
 use crate::domain::Text;
 use crate::domain::calendar::{Calendar, LocalDays, RegionFile, YearEntry, YearNotice};
-use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
 use crate::repo::calendars::{self as repo, NewRegion, NewYear};
@@ -185,18 +184,16 @@ pub struct Loaded {
     pub recomputed: u64,
 }
 
-/// Validate a year's notice against the stored calendar and store it (administrators).
-/// Returns the notice as parsed; the caller reloads the calendars and recomputes deadlines.
+/// Validate a year's notice against the stored calendar and store it. `by` is the
+/// administrator (None from the command line). Returns the notice as parsed; the caller reloads
+/// the calendars and recomputes deadlines.
 pub fn store_year(
     conn: &mut PgConnection,
-    p: &Principal,
+    by: Option<Uuid>,
     region: &str,
     entry: &YearEntry,
     now: DateTime<Utc>,
 ) -> Result<YearNotice, AppError> {
-    if !p.has(Role::Admin) {
-        return Err(AppError::Forbidden);
-    }
     let notice = entry
         .to_notice()
         .map_err(|e| AppError::one_invalid("holidays", "invalid_date", e.clone(), e))?;
@@ -257,7 +254,7 @@ pub fn store_year(
                 holidays: &notice.holidays,
                 workdays: &notice.workdays,
                 source: "admin",
-                loaded_by: Some(p.user_id),
+                loaded_by: by,
             },
             true,
             now,
@@ -267,7 +264,7 @@ pub fn store_year(
             Event {
                 chain: "admin".to_owned(),
                 filing_id: None,
-                actor_id: Some(p.user_id),
+                actor_id: by,
                 action: "load_calendar_year",
                 at: now,
                 payload: json!({
@@ -277,5 +274,46 @@ pub fn store_year(
             },
         )?;
         Ok(notice.clone())
+    })
+}
+
+/// Load a year's notice, rebuild the calendars and recompute every open filing's deadlines;
+/// each step is audited. Used by the API and the command line.
+#[allow(clippy::too_many_arguments)]
+pub fn load_year(
+    conn: &mut PgConnection,
+    calendars: &Calendars,
+    items: &super::items::Registry,
+    authority_region: &str,
+    by: Option<Uuid>,
+    region: &str,
+    entry: &YearEntry,
+    now: DateTime<Utc>,
+    offset: chrono::FixedOffset,
+) -> Result<Loaded, AppError> {
+    let notice = store_year(conn, by, region, entry, now)?;
+    calendars.reload(conn)?;
+    let cal = calendars
+        .get(authority_region)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no calendar for {authority_region}")))?;
+    let recomputed = super::deadlines::recompute_open(conn, items, &cal.calendar, now, offset)?;
+    audit::append(
+        conn,
+        Event {
+            chain: "admin".to_owned(),
+            filing_id: None,
+            actor_id: by,
+            action: "recompute_deadlines",
+            at: now,
+            payload: json!({ "region": region, "year": notice.year, "filings": recomputed }),
+        },
+    )?;
+    Ok(Loaded {
+        region: region.to_owned(),
+        year: notice.year,
+        notice: notice.notice,
+        holidays: notice.holidays.len(),
+        workdays: notice.workdays.len(),
+        recomputed,
     })
 }

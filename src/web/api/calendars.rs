@@ -3,14 +3,11 @@
 use actix_web::{HttpResponse, get, put, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::domain::calendar::{SpecialDay, YearEntry};
 use crate::domain::{Problem, Text};
 use crate::error::AppError;
-use crate::repo::audit::{self, Event};
 use crate::services::calendars::{self, Loaded};
-use crate::services::deadlines;
 use crate::web::AppState;
 use crate::web::extract::{Authed, Body};
 
@@ -203,33 +200,23 @@ pub async fn load(
         holidays: body.holidays,
         workdays: body.workdays,
     };
+    if !who.principal.has(crate::domain::definition::Role::Admin) {
+        return Err(AppError::Forbidden);
+    }
     let st = state.clone();
     let loaded = state
         .run(move |conn, ctx| {
-            let notice = calendars::store_year(conn, &who.principal, &region, &entry, ctx.now)?;
-            st.calendars.reload(conn)?;
-            let cal = st.calendar()?;
-            let recomputed =
-                deadlines::recompute_open(conn, ctx.items, &cal.calendar, ctx.now, ctx.offset)?;
-            audit::append(
+            calendars::load_year(
                 conn,
-                Event {
-                    chain: "admin".to_owned(),
-                    filing_id: None,
-                    actor_id: Some(who.principal.user_id),
-                    action: "recompute_deadlines",
-                    at: ctx.now,
-                    payload: json!({ "region": region, "year": year, "filings": recomputed }),
-                },
-            )?;
-            Ok(Loaded {
-                region,
-                year,
-                notice: notice.notice,
-                holidays: notice.holidays.len(),
-                workdays: notice.workdays.len(),
-                recomputed,
-            })
+                &st.calendars,
+                ctx.items,
+                &st.settings.authority.region,
+                Some(who.principal.user_id),
+                &region,
+                &entry,
+                ctx.now,
+                ctx.offset,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(loaded))
