@@ -170,6 +170,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        actix_web::rt::spawn(watch_calendars(self.state.clone()));
         self.server.await
     }
 
@@ -186,8 +187,31 @@ impl Application {
         let port = self.port;
         let state = self.state.clone();
         let clock = self.manual_clock.clone();
+        actix_web::rt::spawn(watch_calendars(self.state.clone()));
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
+    }
+}
+
+/// Several instances share one database: pick up a notice another instance loaded. Loading
+/// through this instance reloads at once; this bounds the delay elsewhere to a minute.
+async fn watch_calendars(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        let result = aweb::block(move || {
+            let mut conn = st.pool.get()?;
+            st.calendars.refresh_if_changed(&mut conn)
+        })
+        .await;
+        match result {
+            Ok(Ok(true)) => tracing::info!("calendars reloaded: another instance loaded a notice"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "checking the calendars failed"),
+            Err(e) => tracing::warn!(error = %e, "checking the calendars failed"),
+        }
     }
 }
 

@@ -130,3 +130,12 @@ pub fn put_year(
         insert.on_conflict_do_nothing().execute(conn)
     }
 }
+
+/// A fingerprint of everything stored: the count and latest change of regions and years.
+pub fn stamp(conn: &mut PgConnection) -> QueryResult<String> {
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT count(*) || '/' || coalesce(max(loaded_at)::text, '') FROM calendar_years) || '|' || \
+         (SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM calendar_regions)",
+    ))
+    .get_result(conn)
+}

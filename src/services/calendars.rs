@@ -92,6 +92,8 @@ pub struct RegionCalendar {
 #[derive(Debug, Default)]
 pub struct Calendars {
     map: RwLock<BTreeMap<String, Arc<RegionCalendar>>>,
+    /// What the stored calendars looked like when last loaded (see [`Calendars::stamp`]).
+    stamp: RwLock<String>,
 }
 
 fn dates(v: &[Option<NaiveDate>]) -> Vec<NaiveDate> {
@@ -105,7 +107,24 @@ impl Calendars {
         Ok(c)
     }
 
+    /// A fingerprint of the stored calendars: another instance's load changes it.
+    pub fn stamp(conn: &mut PgConnection) -> anyhow::Result<String> {
+        Ok(repo::stamp(conn)?)
+    }
+
+    /// Reload when another instance loaded a notice since we last looked.
+    pub fn refresh_if_changed(&self, conn: &mut PgConnection) -> anyhow::Result<bool> {
+        let now = Self::stamp(conn)?;
+        let seen = self.stamp.read().map(|s| s.clone()).unwrap_or_default();
+        if now == seen {
+            return Ok(false);
+        }
+        self.reload(conn)?;
+        Ok(true)
+    }
+
     pub fn reload(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        let stamp = Self::stamp(conn)?;
         let regions = repo::regions(conn)?;
         let mut notices: BTreeMap<String, Vec<YearNotice>> = BTreeMap::new();
         for r in &regions {
@@ -158,6 +177,10 @@ impl Calendars {
             .map
             .write()
             .map_err(|_| anyhow::anyhow!("calendar lock poisoned"))? = built;
+        *self
+            .stamp
+            .write()
+            .map_err(|_| anyhow::anyhow!("calendar lock poisoned"))? = stamp;
         Ok(())
     }
 

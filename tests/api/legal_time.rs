@@ -457,3 +457,92 @@ async fn an_admin_moves_the_manual_clock_and_nobody_else_may() {
     let r = app.post(&admin, "/api/v1/admin/clock", json!({})).await;
     assert_eq!(r.status(), 422);
 }
+
+#[actix_web::test]
+async fn the_command_line_loads_a_notice_file_and_refuses_a_bad_one() {
+    let app = spawn().await;
+    let dir = std::env::temp_dir().join(format!("permits-cal-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("CN-2027.toml");
+    std::fs::write(
+        &good,
+        r#"region = "CN"
+name = { zh = "中国大陆", en = "Mainland China" }
+[[years]]
+year = 2027
+notice = "国务院办公厅关于2027年部分节假日安排的通知"
+holidays = ["2027-01-01..2027-01-03", "2027-02-05..2027-02-12"]
+workdays = ["2027-02-20"]
+"#,
+    )
+    .unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "region = \"CN\"\nname = { zh = \"x\", en = \"x\" }\n[[years]]\nyear = 2027\nnotice = \"x\"\nholidays = [\"2027-02-30\"]\nworkdays = []\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_permits"))
+            .args(["calendar", "load"])
+            .arg(file)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", &app.db_url)
+            .env("PERMITS_ENV", "test")
+            .env("RUST_LOG", "warn")
+            .env_remove("PERMITS__DATABASE__URL")
+            .output()
+            .unwrap()
+    };
+    let out = run(&bad);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2027-02-30"),
+        "{out:?}"
+    );
+    let out = run(&good);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loaded CN 2027"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (notice, source): (String, String) = {
+        use diesel::prelude::*;
+        use permits::db::schema::calendar_years::dsl as cy;
+        cy::calendar_years
+            .filter(cy::year.eq(2027))
+            .select((cy::notice, cy::source))
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        (notice.as_str(), source.as_str()),
+        ("国务院办公厅关于2027年部分节假日安排的通知", "admin")
+    );
+}
+
+#[actix_web::test]
+async fn an_instance_picks_up_a_notice_another_instance_loaded() {
+    let app = spawn().await;
+    let before = app.state.calendars.get("CN").unwrap();
+    assert!(before.calendar.is_provisional(2027));
+    // Another instance (here: a direct store) loads 2027.
+    let entry = permits::domain::calendar::YearEntry {
+        year: 2027,
+        notice: "通知".into(),
+        holidays: vec!["2027-01-01".into()],
+        workdays: vec![],
+    };
+    permits::services::calendars::store_year(&mut app.conn(), None, "CN", &entry, app.clock_now())
+        .unwrap();
+    let mut conn = app.conn();
+    assert!(app.state.calendars.refresh_if_changed(&mut conn).unwrap());
+    assert!(
+        !app.state
+            .calendars
+            .get("CN")
+            .unwrap()
+            .calendar
+            .is_provisional(2027)
+    );
+    // Nothing changed since: no reload.
+    assert!(!app.state.calendars.refresh_if_changed(&mut conn).unwrap());
+}
