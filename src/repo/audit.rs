@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::schema::{audit_heads, audit_log};
 use crate::domain::audit::{self as chain, GENESIS, StoredLink};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
 pub struct AuditRow {
     pub id: i64,
@@ -53,25 +53,27 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Append an entry to its chain in the caller's transaction. The head row is locked first, so
-/// appends to one chain are serialised and `seq` has no gaps; appends to different chains do
-/// not contend.
+/// Append an entry to its chain in the caller's transaction, in two round trips. The upsert
+/// of the chain's head takes the next `seq` and locks the head row until the transaction ends,
+/// so appends to one chain are serialised and gapless while different chains do not contend;
+/// it returns the previous hash. The entry and the head's new hash are then written by one
+/// statement.
 pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
-    diesel::insert_into(audit_heads::table)
+    let (seq, prev): (i64, String) = diesel::insert_into(audit_heads::table)
         .values((
             audit_heads::chain.eq(&ev.chain),
-            audit_heads::seq.eq(0i64),
+            audit_heads::seq.eq(1i64),
             audit_heads::hash.eq(GENESIS),
             audit_heads::updated_at.eq(ev.at),
         ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    let (seq, prev): (i64, String) = audit_heads::table
-        .find(&ev.chain)
-        .select((audit_heads::seq, audit_heads::hash))
-        .for_update()
-        .first(conn)?;
-    let seq = seq + 1;
+        .on_conflict(audit_heads::chain)
+        .do_update()
+        .set((
+            audit_heads::seq.eq(audit_heads::seq + 1i64),
+            audit_heads::updated_at.eq(ev.at),
+        ))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(conn)?;
     let entry = chain::canonical(&json!({
         "chain": ev.chain,
         "seq": seq,
@@ -83,28 +85,24 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
         "payload": ev.payload,
     }));
     let hash = chain::link(&prev, &entry);
-    let row = diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::chain.eq(&ev.chain),
-            audit_log::seq.eq(seq),
-            audit_log::filing_id.eq(ev.filing_id),
-            audit_log::actor_id.eq(ev.actor_id),
-            audit_log::action.eq(ev.action),
-            audit_log::at.eq(ev.at),
-            audit_log::entry.eq(&entry),
-            audit_log::prev_hash.eq(&prev),
-            audit_log::hash.eq(&hash),
-        ))
-        .returning(AuditRow::as_returning())
-        .get_result(conn)?;
-    diesel::update(audit_heads::table.find(&ev.chain))
-        .set((
-            audit_heads::seq.eq(seq),
-            audit_heads::hash.eq(&hash),
-            audit_heads::updated_at.eq(ev.at),
-        ))
-        .execute(conn)?;
-    Ok(row)
+    diesel::sql_query(
+        "WITH entry AS ( \
+           INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+           RETURNING id, chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash), \
+         head AS (UPDATE audit_heads SET hash = $9 WHERE chain = $1) \
+         SELECT * FROM entry",
+    )
+    .bind::<diesel::sql_types::Text, _>(&ev.chain)
+    .bind::<diesel::sql_types::BigInt, _>(seq)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.filing_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.actor_id)
+    .bind::<diesel::sql_types::Text, _>(ev.action)
+    .bind::<diesel::sql_types::Timestamptz, _>(ev.at)
+    .bind::<diesel::sql_types::Text, _>(&entry)
+    .bind::<diesel::sql_types::Text, _>(&prev)
+    .bind::<diesel::sql_types::Text, _>(&hash)
+    .get_result(conn)
 }
 
 pub fn for_filing(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<AuditRow>> {

@@ -184,7 +184,7 @@ pub fn next_number(conn: &mut PgConnection, prefix: &str, year: i32) -> QueryRes
         .get_result(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = materials, check_for_backend(diesel::pg::Pg))]
 pub struct MaterialRow {
     pub id: Uuid,
@@ -256,7 +256,7 @@ pub fn supersede_material(
     .execute(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
 pub struct ReviewRow {
     pub department: String,
@@ -352,7 +352,7 @@ pub fn insert_clock_event(
         .execute(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = clock_events, check_for_backend(diesel::pg::Pg))]
 pub struct ClockEventRow {
     pub event: String,
@@ -441,4 +441,100 @@ pub fn open_started(
         q = q.filter(filings::id.gt(a));
     }
     q.load(conn)
+}
+
+/// Everything an action or a view needs to know beside the filing row, in one round trip:
+/// current materials, this visit's reviews and objections, the clock ledger, the open tasks.
+#[derive(Debug)]
+pub struct FactsRows {
+    pub materials: Vec<MaterialRow>,
+    pub reviews: Vec<ReviewRow>,
+    pub objections: i64,
+    pub ledger: Vec<ClockEventRow>,
+    pub tasks: Vec<super::tasks::TaskRow>,
+}
+
+#[derive(QueryableByName)]
+struct FactsJson {
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    materials: Value,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    reviews: Value,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    objections: i64,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    ledger: Value,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    tasks: Value,
+}
+
+pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<FactsRows> {
+    let j: FactsJson = diesel::sql_query(
+        "SELECT \
+           (SELECT coalesce(jsonb_agg(m ORDER BY m.material, m.uploaded_at), '[]') FROM \
+              (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
+                      uploaded_at, superseded_at \
+               FROM materials WHERE filing_id = $1 AND superseded_at IS NULL) m) AS materials, \
+           (SELECT coalesce(jsonb_agg(r ORDER BY r.decided_at), '[]') FROM \
+              (SELECT department, verdict, opinion, reason, decided_by, decided_at \
+               FROM reviews WHERE filing_id = $1 AND visit = $2) r) AS reviews, \
+           (SELECT count(*) FROM objections WHERE filing_id = $1 AND visit = $2) AS objections, \
+           (SELECT coalesce(jsonb_agg(e ORDER BY e.id), '[]') FROM \
+              (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = $1) e) AS ledger, \
+           (SELECT coalesce(jsonb_agg(t ORDER BY t.id), '[]') FROM \
+              (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
+               FROM tasks WHERE filing_id = $1 AND closed_at IS NULL) t) AS tasks",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(filing)
+    .bind::<diesel::sql_types::Integer, _>(visit)
+    .get_result(conn)?;
+    let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
+    Ok(FactsRows {
+        materials: serde_json::from_value(j.materials).map_err(de)?,
+        reviews: serde_json::from_value(j.reviews).map_err(de)?,
+        objections: j.objections,
+        ledger: serde_json::from_value(j.ledger).map_err(de)?,
+        tasks: serde_json::from_value(j.tasks).map_err(de)?,
+    })
+}
+
+/// Append several clock events in one statement.
+pub fn insert_clock_events(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    events: &[(&str, Option<&str>)],
+    at: DateTime<Utc>,
+    actor: Option<Uuid>,
+) -> QueryResult<usize> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|(event, reason)| {
+            (
+                clock_events::filing_id.eq(filing),
+                clock_events::event.eq(*event),
+                clock_events::reason.eq(*reason),
+                clock_events::at.eq(at),
+                clock_events::actor_id.eq(actor),
+            )
+        })
+        .collect();
+    diesel::insert_into(clock_events::table)
+        .values(rows)
+        .execute(conn)
+}
+
+/// Write an action's changes and the recomputed deadline copies in one statement.
+pub fn update_with_deadlines(
+    conn: &mut PgConnection,
+    id: Uuid,
+    changes: &FilingChanges,
+    deadlines: &DeadlineColumns,
+) -> QueryResult<FilingRow> {
+    diesel::update(filings::table.find(id))
+        .set((changes, deadlines))
+        .returning(FilingRow::as_returning())
+        .get_result(conn)
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{filings, tasks};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
     pub id: i64,
@@ -22,23 +22,32 @@ pub struct TaskRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-pub fn open(
+/// Open one task per (role, department) for a filing's new state, due on `due_on`.
+pub fn open_many(
     conn: &mut PgConnection,
     filing: Uuid,
     state: &str,
-    role: &str,
-    department: &str,
+    work: &[(&str, &str)],
+    due_on: Option<chrono::NaiveDate>,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::insert_into(tasks::table)
-        .values((
-            tasks::filing_id.eq(filing),
-            tasks::state.eq(state),
-            tasks::role.eq(role),
-            tasks::department.eq(department),
-            tasks::created_at.eq(at),
-        ))
-        .execute(conn)
+    if work.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = work
+        .iter()
+        .map(|(role, department)| {
+            (
+                tasks::filing_id.eq(filing),
+                tasks::state.eq(state),
+                tasks::role.eq(*role),
+                tasks::department.eq(*department),
+                tasks::created_at.eq(at),
+                tasks::due_on.eq(due_on),
+            )
+        })
+        .collect();
+    diesel::insert_into(tasks::table).values(rows).execute(conn)
 }
 
 pub fn close_all_open(

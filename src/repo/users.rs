@@ -160,23 +160,6 @@ pub fn insert_token(conn: &mut PgConnection, token: &NewToken<'_>) -> QueryResul
         .map(|_| ())
 }
 
-/// The active user holding a live token with this hash.
-pub fn by_token_hash(
-    conn: &mut PgConnection,
-    hash: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<UserRow>> {
-    api_tokens::table
-        .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(hash))
-        .filter(api_tokens::revoked_at.is_null())
-        .filter(api_tokens::expires_at.gt(now))
-        .filter(users::active.eq(true))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 pub fn revoke_token(conn: &mut PgConnection, hash: &str, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(
         api_tokens::table
@@ -228,4 +211,42 @@ pub fn staff_has_role(
             .filter(user_roles::role.eq(role)),
     ))
     .get_result(conn)
+}
+
+/// The active user holding a live token, with their roles, in one query (every authenticated
+/// request runs it).
+#[derive(Debug, QueryableByName)]
+pub struct TokenUser {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub display_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub lang: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub department: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    pub roles: Vec<String>,
+}
+
+pub fn by_live_token(
+    conn: &mut PgConnection,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<TokenUser>> {
+    diesel::sql_query(
+        "SELECT u.id, u.username, u.display_name, u.kind, u.lang, u.department, \
+                coalesce(array_agg(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL), '{}') AS roles \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.active \
+         GROUP BY u.id",
+    )
+    .bind::<diesel::sql_types::Text, _>(hash)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .get_result(conn)
+    .optional()
 }

@@ -316,8 +316,22 @@ pub fn principal(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Principal, AppError> {
-    let user =
-        users::by_token_hash(conn, &token_hash(token), now)?.ok_or(AppError::Unauthenticated)?;
-    let roles = users::roles_of(conn, user.id)?;
-    Principal::from_row(user, roles)
+    let u =
+        users::by_live_token(conn, &token_hash(token), now)?.ok_or(AppError::Unauthenticated)?;
+    let roles = u
+        .roles
+        .iter()
+        .map(|r| {
+            Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}` stored for {}", u.id))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Principal {
+        user_id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        kind: u.kind,
+        roles,
+        department: u.department,
+        lang: if u.lang == "en" { Lang::En } else { Lang::Zh },
+    })
 }

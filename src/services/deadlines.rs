@@ -61,8 +61,16 @@ pub fn ledger(
     filing: uuid::Uuid,
     offset: FixedOffset,
 ) -> Result<Vec<LedgerEntry>, AppError> {
-    repo::clock_events_for(conn, filing)?
-        .into_iter()
+    to_ledger(&repo::clock_events_for(conn, filing)?, offset)
+}
+
+/// Stored clock events as a ledger in the authority's local dates.
+pub fn to_ledger(
+    events: &[repo::ClockEventRow],
+    offset: FixedOffset,
+) -> Result<Vec<LedgerEntry>, AppError> {
+    events
+        .iter()
         .map(|e| {
             let kind = match e.event.as_str() {
                 "start" => LedgerKind::Start,
@@ -163,8 +171,14 @@ pub fn refresh(
 ) -> Result<Clocks, AppError> {
     let ledger = ledger(conn, row.id, offset)?;
     let c = clocks(cal, item, row, &ledger, local_date(now, offset), offset)?;
+    repo::set_deadlines(conn, row.id, &columns(&c), c.next_due_on)?;
+    Ok(c)
+}
+
+/// The copies of a filing's deadlines kept on its row.
+pub fn columns(c: &Clocks) -> DeadlineColumns {
     let stopped = c.statutory.phase == Phase::Stopped;
-    let columns = DeadlineColumns {
+    DeadlineColumns {
         statutory_due_on: c.statutory.due_on,
         promised_due_on: c.promised.as_ref().and_then(|p| p.due_on),
         warn_on: [
@@ -187,9 +201,7 @@ pub fn refresh(
         } else {
             None
         },
-    };
-    repo::set_deadlines(conn, row.id, &columns, c.next_due_on)?;
-    Ok(c)
+    }
 }
 
 /// Recompute the deadline copies of every open filing whose clock has started (after a

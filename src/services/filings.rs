@@ -24,6 +24,7 @@ use crate::domain::engine::{
     self, Actor, Effect, Outcome, Refusal, ReviewRecord, Snapshot, Verdict,
 };
 use crate::domain::forms::{self, Mode};
+use crate::domain::legal_time::{LedgerEntry, LedgerKind};
 use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
@@ -633,23 +634,22 @@ pub fn act(
         let from = state_of(&item, &row)?;
         check_version(&row, expected_version, &row.state)?;
 
+        let facts = Facts::load(conn, &row, ctx.offset)?;
         // Someone else holds this department's task: acting behind their back is a conflict.
-        if let Some(dept) = p.department.as_deref() {
-            let open = tasks::open_for_filing(conn, id)?;
-            if let Some(t) = open
+        if let Some(dept) = p.department.as_deref()
+            && let Some(t) = facts
+                .tasks
                 .iter()
                 .find(|t| t.department == dept && t.claimed_by.is_some_and(|u| u != p.user_id))
-            {
-                return Err(AppError::conflict(
-                    "claimed_by_other",
-                    "该办件已由其他工作人员认领",
-                    "Another member of staff has claimed this filing",
-                    json!({ "task_id": t.id, "claimed_by": t.claimed_by }),
-                ));
-            }
+        {
+            return Err(AppError::conflict(
+                "claimed_by_other",
+                "该办件已由其他工作人员认领",
+                "Another member of staff has claimed this filing",
+                json!({ "task_id": t.id, "claimed_by": t.claimed_by }),
+            ));
         }
 
-        let facts = Facts::load(conn, &row, ctx.offset)?;
         let snap = facts.snapshot(&row, ctx.offset);
         let req = engine::Request {
             action,
@@ -661,8 +661,7 @@ pub fn act(
         };
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
-        let row = apply(conn, ctx, p, &item, from, row, &outcome, input)?;
-        let clocks = deadlines::refresh(conn, ctx.calendar, &item, &row, ctx.now, ctx.offset)?;
+        let (row, clocks) = apply(conn, ctx, p, &item, from, row, &facts, &outcome, input)?;
         let to = state_of(&item, &row)?;
         if outcome.changes_state() && to.kind.is_final() {
             record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
@@ -845,22 +844,24 @@ struct Facts {
     promises: BTreeMap<String, NaiveDate>,
     reviews: Vec<ReviewRecord>,
     objections: u32,
-    ledger: Vec<crate::domain::legal_time::LedgerEntry>,
+    ledger: Vec<LedgerEntry>,
+    tasks: Vec<tasks::TaskRow>,
 }
 
 impl Facts {
+    /// One round trip: see [`repo::facts`].
     fn load(
         conn: &mut PgConnection,
         row: &FilingRow,
         offset: FixedOffset,
     ) -> Result<Facts, AppError> {
-        let material_rows = repo::current_materials(conn, row.id)?;
+        let f = repo::facts(conn, row.id, row.state_visit)?;
         let mut materials = BTreeMap::new();
-        for m in &material_rows {
+        for m in &f.materials {
             *materials.entry(m.material.clone()).or_insert(0) += 1;
         }
-        let review_rows = repo::reviews_for_visit(conn, row.id, row.state_visit)?;
-        let reviews = review_rows
+        let reviews = f
+            .reviews
             .iter()
             .map(|r| {
                 let verdict = match r.verdict.as_str() {
@@ -874,16 +875,16 @@ impl Facts {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let objections = repo::count_objections(conn, row.id, row.state_visit)?;
-        let ledger = deadlines::ledger(conn, row.id, offset)?;
+        let ledger = deadlines::to_ledger(&f.ledger, offset)?;
         Ok(Facts {
             ledger,
-            material_rows,
-            review_rows,
+            material_rows: f.materials,
+            review_rows: f.reviews,
+            tasks: f.tasks,
             materials,
             promises: promises_of(row),
             reviews,
-            objections: u32::try_from(objections).unwrap_or(u32::MAX),
+            objections: u32::try_from(f.objections).unwrap_or(u32::MAX),
         })
     }
 
@@ -913,9 +914,10 @@ fn apply(
     item: &Item,
     from: &State,
     row: FilingRow,
+    facts: &Facts,
     outcome: &Outcome,
     input: &ActInput,
-) -> Result<FilingRow, AppError> {
+) -> Result<(FilingRow, Clocks), AppError> {
     let def = &item.def;
     let to = def
         .state(&outcome.to)
@@ -928,6 +930,8 @@ fn apply(
     };
     let mut audit_extra = Map::new();
     let mut clock_log = Vec::new();
+    let mut clock_events: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut ledger = facts.ledger.clone();
     for effect in &outcome.effects {
         match effect {
             Effect::AssignNumber => {
@@ -973,7 +977,9 @@ fn apply(
                     p.user_id,
                     ctx.now,
                 )?;
-                tasks::close_for_department(conn, row.id, department, ctx.now)?;
+                if !outcome.changes_state() {
+                    tasks::close_for_department(conn, row.id, department, ctx.now)?;
+                }
                 audit_extra.insert(
                     "review".into(),
                     json!({ "department": department, "verdict": verdict }),
@@ -981,20 +987,32 @@ fn apply(
             }
             Effect::OpenReviews(_) => {}
             Effect::Clock(change) => {
-                let (event, reason) = match change {
-                    engine::ClockChange::Start => ("start", None),
-                    engine::ClockChange::Suspend { reason } => ("suspend", Some(reason.as_str())),
-                    engine::ClockChange::Resume => ("resume", None),
-                    engine::ClockChange::Stop => ("stop", None),
+                let (event, reason, kind) = match change {
+                    engine::ClockChange::Start => ("start", None, LedgerKind::Start),
+                    engine::ClockChange::Suspend { reason } => (
+                        "suspend",
+                        Some(reason.as_str()),
+                        LedgerKind::Suspend(*reason),
+                    ),
+                    engine::ClockChange::Resume => ("resume", None, LedgerKind::Resume),
+                    engine::ClockChange::Stop => ("stop", None, LedgerKind::Stop),
                 };
                 if event == "start" && row.accepted_at.is_none() {
                     changes.accepted_at = Some(ctx.now);
                 }
-                repo::insert_clock_event(conn, row.id, event, reason, ctx.now, Some(p.user_id))?;
+                clock_events.push((event, reason));
+                ledger.push(LedgerEntry {
+                    kind,
+                    on: ctx.today(),
+                });
                 clock_log.push(json!({ "event": event, "reason": reason }));
             }
         }
     }
+    repo::insert_clock_events(conn, row.id, &clock_events, ctx.now, Some(p.user_id))?;
+
+    // The row as it will be, to derive its deadlines before writing it once.
+    let mut next = row.clone();
     if outcome.changes_state() {
         changes.state = Some(to.code.clone());
         changes.state_kind = Some(to.kind.as_str().to_owned());
@@ -1008,10 +1026,18 @@ fn apply(
         if from.kind == StateKind::WaitingApplicant && to.kind != StateKind::WaitingApplicant {
             changes.notice = Some(None);
         }
-        tasks::close_all_open(conn, row.id, ctx.now)?;
-        open_tasks(conn, ctx, row.id, item, to)?;
+        next.state = to.code.clone();
+        next.entered_state_at = ctx.now;
+        next.closed_at = changes.closed_at.or(row.closed_at);
     }
-    let updated = repo::update(conn, row.id, &changes)?;
+    let clocks = deadlines::clocks(ctx.calendar, item, &next, &ledger, ctx.today(), ctx.offset)?;
+    let updated =
+        repo::update_with_deadlines(conn, row.id, &changes, &deadlines::columns(&clocks))?;
+    if outcome.changes_state() {
+        tasks::close_all_open(conn, row.id, ctx.now)?;
+        open_tasks(conn, ctx, row.id, item, to, clocks.next_due_on)?;
+    }
+
     let mut payload = json!({
         "action": outcome.action,
         "from": outcome.from,
@@ -1037,33 +1063,30 @@ fn apply(
         conn,
         Event::filing(row.id, p.user_id, &action, ctx.now, payload),
     )?;
-    Ok(updated)
+    Ok((updated, clocks))
 }
 
 /// Open the queue tasks a state needs: one per department of a joint review, or one for the
-/// state's queue role.
+/// state's queue role; they sort by the filing's next due date.
 fn open_tasks(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     filing: Uuid,
     item: &Item,
     state: &State,
+    due_on: Option<NaiveDate>,
 ) -> Result<(), AppError> {
     let role = state.queue.map(|r| r.as_str()).unwrap_or("reviewer");
-    if let Some(parallel) = &state.parallel {
-        for t in &parallel.tasks {
-            tasks::open(conn, filing, &state.code, role, &t.department, ctx.now)?;
-        }
-    } else if let Some(q) = state.queue {
-        tasks::open(
-            conn,
-            filing,
-            &state.code,
-            q.as_str(),
-            item.def.department_of(state),
-            ctx.now,
-        )?;
-    }
+    let work: Vec<(&str, &str)> = match (&state.parallel, state.queue) {
+        (Some(parallel), _) => parallel
+            .tasks
+            .iter()
+            .map(|t| (role, t.department.as_str()))
+            .collect(),
+        (None, Some(q)) => vec![(q.as_str(), item.def.department_of(state))],
+        (None, None) => Vec::new(),
+    };
+    tasks::open_many(conn, filing, &state.code, &work, due_on, ctx.now)?;
     Ok(())
 }
 
@@ -1077,7 +1100,6 @@ fn view(
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
     let facts = Facts::load(conn, &row, ctx.offset)?;
-    let open = tasks::open_for_filing(conn, row.id)?;
     let clocks = deadlines::clocks(
         ctx.calendar,
         item,
@@ -1161,12 +1183,13 @@ fn view(
         materials: facts.material_rows.into_iter().map(Into::into).collect(),
         reviews,
         objections: i64::from(facts.objections),
-        tasks: open
-            .into_iter()
+        tasks: facts
+            .tasks
+            .iter()
             .map(|t| TaskBrief {
                 id: t.id,
-                role: t.role,
-                department: t.department,
+                role: t.role.clone(),
+                department: t.department.clone(),
                 claimed_by: t.claimed_by,
             })
             .collect(),
