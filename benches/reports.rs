@@ -111,13 +111,17 @@ fn main() {
          FROM filings WHERE closed_at IS NOT NULL GROUP BY 1, 2, 3, 4;
          INSERT INTO sla_closed (day, item_code, department, closer_id, outcome, used_days, suspended_days,
              on_time_statutory, on_time_promised, shard, n)
-         SELECT (closed_at AT TIME ZONE 'Asia/Shanghai')::date, item_code, department, '{applicant}', 'approved',
+         SELECT (closed_at AT TIME ZONE 'Asia/Shanghai')::date, item_code, department, '{applicant}'::uuid, 'approved',
                 working_days_used, suspended_working_days, on_time_statutory, on_time_promised,
                 abs(hashtext(id::text)) % 8, count(*)
-         FROM filings WHERE closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
-         VACUUM ANALYZE filings; VACUUM ANALYZE sla_closed; VACUUM ANALYZE sla_received;"
+         FROM filings WHERE closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;"
     ))
     .unwrap();
+    // VACUUM runs outside a transaction block: one statement at a time.
+    for table in ["filings", "sla_closed", "sla_received"] {
+        conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .unwrap();
+    }
     let aggregate_rows: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM sla_closed)",
     ))

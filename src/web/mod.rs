@@ -59,6 +59,26 @@ impl AppState {
 }
 
 impl AppState {
+    /// Like [`AppState::run`], for a caller identified by a bearer token: the token is checked
+    /// on the use case's connection, in the same blocking call.
+    pub async fn run_as<T, F>(&self, who: extract::Bearer, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(
+                &mut PgConnection,
+                &Ctx<'_>,
+                &crate::services::auth::Principal,
+            ) -> Result<T, AppError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn, ctx| {
+            let p = crate::services::auth::principal(conn, &who.0, ctx.now)?;
+            f(conn, ctx, &p)
+        })
+        .await
+    }
+
     /// The authority's calendar (a notice loaded meanwhile is picked up on the next request).
     pub fn calendar(&self) -> Result<Arc<crate::services::calendars::RegionCalendar>, AppError> {
         let region = &self.settings.authority.region;

@@ -10,7 +10,7 @@ use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Body, BodyOrDefault, Page, expected_version, validated};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,20 +35,14 @@ pub struct CreateFiling {
 #[post("/filings")]
 pub async fn create(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     body: Body<CreateFiling>,
 ) -> Result<HttpResponse, AppError> {
-    let body = validated(body.into_inner()?)?;
     let view = state
-        .run(move |conn, ctx| {
-            filings::create(
-                conn,
-                ctx,
-                &who.principal,
-                &body.item,
-                body.form,
-                body.promises,
-            )
+        .run_as(who, move |conn, ctx, p| {
+            // The body is judged after the token: a signed-out client is told to sign in.
+            let body = validated(body.into_inner()?)?;
+            filings::create(conn, ctx, p, &body.item, body.form, body.promises)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -70,7 +64,7 @@ pub struct ListQuery {
 #[get("/filings")]
 pub async fn list(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
@@ -79,10 +73,10 @@ pub async fn list(
         offset: q.offset,
     };
     let rows = state
-        .run(move |conn, _| {
+        .run_as(who, move |conn, _, p| {
             filings::list(
                 conn,
-                &who.principal,
+                p,
                 q.state.as_deref(),
                 q.item.as_deref(),
                 page.limit(),
@@ -98,12 +92,12 @@ pub async fn list(
 #[get("/filings/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let view = state
-        .run(move |conn, ctx| filings::get(conn, ctx, &who.principal, id))
+        .run_as(who, move |conn, ctx, p| filings::get(conn, ctx, p, id))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", format!("\"{}\"", view.version)))
@@ -131,25 +125,18 @@ pub struct EditFiling {
 #[patch("/filings/{id}")]
 pub async fn edit(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     req: HttpRequest,
     id: web::Path<Uuid>,
     body: Body<EditFiling>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner()?;
-    let expected = expected_version(&req, body.expected_version)?;
+    let if_match = IfMatch::of(&req);
     let id = id.into_inner();
     let view = state
-        .run(move |conn, ctx| {
-            filings::edit(
-                conn,
-                ctx,
-                &who.principal,
-                id,
-                expected,
-                body.form,
-                body.promises,
-            )
+        .run_as(who, move |conn, ctx, p| {
+            let body = body.into_inner()?;
+            let expected = if_match.expected(body.expected_version)?;
+            filings::edit(conn, ctx, p, id, expected, body.form, body.promises)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -188,26 +175,27 @@ pub struct ActRequest {
 #[post("/filings/{id}/actions/{action}")]
 pub async fn act(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     req: HttpRequest,
     path: web::Path<(Uuid, String)>,
     body: BodyOrDefault<ActRequest>,
 ) -> Result<HttpResponse, AppError> {
-    // An empty body is fine (If-Match carries the version); anything else must be valid JSON.
-    let body = body.into_inner()?;
-    let body = validated(body)?;
-    let expected = expected_version(&req, body.expected_version)?;
+    let if_match = IfMatch::of(&req);
     let (id, action) = path.into_inner();
-    let input = ActInput {
-        reason: body.reason,
-        opinion: body.opinion,
-        verdict: body.verdict,
-        notice_items: body.notice_items,
-        objection: body.objection,
-    };
     let view = state
-        .run(move |conn, ctx| {
-            filings::act(conn, ctx, &who.principal, id, &action, expected, &input)
+        .run_as(who, move |conn, ctx, p| {
+            // An empty body is fine (If-Match carries the version); anything else must be
+            // valid JSON. Judged after the token.
+            let body = validated(body.into_inner()?)?;
+            let expected = if_match.expected(body.expected_version)?;
+            let input = ActInput {
+                reason: body.reason,
+                opinion: body.opinion,
+                verdict: body.verdict,
+                notice_items: body.notice_items,
+                objection: body.objection,
+            };
+            filings::act(conn, ctx, p, id, &action, expected, &input)
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -220,12 +208,12 @@ pub async fn act(
 #[get("/filings/{id}/history")]
 pub async fn history(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let h = state
-        .run(move |conn, _| filings::history(conn, &who.principal, id))
+        .run_as(who, move |conn, _, p| filings::history(conn, p, id))
         .await?;
     Ok(HttpResponse::Ok().json(h))
 }
@@ -248,25 +236,18 @@ pub struct ExtendRequest {
 #[post("/filings/{id}/extend")]
 pub async fn extend(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     req: HttpRequest,
     id: web::Path<Uuid>,
     body: Body<ExtendRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner()?;
-    let expected = expected_version(&req, body.expected_version)?;
+    let if_match = IfMatch::of(&req);
     let id = id.into_inner();
     let view = state
-        .run(move |conn, ctx| {
-            filings::extend(
-                conn,
-                ctx,
-                &who.principal,
-                id,
-                expected,
-                body.days,
-                &body.reason,
-            )
+        .run_as(who, move |conn, ctx, p| {
+            let body = body.into_inner()?;
+            let expected = if_match.expected(body.expected_version)?;
+            filings::extend(conn, ctx, p, id, expected, body.days, &body.reason)
         })
         .await?;
     Ok(HttpResponse::Ok()

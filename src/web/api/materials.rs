@@ -20,7 +20,7 @@ use crate::domain::Text;
 use crate::error::AppError;
 use crate::services::filings::{self, MaterialView, Upload};
 use crate::web::AppState;
-use crate::web::extract::Authed;
+use crate::web::extract::{Authed, Bearer};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
@@ -275,12 +275,14 @@ async fn receive(
 #[delete("/filings/{id}/materials/{material_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, material_id) = path.into_inner();
     let version = state
-        .run(move |conn, ctx| filings::remove_material(conn, ctx, &who.principal, id, material_id))
+        .run_as(who, move |conn, ctx, p| {
+            filings::remove_material(conn, ctx, p, id, material_id)
+        })
         .await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("ETag", format!("\"{version}\"")))
@@ -293,13 +295,15 @@ pub async fn remove(
 #[get("/filings/{id}/materials/{material_id}/content")]
 pub async fn download(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     path: web::Path<(Uuid, Uuid)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let (id, material_id) = path.into_inner();
     let m = state
-        .run(move |conn, _| filings::material_for_download(conn, &who.principal, id, material_id))
+        .run_as(who, move |conn, _, p| {
+            filings::material_for_download(conn, p, id, material_id)
+        })
         .await?;
     let file_path = stored_path(&state.settings.upload_dir(), &m.sha256);
     let file = actix_files::NamedFile::open_async(&file_path)

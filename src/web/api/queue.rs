@@ -8,7 +8,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::queues::{self, Scope, TaskView};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Body, BodyOrDefault, Page};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, Page};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +26,7 @@ pub struct QueueQuery {
 #[get("/queue")]
 pub async fn list(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
@@ -35,10 +35,10 @@ pub async fn list(
         offset: q.offset,
     };
     let tasks = state
-        .run(move |conn, _| {
+        .run_as(who, move |conn, _, p| {
             queues::list(
                 conn,
-                &who.principal,
+                p,
                 q.role,
                 q.scope.unwrap_or(Scope::All),
                 page.limit(),
@@ -60,12 +60,14 @@ pub struct ClaimNext {
 #[post("/queue/claim-next")]
 pub async fn claim_next(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     body: BodyOrDefault<ClaimNext>,
 ) -> Result<HttpResponse, AppError> {
-    let role = body.into_inner()?.role;
     let task = state
-        .run(move |conn, ctx| queues::claim_next(conn, &who.principal, role, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            let role = body.into_inner()?.role;
+            queues::claim_next(conn, p, role, ctx.now)
+        })
         .await?;
     Ok(match task {
         Some(t) => HttpResponse::Ok().json(t),
@@ -78,12 +80,12 @@ pub async fn claim_next(
 #[post("/tasks/{id}/claim")]
 pub async fn claim(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let t = state
-        .run(move |conn, ctx| queues::claim(conn, &who.principal, id, ctx.now))
+        .run_as(who, move |conn, ctx, p| queues::claim(conn, p, id, ctx.now))
         .await?;
     Ok(HttpResponse::Ok().json(t))
 }
@@ -93,12 +95,14 @@ pub async fn claim(
 #[post("/tasks/{id}/release")]
 pub async fn release(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let t = state
-        .run(move |conn, ctx| queues::release(conn, &who.principal, id, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            queues::release(conn, p, id, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(t))
 }
@@ -114,14 +118,16 @@ pub struct Assign {
 #[post("/tasks/{id}/assign")]
 pub async fn assign(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<i64>,
     body: Body<Assign>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let to = body.into_inner()?.user_id;
     let t = state
-        .run(move |conn, ctx| queues::assign(conn, &who.principal, id, to, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            let to = body.into_inner()?.user_id;
+            queues::assign(conn, p, id, to, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(t))
 }

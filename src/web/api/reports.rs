@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::repo::reports::{DueRow, GroupBy};
 use crate::services::reports::{self, SlaQuery, SlaReport, WorkloadRow};
 use crate::web::AppState;
-use crate::web::extract::Authed;
+use crate::web::extract::Bearer;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +84,7 @@ fn write_csv<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, AppError> {
 #[get("/reports/sla")]
 pub async fn sla(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: web::Query<SlaParams>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
@@ -123,7 +123,7 @@ pub async fn sla(
         soon_days,
     };
     let report = state
-        .run(move |conn, _| reports::sla(conn, &who.principal, query, today))
+        .run_as(who, move |conn, _, p| reports::sla(conn, p, query, today))
         .await?;
     if csv {
         return Ok(csv_response("sla", reports::to_csv(&report)?));
@@ -147,7 +147,7 @@ pub struct DueParams {
 #[get("/reports/due")]
 pub async fn due(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: web::Query<DueParams>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
@@ -158,7 +158,9 @@ pub async fn due(
         .unwrap_or(today);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let rows = state
-        .run(move |conn, _| reports::due(conn, &who.principal, q.department, until, limit))
+        .run_as(who, move |conn, _, p| {
+            reports::due(conn, p, q.department, until, limit)
+        })
         .await?;
     if csv {
         return Ok(csv_response("due", write_csv(&rows)?));
@@ -178,13 +180,15 @@ pub struct WorkloadParams {
 #[get("/reports/workload")]
 pub async fn workload(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: web::Query<WorkloadParams>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let csv = csv_wanted(q.format.as_deref())?;
     let rows = state
-        .run(move |conn, _| reports::workload(conn, &who.principal, q.department))
+        .run_as(who, move |conn, _, p| {
+            reports::workload(conn, p, q.department)
+        })
         .await?;
     if csv {
         return Ok(csv_response("workload", write_csv(&rows)?));
