@@ -115,14 +115,6 @@ impl GroupBy {
             GroupBy::Month => Some("to_char(day, 'YYYY-MM')"),
         }
     }
-
-    fn open_key(self) -> Option<&'static str> {
-        match self {
-            GroupBy::Item => Some("f.item_code"),
-            GroupBy::Department => Some("iv.definition->>'department'"),
-            GroupBy::Clerk | GroupBy::Month => None,
-        }
-    }
 }
 
 #[derive(Debug, QueryableByName)]
@@ -149,18 +141,6 @@ pub struct KeyCount {
     pub key: String,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
-}
-
-#[derive(Debug, QueryableByName)]
-pub struct OpenCount {
-    #[diesel(sql_type = Text)]
-    pub key: String,
-    #[diesel(sql_type = BigInt)]
-    pub overdue: i64,
-    #[diesel(sql_type = BigInt)]
-    pub due_soon: i64,
-    #[diesel(sql_type = BigInt)]
-    pub open: i64,
 }
 
 /// Filters shared by the report queries; NULL means "any".
@@ -208,35 +188,52 @@ pub fn received(conn: &mut PgConnection, g: GroupBy, f: &Filter<'_>) -> QueryRes
         .load(conn)
 }
 
-/// Open filings with a running clock: overdue now and due within `soon` (inclusive), through
-/// the partial index on open filings' due dates.
-pub fn open_counts(
+#[derive(Debug, QueryableByName)]
+pub struct DueCount {
+    #[diesel(sql_type = Text)]
+    pub item_code: String,
+    #[diesel(sql_type = BigInt)]
+    pub overdue: i64,
+    #[diesel(sql_type = BigInt)]
+    pub due_soon: i64,
+}
+
+/// Open filings per item that are overdue now or due by `soon` (inclusive). Reads only the
+/// open filings due by `soon`, through the (item_code, statutory_due_on) partial index.
+pub fn due_counts(
     conn: &mut PgConnection,
-    g: GroupBy,
     today: NaiveDate,
     soon: NaiveDate,
-    item: Option<&str>,
+    items: Option<&[String]>,
+) -> QueryResult<Vec<DueCount>> {
+    diesel::sql_query(
+        "SELECT item_code, \
+           count(*) FILTER (WHERE statutory_due_on < $1)::bigint AS overdue, \
+           count(*) FILTER (WHERE statutory_due_on >= $1)::bigint AS due_soon \
+         FROM filings \
+         WHERE closed_at IS NULL AND statutory_due_on <= $2 AND ($3::text[] IS NULL OR item_code = ANY($3)) \
+         GROUP BY item_code ORDER BY item_code",
+    )
+    .bind::<Date, _>(today)
+    .bind::<Date, _>(soon)
+    .bind::<Nullable<diesel::sql_types::Array<Text>>, _>(items)
+    .load(conn)
+}
+
+/// Filings received and not closed, all time, per item (from the aggregates: received minus
+/// closed), so that counting open work never scans the filings.
+pub fn open_by_item(
+    conn: &mut PgConnection,
     department: Option<&str>,
-) -> QueryResult<Vec<OpenCount>> {
-    let Some(key) = g.open_key() else {
-        return Ok(Vec::new());
-    };
-    let sql = format!(
-        "SELECT {key} AS key, \
-           count(*) FILTER (WHERE f.statutory_due_on < $1)::bigint AS overdue, \
-           count(*) FILTER (WHERE f.statutory_due_on BETWEEN $1 AND $2)::bigint AS due_soon, \
-           count(*)::bigint AS open \
-         FROM filings f JOIN item_versions iv ON iv.id = f.item_version_id \
-         WHERE f.closed_at IS NULL AND f.statutory_due_on IS NOT NULL \
-           AND ($3::text IS NULL OR f.item_code = $3) AND ($4::text IS NULL OR iv.definition->>'department' = $4) \
-         GROUP BY 1 ORDER BY 1"
-    );
-    diesel::sql_query(sql)
-        .bind::<Date, _>(today)
-        .bind::<Date, _>(soon)
-        .bind::<Nullable<Text>, _>(item)
-        .bind::<Nullable<Text>, _>(department)
-        .load(conn)
+) -> QueryResult<Vec<KeyCount>> {
+    diesel::sql_query(
+        "SELECT item_code AS key, (coalesce(sum(r), 0) - coalesce(sum(c), 0))::bigint AS n FROM ( \
+           SELECT item_code, department, n AS r, 0 AS c FROM sla_received \
+           UNION ALL SELECT item_code, department, 0, n FROM sla_closed) x \
+         WHERE ($1::text IS NULL OR department = $1) GROUP BY item_code ORDER BY item_code",
+    )
+    .bind::<Nullable<Text>, _>(department)
+    .load(conn)
 }
 
 #[derive(Debug, QueryableByName, serde::Serialize, utoipa::ToSchema)]
@@ -263,21 +260,31 @@ pub struct DueRow {
 pub fn due_list(
     conn: &mut PgConnection,
     until: NaiveDate,
-    department: Option<&str>,
+    items: Option<&[String]>,
     limit: i64,
 ) -> QueryResult<Vec<DueRow>> {
-    diesel::sql_query(
-        "SELECT f.id, f.number, f.item_code, f.state, f.department, f.statutory_due_on, f.promised_due_on \
-         FROM filings f \
-         WHERE f.closed_at IS NULL AND f.statutory_due_on <= $1 \
-           AND ($2::text IS NULL OR f.department = $2 \
-                OR f.item_version_id IN (SELECT id FROM item_versions WHERE definition->>'department' = $2)) \
-         ORDER BY f.statutory_due_on, f.id LIMIT $3",
-    )
-    .bind::<Date, _>(until)
-    .bind::<Nullable<Text>, _>(department)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    // Two statements rather than one with an optional filter, so that each gets its own plan:
+    // all items walk the due-date index in order and stop after `limit` rows.
+    let sql = match items {
+        None => {
+            "SELECT id, number, item_code, state, department, statutory_due_on, promised_due_on FROM filings \
+             WHERE closed_at IS NULL AND statutory_due_on <= $1 ORDER BY statutory_due_on, id LIMIT $2"
+        }
+        Some(_) => {
+            "SELECT id, number, item_code, state, department, statutory_due_on, promised_due_on FROM filings \
+             WHERE closed_at IS NULL AND statutory_due_on <= $1 AND item_code = ANY($3) \
+             ORDER BY statutory_due_on, id LIMIT $2"
+        }
+    };
+    let q = diesel::sql_query(sql)
+        .bind::<Date, _>(until)
+        .bind::<BigInt, _>(limit);
+    match items {
+        None => q.load(conn),
+        Some(items) => q
+            .bind::<diesel::sql_types::Array<Text>, _>(items)
+            .load(conn),
+    }
 }
 
 #[derive(Debug, QueryableByName)]

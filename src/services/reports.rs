@@ -154,11 +154,13 @@ impl Acc {
     }
 }
 
+/// `owners`: each item's department.
 pub fn sla(
     conn: &mut PgConnection,
     p: &Principal,
     q: SlaQuery,
     today: NaiveDate,
+    owners: &BTreeMap<String, String>,
 ) -> Result<SlaReport, AppError> {
     let department = scope(p, q.department)?;
     let soon = today
@@ -170,25 +172,47 @@ pub fn sla(
         item: q.item.as_deref(),
         department: department.as_deref(),
     };
+    // Open work is counted per item and folded into the groups here: the department of an
+    // item is known in memory, so no query joins item definitions.
+    let owner = |item: &str| owners.get(item).cloned().unwrap_or_default();
+    let items: Option<Vec<String>> = match (&q.item, &department) {
+        (Some(i), _) => Some(vec![i.clone()]),
+        (None, Some(d)) => Some(
+            owners
+                .iter()
+                .filter(|(_, o)| *o == d)
+                .map(|(i, _)| i.clone())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
     // One snapshot for all figures.
-    let (buckets, received, open) = conn
+    let (buckets, received, open, due) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, diesel::result::Error, _>(|conn| {
+        let per_item = matches!(q.group_by, GroupBy::Item | GroupBy::Department);
         Ok((
             repo::closed_buckets(conn, q.group_by, &filter)?,
             repo::received(conn, q.group_by, &filter)?,
-            repo::open_counts(
-                conn,
-                q.group_by,
-                today,
-                soon,
-                filter.item,
-                filter.department,
-            )?,
+            if per_item {
+                repo::open_by_item(conn, filter.department)?
+            } else {
+                Vec::new()
+            },
+            if per_item {
+                repo::due_counts(conn, today, soon, items.as_deref())?
+            } else {
+                Vec::new()
+            },
         ))
     })?;
+    let key_of = |item: &str| match q.group_by {
+        GroupBy::Department => owner(item),
+        _ => item.to_owned(),
+    };
+    let wanted = |item: &str| q.item.as_deref().is_none_or(|i| i == item);
     let mut by_key: BTreeMap<String, Acc> = BTreeMap::new();
     let mut total = Acc::default();
     for b in &buckets {
@@ -199,14 +223,16 @@ pub fn sla(
         by_key.entry(r.key.clone()).or_default().row.received += r.n;
         total.row.received += r.n;
     }
-    for o in &open {
-        let acc = by_key.entry(o.key.clone()).or_default();
-        acc.row.open += o.open;
-        acc.row.overdue_now += o.overdue;
-        acc.row.due_soon += o.due_soon;
-        total.row.open += o.open;
-        total.row.overdue_now += o.overdue;
-        total.row.due_soon += o.due_soon;
+    for o in open.iter().filter(|o| wanted(&o.key)) {
+        by_key.entry(key_of(&o.key)).or_default().row.open += o.n;
+        total.row.open += o.n;
+    }
+    for d in &due {
+        let acc = by_key.entry(key_of(&d.item_code)).or_default();
+        acc.row.overdue_now += d.overdue;
+        acc.row.due_soon += d.due_soon;
+        total.row.overdue_now += d.overdue;
+        total.row.due_soon += d.due_soon;
     }
     let names = if q.group_by == GroupBy::Clerk {
         staff_names(conn, by_key.keys())?
@@ -294,9 +320,26 @@ pub fn due(
     department: Option<String>,
     until: NaiveDate,
     limit: i64,
+    owners: &BTreeMap<String, String>,
 ) -> Result<Vec<repo::DueRow>, AppError> {
     let department = scope(p, department)?;
-    Ok(repo::due_list(conn, until, department.as_deref(), limit)?)
+    let items: Option<Vec<String>> = department.map(|d| {
+        owners
+            .iter()
+            .filter(|(_, o)| **o == d)
+            .map(|(i, _)| i.clone())
+            .collect()
+    });
+    Ok(repo::due_list(conn, until, items.as_deref(), limit)?)
+}
+
+/// Each item's department, for folding per-item figures into departments.
+pub fn owners(items: &crate::services::items::Registry) -> BTreeMap<String, String> {
+    items
+        .all_latest()
+        .iter()
+        .map(|i| (i.def.code.clone(), i.def.department.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -123,7 +123,9 @@ pub async fn sla(
         soon_days,
     };
     let report = state
-        .run_as(who, move |conn, _, p| reports::sla(conn, p, query, today))
+        .run_as(who, move |conn, ctx, p| {
+            reports::sla(conn, p, query, today, &reports::owners(ctx.items))
+        })
         .await?;
     if csv {
         return Ok(csv_response("sla", reports::to_csv(&report)?));
@@ -158,8 +160,15 @@ pub async fn due(
         .unwrap_or(today);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let rows = state
-        .run_as(who, move |conn, _, p| {
-            reports::due(conn, p, q.department, until, limit)
+        .run_as(who, move |conn, ctx, p| {
+            reports::due(
+                conn,
+                p,
+                q.department,
+                until,
+                limit,
+                &reports::owners(ctx.items),
+            )
         })
         .await?;
     if csv {
