@@ -263,27 +263,32 @@ pub fn due_list(
     items: Option<&[String]>,
     limit: i64,
 ) -> QueryResult<Vec<DueRow>> {
-    // Two statements rather than one with an optional filter, so that each gets its own plan:
-    // all items walk the due-date index in order and stop after `limit` rows.
-    let sql = match items {
-        None => {
-            "SELECT id, number, item_code, state, department, statutory_due_on, promised_due_on FROM filings \
-             WHERE closed_at IS NULL AND statutory_due_on <= $1 ORDER BY statutory_due_on, id LIMIT $2"
-        }
-        Some(_) => {
-            "SELECT id, number, item_code, state, department, statutory_due_on, promised_due_on FROM filings \
-             WHERE closed_at IS NULL AND statutory_due_on <= $1 AND item_code = ANY($3) \
-             ORDER BY statutory_due_on, id LIMIT $2"
-        }
-    };
-    let q = diesel::sql_query(sql)
-        .bind::<Date, _>(until)
-        .bind::<BigInt, _>(limit);
+    // All items: walk the due-date index and stop after `limit` rows. Some items: walk each
+    // item's part of the (item, due date) index the same way and merge, since one ordered scan
+    // cannot serve several items.
+    const SQL: &str = "SELECT id, number, item_code, state, department, statutory_due_on, promised_due_on \
+         FROM filings WHERE closed_at IS NULL AND statutory_due_on <= $1";
     match items {
-        None => q.load(conn),
-        Some(items) => q
-            .bind::<diesel::sql_types::Array<Text>, _>(items)
+        None => diesel::sql_query(format!("{SQL} ORDER BY statutory_due_on, id LIMIT $2"))
+            .bind::<Date, _>(until)
+            .bind::<BigInt, _>(limit)
             .load(conn),
+        Some(items) => {
+            let mut all: Vec<DueRow> = Vec::new();
+            for item in items {
+                let rows: Vec<DueRow> = diesel::sql_query(format!(
+                    "{SQL} AND item_code = $3 ORDER BY statutory_due_on, id LIMIT $2"
+                ))
+                .bind::<Date, _>(until)
+                .bind::<BigInt, _>(limit)
+                .bind::<Text, _>(item)
+                .load(conn)?;
+                all.extend(rows);
+            }
+            all.sort_by(|a, b| (a.statutory_due_on, a.id).cmp(&(b.statutory_due_on, b.id)));
+            all.truncate(usize::try_from(limit).unwrap_or(0));
+            Ok(all)
+        }
     }
 }
 
