@@ -1,1 +1,977 @@
-fn main() {}
+//! The load benchmark: `cargo bench --bench load` (builds in release).
+//!
+//! It starts the release `permits` binary on a free loopback port against a fresh database
+//! `permits_bench` (dropped and recreated on the local PostgreSQL server), logs in the demo
+//! staff and applicant, and creates, fills and submits fire-acceptance filings (not timed).
+//! Then, for 8 and then 32 concurrent clients, each client drives its own filings through
+//! actions (`POST /api/v1/filings/{id}/actions/{action}` with `If-Match`) for a fixed time and
+//! the run reports actions/s and latency percentiles. Beside each level, `pgbench` runs
+//! `benches/pgbench-action.sql` (SELECT … FOR UPDATE + UPDATE + INSERT in one transaction:
+//! the ceiling for one action) with the same number of clients on the same server.
+//!
+//! Each filing goes through its life: one round of the one-time notice (clerk
+//! `request_supplement`, applicant `supplement`), then clerk `issue_receipt` and
+//! `select_for_check`, inspector `fail_inspection`, and from then on the re-check cycle
+//! (applicant `request_recheck` ⇄ inspector `fail_recheck`), a repeatable cycle whose per-action
+//! cost does not grow with the filing's history. (The notice cycle does: every round adds two
+//! clock events, and every action loads and evaluates the whole clock ledger; set
+//! LOAD_SUPPLEMENT_ROUNDS high to see it.) The early steps mostly fall in the warm-up; the mix
+//! of timed actions is printed. Every non-200 answer is an error and is reported.
+//!
+//! Knobs (environment): LOAD_SECONDS (10) per level, LOAD_WARMUP_SECONDS (2),
+//! LOAD_POOL_SIZE (16, the service's database pool: on 2 cores 32 was slower at 32 clients),
+//! LOAD_WORKERS (0: one HTTP worker per core), LOAD_FILINGS_PER_CLIENT (4),
+//! LOAD_SUPPLEMENT_ROUNDS (1),
+//! LOAD_CLIENTS ("8,32"), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
+//! Results: a table on stdout and `target/load-report.json`; the service's log is
+//! `target/load-server.log`. The database `permits_bench` is left in place for inspection.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
+use serde_json::{Value, json};
+
+const DB: &str = "permits_bench";
+const ITEM: &str = "fire-acceptance-filing";
+const DEMO_PASSWORD: &str = "permits-demo-2026";
+const PGBENCH_ROWS: u32 = 10_000;
+const RATIO_TARGET: f64 = 0.6;
+const RATIO_TARGET_CLIENTS: usize = 8;
+const P99_TARGET_MS: f64 = 50.0;
+/// A hard bound on any client's loop, whatever the clock says.
+const MAX_REQUESTS_PER_CLIENT: usize = 1_000_000;
+
+const MATERIALS: &[&str] = &["filing_form", "completion_report", "as_built_drawings"];
+const NOTICE: &str = r#"{"notice_items":["请补充消防设施检测报告（加盖检测机构公章）"]}"#;
+const FAIL: &str = r#"{"reason":"疏散指示标志不连续","opinion":"三层东侧疏散走道缺少疏散指示标志，责令整改后申请复查"}"#;
+const RECHECK: &str = r#"{"reason":"已按检查意见补设疏散指示标志并完成自检"}"#;
+const EMPTY: &str = "{}";
+
+struct Config {
+    seconds: u64,
+    warmup: u64,
+    pool_size: u32,
+    workers: u32,
+    filings_per_client: usize,
+    supplement_rounds: u32,
+    levels: Vec<usize>,
+    pg_host: String,
+    pg_port: String,
+    pg_user: String,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not valid")),
+        _ => Ok(default),
+    }
+}
+
+impl Config {
+    fn from_env() -> Result<Config> {
+        let levels = std::env::var("LOAD_CLIENTS")
+            .unwrap_or_else(|_| "8,32".into())
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .context("LOAD_CLIENTS must be a comma-separated list of client counts")?;
+        if levels.is_empty() || levels.iter().any(|&c| c == 0 || c > 256) {
+            bail!("LOAD_CLIENTS: each level must be between 1 and 256 clients");
+        }
+        let cfg = Config {
+            seconds: env_or("LOAD_SECONDS", 10)?,
+            warmup: env_or("LOAD_WARMUP_SECONDS", 2)?,
+            pool_size: env_or("LOAD_POOL_SIZE", 16)?,
+            workers: env_or("LOAD_WORKERS", 0)?,
+            filings_per_client: env_or("LOAD_FILINGS_PER_CLIENT", 4)?,
+            supplement_rounds: env_or("LOAD_SUPPLEMENT_ROUNDS", 1)?,
+            levels,
+            pg_host: env_or("PGHOST", "/var/run/postgresql".to_owned())?,
+            pg_port: env_or("PGPORT", "5432".to_owned())?,
+            pg_user: env_or("PGUSER", "postgres".to_owned())?,
+        };
+        if !(1..=120).contains(&cfg.seconds) || cfg.warmup > 30 {
+            bail!("LOAD_SECONDS must be 1..=120 and LOAD_WARMUP_SECONDS at most 30");
+        }
+        if !(1..=64).contains(&cfg.filings_per_client) {
+            bail!("LOAD_FILINGS_PER_CLIENT must be 1..=64");
+        }
+        if cfg.supplement_rounds > 100_000 {
+            bail!("LOAD_SUPPLEMENT_ROUNDS must be at most 100000");
+        }
+        Ok(cfg)
+    }
+
+    fn database_url(&self) -> String {
+        if self.pg_host.starts_with('/') {
+            format!(
+                "postgres://{}@/{DB}?host={}&port={}",
+                self.pg_user, self.pg_host, self.pg_port
+            )
+        } else {
+            format!(
+                "postgres://{}@{}:{}/{DB}",
+                self.pg_user, self.pg_host, self.pg_port
+            )
+        }
+    }
+
+    fn psql(&self, db: &str, sql: &str) -> Result<String> {
+        let out = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args([
+                "-h",
+                &self.pg_host,
+                "-p",
+                &self.pg_port,
+                "-U",
+                &self.pg_user,
+            ])
+            .args(["-d", db, "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .context("running psql (is the PostgreSQL client installed?)")?;
+        if !out.status.success() {
+            bail!(
+                "psql -d {db} -c {sql:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/` (or CARGO_TARGET_DIR): the binary lives in `<target>/release/permits`.
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_permits"))
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest_dir().join("target"))
+}
+
+/// The service under test; killed when dropped, also on a panic or an early error.
+struct Server {
+    child: Child,
+    log: PathBuf,
+    var_dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.var_dir);
+    }
+}
+
+impl Server {
+    fn start(cfg: &Config, port: u16) -> Result<Server> {
+        let target = target_dir();
+        let log = target.join("load-server.log");
+        let var_dir = target.join("load-bench-var");
+        let _ = std::fs::remove_dir_all(&var_dir);
+        std::fs::create_dir_all(&var_dir)?;
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(env!("CARGO_BIN_EXE_permits"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .current_dir(manifest_dir())
+            .env_remove("DATABASE_URL")
+            .env_remove("PERMITS_BIND")
+            .env("PERMITS_ENV", "demo")
+            .env("PERMITS_ROOT", manifest_dir())
+            .env("PERMITS__DATABASE__URL", cfg.database_url())
+            .env("PERMITS__DATABASE__NAME", DB)
+            .env("PERMITS__DATABASE__POOL_SIZE", cfg.pool_size.to_string())
+            .env("PERMITS__SERVER__WORKERS", cfg.workers.to_string())
+            .env("PERMITS__STORAGE__VAR_DIR", &var_dir)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting the permits binary")?;
+        Ok(Server {
+            child,
+            log,
+            var_dir,
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    async fn wait_ready(&mut self, base: &str, http: &reqwest::Client) -> Result<()> {
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "permits exited early ({status}); log {}:\n{}",
+                    self.log.display(),
+                    self.log_tail()
+                );
+            }
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!(
+            "permits was not ready within 60 s; log {}:\n{}",
+            self.log.display(),
+            self.log_tail()
+        )
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// Tokens of one client: the fire department's clerk, its inspector and the applicant.
+#[derive(Clone)]
+struct Tokens {
+    clerk: String,
+    inspector: String,
+    applicant: String,
+}
+
+async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<String> {
+    let r = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": user, "password": DEMO_PASSWORD }))
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await?;
+    if status != 200 {
+        bail!("login of {user}: {status} {body}");
+    }
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("login of {user}: no token in {body}"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    Intake,
+    Supplement,
+    Filed,
+    Inspection,
+    Rectification,
+    Recheck,
+}
+
+impl St {
+    fn from_code(code: &str) -> Option<St> {
+        Some(match code {
+            "intake" => St::Intake,
+            "supplement" => St::Supplement,
+            "filed" => St::Filed,
+            "inspection" => St::Inspection,
+            "rectification" => St::Rectification,
+            "recheck" => St::Recheck,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Who {
+    Clerk,
+    Inspector,
+    Applicant,
+}
+
+/// A filing as its client last saw it.
+#[derive(Clone, Debug)]
+struct Flow {
+    id: String,
+    version: i64,
+    state: St,
+    /// One-time notices still to request before the filing is receipted.
+    supplements_left: u32,
+    dead: bool,
+}
+
+/// The next action for a filing: who takes it, with what body, and where it leads.
+fn next_step(f: &Flow) -> (Who, &'static str, &'static str, St) {
+    match f.state {
+        St::Intake if f.supplements_left > 0 => {
+            (Who::Clerk, "request_supplement", NOTICE, St::Supplement)
+        }
+        St::Intake => (Who::Clerk, "issue_receipt", EMPTY, St::Filed),
+        St::Supplement => (Who::Applicant, "supplement", EMPTY, St::Intake),
+        St::Filed => (Who::Clerk, "select_for_check", EMPTY, St::Inspection),
+        St::Inspection => (Who::Inspector, "fail_inspection", FAIL, St::Rectification),
+        St::Rectification => (Who::Applicant, "request_recheck", RECHECK, St::Recheck),
+        St::Recheck => (Who::Inspector, "fail_recheck", FAIL, St::Rectification),
+    }
+}
+
+fn pdf(seed: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {seed}\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n").into_bytes()
+}
+
+fn fire_form(i: usize) -> Value {
+    json!({
+        "project_name": format!("压测商业综合体 {i}"),
+        "builder_name": "示范建设集团有限公司",
+        "builder_credit_code": "91350100M000100Y43",
+        "project_address": "示范区湖滨路 1 号",
+        "completion_acceptance_date": "2026-11-18",
+        "project_class": "general",
+        "building_area": 23000,
+        "commitment": false,
+        "contact_phone": "13800138000"
+    })
+}
+
+/// Create a fire-acceptance filing, upload its materials and submit it: it ends in `intake`.
+async fn prepare_filing(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    i: usize,
+    supplement_rounds: u32,
+) -> Result<Flow> {
+    let r = http
+        .post(format!("{base}/api/v1/filings"))
+        .bearer_auth(token)
+        .json(&json!({ "item": ITEM, "form": fire_form(i) }))
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await?;
+    if status != 201 {
+        bail!("creating filing {i}: {status} {body}");
+    }
+    let id = body["id"].as_str().context("filing id")?.to_owned();
+    let mut version = body["version"].as_i64().context("filing version")?;
+    for m in MATERIALS {
+        let part = reqwest::multipart::Part::bytes(pdf(m)).file_name(format!("{m}.pdf"));
+        let r = http
+            .post(format!("{base}/api/v1/filings/{id}/materials/{m}"))
+            .bearer_auth(token)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await?;
+        let status = r.status();
+        let body: Value = r.json().await?;
+        if status != 201 {
+            bail!("uploading {m} to filing {i}: {status} {body}");
+        }
+        version = body["filing_version"].as_i64().context("filing_version")?;
+    }
+    let r = http
+        .post(format!("{base}/api/v1/filings/{id}/actions/submit"))
+        .bearer_auth(token)
+        .header(IF_MATCH, format!("\"{version}\""))
+        .header(CONTENT_TYPE, "application/json")
+        .body(EMPTY)
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await?;
+    if status != 200 || body["state"]["code"] != "intake" {
+        bail!("submitting filing {i}: {status} {body}");
+    }
+    Ok(Flow {
+        id,
+        version: body["version"].as_i64().context("version")?,
+        state: St::Intake,
+        supplements_left: supplement_rounds,
+        dead: false,
+    })
+}
+
+/// What one client measured in the timed window.
+#[derive(Default)]
+struct ClientResult {
+    latencies_us: Vec<u64>,
+    ok_by_action: BTreeMap<&'static str, u64>,
+    errors: BTreeMap<String, (u64, String)>,
+    warmup_ok: u64,
+}
+
+/// Re-read a filing after an error so the client can go on (not timed).
+async fn resync(http: &reqwest::Client, base: &str, token: &str, f: &mut Flow) {
+    let got = async {
+        let r = http
+            .get(format!("{base}/api/v1/filings/{}", f.id))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = r.json().await.ok()?;
+        Some((
+            v["version"].as_i64()?,
+            St::from_code(v["state"]["code"].as_str()?),
+        ))
+    }
+    .await;
+    match got {
+        Some((version, Some(state))) => {
+            f.version = version;
+            f.state = state;
+        }
+        _ => f.dead = true,
+    }
+}
+
+async fn run_client(
+    base: String,
+    tokens: Tokens,
+    mut flows: Vec<Flow>,
+    measure_from: Instant,
+    end: Instant,
+) -> Result<ClientResult> {
+    let http = http_client()?;
+    let mut out = ClientResult::default();
+    for n in 0..MAX_REQUESTS_PER_CLIENT {
+        if Instant::now() >= end || flows.iter().all(|f| f.dead) {
+            break;
+        }
+        let i = n % flows.len();
+        if flows[i].dead {
+            continue;
+        }
+        let (who, action, body, to) = next_step(&flows[i]);
+        let token = match who {
+            Who::Clerk => &tokens.clerk,
+            Who::Inspector => &tokens.inspector,
+            Who::Applicant => &tokens.applicant,
+        };
+        let url = format!("{base}/api/v1/filings/{}/actions/{action}", flows[i].id);
+        let if_match = format!("\"{}\"", flows[i].version);
+        let started = Instant::now();
+        let sent = http
+            .post(url)
+            .bearer_auth(token)
+            .header(IF_MATCH, if_match)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let (status, etag, bytes) = match sent {
+            Ok(r) => {
+                let status = r.status();
+                let etag = r
+                    .headers()
+                    .get(ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim_matches('"').parse::<i64>().ok());
+                match r.bytes().await {
+                    Ok(b) => (Some(status), etag, b),
+                    Err(e) => (None, None, e.to_string().into_bytes().into()),
+                }
+            }
+            Err(e) => (None, None, e.to_string().into_bytes().into()),
+        };
+        let finished = Instant::now();
+        let in_window = finished >= measure_from && finished <= end;
+        match (status, etag) {
+            (Some(s), Some(v)) if s == 200 => {
+                flows[i].version = v;
+                flows[i].state = to;
+                if action == "request_supplement" {
+                    flows[i].supplements_left = flows[i].supplements_left.saturating_sub(1);
+                }
+                if in_window {
+                    out.latencies_us
+                        .push(u64::try_from((finished - started).as_micros()).unwrap_or(u64::MAX));
+                    *out.ok_by_action.entry(action).or_insert(0) += 1;
+                } else if finished < measure_from {
+                    out.warmup_ok += 1;
+                }
+            }
+            _ => {
+                // Errors are counted wherever they happen: the warm-up is part of the run.
+                let key = format!(
+                    "{action}: {}",
+                    status.map_or("transport error".to_owned(), |s| s.to_string())
+                );
+                let sample: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+                out.errors.entry(key).or_insert((0, sample)).0 += 1;
+                resync(&http, &base, &tokens.applicant, &mut flows[i]).await;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct Percentiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+}
+
+/// Nearest-rank percentiles, in milliseconds.
+fn percentiles(mut us: Vec<u64>) -> Percentiles {
+    if us.is_empty() {
+        return Percentiles {
+            p50: f64::NAN,
+            p90: f64::NAN,
+            p99: f64::NAN,
+            max: f64::NAN,
+        };
+    }
+    us.sort_unstable();
+    let at = |p: f64| {
+        let rank = ((p * us.len() as f64).ceil() as usize).clamp(1, us.len());
+        us[rank - 1] as f64 / 1000.0
+    };
+    Percentiles {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+struct PermitsLevel {
+    actions: u64,
+    per_s: f64,
+    lat: Percentiles,
+    errors: u64,
+    error_kinds: BTreeMap<String, (u64, String)>,
+    mix: BTreeMap<&'static str, u64>,
+    warmup_actions: u64,
+}
+
+async fn drive(
+    cfg: &Config,
+    base: &str,
+    tokens: &[Tokens],
+    per_client: Vec<Vec<Flow>>,
+) -> Result<PermitsLevel> {
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(cfg.warmup);
+    let end = measure_from + Duration::from_secs(cfg.seconds);
+    let handles: Vec<_> = per_client
+        .into_iter()
+        .zip(tokens.iter().cycle())
+        .map(|(flows, t)| {
+            tokio::spawn(run_client(
+                base.to_owned(),
+                t.clone(),
+                flows,
+                measure_from,
+                end,
+            ))
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut mix = BTreeMap::new();
+    let mut error_kinds: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut warmup_actions = 0;
+    for h in handles {
+        let r = h.await.context("a client task panicked")??;
+        latencies.extend(r.latencies_us);
+        warmup_actions += r.warmup_ok;
+        for (k, n) in r.ok_by_action {
+            *mix.entry(k).or_insert(0) += n;
+        }
+        for (k, (n, sample)) in r.errors {
+            error_kinds.entry(k).or_insert((0, sample)).0 += n;
+        }
+    }
+    let actions = latencies.len() as u64;
+    Ok(PermitsLevel {
+        actions,
+        per_s: actions as f64 / cfg.seconds as f64,
+        lat: percentiles(latencies),
+        errors: error_kinds.values().map(|(n, _)| n).sum(),
+        error_kinds,
+        mix,
+        warmup_actions,
+    })
+}
+
+struct PgbenchLevel {
+    tps: f64,
+    latency_avg_ms: Option<f64>,
+    transactions: Option<u64>,
+    failed: Option<u64>,
+    command: String,
+}
+
+fn number_after(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(prefix)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
+    let script = manifest_dir().join("benches/pgbench-action.sql");
+    let args: Vec<String> = vec![
+        "-n".into(),
+        "-f".into(),
+        script.display().to_string(),
+        "-D".into(),
+        format!("n={PGBENCH_ROWS}"),
+        "-c".into(),
+        clients.to_string(),
+        "-j".into(),
+        "2".into(),
+        "-T".into(),
+        cfg.seconds.to_string(),
+        "-h".into(),
+        cfg.pg_host.clone(),
+        "-p".into(),
+        cfg.pg_port.clone(),
+        "-U".into(),
+        cfg.pg_user.clone(),
+        DB.into(),
+    ];
+    let command = format!("pgbench {}", args.join(" "));
+    let out = Command::new("pgbench")
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running pgbench (is it installed?)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "{command} failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tps = stdout
+        .lines()
+        .find(|l| l.starts_with("tps = ") && l.contains("without initial connection time"))
+        .and_then(|l| {
+            l.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .with_context(|| format!("no `tps = … (without initial connection time)` in:\n{stdout}"))?;
+    Ok(PgbenchLevel {
+        tps,
+        latency_avg_ms: number_after(&stdout, "latency average = "),
+        transactions: number_after(&stdout, "number of transactions actually processed: ")
+            .map(|n| n as u64),
+        failed: number_after(&stdout, "number of failed transactions: ").map(|n| n as u64),
+        command,
+    })
+}
+
+fn prepare_database(cfg: &Config) -> Result<()> {
+    cfg.psql(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
+    )?;
+    cfg.psql("postgres", &format!("CREATE DATABASE {DB}"))?;
+    cfg.psql(
+        DB,
+        &format!(
+            "CREATE SCHEMA pgbench_action;
+             CREATE TABLE pgbench_action.filings (
+                 id integer PRIMARY KEY, state text NOT NULL, version integer NOT NULL);
+             CREATE TABLE pgbench_action.audit (
+                 id bigserial PRIMARY KEY, filing_id integer NOT NULL, payload text NOT NULL);
+             INSERT INTO pgbench_action.filings
+                 SELECT g, 'intake', 1 FROM generate_series(1, {PGBENCH_ROWS}) g;
+             ANALYZE pgbench_action.filings;"
+        ),
+    )?;
+    Ok(())
+}
+
+/// The one-minute load average (Linux), to tell a quiet machine from a busy one.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "yes" } else { "NO" }
+}
+
+fn main() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+async fn run() -> Result<()> {
+    let cfg = Config::from_env()?;
+    let run_started = Instant::now();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("load: permits (release) vs pgbench, {cpus} CPUs, database {DB}");
+    let load_before = load_average();
+    if let Some(l) = load_before
+        && l > 1.0
+    {
+        println!(
+            "  warning: load average {l:.2} before the run: other work on this machine skews the figures"
+        );
+    }
+
+    prepare_database(&cfg)?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = http_client()?;
+    let mut server = Server::start(&cfg, port)?;
+    server.wait_ready(&base, &http).await?;
+    println!(
+        "  service on {base} (pool_size {}, workers {}), ready after {:.1} s",
+        cfg.pool_size,
+        if cfg.workers == 0 {
+            format!("{cpus} (one per core)")
+        } else {
+            cfg.workers.to_string()
+        },
+        run_started.elapsed().as_secs_f64()
+    );
+
+    // Setup (not timed): tokens for every client, then the filings, all submitted.
+    let setup_started = Instant::now();
+    let max_clients = cfg.levels.iter().copied().max().unwrap_or(1);
+    let tokens: Vec<Tokens> = futures::stream::iter(0..max_clients)
+        .map(|_| {
+            let http = http.clone();
+            let base = base.clone();
+            async move {
+                Ok::<_, anyhow::Error>(Tokens {
+                    clerk: login(&http, &base, "fire").await?,
+                    inspector: login(&http, &base, "inspector").await?,
+                    applicant: login(&http, &base, "builder").await?,
+                })
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    let total_filings: usize = cfg.levels.iter().sum::<usize>() * cfg.filings_per_client;
+    let applicant = tokens[0].applicant.clone();
+    let mut flows: Vec<Flow> = futures::stream::iter(0..total_filings)
+        .map(|i| {
+            let http = http.clone();
+            let base = base.clone();
+            let token = applicant.clone();
+            let rounds = cfg.supplement_rounds;
+            async move { prepare_filing(&http, &base, &token, i, rounds).await }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    println!(
+        "  setup: {} logins, {total_filings} filings created, {} uploads, submitted in {:.1} s",
+        max_clients * 3,
+        total_filings * MATERIALS.len(),
+        setup_started.elapsed().as_secs_f64()
+    );
+
+    let mut rows = Vec::new();
+    for &clients in &cfg.levels {
+        let shares: Vec<Vec<Flow>> = flows
+            .drain(..clients * cfg.filings_per_client)
+            .collect::<Vec<_>>()
+            .chunks(cfg.filings_per_client)
+            .map(<[Flow]>::to_vec)
+            .collect();
+        cfg.psql(DB, "CHECKPOINT")?;
+        let pg = pgbench(&cfg, clients)?;
+        println!(
+            "  {clients:>2} clients: pgbench {:.0} tps (avg latency {} ms)",
+            pg.tps,
+            pg.latency_avg_ms.map_or("-".into(), fmt_ms)
+        );
+        cfg.psql(DB, "CHECKPOINT")?;
+        let p = drive(&cfg, &base, &tokens[..clients], shares).await?;
+        println!(
+            "  {clients:>2} clients: permits {:.0} actions/s, p50 {} ms, p99 {} ms, {} errors",
+            p.per_s,
+            fmt_ms(p.lat.p50),
+            fmt_ms(p.lat.p99),
+            p.errors
+        );
+        rows.push((clients, p, pg));
+    }
+    if let Some(status) = server.child.try_wait()? {
+        bail!(
+            "permits exited during the run ({status}):\n{}",
+            server.log_tail()
+        );
+    }
+    drop(server);
+
+    // The table.
+    println!();
+    println!(
+        "command: cargo bench --bench load   ({}s per level after {}s warm-up, pool_size {}, {cpus} CPUs)",
+        cfg.seconds, cfg.warmup, cfg.pool_size
+    );
+    println!(
+        "{:>7} | {:>16} | {:>7} | {:>7} | {:>7} | {:>7} | {:>6} | {:>11} | {:>5} | targets",
+        "clients",
+        "permits actions/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "pgbench tps",
+        "ratio"
+    );
+    println!("{}", "-".repeat(118));
+    let mut levels_json = Vec::new();
+    let mut all_met = true;
+    for (clients, p, pg) in &rows {
+        let ratio = if pg.tps > 0.0 { p.per_s / pg.tps } else { 0.0 };
+        let p99_ok = p.lat.p99 < P99_TARGET_MS;
+        let ratio_ok = (*clients == RATIO_TARGET_CLIENTS).then_some(ratio >= RATIO_TARGET);
+        let errors_ok = p.errors == 0;
+        let targets = match ratio_ok {
+            Some(r) => format!(
+                "ratio>={RATIO_TARGET}: {}, p99<{P99_TARGET_MS}ms: {}",
+                yes_no(r),
+                yes_no(p99_ok)
+            ),
+            None => format!("p99<{P99_TARGET_MS}ms: {}", yes_no(p99_ok)),
+        };
+        all_met &= p99_ok && ratio_ok.unwrap_or(true) && errors_ok;
+        println!(
+            "{:>7} | {:>16.0} | {:>7} | {:>7} | {:>7} | {:>7} | {:>6} | {:>11.0} | {:>5.2} | {targets}",
+            clients,
+            p.per_s,
+            fmt_ms(p.lat.p50),
+            fmt_ms(p.lat.p90),
+            fmt_ms(p.lat.p99),
+            fmt_ms(p.lat.max),
+            p.errors,
+            pg.tps,
+            ratio
+        );
+        levels_json.push(json!({
+            "clients": clients,
+            "permits": {
+                "actions": p.actions,
+                "actions_per_s": p.per_s,
+                "latency_ms": { "p50": p.lat.p50, "p90": p.lat.p90, "p99": p.lat.p99, "max": p.lat.max },
+                "errors": p.errors,
+                "error_kinds": p.error_kinds.iter().map(|(k, (n, s))| json!({ "kind": k, "count": n, "sample": s })).collect::<Vec<_>>(),
+                "action_mix": p.mix,
+                "warmup_actions": p.warmup_actions,
+            },
+            "pgbench": {
+                "tps": pg.tps,
+                "latency_avg_ms": pg.latency_avg_ms,
+                "transactions": pg.transactions,
+                "failed": pg.failed,
+                "command": pg.command,
+            },
+            "ratio": ratio,
+            "targets": {
+                "ratio_at_least_0_6": ratio_ok,
+                "p99_under_50ms": p99_ok,
+                "no_errors": errors_ok,
+            },
+        }));
+    }
+    for (clients, p, _) in &rows {
+        let mix: Vec<String> = p.mix.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  mix at {clients:>2} clients: {}", mix.join(", "));
+        for (k, (n, sample)) in &p.error_kinds {
+            println!("  errors at {clients:>2} clients: {n} × {k}: {sample}");
+        }
+    }
+    println!(
+        "targets: {} (ratio >= {RATIO_TARGET} of pgbench at {RATIO_TARGET_CLIENTS} clients, p99 < {P99_TARGET_MS} ms, no errors)",
+        if all_met { "met" } else { "NOT met" }
+    );
+
+    let report = json!({
+        "command": "cargo bench --bench load",
+        "unix_time": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        "cpus": cpus,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "config": {
+            "seconds_per_level": cfg.seconds,
+            "warmup_seconds": cfg.warmup,
+            "pool_size": cfg.pool_size,
+            "workers": cfg.workers,
+            "filings_per_client": cfg.filings_per_client,
+            "supplement_rounds": cfg.supplement_rounds,
+            "item": ITEM,
+            "pgbench_rows": PGBENCH_ROWS,
+            "database": DB,
+        },
+        "levels": levels_json,
+        "targets_met": all_met,
+        "run_seconds": run_started.elapsed().as_secs_f64(),
+    });
+    let path = target_dir().join("load-report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "report: {} (whole run {:.0} s)",
+        path.display(),
+        run_started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

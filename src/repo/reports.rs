@@ -285,7 +285,7 @@ pub fn due_list(
                 .load(conn)?;
                 all.extend(rows);
             }
-            all.sort_by(|a, b| (a.statutory_due_on, a.id).cmp(&(b.statutory_due_on, b.id)));
+            all.sort_by_key(|r| (r.statutory_due_on, r.id));
             all.truncate(usize::try_from(limit).unwrap_or(0));
             Ok(all)
         }
