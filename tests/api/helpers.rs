@@ -390,6 +390,14 @@ impl Drop for TestApp {
     }
 }
 
+/// Set the manual clock to 10:00 in Beijing on a date.
+pub fn at(app: &TestApp, date: &str) {
+    use chrono::TimeZone;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    app.clock
+        .set(chrono::Utc.from_utc_datetime(&d.and_hms_opt(2, 0, 0).unwrap()));
+}
+
 /// A tiny but real PDF whose content varies with `seed`.
 pub fn pdf(seed: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% {seed}\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n").into_bytes()

@@ -3,18 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{TimeZone, Utc};
 use permits::domain::definition::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-/// 10:00 in Beijing on a date.
-fn at(app: &TestApp, date: &str) {
-    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
-    let t = Utc.from_utc_datetime(&d.and_hms_opt(2, 0, 0).unwrap());
-    app.clock.set(t);
-}
 
 /// These tests move the clock by days: tokens must outlive that.
 async fn spawn() -> TestApp {

@@ -2,17 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{TimeZone, Utc};
 use permits::domain::definition::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-fn at(app: &TestApp, date: &str) {
-    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
-    app.clock
-        .set(Utc.from_utc_datetime(&d.and_hms_opt(2, 0, 0).unwrap()));
-}
 
 struct People {
     builder: User,
