@@ -91,10 +91,10 @@ fn main() {
         "SET maintenance_work_mem = '256MB';
          INSERT INTO filings (id, item_version_id, item_code, applicant_id, state, state_kind, department,
              entered_state_at, submitted_at, accepted_at, closed_at, created_at, updated_at,
-             working_days_used, suspended_working_days, on_time_statutory, on_time_promised)
+             on_time_statutory, on_time_promised)
          SELECT gen_random_uuid(), iv.id, iv.code, '{applicant}', 'closed', 'approved', iv.department,
                 t, t, t, t + (g % 12) * interval '1 day', t, t,
-                (g % 11), (g % 7) / 5, (g % 11) <= 7, (g % 11) <= 3
+                (g % 12) <= 7, (g % 12) <= 3
          FROM generate_series(1, {rows}) g
          CROSS JOIN (SELECT array_agg(id ORDER BY id) ids, array_agg(code ORDER BY id) codes,
                             array_agg(definition->>'department' ORDER BY id) depts FROM item_versions) v
@@ -118,7 +118,9 @@ fn main() {
          INSERT INTO sla_closed (day, item_code, department, closer_id, outcome, used_days, suspended_days,
              on_time_statutory, on_time_promised, shard, n)
          SELECT (closed_at AT TIME ZONE 'Asia/Shanghai')::date, item_code, department, '{applicant}'::uuid, 'approved',
-                working_days_used, suspended_working_days, on_time_statutory, on_time_promised,
+                extract(day FROM closed_at - accepted_at)::int,
+                (extract(day FROM closed_at - accepted_at)::int % 7) / 5,
+                on_time_statutory, on_time_promised,
                 abs(hashtext(id::text)) % 8, count(*)
          FROM filings WHERE closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;"
     ))

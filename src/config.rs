@@ -51,6 +51,8 @@ pub struct Settings {
     pub authority: Authority,
     pub clock: ClockSettings,
     pub demo: Demo,
+    pub mail: Mail,
+    pub jobs: Jobs,
 }
 
 fn default_env() -> Environment {
@@ -93,6 +95,9 @@ pub struct Storage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Authority {
+    /// Who signs the mail: the bureau's name.
+    pub name_zh: String,
+    pub name_en: String,
     /// The working-day calendar (a region in seeds/calendars).
     pub region: String,
     pub time_zone: String,
@@ -116,6 +121,61 @@ pub struct ClockSettings {
 #[serde(deny_unknown_fields)]
 pub struct Demo {
     pub seed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailBackend {
+    /// A real SMTP server (production).
+    Smtp,
+    /// One .eml file per message under `<var_dir>/mail/` (the demo default).
+    File,
+    /// Kept in memory (tests).
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub backend: MailBackend,
+    /// smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host:465 (TLS),
+    /// smtp://host:25 (plain).
+    pub smtp_url: String,
+    /// The From header, e.g. `某区住房和城乡建设局 <noreply@example.gov.cn>`.
+    pub from: String,
+    /// Every SMTP call (connect, greeting, each command) must finish within this time.
+    pub timeout_seconds: u64,
+    /// Pooled SMTP connections, and messages sent at once.
+    pub pool_size: u32,
+    /// Rows claimed per round.
+    pub batch_size: u32,
+    /// Attempts before a message is parked as failed for an administrator.
+    pub max_attempts: u32,
+    /// Retry n waits about base × 2^(n-1) seconds (with jitter), at most `backoff_max_seconds`.
+    pub backoff_base_seconds: u64,
+    pub backoff_max_seconds: u64,
+    /// A claimed row is left alone this long; a sender that died mid-send leaves it to be
+    /// claimed again afterwards (at most one duplicate, with the same Message-ID).
+    pub lease_seconds: u64,
+    /// The address of the pages, for links in mail.
+    pub public_url: String,
+}
+
+/// Cron strings with seconds (`sec min hour day-of-month month day-of-week`), in the authority's
+/// time zone. An empty string disables the job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jobs {
+    pub deadline_scan: String,
+    pub digest: String,
+    pub outbox: String,
+    pub release_stale_claims: String,
+    /// Reminders, escalations and digests go out on working days only.
+    pub working_days_only: bool,
+    /// A claim not acted on for this many hours returns the task to the queue.
+    pub stale_claim_hours: u32,
+    /// The clerk's digest lists unclaimed work due within this many working days.
+    pub digest_horizon_working_days: u32,
 }
 
 impl Settings {
@@ -201,7 +261,51 @@ impl Settings {
         if self.server.json_limit_kib == 0 {
             errors.push("server.json_limit_kib must be at least 1".to_owned());
         }
+        if self.mail.backend == MailBackend::Smtp && self.mail.smtp_url.trim().is_empty() {
+            errors.push("mail.smtp_url is required when mail.backend = \"smtp\"".to_owned());
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            errors.push(format!(
+                "mail.from = {:?} is not a mailbox (`Name <address@domain>`)",
+                self.mail.from
+            ));
+        }
+        if self.mail.timeout_seconds == 0 {
+            errors.push("mail.timeout_seconds must be at least 1".to_owned());
+        }
+        if self.mail.pool_size == 0 || self.mail.batch_size == 0 || self.mail.max_attempts == 0 {
+            errors.push(
+                "mail.pool_size, mail.batch_size and mail.max_attempts must be at least 1"
+                    .to_owned(),
+            );
+        }
+        if self.mail.backoff_base_seconds == 0
+            || self.mail.backoff_max_seconds < self.mail.backoff_base_seconds
+        {
+            errors.push(
+                "mail.backoff_base_seconds must be at least 1 and at most mail.backoff_max_seconds"
+                    .to_owned(),
+            );
+        }
+        // A claimed batch must be sent within its lease, or a second sender sends it too.
+        let rounds = u64::from(self.mail.batch_size.div_ceil(self.mail.pool_size.max(1)));
+        let needed = (rounds + 1) * self.mail.timeout_seconds;
+        if self.mail.lease_seconds < needed {
+            errors.push(format!(
+                "mail.lease_seconds must be at least {needed}: (batch_size / pool_size + 1) x timeout_seconds"
+            ));
+        }
+        for (name, cron) in self.jobs.crons() {
+            if !cron.trim().is_empty() && cron.split_whitespace().count() != 6 {
+                errors.push(format!(
+                    "jobs.{name} = {cron:?}: a cron string has six fields, seconds first (\"0 */5 * * * *\")"
+                ));
+            }
+        }
         if self.env == Environment::Production {
+            if self.mail.backend != MailBackend::Smtp {
+                errors.push("mail.backend must be \"smtp\" in production".to_owned());
+            }
             if self.clock.mode == ClockMode::Manual {
                 errors.push("clock.mode = \"manual\" is refused in production".to_owned());
             }
@@ -216,12 +320,27 @@ impl Settings {
         }
     }
 
+    pub fn mail_dir(&self) -> PathBuf {
+        self.storage.var_dir.join("mail")
+    }
+
     pub fn upload_dir(&self) -> PathBuf {
         self.storage.var_dir.join("uploads")
     }
 
     pub fn items_dir(&self) -> PathBuf {
         self.root.join("seeds/items")
+    }
+}
+
+impl Jobs {
+    pub fn crons(&self) -> [(&'static str, &str); 4] {
+        [
+            ("deadline_scan", &self.deadline_scan),
+            ("digest", &self.digest),
+            ("outbox", &self.outbox),
+            ("release_stale_claims", &self.release_stale_claims),
+        ]
     }
 }
 
@@ -249,13 +368,42 @@ mod tests {
 
     #[test]
     fn the_shipped_files_load_in_every_environment() {
-        for env in [
-            Environment::Demo,
-            Environment::Test,
-            Environment::Production,
-        ] {
+        for env in [Environment::Demo, Environment::Test] {
             Settings::load(&root(), env).unwrap();
         }
+        // Production needs its relay, given by the operator.
+        let err = Settings::load(&root(), Environment::Production)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mail.smtp_url is required"), "{err}");
+        let dir = root().join("config");
+        Settings::extract(
+            Figment::new()
+                .merge(Toml::file(dir.join("base.toml")))
+                .merge(Toml::file(dir.join("production.toml")))
+                .merge(Toml::string(
+                    "[mail]\nsmtp_url = \"smtp://relay.example.gov.cn:25\"",
+                )),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_lease_shorter_than_a_batch_and_a_short_cron_are_refused() {
+        let err = Settings::extract(
+            figment("[mail]\nlease_seconds = 20\n[jobs]\noutbox = \"*/5 * * * *\""),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("mail.lease_seconds must be at least 140"),
+            "{err}"
+        );
+        assert!(err.contains("jobs.outbox"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod jobs;
+pub mod mail;
 pub mod repo;
 pub mod services;
 pub mod web;
@@ -113,24 +115,8 @@ impl Application {
         prepared: Prepared,
         bind: &str,
     ) -> anyhow::Result<Application> {
-        let (clock, manual_clock): (Arc<dyn Clock>, _) = match settings.clock.mode {
-            ClockMode::System => (Arc::new(SystemClock), None),
-            ClockMode::Manual => {
-                let c = ManualClock::new(SystemClock.now());
-                (c.clone() as Arc<dyn Clock>, Some(c))
-            }
-        };
-        let offset = FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
-            .context("authority.utc_offset_minutes is out of range")?;
-        let state = AppState {
-            pool: prepared.pool,
-            items: prepared.items,
-            calendars: prepared.calendars,
-            clock,
-            manual_clock: manual_clock.clone(),
-            settings: Arc::new(settings),
-            offset,
-        };
+        let database_url = prepared.database.url.clone();
+        let (state, manual_clock) = state(settings, prepared)?;
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
         let port = listener.local_addr()?.port();
         let json_limit = state.settings.server.json_limit_kib * 1024;
@@ -161,7 +147,7 @@ impl Application {
             server,
             state,
             manual_clock,
-            database_url: prepared.database.url,
+            database_url,
         })
     }
 
@@ -169,9 +155,14 @@ impl Application {
         self.port
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         actix_web::rt::spawn(watch_calendars(self.state.clone()));
-        self.server.await
+        let scheduler = jobs::start(self.state.clone()).await?;
+        let served = self.server.await;
+        if let Some(mut s) = scheduler {
+            let _ = s.shutdown().await;
+        }
+        Ok(served?)
     }
 
     /// Run the server in the background; the handle stops it.
@@ -188,9 +179,75 @@ impl Application {
         let state = self.state.clone();
         let clock = self.manual_clock.clone();
         actix_web::rt::spawn(watch_calendars(self.state.clone()));
+        let jobs_state = self.state.clone();
+        actix_web::rt::spawn(async move {
+            match jobs::start(jobs_state).await {
+                Ok(Some(scheduler)) => {
+                    // Keep the scheduler alive as long as the runtime runs.
+                    let _keep = scheduler;
+                    std::future::pending::<()>().await;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "the scheduler did not start"),
+            }
+        });
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
     }
+}
+
+/// The shared state of a running service (and of `permits jobs run`).
+pub fn state(
+    settings: Settings,
+    prepared: Prepared,
+) -> anyhow::Result<(AppState, Option<Arc<ManualClock>>)> {
+    let (clock, manual_clock): (Arc<dyn Clock>, _) = match settings.clock.mode {
+        ClockMode::System => (Arc::new(SystemClock), None),
+        ClockMode::Manual => {
+            let c = ManualClock::new(SystemClock.now());
+            (c.clone() as Arc<dyn Clock>, Some(c))
+        }
+    };
+    let offset = FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
+        .context("authority.utc_offset_minutes is out of range")?;
+    let mailer = Arc::new(mail::Mailer::from_settings(&settings)?);
+    let mail_context = Arc::new(services::notify::MailContext {
+        from: settings
+            .mail
+            .from
+            .parse()
+            .context("mail.from is not a mailbox")?,
+        public_url: settings.mail.public_url.clone(),
+        authority: domain::Text {
+            zh: settings.authority.name_zh.clone(),
+            en: settings.authority.name_en.clone(),
+        },
+    });
+    let state = AppState {
+        mail: mail_context,
+        mailer,
+        instance: instance_name().into(),
+        pool: prepared.pool,
+        items: prepared.items,
+        calendars: prepared.calendars,
+        clock,
+        manual_clock: manual_clock.clone(),
+        settings: Arc::new(settings),
+        offset,
+    };
+    Ok((state, manual_clock))
+}
+
+/// A name for this process among several on one database: host, pid and a random suffix.
+pub fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let suffix: u32 = rand::random();
+    format!("{host}:{}:{suffix:08x}", std::process::id())
 }
 
 /// Several instances share one database: pick up a notice another instance loaded. Loading

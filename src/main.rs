@@ -45,6 +45,19 @@ enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// Scheduled jobs: run one now, or list when each last ran.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run a job once, now, and print what it did (JSON).
+    Run { job: permits::jobs::Job },
+    /// When each job last ran, where, and its result.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +95,42 @@ enum ItemsCommand {
 enum AuditCommand {
     /// Recompute every chain; exit non-zero at the first broken link.
     Verify,
+}
+
+fn jobs(settings: config::Settings, command: JobsCommand) -> anyhow::Result<ExitCode> {
+    let prepared = permits::prepare(&settings)?;
+    match command {
+        JobsCommand::Run { job } => {
+            let (state, _) = permits::state(settings, prepared)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            let result = runtime
+                .block_on(permits::jobs::run(&state, job))
+                .map_err(|e| anyhow::anyhow!("{} failed: {e}", job.as_str()))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+        JobsCommand::List => {
+            let mut conn = prepared.pool.get()?;
+            for r in permits::jobs::runs(&mut conn)? {
+                println!(
+                    "{:<22} started {}  finished {}  on {}{}{}",
+                    r.job,
+                    r.last_started_at.format("%Y-%m-%d %H:%M:%S"),
+                    r.last_finished_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    r.last_instance,
+                    r.last_result.map(|v| format!("  {v}")).unwrap_or_default(),
+                    r.last_error
+                        .map(|e| format!("  error: {e}"))
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -178,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(&settings, command),
+        Command::Jobs { command } => jobs(settings, command),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {

@@ -13,6 +13,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    applicant_deadlines (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        code -> Text,
+        due_on -> Date,
+        state_visit -> Nullable<Int4>,
+        remind_on -> Array<Nullable<Date>>,
+        next_remind_on -> Nullable<Date>,
+        reminders_sent -> Int4,
+        opened_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     audit_heads (chain) {
         chain -> Text,
         seq -> Int8,
@@ -117,10 +132,12 @@ diesel::table! {
         step_due_on -> Nullable<Date>,
         clock_suspended -> Bool,
         clock_provisional -> Bool,
-        working_days_used -> Nullable<Int4>,
-        suspended_working_days -> Nullable<Int4>,
         on_time_statutory -> Nullable<Bool>,
         on_time_promised -> Nullable<Bool>,
+        escalation_warn_on -> Nullable<Date>,
+        escalation_due_on -> Nullable<Date>,
+        yellow_sent_for -> Nullable<Date>,
+        red_sent_for -> Nullable<Date>,
     }
 }
 
@@ -133,6 +150,18 @@ diesel::table! {
         source -> Text,
         definition -> Jsonb,
         loaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_runs (job) {
+        job -> Text,
+        running_until -> Nullable<Timestamptz>,
+        last_started_at -> Timestamptz,
+        last_finished_at -> Nullable<Timestamptz>,
+        last_instance -> Text,
+        last_result -> Nullable<Jsonb>,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -168,6 +197,30 @@ diesel::table! {
         body -> Text,
         recorded_by -> Uuid,
         recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        dedupe_key -> Text,
+        kind -> Text,
+        filing_id -> Nullable<Uuid>,
+        recipient_id -> Nullable<Uuid>,
+        to_address -> Text,
+        lang -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        smtp_response -> Nullable<Text>,
     }
 }
 
@@ -246,13 +299,12 @@ diesel::table! {
         password_hash -> Text,
         department -> Nullable<Text>,
         active -> Bool,
-        failed_logins -> Int4,
-        locked_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
     }
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(applicant_deadlines -> filings (filing_id));
 diesel::joinable!(audit_log -> filings (filing_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_years -> calendar_regions (region));
@@ -266,6 +318,8 @@ diesel::joinable!(materials -> filings (filing_id));
 diesel::joinable!(materials -> users (uploaded_by));
 diesel::joinable!(objections -> filings (filing_id));
 diesel::joinable!(objections -> users (recorded_by));
+diesel::joinable!(outbox -> filings (filing_id));
+diesel::joinable!(outbox -> users (recipient_id));
 diesel::joinable!(reviews -> departments (department));
 diesel::joinable!(reviews -> filings (filing_id));
 diesel::joinable!(reviews -> users (decided_by));
@@ -277,6 +331,7 @@ diesel::joinable!(users -> departments (department));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    applicant_deadlines,
     audit_heads,
     audit_log,
     calendar_regions,
@@ -286,9 +341,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     filing_counters,
     filings,
     item_versions,
+    job_runs,
     login_throttle,
     materials,
     objections,
+    outbox,
     reviews,
     sla_closed,
     sla_received,

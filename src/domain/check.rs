@@ -112,6 +112,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.states();
     c.actions();
     c.graph();
+    c.notifications();
     c.errors
 }
 
@@ -210,6 +211,92 @@ impl<'d> Checker<'d> {
                     p.days, limits.statutory.days
                 ),
             );
+        }
+    }
+
+    /// Reminders and deadlines on the applicant: codes unique and safe, states known, periods
+    /// and lead times sensible.
+    fn notifications(&mut self) {
+        let def = self.def;
+        let n = &def.notifications;
+        if n.promise_reminders.iter().any(|d| *d > 60) {
+            self.err(
+                "notifications.promise_reminders",
+                "a reminder more than 60 working days ahead is not a reminder",
+            );
+        }
+        if !n.promise_reminders.is_empty()
+            && !def
+                .materials
+                .iter()
+                .any(|m| m.requirement == crate::domain::definition::Requirement::Tolerable)
+        {
+            self.err(
+                "notifications.promise_reminders",
+                "the item has no tolerable (容缺) material, so no promise dates to remind of",
+            );
+        }
+        for code in &n.on_entering {
+            if def.state(code).is_none() {
+                self.err(
+                    "notifications.on_entering",
+                    format!("names the unknown state `{code}`"),
+                );
+            }
+        }
+        if n.applicant
+            .contains(&crate::domain::definition::ApplicantEvent::StateEntered)
+        {
+            self.err(
+                "notifications.applicant",
+                "`state_entered` is implied by `on_entering`: list the states there",
+            );
+        }
+        let mut seen = HashSet::new();
+        for d in &def.deadlines {
+            let place = format!("deadline `{}`", d.code);
+            if !is_member_code(&d.code) {
+                self.err(
+                    &place,
+                    "the code must be lower-case ASCII letters, digits, `_` or `-`",
+                );
+            }
+            if !seen.insert(d.code.as_str()) {
+                self.err(&place, "the code is used twice");
+            }
+            if blank(&d.label) {
+                self.err(
+                    &place,
+                    "the deadline needs a label in Chinese and in English",
+                );
+            }
+            if def.state(&d.on_entering).is_none() {
+                self.err(
+                    &place,
+                    format!("`on_entering` names the unknown state `{}`", d.on_entering),
+                );
+            }
+            match d.within {
+                crate::domain::definition::Within::Months(m) if !(1..=120).contains(&m) => {
+                    self.err(&place, "`within.months` must be between 1 and 120")
+                }
+                crate::domain::definition::Within::Days(l) if !(1..=3660).contains(&l.days) => {
+                    self.err(&place, "`within.days` must be between 1 and 3660")
+                }
+                _ => {}
+            }
+            if d.remind_before.is_empty() {
+                self.err(
+                    &place,
+                    "give at least one reminder (`remind_before = [5, 1]`)",
+                );
+            }
+            if d.remind_before.iter().any(|x| *x > 60) {
+                self.err(
+                    &place,
+                    "a reminder more than 60 working days ahead is not a reminder",
+                );
+            }
         }
     }
 

@@ -723,6 +723,161 @@ pub struct Definition {
     /// Free settings shown in the guide (notice lengths, thresholds), as written in the file.
     #[serde(default)]
     pub settings: BTreeMap<String, serde_json::Value>,
+    /// Who is told what by email. Absent: the item sends nothing.
+    #[serde(default)]
+    pub notifications: Notifications,
+    /// Deadlines on the applicant (start of works, rectification), with reminders.
+    #[serde(default)]
+    pub deadlines: Vec<ApplicantDeadline>,
+}
+
+/// Which notifications an item sends (DESIGN principle 6: rendered into the outbox in the
+/// transaction that causes them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    /// What the applicant is told as the filing moves.
+    #[serde(default)]
+    pub applicant: Vec<ApplicantEvent>,
+    /// The department's managers are told when a filing's clock turns yellow or red.
+    #[serde(default)]
+    pub managers: Vec<Escalation>,
+    /// Staff working this item's queues get it in their daily digest.
+    #[serde(default)]
+    pub clerk_digest: bool,
+    /// Working days before a 容缺 promise date on which the applicant is reminded (0: that day).
+    #[serde(default)]
+    pub promise_reminders: Vec<u32>,
+    /// Further states the applicant is told of entering (a filing receipt, a spot-check draw).
+    #[serde(default)]
+    pub on_entering: Vec<String>,
+}
+
+/// A moment in a filing's life the applicant is told of.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantEvent {
+    /// Submitted and numbered (收件).
+    Received,
+    /// Accepted for processing (受理): the statutory clock starts.
+    Accepted,
+    /// 一次性告知: everything to supplement, in one notice.
+    SupplementRequested,
+    /// §45: the clock stops for expert review, public notice, testing … (told in writing).
+    ClockSuspended,
+    ClockResumed,
+    /// A decision: approved, refused, not accepted.
+    Decided,
+    /// One of the states listed in `notifications.on_entering`.
+    StateEntered,
+}
+
+impl ApplicantEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicantEvent::Received => "received",
+            ApplicantEvent::Accepted => "accepted",
+            ApplicantEvent::SupplementRequested => "supplement_requested",
+            ApplicantEvent::ClockSuspended => "clock_suspended",
+            ApplicantEvent::ClockResumed => "clock_resumed",
+            ApplicantEvent::Decided => "decided",
+            ApplicantEvent::StateEntered => "state_entered",
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalation {
+    /// 黄牌: the warning day of the running clock has come.
+    Yellow,
+    /// 红牌: the running clock's due day has passed.
+    Red,
+}
+
+impl Escalation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Escalation::Yellow => "yellow",
+            Escalation::Red => "red",
+        }
+    }
+}
+
+/// A deadline on the applicant that starts when the filing enters a state: work must start
+/// within 3 months of the permit (建筑法 §9), rectification within the period ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantDeadline {
+    pub code: String,
+    pub label: Text,
+    /// Counted from the day the filing enters this state (民法典 §201: that day not counted).
+    pub on_entering: String,
+    pub within: Within,
+    /// Working days before the deadline on which the applicant is reminded (0: on the day).
+    pub remind_before: Vec<u32>,
+    /// The deadline lapses when the filing leaves the state (a rectification ends with the
+    /// re-check request); otherwise it stands until its day (a permit's start of works).
+    #[serde(default)]
+    pub ends_on_leaving: bool,
+}
+
+/// A period: `{ months = 3 }` (民法典 §202: ends on the same day of the last month) or
+/// `{ days = 30, unit = "calendar" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "RawWithin", into = "RawWithin")]
+pub enum Within {
+    Months(u32),
+    Days(Limit),
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWithin {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit: Option<DayUnit>,
+}
+
+impl TryFrom<RawWithin> for Within {
+    type Error = String;
+
+    fn try_from(r: RawWithin) -> Result<Self, Self::Error> {
+        match (r.months, r.days, r.unit) {
+            (Some(m), None, None) => Ok(Within::Months(m)),
+            (None, Some(days), Some(unit)) => Ok(Within::Days(Limit { days, unit })),
+            (None, Some(_), None) => {
+                Err("`within` with `days` needs `unit` (\"working\" or \"calendar\")".into())
+            }
+            _ => Err(
+                "`within` is either `{ months = N }` or `{ days = N, unit = \"working\" }`".into(),
+            ),
+        }
+    }
+}
+
+impl From<Within> for RawWithin {
+    fn from(w: Within) -> Self {
+        match w {
+            Within::Months(m) => RawWithin {
+                months: Some(m),
+                days: None,
+                unit: None,
+            },
+            Within::Days(l) => RawWithin {
+                months: None,
+                days: Some(l.days),
+                unit: Some(l.unit),
+            },
+        }
+    }
 }
 
 impl Definition {

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod forms;
 pub mod graph;
 pub mod legal_time;
+pub mod notify;
 #[cfg(test)]
 mod proptests;
 

@@ -399,10 +399,12 @@ pub struct DeadlineColumns {
     pub step_due_on: Option<NaiveDate>,
     pub clock_suspended: bool,
     pub clock_provisional: bool,
-    pub working_days_used: Option<i32>,
-    pub suspended_working_days: Option<i32>,
     pub on_time_statutory: Option<bool>,
     pub on_time_promised: Option<bool>,
+    /// The running clock's warning and due days, for escalation to managers (NULL while no
+    /// clock runs).
+    pub escalation_warn_on: Option<NaiveDate>,
+    pub escalation_due_on: Option<NaiveDate>,
 }
 
 pub fn set_deadlines(

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod calendars;
 pub mod filings;
 pub mod items;
+pub mod outbox;
+pub mod reminders;
 pub mod reports;
 pub mod tasks;
 pub mod users;

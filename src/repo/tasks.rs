@@ -180,3 +180,60 @@ pub fn queue(
         ))
         .load(conn)
 }
+
+/// Claims older than `before` on open tasks, locked for release.
+pub fn stale_claims(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<TaskRow>> {
+    tasks::table
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::claimed_at.lt(before))
+        .order((tasks::claimed_at, tasks::id))
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+}
+
+/// A digest line: the task, its due day, and its filing's number, item version and state.
+#[derive(Debug, Clone, Queryable)]
+pub struct DigestTask {
+    pub id: i64,
+    pub role: String,
+    pub department: String,
+    pub claimed_by: Option<Uuid>,
+    pub due_on: Option<chrono::NaiveDate>,
+    pub number: Option<String>,
+    pub item_version_id: i32,
+    pub state: String,
+}
+
+/// Open tasks for the digest: every claimed one, and unclaimed ones due by `horizon`.
+pub fn for_digest(
+    conn: &mut PgConnection,
+    horizon: chrono::NaiveDate,
+) -> QueryResult<Vec<DigestTask>> {
+    tasks::table
+        .inner_join(filings::table)
+        .filter(tasks::closed_at.is_null())
+        .filter(
+            tasks::claimed_by
+                .is_not_null()
+                .or(tasks::due_on.le(horizon)),
+        )
+        .order((tasks::due_on.asc().nulls_last(), tasks::id))
+        .select((
+            tasks::id,
+            tasks::role,
+            tasks::department,
+            tasks::claimed_by,
+            tasks::due_on,
+            filings::number,
+            filings::item_version_id,
+            filings::state,
+        ))
+        .load(conn)
+}

@@ -195,6 +195,36 @@ pub fn departments(conn: &mut PgConnection) -> QueryResult<Vec<DepartmentRow>> {
         .load(conn)
 }
 
+/// Active users of a department holding a role (managers to escalate to).
+pub fn with_role_in(
+    conn: &mut PgConnection,
+    role: &str,
+    department: &str,
+) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .inner_join(user_roles::table)
+        .filter(users::active.eq(true))
+        .filter(users::department.eq(department))
+        .filter(user_roles::role.eq(role))
+        .order(users::username)
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+/// Active staff working queues (clerks, reviewers, inspectors) with an email address, and the
+/// queue roles each holds: the readers of the daily digest.
+pub fn queue_staff(conn: &mut PgConnection) -> QueryResult<Vec<(UserRow, String)>> {
+    users::table
+        .inner_join(user_roles::table)
+        .filter(users::active.eq(true))
+        .filter(users::email.is_not_null())
+        .filter(users::department.is_not_null())
+        .filter(user_roles::role.eq_any(["clerk", "reviewer", "inspector"]))
+        .order((users::id, user_roles::role))
+        .select((UserRow::as_select(), user_roles::role))
+        .load(conn)
+}
+
 /// Staff of a department holding a role (for reassignment checks).
 pub fn staff_has_role(
     conn: &mut PgConnection,

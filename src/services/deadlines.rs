@@ -25,6 +25,7 @@ pub struct StepClock {
     pub unit: crate::domain::definition::DayUnit,
     pub started_on: NaiveDate,
     pub due_on: NaiveDate,
+    pub warn_on: NaiveDate,
     pub status: Status,
     pub provisional: bool,
 }
@@ -138,6 +139,7 @@ pub fn clocks(
                 unit: limit.unit,
                 started_on,
                 due_on,
+                warn_on: warn,
                 status,
                 provisional,
             })
@@ -178,7 +180,16 @@ pub fn refresh(
 /// The copies of a filing's deadlines kept on its row.
 pub fn columns(c: &Clocks) -> DeadlineColumns {
     let stopped = c.statutory.phase == Phase::Stopped;
+    // Managers are told when the running clock turns: the statutory one while it runs, else a
+    // step's own limit (a spot check within 15 working days); nothing while suspended.
+    let (escalation_warn_on, escalation_due_on) = match (&c.statutory, &c.step) {
+        (s, _) if s.phase == Phase::Running => (s.warn_on, s.due_on),
+        (s, Some(step)) if s.phase != Phase::Suspended => (Some(step.warn_on), Some(step.due_on)),
+        _ => (None, None),
+    };
     DeadlineColumns {
+        escalation_warn_on,
+        escalation_due_on,
         statutory_due_on: c.statutory.due_on,
         promised_due_on: c.promised.as_ref().and_then(|p| p.due_on),
         warn_on: [
@@ -192,9 +203,6 @@ pub fn columns(c: &Clocks) -> DeadlineColumns {
         clock_suspended: c.statutory.phase == Phase::Suspended,
         clock_provisional: c.statutory.provisional
             || c.promised.as_ref().is_some_and(|p| p.provisional),
-        working_days_used: stopped.then(|| i32::try_from(c.statutory.used).unwrap_or(i32::MAX)),
-        suspended_working_days: stopped
-            .then(|| i32::try_from(c.statutory.suspended).unwrap_or(i32::MAX)),
         on_time_statutory: stopped.then(|| c.statutory.on_time()),
         on_time_promised: if stopped {
             c.promised.as_ref().map(ClockView::on_time)

@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub calendar: &'a Calendar,
     pub now: DateTime<Utc>,
     pub offset: FixedOffset,
+    /// Sender, links and signature of the mail this use case writes into the outbox.
+    pub mail: &'a super::notify::MailContext,
 }
 
 impl Ctx<'_> {
@@ -465,6 +467,25 @@ fn ensure_applicant_may_edit(
     Ok(())
 }
 
+/// The applicant uploads while the filing is theirs to edit, or, for a material accepted
+/// missing on a promise (容缺), while it is being examined. True for a promised material.
+fn ensure_may_upload(
+    p: &Principal,
+    row: &FilingRow,
+    state: &State,
+    material: &str,
+) -> Result<bool, AppError> {
+    let promised = promises_of(row).contains_key(material);
+    let after_acceptance = promised
+        && row.accepted_at.is_some()
+        && !state.kind.is_final()
+        && row.applicant_id == p.user_id;
+    if !after_acceptance {
+        ensure_applicant_may_edit(p, row, state)?;
+    }
+    Ok(promised)
+}
+
 /// Limits for an upload, checked before the file is stored.
 pub struct UploadPolicy {
     pub max_bytes: u64,
@@ -484,7 +505,7 @@ pub fn upload_policy(
         return Err(not_found());
     }
     let item = ctx.items.by_id(conn, row.item_version_id)?;
-    ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+    ensure_may_upload(p, &row, state_of(&item, &row)?, material)?;
     let m = item
         .def
         .material(material)
@@ -523,10 +544,13 @@ pub fn add_material(
     conn.transaction(|conn| {
         let row = lock_visible(conn, p, id)?;
         let item = ctx.items.by_id(conn, row.item_version_id)?;
-        ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+        let promised = ensure_may_upload(p, &row, state_of(&item, &row)?, material)?;
         item.def
             .material(material)
             .ok_or_else(|| unknown_material(material))?;
+        if promised {
+            super::notify::material_supplied(conn, id, material, ctx.now)?;
+        }
         let m = repo::insert_material(
             conn,
             &NewMaterial {
@@ -661,11 +685,32 @@ pub fn act(
         };
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
+        let before = row.clone();
         let (row, clocks) = apply(conn, ctx, p, &item, from, row, &facts, &outcome, input)?;
         let to = state_of(&item, &row)?;
         if outcome.changes_state() && to.kind.is_final() {
             record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
         }
+        let on_file = |code: &str| facts.materials.get(code).is_some_and(|n| *n > 0);
+        super::notify::after_action(
+            conn,
+            ctx.mail,
+            ctx.calendar,
+            ctx.now,
+            ctx.today(),
+            &super::notify::ActionFacts {
+                item: &item,
+                from,
+                to,
+                outcome: &outcome,
+                before: &before,
+                after: &row,
+                clocks: &clocks,
+                reason: input.reason.as_deref(),
+                opinion: input.opinion.as_deref(),
+                materials_on_file: &on_file,
+            },
+        )?;
         view(conn, ctx, p, &item, row)
     })
 }

@@ -7,6 +7,7 @@ pub mod calendars;
 pub mod deadlines;
 pub mod filings;
 pub mod items;
+pub mod notify;
 pub mod queues;
 pub mod reports;
 pub mod seed;

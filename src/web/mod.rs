@@ -32,6 +32,12 @@ pub struct AppState {
     pub manual_clock: Option<Arc<crate::clock::ManualClock>>,
     pub settings: Arc<Settings>,
     pub offset: FixedOffset,
+    /// Sender, links and signature of outgoing mail.
+    pub mail: Arc<crate::services::notify::MailContext>,
+    /// Where the outbox job sends mail.
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// This process among several on one database (host, pid and a random suffix).
+    pub instance: Arc<str>,
 }
 
 impl AppState {
@@ -51,6 +57,7 @@ impl AppState {
                 calendar: &calendar.calendar,
                 now: state.clock.now(),
                 offset: state.offset,
+                mail: &state.mail,
             };
             f(&mut conn, &ctx)
         })
@@ -130,6 +137,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::admin::list_users)
                 .service(api::admin::verify_audit)
                 .service(api::admin::get_clock)
-                .service(api::admin::move_clock),
+                .service(api::admin::move_clock)
+                .service(api::mail::list)
+                .service(api::mail::retry)
+                .service(api::mail::runs)
+                .service(api::mail::run),
         );
 }

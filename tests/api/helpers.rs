@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use mailparse::MailHeaderMap;
 use permits::clock::ManualClock;
 use permits::config::{Environment, Settings};
 use permits::db::discovery;
@@ -130,6 +131,9 @@ pub struct TestApp {
     db_name: String,
     maint_url: String,
     handle: actix_web::dev::ServerHandle,
+    /// Set by tests that leave mail unsent on purpose; otherwise dropping the app with unsent
+    /// outbox rows fails the test (STYLE: no unexpected mail).
+    unsent_ok: std::sync::atomic::AtomicBool,
 }
 
 impl TestApp {
@@ -176,6 +180,7 @@ impl TestApp {
             db_name,
             maint_url,
             handle,
+            unsent_ok: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -208,6 +213,37 @@ impl TestApp {
         department: Option<&str>,
         roles: &[Role],
     ) -> User {
+        self.user_with(username, kind, department, roles, None, Lang::Zh)
+            .await
+    }
+
+    /// A user with an email address (`<username>@example.test`) and a language.
+    pub async fn mail_user(
+        &self,
+        username: &str,
+        department: Option<&str>,
+        roles: &[Role],
+        lang: Lang,
+    ) -> User {
+        let kind = if department.is_some() {
+            "staff"
+        } else {
+            "company"
+        };
+        let email = format!("{username}@example.test");
+        self.user_with(username, kind, department, roles, Some(&email), lang)
+            .await
+    }
+
+    pub async fn user_with(
+        &self,
+        username: &str,
+        kind: &str,
+        department: Option<&str>,
+        roles: &[Role],
+        email: Option<&str>,
+        lang: Lang,
+    ) -> User {
         let mut conn = self.conn();
         let credit = (kind == "company").then_some("91350100M000100Y43");
         let id = auth::create_user(
@@ -217,10 +253,10 @@ impl TestApp {
                 password: PASSWORD,
                 display_name: username,
                 kind,
-                email: None,
+                email,
                 phone: None,
                 credit_code: credit,
-                lang: Lang::Zh,
+                lang,
                 department,
                 roles,
             },
@@ -263,6 +299,15 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// A fresh token for a user (tokens expire when the clock moves past their time to live).
+    pub async fn relogin(&self, user: &User) -> User {
+        User {
+            id: user.id,
+            username: user.username.clone(),
+            token: self.login(&user.username, PASSWORD).await,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -376,8 +421,67 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Run a job now, at the manual clock's time.
+    pub async fn run_job(&self, job: permits::jobs::Job) -> Value {
+        permits::jobs::run(&self.state, job).await.unwrap()
+    }
+
+    /// The deadline scan, then the outbox sender.
+    pub async fn run_due_jobs(&self) -> Value {
+        let scan = self.run_job(permits::jobs::Job::DeadlineScan).await;
+        let sent = self.run_job(permits::jobs::Job::Outbox).await;
+        json!({ "scan": scan, "outbox": sent })
+    }
+
+    /// What the memory mailer has sent so far.
+    pub fn sent_mail(&self) -> Vec<permits::mail::Kept> {
+        self.state.mailer.kept()
+    }
+
+    /// Every outbox row, oldest first.
+    pub fn outbox(&self) -> Vec<permits::repo::outbox::MailRow> {
+        use permits::db::schema::outbox::dsl as o;
+        o::outbox
+            .order(o::id)
+            .select(permits::repo::outbox::MailRow::as_select())
+            .load(&mut self.conn())
+            .unwrap()
+    }
+
+    /// This test leaves mail unsent on purpose.
+    pub fn allow_unsent_mail(&self) {
+        self.unsent_ok
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn unsent_mail(&self) -> Vec<String> {
+        use permits::db::schema::outbox::dsl as o;
+        let Ok(mut conn) = PgConnection::establish(&self.db_url) else {
+            return Vec::new();
+        };
+        o::outbox
+            .filter(o::status.ne("sent"))
+            .select((o::kind, o::status, o::to_address))
+            .load::<(String, String, String)>(&mut conn)
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|(k, s, t)| format!("{k} to {t} ({s})"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let unsent = if std::thread::panicking()
+            || self.unsent_ok.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            Vec::new()
+        } else {
+            self.unsent_mail()
+        };
         let handle = self.handle.clone();
         drop(handle.stop(false));
         if let Ok(mut admin) = PgConnection::establish(&self.maint_url) {
@@ -387,7 +491,162 @@ impl Drop for TestApp {
             ));
         }
         let _ = std::fs::remove_dir_all(&self.state.settings.storage.var_dir);
+        assert!(
+            unsent.is_empty(),
+            "the test left mail in the outbox it did not send or expect: {unsent:?}"
+        );
     }
+}
+
+/// Settings that send mail over SMTP to a local port, with short timeouts.
+pub fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        s.mail.backend = permits::config::MailBackend::Smtp;
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.timeout_seconds = 2;
+        s.mail.lease_seconds = 60;
+    }
+}
+
+/// A message the SMTP sink received, parsed.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub envelope_to: Vec<String>,
+    pub to: String,
+    pub message_id: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What the sink received: envelope recipients and the raw message.
+type Inbox = Arc<std::sync::Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
+
+#[derive(Clone)]
+struct SinkHandler {
+    store: Inbox,
+    refuse: Arc<std::sync::Mutex<Option<String>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SinkHandler {
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        let refuse = self.refuse.lock().unwrap().clone();
+        if refuse.is_some_and(|r| to.contains(&r)) {
+            return mailin_embedded::response::NO_MAILBOX;
+        }
+        mailin_embedded::response::OK
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let data = std::mem::take(&mut self.data);
+        self.store
+            .lock()
+            .unwrap()
+            .push((std::mem::take(&mut self.to), data));
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server in the test process (mailin-embedded on its own threads).
+pub struct SmtpSink {
+    pub port: u16,
+    store: Inbox,
+    refuse: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        Self::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn on(listener: std::net::TcpListener) -> SmtpSink {
+        let port = listener.local_addr().unwrap().port();
+        let store = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let refuse = Arc::new(std::sync::Mutex::new(None));
+        let handler = SinkHandler {
+            store: store.clone(),
+            refuse: refuse.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        std::thread::spawn(move || {
+            let mut server = mailin_embedded::Server::new(handler);
+            server
+                .with_name("sink.example.test")
+                .with_num_threads(32)
+                .with_tcp_listener(listener);
+            let _ = server.serve();
+        });
+        SmtpSink {
+            port,
+            store,
+            refuse,
+        }
+    }
+
+    /// Answer 550 to recipients containing `part` (None: accept everyone).
+    pub fn refuse(&self, part: Option<&str>) {
+        *self.refuse.lock().unwrap() = part.map(str::to_owned);
+    }
+
+    pub fn count(&self) -> usize {
+        self.store.lock().unwrap().len()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.store
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(to, raw)| {
+                let m = mailparse::parse_mail(raw).unwrap();
+                let header = |h: &str| m.headers.get_first_value(h).unwrap_or_default();
+                let part = |mime: &str| {
+                    m.subparts
+                        .iter()
+                        .find(|p| p.ctype.mimetype == mime)
+                        .map(|p| p.get_body().unwrap())
+                        .unwrap_or_default()
+                };
+                Received {
+                    envelope_to: to.clone(),
+                    to: header("To"),
+                    message_id: header("Message-ID"),
+                    subject: header("Subject"),
+                    text: part("text/plain"),
+                    html: part("text/html"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A port nothing listens on (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Set the manual clock to 10:00 in Beijing on a date.

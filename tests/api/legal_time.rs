@@ -162,15 +162,24 @@ async fn an_accepted_filing_shows_its_due_dates_and_turns_yellow_then_red() {
     // Deciding late is recorded as late.
     app.act(&reviewer, &f, "approve", json!({ "opinion": "同意" }))
         .await;
-    let (used, on_time): (Option<i32>, Option<bool>) = {
+    let on_time: Option<bool> = {
         use diesel::prelude::*;
         use permits::db::schema::filings::dsl as fl;
         fl::filings
-            .select((fl::working_days_used, fl::on_time_statutory))
+            .select(fl::on_time_statutory)
             .first(&mut app.conn())
             .unwrap()
     };
-    assert_eq!((used, on_time), (Some(8), Some(false)));
+    let (used, counted_late): (i32, bool) = {
+        use diesel::prelude::*;
+        use permits::db::schema::sla_closed::dsl as sc;
+        sc::sla_closed
+            .select((sc::used_days, sc::on_time_statutory))
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(on_time, Some(false));
+    assert_eq!((used, counted_late), (8, false));
 }
 
 #[actix_web::test]

@@ -7,5 +7,6 @@ mod concurrency;
 mod helpers;
 mod legal_time;
 mod lifecycle;
+mod mail;
 mod reports;
 mod service;

@@ -6,6 +6,7 @@ pub mod calendars;
 pub mod filings;
 pub mod health;
 pub mod items;
+pub mod mail;
 pub mod materials;
 pub mod queue;
 pub mod reports;
@@ -26,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
         reports::sla, reports::due, reports::workload,
         admin::create_user, admin::list_users, admin::verify_audit, admin::get_clock, admin::move_clock,
+        mail::list, mail::retry, mail::runs, mail::run,
     ),
     modifiers(&Bearer),
     tags(

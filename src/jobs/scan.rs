@@ -1,0 +1,377 @@
+//! The deadline scan, the clerks' digest and the release of stale claims: plain functions on a
+//! connection, run by the scheduler, by `permits jobs run NAME` and by the tests.
+//!
+//! Each reads what is due from the database with `FOR UPDATE SKIP LOCKED`, writes outbox rows
+//! whose keys make them unique, and marks what it did, in one transaction per page: two
+//! instances scanning at once take disjoint rows, and a crash rolls a page back whole.
+
+use std::collections::{BTreeSet, HashMap};
+
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::Jobs;
+use crate::domain::Text;
+use crate::domain::definition::Escalation;
+use crate::domain::notify;
+use crate::error::AppError;
+use crate::mail::letters::{self, DigestLine, FilingFacts};
+use crate::repo::audit::{self, Event};
+use crate::repo::filings as filing_repo;
+use crate::repo::reminders;
+use crate::repo::tasks;
+use crate::services::filings::Ctx;
+use crate::services::notify::{Recipient, enqueue, managers_of, recipient};
+
+/// Rows handled per transaction.
+const PAGE: i64 = 200;
+
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScanReport {
+    /// Today is not a working day and reminders go out on working days only.
+    pub rest_day: bool,
+    pub yellow_filings: usize,
+    pub red_filings: usize,
+    pub reminders: usize,
+    /// Messages written to the outbox.
+    pub mails: usize,
+}
+
+fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
+    if !jobs.working_days_only {
+        return Ok(false);
+    }
+    let working = ctx
+        .calendar
+        .is_working(ctx.today())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("calendar: {e}")))?;
+    Ok(!working)
+}
+
+/// Escalate filings that turned red or yellow to their department's managers, and remind
+/// applicants of their deadlines.
+pub fn deadline_scan(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    jobs: &Jobs,
+) -> Result<ScanReport, AppError> {
+    let mut report = ScanReport::default();
+    if is_rest_day(ctx, jobs)? {
+        report.rest_day = true;
+        return Ok(report);
+    }
+    let today = ctx.today();
+    let mut managers: HashMap<String, Vec<Recipient>> = HashMap::new();
+    // Red first: a filing both past its due day and never warned gets the red card alone.
+    for level in [Escalation::Red, Escalation::Yellow] {
+        loop {
+            let (n, mails) = conn.transaction::<_, AppError, _>(|conn| {
+                let rows = match level {
+                    Escalation::Red => reminders::turned_red(conn, today, PAGE)?,
+                    Escalation::Yellow => reminders::turned_yellow(conn, today, PAGE)?,
+                };
+                let mut mails = 0;
+                for f in &rows {
+                    let item = ctx.items.by_id(conn, f.item_version_id)?;
+                    if !item.def.notifications.managers.contains(&level) {
+                        continue;
+                    }
+                    if !managers.contains_key(&f.department) {
+                        let m = managers_of(conn, &f.department)?;
+                        managers.insert(f.department.clone(), m);
+                    }
+                    let state = item
+                        .def
+                        .state(&f.state)
+                        .map(|s| s.label.clone())
+                        .unwrap_or_else(|| plain(&f.state));
+                    let facts = FilingFacts {
+                        number: f.number.as_deref(),
+                        item: &item.def.name,
+                        state: &state,
+                        url: ctx.mail.filing_url(f.id),
+                    };
+                    for m in managers.get(&f.department).into_iter().flatten() {
+                        let letter = letters::escalation(
+                            m.lang,
+                            &m.name,
+                            &ctx.mail.authority,
+                            level,
+                            f.due_on,
+                            &facts,
+                        );
+                        let key = format!("{}:{}:{}:{}", level.as_str(), f.id, f.due_on, m.id);
+                        let kind = format!("manager.{}", level.as_str());
+                        if enqueue(conn, ctx.mail, ctx.now, &key, &kind, Some(f.id), m, &letter)? {
+                            mails += 1;
+                        }
+                    }
+                }
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                reminders::mark_escalated(conn, &ids, level == Escalation::Red)?;
+                Ok((rows.len(), mails))
+            })?;
+            match level {
+                Escalation::Red => report.red_filings += n,
+                Escalation::Yellow => report.yellow_filings += n,
+            }
+            report.mails += mails;
+            if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {
+                break;
+            }
+        }
+    }
+
+    loop {
+        let (n, mails) = conn.transaction::<_, AppError, _>(|conn| {
+            let rows = reminders::due(conn, today, PAGE)?;
+            let mut mails = 0;
+            for d in &rows {
+                let days: Vec<_> = d.remind_on.iter().flatten().copied().collect();
+                let (next, passed) = notify::next_reminder(&days, today);
+                let sent = i32::try_from(passed).unwrap_or(i32::MAX);
+                if let Some(f) = filing_repo::find(conn, d.filing_id)?
+                    && let Some(to) = recipient(conn, f.applicant_id)?
+                {
+                    let item = ctx.items.by_id(conn, f.item_version_id)?;
+                    let what = deadline_label(&item.def, &d.code);
+                    let state = item
+                        .def
+                        .state(&f.state)
+                        .map(|s| s.label.clone())
+                        .unwrap_or_else(|| plain(&f.state));
+                    let facts = FilingFacts {
+                        number: f.number.as_deref(),
+                        item: &item.def.name,
+                        state: &state,
+                        url: ctx.mail.filing_url(f.id),
+                    };
+                    let letter = letters::applicant_reminder(
+                        to.lang,
+                        &to.name,
+                        &ctx.mail.authority,
+                        &what,
+                        d.due_on,
+                        today,
+                        &facts,
+                    );
+                    // One reminder per (filing, deadline, reminder day).
+                    let key = format!("reminder:{}:{}:{}:{}", f.id, d.code, d.due_on, sent);
+                    if enqueue(
+                        conn,
+                        ctx.mail,
+                        ctx.now,
+                        &key,
+                        "applicant.reminder",
+                        Some(f.id),
+                        &to,
+                        &letter,
+                    )? {
+                        mails += 1;
+                    }
+                }
+                reminders::advance(conn, d.id, sent, next, None)?;
+            }
+            Ok((rows.len(), mails))
+        })?;
+        report.reminders += n;
+        report.mails += mails;
+        if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+fn plain(s: &str) -> Text {
+    Text {
+        zh: s.to_owned(),
+        en: s.to_owned(),
+    }
+}
+
+fn deadline_label(def: &crate::domain::definition::Definition, code: &str) -> Text {
+    if let Some(material) = code.strip_prefix("promise:") {
+        let m = def
+            .material(material)
+            .map(|m| m.label.clone())
+            .unwrap_or_else(|| plain(material));
+        return Text {
+            zh: format!("承诺补交「{}」", m.zh),
+            en: format!("supplying the promised {}", m.en),
+        };
+    }
+    def.deadlines
+        .iter()
+        .find(|d| d.code == code)
+        .map(|d| d.label.clone())
+        .unwrap_or_else(|| plain(code))
+}
+
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct DigestReport {
+    pub rest_day: bool,
+    pub staff: usize,
+    pub mails: usize,
+}
+
+/// Lines per digest; the rest are counted.
+const DIGEST_LINES: usize = 50;
+
+/// Each member of queue staff with an email address gets one digest a day: what they have
+/// claimed, and what waits unclaimed in their department for their roles and is due soon.
+pub fn digest(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    jobs: &Jobs,
+) -> Result<DigestReport, AppError> {
+    let mut report = DigestReport::default();
+    if is_rest_day(ctx, jobs)? {
+        report.rest_day = true;
+        return Ok(report);
+    }
+    let today = ctx.today();
+    let horizon = ctx
+        .calendar
+        .add_working_days(today, jobs.digest_horizon_working_days)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("calendar: {e}")))?
+        .value;
+    let staff = crate::repo::users::queue_staff(conn)?;
+    let mut people: Vec<(crate::repo::users::UserRow, BTreeSet<String>)> = Vec::new();
+    for (u, role) in staff {
+        match people.last_mut() {
+            Some((last, roles)) if last.id == u.id => {
+                roles.insert(role);
+            }
+            _ => people.push((u, BTreeSet::from([role]))),
+        }
+    }
+    report.staff = people.len();
+    if people.is_empty() {
+        return Ok(report);
+    }
+    let work = tasks::for_digest(conn, horizon)?;
+    let mut labels: HashMap<(i32, String), (Text, Text, bool)> = HashMap::new();
+    for t in &work {
+        let key = (t.item_version_id, t.state.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = labels.entry(key) {
+            let item = ctx.items.by_id(conn, t.item_version_id)?;
+            let state = item
+                .def
+                .state(&t.state)
+                .map(|s| s.label.clone())
+                .unwrap_or_else(|| plain(&t.state));
+            slot.insert((
+                item.def.name.clone(),
+                state,
+                item.def.notifications.clerk_digest,
+            ));
+        }
+    }
+    for (u, roles) in &people {
+        let dept = u.department.as_deref().unwrap_or_default();
+        let mut lines = Vec::new();
+        for t in &work {
+            let Some((item, state, wanted)) = labels.get(&(t.item_version_id, t.state.clone()))
+            else {
+                continue;
+            };
+            let mine = t.claimed_by == Some(u.id);
+            let open_here =
+                t.claimed_by.is_none() && t.department == dept && roles.contains(&t.role);
+            if *wanted && (mine || open_here) {
+                lines.push(DigestLine {
+                    number: t.number.clone().unwrap_or_default(),
+                    item: item.clone(),
+                    state: state.clone(),
+                    due: t.due_on,
+                    claimed: mine,
+                });
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        let more = lines.len().saturating_sub(DIGEST_LINES);
+        lines.truncate(DIGEST_LINES);
+        let to = Recipient {
+            id: u.id,
+            email: u.email.clone(),
+            lang: if u.lang == "en" {
+                crate::domain::Lang::En
+            } else {
+                crate::domain::Lang::Zh
+            },
+            name: u.display_name.clone(),
+        };
+        let letter = letters::digest(
+            to.lang,
+            &to.name,
+            &ctx.mail.authority,
+            today,
+            &lines,
+            more,
+            ctx.mail.queue_url(),
+        );
+        let key = format!("digest:{}:{today}", u.id);
+        if enqueue(
+            conn,
+            ctx.mail,
+            ctx.now,
+            &key,
+            "staff.digest",
+            None,
+            &to,
+            &letter,
+        )? {
+            report.mails += 1;
+        }
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReleaseReport {
+    pub released: usize,
+}
+
+/// Return tasks claimed long ago and not acted on to their queue, each release audited.
+pub fn release_stale_claims(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    jobs: &Jobs,
+) -> Result<ReleaseReport, AppError> {
+    let before = ctx.now - chrono::Duration::hours(i64::from(jobs.stale_claim_hours));
+    let mut report = ReleaseReport::default();
+    loop {
+        let n = conn.transaction::<_, AppError, _>(|conn| {
+            let stale = tasks::stale_claims(conn, before, PAGE)?;
+            for t in &stale {
+                tasks::set_claim(conn, t.id, None, None)?;
+                audit::append(
+                    conn,
+                    Event {
+                        chain: format!("filing:{}", t.filing_id),
+                        filing_id: Some(t.filing_id),
+                        actor_id: None,
+                        action: "release_stale_claim",
+                        at: ctx.now,
+                        payload: json!({
+                            "task_id": t.id, "role": t.role, "department": t.department,
+                            "previous": t.claimed_by, "claimed_at": t.claimed_at,
+                            "stale_claim_hours": jobs.stale_claim_hours,
+                        }),
+                    },
+                )?;
+            }
+            Ok(stale.len())
+        })?;
+        report.released += n;
+        if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {
+            break;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,196 @@
+//! The outbox: mail written in business transactions, claimed and sent by the outbox job.
+//!
+//! Claiming moves a row's `next_attempt_at` forward by a lease in one statement (the row locks
+//! are taken with `FOR UPDATE SKIP LOCKED` and released at once), so senders on several
+//! instances never claim the same row, and a sender that dies leaves its rows to be claimed
+//! again when the lease ends.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text as SqlText};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::schema::outbox;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewMail<'a> {
+    pub dedupe_key: &'a str,
+    pub kind: &'a str,
+    pub filing_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub to_address: &'a str,
+    pub lang: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: &'a str,
+    pub message_id: &'a str,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct MailRow {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub kind: String,
+    pub filing_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub to_address: String,
+    pub lang: String,
+    pub subject: String,
+    #[serde(skip)]
+    pub body_text: String,
+    #[serde(skip)]
+    pub body_html: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub claimed_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub smtp_response: Option<String>,
+}
+
+/// Insert a message unless one with the same key exists. True when inserted.
+pub fn insert(conn: &mut PgConnection, m: &NewMail<'_>) -> QueryResult<bool> {
+    let n = diesel::insert_into(outbox::table)
+        .values(m)
+        .on_conflict(outbox::dedupe_key)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Claim up to `limit` due rows for `lease`: each claimed row's attempt count goes up and it is
+/// not due again until the lease ends.
+pub fn claim(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+    instance: &str,
+) -> QueryResult<Vec<MailRow>> {
+    // One statement: the row locks live only as long as it does.
+    diesel::sql_query(
+        "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, claimed_by = $2 \
+         WHERE id IN (SELECT id FROM outbox \
+                      WHERE status = 'pending' AND next_attempt_at <= $3 \
+                      ORDER BY next_attempt_at, id LIMIT $4 \
+                      FOR UPDATE SKIP LOCKED) \
+         RETURNING *",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now + lease)
+    .bind::<SqlText, _>(instance)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .get_results(conn)
+}
+
+/// Mark sent, each with what the server answered. A row another sender already marked (its
+/// lease ran out while this one was sending) is left as it is.
+pub fn mark_sent(
+    conn: &mut PgConnection,
+    sent: &[(i64, String)],
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    if sent.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+    let responses: Vec<String> = sent.iter().map(|(_, r)| r.clone()).collect();
+    diesel::sql_query(
+        "UPDATE outbox o SET status = 'sent', sent_at = $1, smtp_response = s.response, \
+         last_error = NULL \
+         FROM unnest($2::bigint[], $3::text[]) AS s(id, response) \
+         WHERE o.id = s.id AND o.status = 'pending'",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(at)
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<SqlText>, _>(responses)
+    .execute(conn)
+}
+
+/// Record a failed attempt: due again at `retry_at`, or parked as failed.
+pub fn mark_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    let q = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq("pending")),
+    );
+    match retry_at {
+        Some(at) => q
+            .set((outbox::last_error.eq(error), outbox::next_attempt_at.eq(at)))
+            .execute(conn),
+        None => q
+            .set((outbox::last_error.eq(error), outbox::status.eq("failed")))
+            .execute(conn),
+    }
+}
+
+/// An administrator sends a parked message again: pending, due now, attempts from zero.
+pub fn retry(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> QueryResult<Option<MailRow>> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq("failed")),
+    )
+    .set((
+        outbox::status.eq("pending"),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+    ))
+    .returning(MailRow::as_returning())
+    .get_result(conn)
+    .optional()
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<MailRow>> {
+    outbox::table
+        .find(id)
+        .select(MailRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Messages by status, newest first, after a keyset cursor.
+pub fn list(
+    conn: &mut PgConnection,
+    status: Option<&str>,
+    filing: Option<Uuid>,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<MailRow>> {
+    let mut q = outbox::table
+        .select(MailRow::as_select())
+        .order(outbox::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(outbox::status.eq(s.to_owned()));
+    }
+    if let Some(f) = filing {
+        q = q.filter(outbox::filing_id.eq(f));
+    }
+    if let Some(b) = before {
+        q = q.filter(outbox::id.lt(b));
+    }
+    q.load(conn)
+}
+
+/// Counts by status (for health and tests).
+pub fn counts(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}

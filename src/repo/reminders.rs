@@ -1,0 +1,221 @@
+//! What the deadline scan reads and marks: deadlines on applicants with their reminder days,
+//! and filings whose running clock turned yellow or red.
+//!
+//! Both are read with `FOR UPDATE SKIP LOCKED` inside the scan's transaction, and marked in it:
+//! two instances scanning at once take disjoint rows, and a row is marked in the same commit as
+//! the outbox rows it caused.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{applicant_deadlines, filings};
+
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = applicant_deadlines, check_for_backend(diesel::pg::Pg))]
+pub struct DeadlineRow {
+    pub id: i64,
+    pub filing_id: Uuid,
+    pub code: String,
+    pub due_on: NaiveDate,
+    pub state_visit: Option<i32>,
+    #[schema(value_type = Vec<NaiveDate>)]
+    pub remind_on: Vec<Option<NaiveDate>>,
+    pub next_remind_on: Option<NaiveDate>,
+    pub reminders_sent: i32,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewDeadline<'a> {
+    pub filing: Uuid,
+    pub code: &'a str,
+    pub due_on: NaiveDate,
+    pub state_visit: Option<i32>,
+    pub remind_on: &'a [NaiveDate],
+    pub next_remind_on: Option<NaiveDate>,
+    pub reminders_sent: i32,
+}
+
+/// Open a deadline unless the same one (filing, code, day) is open already.
+pub fn open(conn: &mut PgConnection, d: &NewDeadline<'_>, at: DateTime<Utc>) -> QueryResult<bool> {
+    let days: Vec<Option<NaiveDate>> = d.remind_on.iter().copied().map(Some).collect();
+    let n = diesel::insert_into(applicant_deadlines::table)
+        .values((
+            applicant_deadlines::filing_id.eq(d.filing),
+            applicant_deadlines::code.eq(d.code),
+            applicant_deadlines::due_on.eq(d.due_on),
+            applicant_deadlines::state_visit.eq(d.state_visit),
+            applicant_deadlines::remind_on.eq(days),
+            applicant_deadlines::next_remind_on.eq(d.next_remind_on),
+            applicant_deadlines::reminders_sent.eq(d.reminders_sent),
+            applicant_deadlines::opened_at.eq(at),
+        ))
+        .on_conflict((
+            applicant_deadlines::filing_id,
+            applicant_deadlines::code,
+            applicant_deadlines::due_on,
+        ))
+        .do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A filing's open deadlines.
+pub fn open_for(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<DeadlineRow>> {
+    applicant_deadlines::table
+        .filter(applicant_deadlines::filing_id.eq(filing))
+        .filter(applicant_deadlines::closed_at.is_null())
+        .order(applicant_deadlines::due_on)
+        .select(DeadlineRow::as_select())
+        .load(conn)
+}
+
+/// Close the open deadlines of a filing that `which` selects.
+pub fn close(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    which: Closing<'_>,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let base = applicant_deadlines::table
+        .filter(applicant_deadlines::filing_id.eq(filing))
+        .filter(applicant_deadlines::closed_at.is_null())
+        .into_boxed();
+    let q = match which {
+        Closing::All => base,
+        Closing::Visit(v) => base.filter(applicant_deadlines::state_visit.eq(v)),
+        Closing::Code(c) => base.filter(applicant_deadlines::code.eq(c.to_owned())),
+    };
+    let ids: Vec<i64> = q.select(applicant_deadlines::id).load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(applicant_deadlines::table.filter(applicant_deadlines::id.eq_any(ids)))
+        .set(applicant_deadlines::closed_at.eq(at))
+        .execute(conn)
+}
+
+pub enum Closing<'a> {
+    All,
+    /// Deadlines bound to a state visit the filing left.
+    Visit(i32),
+    /// One deadline by code (a promised material was supplied).
+    Code(&'a str),
+}
+
+/// Open deadlines whose next reminder day has come, locked for this scan.
+pub fn due(conn: &mut PgConnection, today: NaiveDate, limit: i64) -> QueryResult<Vec<DeadlineRow>> {
+    applicant_deadlines::table
+        .filter(applicant_deadlines::closed_at.is_null())
+        .filter(applicant_deadlines::next_remind_on.is_not_null())
+        .filter(applicant_deadlines::next_remind_on.le(today))
+        .order((applicant_deadlines::next_remind_on, applicant_deadlines::id))
+        .limit(limit)
+        .select(DeadlineRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+}
+
+pub fn advance(
+    conn: &mut PgConnection,
+    id: i64,
+    sent: i32,
+    next: Option<NaiveDate>,
+    closed_at: Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    diesel::update(applicant_deadlines::table.find(id))
+        .set((
+            applicant_deadlines::reminders_sent.eq(sent),
+            applicant_deadlines::next_remind_on.eq(next),
+            applicant_deadlines::closed_at.eq(closed_at),
+        ))
+        .execute(conn)
+}
+
+/// A filing whose running clock has turned, as the scan needs it.
+#[derive(Debug, Clone, Queryable)]
+pub struct Turned {
+    pub id: Uuid,
+    pub item_version_id: i32,
+    pub number: Option<String>,
+    pub state: String,
+    pub department: String,
+    pub due_on: NaiveDate,
+}
+
+/// Filings in the warning window of their running clock not yet told yellow for their current
+/// due day (and not red yet: a red card says more), locked for this scan.
+pub fn turned_yellow(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<Turned>> {
+    // The filter repeats the predicate of the partial index `filings_yellow_pending` so that
+    // the planner can use it.
+    filings::table
+        .filter(filings::escalation_warn_on.is_not_null())
+        .filter(filings::yellow_sent_for.is_distinct_from(filings::escalation_due_on))
+        .filter(filings::escalation_warn_on.le(today))
+        .filter(filings::escalation_due_on.ge(today))
+        .order((filings::escalation_warn_on, filings::id))
+        .limit(limit)
+        .select((
+            filings::id,
+            filings::item_version_id,
+            filings::number,
+            filings::state,
+            filings::department,
+            filings::escalation_due_on.assume_not_null(),
+        ))
+        .for_update()
+        .skip_locked()
+        .load(conn)
+}
+
+/// Filings past the due day of their running clock not yet told red for it.
+pub fn turned_red(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<Turned>> {
+    filings::table
+        .filter(filings::escalation_due_on.is_not_null())
+        .filter(filings::red_sent_for.is_distinct_from(filings::escalation_due_on))
+        .filter(filings::escalation_due_on.lt(today))
+        .order((filings::escalation_due_on, filings::id))
+        .limit(limit)
+        .select((
+            filings::id,
+            filings::item_version_id,
+            filings::number,
+            filings::state,
+            filings::department,
+            filings::escalation_due_on.assume_not_null(),
+        ))
+        .for_update()
+        .skip_locked()
+        .load(conn)
+}
+
+/// Remember that these filings were told yellow (or red, which implies yellow) for their
+/// current due day. Not a business change: the filing's version stays.
+pub fn mark_escalated(conn: &mut PgConnection, ids: &[Uuid], red: bool) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let target = filings::table.filter(filings::id.eq_any(ids));
+    if red {
+        diesel::update(target)
+            .set((
+                filings::red_sent_for.eq(filings::escalation_due_on),
+                filings::yellow_sent_for.eq(filings::escalation_due_on),
+            ))
+            .execute(conn)
+    } else {
+        diesel::update(target)
+            .set(filings::yellow_sent_for.eq(filings::escalation_due_on))
+            .execute(conn)
+    }
+}

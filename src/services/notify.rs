@@ -1,0 +1,311 @@
+//! Notifications, written into the outbox inside the transaction that causes them, and the
+//! deadlines on applicants that the deadline scan reminds of.
+//!
+//! Policy: a recipient without an email address is skipped (and logged); every message has a
+//! key that makes it unique (filing, kind, version or deadline), so replaying a transaction's
+//! cause never writes it twice.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use lettre::message::Mailbox;
+use uuid::Uuid;
+
+use super::deadlines::Clocks;
+use super::items::Item;
+use crate::domain::calendar::Calendar;
+use crate::domain::definition::{Lang, State, StateKind};
+use crate::domain::engine::{ClockChange, Effect, Notice, Outcome};
+use crate::domain::notify;
+use crate::domain::{Problem, Text};
+use crate::error::AppError;
+use crate::mail::letters::{self, EventDetail, FilingFacts, Letter};
+use crate::repo::filings::FilingRow;
+use crate::repo::outbox::{self, NewMail};
+use crate::repo::reminders::{self, Closing, NewDeadline};
+use crate::repo::users;
+
+/// What every message needs besides its content: who sends, where links point, who signs.
+#[derive(Debug, Clone)]
+pub struct MailContext {
+    pub from: Mailbox,
+    pub public_url: String,
+    pub authority: Text,
+}
+
+impl MailContext {
+    pub fn filing_url(&self, id: Uuid) -> String {
+        format!("{}/filings/{id}", self.public_url.trim_end_matches('/'))
+    }
+
+    pub fn queue_url(&self) -> String {
+        format!("{}/queue", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// Someone a message goes to.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub lang: Lang,
+    pub name: String,
+}
+
+fn lang_of(s: &str) -> Lang {
+    if s == "en" { Lang::En } else { Lang::Zh }
+}
+
+pub fn recipient(conn: &mut PgConnection, id: Uuid) -> Result<Option<Recipient>, AppError> {
+    Ok(users::by_id(conn, id)?
+        .filter(|u| u.active)
+        .map(|u| Recipient {
+            id: u.id,
+            email: u.email,
+            lang: lang_of(&u.lang),
+            name: u.display_name,
+        }))
+}
+
+/// Active managers of a department.
+pub fn managers_of(conn: &mut PgConnection, department: &str) -> Result<Vec<Recipient>, AppError> {
+    Ok(users::with_role_in(conn, "manager", department)?
+        .into_iter()
+        .map(|u| Recipient {
+            id: u.id,
+            email: u.email,
+            lang: lang_of(&u.lang),
+            name: u.display_name,
+        })
+        .collect())
+}
+
+/// Render a letter into the outbox unless the key is taken. True when a row was written.
+#[allow(clippy::too_many_arguments)]
+pub fn enqueue(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    now: DateTime<Utc>,
+    key: &str,
+    kind: &str,
+    filing: Option<Uuid>,
+    to: &Recipient,
+    letter: &Letter,
+) -> Result<bool, AppError> {
+    let Some(address) = to.email.as_deref().filter(|a| !a.trim().is_empty()) else {
+        tracing::info!(recipient = %to.id, kind, "no email address: not told");
+        return Ok(false);
+    };
+    let r = letter
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {kind}: {e}")))?;
+    let message_id = crate::mail::new_message_id(&mail.from);
+    let to_address = format!("{} <{address}>", to.name.replace(['<', '>', '"'], ""));
+    let inserted = outbox::insert(
+        conn,
+        &NewMail {
+            dedupe_key: key,
+            kind,
+            filing_id: filing,
+            recipient_id: Some(to.id),
+            to_address: &to_address,
+            lang: match to.lang {
+                Lang::Zh => "zh",
+                Lang::En => "en",
+            },
+            subject: &r.subject,
+            body_text: &r.text,
+            body_html: &r.html,
+            message_id: &message_id,
+            next_attempt_at: now,
+            created_at: now,
+        },
+    )?;
+    Ok(inserted)
+}
+
+/// Everything about an action the notifications need.
+pub struct ActionFacts<'a> {
+    pub item: &'a Item,
+    pub from: &'a State,
+    pub to: &'a State,
+    pub outcome: &'a Outcome,
+    pub before: &'a FilingRow,
+    pub after: &'a FilingRow,
+    pub clocks: &'a Clocks,
+    pub reason: Option<&'a str>,
+    pub opinion: Option<&'a str>,
+    /// Materials on file now, by code (for 容缺 promises still open).
+    pub materials_on_file: &'a dyn Fn(&str) -> bool,
+}
+
+/// Tell the applicant about an action and open or close the deadlines it starts or ends.
+pub fn after_action(
+    conn: &mut PgConnection,
+    mail: &MailContext,
+    cal: &Calendar,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+    a: &ActionFacts<'_>,
+) -> Result<(), AppError> {
+    let def = &a.item.def;
+    let first_submission = a.before.submitted_at.is_none();
+    if let Some(event) = notify::applicant_event(def, a.from, a.to, a.outcome, first_submission)
+        && let Some(to) = recipient(conn, a.after.applicant_id)?
+    {
+        let notice: Option<Notice> = a.outcome.effects.iter().find_map(|e| match e {
+            Effect::IssueNotice(n) => Some(n.clone()),
+            _ => None,
+        });
+        let empty: Vec<Problem> = Vec::new();
+        let empty_items: Vec<String> = Vec::new();
+        let suspend_reason = a.outcome.effects.iter().find_map(|e| match e {
+            Effect::Clock(ClockChange::Suspend { reason }) => Some(*reason),
+            _ => None,
+        });
+        let s = &a.clocks.statutory;
+        let detail = EventDetail {
+            statutory_due: s.due_on,
+            promised_due: a.clocks.promised.as_ref().and_then(|p| p.due_on),
+            remaining_working_days: s.started_on.map(|_| s.remaining),
+            suspend_reason,
+            notice_problems: notice.as_ref().map_or(&empty, |n| &n.problems),
+            notice_items: notice.as_ref().map_or(&empty_items, |n| &n.items),
+            reason: a.reason,
+            opinion: a.opinion,
+            approved: a.to.kind == StateKind::Approved,
+        };
+        let facts = FilingFacts {
+            number: a.after.number.as_deref(),
+            item: &def.name,
+            state: &a.to.label,
+            url: mail.filing_url(a.after.id),
+        };
+        let letter =
+            letters::applicant_event(to.lang, &to.name, &mail.authority, event, &facts, &detail);
+        let key = format!("{}:{}:v{}", event.as_str(), a.after.id, a.after.version);
+        enqueue(
+            conn,
+            mail,
+            now,
+            &key,
+            &format!("applicant.{}", event.as_str()),
+            Some(a.after.id),
+            &to,
+            &letter,
+        )?;
+    }
+
+    if a.outcome.changes_state() {
+        // Leaving a state ends the deadlines bound to that visit (a rectification period ends
+        // with the re-check request); a filing closed without approval ends all of them.
+        reminders::close(conn, a.after.id, Closing::Visit(a.before.state_visit), now)?;
+        if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
+            reminders::close(conn, a.after.id, Closing::All, now)?;
+        }
+        for d in def.deadlines.iter().filter(|d| d.on_entering == a.to.code) {
+            let due = notify::period_end(cal, today, d.within).map_err(calendar)?;
+            open_deadline(
+                conn,
+                cal,
+                today,
+                now,
+                a.after.id,
+                &d.code,
+                due.value,
+                d.ends_on_leaving.then_some(a.after.state_visit),
+                &d.remind_before,
+            )?;
+        }
+    }
+    // 容缺: accepted with a material missing on a promise of a date; remind of the date until
+    // the material is on file.
+    let started = a
+        .outcome
+        .effects
+        .contains(&Effect::Clock(ClockChange::Start));
+    if started && !def.notifications.promise_reminders.is_empty() {
+        for (material, date) in promises(a.after) {
+            if !(a.materials_on_file)(&material) {
+                open_deadline(
+                    conn,
+                    cal,
+                    today,
+                    now,
+                    a.after.id,
+                    &format!("promise:{material}"),
+                    date,
+                    None,
+                    &def.notifications.promise_reminders,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn calendar(e: crate::domain::calendar::CalendarError) -> AppError {
+    AppError::Internal(anyhow::anyhow!("calendar: {e}"))
+}
+
+fn promises(row: &FilingRow) -> Vec<(String, NaiveDate)> {
+    row.promises
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    v.as_str()
+                        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                        .map(|d| (k.clone(), d))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn open_deadline(
+    conn: &mut PgConnection,
+    cal: &Calendar,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    filing: Uuid,
+    code: &str,
+    due: NaiveDate,
+    state_visit: Option<i32>,
+    leads: &[u32],
+) -> Result<(), AppError> {
+    let days = notify::reminder_days(cal, due, leads).map_err(calendar)?;
+    // Reminder days already past when the deadline opens are not sent late; one that is today
+    // goes out at the next scan.
+    let (next, passed) = notify::next_reminder(&days, today.pred_opt().unwrap_or(today));
+    reminders::open(
+        conn,
+        &NewDeadline {
+            filing,
+            code,
+            due_on: due,
+            state_visit,
+            remind_on: &days,
+            next_remind_on: next,
+            reminders_sent: i32::try_from(passed).unwrap_or(i32::MAX),
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// A promised (容缺) material arrived: its reminders stop.
+pub fn material_supplied(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    material: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    reminders::close(
+        conn,
+        filing,
+        Closing::Code(&format!("promise:{material}")),
+        now,
+    )?;
+    Ok(())
+}

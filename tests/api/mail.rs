@@ -1,0 +1,716 @@
+//! Mail: the outbox written in the action's transaction, sent over a real SMTP conversation,
+//! retried with backoff, parked for administrators; reminders, escalations and digests from the
+//! scheduled jobs, once each, on working days.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+
+use permits::domain::Lang;
+use permits::domain::definition::Role;
+use permits::jobs::Job;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    CONSTRUCTION_MATERIALS, FIRE_MATERIALS, SmtpSink, TestApp, User, at, construction_form,
+    fire_form, free_port, smtp_to,
+};
+
+/// A fire filing submitted by `who` (its clock runs from receipt: "accepted" is its first mail).
+async fn submitted_fire_filing(app: &TestApp, who: &User) -> Value {
+    let f = app.create(who, "fire-acceptance-filing", fire_form()).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(who, &id, FIRE_MATERIALS).await;
+    let f = app.filing(who, &id).await;
+    app.act(who, &f, "submit", json!({})).await
+}
+
+fn by_subject(got: &[crate::helpers::Received]) -> HashMap<String, crate::helpers::Received> {
+    got.iter().map(|m| (m.subject.clone(), m.clone())).collect()
+}
+
+#[actix_web::test]
+async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(smtp_to(sink.port)).await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder_zh", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let en = app
+        .mail_user("builder_en", None, &[Role::Applicant], Lang::En)
+        .await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+
+    let f = submitted_fire_filing(&app, &zh).await;
+    let number = f["number"].as_str().unwrap().to_owned();
+    let f = app
+        .act(
+            &clerk,
+            &f,
+            "request_supplement",
+            json!({ "notice_items": ["竣工图缺少消防设施平面图 <第3页>", "备案表未盖章"] }),
+        )
+        .await;
+    let f = app.act(&zh, &f, "supplement", json!({})).await;
+    app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    let g = submitted_fire_filing(&app, &en).await;
+    let en_number = g["number"].as_str().unwrap().to_owned();
+
+    // Nothing has left yet: the rows wait in the outbox for the sender.
+    assert_eq!(sink.count(), 0);
+    let rows = app.outbox();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r.status == "pending"));
+
+    let report = app.run_job(Job::Outbox).await;
+    assert_eq!(report["sent"], 4, "{report}");
+    let got = sink.received();
+    assert_eq!(got.len(), 4);
+    let mail = by_subject(&got);
+
+    let accepted = &mail[&format!("【已受理】{number} 建设工程竣工验收消防备案")];
+    assert_eq!(accepted.envelope_to, vec!["builder_zh@example.test"]);
+    assert!(
+        accepted.to.contains("builder_zh@example.test"),
+        "{}",
+        accepted.to
+    );
+    assert!(
+        accepted.text.contains("builder_zh，您好："),
+        "{}",
+        accepted.text
+    );
+    assert!(accepted.text.contains("法定办结期限"), "{}", accepted.text);
+
+    let supplement = &mail[&format!("【补正告知】{number} 建设工程竣工验收消防备案")];
+    assert!(
+        supplement
+            .text
+            .contains("1. 竣工图缺少消防设施平面图 <第3页>"),
+        "{}",
+        supplement.text
+    );
+    assert!(supplement.text.contains("2. 备案表未盖章"));
+    // The clerk's words are escaped in the HTML part.
+    assert!(
+        supplement
+            .html
+            .contains("竣工图缺少消防设施平面图 &#60;第3页&#62;"),
+        "{}",
+        supplement.html
+    );
+
+    let filed = &mail[&format!("【办件进度】{number} 建设工程竣工验收消防备案：已备案，待抽取")];
+    assert!(
+        filed
+            .text
+            .contains(&format!("/filings/{}", f["id"].as_str().unwrap()))
+    );
+
+    let english = &mail[&format!("Accepted: {en_number} Fire-acceptance filing after completion")];
+    assert_eq!(english.envelope_to, vec!["builder_en@example.test"]);
+    assert!(
+        english.text.contains("Dear builder_en,"),
+        "{}",
+        english.text
+    );
+    assert!(english.html.contains("lang=\"en\""));
+
+    // Each row records its Message-ID, which is the one the server received, and when.
+    let rows = app.outbox();
+    for r in &rows {
+        assert_eq!(r.status, "sent");
+        assert!(r.sent_at.is_some());
+        assert!(r.smtp_response.as_deref().unwrap_or("").starts_with("250"));
+        assert!(
+            got.iter().any(|m| m.message_id == r.message_id),
+            "{} not received",
+            r.message_id
+        );
+    }
+    // A second run sends nothing again.
+    let again = app.run_job(Job::Outbox).await;
+    assert_eq!(again["claimed"], 0);
+    assert_eq!(sink.count(), 4);
+}
+
+#[actix_web::test]
+async fn an_action_that_rolls_back_leaves_no_mail() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let f = app.create(&zh, "fire-acceptance-filing", fire_form()).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    // Submitting without the materials is refused: no filing change, so no mail either.
+    let r = app
+        .act_raw(
+            &zh,
+            &id,
+            "submit",
+            f["version"].as_i64().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(app.outbox().is_empty());
+}
+
+#[actix_web::test]
+async fn mail_is_retried_with_backoff_while_smtp_is_down_and_delivered_once_it_is_back() {
+    let port = free_port();
+    let app = TestApp::spawn_with(smtp_to(port)).await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&app, &zh).await;
+
+    let r = app.run_job(Job::Outbox).await;
+    assert_eq!(
+        (r["claimed"].as_u64(), r["retrying"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let row = &app.outbox()[0];
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.attempts, 1);
+    assert!(row.last_error.is_some());
+    // The first retry waits about 30 s (base), with jitter in [0.5, 1.5).
+    let wait = row.next_attempt_at - app.clock_now();
+    assert!(
+        wait >= chrono::Duration::seconds(15) && wait < chrono::Duration::seconds(45),
+        "{wait}"
+    );
+    // Not due yet: nothing is tried.
+    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+
+    // Still down at the second attempt: the wait doubles.
+    app.clock.advance(chrono::Duration::seconds(46));
+    assert_eq!(app.run_job(Job::Outbox).await["retrying"], 1);
+    let row = &app.outbox()[0];
+    assert_eq!(row.attempts, 2);
+    let wait = row.next_attempt_at - app.clock_now();
+    assert!(
+        wait >= chrono::Duration::seconds(30) && wait < chrono::Duration::seconds(90),
+        "{wait}"
+    );
+
+    // The server comes back on the same port.
+    let sink = SmtpSink::on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    app.clock.advance(chrono::Duration::seconds(91));
+    let r = app.run_job(Job::Outbox).await;
+    assert_eq!(r["sent"], 1, "{r}");
+    assert_eq!(sink.count(), 1);
+    let row = &app.outbox()[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("sent", 3));
+    assert_eq!(sink.received()[0].message_id, row.message_id);
+}
+
+#[actix_web::test]
+async fn an_smtp_server_that_accepts_and_then_hangs_times_out_and_is_retried() {
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let app = TestApp::spawn_with(|s| {
+        smtp_to(port)(s);
+        s.mail.timeout_seconds = 1;
+    })
+    .await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&app, &zh).await;
+
+    let started = std::time::Instant::now();
+    let r = app.run_job(Job::Outbox).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(r["retrying"], 1, "{r}");
+    let row = &app.outbox()[0];
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("did not answer within 1 s"),
+        "{:?}",
+        row.last_error
+    );
+    app.allow_unsent_mail();
+}
+
+#[actix_web::test]
+async fn a_refused_recipient_is_parked_for_an_admin_who_sends_it_again() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(smtp_to(sink.port)).await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    sink.refuse(Some("builder@"));
+    submitted_fire_filing(&app, &zh).await;
+
+    // 550 is permanent: parked at once, not retried for hours.
+    let r = app.run_job(Job::Outbox).await;
+    assert_eq!(r["parked"], 1, "{r}");
+    let r = app.get(&admin, "/api/v1/admin/mail?status=failed").await;
+    assert_eq!(r.status(), 200);
+    let failed: Value = r.json().await.unwrap();
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["kind"], "applicant.accepted");
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("Mailbox unavailable"),
+        "{failed}"
+    );
+    let id = failed[0]["id"].as_i64().unwrap();
+
+    // Only administrators see and retry mail.
+    assert_eq!(app.get(&clerk, "/api/v1/admin/mail").await.status(), 403);
+    assert_eq!(
+        app.post(&clerk, &format!("/api/v1/admin/mail/{id}/retry"), json!({}))
+            .await
+            .status(),
+        403
+    );
+
+    // The mailbox is fixed; the admin sends it again.
+    sink.refuse(None);
+    let r = app
+        .post(&admin, &format!("/api/v1/admin/mail/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let row: Value = r.json().await.unwrap();
+    assert_eq!(
+        (row["status"].as_str(), row["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    // Retrying what is not failed is a conflict.
+    let r = app
+        .post(&admin, &format!("/api/v1/admin/mail/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        app.post(&admin, "/api/v1/admin/mail/999999/retry", json!({}))
+            .await
+            .status(),
+        404
+    );
+
+    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    assert_eq!(sink.count(), 1);
+    // The retry is in the audit log.
+    let actions: i64 = {
+        use diesel::prelude::*;
+        use permits::db::schema::audit_log::dsl as a;
+        a::audit_log
+            .filter(a::action.eq("retry_mail"))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(actions, 1);
+}
+
+#[actix_web::test]
+async fn a_crash_between_sending_and_marking_sends_one_duplicate_with_the_same_message_id() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(smtp_to(sink.port)).await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&app, &zh).await;
+
+    // A sender claims and sends, then dies before recording it.
+    let rows = permits::jobs::outbox::claim(&app.state).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let attempts = permits::jobs::outbox::send(&app.state, rows, std::time::Instant::now()).await;
+    assert!(attempts[0].result.is_ok());
+    assert_eq!(sink.count(), 1);
+
+    // Within the lease no other sender touches the row.
+    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+    // After it, the row is claimed and sent again: one duplicate, same Message-ID.
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    let got = sink.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].message_id, got[1].message_id);
+    assert_eq!(got[0].message_id, app.outbox()[0].message_id);
+    // And never again.
+    app.clock.advance(chrono::Duration::seconds(600));
+    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+    assert_eq!(sink.count(), 2);
+}
+
+/// Kinds of what the memory mailer sent, with their recipients, in order.
+fn sent(app: &TestApp) -> Vec<(String, String)> {
+    app.sent_mail()
+        .into_iter()
+        .map(|m| (m.subject, m.to))
+        .collect()
+}
+
+#[actix_web::test]
+async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
+    let app = TestApp::spawn().await;
+    // Monday 2026-11-23: a fire filing's 5 working days end on Monday 11-30; yellow from
+    // Thursday 11-26 (2 working days before).
+    at(&app, "2026-11-23");
+    let zh = app.applicant("builder").await;
+    let manager = app
+        .mail_user("manager", Some("fire"), &[Role::Manager], Lang::Zh)
+        .await;
+    let manager_en = app
+        .mail_user("manager_en", Some("fire"), &[Role::Manager], Lang::En)
+        .await;
+    // A manager of another department hears nothing.
+    app.mail_user("other", Some("construction"), &[Role::Manager], Lang::Zh)
+        .await;
+    let f = submitted_fire_filing(&app, &zh).await;
+    let number = f["number"].as_str().unwrap().to_owned();
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-11-30");
+
+    at(&app, "2026-11-25");
+    let r = app.run_due_jobs().await;
+    assert_eq!(r["scan"]["mails"], 0, "{r}");
+
+    at(&app, "2026-11-26");
+    let r = app.run_due_jobs().await;
+    assert_eq!(r["scan"]["yellow_filings"], 1, "{r}");
+    assert_eq!(r["scan"]["mails"], 2);
+    let mails = sent(&app);
+    assert!(
+        mails.contains(&(
+            format!("【黄牌预警】{number} 建设工程竣工验收消防备案 将于 2026年11月30日 到期"),
+            "manager <manager@example.test>".into()
+        )),
+        "{mails:?}"
+    );
+    assert!(mails.contains(&(
+        format!("Yellow card: {number} Fire-acceptance filing after completion is due on 30 November 2026"),
+        "manager_en <manager_en@example.test>".into()
+    )), "{mails:?}");
+    // Scanning again the same day, or the next, sends nothing more.
+    assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
+    at(&app, "2026-11-27");
+    assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
+
+    // Past the due day: red. Two scans at once (two instances) send each card once.
+    at(&app, "2026-12-01");
+    let (a, b) = futures::join!(
+        permits::jobs::run(&app.state, Job::DeadlineScan),
+        // Called directly: a second instance would not be stopped by the first one's lease.
+        app.state.run(|conn, ctx| {
+            permits::jobs::scan::deadline_scan(conn, ctx, &ctx_jobs())
+                .map(|r| serde_json::to_value(r).unwrap())
+        })
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mails_written = a["mails"].as_u64().unwrap_or(0) + b["mails"].as_u64().unwrap_or(0);
+    assert_eq!(mails_written, 2, "{a} {b}");
+    app.run_job(Job::Outbox).await;
+    let red: Vec<_> = sent(&app)
+        .into_iter()
+        .filter(|(s, _)| s.contains("红牌") || s.contains("Red card"))
+        .collect();
+    assert_eq!(red.len(), 2, "{red:?}");
+    assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
+    assert_eq!(app.sent_mail().len(), 4);
+    let _ = (manager, manager_en);
+}
+
+fn ctx_jobs() -> permits::config::Jobs {
+    permits::config::Jobs {
+        deadline_scan: String::new(),
+        digest: String::new(),
+        outbox: String::new(),
+        release_stale_claims: String::new(),
+        working_days_only: true,
+        stale_claim_hours: 72,
+        digest_horizon_working_days: 3,
+    }
+}
+
+/// A construction permit issued on `date` to a builder with an email address.
+async fn issued_permit(app: &TestApp, date: &str) -> (User, Value) {
+    at(app, date);
+    let builder = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(&builder, &id).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "approve",
+            json!({ "opinion": "符合施工许可条件" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "issued");
+    (builder, f)
+}
+
+#[actix_web::test]
+async fn start_of_works_reminders_fall_on_working_days_across_national_day() {
+    let app = TestApp::spawn().await;
+    // Issued Wednesday 2026-07-01: three months end on 10-01, National Day (10-01–07), so the
+    // deadline is Thursday 10-08. Reminders 10, 3 and 1 working days before: 09-17 (the
+    // make-up Sunday 09-20 counts, 中秋 09-25–27 does not), 09-28 and 09-30.
+    let (_, f) = issued_permit(&app, "2026-07-01").await;
+    let number = f["number"].as_str().unwrap().to_owned();
+    app.run_job(Job::Outbox).await;
+    let before = app.sent_mail().len();
+    let reminders = |app: &TestApp| {
+        app.sent_mail()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("【期限提醒】"))
+            .map(|m| m.subject)
+            .collect::<Vec<_>>()
+    };
+
+    at(&app, "2026-09-16");
+    app.run_due_jobs().await;
+    assert!(reminders(&app).is_empty());
+    at(&app, "2026-09-17");
+    app.run_due_jobs().await;
+    assert_eq!(
+        reminders(&app),
+        vec![format!(
+            "【期限提醒】{number} 自领取施工许可证之日起三个月内开工（不能按期开工的，应当申请延期）：2026年10月8日"
+        )]
+    );
+    // Saturday: a rest day, nothing goes out even though nothing is pending.
+    at(&app, "2026-09-19");
+    assert_eq!(app.run_due_jobs().await["scan"]["rest_day"], true);
+    // The make-up Sunday is a working day, but no reminder falls on it.
+    at(&app, "2026-09-20");
+    assert_eq!(app.run_due_jobs().await["scan"]["rest_day"], false);
+    assert_eq!(reminders(&app).len(), 1);
+    at(&app, "2026-09-28");
+    app.run_due_jobs().await;
+    assert_eq!(reminders(&app).len(), 2);
+    // 09-29 was missed (the service was down); on 09-30 one reminder goes out, not two.
+    at(&app, "2026-09-30");
+    app.run_due_jobs().await;
+    assert_eq!(reminders(&app).len(), 3);
+    at(&app, "2026-10-08");
+    app.run_due_jobs().await;
+    assert_eq!(reminders(&app).len(), 3);
+    assert_eq!(app.sent_mail().len(), before + 3);
+}
+
+#[actix_web::test]
+async fn a_promise_date_is_reminded_until_the_promised_material_arrives() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::En)
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let materials: Vec<&str> = CONSTRUCTION_MATERIALS
+        .iter()
+        .copied()
+        .filter(|m| *m != "site_readiness")
+        .collect();
+    app.upload_all(&builder, &id, &materials).await;
+    let f = app.filing(&builder, &id).await;
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": f["version"], "promises": { "site_readiness": "2026-12-04" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    app.run_job(Job::Outbox).await;
+    let count = |app: &TestApp| {
+        app.sent_mail()
+            .iter()
+            .filter(|m| m.subject.starts_with("Deadline reminder"))
+            .count()
+    };
+
+    // Friday 12-04 minus 3 working days: Tuesday 12-01.
+    at(&app, "2026-11-30");
+    app.run_due_jobs().await;
+    assert_eq!(count(&app), 0);
+    at(&app, "2026-12-01");
+    app.run_due_jobs().await;
+    assert_eq!(count(&app), 1);
+    let m = app
+        .sent_mail()
+        .into_iter()
+        .find(|m| m.subject.starts_with("Deadline reminder"))
+        .unwrap();
+    assert!(
+        m.subject
+            .contains("supplying the promised Evidence that the site is ready"),
+        "{}",
+        m.subject
+    );
+
+    // The builder supplies it during the review: the remaining reminders are not sent.
+    let builder = app.relogin(&builder).await;
+    app.upload_all(&builder, &id, &["site_readiness"]).await;
+    at(&app, "2026-12-03");
+    app.run_due_jobs().await;
+    at(&app, "2026-12-04");
+    app.run_due_jobs().await;
+    assert_eq!(count(&app), 1);
+}
+
+#[actix_web::test]
+async fn the_daily_digest_lists_claimed_and_soon_due_work_once_a_day_on_working_days() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let zh = app.applicant("builder").await;
+    let clerk = app
+        .mail_user("clerk", Some("fire"), &[Role::Clerk], Lang::Zh)
+        .await;
+    // Staff of another department see nothing of it.
+    app.mail_user("planner", Some("planning"), &[Role::Reviewer], Lang::Zh)
+        .await;
+    let a = submitted_fire_filing(&app, &zh).await;
+    let b = submitted_fire_filing(&app, &zh).await;
+    // The clerk claims one.
+    let r = app
+        .post(&clerk, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let r = app.run_job(Job::Digest).await;
+    assert_eq!(r["mails"], 1, "{r}");
+    app.run_job(Job::Outbox).await;
+    let digest = app
+        .sent_mail()
+        .into_iter()
+        .find(|m| m.subject.starts_with("【每日待办】"))
+        .unwrap();
+    assert_eq!(digest.subject, "【每日待办】2026年11月23日 共 2 件");
+    assert_eq!(digest.to, "clerk <clerk@example.test>");
+    for f in [&a, &b] {
+        assert!(digest.text.contains(f["number"].as_str().unwrap()));
+    }
+    assert!(digest.text.contains("本人"));
+    assert!(digest.text.contains("未认领"));
+
+    // Once a day.
+    assert_eq!(app.run_job(Job::Digest).await["mails"], 0);
+    // Not on Saturday.
+    at(&app, "2026-11-28");
+    assert_eq!(app.run_job(Job::Digest).await["rest_day"], true);
+    at(&app, "2026-11-30");
+    assert_eq!(app.run_job(Job::Digest).await["mails"], 1);
+    app.run_job(Job::Outbox).await;
+}
+
+#[actix_web::test]
+async fn claims_left_untouched_return_to_the_queue_and_the_release_is_audited() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let zh = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let other = app.staff("other", "fire", &[Role::Clerk]).await;
+    submitted_fire_filing(&app, &zh).await;
+    let r = app
+        .post(&clerk, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    app.clock.advance(chrono::Duration::hours(71));
+    assert_eq!(app.run_job(Job::ReleaseStaleClaims).await["released"], 0);
+    let other = app.relogin(&other).await;
+    let r = app
+        .post(&other, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(r.status(), 204, "nothing else to claim yet");
+
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.run_job(Job::ReleaseStaleClaims).await["released"], 1);
+    let other = app.relogin(&other).await;
+    let r = app
+        .post(&other, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let released: i64 = {
+        use diesel::prelude::*;
+        use permits::db::schema::audit_log::dsl as a;
+        a::audit_log
+            .filter(a::action.eq("release_stale_claim"))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(released, 1);
+}
+
+#[actix_web::test]
+async fn only_admins_run_jobs_and_see_their_last_runs() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    assert_eq!(
+        app.post(&clerk, "/api/v1/admin/jobs/deadline_scan/run", json!({}))
+            .await
+            .status(),
+        403
+    );
+    let r = app
+        .post(&admin, "/api/v1/admin/jobs/deadline_scan/run", json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["job"], "deadline_scan");
+    assert_eq!(body["result"]["rest_day"], false);
+    assert_eq!(
+        app.post(&admin, "/api/v1/admin/jobs/make_coffee/run", json!({}))
+            .await
+            .status(),
+        404
+    );
+    let runs: Value = app
+        .get(&admin, "/api/v1/admin/jobs")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(runs[0]["job"], "deadline_scan");
+    assert!(runs[0]["running_until"].is_null());
+    assert!(runs[0]["last_finished_at"].is_string());
+}
