@@ -526,6 +526,7 @@ type Inbox = Arc<std::sync::Mutex<Vec<(Vec<String>, Vec<u8>)>>>;
 struct SinkHandler {
     store: Inbox,
     refuse: Arc<std::sync::Mutex<Option<String>>>,
+    delay: Arc<std::sync::Mutex<std::time::Duration>>,
     to: Vec<String>,
     data: Vec<u8>,
 }
@@ -557,6 +558,8 @@ impl mailin_embedded::Handler for SinkHandler {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
+        let delay = *self.delay.lock().unwrap();
+        std::thread::sleep(delay);
         let data = std::mem::take(&mut self.data);
         self.store
             .lock()
@@ -571,6 +574,7 @@ pub struct SmtpSink {
     pub port: u16,
     store: Inbox,
     refuse: Arc<std::sync::Mutex<Option<String>>>,
+    delay: Arc<std::sync::Mutex<std::time::Duration>>,
 }
 
 impl SmtpSink {
@@ -582,9 +586,11 @@ impl SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let store = Arc::new(std::sync::Mutex::new(Vec::new()));
         let refuse = Arc::new(std::sync::Mutex::new(None));
+        let delay = Arc::new(std::sync::Mutex::new(std::time::Duration::ZERO));
         let handler = SinkHandler {
             store: store.clone(),
             refuse: refuse.clone(),
+            delay: delay.clone(),
             to: Vec::new(),
             data: Vec::new(),
         };
@@ -600,7 +606,13 @@ impl SmtpSink {
             port,
             store,
             refuse,
+            delay,
         }
+    }
+
+    /// Take this long over each message before answering its end of data.
+    pub fn delay(&self, d: std::time::Duration) {
+        *self.delay.lock().unwrap() = d;
     }
 
     /// Answer 550 to recipients containing `part` (None: accept everyone).

@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod concurrency;
 mod helpers;
+mod instances;
 mod legal_time;
 mod lifecycle;
 mod mail;
