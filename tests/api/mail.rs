@@ -714,3 +714,129 @@ async fn only_admins_run_jobs_and_see_their_last_runs() {
     assert!(runs[0]["running_until"].is_null());
     assert!(runs[0]["last_finished_at"].is_string());
 }
+
+#[actix_web::test]
+async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_requested() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let inspector = app.staff("inspector", "fire", &[Role::Inspector]).await;
+    let f = submitted_fire_filing(&app, &builder).await;
+    let number = f["number"].as_str().unwrap().to_owned();
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
+    at(&app, "2026-11-24");
+    let inspector = app.relogin(&inspector).await;
+    let builder = app.relogin(&builder).await;
+    let f = app
+        .act(
+            &inspector,
+            &f,
+            "fail_inspection",
+            json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" }),
+        )
+        .await;
+    app.run_job(Job::Outbox).await;
+    // The builder heard of the receipt, the draw and the failure, with its reasons.
+    let subjects: Vec<String> = app.sent_mail().into_iter().map(|m| m.subject).collect();
+    for state in [
+        "已备案，待抽取",
+        "被抽中，待检查",
+        "检查不合格，停止使用并整改",
+    ] {
+        assert!(
+            subjects.contains(&format!(
+                "【办件进度】{number} 建设工程竣工验收消防备案：{state}"
+            )),
+            "{subjects:?}"
+        );
+    }
+    let failed = app
+        .sent_mail()
+        .into_iter()
+        .find(|m| m.subject.ends_with("检查不合格，停止使用并整改"))
+        .unwrap();
+    assert!(
+        failed.text.contains("理由：疏散指示标志缺失"),
+        "{}",
+        failed.text
+    );
+    assert!(failed.text.contains("意见：责令停止使用并整改"));
+
+    // 30 calendar days from 11-24: Thursday 12-24; reminders 5 and 1 working days before.
+    let reminders = |app: &TestApp| {
+        app.sent_mail()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("【期限提醒】"))
+            .map(|m| m.subject)
+            .collect::<Vec<_>>()
+    };
+    at(&app, "2026-12-16");
+    app.run_due_jobs().await;
+    assert!(reminders(&app).is_empty());
+    at(&app, "2026-12-17");
+    app.run_due_jobs().await;
+    assert_eq!(
+        reminders(&app),
+        vec![format!(
+            "【期限提醒】{number} 整改期限（以整改通知书为准）：2026年12月24日"
+        )]
+    );
+    // The builder asks for the re-check: the period ends, and so do its reminders.
+    at(&app, "2026-12-18");
+    let builder = app.relogin(&builder).await;
+    app.act(
+        &builder,
+        &f,
+        "request_recheck",
+        json!({ "reason": "已补设疏散指示标志" }),
+    )
+    .await;
+    at(&app, "2026-12-23");
+    app.run_due_jobs().await;
+    assert_eq!(reminders(&app).len(), 1);
+}
+
+#[actix_web::test]
+async fn the_command_line_runs_a_job_against_the_database() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    app.mail_user("manager", Some("fire"), &[Role::Manager], Lang::Zh)
+        .await;
+    // Submitted a month ago by the manual clock: red by the system clock the command uses.
+    at(&app, "2026-10-12");
+    let builder = app.relogin(&builder).await;
+    submitted_fire_filing(&app, &builder).await;
+    let run = |job: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_permits"))
+            .args(["jobs", "run", job])
+            .env("PERMITS_ENV", "test")
+            .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
+            .env("PERMITS__DATABASE__URL", &app.db_url)
+            .env("PERMITS__CLOCK__MODE", "system")
+            .env("PERMITS__JOBS__WORKING_DAYS_ONLY", "false")
+            .output()
+            .unwrap()
+    };
+    let out = run("deadline_scan");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["red_filings"], 1, "{report}");
+    assert_eq!(report["mails"], 1, "{report} {:?}", app.outbox());
+    let out = run("no_such_job");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadline_scan"));
+    // The red card waits in the outbox (due from the system's now); this test's own sender
+    // delivers it.
+    at(&app, "2099-06-01");
+    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    assert!(app.sent_mail()[0].subject.starts_with("【红牌督办】"));
+}
