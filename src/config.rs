@@ -65,6 +65,8 @@ pub struct Server {
     pub bind: String,
     pub workers: usize,
     pub json_limit_kib: usize,
+    /// Session cookies only over HTTPS (production, behind TLS).
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +313,9 @@ impl Settings {
             }
             if self.demo.seed {
                 errors.push("demo.seed = true is refused in production".to_owned());
+            }
+            if !self.server.secure_cookies {
+                errors.push("server.secure_cookies = false is refused in production".to_owned());
             }
         }
         if errors.is_empty() {

@@ -540,3 +540,24 @@ pub fn update_with_deadlines(
         .returning(FilingRow::as_returning())
         .get_result(conn)
 }
+
+/// A filing with its running clock's due and warning days.
+pub type FilingLine = (FilingRow, Option<NaiveDate>, Option<NaiveDate>);
+
+/// An applicant's filings, newest first, with the running clock's due and warning days.
+pub fn applicant_lines(
+    conn: &mut PgConnection,
+    applicant: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<FilingLine>> {
+    filings::table
+        .filter(filings::applicant_id.eq(applicant))
+        .order((filings::created_at.desc(), filings::id))
+        .limit(limit)
+        .select((
+            FilingRow::as_select(),
+            filings::escalation_due_on,
+            filings::escalation_warn_on,
+        ))
+        .load(conn)
+}

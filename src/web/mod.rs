@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod pages;
 
 use std::sync::Arc;
 
@@ -142,5 +143,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::mail::retry)
                 .service(api::mail::runs)
                 .service(api::mail::run),
-        );
+        )
+        .configure(pages::configure);
 }

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod bad_input;
+mod browser;
 mod concurrency;
 mod helpers;
 mod instances;

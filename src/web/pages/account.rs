@@ -1,0 +1,264 @@
+//! Signing in and out, the language switch, and the applicant's own filings.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{LANG_COOKIE, PageError, SESSION_COOKIE, Ui, Viewer, safe_next, see_other};
+use crate::domain::Text;
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::services::auth;
+use crate::web::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct Next {
+    pub next: Option<String>,
+}
+
+/// Switch the language and remember it for a year.
+#[get("/lang/{lang}")]
+pub async fn switch_lang(
+    v: Viewer,
+    lang: web::Path<String>,
+    q: web::Query<Next>,
+) -> Result<HttpResponse, PageError> {
+    let lang = match lang.as_str() {
+        "en" => "en",
+        "zh" => "zh",
+        _ => return Err(PageError::from_app(&v, AppError::NotFound)),
+    };
+    let to = q.next.as_deref().and_then(safe_next).unwrap_or("/");
+    let mut r = see_other(to);
+    r.add_cookie(&v.cookie(LANG_COOKIE, lang.to_owned(), 365 * 24 * 3600))
+        .map_err(|e| PageError::internal(&v, e.into()))?;
+    Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html", config = "config/askama.toml")]
+struct LoginPage {
+    ui: Ui,
+    error: Option<String>,
+    username: String,
+    next: String,
+}
+
+#[get("/login")]
+pub async fn login_page(v: Viewer, q: web::Query<Next>) -> Result<HttpResponse, PageError> {
+    let next = q
+        .next
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or("")
+        .to_owned();
+    v.render(
+        StatusCode::OK,
+        &LoginPage {
+            ui: v.ui(),
+            error: None,
+            username: String::new(),
+            next,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+/// Sign in: the session cookie carries a new token; wrong names and passwords are throttled as
+/// in the API, and the page says what went wrong without saying which of the two it was.
+#[post("/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    v: Viewer,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    v.check_csrf(&form.csrf)?;
+    let settings = state.settings.auth.clone();
+    let (name, password) = (form.username.clone(), form.password.clone());
+    let result = state
+        .run(move |conn, ctx| auth::login(conn, &settings, &name, &password, ctx.now))
+        .await;
+    let again = |status: StatusCode, error: Text| {
+        v.render(
+            status,
+            &LoginPage {
+                ui: v.ui(),
+                error: Some(error.get(v.lang).to_owned()),
+                username: form.username.clone(),
+                next: safe_next(&form.next).unwrap_or("").to_owned(),
+            },
+        )
+    };
+    match result {
+        Ok(login) => {
+            let to = safe_next(&form.next).map(str::to_owned).unwrap_or_else(|| {
+                if login.user.has(Role::Applicant) {
+                    "/filings".into()
+                } else {
+                    "/".into()
+                }
+            });
+            let ttl = (login.expires_at - state.clock.now()).num_seconds().max(60);
+            let mut r = see_other(&to);
+            r.add_cookie(&v.cookie(SESSION_COOKIE, login.token, ttl))
+                .map_err(|e| PageError::internal(&v, e.into()))?;
+            Ok(r)
+        }
+        Err(AppError::Unauthenticated) => again(
+            StatusCode::UNAUTHORIZED,
+            Text {
+                zh: "用户名或密码不正确。".into(),
+                en: "The user name or password is not right.".into(),
+            },
+        ),
+        Err(AppError::TooManyRequests { retry_after_secs }) => again(
+            StatusCode::TOO_MANY_REQUESTS,
+            Text {
+                zh: format!(
+                    "登录失败次数过多，账号已暂时锁定，请 {} 分钟后再试。",
+                    retry_after_secs.div_ceil(60)
+                ),
+                en: format!(
+                    "Too many failed sign-ins: try again in {} minutes.",
+                    retry_after_secs.div_ceil(60)
+                ),
+            },
+        ),
+        Err(AppError::Validation(_)) | Err(AppError::BadRequest(..)) => again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Text {
+                zh: "请填写用户名和密码。".into(),
+                en: "Enter your user name and password.".into(),
+            },
+        ),
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+}
+
+/// Sign out: the session's token is revoked, not just forgotten by the browser.
+#[post("/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    v: Viewer,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    v.check_csrf(&form.csrf)?;
+    if let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) {
+        state
+            .run(move |conn, ctx| auth::logout(conn, &p, &token, ctx.now))
+            .await
+            .map_err(|e| PageError::from_app(&v, e))?;
+    }
+    let mut r = see_other("/");
+    let mut gone = v.cookie(SESSION_COOKIE, String::new(), 0);
+    gone.make_removal();
+    r.add_cookie(&gone)
+        .map_err(|e| PageError::internal(&v, e.into()))?;
+    Ok(r)
+}
+
+pub struct FilingLine {
+    pub id: uuid::Uuid,
+    pub number: String,
+    pub item: String,
+    pub state: String,
+    pub due: Option<NaiveDate>,
+    pub colour: &'static str,
+    pub colour_label: &'static str,
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/filings.html", config = "config/askama.toml")]
+struct MyFilings {
+    ui: Ui,
+    rows: Vec<FilingLine>,
+}
+
+/// The applicant's filings: status, due date with its colour, and what they can do next.
+#[get("/filings")]
+pub async fn my_filings(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+    let Some(p) = v.principal.clone() else {
+        return Ok(v.to_login());
+    };
+    if !p.has(Role::Applicant) {
+        return Err(PageError::from_app(&v, AppError::Forbidden));
+    }
+    let lang = v.lang;
+    let ui = v.ui();
+    let rows = state
+        .run(move |conn, ctx| {
+            let today = ctx.today();
+            let rows = crate::repo::filings::applicant_lines(conn, p.user_id, 200)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (f, due, warn) in rows {
+                let item = ctx.items.by_id(conn, f.item_version_id)?;
+                let def = &item.def;
+                let state = def.state(&f.state);
+                let final_ = state.is_some_and(|s| s.kind.is_final());
+                let (colour, colour_label) = match (due, warn) {
+                    (Some(d), _) if today > d => ("red", ui.t("已超期", "overdue")),
+                    (Some(_), Some(w)) if today >= w => ("yellow", ui.t("临近期限", "due soon")),
+                    _ => ("green", ui.t("正常", "on time")),
+                };
+                let mine: Vec<&str> = def
+                    .actions_from(&f.state)
+                    .filter(|a| a.roles.contains(&Role::Applicant))
+                    .map(|a| a.label.get(lang))
+                    .collect();
+                let next = if final_ {
+                    ui.t("已办结", "Closed").to_owned()
+                } else if mine.is_empty() {
+                    ui.t("等待办理", "With the bureau").to_owned()
+                } else {
+                    mine.join(lang_sep(lang))
+                };
+                out.push(FilingLine {
+                    id: f.id,
+                    number: f
+                        .number
+                        .clone()
+                        .unwrap_or_else(|| ui.t("（草稿）", "(draft)").to_owned()),
+                    item: def.name.get(lang).to_owned(),
+                    state: state
+                        .map(|s| s.label.get(lang).to_owned())
+                        .unwrap_or_else(|| f.state.clone()),
+                    due: if final_ { None } else { due },
+                    colour,
+                    colour_label,
+                    next,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| PageError::from_app(&v, e))?;
+    v.render(StatusCode::OK, &MyFilings { ui: v.ui(), rows })
+}
+
+fn lang_sep(lang: crate::domain::Lang) -> &'static str {
+    match lang {
+        crate::domain::Lang::Zh => "、",
+        crate::domain::Lang::En => ", ",
+    }
+}

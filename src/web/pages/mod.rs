@@ -1,0 +1,419 @@
+//! The pages: server-rendered HTML through askama (auto-escaped, checked at compile time),
+//! working without JavaScript. Chinese by default; English by `Accept-Language` or the language
+//! link, remembered in a cookie.
+//!
+//! Sessions are the same opaque, hashed, expiring, revocable tokens as the API's, carried in an
+//! HttpOnly, SameSite=Lax cookie. Every form that changes something carries a CSRF token: for a
+//! signed-in user one derived from the session token; before sign-in a random one also set as a
+//! cookie (double submit).
+
+pub mod account;
+pub mod public;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::domain::definition::{Requirement, Role};
+use crate::domain::{Lang, Text};
+use crate::error::AppError;
+use crate::services::auth::{self, Principal};
+
+pub const SESSION_COOKIE: &str = "permits_session";
+pub const LANG_COOKIE: &str = "permits_lang";
+pub const CSRF_COOKIE: &str = "permits_csrf";
+
+/// Who is looking, in which language, and the CSRF token their forms carry.
+pub struct Viewer {
+    pub lang: Lang,
+    pub principal: Option<Principal>,
+    pub session: Option<String>,
+    pub csrf: String,
+    /// A fresh anonymous CSRF token to set as a cookie with the response.
+    new_csrf: Option<String>,
+    pub path: String,
+    pub authority: Text,
+    pub secure: bool,
+}
+
+fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn session_csrf(token: &str) -> String {
+    digest(&format!("csrf:{token}"))[..32].to_owned()
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+fn lang_from(req: &HttpRequest) -> Lang {
+    if let Some(c) = req.cookie(LANG_COOKIE) {
+        return if c.value() == "en" {
+            Lang::En
+        } else {
+            Lang::Zh
+        };
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    // The first language named decides; Chinese unless it is English.
+    match accept.split(',').next().map(str::trim) {
+        Some(l) if l.to_ascii_lowercase().starts_with("en") => Lang::En,
+        _ => Lang::Zh,
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let session = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|t| !t.is_empty() && t.len() <= 200);
+        let anon_csrf = req
+            .cookie(CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+        let lang = lang_from(req);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("app state missing")))?;
+            let principal = match session.clone() {
+                Some(t) => {
+                    state
+                        .run(move |conn, ctx| match auth::principal(conn, &t, ctx.now) {
+                            Ok(p) => Ok(Some(p)),
+                            Err(AppError::Unauthenticated) => Ok(None),
+                            Err(e) => Err(e),
+                        })
+                        .await?
+                }
+                None => None,
+            };
+            let session = session.filter(|_| principal.is_some());
+            let (csrf, new_csrf) = match (&session, anon_csrf) {
+                (Some(t), _) => (session_csrf(t), None),
+                (None, Some(c)) => (c, None),
+                (None, None) => {
+                    let c = random_token();
+                    (c.clone(), Some(c))
+                }
+            };
+            Ok(Viewer {
+                lang,
+                principal,
+                session,
+                csrf,
+                new_csrf,
+                path,
+                authority: Text {
+                    zh: state.settings.authority.name_zh.clone(),
+                    en: state.settings.authority.name_en.clone(),
+                },
+                secure: state.settings.server.secure_cookies,
+            })
+        })
+    }
+}
+
+impl Viewer {
+    /// A form's CSRF token must match the viewer's (compared as digests, in constant time as
+    /// far as the comparison of two equal-length hex strings goes).
+    pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
+        if !sent.is_empty() && digest(sent) == digest(&self.csrf) && self.new_csrf.is_none() {
+            Ok(())
+        } else {
+            Err(PageError::new(
+                self,
+                StatusCode::FORBIDDEN,
+                Text {
+                    zh: "表单已过期".into(),
+                    en: "The form has expired".into(),
+                },
+                Text {
+                    zh: "请返回上一页，刷新后重新提交。".into(),
+                    en: "Go back, reload the page and submit again.".into(),
+                },
+            ))
+        }
+    }
+
+    pub fn ui(&self) -> Ui {
+        Ui {
+            lang: self.lang,
+            user: self.principal.as_ref().map(|p| UserBrief {
+                name: p.display_name.clone(),
+                applicant: p.has(Role::Applicant),
+            }),
+            csrf: self.csrf.clone(),
+            path: self.path.clone(),
+            authority: self.authority.clone(),
+        }
+    }
+
+    pub fn cookie<'c>(&self, name: &'c str, value: String, max_age_secs: i64) -> Cookie<'c> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
+            .finish()
+    }
+
+    /// Render a page: HTML, never cached, with the anonymous CSRF cookie when it is new.
+    pub fn render(&self, status: StatusCode, t: &impl Template) -> Result<HttpResponse, PageError> {
+        let body = t
+            .render()
+            .map_err(|e| PageError::internal(self, anyhow::anyhow!("rendering: {e}")))?;
+        let mut r = HttpResponse::build(status);
+        r.content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            ))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+        if let Some(c) = &self.new_csrf {
+            r.cookie(self.cookie(CSRF_COOKIE, c.clone(), 24 * 3600));
+        }
+        Ok(r.body(body))
+    }
+
+    /// Send the viewer to the sign-in page, coming back here afterwards.
+    pub fn to_login(&self) -> HttpResponse {
+        see_other(&format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(self.path.as_bytes()).collect::<String>()
+        ))
+    }
+}
+
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// A path on this site to go to after signing in: never another host.
+pub fn safe_next(next: &str) -> Option<&str> {
+    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 512)
+        .then_some(next)
+}
+
+pub struct UserBrief {
+    pub name: String,
+    pub applicant: bool,
+}
+
+/// What every page template knows: the language, the viewer, the CSRF token.
+pub struct Ui {
+    pub lang: Lang,
+    pub user: Option<UserBrief>,
+    pub csrf: String,
+    pub path: String,
+    authority: Text,
+}
+
+impl Ui {
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        match self.lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    pub fn tx<'a>(&self, text: &'a Text) -> &'a str {
+        text.get(self.lang)
+    }
+
+    pub fn authority(&self) -> &str {
+        self.authority.get(self.lang)
+    }
+
+    pub fn lang_attr(&self) -> &'static str {
+        match self.lang {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other_lang(&self) -> &'static str {
+        match self.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh",
+        }
+    }
+
+    pub fn other_lang_attr(&self) -> &'static str {
+        match self.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh-CN",
+        }
+    }
+
+    pub fn other_lang_label(&self) -> &'static str {
+        match self.lang {
+            Lang::Zh => "English",
+            Lang::En => "中文",
+        }
+    }
+
+    pub fn is_applicant(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.applicant)
+    }
+
+    pub fn requirement(&self, r: &Requirement) -> &'static str {
+        match r {
+            Requirement::Required => self.t("必须提交", "Required"),
+            Requirement::Tolerable => self.t("可容缺（承诺补交）", "May follow (on a promise)"),
+            Requirement::Optional => self.t("视情况提交", "If applicable"),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/error.html", config = "config/askama.toml")]
+struct ErrorPage<'a> {
+    ui: Ui,
+    title: &'a str,
+    detail: &'a str,
+}
+
+/// An error shown as a page that says what happened and what to do, in the viewer's language.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    html: String,
+}
+
+impl PageError {
+    pub fn new(v: &Viewer, status: StatusCode, title: Text, detail: Text) -> PageError {
+        let ui = v.ui();
+        let page = ErrorPage {
+            title: title.get(v.lang),
+            detail: detail.get(v.lang),
+            ui,
+        };
+        PageError {
+            status,
+            html: page
+                .render()
+                .unwrap_or_else(|_| "<!DOCTYPE html><title>Error</title><p>Error</p>".into()),
+        }
+    }
+
+    pub fn internal(v: &Viewer, e: anyhow::Error) -> PageError {
+        tracing::error!(error = %e, "page failed");
+        PageError::new(
+            v,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Text {
+                zh: "系统出错了".into(),
+                en: "Something went wrong".into(),
+            },
+            Text {
+                zh: "请稍后再试；如果问题持续，请联系窗口工作人员。".into(),
+                en: "Please try again later; if it persists, contact the service window.".into(),
+            },
+        )
+    }
+
+    pub fn from_app(v: &Viewer, e: AppError) -> PageError {
+        let (status, title, detail) = match &e {
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                ("页面不存在", "Not found"),
+                (
+                    "您要找的内容不存在，或者您无权查看。",
+                    "What you asked for does not exist, or you may not see it.",
+                ),
+            ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                ("无权访问", "Not allowed"),
+                ("您的账号不能进行此操作。", "Your account may not do this."),
+            ),
+            AppError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ("系统繁忙", "Busy"),
+                ("请稍后再试。", "Please try again in a moment."),
+            ),
+            _ => return PageError::internal(v, anyhow::anyhow!("{e}")),
+        };
+        PageError::new(
+            v,
+            status,
+            Text {
+                zh: title.0.into(),
+                en: title.1.into(),
+            },
+            Text {
+                zh: detail.0.into(),
+                en: detail.1.into(),
+            },
+        )
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "page error {}", self.status)
+    }
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(self.html.clone())
+    }
+}
+
+/// The stylesheet, from the binary.
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../static/app.css"))
+}
+
+/// Every page route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/app.css", web::get().to(stylesheet))
+        .service(public::index)
+        .service(public::item)
+        .service(public::calculator)
+        .service(account::switch_lang)
+        .service(account::login_page)
+        .service(account::login)
+        .service(account::logout)
+        .service(account::my_filings);
+}

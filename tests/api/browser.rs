@@ -1,0 +1,409 @@
+//! The pages in a real browser (headless Chromium through chromedriver), and the page rules a
+//! browser cannot be trusted to check: CSRF, session expiry, access.
+//!
+//! Screenshots of every page visited land in `target/screenshots/` (look at them: Chinese text
+//! must render, which needs a CJK font such as fonts-wqy-microhei). Without `chromedriver` on
+//! the PATH the browser journeys are skipped with a message, unless `PERMITS_REQUIRE_BROWSER`
+//! is set (CI sets it, after installing Chromium).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use permits::domain::definition::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_form, free_port};
+
+struct Driver {
+    process: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn chromedriver() -> Option<Driver> {
+    let found = Command::new("chromedriver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("PERMITS_REQUIRE_BROWSER").is_none(),
+            "chromedriver is not installed (apt-get install chromium chromium-driver fonts-wqy-microhei)"
+        );
+        eprintln!("SKIPPED: no chromedriver on the PATH; the browser journeys did not run");
+        return None;
+    }
+    let port = free_port();
+    let process = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Driver { process, port })
+}
+
+async fn browser(driver: &Driver, lang: &str) -> Client {
+    let profile = std::env::temp_dir().join(format!("permits-chrome-{}", uuid::Uuid::new_v4()));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                format!("--lang={lang}"),
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": { "intl.accept_languages": lang },
+        }),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session")
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The text of the first element matching `css`, waiting for it to appear (after a click that
+/// loads a page).
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Wait until the page's heading reads `want` (a click that loads a page returns before the new
+/// page is there; elements of the old one go stale).
+async fn heading(c: &Client, want: &str) {
+    let start = Instant::now();
+    loop {
+        let got = match c.find(Locator::Css("h1")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the heading is `{got}`, not `{want}`"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+async fn submit(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn a_visitor_reads_the_guides_computes_working_days_and_an_applicant_signs_in() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, FIRE_MATERIALS).await;
+    let f = app.filing(&builder, &id).await;
+    let f: Value = app.act(&builder, &f, "submit", json!({})).await;
+    let number = f["number"].as_str().unwrap().to_owned();
+
+    let c = browser(&driver, "zh-CN").await;
+    // The catalogue, in Chinese by default.
+    c.goto(&app.url("/")).await.unwrap();
+    heading(&c, "办事指南").await;
+    shot(&c, "01-catalogue-zh").await;
+
+    // A service guide: materials and the steps, reachable from the catalogue.
+    c.find(Locator::LinkText("建筑工程施工许可证核发"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    heading(&c, "建筑工程施工许可证核发").await;
+    let steps = text(&c, "ol.steps").await;
+    assert!(steps.contains("受理"), "{steps}");
+    shot(&c, "02-guide-construction-permit").await;
+
+    // The calculator: a wrong entry is explained next to its field, then a right one.
+    c.goto(&app.url("/calculator")).await.unwrap();
+    // A date picker's value (typing into a date field depends on the browser's locale), and a
+    // value the number field would not allow, as an old browser would send it.
+    c.execute(
+        "document.getElementById('from').value = '2026-09-25'; const d = document.getElementById('days'); d.type = 'text'; d.removeAttribute('required'); d.value = 'x';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    submit(&c, "form button[type=submit]").await;
+    assert!(
+        text(&c, "#days-error")
+            .await
+            .contains("请填写 0 到 3650 之间的整数")
+    );
+    fill(&c, "#days", "5").await;
+    submit(&c, "form button[type=submit]").await;
+    // Across National Day 2026 (10-01–07): the 5th working day after 09-25 is 10-09.
+    assert_eq!(text(&c, "#result").await, "2026-10-09");
+    shot(&c, "03-calculator").await;
+
+    // English, remembered across pages.
+    c.find(Locator::LinkText("English"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    heading(&c, "Working-day calculator").await;
+    c.goto(&app.url("/")).await.unwrap();
+    heading(&c, "Service guides").await;
+    c.find(Locator::LinkText("中文"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // "My filings" asks for a sign-in first, then comes back.
+    c.goto(&app.url("/filings")).await.unwrap();
+    heading(&c, "登录").await;
+    fill(&c, "#username", "builder").await;
+    fill(&c, "#password", "wrong password").await;
+    submit(&c, "form.card button[type=submit]").await;
+    assert!(
+        text(&c, "[role=alert]")
+            .await
+            .contains("用户名或密码不正确")
+    );
+    shot(&c, "04-login-error").await;
+    fill(&c, "#password", crate::helpers::PASSWORD).await;
+    submit(&c, "form.card button[type=submit]").await;
+    heading(&c, "我的办件").await;
+    let table = text(&c, "table").await;
+    assert!(table.contains(&number), "{table}");
+    assert!(table.contains("建设工程竣工验收消防备案"), "{table}");
+    assert!(table.contains("待备案"), "{table}");
+    assert!(table.contains("2026-11-30"), "{table}");
+    shot(&c, "05-my-filings").await;
+
+    // Signing out revokes the session: the old cookie no longer opens the page.
+    submit(&c, "header form button").await;
+    c.goto(&app.url("/filings")).await.unwrap();
+    heading(&c, "登录").await;
+    c.close().await.unwrap();
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of a cookie set by a response.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find(|h| h.starts_with(&format!("{name}=")))
+        .map(|h| {
+            h[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
+    html[at..at + 32].to_owned()
+}
+
+/// Sign in through the form; returns the session cookie.
+async fn sign_in(app: &TestApp, user: &str) -> String {
+    let c = client();
+    let r = c.get(app.url("/login")).send().await.unwrap();
+    let csrf_cookie = set_cookie(&r, "permits_csrf").unwrap();
+    let html = r.text().await.unwrap();
+    let csrf = hidden_csrf(&html);
+    assert_eq!(csrf, csrf_cookie);
+    let r = c
+        .post(app.url("/login"))
+        .header("cookie", format!("permits_csrf={csrf_cookie}"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", user),
+            ("password", crate::helpers::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    set_cookie(&r, "permits_session").unwrap()
+}
+
+#[actix_web::test]
+async fn forms_without_the_right_csrf_token_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.applicant("builder").await;
+    let c = client();
+    // Sign-in without the cookie half of the token (a cross-site post): refused.
+    let r = c
+        .post(app.url("/login"))
+        .form(&[
+            ("_csrf", "0123456789abcdef0123456789abcdef"),
+            ("username", "builder"),
+            ("password", crate::helpers::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "permits_session").is_none());
+    assert!(r.text().await.unwrap().contains("表单已过期"));
+
+    // Signed in, a sign-out with another token does not sign out.
+    let session = sign_in(&app, "builder").await;
+    let cookie = format!("permits_session={session}");
+    let r = c
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .form(&[("_csrf", "ffffffffffffffffffffffffffffffff")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .get(app.url("/filings"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // With its own token it does, and the session is dead afterwards.
+    let csrf = hidden_csrf(&r.text().await.unwrap());
+    let r = c
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = c
+        .get(app.url("/filings"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?next=%2Ffilings")
+    );
+}
+
+#[actix_web::test]
+async fn a_session_expires_with_its_token_and_staff_cannot_open_an_applicants_page() {
+    let app = TestApp::spawn().await;
+    app.applicant("builder").await;
+    app.staff("clerk", "window", &[Role::Clerk]).await;
+    let c = client();
+    let session = sign_in(&app, "builder").await;
+    let cookie = format!("permits_session={session}");
+    let ok = c
+        .get(app.url("/filings"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    app.clock.advance(chrono::Duration::hours(13));
+    let r = c
+        .get(app.url("/filings"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "an expired session signs in again");
+
+    let staff = sign_in(&app, "clerk").await;
+    let r = c
+        .get(app.url("/filings"))
+        .header("cookie", format!("permits_session={staff}"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Your account may not do this.")
+    );
+    // The next page after sign-in never leaves the site.
+    let r = c
+        .get(app.url("/lang/en?next=//evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/");
+}
