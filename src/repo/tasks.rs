@@ -237,3 +237,65 @@ pub fn for_digest(
         ))
         .load(conn)
 }
+
+/// A queue line for the workbench: the task, its due day, and its filing's number, item
+/// version, state and warning day.
+#[derive(Debug, Clone, Queryable)]
+pub struct UrgentTask {
+    pub id: i64,
+    pub filing_id: Uuid,
+    pub claimed_by: Option<Uuid>,
+    pub due_on: Option<chrono::NaiveDate>,
+    pub number: Option<String>,
+    pub item_code: String,
+    pub item_version_id: i32,
+    pub state: String,
+    pub warn_on: Option<chrono::NaiveDate>,
+}
+
+/// Open tasks of a department for some roles, most urgent first (earliest due day; undated
+/// last, oldest first), optionally only one item's, only unclaimed or only one person's.
+#[allow(clippy::too_many_arguments)]
+pub fn urgent(
+    conn: &mut PgConnection,
+    department: &str,
+    roles: &[String],
+    item: Option<&str>,
+    only_unclaimed: bool,
+    claimed_by: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<UrgentTask>> {
+    let mut q = tasks::table
+        .inner_join(filings::table)
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::department.eq(department.to_owned()))
+        .filter(tasks::role.eq_any(roles.to_owned()))
+        .into_boxed();
+    if let Some(i) = item {
+        q = q.filter(filings::item_code.eq(i.to_owned()));
+    }
+    if only_unclaimed {
+        q = q.filter(tasks::claimed_by.is_null());
+    }
+    if let Some(u) = claimed_by {
+        q = q.filter(tasks::claimed_by.eq(u));
+    }
+    q.order((
+        tasks::due_on.asc().nulls_last(),
+        tasks::created_at,
+        tasks::id,
+    ))
+    .limit(limit)
+    .select((
+        tasks::id,
+        tasks::filing_id,
+        tasks::claimed_by,
+        tasks::due_on,
+        filings::number,
+        filings::item_code,
+        filings::item_version_id,
+        filings::state,
+        filings::escalation_warn_on,
+    ))
+    .load(conn)
+}

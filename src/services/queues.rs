@@ -239,3 +239,23 @@ pub fn assign(
         with_filing(conn, t)
     })
 }
+
+/// The caller's queue, most urgent first (the workbench page).
+pub fn urgent(
+    conn: &mut PgConnection,
+    p: &Principal,
+    scope: Scope,
+    item: Option<&str>,
+    limit: i64,
+) -> Result<Vec<tasks::UrgentTask>, AppError> {
+    let (dept, roles) = work_roles(p, None)?;
+    Ok(tasks::urgent(
+        conn,
+        &dept,
+        &roles,
+        item,
+        scope == Scope::Unclaimed,
+        (scope == Scope::Mine).then_some(p.user_id),
+        limit,
+    )?)
+}

@@ -407,3 +407,186 @@ async fn a_session_expires_with_its_token_and_staff_cannot_open_an_applicants_pa
         .unwrap();
     assert_eq!(r.headers()["location"], "/");
 }
+
+/// Sign in through the page in a fresh browser session.
+async fn signed_in(driver: &Driver, app: &TestApp, user: &str) -> Client {
+    let c = browser(driver, "zh-CN").await;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(&c, "#username", user).await;
+    fill(&c, "#password", crate::helpers::PASSWORD).await;
+    submit(&c, "form.card button[type=submit]").await;
+    // Wait for the page after sign-in.
+    let start = Instant::now();
+    while c.current_url().await.unwrap().path() == "/login" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sign-in of {user}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c
+}
+
+/// Click an action button on the filing page and wait for the state to read `then`.
+async fn take(c: &Client, action: &str, then: &str) {
+    submit(c, &format!("button[name=do][value={action}]")).await;
+    wait_text(c, "#state", then).await;
+}
+
+async fn wait_text(c: &Client, css: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let got = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if got.contains(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "`{css}` reads `{got}`, not `{want}`"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn upload(c: &Client, material: &str, file: &std::path::Path) {
+    c.find(Locator::Css(&format!("#file-{material}")))
+        .await
+        .unwrap()
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    submit(c, &format!("#material-{material} button[type=submit]")).await;
+    // Back on the filing page with the file listed.
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    wait_text(c, &format!("#material-{material}"), &name).await;
+}
+
+#[actix_web::test]
+async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_review_to_the_dashboard()
+ {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    app.applicant("builder").await;
+    app.staff("clerk", "window", &[Role::Clerk]).await;
+    app.staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    app.staff("manager", "construction", &[Role::Manager]).await;
+    let files = std::env::temp_dir().join(format!("permits-browser-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&files).unwrap();
+    let pdf = |name: &str| {
+        let p = files.join(format!("{name}.pdf"));
+        std::fs::write(&p, crate::helpers::pdf(name)).unwrap();
+        p
+    };
+
+    // The applicant starts from the service guide.
+    let builder = signed_in(&driver, &app, "builder").await;
+    builder
+        .goto(&app.url("/items/construction-permit"))
+        .await
+        .unwrap();
+    submit(&builder, "#apply").await;
+    heading(&builder, "建筑工程施工许可证核发").await;
+    // A wrong credit code comes back next to its field, with what was typed kept.
+    let form = crate::helpers::construction_form();
+    for (k, v) in form.as_object().unwrap() {
+        let value = v
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string());
+        if k.starts_with("planned_") {
+            builder
+                .execute(
+                    &format!("document.getElementById('{k}').value = '{value}'"),
+                    vec![],
+                )
+                .await
+                .unwrap();
+        } else if k == "builder_credit_code" {
+            fill(&builder, "#builder_credit_code", "91350100M000100Y44").await;
+        } else {
+            fill(&builder, &format!("#{k}"), &value).await;
+        }
+    }
+    shot(&builder, "10-new-filing-form").await;
+    submit(&builder, "form.card button[type=submit]").await;
+    let error = text(&builder, "#builder_credit_code-error").await;
+    assert!(error.contains("校验"), "{error}");
+    let kept = builder
+        .find(Locator::Css("#project_name"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("示范小学教学楼"));
+    shot(&builder, "11-new-filing-errors").await;
+    fill(&builder, "#builder_credit_code", "91350100M000100Y43").await;
+    submit(&builder, "form.card button[type=submit]").await;
+    wait_text(&builder, "#state", "填写申请").await;
+    for m in crate::helpers::CONSTRUCTION_MATERIALS {
+        upload(&builder, m, &pdf(m)).await;
+    }
+    shot(&builder, "12-draft-with-materials").await;
+    take(&builder, "submit", "待受理").await;
+    let number = text(&builder, "#number").await;
+    assert!(number.starts_with("SGXK-2026-"), "{number}");
+
+    // The window clerk finds it in the queue and asks for a supplement.
+    let clerk = signed_in(&driver, &app, "clerk").await;
+    clerk.goto(&app.url("/queue")).await.unwrap();
+    wait_text(&clerk, "#queue", &number).await;
+    shot(&clerk, "13-clerk-queue").await;
+    submit(&clerk, "#claim-next").await;
+    wait_text(&clerk, "#number", &number).await;
+    fill(&clerk, "#request_supplement-items", "施工合同缺少盖章页").await;
+    take(&clerk, "request_supplement", "待补正").await;
+
+    // The applicant sees the whole list, replaces the contract and supplements.
+    builder.refresh().await.unwrap();
+    wait_text(&builder, "#notice", "施工合同缺少盖章页").await;
+    shot(&builder, "14-supplement-notice").await;
+    upload(&builder, "construction_contract", &pdf("contract-signed")).await;
+    take(&builder, "supplement", "待受理").await;
+
+    // The clerk accepts; a stale page would have said someone acted first.
+    clerk.refresh().await.unwrap();
+    take(&clerk, "accept", "审查").await;
+
+    // The reviewer approves with an opinion.
+    let reviewer = signed_in(&driver, &app, "reviewer").await;
+    reviewer.goto(&app.url("/queue")).await.unwrap();
+    wait_text(&reviewer, "#queue", &number).await;
+    reviewer
+        .find(Locator::LinkText(&number))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&reviewer, "#number", &number).await;
+    fill(&reviewer, "#approve-opinion", "符合施工许可条件").await;
+    take(&reviewer, "approve", "已发证").await;
+    shot(&reviewer, "15-issued").await;
+
+    // The section head sees it decided on time on the dashboard.
+    let manager = signed_in(&driver, &app, "manager").await;
+    manager.goto(&app.url("/dashboard")).await.unwrap();
+    heading(&manager, "时限监控").await;
+    assert_eq!(text(&manager, "#closed").await, "1");
+    let page = manager.source().await.unwrap();
+    assert!(page.contains("<svg"), "charts are drawn on the server");
+    assert!(page.contains("100.0%"), "one decided on time");
+    shot(&manager, "16-dashboard").await;
+
+    for c in [builder, clerk, reviewer, manager] {
+        c.close().await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&files);
+}

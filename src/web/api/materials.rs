@@ -96,9 +96,26 @@ pub async fn upload(
     who: Authed,
     path: web::Path<(Uuid, String)>,
     req: HttpRequest,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let (id, material) = path.into_inner();
+    let (view, version) = store(&state, who.principal, id, material, &req, payload).await?;
+    Ok(HttpResponse::Created().json(Uploaded {
+        material: view,
+        filing_version: version,
+    }))
+}
+
+/// Receive one file for a material of a filing (the part named `file`), check and store it,
+/// and record it: shared by the API and the pages.
+pub async fn store(
+    state: &AppState,
+    who: crate::services::auth::Principal,
+    id: Uuid,
+    material: String,
+    req: &HttpRequest,
+    mut payload: Multipart,
+) -> Result<(MaterialView, i32), AppError> {
     let global_max = u64::from(state.settings.storage.max_upload_mb) * 1024 * 1024;
     // Refuse an announced oversize body before reading it.
     let declared = req
@@ -106,7 +123,7 @@ pub async fn upload(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let p = who.principal.clone();
+    let p = who.clone();
     let m = material.clone();
     let policy = state
         .run(move |conn, ctx| filings::upload_policy(conn, ctx, &p, id, &m, global_max))
@@ -187,7 +204,7 @@ pub async fn upload(
             tmp,
         ));
     }
-    let (upload, tmp) = stored.ok_or_else(|| {
+    let (file, tmp) = stored.ok_or_else(|| {
         AppError::one_invalid(
             "file",
             "required",
@@ -195,7 +212,7 @@ pub async fn upload(
             "Send the file in the multipart part `file`",
         )
     })?;
-    let target = stored_path(&dir, &upload.sha256);
+    let target = stored_path(&dir, &file.sha256);
     if let Some(parent) = target.parent() {
         tokio::fs::create_dir_all(parent)
             .await
@@ -205,14 +222,10 @@ pub async fn upload(
         .await
         .map_err(|e| anyhow::anyhow!("storing upload {}: {e}", target.display()))?;
 
-    let p = who.principal;
-    let (view, version) = state
-        .run(move |conn, ctx| filings::add_material(conn, ctx, &p, id, &material, &upload))
-        .await?;
-    Ok(HttpResponse::Created().json(Uploaded {
-        material: view,
-        filing_version: version,
-    }))
+    let p = who;
+    state
+        .run(move |conn, ctx| filings::add_material(conn, ctx, &p, id, &material, &file))
+        .await
 }
 
 enum Receive {
@@ -305,6 +318,15 @@ pub async fn download(
             filings::material_for_download(conn, p, id, material_id)
         })
         .await?;
+    send_file(&state, m, &req).await
+}
+
+/// A stored material as a download (its original name, UTF-8).
+pub async fn send_file(
+    state: &AppState,
+    m: crate::repo::filings::MaterialRow,
+    req: &HttpRequest,
+) -> Result<HttpResponse, AppError> {
     let file_path = stored_path(&state.settings.upload_dir(), &m.sha256);
     let file = actix_files::NamedFile::open_async(&file_path)
         .await
@@ -325,5 +347,5 @@ pub async fn download(
             )],
         },
     );
-    Ok(file.into_response(&req))
+    Ok(file.into_response(req))
 }

@@ -8,7 +8,9 @@
 //! cookie (double submit).
 
 pub mod account;
+pub mod filing;
 pub mod public;
+pub mod work;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -166,6 +168,8 @@ impl Viewer {
             user: self.principal.as_ref().map(|p| UserBrief {
                 name: p.display_name.clone(),
                 applicant: p.has(Role::Applicant),
+                staff: p.has(Role::Clerk) || p.has(Role::Reviewer) || p.has(Role::Inspector),
+                manager: p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor),
             }),
             csrf: self.csrf.clone(),
             path: self.path.clone(),
@@ -226,6 +230,10 @@ pub fn safe_next(next: &str) -> Option<&str> {
 pub struct UserBrief {
     pub name: String,
     pub applicant: bool,
+    /// Works a queue (clerk, reviewer, inspector).
+    pub staff: bool,
+    /// Sees the dashboard (managers, admins, auditors).
+    pub manager: bool,
 }
 
 /// What every page template knows: the language, the viewer, the CSRF token.
@@ -415,5 +423,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(account::login_page)
         .service(account::login)
         .service(account::logout)
-        .service(account::my_filings);
+        .service(account::my_filings)
+        .service(filing::new_form)
+        .service(filing::create)
+        .service(filing::edit_form)
+        .service(filing::edit)
+        .service(filing::show)
+        .service(filing::act)
+        .service(filing::upload)
+        .service(filing::download)
+        .service(work::queue)
+        .service(work::claim_next)
+        .service(work::task)
+        .service(work::dashboard);
 }
