@@ -10,5 +10,6 @@ mod instances;
 mod legal_time;
 mod lifecycle;
 mod mail;
+mod pages;
 mod reports;
 mod service;

@@ -40,6 +40,49 @@ pub enum ApplicantKind {
     Company,
 }
 
+impl ApplicantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicantKind::Person => "person",
+            ApplicantKind::Company => "company",
+        }
+    }
+}
+
+impl RegisterRequest {
+    /// Everything wrong with a registration, at once (the API and the page share it).
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => crate::web::extract::problems(&e),
+        };
+        if let Some(phone) = self.phone.as_deref().filter(|p| !PHONE.is_match(p)) {
+            problems.push(Problem::new(
+                "phone",
+                "invalid_format",
+                format!("手机号码「{phone}」格式不正确"),
+                format!("The phone number `{phone}` is not valid"),
+            ));
+        }
+        match (&self.kind, &self.credit_code) {
+            (ApplicantKind::Company, None) => problems.push(Problem::new(
+                "credit_code",
+                "required",
+                "企业须填写统一社会信用代码",
+                "A company must give its unified social credit code",
+            )),
+            (_, Some(code)) if !forms::credit_code_valid(code) => problems.push(Problem::new(
+                "credit_code",
+                "check_character",
+                "统一社会信用代码无效（长度、字符或校验位不正确）",
+                "The unified social credit code is not valid (length, characters or check character)",
+            )),
+            _ => {}
+        }
+        problems
+    }
+}
+
 static PHONE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
         .unwrap_or_else(|_| unreachable!())
@@ -63,40 +106,11 @@ pub async fn register(
     body: Body<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner()?;
-    let mut problems = match body.validate() {
-        Ok(()) => Vec::new(),
-        Err(e) => crate::web::extract::problems(&e),
-    };
-    if let Some(phone) = body.phone.as_deref().filter(|p| !PHONE.is_match(p)) {
-        problems.push(Problem::new(
-            "phone",
-            "invalid_format",
-            format!("手机号码「{phone}」格式不正确"),
-            format!("The phone number `{phone}` is not valid"),
-        ));
-    }
-    let kind = match body.kind {
-        ApplicantKind::Person => "person",
-        ApplicantKind::Company => "company",
-    };
-    match (&body.kind, &body.credit_code) {
-        (ApplicantKind::Company, None) => problems.push(Problem::new(
-            "credit_code",
-            "required",
-            "企业须填写统一社会信用代码",
-            "A company must give its unified social credit code",
-        )),
-        (_, Some(code)) if !forms::credit_code_valid(code) => problems.push(Problem::new(
-            "credit_code",
-            "check_character",
-            "统一社会信用代码无效（长度、字符或校验位不正确）",
-            "The unified social credit code is not valid (length, characters or check character)",
-        )),
-        _ => {}
-    }
+    let problems = body.problems();
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
+    let kind = body.kind.as_str();
     let id = state
         .run(move |conn, ctx| {
             auth::create_user(

@@ -262,3 +262,233 @@ fn lang_sep(lang: crate::domain::Lang) -> &'static str {
         crate::domain::Lang::En => ", ",
     }
 }
+
+#[derive(Template)]
+#[template(path = "pages/register.html", config = "config/askama.toml")]
+struct RegisterPage {
+    ui: Ui,
+    has_errors: bool,
+    kind: String,
+    lang: String,
+    /// (name, label, input type, value, error, autocomplete)
+    fields: Vec<(String, String, String, String, Option<String>, String)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub credit_code: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password2: String,
+    #[serde(default)]
+    pub lang: String,
+}
+
+fn register_page(
+    v: &Viewer,
+    f: &RegisterForm,
+    problems: &[crate::domain::Problem],
+) -> RegisterPage {
+    let ui = v.ui();
+    let err = |name: &str| {
+        let msgs: Vec<&str> = problems
+            .iter()
+            .filter(|p| p.path == name)
+            .map(|p| p.message.get(v.lang))
+            .collect();
+        (!msgs.is_empty()).then(|| msgs.join("；"))
+    };
+    let field = |name: &str, zh: &str, en: &str, ty: &str, value: &str, auto: &str| {
+        (
+            name.to_owned(),
+            ui.t(zh, en).to_owned(),
+            ty.to_owned(),
+            value.to_owned(),
+            err(name),
+            auto.to_owned(),
+        )
+    };
+    let fields = vec![
+        field(
+            "username",
+            "用户名（小写字母、数字和 _ . @ -）",
+            "User name (lower-case letters, digits, _ . @ -)",
+            "text",
+            &f.username,
+            "username",
+        ),
+        field(
+            "display_name",
+            "名称（企业全称或姓名）",
+            "Name (the company's full name, or yours)",
+            "text",
+            &f.display_name,
+            "name",
+        ),
+        field(
+            "credit_code",
+            "统一社会信用代码（企业必填）",
+            "Unified social credit code (companies)",
+            "text",
+            &f.credit_code,
+            "off",
+        ),
+        field(
+            "email",
+            "电子邮箱（接收办件通知）",
+            "Email (for notifications)",
+            "email",
+            &f.email,
+            "email",
+        ),
+        field("phone", "手机号码", "Mobile phone", "tel", &f.phone, "tel"),
+        field(
+            "password",
+            "密码（至少 10 个字符）",
+            "Password (at least 10 characters)",
+            "password",
+            "",
+            "new-password",
+        ),
+        field(
+            "password2",
+            "再次输入密码",
+            "Password again",
+            "password",
+            "",
+            "new-password",
+        ),
+    ];
+    RegisterPage {
+        has_errors: !problems.is_empty(),
+        kind: f.kind.clone(),
+        lang: f.lang.clone(),
+        fields,
+        ui,
+    }
+}
+
+#[get("/register")]
+pub async fn register_form(v: Viewer) -> Result<HttpResponse, PageError> {
+    v.render(
+        StatusCode::OK,
+        &register_page(&v, &RegisterForm::default(), &[]),
+    )
+}
+
+/// Register an applicant and sign them in.
+#[post("/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    v: Viewer,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    v.check_csrf(&form.csrf)?;
+    let blank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let request = crate::web::api::auth::RegisterRequest {
+        username: form.username.trim().to_lowercase(),
+        password: form.password.clone(),
+        display_name: form.display_name.trim().to_owned(),
+        kind: if form.kind == "person" {
+            crate::web::api::auth::ApplicantKind::Person
+        } else {
+            crate::web::api::auth::ApplicantKind::Company
+        },
+        email: blank(&form.email),
+        phone: blank(&form.phone),
+        credit_code: blank(&form.credit_code).map(|c| c.to_uppercase()),
+        lang: Some(if form.lang == "en" {
+            crate::domain::Lang::En
+        } else {
+            crate::domain::Lang::Zh
+        }),
+    };
+    let mut problems = request.problems();
+    if form.password != form.password2 {
+        problems.push(crate::domain::Problem::new(
+            "password2",
+            "mismatch",
+            "两次输入的密码不一致",
+            "The two passwords differ",
+        ));
+    }
+    if !problems.is_empty() {
+        return v.render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &register_page(&v, &form, &problems),
+        );
+    }
+    let settings = state.settings.auth.clone();
+    let result = state
+        .run(move |conn, ctx| {
+            auth::create_user(
+                conn,
+                &auth::Registration {
+                    username: &request.username,
+                    password: &request.password,
+                    display_name: &request.display_name,
+                    kind: request.kind.as_str(),
+                    email: request.email.as_deref(),
+                    phone: request.phone.as_deref(),
+                    credit_code: request.credit_code.as_deref(),
+                    lang: request.lang.unwrap_or_default(),
+                    department: None,
+                    roles: &[Role::Applicant],
+                },
+                None,
+                ctx.now,
+            )?;
+            auth::login(
+                conn,
+                &settings,
+                &request.username,
+                &request.password,
+                ctx.now,
+            )
+        })
+        .await;
+    match result {
+        Ok(session) => {
+            let ttl = (session.expires_at - state.clock.now())
+                .num_seconds()
+                .max(60);
+            let mut r = see_other("/filings");
+            r.add_cookie(&v.cookie(SESSION_COOKIE, session.token, ttl))
+                .map_err(|e| PageError::internal(&v, e.into()))?;
+            Ok(r)
+        }
+        Err(AppError::Conflict { .. }) => v.render(
+            StatusCode::CONFLICT,
+            &register_page(
+                &v,
+                &form,
+                &[crate::domain::Problem::new(
+                    "username",
+                    "taken",
+                    "该用户名已被使用",
+                    "That user name is taken",
+                )],
+            ),
+        ),
+        Err(AppError::Validation(problems)) => v.render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &register_page(&v, &form, &problems),
+        ),
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}

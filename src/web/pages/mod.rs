@@ -424,6 +424,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(account::login)
         .service(account::logout)
         .service(account::my_filings)
+        .service(account::register_form)
+        .service(account::register)
         .service(filing::new_form)
         .service(filing::create)
         .service(filing::edit_form)
@@ -435,5 +437,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(work::queue)
         .service(work::claim_next)
         .service(work::task)
-        .service(work::dashboard);
+        .service(work::dashboard)
+        .service(work::sla_csv);
 }

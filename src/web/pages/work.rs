@@ -296,21 +296,29 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
     };
     let owners = reports::owners(&state.items);
     let lang = v.lang;
-    let (report, due, workload, today) = state
+    let (report, months, due, workload, today) = state
         .run(move |conn, ctx| {
             let today = ctx.today();
             let from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+            let query = |group_by| reports::SlaQuery {
+                from,
+                to: today,
+                group_by,
+                item: None,
+                department: None,
+                soon_days: 3,
+            };
             let report = reports::sla(
                 conn,
                 &p,
-                reports::SlaQuery {
-                    from,
-                    to: today,
-                    group_by: crate::repo::reports::GroupBy::Item,
-                    item: None,
-                    department: None,
-                    soon_days: 3,
-                },
+                query(crate::repo::reports::GroupBy::Item),
+                today,
+                &owners,
+            )?;
+            let months = reports::sla(
+                conn,
+                &p,
+                query(crate::repo::reports::GroupBy::Month),
                 today,
                 &owners,
             )?;
@@ -319,7 +327,7 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
                 .unwrap_or(today);
             let due = reports::due(conn, &p, None, until, 50, &owners)?;
             let workload = reports::workload(conn, &p, None)?;
-            Ok((report, due, workload, today))
+            Ok((report, months, due, workload, today))
         })
         .await
         .map_err(|e| PageError::from_app(&v, e))?;
@@ -340,6 +348,20 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
             .filter_map(|r| {
                 r.on_time_rate_statutory
                     .map(|x| (name(&r.key), x, format!("{:.1}%", x * 100.0)))
+            })
+            .collect(),
+        true,
+    );
+    let by_month = chart(
+        v.ui()
+            .t("按月按时办结率", "On time, month by month")
+            .to_owned(),
+        months
+            .rows
+            .iter()
+            .filter_map(|r| {
+                r.on_time_rate_statutory
+                    .map(|x| (r.key.clone(), x, format!("{:.1}%", x * 100.0)))
             })
             .collect(),
         true,
@@ -400,9 +422,48 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
             total: report.total,
             rows: report.rows,
             names,
-            charts: vec![on_time, times],
+            charts: vec![on_time, by_month, times],
             due,
             workload,
         },
     )
+}
+
+/// The dashboard's figures as CSV (the same report as the API's, for a signed-in manager).
+#[get("/dashboard/sla.csv")]
+pub async fn sla_csv(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+    let p = match &v.principal {
+        None => return Ok(v.to_login()),
+        Some(p) => p.clone(),
+    };
+    let owners = reports::owners(&state.items);
+    let body = state
+        .run(move |conn, ctx| {
+            let today = ctx.today();
+            let from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+            let report = reports::sla(
+                conn,
+                &p,
+                reports::SlaQuery {
+                    from,
+                    to: today,
+                    group_by: crate::repo::reports::GroupBy::Item,
+                    item: None,
+                    department: None,
+                    soon_days: 3,
+                },
+                today,
+                &owners,
+            )?;
+            reports::to_csv(&report)
+        })
+        .await
+        .map_err(|e| PageError::from_app(&v, e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"sla.csv\"",
+        ))
+        .body(body))
 }
