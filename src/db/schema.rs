@@ -225,6 +225,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    ratings (filing_id) {
+        filing_id -> Uuid,
+        score -> Int2,
+        comment -> Nullable<Text>,
+        rated_by -> Uuid,
+        rated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     reviews (id) {
         id -> Int8,
         filing_id -> Uuid,
@@ -320,6 +330,8 @@ diesel::joinable!(objections -> filings (filing_id));
 diesel::joinable!(objections -> users (recorded_by));
 diesel::joinable!(outbox -> filings (filing_id));
 diesel::joinable!(outbox -> users (recipient_id));
+diesel::joinable!(ratings -> filings (filing_id));
+diesel::joinable!(ratings -> users (rated_by));
 diesel::joinable!(reviews -> departments (department));
 diesel::joinable!(reviews -> filings (filing_id));
 diesel::joinable!(reviews -> users (decided_by));
@@ -346,6 +358,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     materials,
     objections,
     outbox,
+    ratings,
     reviews,
     sla_closed,
     sla_received,

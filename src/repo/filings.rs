@@ -6,7 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::schema::{
-    clock_events, filing_counters, filings, materials, objections, reviews, tasks,
+    clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -560,4 +560,34 @@ pub fn applicant_lines(
             filings::escalation_warn_on,
         ))
         .load(conn)
+}
+
+pub fn rating_of(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Option<i16>> {
+    ratings::table
+        .find(filing)
+        .select(ratings::score)
+        .first(conn)
+        .optional()
+}
+
+/// Record a rating unless the filing has one. True when recorded.
+pub fn insert_rating(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    score: i16,
+    comment: Option<&str>,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let n = diesel::insert_into(ratings::table)
+        .values((
+            ratings::filing_id.eq(filing),
+            ratings::score.eq(score),
+            ratings::comment.eq(comment),
+            ratings::rated_by.eq(by),
+            ratings::rated_at.eq(at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
 }

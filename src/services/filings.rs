@@ -139,6 +139,8 @@ pub struct FilingView {
     pub accepted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The applicant's rating of a closed filing (好差评), 1 to 5.
+    pub rating: Option<i16>,
 }
 
 /// A short line per filing, for lists.
@@ -1243,8 +1245,79 @@ fn view(
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
         accepted_at: row.accepted_at,
+        // Only a closed filing can have been rated: no query on the hot path of open ones.
+        rating: if row.closed_at.is_some() {
+            repo::rating_of(conn, row.id)?
+        } else {
+            None
+        },
         closed_at: row.closed_at,
         created_at: row.created_at,
+    })
+}
+
+/// The applicant rates a closed filing (好差评) once: 1 very dissatisfied … 5 very satisfied.
+pub fn rate(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+    score: i16,
+    comment: Option<&str>,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let row = lock_visible(conn, p, id)?;
+        if row.applicant_id != p.user_id {
+            return Err(AppError::Forbidden);
+        }
+        let closed = row.closed_at.is_some() && row.state_kind != StateKind::Withdrawn.as_str();
+        if !closed {
+            return Err(AppError::conflict(
+                "not_closed",
+                "办件办结后才能评价",
+                "A filing is rated once it is decided",
+                json!({ "current": { "state": row.state, "version": row.version } }),
+            ));
+        }
+        let mut problems = Vec::new();
+        if !(1..=5).contains(&score) {
+            problems.push(Problem::new(
+                "score",
+                "out_of_range",
+                "请选择 1 到 5 分",
+                "Choose a score from 1 to 5",
+            ));
+        }
+        if comment.is_some_and(|c| c.chars().count() > 2000) {
+            problems.push(Problem::new(
+                "comment",
+                "too_long",
+                "评价内容不超过 2000 字",
+                "The comment may have at most 2000 characters",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Validation(problems));
+        }
+        if !repo::insert_rating(conn, id, score, comment, p.user_id, ctx.now)? {
+            return Err(AppError::conflict(
+                "already_rated",
+                "您已评价过此办件",
+                "You have rated this filing already",
+                json!({}),
+            ));
+        }
+        audit::append(
+            conn,
+            Event::filing(
+                id,
+                p.user_id,
+                "rate",
+                ctx.now,
+                json!({ "score": score, "comment": comment }),
+            ),
+        )?;
+        Ok(())
     })
 }
 

@@ -309,3 +309,41 @@ pub fn material_supplied(
     )?;
     Ok(())
 }
+
+/// An administrator sends a failed message again: pending, due now, attempts from zero;
+/// audited. 409 unless it failed.
+pub fn retry_mail(
+    conn: &mut PgConnection,
+    by: Uuid,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<outbox::MailRow, AppError> {
+    conn.transaction(|conn| {
+        let Some(current) = outbox::find(conn, id)? else {
+            return Err(AppError::NotFound);
+        };
+        let Some(row) = outbox::retry(conn, id, now)? else {
+            return Err(AppError::conflict(
+                "not_failed",
+                "只有发送失败的邮件才能重发",
+                "Only a failed message can be sent again",
+                serde_json::json!({ "status": current.status }),
+            ));
+        };
+        crate::repo::audit::append(
+            conn,
+            crate::repo::audit::Event {
+                chain: "admin".to_owned(),
+                filing_id: None,
+                actor_id: Some(by),
+                action: "retry_mail",
+                at: now,
+                payload: serde_json::json!({
+                    "outbox_id": id, "kind": row.kind,
+                    "last_error": current.last_error, "attempts": current.attempts,
+                }),
+            },
+        )?;
+        Ok(row)
+    })
+}

@@ -119,6 +119,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::filings::act)
                 .service(api::filings::history)
                 .service(api::filings::extend)
+                .service(api::filings::rate)
                 .service(api::calendars::regions)
                 .service(api::calendars::add)
                 .service(api::calendars::get_year)

@@ -229,3 +229,290 @@ async fn managers_export_the_dashboard_as_csv_and_others_may_not_open_it() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login?next=%2Fqueue");
 }
+
+async fn post_form(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = c.post(app.url(path)).form(form).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// A fire filing submitted by `builder` on the app's clock; its JSON.
+async fn fire_filing(app: &TestApp, builder: &crate::helpers::User) -> serde_json::Value {
+    let f = app
+        .create(builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(builder, &id, FIRE_MATERIALS).await;
+    let f = app.filing(builder, &id).await;
+    app.act(builder, &f, "submit", json!({})).await
+}
+
+#[actix_web::test]
+async fn a_manager_extends_the_limit_from_the_filing_page_where_the_item_allows_it() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    app.staff("head", "housing", &[Role::Manager]).await;
+    let f = app
+        .create(
+            &resident,
+            "elevator-installation",
+            crate::helpers::elevator_form(12, 12),
+        )
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, crate::helpers::ELEVATOR_MATERIALS)
+        .await;
+    let f = app.filing(&resident, &id).await;
+    app.act(&resident, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    let version = f["version"].as_i64().unwrap().to_string();
+
+    let m = signed_in(&app, "head").await;
+    let (status, html) = page(&m, &app, &format!("/filings/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"extend\""), "the manager may extend");
+    assert!(html.contains("max=\"10\""), "up to the item's 10 days");
+    let token = csrf(&html);
+    // Without reasons: refused, and the page says why.
+    let (status, html) = post_form(
+        &m,
+        &app,
+        &format!("/filings/{id}/extend"),
+        &[
+            ("_csrf", &token),
+            ("version", &version),
+            ("days", "3"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("请写明延期理由"), "{html}");
+    let (status, _) = post_form(
+        &m,
+        &app,
+        &format!("/filings/{id}/extend"),
+        &[
+            ("_csrf", &token),
+            ("version", &version),
+            ("days", "4"),
+            ("reason", "结构安全需专家论证，经负责人批准延长"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let f = app.filing(&clerk, &id).await;
+    assert_eq!(f["clocks"]["statutory"]["extended"], 4);
+    let (_, html) = page(&m, &app, &format!("/filings/{id}")).await;
+    assert!(html.contains("max=\"6\""), "6 days are left to grant");
+    // Neither the clerk nor the applicant is offered it.
+    let c = signed_in(&app, "clerk").await;
+    let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
+    assert!(!html.contains("id=\"extend\""));
+}
+
+#[actix_web::test]
+async fn a_manager_gives_a_task_only_to_staff_of_the_department_with_its_role() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    app.staff("manager", "fire", &[Role::Manager]).await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let f = fire_filing(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let m = signed_in(&app, "manager").await;
+    let (status, html) = page(&m, &app, &format!("/filings/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"assign\""));
+    assert!(
+        !html.contains("id=\"extend\""),
+        "fire filings are not extended"
+    );
+    let token = csrf(&html);
+    let task = app.filing(&clerk, &id).await["tasks"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = post_form(
+        &m,
+        &app,
+        &format!("/tasks/{task}/assign"),
+        &[("_csrf", &token), ("user_id", &clerk.id.to_string())],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let f = app.filing(&clerk, &id).await;
+    assert_eq!(f["tasks"][0]["claimed_by"], clerk.id.to_string());
+    let other = app.staff("planner", "planning", &[Role::Clerk]).await;
+    let (status, html) = post_form(
+        &m,
+        &app,
+        &format!("/tasks/{task}/assign"),
+        &[("_csrf", &token), ("user_id", &other.id.to_string())],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("该人员不属于本部门"), "{html}");
+}
+
+#[actix_web::test]
+async fn the_applicant_rates_a_decided_filing_once() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let f = fire_filing(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    // Not before it is decided.
+    let r = app
+        .post(
+            &builder,
+            &format!("/api/v1/filings/{id}/rating"),
+            json!({ "score": 5 }),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    app.act(&clerk, &f, "mark_not_selected", json!({})).await;
+
+    let c = signed_in(&app, "builder").await;
+    let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
+    assert!(html.contains("id=\"rating\""));
+    let token = csrf(&html);
+    let (status, html) = post_form(
+        &c,
+        &app,
+        &format!("/filings/{id}/rating"),
+        &[("_csrf", &token), ("score", "9")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("请选择 1 到 5 分"));
+    let (status, _) = post_form(
+        &c,
+        &app,
+        &format!("/filings/{id}/rating"),
+        &[
+            ("_csrf", &token),
+            ("score", "4"),
+            ("comment", "窗口服务周到"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
+    assert!(html.contains("id=\"rated\">4<"), "{html}");
+    assert_eq!(app.filing(&builder, &id).await["rating"], 4);
+    // Once only, and only by the applicant.
+    let r = app
+        .post(
+            &builder,
+            &format!("/api/v1/filings/{id}/rating"),
+            json!({ "score": 1 }),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let r = app
+        .post(
+            &clerk,
+            &format!("/api/v1/filings/{id}/rating"),
+            json!({ "score": 1 }),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[actix_web::test]
+async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_log() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    app.staff("admin", "window", &[Role::Admin]).await;
+    app.staff("auditor", "window", &[Role::Auditor]).await;
+    let a = signed_in(&app, "admin").await;
+    let (status, html) = page(&a, &app, "/admin").await;
+    assert_eq!(status, 200);
+    let token = csrf(&html);
+    // Every problem at once.
+    let (status, html) = post_form(
+        &a,
+        &app,
+        "/admin/users",
+        &[
+            ("_csrf", &token),
+            ("username", "x"),
+            ("department", "fire"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    for msg in [
+        "用户名须为 3 到 64 个字符",
+        "请填写姓名",
+        "初始密码至少 10 个字符",
+        "请至少选择一个角色",
+    ] {
+        assert!(html.contains(msg), "{msg}");
+    }
+    let (status, _) = post_form(
+        &a,
+        &app,
+        "/admin/users",
+        &[
+            ("_csrf", &token),
+            ("username", "inspector2"),
+            ("display_name", "消防检查员 赵检"),
+            ("department", "fire"),
+            ("role", "inspector"),
+            ("password", "correct-horse-battery"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    signed_in(&app, "inspector2").await;
+
+    // The 2027 calendar: a bad date is shown; a good notice is loaded.
+    let (status, html) = page(&a, &app, "/admin/calendar?year=2027").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("尚未公布"));
+    let (status, html) = post_form(
+        &a,
+        &app,
+        "/admin/calendar/2027",
+        &[
+            ("_csrf", &token),
+            ("notice", "国办发明电〔2026〕X号"),
+            ("holidays", "2027-02-30"),
+            ("workdays", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("未载入"));
+    let (status, html) = post_form(
+        &a,
+        &app,
+        "/admin/calendar/2027",
+        &[
+            ("_csrf", &token),
+            ("notice", "国办发明电〔2026〕X号"),
+            ("holidays", "2027-01-01\n2027-02-06..2027-02-13"),
+            ("workdays", "2027-02-14"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("已载入 2027 年放假安排"), "{html}");
+    assert!(html.contains("调休上班"));
+
+    // The auditor verifies; a clerk may not.
+    let au = signed_in(&app, "auditor").await;
+    let (status, html) = page(&au, &app, "/admin/audit").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("校验通过"));
+    assert_eq!(page(&au, &app, "/admin").await.0, 403);
+}

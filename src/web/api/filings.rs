@@ -254,3 +254,32 @@ pub async fn extend(
         .insert_header(("ETag", format!("\"{}\"", view.version)))
         .json(view))
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1 very dissatisfied … 5 very satisfied (好差评).
+    pub score: i16,
+    pub comment: Option<String>,
+}
+
+/// The applicant rates a closed filing, once (好差评).
+#[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), request_body = RatingRequest,
+    responses((status = 204), (status = 403), (status = 404), (status = 409, description = "not closed yet, or rated already"), (status = 422)),
+    security(("bearer" = [])))]
+#[post("/filings/{id}/rating")]
+pub async fn rate(
+    state: web::Data<AppState>,
+    who: Bearer,
+    id: web::Path<Uuid>,
+    body: Body<RatingRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    state
+        .run_as(who, move |conn, ctx, p| {
+            let body = body.into_inner()?;
+            filings::rate(conn, ctx, p, id, body.score, body.comment.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::jobs::{self, Job, JobRun};
-use crate::repo::audit::{self, Event};
 use crate::repo::outbox::{self, MailRow};
 use crate::web::AppState;
 use crate::web::extract::Authed;
@@ -81,37 +80,7 @@ pub async fn retry(
     let id = id.into_inner();
     let by = who.principal.user_id;
     let row = state
-        .run(move |conn, ctx| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                let Some(current) = outbox::find(conn, id)? else {
-                    return Err(AppError::NotFound);
-                };
-                let Some(row) = outbox::retry(conn, id, ctx.now)? else {
-                    return Err(AppError::conflict(
-                        "not_failed",
-                        "只有发送失败的邮件才能重发",
-                        "Only a failed message can be sent again",
-                        json!({ "status": current.status }),
-                    ));
-                };
-                audit::append(
-                    conn,
-                    Event {
-                        chain: "admin".to_owned(),
-                        filing_id: None,
-                        actor_id: Some(by),
-                        action: "retry_mail",
-                        at: ctx.now,
-                        payload: json!({
-                            "outbox_id": id, "kind": row.kind,
-                            "last_error": current.last_error, "attempts": current.attempts,
-                        }),
-                    },
-                )?;
-                Ok(row)
-            })
-        })
+        .run(move |conn, ctx| crate::services::notify::retry_mail(conn, by, id, ctx.now))
         .await?;
     Ok(HttpResponse::Ok().json(row))
 }

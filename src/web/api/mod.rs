@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         auth::register, auth::login, auth::logout, auth::me,
         items::list, items::get, items::graph,
-        filings::create, filings::list, filings::get, filings::edit, filings::act, filings::history, filings::extend,
+        filings::create, filings::list, filings::get, filings::edit, filings::act, filings::history, filings::extend, filings::rate,
         calendars::regions, calendars::get_year, calendars::add, calendars::load,
         materials::upload, materials::remove, materials::download,
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,

@@ -415,19 +415,56 @@ pub async fn edit(
     }
 }
 
+/// What a manager may do with a filing's open tasks: give each to someone eligible.
+pub struct Assignable {
+    pub task: i64,
+    pub role: String,
+    pub claimed_by: Option<Uuid>,
+    pub staff: Vec<(Uuid, String)>,
+}
+
 async fn load(
     state: &AppState,
     v: &Viewer,
     p: Principal,
     id: Uuid,
 ) -> Result<(FilingView, Arc<Item>, Vec<HistoryEntry>), PageError> {
+    load_all(state, v, p, id)
+        .await
+        .map(|(a, b, c, _)| (a, b, c))
+}
+
+async fn load_all(
+    state: &AppState,
+    v: &Viewer,
+    p: Principal,
+    id: Uuid,
+) -> Result<(FilingView, Arc<Item>, Vec<HistoryEntry>, Vec<Assignable>), PageError> {
     state
         .run(move |conn, ctx| {
             let view = filings::get(conn, ctx, &p, id)?;
             let row = crate::repo::filings::find(conn, id)?.ok_or(AppError::NotFound)?;
             let item = ctx.items.by_id(conn, row.item_version_id)?;
             let history = filings::history(conn, &p, id)?;
-            Ok((view, item, history))
+            let mut assignable = Vec::new();
+            if p.has(Role::Manager) {
+                for t in &view.tasks {
+                    if p.department.as_deref() != Some(t.department.as_str()) {
+                        continue;
+                    }
+                    let staff = crate::repo::users::with_role_in(conn, &t.role, &t.department)?
+                        .into_iter()
+                        .map(|u| (u.id, u.display_name))
+                        .collect();
+                    assignable.push(Assignable {
+                        task: t.id,
+                        role: t.role.clone(),
+                        claimed_by: t.claimed_by,
+                        staff,
+                    });
+                }
+            }
+            Ok((view, item, history, assignable))
         })
         .await
         .map_err(|e| PageError::from_app(v, e))
@@ -489,6 +526,15 @@ struct FilingPage {
     actions: Vec<ActionForm>,
     may_edit: bool,
     timeline: Vec<Moment>,
+    /// A manager may extend the statutory limit by up to this many days now.
+    extend_up_to: Option<u32>,
+    assignable: Vec<Assignable>,
+    /// The applicant may rate the closed filing (好差评), or has rated it.
+    rating: Option<RatingBox>,
+}
+
+pub struct RatingBox {
+    pub given: Option<i16>,
 }
 
 fn status_text(lang: Lang, s: crate::domain::legal_time::Status) -> (&'static str, String) {
@@ -523,12 +569,14 @@ fn history_label(item: &Item, lang: Lang, action: &str) -> String {
     pick(lang, zh, en)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_page(
     v: &Viewer,
     offset: chrono::FixedOffset,
     view: FilingView,
     item: &Item,
     history: Vec<HistoryEntry>,
+    assignable: Vec<Assignable>,
     message: Option<String>,
     problems: Vec<String>,
 ) -> FilingPage {
@@ -692,7 +740,35 @@ fn build_page(
             what: history_label(item, lang, &h.action),
         })
         .collect();
+    let s = &view.clocks.statutory;
+    let extend_up_to = p
+        .filter(|p| {
+            p.has(Role::Manager)
+                && p.department
+                    .as_deref()
+                    .is_some_and(|d| d == item.def.department || d == view.department)
+        })
+        .filter(|_| {
+            matches!(
+                s.phase,
+                crate::domain::legal_time::Phase::Running
+                    | crate::domain::legal_time::Phase::Suspended
+            )
+        })
+        .map(|_| {
+            item.def
+                .limits
+                .max_extension_days
+                .saturating_sub(s.extended)
+        })
+        .filter(|d| *d > 0);
+    let rating =
+        (is_owner && view.state.kind.is_final() && view.state.kind != StateKind::Withdrawn)
+            .then_some(RatingBox { given: view.rating });
     FilingPage {
+        extend_up_to,
+        assignable,
+        rating,
         ui: v.ui(),
         id: view.id,
         title: view.item_name.get(lang).to_owned(),
@@ -733,9 +809,18 @@ pub async fn show(
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
-    let (view, item, history) = load(&state, &v, p, id.into_inner()).await?;
+    let (view, item, history, assignable) = load_all(&state, &v, p, id.into_inner()).await?;
     let message = flags.changed.map(|_| changed_message(v.lang));
-    let page = build_page(&v, state.offset, view, &item, history, message, Vec::new());
+    let page = build_page(
+        &v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        message,
+        Vec::new(),
+    );
     v.render(StatusCode::OK, &page)
 }
 
@@ -812,8 +897,17 @@ pub async fn act(
         ),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history) = load(&state, &v, p, id).await?;
-    let page = build_page(&v, state.offset, view, &item, history, message, problems);
+    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
+    let page = build_page(
+        &v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        message,
+        problems,
+    );
     v.render(status, &page)
 }
 
@@ -850,9 +944,18 @@ pub async fn upload(
         Err(AppError::Conflict { .. }) => (StatusCode::CONFLICT, vec![changed_message(v.lang)]),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history) = load(&state, &v, p, id).await?;
+    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
     let msg = Some(pick(v.lang, "文件未能上传：", "The file was not uploaded:"));
-    let page = build_page(&v, state.offset, view, &item, history, msg, problems);
+    let page = build_page(
+        &v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        msg,
+        problems,
+    );
     v.render(status, &page)
 }
 
@@ -875,4 +978,121 @@ pub async fn download(
     crate::web::api::materials::send_file(&state, m, &req)
         .await
         .map_err(|e| PageError::from_app(&v, e))
+}
+
+/// A manager extends the statutory limit (行政许可法 §42), with written reasons.
+#[post("/filings/{id}/extend")]
+pub async fn extend(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<Uuid>,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let Some(p) = v.principal.clone() else {
+        return Ok(v.to_login());
+    };
+    v.check_csrf(csrf_of(&pairs))?;
+    let id = id.into_inner();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let version: i32 = get("version").parse().unwrap_or(-1);
+    let days: u32 = get("days").parse().unwrap_or(0);
+    let reason = get("reason");
+    let who = p.clone();
+    let result = state
+        .run(move |conn, ctx| filings::extend(conn, ctx, &who, id, version, days, &reason))
+        .await;
+    let (status, message, problems) = match result {
+        Ok(_) => return Ok(see_other(&format!("/filings/{id}"))),
+        Err(AppError::Conflict { .. }) => (
+            StatusCode::CONFLICT,
+            Some(changed_message(v.lang)),
+            Vec::new(),
+        ),
+        Err(AppError::Validation(ps)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(pick(v.lang, "未延期：", "Not extended:")),
+            ps.iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
+        ),
+        Err(e) => return Err(PageError::from_app(&v, e)),
+    };
+    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
+    let page = build_page(
+        &v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        message,
+        problems,
+    );
+    v.render(status, &page)
+}
+
+/// The applicant rates a closed filing (好差评), once.
+#[post("/filings/{id}/rating")]
+pub async fn rate(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<Uuid>,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let Some(p) = v.principal.clone() else {
+        return Ok(v.to_login());
+    };
+    v.check_csrf(csrf_of(&pairs))?;
+    let id = id.into_inner();
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let score: i16 = get("score").parse().unwrap_or(0);
+    let comment = Some(get("comment")).filter(|c| !c.is_empty());
+    let who = p.clone();
+    let result = state
+        .run(move |conn, ctx| filings::rate(conn, ctx, &who, id, score, comment.as_deref()))
+        .await;
+    let (status, message, problems) = match result {
+        Ok(()) => return Ok(see_other(&format!("/filings/{id}"))),
+        Err(AppError::Validation(ps)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(pick(v.lang, "评价未提交：", "Not rated:")),
+            ps.iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
+        ),
+        Err(AppError::Conflict { .. }) => (
+            StatusCode::CONFLICT,
+            Some(pick(
+                v.lang,
+                "您已评价过此办件。",
+                "You have rated this filing already.",
+            )),
+            Vec::new(),
+        ),
+        Err(e) => return Err(PageError::from_app(&v, e)),
+    };
+    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
+    let page = build_page(
+        &v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        message,
+        problems,
+    );
+    v.render(status, &page)
 }

@@ -8,6 +8,7 @@
 //! cookie (double submit).
 
 pub mod account;
+pub mod admin;
 pub mod filing;
 pub mod public;
 pub mod work;
@@ -170,6 +171,8 @@ impl Viewer {
                 applicant: p.has(Role::Applicant),
                 staff: p.has(Role::Clerk) || p.has(Role::Reviewer) || p.has(Role::Inspector),
                 manager: p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor),
+                admin: p.has(Role::Admin),
+                auditor: p.has(Role::Auditor),
             }),
             csrf: self.csrf.clone(),
             path: self.path.clone(),
@@ -234,6 +237,8 @@ pub struct UserBrief {
     pub staff: bool,
     /// Sees the dashboard (managers, admins, auditors).
     pub manager: bool,
+    pub admin: bool,
+    pub auditor: bool,
 }
 
 /// What every page template knows: the language, the viewer, the CSRF token.
@@ -350,7 +355,36 @@ impl PageError {
     }
 
     pub fn from_app(v: &Viewer, e: AppError) -> PageError {
+        if let AppError::Validation(problems) = &e {
+            let list = |lang: Lang| {
+                problems
+                    .iter()
+                    .map(|p| p.message.get(lang).to_owned())
+                    .collect::<Vec<_>>()
+                    .join("；")
+            };
+            return PageError::new(
+                v,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Text {
+                    zh: "未能办理".into(),
+                    en: "Not done".into(),
+                },
+                Text {
+                    zh: list(Lang::Zh),
+                    en: list(Lang::En),
+                },
+            );
+        }
         let (status, title, detail) = match &e {
+            AppError::Conflict { .. } => (
+                StatusCode::CONFLICT,
+                ("状态已变化", "Changed meanwhile"),
+                (
+                    "办件已被他人处理或修改，请返回刷新后再操作。",
+                    "Someone else acted first: go back, reload and try again.",
+                ),
+            ),
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
                 ("页面不存在", "Not found"),
@@ -434,9 +468,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::act)
         .service(filing::upload)
         .service(filing::download)
+        .service(filing::extend)
+        .service(filing::rate)
         .service(work::queue)
         .service(work::claim_next)
         .service(work::task)
         .service(work::dashboard)
-        .service(work::sla_csv);
+        .service(work::sla_csv)
+        .service(admin::index)
+        .service(admin::create_user)
+        .service(admin::retry_mail)
+        .service(admin::audit)
+        .service(admin::calendar)
+        .service(admin::load_notice);
 }

@@ -184,21 +184,41 @@ pub async fn claim_next(
     })
 }
 
-/// Claim or release one task from the queue.
+#[derive(Debug, Deserialize)]
+pub struct TaskForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    pub user_id: Option<uuid::Uuid>,
+}
+
+/// Claim or release one task from the queue; a manager assigns it to someone.
 #[post("/tasks/{id}/{what}")]
 pub async fn task(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(i64, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<TaskForm>,
 ) -> Result<HttpResponse, PageError> {
-    let p = match staff(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
+    let Some(p) = v.principal.clone() else {
+        return Ok(v.to_login());
     };
     v.check_csrf(&form.csrf)?;
     let (id, what) = path.into_inner();
+    let to = form.user_id;
     let result = match what.as_str() {
+        "assign" => match to {
+            Some(to) => {
+                state
+                    .run(move |conn, ctx| queues::assign(conn, &p, id, to, ctx.now))
+                    .await
+            }
+            None => Err(AppError::one_invalid(
+                "user_id",
+                "required",
+                "请选择人员",
+                "Choose someone",
+            )),
+        },
         "claim" => {
             state
                 .run(move |conn, ctx| queues::claim(conn, &p, id, ctx.now))

@@ -1,0 +1,534 @@
+//! Administration pages: users and roles, departments, calendars (view a year, load a notice),
+//! item versions, failed mail (retry), jobs, and audit verification (auditors too).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use chrono::Datelike;
+use serde::Deserialize;
+
+use super::{PageError, Ui, Viewer, see_other};
+use crate::domain::Lang;
+use crate::domain::calendar::{DayKind, YearEntry};
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::services::auth::{self, Principal};
+use crate::web::AppState;
+
+fn admin(v: &Viewer) -> Result<Principal, Option<PageError>> {
+    match &v.principal {
+        None => Err(None),
+        Some(p) if p.has(Role::Admin) => Ok(p.clone()),
+        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
+    }
+}
+
+macro_rules! admin_or_return {
+    ($v:expr) => {
+        match admin(&$v) {
+            Ok(p) => p,
+            Err(e) => return e.map_or_else(|| Ok($v.to_login()), Err),
+        }
+    };
+}
+
+pub struct UserLine {
+    pub username: String,
+    pub name: String,
+    pub kind: String,
+    pub department: String,
+    pub roles: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/admin.html", config = "config/askama.toml")]
+struct AdminPage {
+    ui: Ui,
+    users: Vec<UserLine>,
+    departments: Vec<(String, String)>,
+    roles: Vec<(String, String)>,
+    items: Vec<(String, i32, String, String)>,
+    failed: Vec<crate::repo::outbox::MailRow>,
+    outbox: Vec<(String, i64)>,
+    jobs: Vec<crate::jobs::JobRun>,
+    message: Option<String>,
+    problems: Vec<String>,
+}
+
+fn role_label(lang: Lang, r: Role) -> String {
+    let (zh, en) = match r {
+        Role::Applicant => ("申请人", "applicant"),
+        Role::Clerk => ("窗口受理", "clerk"),
+        Role::Reviewer => ("审查", "reviewer"),
+        Role::Inspector => ("检查", "inspector"),
+        Role::Manager => ("科室负责人", "manager"),
+        Role::Admin => ("管理员", "admin"),
+        Role::Auditor => ("审计", "auditor"),
+    };
+    match lang {
+        Lang::Zh => zh.into(),
+        Lang::En => en.into(),
+    }
+}
+
+async fn admin_page(
+    state: &AppState,
+    v: &Viewer,
+    message: Option<String>,
+    problems: Vec<String>,
+) -> Result<AdminPage, PageError> {
+    let lang = v.lang;
+    let (users, departments, items, failed, outbox, jobs) = state
+        .run(move |conn, _| {
+            let users = crate::repo::users::list(conn, 200, 0)?
+                .into_iter()
+                .map(|u| {
+                    let roles = crate::repo::users::roles_of(conn, u.id)?;
+                    Ok(UserLine {
+                        roles: roles
+                            .iter()
+                            .filter_map(|r| Role::parse(r))
+                            .map(|r| role_label(lang, r))
+                            .collect::<Vec<_>>()
+                            .join("、"),
+                        username: u.username,
+                        name: u.display_name,
+                        kind: u.kind,
+                        department: u.department.unwrap_or_default(),
+                        active: u.active,
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let departments = crate::repo::users::departments(conn)?
+                .into_iter()
+                .map(|d| {
+                    let name = match lang {
+                        Lang::Zh => d.name_zh,
+                        Lang::En => d.name_en,
+                    };
+                    (d.code, name)
+                })
+                .collect::<Vec<_>>();
+            let items = crate::repo::items::all(conn)?
+                .into_iter()
+                .map(|i| {
+                    (
+                        i.code,
+                        i.version,
+                        i.digest[..12.min(i.digest.len())].to_owned(),
+                        i.loaded_at.format("%Y-%m-%d %H:%M").to_string(),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let failed = crate::repo::outbox::list(conn, Some("failed"), None, None, 100)?;
+            let outbox = crate::repo::outbox::counts(conn)?;
+            let jobs = crate::jobs::runs(conn)?;
+            Ok((users, departments, items, failed, outbox, jobs))
+        })
+        .await
+        .map_err(|e| PageError::from_app(v, e))?;
+    Ok(AdminPage {
+        ui: v.ui(),
+        users,
+        departments,
+        roles: [
+            Role::Clerk,
+            Role::Reviewer,
+            Role::Inspector,
+            Role::Manager,
+            Role::Admin,
+            Role::Auditor,
+        ]
+        .into_iter()
+        .map(|r| (r.as_str().to_owned(), role_label(lang, r)))
+        .collect(),
+        items,
+        failed,
+        outbox,
+        jobs,
+        message,
+        problems,
+    })
+}
+
+/// The administration page.
+#[get("/admin")]
+pub async fn index(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+    admin_or_return!(v);
+    let page = admin_page(&state, &v, None, Vec::new()).await?;
+    v.render(StatusCode::OK, &page)
+}
+
+/// Create a staff account.
+#[post("/admin/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    v: Viewer,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let p = admin_or_return!(v);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    v.check_csrf(&get("_csrf"))?;
+    let roles: Vec<Role> = pairs
+        .iter()
+        .filter(|(k, _)| k == "role")
+        .filter_map(|(_, r)| Role::parse(r))
+        .filter(|r| *r != Role::Applicant)
+        .collect();
+    let (username, name, department, email, password) = (
+        get("username").to_lowercase(),
+        get("display_name"),
+        get("department"),
+        get("email"),
+        get("password"),
+    );
+    let mut problems = Vec::new();
+    let lang = v.lang;
+    let t = |zh: &str, en: &str| match lang {
+        Lang::Zh => zh.to_owned(),
+        Lang::En => en.to_owned(),
+    };
+    if username.len() < 3 || username.len() > 64 {
+        problems.push(t(
+            "用户名须为 3 到 64 个字符",
+            "The user name needs 3 to 64 characters",
+        ));
+    }
+    if name.is_empty() {
+        problems.push(t("请填写姓名", "Give the person's name"));
+    }
+    if password.chars().count() < 10 {
+        problems.push(t(
+            "初始密码至少 10 个字符",
+            "The first password needs at least 10 characters",
+        ));
+    }
+    if roles.is_empty() {
+        problems.push(t("请至少选择一个角色", "Choose at least one role"));
+    }
+    if !problems.is_empty() {
+        let page = admin_page(
+            &state,
+            &v,
+            Some(t("账号未创建：", "Not created:")),
+            problems,
+        )
+        .await?;
+        return v.render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let result = state
+        .run(move |conn, ctx| {
+            let known = crate::repo::users::departments(conn)?
+                .iter()
+                .any(|d| d.code == department);
+            if !known {
+                return Err(AppError::one_invalid(
+                    "department",
+                    "unknown_department",
+                    "没有这个部门",
+                    "No such department",
+                ));
+            }
+            auth::create_user(
+                conn,
+                &auth::Registration {
+                    username: &username,
+                    password: &password,
+                    display_name: &name,
+                    kind: "staff",
+                    email: Some(email.as_str()).filter(|e| !e.is_empty()),
+                    phone: None,
+                    credit_code: None,
+                    lang: Lang::Zh,
+                    department: Some(&department),
+                    roles: &roles,
+                },
+                Some(p.user_id),
+                ctx.now,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => Ok(see_other("/admin#users")),
+        Err(AppError::Validation(ps)) => {
+            let problems = ps.iter().map(|p| p.message.get(lang).to_owned()).collect();
+            let page = admin_page(
+                &state,
+                &v,
+                Some(t("账号未创建：", "Not created:")),
+                problems,
+            )
+            .await?;
+            v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(AppError::Conflict { .. }) => {
+            let page = admin_page(
+                &state,
+                &v,
+                Some(t("账号未创建：", "Not created:")),
+                vec![t("该用户名已被使用", "That user name is taken")],
+            )
+            .await?;
+            v.render(StatusCode::CONFLICT, &page)
+        }
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+}
+
+/// Send a failed message again.
+#[post("/admin/mail/{id}/retry")]
+pub async fn retry_mail(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let p = admin_or_return!(v);
+    v.check_csrf(&form.csrf)?;
+    let id = id.into_inner();
+    match state
+        .run(move |conn, ctx| crate::services::notify::retry_mail(conn, p.user_id, id, ctx.now))
+        .await
+    {
+        Ok(_) | Err(AppError::Conflict { .. }) => Ok(see_other("/admin#mail")),
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/audit.html", config = "config/askama.toml")]
+struct AuditPage {
+    ui: Ui,
+    v: crate::services::audit::Verification,
+    detail: String,
+}
+
+/// Recompute every audit chain (auditors and admins).
+#[get("/admin/audit")]
+pub async fn audit(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+    match &v.principal {
+        None => return Ok(v.to_login()),
+        Some(p) if p.has(Role::Admin) || p.has(Role::Auditor) => {}
+        Some(_) => return Err(PageError::from_app(&v, AppError::Forbidden)),
+    }
+    let result = state
+        .run(|conn, _| crate::services::audit::verify(conn))
+        .await
+        .map_err(|e| PageError::from_app(&v, e))?;
+    let detail = result
+        .first_break
+        .as_ref()
+        .map(|b| serde_json::to_string_pretty(b).unwrap_or_default())
+        .unwrap_or_default();
+    let page = AuditPage {
+        ui: v.ui(),
+        v: result,
+        detail,
+    };
+    v.render(StatusCode::OK, &page)
+}
+
+pub struct DayLine {
+    pub date: String,
+    pub kind: String,
+    pub name: String,
+    pub source: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/calendar.html", config = "config/askama.toml")]
+struct CalendarPage {
+    ui: Ui,
+    region: String,
+    year: i32,
+    notice: Option<String>,
+    provisional: bool,
+    days: Vec<DayLine>,
+    message: Option<String>,
+    problems: Vec<String>,
+    form_notice: String,
+    form_holidays: String,
+    form_workdays: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct YearQuery {
+    pub year: Option<i32>,
+}
+
+fn kind_label(lang: Lang, k: DayKind) -> String {
+    let (zh, en) = match k {
+        DayKind::Workday => ("工作日", "working day"),
+        DayKind::Weekend => ("周末", "weekend"),
+        DayKind::Holiday => ("放假", "holiday"),
+        DayKind::MakeupWorkday => ("调休上班", "make-up working day"),
+        DayKind::StatutoryHoliday => ("法定节假日（推算）", "statutory holiday (computed)"),
+        DayKind::LocalHoliday => ("地方假日", "local holiday"),
+    };
+    match lang {
+        Lang::Zh => zh.into(),
+        Lang::En => en.into(),
+    }
+}
+
+fn calendar_page(
+    state: &AppState,
+    v: &Viewer,
+    year: i32,
+    message: Option<String>,
+    problems: Vec<String>,
+    form: (String, String, String),
+) -> Result<CalendarPage, PageError> {
+    let rc = state.calendar().map_err(|e| PageError::from_app(v, e))?;
+    let days = rc
+        .calendar
+        .special_days(year)
+        .map_err(|e| {
+            PageError::from_app(
+                v,
+                AppError::one_invalid("year", "out_of_range", e.to_string(), e.to_string()),
+            )
+        })?
+        .into_iter()
+        .map(|d| DayLine {
+            date: d.date.to_string(),
+            kind: kind_label(v.lang, d.kind),
+            name: d.name.map(|n| n.get(v.lang).to_owned()).unwrap_or_default(),
+            source: d.source,
+        })
+        .collect();
+    Ok(CalendarPage {
+        ui: v.ui(),
+        region: state.settings.authority.region.clone(),
+        year,
+        notice: rc.calendar.notice(year).map(str::to_owned),
+        provisional: rc.calendar.is_provisional(year),
+        days,
+        message,
+        problems,
+        form_notice: form.0,
+        form_holidays: form.1,
+        form_workdays: form.2,
+    })
+}
+
+/// A year of the authority's calendar, and the form to load its notice.
+#[get("/admin/calendar")]
+pub async fn calendar(
+    state: web::Data<AppState>,
+    v: Viewer,
+    q: web::Query<YearQuery>,
+) -> Result<HttpResponse, PageError> {
+    admin_or_return!(v);
+    let year = q
+        .year
+        .unwrap_or_else(|| crate::clock::local_date(state.clock.now(), state.offset).year() + 1)
+        .clamp(
+            crate::domain::calendar::FIRST_YEAR,
+            crate::domain::calendar::LAST_YEAR,
+        );
+    let page = calendar_page(&state, &v, year, None, Vec::new(), Default::default())?;
+    v.render(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoticeForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub notice: String,
+    #[serde(default)]
+    pub holidays: String,
+    #[serde(default)]
+    pub workdays: String,
+}
+
+/// Load a year's notice: open filings' deadlines are recomputed, and it is audited.
+#[post("/admin/calendar/{year}")]
+pub async fn load_notice(
+    state: web::Data<AppState>,
+    v: Viewer,
+    year: web::Path<i32>,
+    form: web::Form<NoticeForm>,
+) -> Result<HttpResponse, PageError> {
+    let p = admin_or_return!(v);
+    let form = form.into_inner();
+    v.check_csrf(&form.csrf)?;
+    let year = year.into_inner();
+    let lines = |s: &str| {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let entry = YearEntry {
+        year,
+        notice: form.notice.clone(),
+        holidays: lines(&form.holidays),
+        workdays: lines(&form.workdays),
+    };
+    let st = state.clone();
+    let result = state
+        .run(move |conn, ctx| {
+            crate::services::calendars::load_year(
+                conn,
+                &st.calendars,
+                ctx.items,
+                &st.settings.authority.region,
+                Some(p.user_id),
+                &st.settings.authority.region,
+                &entry,
+                ctx.now,
+                ctx.offset,
+            )
+        })
+        .await;
+    let lang = v.lang;
+    match result {
+        Ok(loaded) => {
+            let msg = match lang {
+                Lang::Zh => format!(
+                    "已载入 {} 年放假安排（{} 天放假、{} 天调休上班），重新计算了 {} 件在办件的期限。",
+                    loaded.year, loaded.holidays, loaded.workdays, loaded.recomputed
+                ),
+                Lang::En => format!(
+                    "Loaded {}: {} holidays, {} make-up working days; deadlines of {} open filings recomputed.",
+                    loaded.year, loaded.holidays, loaded.workdays, loaded.recomputed
+                ),
+            };
+            let page = calendar_page(&state, &v, year, Some(msg), Vec::new(), Default::default())?;
+            v.render(StatusCode::OK, &page)
+        }
+        Err(AppError::Validation(ps)) => {
+            let problems = ps.iter().map(|p| p.message.get(lang).to_owned()).collect();
+            let msg = match lang {
+                Lang::Zh => "未载入：".to_owned(),
+                Lang::En => "Not loaded:".to_owned(),
+            };
+            let page = calendar_page(
+                &state,
+                &v,
+                year,
+                Some(msg),
+                problems,
+                (form.notice, form.holidays, form.workdays),
+            )?;
+            v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
