@@ -54,6 +54,8 @@ pub struct QueueQuery {
     pub scope: Option<String>,
     pub item: Option<String>,
     pub empty: Option<u8>,
+    /// Lines shown: 100 by default, at most 1000.
+    pub per: Option<i64>,
 }
 
 fn colour(
@@ -97,10 +99,11 @@ pub async fn queue(
     let lang = v.lang;
     let me = p.user_id;
     let filter = item.clone();
+    let per = q.per.unwrap_or(100).clamp(1, 1000);
     let lines = state
         .run(move |conn, ctx| {
             let today = ctx.today();
-            let rows = queues::urgent(conn, &p, scope, filter.as_deref(), 500)?;
+            let rows = queues::urgent(conn, &p, scope, filter.as_deref(), per)?;
             let mut out = Vec::with_capacity(rows.len());
             for t in rows {
                 let it = ctx.items.by_id(conn, t.item_version_id)?;
