@@ -6,14 +6,14 @@
 //! `tokio::time::timeout`, because lettre's own timeout covers only connecting.
 
 pub mod letters;
+pub mod smtp;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{MailBackend, Settings};
 
@@ -60,7 +60,7 @@ impl SendError {
 /// The way out: one enum rather than a trait object, so every backend is visible here.
 pub enum Mailer {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        pool: smtp::Pool,
         timeout: Duration,
     },
     File(AsyncFileTransport<Tokio1Executor>),
@@ -99,12 +99,12 @@ impl Mailer {
     /// An SMTP mailer from a URL: `smtp://` (plain, or STARTTLS with `?tls=required`),
     /// `smtps://` (TLS from the start); credentials in the URL.
     pub fn smtp(url: &str, timeout: Duration, pool_size: u32) -> anyhow::Result<Mailer> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .with_context(|| format!("mail.smtp_url `{}` is not usable", redact(url)))?
-            .timeout(Some(timeout))
-            .pool_config(PoolConfig::new().max_size(pool_size))
-            .build();
-        Ok(Mailer::Smtp { transport, timeout })
+        let target = smtp::parse(url)
+            .with_context(|| format!("mail.smtp_url `{}` is not usable", redact(url)))?;
+        Ok(Mailer::Smtp {
+            pool: smtp::Pool::new(target, timeout, pool_size as usize),
+            timeout,
+        })
     }
 
     pub fn memory() -> Mailer {
@@ -123,19 +123,14 @@ impl Mailer {
     pub async fn send(&self, from: &Mailbox, m: &Outgoing) -> Result<String, SendError> {
         let message = build(from, m)?;
         match self {
-            Mailer::Smtp { transport, timeout } => {
-                match tokio::time::timeout(*timeout, transport.send(message)).await {
+            Mailer::Smtp { pool, timeout } => {
+                let raw = message.formatted();
+                match tokio::time::timeout(*timeout, pool.send(message.envelope(), &raw)).await {
                     Err(_) => Err(SendError::Transient(format!(
                         "the SMTP server did not answer within {} s",
                         timeout.as_secs()
                     ))),
-                    Ok(Ok(resp)) => Ok(format!(
-                        "{} {}",
-                        resp.code(),
-                        resp.message().collect::<Vec<_>>().join(" ")
-                    )),
-                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                    Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                    Ok(result) => result,
                 }
             }
             Mailer::File(t) => t

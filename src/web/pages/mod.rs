@@ -447,9 +447,18 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../static/app.css"))
 }
 
+/// The upload-progress script, from the binary.
+pub async fn upload_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../static/upload.js"))
+}
+
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/app.css", web::get().to(stylesheet))
+        .route("/static/upload.js", web::get().to(upload_script))
         .service(public::index)
         .service(public::item)
         .service(public::calculator)
