@@ -23,7 +23,7 @@ use crate::repo::filings as filing_repo;
 use crate::repo::reminders;
 use crate::repo::tasks;
 use crate::services::filings::Ctx;
-use crate::services::notify::{Recipient, enqueue, managers_of, recipient};
+use crate::services::notify::{Recipient, enqueue, managers_of, recipient, render};
 
 /// Rows handled per transaction.
 const PAGE: i64 = 200;
@@ -72,7 +72,7 @@ pub fn deadline_scan(
                     Escalation::Red => reminders::turned_red(conn, today, PAGE)?,
                     Escalation::Yellow => reminders::turned_yellow(conn, today, PAGE)?,
                 };
-                let mut mails = 0;
+                let mut out = Vec::new();
                 for f in &rows {
                     let item = ctx.items.by_id(conn, f.item_version_id)?;
                     if !item.def.notifications.managers.contains(&level) {
@@ -104,11 +104,11 @@ pub fn deadline_scan(
                         );
                         let key = format!("{}:{}:{}:{}", level.as_str(), f.id, f.due_on, m.id);
                         let kind = format!("manager.{}", level.as_str());
-                        if enqueue(conn, ctx.mail, ctx.now, &key, &kind, Some(f.id), m, &letter)? {
-                            mails += 1;
-                        }
+                        out.extend(render(ctx.mail, ctx.now, key, &kind, Some(f.id), m, &letter)?);
                     }
                 }
+                // One statement for the page's letters, in the transaction that marks them.
+                let mails = crate::repo::outbox::insert_many(conn, &out)?;
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 reminders::mark_escalated(conn, &ids, level == Escalation::Red)?;
                 Ok((rows.len(), mails))
@@ -127,7 +127,7 @@ pub fn deadline_scan(
     loop {
         let (n, mails) = conn.transaction::<_, AppError, _>(|conn| {
             let rows = reminders::due(conn, today, PAGE)?;
-            let mut mails = 0;
+            let mut out = Vec::new();
             for d in &rows {
                 let days: Vec<_> = d.remind_on.iter().flatten().copied().collect();
                 let (next, passed) = notify::next_reminder(&days, today);
@@ -159,21 +159,19 @@ pub fn deadline_scan(
                     );
                     // One reminder per (filing, deadline, reminder day).
                     let key = format!("reminder:{}:{}:{}:{}", f.id, d.code, d.due_on, sent);
-                    if enqueue(
-                        conn,
+                    out.extend(render(
                         ctx.mail,
                         ctx.now,
-                        &key,
+                        key,
                         "applicant.reminder",
                         Some(f.id),
                         &to,
                         &letter,
-                    )? {
-                        mails += 1;
-                    }
+                    )?);
                 }
                 reminders::advance(conn, d.id, sent, next, None)?;
             }
+            let mails = crate::repo::outbox::insert_many(conn, &out)?;
             Ok((rows.len(), mails))
         })?;
         report.reminders += n;

@@ -56,6 +56,39 @@ pub struct MailRow {
     pub smtp_response: Option<String>,
 }
 
+/// An outbox row to be written, owning its text (rows collected over a page of a scan).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OwnedMail {
+    pub dedupe_key: String,
+    pub kind: String,
+    pub filing_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub to_address: String,
+    pub lang: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub message_id: String,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Insert many messages in one statement; those whose key exists are skipped. The number
+/// inserted.
+pub fn insert_many(conn: &mut PgConnection, rows: &[OwnedMail]) -> QueryResult<usize> {
+    let mut n = 0;
+    // PostgreSQL takes at most 65535 parameters in one statement: 12 per row.
+    for chunk in rows.chunks(1000) {
+        n += diesel::insert_into(outbox::table)
+            .values(chunk)
+            .on_conflict(outbox::dedupe_key)
+            .do_nothing()
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
 /// Insert a message unless one with the same key exists. True when inserted.
 pub fn insert(conn: &mut PgConnection, m: &NewMail<'_>) -> QueryResult<bool> {
     let n = diesel::insert_into(outbox::table)

@@ -79,6 +79,45 @@ pub fn managers_of(conn: &mut PgConnection, department: &str) -> Result<Vec<Reci
         .collect())
 }
 
+/// Render a letter into an outbox row to be written with others (a scan's page); `None` for a
+/// recipient without an email address.
+#[allow(clippy::too_many_arguments)]
+pub fn render(
+    mail: &MailContext,
+    now: DateTime<Utc>,
+    key: String,
+    kind: &str,
+    filing: Option<Uuid>,
+    to: &Recipient,
+    letter: &Letter,
+) -> Result<Option<outbox::OwnedMail>, AppError> {
+    let Some(address) = to.email.as_deref().filter(|a| !a.trim().is_empty()) else {
+        tracing::info!(recipient = %to.id, kind, "no email address: not told");
+        return Ok(None);
+    };
+    let r = letter
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {kind}: {e}")))?;
+    Ok(Some(outbox::OwnedMail {
+        dedupe_key: key,
+        kind: kind.to_owned(),
+        filing_id: filing,
+        recipient_id: Some(to.id),
+        to_address: format!("{} <{address}>", to.name.replace(['<', '>', '"'], "")),
+        lang: match to.lang {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+        .to_owned(),
+        subject: r.subject,
+        body_text: r.text,
+        body_html: r.html,
+        message_id: crate::mail::new_message_id(&mail.from),
+        next_attempt_at: now,
+        created_at: now,
+    }))
+}
+
 /// Render a letter into the outbox unless the key is taken. True when a row was written.
 #[allow(clippy::too_many_arguments)]
 pub fn enqueue(
