@@ -5,7 +5,9 @@
 //! whose keys make them unique, and marks what it did, in one transaction per page: two
 //! instances scanning at once take disjoint rows, and a crash rolls a page back whole.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sha2::Digest;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -72,39 +74,79 @@ pub fn deadline_scan(
                     Escalation::Red => reminders::turned_red(conn, today, PAGE)?,
                     Escalation::Yellow => reminders::turned_yellow(conn, today, PAGE)?,
                 };
-                let mut out = Vec::new();
+                // The page's filings by department, each with what its card says.
+                let mut by_dept: BTreeMap<String, Vec<(Uuid, letters::CardLine, Text)>> =
+                    BTreeMap::new();
                 for f in &rows {
                     let item = ctx.items.by_id(conn, f.item_version_id)?;
                     if !item.def.notifications.managers.contains(&level) {
                         continue;
-                    }
-                    if !managers.contains_key(&f.department) {
-                        let m = managers_of(conn, &f.department)?;
-                        managers.insert(f.department.clone(), m);
                     }
                     let state = item
                         .def
                         .state(&f.state)
                         .map(|s| s.label.clone())
                         .unwrap_or_else(|| plain(&f.state));
-                    let facts = FilingFacts {
-                        number: f.number.as_deref(),
-                        item: &item.def.name,
-                        state: &state,
-                        url: ctx.mail.filing_url(f.id),
-                    };
-                    for m in managers.get(&f.department).into_iter().flatten() {
-                        let letter = letters::escalation(
-                            m.lang,
-                            &m.name,
-                            &ctx.mail.authority,
-                            level,
-                            f.due_on,
-                            &facts,
-                        );
-                        let key = format!("{}:{}:{}:{}", level.as_str(), f.id, f.due_on, m.id);
-                        let kind = format!("manager.{}", level.as_str());
-                        out.extend(render(ctx.mail, ctx.now, key, &kind, Some(f.id), m, &letter)?);
+                    by_dept.entry(f.department.clone()).or_default().push((
+                        f.id,
+                        letters::CardLine {
+                            number: f.number.clone().unwrap_or_default(),
+                            item: item.def.name.clone(),
+                            state,
+                            due: f.due_on,
+                        },
+                        item.def.name.clone(),
+                    ));
+                }
+                let mut out = Vec::new();
+                let kind = format!("manager.{}", level.as_str());
+                for (dept, cards) in &by_dept {
+                    if !managers.contains_key(dept) {
+                        let m = managers_of(conn, dept)?;
+                        managers.insert(dept.clone(), m);
+                    }
+                    // What makes the letter unique: the filings and due days it tells of.
+                    let mut told: Vec<String> = cards
+                        .iter()
+                        .map(|(id, c, _)| format!("{id}@{}", c.due))
+                        .collect();
+                    told.sort();
+                    let digest = hex::encode(sha2::Sha256::digest(told.join(",").as_bytes()));
+                    for m in managers.get(dept).into_iter().flatten() {
+                        let (letter, filing) = match cards.as_slice() {
+                            [(id, c, name)] => {
+                                let facts = FilingFacts {
+                                    number: Some(c.number.as_str()).filter(|n| !n.is_empty()),
+                                    item: name,
+                                    state: &c.state,
+                                    url: ctx.mail.filing_url(*id),
+                                };
+                                let l = letters::escalation(
+                                    m.lang,
+                                    &m.name,
+                                    &ctx.mail.authority,
+                                    level,
+                                    c.due,
+                                    &facts,
+                                );
+                                (l, Some(*id))
+                            }
+                            _ => {
+                                let lines: Vec<letters::CardLine> =
+                                    cards.iter().map(|(_, c, _)| c.clone()).collect();
+                                let l = letters::escalations(
+                                    m.lang,
+                                    &m.name,
+                                    &ctx.mail.authority,
+                                    level,
+                                    &lines,
+                                    ctx.mail.dashboard_url(),
+                                );
+                                (l, None)
+                            }
+                        };
+                        let key = format!("{}:{}:{}", level.as_str(), m.id, &digest[..32]);
+                        out.extend(render(ctx.mail, ctx.now, key, &kind, filing, m, &letter)?);
                     }
                 }
                 // One statement for the page's letters, in the transaction that marks them.

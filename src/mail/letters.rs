@@ -454,6 +454,90 @@ pub fn escalation(
     }
 }
 
+/// One filing in a card listing several.
+#[derive(Debug, Clone)]
+pub struct CardLine {
+    pub number: String,
+    pub item: Text,
+    pub state: Text,
+    pub due: NaiveDate,
+}
+
+/// Yellow or red cards for several filings that turned in one scan, in one letter: a manager
+/// is told of 170 overdue filings once, not 170 times.
+pub fn escalations(
+    lang: Lang,
+    name: &str,
+    authority: &Text,
+    level: Escalation,
+    lines: &[CardLine],
+    dashboard_url: String,
+) -> Letter {
+    let n = lines.len();
+    let (subject, paragraph) = match level {
+        Escalation::Yellow => (
+            pick(
+                lang,
+                format!("【黄牌预警】{n} 件办件临近办理期限"),
+                format!("Yellow cards: {n} filings close to their deadline"),
+            ),
+            pick(
+                lang,
+                format!("以下 {n} 件办件临近办理期限，请督促按时办结。"),
+                format!(
+                    "These {n} filings are close to their deadline: please see that they are decided in time."
+                ),
+            ),
+        ),
+        Escalation::Red => (
+            pick(
+                lang,
+                format!("【红牌督办】{n} 件办件已超过办理期限"),
+                format!("Red cards: {n} filings overdue"),
+            ),
+            pick(
+                lang,
+                format!("以下 {n} 件办件已超过办理期限，请立即督办，必要时依法办理延期。"),
+                format!(
+                    "These {n} filings passed their deadline: act now, and extend limits lawfully where needed."
+                ),
+            ),
+        ),
+    };
+    Letter {
+        lang,
+        subject,
+        greeting: greeting(lang, name),
+        paragraphs: vec![paragraph],
+        facts: Vec::new(),
+        items: Vec::new(),
+        table: Some(Table {
+            headers: vec![
+                pick(lang, "办件编号", "Number"),
+                pick(lang, "事项", "Item"),
+                pick(lang, "状态", "Status"),
+                pick(lang, "办理期限", "Due"),
+            ],
+            rows: lines
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.number.clone(),
+                        l.item.get(lang).to_owned(),
+                        l.state.get(lang).to_owned(),
+                        date(lang, l.due),
+                    ]
+                })
+                .collect(),
+        }),
+        link: Some(Link {
+            label: pick(lang, "打开时限监控", "Open the dashboard"),
+            url: dashboard_url,
+        }),
+        signature: signature(lang, authority),
+    }
+}
+
 /// One line of a clerk's digest.
 #[derive(Debug, Clone)]
 pub struct DigestLine {

@@ -59,10 +59,7 @@ impl SendError {
 
 /// The way out: one enum rather than a trait object, so every backend is visible here.
 pub enum Mailer {
-    Smtp {
-        pool: smtp::Pool,
-        timeout: Duration,
-    },
+    Smtp { pool: smtp::Pool, timeout: Duration },
     File(AsyncFileTransport<Tokio1Executor>),
     Memory(Arc<Mutex<Vec<Kept>>>),
 }

@@ -83,9 +83,7 @@ pub fn parse(url: &str) -> anyhow::Result<Target> {
             decode(u.password().unwrap_or_default()),
         )
     });
-    let hello = query("helo_name")
-        .map(ClientId::Domain)
-        .unwrap_or_default();
+    let hello = query("helo_name").map(ClientId::Domain).unwrap_or_default();
     Ok(Target {
         host,
         port,
@@ -124,17 +122,15 @@ impl Pool {
         let t = &self.target;
         let tls = || TlsParameters::new(t.host.clone()).map_err(lettre_error);
         let mut conn = match t.tls {
-            Tls::Implicit => {
-                AsyncSmtpConnection::connect_tokio1(
-                    (t.host.as_str(), t.port),
-                    Some(self.timeout),
-                    &t.hello,
-                    Some(tls()?),
-                    None,
-                )
-                .await
-                .map_err(lettre_error)?
-            }
+            Tls::Implicit => AsyncSmtpConnection::connect_tokio1(
+                (t.host.as_str(), t.port),
+                Some(self.timeout),
+                &t.hello,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(lettre_error)?,
             _ => {
                 let stream = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
                     .await
@@ -171,11 +167,7 @@ impl Pool {
 
     /// Send one message on a pooled connection (a new one when none is idle). A connection
     /// that failed is dropped, never returned.
-    pub async fn send(
-        &self,
-        envelope: &Envelope,
-        raw: &[u8],
-    ) -> Result<String, SendError> {
+    pub async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<String, SendError> {
         let idle = self.idle.lock().await.pop();
         let mut conn = match idle {
             Some(c) if !c.has_broken() => c,
@@ -208,7 +200,10 @@ mod tests {
         assert_eq!((t.port, t.tls), (25, Tls::None));
         assert!(t.credentials.is_none());
         let t = parse("smtp://user%40bureau:p%40ss@relay:2525?tls=required").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.tls), ("relay", 2525, Tls::Required));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.tls),
+            ("relay", 2525, Tls::Required)
+        );
         assert!(t.credentials.is_some());
         let t = parse("smtp://relay?tls=required").unwrap();
         assert_eq!(t.port, 587);

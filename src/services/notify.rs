@@ -37,6 +37,10 @@ impl MailContext {
         format!("{}/filings/{id}", self.public_url.trim_end_matches('/'))
     }
 
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/dashboard", self.public_url.trim_end_matches('/'))
+    }
+
     pub fn queue_url(&self) -> String {
         format!("{}/queue", self.public_url.trim_end_matches('/'))
     }
