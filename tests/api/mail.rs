@@ -840,3 +840,27 @@ async fn the_command_line_runs_a_job_against_the_database() {
     assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
     assert!(app.sent_mail()[0].subject.starts_with("【红牌督办】"));
 }
+
+#[actix_web::test]
+async fn filings_that_turn_red_together_reach_each_manager_in_one_letter() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let zh = app.applicant("builder").await;
+    app.mail_user("manager", Some("fire"), &[Role::Manager], Lang::Zh)
+        .await;
+    let a = submitted_fire_filing(&app, &zh).await;
+    let b = submitted_fire_filing(&app, &zh).await;
+    at(&app, "2026-12-01");
+    let r = app.run_due_jobs().await;
+    assert_eq!(r["scan"]["red_filings"], 2, "{r}");
+    assert_eq!(r["scan"]["mails"], 1, "{r}");
+    let mails = app.sent_mail();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject, "【红牌督办】2 件办件已超过办理期限");
+    for f in [&a, &b] {
+        assert!(mails[0].text.contains(f["number"].as_str().unwrap()));
+        assert!(mails[0].html.contains(f["number"].as_str().unwrap()));
+    }
+    // And never again for those due days.
+    assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
+}
