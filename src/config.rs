@@ -161,6 +161,9 @@ pub struct Mail {
     pub lease_seconds: u64,
     /// The address of the pages, for links in mail.
     pub public_url: String,
+    /// A PEM file of the CA that signed the relay's certificate (an internal CA); empty: the
+    /// public web roots.
+    pub tls_root_cert: String,
 }
 
 /// Cron strings with seconds (`sec min hour day-of-month month day-of-week`), in the authority's

@@ -78,11 +78,21 @@ impl Mailer {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Mailer> {
         let m = &settings.mail;
         Ok(match m.backend {
-            MailBackend::Smtp => Mailer::smtp(
-                &m.smtp_url,
-                Duration::from_secs(m.timeout_seconds),
-                m.pool_size,
-            )?,
+            MailBackend::Smtp => {
+                let root = Some(m.tls_root_cert.trim())
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        std::fs::read(settings.root.join(p))
+                            .with_context(|| format!("reading mail.tls_root_cert {p}"))
+                    })
+                    .transpose()?;
+                Mailer::smtp(
+                    &m.smtp_url,
+                    Duration::from_secs(m.timeout_seconds),
+                    m.pool_size,
+                    root,
+                )?
+            }
             MailBackend::File => {
                 let dir = settings.mail_dir();
                 std::fs::create_dir_all(&dir)
@@ -95,9 +105,15 @@ impl Mailer {
 
     /// An SMTP mailer from a URL: `smtp://` (plain, or STARTTLS with `?tls=required`),
     /// `smtps://` (TLS from the start); credentials in the URL.
-    pub fn smtp(url: &str, timeout: Duration, pool_size: u32) -> anyhow::Result<Mailer> {
-        let target = smtp::parse(url)
+    pub fn smtp(
+        url: &str,
+        timeout: Duration,
+        pool_size: u32,
+        root_cert: Option<Vec<u8>>,
+    ) -> anyhow::Result<Mailer> {
+        let mut target = smtp::parse(url)
             .with_context(|| format!("mail.smtp_url `{}` is not usable", redact(url)))?;
+        target.root_cert = root_cert;
         Ok(Mailer::Smtp {
             pool: smtp::Pool::new(target, timeout, pool_size as usize),
             timeout,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Mutex;
 
@@ -45,6 +45,8 @@ pub struct Target {
     pub tls: Tls,
     pub credentials: Option<Credentials>,
     pub hello: ClientId,
+    /// PEM of an extra trusted root (the relay's internal CA).
+    pub root_cert: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -90,6 +92,7 @@ pub fn parse(url: &str) -> anyhow::Result<Target> {
         tls,
         credentials,
         hello,
+        root_cert: None,
     })
 }
 
@@ -120,7 +123,13 @@ impl Pool {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let t = &self.target;
-        let tls = || TlsParameters::new(t.host.clone()).map_err(lettre_error);
+        let tls = || {
+            let mut b = TlsParameters::builder(t.host.clone());
+            if let Some(pem) = &t.root_cert {
+                b = b.add_root_certificate(Certificate::from_pem(pem).map_err(lettre_error)?);
+            }
+            b.build().map_err(lettre_error)
+        };
         let mut conn = match t.tls {
             Tls::Implicit => AsyncSmtpConnection::connect_tokio1(
                 (t.host.as_str(), t.port),

@@ -527,11 +527,26 @@ struct SinkHandler {
     store: Inbox,
     refuse: Arc<std::sync::Mutex<Option<String>>>,
     delay: Arc<std::sync::Mutex<std::time::Duration>>,
+    /// When set, the password AUTH PLAIN must give.
+    password: Option<String>,
     to: Vec<String>,
     data: Vec<u8>,
 }
 
 impl mailin_embedded::Handler for SinkHandler {
+    fn auth_plain(
+        &mut self,
+        _authorization_id: &str,
+        _authentication_id: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        if self.password.as_deref() == Some(password) {
+            mailin_embedded::response::AUTH_OK
+        } else {
+            mailin_embedded::response::INVALID_CREDENTIALS
+        }
+    }
+
     fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
         let refuse = self.refuse.lock().unwrap().clone();
         if refuse.is_some_and(|r| to.contains(&r)) {
@@ -583,6 +598,26 @@ impl SmtpSink {
     }
 
     pub fn on(listener: std::net::TcpListener) -> SmtpSink {
+        Self::serve(listener, None)
+    }
+
+    /// A server that offers STARTTLS with this certificate and requires AUTH PLAIN with this
+    /// password (mailin offers AUTH only over TLS).
+    pub fn with_tls(cert: &std::path::Path, key: &std::path::Path, password: &str) -> SmtpSink {
+        // mailin-embedded builds its TLS config with the process's default provider; two are
+        // linked into the tests.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self::serve(
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            Some((
+                cert.display().to_string(),
+                key.display().to_string(),
+                password.to_owned(),
+            )),
+        )
+    }
+
+    fn serve(listener: std::net::TcpListener, tls: Option<(String, String, String)>) -> SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let store = Arc::new(std::sync::Mutex::new(Vec::new()));
         let refuse = Arc::new(std::sync::Mutex::new(None));
@@ -591,6 +626,7 @@ impl SmtpSink {
             store: store.clone(),
             refuse: refuse.clone(),
             delay: delay.clone(),
+            password: tls.as_ref().map(|t| t.2.clone()),
             to: Vec::new(),
             data: Vec::new(),
         };
@@ -600,6 +636,15 @@ impl SmtpSink {
                 .with_name("sink.example.test")
                 .with_num_threads(32)
                 .with_tcp_listener(listener);
+            if let Some((cert_path, key_path, _)) = tls {
+                server
+                    .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                        cert_path,
+                        key_path,
+                    })
+                    .unwrap()
+                    .with_auth(mailin_embedded::AuthMechanism::Plain);
+            }
             let _ = server.serve();
         });
         SmtpSink {

@@ -864,3 +864,124 @@ async fn filings_that_turn_red_together_reach_each_manager_in_one_letter() {
     // And never again for those due days.
     assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
 }
+
+/// A CA and a certificate for `localhost` signed by it, made with the openssl command.
+fn certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=permits test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+}
+
+#[actix_web::test]
+async fn mail_goes_over_starttls_with_auth_to_a_relay_signed_by_an_internal_ca() {
+    let dir = std::env::temp_dir().join(format!("permits-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir);
+    let sink = SmtpSink::with_tls(&dir.join("leaf.pem"), &dir.join("leaf.key"), "s3cret-pass");
+    let ca = dir.join("ca.pem");
+    let port = sink.port;
+    let app = TestApp::spawn_with(move |s| {
+        smtp_to(port)(s);
+        s.mail.smtp_url = format!("smtp://sender:s3cret-pass@localhost:{port}?tls=required");
+        s.mail.tls_root_cert = ca.display().to_string();
+    })
+    .await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&app, &zh).await;
+    let r = app.run_job(Job::Outbox).await;
+    assert_eq!(r["sent"], 1, "{r} {:?}", app.outbox()[0].last_error);
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].envelope_to, vec!["builder@example.test"]);
+    assert!(got[0].subject.starts_with("【已受理】"));
+
+    // A wrong password is refused for good: parked, not retried.
+    let port = sink.port;
+    let ca = dir.join("ca.pem");
+    let wrong = TestApp::spawn_with(move |s| {
+        smtp_to(port)(s);
+        s.mail.smtp_url = format!("smtp://sender:wrong@localhost:{port}?tls=required");
+        s.mail.tls_root_cert = ca.display().to_string();
+    })
+    .await;
+    at(&wrong, "2026-11-23");
+    let zh = wrong
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&wrong, &zh).await;
+    let r = wrong.run_job(Job::Outbox).await;
+    assert_eq!(r["parked"], 1, "{r}");
+    assert!(
+        wrong.outbox()[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("nvalid credentials"),
+        "{:?}",
+        wrong.outbox()[0].last_error
+    );
+    wrong.allow_unsent_mail();
+    assert_eq!(sink.count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
