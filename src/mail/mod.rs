@@ -59,7 +59,10 @@ impl SendError {
 
 /// The way out: one enum rather than a trait object, so every backend is visible here.
 pub enum Mailer {
-    Smtp { pool: smtp::Pool, timeout: Duration },
+    Smtp {
+        pool: Box<smtp::Pool>,
+        timeout: Duration,
+    },
     File(AsyncFileTransport<Tokio1Executor>),
     Memory(Arc<Mutex<Vec<Kept>>>),
 }
@@ -115,7 +118,7 @@ impl Mailer {
             .with_context(|| format!("mail.smtp_url `{}` is not usable", redact(url)))?;
         target.root_cert = root_cert;
         Ok(Mailer::Smtp {
-            pool: smtp::Pool::new(target, timeout, pool_size as usize),
+            pool: Box::new(smtp::Pool::new(target, timeout, pool_size as usize)),
             timeout,
         })
     }
