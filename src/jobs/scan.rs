@@ -21,11 +21,10 @@ use crate::domain::notify;
 use crate::error::AppError;
 use crate::mail::letters::{self, DigestLine, FilingFacts};
 use crate::repo::audit::{self, Event};
-use crate::repo::filings as filing_repo;
 use crate::repo::reminders;
 use crate::repo::tasks;
 use crate::services::filings::Ctx;
-use crate::services::notify::{Recipient, enqueue, managers_of, recipient, render};
+use crate::services::notify::{Recipient, enqueue, managers_of, render};
 
 /// Rows handled per transaction.
 const PAGE: i64 = 200;
@@ -168,51 +167,62 @@ pub fn deadline_scan(
 
     loop {
         let (n, mails) = conn.transaction::<_, AppError, _>(|conn| {
-            let rows = reminders::due(conn, today, PAGE)?;
+            let rows = reminders::due_with_applicants(conn, today, PAGE)?;
             let mut out = Vec::new();
+            let mut advanced = Vec::with_capacity(rows.len());
             for d in &rows {
                 let days: Vec<_> = d.remind_on.iter().flatten().copied().collect();
                 let (next, passed) = notify::next_reminder(&days, today);
                 let sent = i32::try_from(passed).unwrap_or(i32::MAX);
-                if let Some(f) = filing_repo::find(conn, d.filing_id)?
-                    && let Some(to) = recipient(conn, f.applicant_id)?
-                {
-                    let item = ctx.items.by_id(conn, f.item_version_id)?;
-                    let what = deadline_label(&item.def, &d.code);
-                    let state = item
-                        .def
-                        .state(&f.state)
-                        .map(|s| s.label.clone())
-                        .unwrap_or_else(|| plain(&f.state));
-                    let facts = FilingFacts {
-                        number: f.number.as_deref(),
-                        item: &item.def.name,
-                        state: &state,
-                        url: ctx.mail.filing_url(f.id),
-                    };
-                    let letter = letters::applicant_reminder(
-                        to.lang,
-                        &to.name,
-                        &ctx.mail.authority,
-                        &what,
-                        d.due_on,
-                        today,
-                        &facts,
-                    );
-                    // One reminder per (filing, deadline, reminder day).
-                    let key = format!("reminder:{}:{}:{}:{}", f.id, d.code, d.due_on, sent);
-                    out.extend(render(
-                        ctx.mail,
-                        ctx.now,
-                        key,
-                        "applicant.reminder",
-                        Some(f.id),
-                        &to,
-                        &letter,
-                    )?);
+                advanced.push((d.id, sent, next));
+                if !d.active {
+                    continue;
                 }
-                reminders::advance(conn, d.id, sent, next, None)?;
+                let to = Recipient {
+                    id: d.applicant_id,
+                    email: d.email.clone(),
+                    lang: if d.lang == "en" {
+                        crate::domain::Lang::En
+                    } else {
+                        crate::domain::Lang::Zh
+                    },
+                    name: d.display_name.clone(),
+                };
+                let item = ctx.items.by_id(conn, d.item_version_id)?;
+                let what = deadline_label(&item.def, &d.code);
+                let state = item
+                    .def
+                    .state(&d.state)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_else(|| plain(&d.state));
+                let facts = FilingFacts {
+                    number: d.number.as_deref(),
+                    item: &item.def.name,
+                    state: &state,
+                    url: ctx.mail.filing_url(d.filing_id),
+                };
+                let letter = letters::applicant_reminder(
+                    to.lang,
+                    &to.name,
+                    &ctx.mail.authority,
+                    &what,
+                    d.due_on,
+                    today,
+                    &facts,
+                );
+                // One reminder per (filing, deadline, reminder day).
+                let key = format!("reminder:{}:{}:{}:{}", d.filing_id, d.code, d.due_on, sent);
+                out.extend(render(
+                    ctx.mail,
+                    ctx.now,
+                    key,
+                    "applicant.reminder",
+                    Some(d.filing_id),
+                    &to,
+                    &letter,
+                )?);
             }
+            reminders::advance_many(conn, &advanced)?;
             let mails = crate::repo::outbox::insert_many(conn, &out)?;
             Ok((rows.len(), mails))
         })?;

@@ -219,3 +219,80 @@ pub fn mark_escalated(conn: &mut PgConnection, ids: &[Uuid], red: bool) -> Query
             .execute(conn)
     }
 }
+
+/// A due deadline with what its reminder needs: the filing and its applicant.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DueReminder {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub code: String,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub due_on: NaiveDate,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Date>>)]
+    pub remind_on: Vec<Option<NaiveDate>>,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub filing_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub number: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub state: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub item_version_id: i32,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub applicant_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub email: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub lang: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub display_name: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub active: bool,
+}
+
+/// Open deadlines whose next reminder day has come, with their filings and applicants, in one
+/// query; only the deadline rows are locked (`FOR UPDATE OF d`): a scan must not hold up
+/// actions on the filings.
+pub fn due_with_applicants(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<DueReminder>> {
+    diesel::sql_query(
+        "SELECT d.id, d.code, d.due_on, d.remind_on, f.id AS filing_id, f.number, f.state, \
+                f.item_version_id, f.applicant_id, u.email, u.lang, u.display_name, u.active \
+         FROM applicant_deadlines d \
+         JOIN filings f ON f.id = d.filing_id \
+         JOIN users u ON u.id = f.applicant_id \
+         WHERE d.closed_at IS NULL AND d.next_remind_on IS NOT NULL AND d.next_remind_on <= $1 \
+         ORDER BY d.next_remind_on, d.id \
+         LIMIT $2 \
+         FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::Date, _>(today)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+}
+
+/// Record the reminders of a page in one statement: (id, reminders sent, next day).
+pub fn advance_many(
+    conn: &mut PgConnection,
+    rows: &[(i64, i32, Option<NaiveDate>)],
+) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let sent: Vec<i32> = rows.iter().map(|r| r.1).collect();
+    let next: Vec<Option<NaiveDate>> = rows.iter().map(|r| r.2).collect();
+    diesel::sql_query(
+        "UPDATE applicant_deadlines d SET reminders_sent = u.sent, next_remind_on = u.next \
+         FROM unnest($1::bigint[], $2::int[], $3::date[]) AS u(id, sent, next) \
+         WHERE d.id = u.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(sent)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Date>>, _>(next)
+    .execute(conn)
+}
