@@ -793,6 +793,30 @@ fn build_page(
     }
 }
 
+/// The filing page again, fresh, with what went wrong.
+async fn again(
+    state: &AppState,
+    v: &Viewer,
+    p: Principal,
+    id: Uuid,
+    status: StatusCode,
+    message: Option<String>,
+    problems: Vec<String>,
+) -> Result<HttpResponse, PageError> {
+    let (view, item, history, assignable) = load_all(state, v, p, id).await?;
+    let page = build_page(
+        v,
+        state.offset,
+        view,
+        &item,
+        history,
+        assignable,
+        message,
+        problems,
+    );
+    v.render(status, &page)
+}
+
 #[derive(serde::Deserialize)]
 pub struct PageFlags {
     pub changed: Option<u8>,
@@ -897,18 +921,7 @@ pub async fn act(
         ),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
-    let page = build_page(
-        &v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
-        message,
-        problems,
-    );
-    v.render(status, &page)
+    again(&state, &v, p, id, status, message, problems).await
 }
 
 /// Upload a file for a material from the filing page.
@@ -944,19 +957,8 @@ pub async fn upload(
         Err(AppError::Conflict { .. }) => (StatusCode::CONFLICT, vec![changed_message(v.lang)]),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
     let msg = Some(pick(v.lang, "文件未能上传：", "The file was not uploaded:"));
-    let page = build_page(
-        &v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
-        msg,
-        problems,
-    );
-    v.render(status, &page)
+    again(&state, &v, p, id, status, msg, problems).await
 }
 
 /// Download a material from the filing page.
@@ -1023,18 +1025,7 @@ pub async fn extend(
         ),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
-    let page = build_page(
-        &v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
-        message,
-        problems,
-    );
-    v.render(status, &page)
+    again(&state, &v, p, id, status, message, problems).await
 }
 
 /// The applicant rates a closed filing (好差评), once.
@@ -1083,16 +1074,5 @@ pub async fn rate(
         ),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let (view, item, history, assignable) = load_all(&state, &v, p, id).await?;
-    let page = build_page(
-        &v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
-        message,
-        problems,
-    );
-    v.render(status, &page)
+    again(&state, &v, p, id, status, message, problems).await
 }
