@@ -1,0 +1,3 @@
+ALTER TABLE outbox
+    ALTER COLUMN body_text SET COMPRESSION pglz,
+    ALTER COLUMN body_html SET COMPRESSION pglz;
