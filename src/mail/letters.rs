@@ -202,6 +202,14 @@ pub fn applicant_event(
     let mut facts = f.rows(lang);
     let mut paragraphs = Vec::new();
     let mut items = Vec::new();
+    let reasons_and_opinion = |facts: &mut Vec<(String, String)>| {
+        if let Some(r) = d.reason {
+            facts.push((pick(lang, "理由", "Reasons"), r.to_owned()));
+        }
+        if let Some(o) = d.opinion {
+            facts.push((pick(lang, "意见", "Opinion"), o.to_owned()));
+        }
+    };
     let due_rows = |facts: &mut Vec<(String, String)>| {
         if let Some(p) = d.promised_due {
             facts.push((pick(lang, "承诺办结日期", "Promised by"), date(lang, p)));
@@ -304,12 +312,7 @@ pub fn applicant_event(
                     format!("Your application {reference} has been decided: {state}. You may apply for administrative reconsideration or bring an administrative lawsuit."),
                 )
             });
-            if let Some(r) = d.reason {
-                facts.push((pick(lang, "理由", "Reasons"), r.to_owned()));
-            }
-            if let Some(o) = d.opinion {
-                facts.push((pick(lang, "意见", "Opinion"), o.to_owned()));
-            }
+            reasons_and_opinion(&mut facts);
             pick(
                 lang,
                 format!("【办结】{reference} {item}：{state}"),
@@ -322,12 +325,7 @@ pub fn applicant_event(
                 format!("您的申请 {reference} 现为「{state}」。"),
                 format!("Your application {reference} is now: {state}."),
             ));
-            if let Some(r) = d.reason {
-                facts.push((pick(lang, "理由", "Reasons"), r.to_owned()));
-            }
-            if let Some(o) = d.opinion {
-                facts.push((pick(lang, "意见", "Opinion"), o.to_owned()));
-            }
+            reasons_and_opinion(&mut facts);
             pick(
                 lang,
                 format!("【办件进度】{reference} {item}：{state}"),

@@ -13,23 +13,6 @@ use uuid::Uuid;
 
 use crate::db::schema::outbox;
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = outbox)]
-pub struct NewMail<'a> {
-    pub dedupe_key: &'a str,
-    pub kind: &'a str,
-    pub filing_id: Option<Uuid>,
-    pub recipient_id: Option<Uuid>,
-    pub to_address: &'a str,
-    pub lang: &'a str,
-    pub subject: &'a str,
-    pub body_text: &'a str,
-    pub body_html: &'a str,
-    pub message_id: &'a str,
-    pub next_attempt_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
 pub struct MailRow {
@@ -87,16 +70,6 @@ pub fn insert_many(conn: &mut PgConnection, rows: &[OwnedMail]) -> QueryResult<u
             .execute(conn)?;
     }
     Ok(n)
-}
-
-/// Insert a message unless one with the same key exists. True when inserted.
-pub fn insert(conn: &mut PgConnection, m: &NewMail<'_>) -> QueryResult<bool> {
-    let n = diesel::insert_into(outbox::table)
-        .values(m)
-        .on_conflict(outbox::dedupe_key)
-        .do_nothing()
-        .execute(conn)?;
-    Ok(n == 1)
 }
 
 /// Claim up to `limit` due rows for `lease`: each claimed row's attempt count goes up and it is

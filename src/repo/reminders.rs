@@ -104,36 +104,6 @@ pub enum Closing<'a> {
     Code(&'a str),
 }
 
-/// Open deadlines whose next reminder day has come, locked for this scan.
-pub fn due(conn: &mut PgConnection, today: NaiveDate, limit: i64) -> QueryResult<Vec<DeadlineRow>> {
-    applicant_deadlines::table
-        .filter(applicant_deadlines::closed_at.is_null())
-        .filter(applicant_deadlines::next_remind_on.is_not_null())
-        .filter(applicant_deadlines::next_remind_on.le(today))
-        .order((applicant_deadlines::next_remind_on, applicant_deadlines::id))
-        .limit(limit)
-        .select(DeadlineRow::as_select())
-        .for_update()
-        .skip_locked()
-        .load(conn)
-}
-
-pub fn advance(
-    conn: &mut PgConnection,
-    id: i64,
-    sent: i32,
-    next: Option<NaiveDate>,
-    closed_at: Option<DateTime<Utc>>,
-) -> QueryResult<usize> {
-    diesel::update(applicant_deadlines::table.find(id))
-        .set((
-            applicant_deadlines::reminders_sent.eq(sent),
-            applicant_deadlines::next_remind_on.eq(next),
-            applicant_deadlines::closed_at.eq(closed_at),
-        ))
-        .execute(conn)
-}
-
 /// A filing whose running clock has turned, as the scan needs it.
 #[derive(Debug, Clone, Queryable)]
 pub struct Turned {

@@ -20,7 +20,7 @@ use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::mail::letters::{self, EventDetail, FilingFacts, Letter};
 use crate::repo::filings::FilingRow;
-use crate::repo::outbox::{self, NewMail};
+use crate::repo::outbox;
 use crate::repo::reminders::{self, Closing, NewDeadline};
 use crate::repo::users;
 
@@ -134,35 +134,10 @@ pub fn enqueue(
     to: &Recipient,
     letter: &Letter,
 ) -> Result<bool, AppError> {
-    let Some(address) = to.email.as_deref().filter(|a| !a.trim().is_empty()) else {
-        tracing::info!(recipient = %to.id, kind, "no email address: not told");
+    let Some(row) = render(mail, now, key.to_owned(), kind, filing, to, letter)? else {
         return Ok(false);
     };
-    let r = letter
-        .render()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering {kind}: {e}")))?;
-    let message_id = crate::mail::new_message_id(&mail.from);
-    let to_address = format!("{} <{address}>", to.name.replace(['<', '>', '"'], ""));
-    let inserted = outbox::insert(
-        conn,
-        &NewMail {
-            dedupe_key: key,
-            kind,
-            filing_id: filing,
-            recipient_id: Some(to.id),
-            to_address: &to_address,
-            lang: match to.lang {
-                Lang::Zh => "zh",
-                Lang::En => "en",
-            },
-            subject: &r.subject,
-            body_text: &r.text,
-            body_html: &r.html,
-            message_id: &message_id,
-            next_attempt_at: now,
-            created_at: now,
-        },
-    )?;
+    let inserted = outbox::insert_many(conn, std::slice::from_ref(&row))? == 1;
     Ok(inserted)
 }
 

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::Datelike;
 use serde::Deserialize;
 
-use super::{PageError, Ui, Viewer, see_other};
+use super::{PageError, Ui, Viewer, form_value, see_other};
 use crate::domain::Lang;
 use crate::domain::calendar::{DayKind, YearEntry};
 use crate::domain::definition::Role;
@@ -168,13 +168,7 @@ pub async fn create_user(
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let p = admin_or_return!(v);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     v.check_csrf(&get("_csrf"))?;
     let roles: Vec<Role> = pairs
         .iter()

@@ -15,7 +15,7 @@ use askama::Template;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{PageError, Ui, Viewer, see_other};
+use super::{PageError, Ui, Viewer, form_value, see_other};
 use crate::domain::Problem;
 use crate::domain::definition::{FieldType, Input, Lang, Requirement, Role, StateKind};
 use crate::error::AppError;
@@ -175,19 +175,13 @@ fn promise_inputs(
 
 /// The form as the service wants it: typed from the definition; empty fields left out.
 fn form_json(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let get = |k: &str| form_value(pairs, k);
     let mut form = Map::new();
     for f in &item.def.fields {
         let raw = get(&f.code);
         let value = match (&f.ty, raw) {
             (FieldType::Boolean, raw) => Some(Value::Bool(raw.is_some())),
             (_, None) => None,
-            (_, Some(r)) if r.is_empty() => None,
             (FieldType::Integer { .. }, Some(r)) => Some(
                 r.parse::<i64>()
                     .map(Value::from)
@@ -272,12 +266,8 @@ pub async fn new_form(
     v.render(StatusCode::OK, &page)
 }
 
-fn csrf_of(pairs: &[(String, String)]) -> &str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "_csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
+fn csrf_of(pairs: &[(String, String)]) -> String {
+    form_value(pairs, "_csrf").unwrap_or_default()
 }
 
 /// Problems that belong to no field of the form.
@@ -301,7 +291,7 @@ pub async fn create(
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
     };
-    v.check_csrf(csrf_of(&pairs))?;
+    v.check_csrf(&csrf_of(&pairs))?;
     let item = state
         .items
         .latest(&code)
@@ -368,7 +358,7 @@ pub async fn edit(
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
-    v.check_csrf(csrf_of(&pairs))?;
+    v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
     let version: i32 = pairs
         .iter()
@@ -867,15 +857,9 @@ pub async fn act(
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
-    v.check_csrf(csrf_of(&pairs))?;
+    v.check_csrf(&csrf_of(&pairs))?;
     let (id, action) = path.into_inner();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| form_value(&pairs, k);
     let version: i32 = get("version").and_then(|v| v.parse().ok()).unwrap_or(-1);
     let input = ActInput {
         reason: get("reason"),
@@ -993,15 +977,9 @@ pub async fn extend(
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
-    v.check_csrf(csrf_of(&pairs))?;
+    v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let version: i32 = get("version").parse().unwrap_or(-1);
     let days: u32 = get("days").parse().unwrap_or(0);
     let reason = get("reason");
@@ -1039,15 +1017,9 @@ pub async fn rate(
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
-    v.check_csrf(csrf_of(&pairs))?;
+    v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let score: i16 = get("score").parse().unwrap_or(0);
     let comment = Some(get("comment")).filter(|c| !c.is_empty());
     let who = p.clone();
