@@ -32,7 +32,8 @@
 //! LOCKED, then mark sent) on a copy of the outbox table; the table shows mails/s ÷ its tps.
 //! PGHOST (the socket directory if present, else 127.0.0.1), PGPORT (5432), PGUSER (postgres).
 //!
-//! Results: a table on stdout and `target/jobs-report.json`.
+//! Results: a table on stdout and `target/jobs-report.json`. BENCH_KEEP_DB=1 keeps the database
+//! for a look at the plans afterwards.
 //!
 //! Reading the figures: a day's first tick writes one letter per turned filing and manager of
 //! its department, so its time is that of the letters (each an outbox INSERT), not of finding
@@ -1313,7 +1314,9 @@ fn main() -> Result<()> {
 
     drop(bare_conn);
     drop(prepared);
-    if let Ok(mut admin) = PgConnection::establish(&maintenance) {
+    if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        println!("database {DB} kept (BENCH_KEEP_DB)");
+    } else if let Ok(mut admin) = PgConnection::establish(&maintenance) {
         let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"));
     }
     Ok(())
