@@ -236,7 +236,7 @@ pub fn open_by_item(
     .load(conn)
 }
 
-#[derive(Debug, QueryableByName, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, QueryableByName, Queryable, serde::Serialize, utoipa::ToSchema)]
 pub struct DueRow {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub id: Uuid,
@@ -290,6 +290,49 @@ pub fn due_list(
             Ok(all)
         }
     }
+}
+
+/// Open filings with a running time limit due between `after` and `until` (both inclusive, either
+/// open-ended), of the given items: a page of them most urgent first, and how many there are.
+pub fn drill(
+    conn: &mut PgConnection,
+    items: Option<&[String]>,
+    after: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    limit: i64,
+) -> QueryResult<(Vec<DueRow>, i64)> {
+    use crate::db::schema::filings::dsl as f;
+    let base = || {
+        let mut q = f::filings
+            .filter(f::closed_at.is_null())
+            .filter(f::statutory_due_on.is_not_null())
+            .into_boxed();
+        if let Some(items) = items {
+            q = q.filter(f::item_code.eq_any(items.to_vec()));
+        }
+        if let Some(d) = after {
+            q = q.filter(f::statutory_due_on.ge(d));
+        }
+        if let Some(d) = until {
+            q = q.filter(f::statutory_due_on.le(d));
+        }
+        q
+    };
+    let rows = base()
+        .select((
+            f::id,
+            f::number,
+            f::item_code,
+            f::state,
+            f::department,
+            f::statutory_due_on.assume_not_null(),
+            f::promised_due_on,
+        ))
+        .order((f::statutory_due_on, f::id))
+        .limit(limit)
+        .load(conn)?;
+    let total = base().count().get_result(conn)?;
+    Ok((rows, total))
 }
 
 #[derive(Debug, QueryableByName)]

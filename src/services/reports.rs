@@ -333,6 +333,62 @@ pub fn due(
     Ok(repo::due_list(conn, until, items.as_deref(), limit)?)
 }
 
+/// Which open filings a drill-down lists, by their statutory due day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueWindow {
+    /// Past the due day.
+    Overdue,
+    /// Due from today up to `soon_days` ahead.
+    Soon,
+    /// Every open filing with a running time limit.
+    Open,
+}
+
+/// A page of the open filings behind a dashboard figure (by item and department, within the
+/// caller's scope), most urgent first, and how many there are in all.
+#[allow(clippy::too_many_arguments)]
+pub fn drill(
+    conn: &mut PgConnection,
+    p: &Principal,
+    department: Option<String>,
+    item: Option<&str>,
+    window: DueWindow,
+    today: NaiveDate,
+    soon_days: u32,
+    limit: i64,
+    owners: &BTreeMap<String, String>,
+) -> Result<(Vec<repo::DueRow>, i64), AppError> {
+    let department = scope(p, department)?;
+    let items: Option<Vec<String>> = match (item, department) {
+        (Some(i), Some(d)) => Some(
+            owners
+                .get(i)
+                .filter(|o| **o == d)
+                .map(|_| vec![i.to_owned()])
+                .unwrap_or_default(),
+        ),
+        (Some(i), None) => Some(vec![i.to_owned()]),
+        (None, Some(d)) => Some(
+            owners
+                .iter()
+                .filter(|(_, o)| **o == d)
+                .map(|(i, _)| i.clone())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let (after, until) = match window {
+        DueWindow::Overdue => (None, today.pred_opt()),
+        DueWindow::Soon => (
+            Some(today),
+            today.checked_add_days(Days::new(u64::from(soon_days))),
+        ),
+        DueWindow::Open => (None, None),
+    };
+    Ok(repo::drill(conn, items.as_deref(), after, until, limit)?)
+}
+
 /// Each item's department, for folding per-item figures into departments.
 pub fn owners(items: &crate::services::items::Registry) -> BTreeMap<String, String> {
     items

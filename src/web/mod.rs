@@ -42,6 +42,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Today in the authority's time zone, by the service's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::clock::local_date(self.clock.now(), self.offset)
+    }
+
     /// Run one use case on a pooled connection off the async workers. The connection is taken
     /// inside the blocking closure and returned when it ends: never held across an `.await`.
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>

@@ -516,3 +516,137 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     assert!(html.contains("校验通过"));
     assert_eq!(page(&au, &app, "/admin").await.0, 403);
 }
+
+/// The numbers of the filings a drill-down page lists, in order.
+fn listed(html: &str) -> Vec<String> {
+    let table = match html.find("id=\"filings\"") {
+        Some(at) => &html[at..],
+        None => return Vec::new(),
+    };
+    table
+        .split("<a href=\"/filings/")
+        .skip(1)
+        .map(|s| {
+            let start = s.find('>').unwrap() + 1;
+            let end = s.find("</a>").unwrap();
+            s[start..end].to_owned()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_dashboard_figures_lead_to_the_filings_behind_them_within_the_viewers_department() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    // Two fire filings submitted three weeks ago are overdue today; one submitted today is not.
+    at(&app, "2026-11-02");
+    let late: Vec<String> = [
+        fire_filing(&app, &builder).await,
+        fire_filing(&app, &builder).await,
+    ]
+    .iter()
+    .map(|f| f["number"].as_str().unwrap().to_owned())
+    .collect();
+    at(&app, "2026-11-23");
+    let fresh = fire_filing(&app, &builder).await["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.staff("fire_head", "fire", &[Role::Manager]).await;
+    app.staff("housing_head", "housing", &[Role::Manager]).await;
+    app.staff("admin", "window", &[Role::Admin]).await;
+
+    let m = signed_in(&app, "fire_head").await;
+    let (status, html) = page(&m, &app, "/dashboard").await;
+    assert_eq!(status, 200);
+    // The overdue count by item links to its list, and the new charts are drawn.
+    let links = html.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(
+        links.contains(
+            "/dashboard/filings?item=fire-acceptance-filing&department=fire&due=overdue\">2</a>"
+        ),
+        "{html}"
+    );
+    assert!(links.contains("/dashboard/filings?department=fire&due=open\">3</a>"));
+    assert!(html.contains("已超期（按事项）"));
+    assert!(html.contains("已超期（按部门）"));
+    assert!(html.contains("<rect"), "bars drawn");
+    // A manager does not choose among departments.
+    assert!(!html.contains("id=\"department\""));
+
+    let (status, html) = page(
+        &m,
+        &app,
+        "/dashboard/filings?item=fire-acceptance-filing&department=fire&due=overdue",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut got = listed(&html);
+    got.sort();
+    let mut want = late.clone();
+    want.sort();
+    assert_eq!(got, want, "exactly the overdue ones");
+    assert!(html.contains("共 2 件。"), "{html}");
+    let (_, html) = page(&m, &app, "/dashboard/filings?due=open").await;
+    let open = listed(&html);
+    assert_eq!(open.len(), 3, "{open:?}");
+    assert!(open.contains(&fresh));
+    assert_eq!(open.last(), Some(&fresh), "most urgent first");
+
+    // Another department's manager sees none of it, and may not ask for it.
+    let h = signed_in(&app, "housing_head").await;
+    let (status, html) = page(&h, &app, "/dashboard/filings?due=open").await;
+    assert_eq!(status, 200);
+    assert!(listed(&html).is_empty(), "{html}");
+    let (status, _) = page(&h, &app, "/dashboard/filings?department=fire&due=open").await;
+    assert_eq!(status, 403);
+
+    // An administrator sees every department and may choose one.
+    let a = signed_in(&app, "admin").await;
+    let (status, html) = page(&a, &app, "/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"department\""));
+    assert!(html.contains("消防审验科"), "departments by name");
+    let (_, html) = page(&a, &app, "/dashboard/filings?department=housing&due=open").await;
+    assert!(listed(&html).is_empty());
+    let (_, html) = page(&a, &app, "/dashboard/filings?department=fire&due=overdue").await;
+    assert_eq!(listed(&html).len(), 2);
+
+    // Applicants may not look.
+    let b = signed_in(&app, "builder").await;
+    assert_eq!(page(&b, &app, "/dashboard/filings").await.0, 403);
+}
+
+#[actix_web::test]
+async fn a_wrong_dashboard_period_is_named_at_its_field_and_nothing_is_exported() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    app.staff("manager", "fire", &[Role::Manager]).await;
+    let m = signed_in(&app, "manager").await;
+    let (status, html) = page(&m, &app, "/dashboard?from=2026-13-01&to=2026-11-23").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"from-error\""), "{html}");
+    assert!(html.contains("请填写 年-月-日 格式的日期。"));
+    assert!(
+        html.contains("value=\"2026-13-01\""),
+        "what was typed is kept"
+    );
+    let (status, html) = page(&m, &app, "/dashboard?from=2026-11-20&to=2026-11-01").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"to-error\""));
+    assert!(html.contains("结束日期不能早于开始日期。"));
+    let (status, _) = page(&m, &app, "/dashboard?from=2026-11-01&to=2026-11-20").await;
+    assert_eq!(status, 200);
+    let r = m
+        .get(app.url("/dashboard/sla.csv?from=nonsense"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = m
+        .get(app.url("/dashboard/sla.csv?from=2026-11-01&to=2026-11-20"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -493,6 +493,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(work::task)
         .service(work::dashboard)
         .service(work::sla_csv)
+        .service(work::drill)
         .service(admin::index)
         .service(admin::create_user)
         .service(admin::retry_mail)

@@ -245,7 +245,9 @@ pub async fn task(
 pub struct Bar {
     pub label: String,
     pub value: String,
-    /// Left edge and width in the chart's units (0..=100 wide drawing area).
+    /// Where the bar's figures lead (a drill-down list), if anywhere.
+    pub href: Option<String>,
+    /// Top edge and width in the chart's units (a 300 wide drawing area).
     pub y: i32,
     pub width: f64,
     pub colour: &'static str,
@@ -255,27 +257,41 @@ pub struct Chart {
     pub title: String,
     pub height: i32,
     pub bars: Vec<Bar>,
+    /// Said when there are no bars.
+    pub empty: String,
 }
 
-/// A horizontal bar chart as SVG geometry: `ratio` in 0..=1 per bar; `rated` colours a rate
-/// green, yellow or red by the usual thresholds (95%, 80%).
-fn chart(title: String, rows: Vec<(String, f64, String)>, rated: bool) -> Chart {
+/// How a chart's bars are coloured.
+#[derive(Clone, Copy)]
+enum Paint {
+    /// A rate: green, yellow or red by the usual thresholds (95%, 80%).
+    Rate,
+    /// A plain quantity.
+    Plain,
+    /// Something gone wrong (overdue): red.
+    Alarm,
+}
+
+/// One bar's source: label, length in 0..=1, the figure written beside it, a link.
+type BarRow = (String, f64, String, Option<String>);
+
+/// A horizontal bar chart as SVG geometry.
+fn chart(title: String, empty: String, rows: Vec<BarRow>, paint: Paint) -> Chart {
     let bars: Vec<Bar> = rows
         .into_iter()
         .enumerate()
-        .map(|(i, (label, ratio, value))| Bar {
+        .map(|(i, (label, ratio, value, href))| Bar {
             label,
             value,
+            href,
             y: 10 + 30 * i as i32,
             width: (ratio.clamp(0.0, 1.0) * 300.0).max(1.0),
-            colour: if !rated {
-                "#0b5cad"
-            } else if ratio >= 0.95 {
-                "#1a7f37"
-            } else if ratio >= 0.8 {
-                "#9a6700"
-            } else {
-                "#cf222e"
+            colour: match paint {
+                Paint::Plain => "#0b5cad",
+                Paint::Alarm => "#cf222e",
+                Paint::Rate if ratio >= 0.95 => "#1a7f37",
+                Paint::Rate if ratio >= 0.8 => "#9a6700",
+                Paint::Rate => "#cf222e",
             },
         })
         .collect();
@@ -283,16 +299,36 @@ fn chart(title: String, rows: Vec<(String, f64, String)>, rated: bool) -> Chart 
         title,
         height: 20 + 30 * bars.len() as i32,
         bars,
+        empty,
     }
+}
+
+/// Counts as bars scaled to the largest (zeros dropped).
+fn counts(rows: impl Iterator<Item = (String, i64, Option<String>)>) -> Vec<BarRow> {
+    let rows: Vec<_> = rows.filter(|(_, n, _)| *n > 0).collect();
+    let most = rows.iter().map(|(_, n, _)| *n).max().unwrap_or(1).max(1) as f64;
+    rows.into_iter()
+        .map(|(label, n, href)| (label, n as f64 / most, n.to_string(), href))
+        .collect()
 }
 
 pub struct DueLine {
     pub filing: uuid::Uuid,
     pub number: String,
     pub item: String,
+    pub state: String,
+    pub department: String,
     pub due: String,
     pub colour: &'static str,
     pub colour_label: String,
+}
+
+/// A row of the by-item or by-department table, with where its figures lead.
+pub struct FigureRow {
+    pub name: String,
+    pub row: reports::SlaRow,
+    /// The drill-down query for this row (`item=…` or `department=…`).
+    pub query: String,
 }
 
 #[derive(Template)]
@@ -301,93 +337,212 @@ struct Dashboard {
     ui: Ui,
     from: String,
     to: String,
-    rows: Vec<reports::SlaRow>,
+    /// What is wrong with the period asked for, field by field.
+    problems: Vec<(&'static str, String)>,
+    /// Departments to choose from (admins and auditors), and the one shown.
+    departments: Vec<(String, String)>,
+    department: String,
     total: reports::SlaRow,
-    names: std::collections::BTreeMap<String, String>,
+    by_item: Vec<FigureRow>,
+    by_department: Vec<FigureRow>,
     charts: Vec<Chart>,
     due: Vec<DueLine>,
     workload: Vec<reports::WorkloadRow>,
 }
 
-/// The manager's dashboard: this year so far, by item.
+#[derive(Debug, Deserialize)]
+pub struct DashboardQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub department: Option<String>,
+}
+
+/// The period a dashboard shows: asked for, or this year so far; what was wrong with the ask.
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+    problems: Vec<(&'static str, String)>,
+}
+
+fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
+    let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let mut date = |field: &'static str, raw: Option<&str>, default: NaiveDate| match raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => default,
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+            problems.push((
+                field,
+                ui.t(
+                    "请填写 年-月-日 格式的日期。",
+                    "Enter a date as year-month-day.",
+                )
+                .to_owned(),
+            ));
+            default
+        }),
+    };
+    let from = date("from", q.from.as_deref(), year_start);
+    let to = date("to", q.to.as_deref(), today);
+    if from > to {
+        problems.push((
+            "to",
+            ui.t(
+                "结束日期不能早于开始日期。",
+                "The end cannot come before the start.",
+            )
+            .to_owned(),
+        ));
+        return Period {
+            from: year_start,
+            to: today,
+            problems,
+        };
+    }
+    Period { from, to, problems }
+}
+
+/// Who may see the dashboard: managers (their department), admins and auditors (every one).
+fn overseer(v: &Viewer) -> Result<Principal, Option<PageError>> {
+    match &v.principal {
+        None => Err(None),
+        Some(p) if p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor) => {
+            Ok(p.clone())
+        }
+        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
+    }
+}
+
+fn department_names(
+    conn: &mut diesel::PgConnection,
+    lang: Lang,
+) -> Result<Vec<(String, String)>, AppError> {
+    Ok(crate::repo::users::departments(conn)?
+        .into_iter()
+        .map(|d| {
+            let name = match lang {
+                Lang::Zh => d.name_zh,
+                Lang::En => d.name_en,
+            };
+            (d.code, name)
+        })
+        .collect())
+}
+
+/// A query string of `key=value` pairs, each value escaped.
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The manager's dashboard: a period (this year so far unless asked), by item and department.
 #[get("/dashboard")]
-pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
-    let p = match &v.principal {
-        None => return Ok(v.to_login()),
-        Some(p) if p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor) => p.clone(),
-        Some(_) => return Err(PageError::from_app(&v, AppError::Forbidden)),
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    v: Viewer,
+    q: web::Query<DashboardQuery>,
+) -> Result<HttpResponse, PageError> {
+    let p = match overseer(&v) {
+        Ok(p) => p,
+        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
+    };
+    let q = q.into_inner();
+    let lang = v.lang;
+    let ui = v.ui();
+    let today = state.today();
+    let Period { from, to, problems } = period(&ui, &q, today);
+    // A manager sees their own department whatever is asked; others choose or see all.
+    let asked = if p.has(Role::Admin) || p.has(Role::Auditor) {
+        q.department.filter(|d| !d.is_empty())
+    } else {
+        p.department.clone()
     };
     let owners = reports::owners(&state.items);
-    let lang = v.lang;
-    let (report, months, due, workload, today) = state
+    let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
+    let department = asked.clone();
+    let (report, months, by_dept, due, workload, departments) = state
         .run(move |conn, ctx| {
             let today = ctx.today();
-            let from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
             let query = |group_by| reports::SlaQuery {
                 from,
-                to: today,
+                to,
                 group_by,
                 item: None,
-                department: None,
+                department: department.clone(),
                 soon_days: 3,
             };
-            let report = reports::sla(
-                conn,
-                &p,
-                query(crate::repo::reports::GroupBy::Item),
-                today,
-                &owners,
-            )?;
-            let months = reports::sla(
-                conn,
-                &p,
-                query(crate::repo::reports::GroupBy::Month),
-                today,
-                &owners,
-            )?;
+            use crate::repo::reports::GroupBy;
+            let report = reports::sla(conn, &p, query(GroupBy::Item), today, &owners)?;
+            let months = reports::sla(conn, &p, query(GroupBy::Month), today, &owners)?;
+            let by_dept = reports::sla(conn, &p, query(GroupBy::Department), today, &owners)?;
             let until = today
                 .checked_add_days(chrono::Days::new(3))
                 .unwrap_or(today);
-            let due = reports::due(conn, &p, None, until, 50, &owners)?;
-            let workload = reports::workload(conn, &p, None)?;
-            Ok((report, months, due, workload, today))
+            let due = reports::due(conn, &p, department.clone(), until, 50, &owners)?;
+            let workload = reports::workload(conn, &p, department.clone())?;
+            let departments = department_names(conn, lang)?;
+            Ok((report, months, by_dept, due, workload, departments))
         })
         .await
         .map_err(|e| PageError::from_app(&v, e))?;
-    let names: std::collections::BTreeMap<String, String> = state
+    let items: std::collections::BTreeMap<String, String> = state
         .items
         .all_latest()
         .iter()
         .map(|i| (i.def.code.clone(), i.def.name.get(lang).to_owned()))
         .collect();
-    let name = |k: &str| names.get(k).cloned().unwrap_or_else(|| k.to_owned());
+    let item_name = |k: &str| items.get(k).cloned().unwrap_or_else(|| k.to_owned());
+    let dept_name = |k: &str| {
+        departments
+            .iter()
+            .find(|(c, _)| c == k)
+            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
+    };
+    let dept = asked.clone().unwrap_or_default();
+    let item_query = |code: &str| query_string(&[("item", code), ("department", &dept)]);
+    let drill_to = |query: &str, due: &str| format!("/dashboard/filings?{query}&due={due}");
+    let none_decided = ui.t(
+        "这段时间没有办结的办件。",
+        "Nothing decided in this period.",
+    );
+    let none_overdue = ui.t("没有超期的办件。", "Nothing is overdue.");
     let on_time = chart(
-        v.ui()
-            .t("按时办结率（法定时限）", "On time (statutory limit)")
+        ui.t("按时办结率（法定时限）", "On time (statutory limit)")
             .to_owned(),
+        none_decided.to_owned(),
         report
             .rows
             .iter()
             .filter_map(|r| {
                 r.on_time_rate_statutory
-                    .map(|x| (name(&r.key), x, format!("{:.1}%", x * 100.0)))
+                    .map(|x| (item_name(&r.key), x, format!("{:.1}%", x * 100.0), None))
             })
             .collect(),
-        true,
+        Paint::Rate,
     );
     let by_month = chart(
-        v.ui()
-            .t("按月按时办结率", "On time, month by month")
-            .to_owned(),
+        ui.t("按月按时办结率", "On time, month by month").to_owned(),
+        none_decided.to_owned(),
         months
             .rows
             .iter()
             .filter_map(|r| {
                 r.on_time_rate_statutory
-                    .map(|x| (r.key.clone(), x, format!("{:.1}%", x * 100.0)))
+                    .map(|x| (r.key.clone(), x, format!("{:.1}%", x * 100.0), None))
             })
             .collect(),
-        true,
+        Paint::Rate,
     );
     let longest = report
         .rows
@@ -397,12 +552,12 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
         .unwrap_or(1)
         .max(1) as f64;
     let times = chart(
-        v.ui()
-            .t(
-                "办理用时 P90（工作日）",
-                "Processing time, 90th percentile (working days)",
-            )
-            .to_owned(),
+        ui.t(
+            "办理用时 P90（工作日）",
+            "Processing time, 90th percentile (working days)",
+        )
+        .to_owned(),
+        none_decided.to_owned(),
         report
             .rows
             .iter()
@@ -410,69 +565,308 @@ pub async fn dashboard(state: web::Data<AppState>, v: Viewer) -> Result<HttpResp
                 r.p90_working_days.map(|d| {
                     let median = r.median_working_days.unwrap_or(0);
                     (
-                        name(&r.key),
+                        item_name(&r.key),
                         f64::from(d) / longest,
                         match lang {
                             Lang::Zh => format!("中位 {median} / P90 {d}"),
                             Lang::En => format!("median {median} / p90 {d}"),
                         },
+                        None,
                     )
                 })
             })
             .collect(),
-        false,
+        Paint::Plain,
+    );
+    let overdue_items = chart(
+        ui.t("已超期（按事项）", "Overdue now, by item").to_owned(),
+        none_overdue.to_owned(),
+        counts(report.rows.iter().map(|r| {
+            (
+                item_name(&r.key),
+                r.overdue_now,
+                Some(drill_to(&item_query(&r.key), "overdue")),
+            )
+        })),
+        Paint::Alarm,
+    );
+    let overdue_depts = chart(
+        ui.t("已超期（按部门）", "Overdue now, by department")
+            .to_owned(),
+        none_overdue.to_owned(),
+        counts(by_dept.rows.iter().map(|r| {
+            (
+                dept_name(&r.key),
+                r.overdue_now,
+                Some(drill_to(
+                    &query_string(&[("department", &r.key)]),
+                    "overdue",
+                )),
+            )
+        })),
+        Paint::Alarm,
+    );
+    let load = chart(
+        ui.t("人员在办量（已认领）", "Claimed work per person")
+            .to_owned(),
+        ui.t("没有已认领的在办件。", "Nothing claimed.").to_owned(),
+        counts(
+            workload
+                .iter()
+                .map(|w| (w.display_name.clone(), w.claimed, None)),
+        ),
+        Paint::Plain,
     );
     let due = due
         .into_iter()
-        .map(|d| {
-            let (c, label) = colour(lang, today, Some(d.statutory_due_on), None);
-            DueLine {
-                filing: d.id,
-                number: d.number.unwrap_or_default(),
-                item: name(&d.item_code),
-                due: d.statutory_due_on.to_string(),
-                colour: c,
-                colour_label: label,
-            }
+        .map(|d| due_line(lang, today, &state, &item_name, &dept_name, d))
+        .collect();
+    let by_item = report
+        .rows
+        .into_iter()
+        .map(|r| FigureRow {
+            name: item_name(&r.key),
+            query: item_query(&r.key),
+            row: r,
+        })
+        .collect();
+    let by_department = by_dept
+        .rows
+        .into_iter()
+        .map(|r| FigureRow {
+            name: dept_name(&r.key),
+            query: query_string(&[("department", &r.key)]),
+            row: r,
         })
         .collect();
     v.render(
-        StatusCode::OK,
+        if problems.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
         &Dashboard {
-            ui: v.ui(),
-            from: report.from.to_string(),
-            to: report.to.to_string(),
+            ui,
+            from: q
+                .from
+                .filter(|_| !problems.is_empty())
+                .unwrap_or_else(|| from.to_string()),
+            to: q
+                .to
+                .filter(|_| !problems.is_empty())
+                .unwrap_or_else(|| to.to_string()),
+            problems,
+            departments: if chooses { departments } else { Vec::new() },
+            department: dept,
             total: report.total,
-            rows: report.rows,
-            names,
-            charts: vec![on_time, by_month, times],
+            by_item,
+            by_department,
+            charts: vec![on_time, by_month, times, overdue_items, overdue_depts, load],
             due,
             workload,
         },
     )
 }
 
+fn due_line(
+    lang: Lang,
+    today: NaiveDate,
+    state: &AppState,
+    item_name: &impl Fn(&str) -> String,
+    dept_name: &impl Fn(&str) -> String,
+    d: crate::repo::reports::DueRow,
+) -> DueLine {
+    let (c, label) = colour(lang, today, Some(d.statutory_due_on), None);
+    let step = state
+        .items
+        .latest(&d.item_code)
+        .and_then(|i| i.def.state(&d.state).map(|s| s.label.get(lang).to_owned()))
+        .unwrap_or_else(|| d.state.clone());
+    DueLine {
+        filing: d.id,
+        number: d.number.unwrap_or_default(),
+        item: item_name(&d.item_code),
+        state: step,
+        department: dept_name(&d.department),
+        due: d.statutory_due_on.to_string(),
+        colour: c,
+        colour_label: label,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/drill.html", config = "config/askama.toml")]
+struct DrillPage {
+    ui: Ui,
+    title: String,
+    window: &'static str,
+    item: String,
+    department: String,
+    items: Vec<(String, String)>,
+    departments: Vec<(String, String)>,
+    lines: Vec<DueLine>,
+    count: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DrillQuery {
+    pub item: Option<String>,
+    pub department: Option<String>,
+    pub due: Option<String>,
+}
+
+/// Lines a drill-down list shows; the rest are counted.
+const DRILL_LINES: i64 = 500;
+
+/// The open filings behind a dashboard figure: overdue, due soon or all open, by item and
+/// department, most urgent first.
+#[get("/dashboard/filings")]
+pub async fn drill(
+    state: web::Data<AppState>,
+    v: Viewer,
+    q: web::Query<DrillQuery>,
+) -> Result<HttpResponse, PageError> {
+    let p = match overseer(&v) {
+        Ok(p) => p,
+        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
+    };
+    let q = q.into_inner();
+    let lang = v.lang;
+    let ui = v.ui();
+    let (window, window_name) = match q.due.as_deref() {
+        Some("soon") => (reports::DueWindow::Soon, "soon"),
+        Some("open") => (reports::DueWindow::Open, "open"),
+        _ => (reports::DueWindow::Overdue, "overdue"),
+    };
+    let item = q
+        .item
+        .filter(|i| state.items.latest(i).is_some())
+        .unwrap_or_default();
+    let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
+    // A manager asking for another department is refused (scope), not silently redirected.
+    let department = q.department.filter(|d| !d.is_empty());
+    let owners = reports::owners(&state.items);
+    let (wanted_item, wanted_dept) = (item.clone(), department.clone());
+    let (rows, total, departments) = state
+        .run(move |conn, ctx| {
+            let today = ctx.today();
+            let item = Some(wanted_item.as_str()).filter(|i| !i.is_empty());
+            let (rows, total) = reports::drill(
+                conn,
+                &p,
+                wanted_dept,
+                item,
+                window,
+                today,
+                3,
+                DRILL_LINES,
+                &owners,
+            )?;
+            Ok((rows, total, department_names(conn, lang)?))
+        })
+        .await
+        .map_err(|e| PageError::from_app(&v, e))?;
+    let today = state.today();
+    let items: Vec<(String, String)> = state
+        .items
+        .all_latest()
+        .iter()
+        .map(|i| (i.def.code.clone(), i.def.name.get(lang).to_owned()))
+        .collect();
+    let item_name = |k: &str| {
+        items
+            .iter()
+            .find(|(c, _)| c == k)
+            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
+    };
+    let dept_name = |k: &str| {
+        departments
+            .iter()
+            .find(|(c, _)| c == k)
+            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
+    };
+    let lines: Vec<DueLine> = rows
+        .into_iter()
+        .map(|d| due_line(lang, today, &state, &item_name, &dept_name, d))
+        .collect();
+    let title = match window {
+        reports::DueWindow::Overdue => ui.t("已超期的办件", "Overdue filings"),
+        reports::DueWindow::Soon => ui.t("临近期限的办件", "Filings due soon"),
+        reports::DueWindow::Open => ui.t("在办件", "Open filings"),
+    }
+    .to_owned();
+    let shown = lines.len();
+    let count = match (lang, i64::try_from(shown).unwrap_or(i64::MAX) < total) {
+        (Lang::Zh, true) => format!("共 {total} 件，按期限先后显示前 {shown} 件。"),
+        (Lang::Zh, false) => format!("共 {total} 件。"),
+        (Lang::En, true) => format!("{total} filings; the first {shown} by due day are shown."),
+        (Lang::En, false) if total == 1 => "1 filing.".to_owned(),
+        (Lang::En, false) => format!("{total} filings."),
+    };
+    v.render(
+        StatusCode::OK,
+        &DrillPage {
+            ui,
+            title,
+            count,
+            window: window_name,
+            item,
+            department: department.unwrap_or_default(),
+            items,
+            departments: if chooses { departments } else { Vec::new() },
+            lines,
+        },
+    )
+}
+
 /// The dashboard's figures as CSV (the same report as the API's, for a signed-in manager).
 #[get("/dashboard/sla.csv")]
-pub async fn sla_csv(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+pub async fn sla_csv(
+    state: web::Data<AppState>,
+    v: Viewer,
+    q: web::Query<DashboardQuery>,
+) -> Result<HttpResponse, PageError> {
     let p = match &v.principal {
         None => return Ok(v.to_login()),
         Some(p) => p.clone(),
     };
+    let q = q.into_inner();
+    let ui = v.ui();
+    let Period { from, to, problems } = period(&ui, &q, state.today());
+    if !problems.is_empty() {
+        // Already in the viewer's language.
+        let detail = problems
+            .iter()
+            .map(|(field, m)| format!("{field}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(PageError::new(
+            &v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::domain::Text {
+                zh: "统计期间有误".into(),
+                en: "The period is wrong".into(),
+            },
+            crate::domain::Text {
+                zh: detail.clone(),
+                en: detail,
+            },
+        ));
+    }
+    let department = q.department.filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
     let body = state
         .run(move |conn, ctx| {
             let today = ctx.today();
-            let from = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
             let report = reports::sla(
                 conn,
                 &p,
                 reports::SlaQuery {
                     from,
-                    to: today,
+                    to,
                     group_by: crate::repo::reports::GroupBy::Item,
                     item: None,
-                    department: None,
+                    department,
                     soon_days: 3,
                 },
                 today,
