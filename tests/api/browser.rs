@@ -590,3 +590,177 @@ async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_re
     }
     let _ = std::fs::remove_dir_all(&files);
 }
+
+/// axe-core, vendored (tests/vendor/README.md).
+const AXE: &str = include_str!("../vendor/axe.min.js");
+
+/// Run axe-core's WCAG 2.1 A and AA rules on the page the browser shows; each violation as
+/// `rule (impact): help — the elements`.
+async fn audit(c: &Client) -> Vec<String> {
+    let script = format!(
+        "{AXE}\n;const done = arguments[arguments.length - 1];\
+         axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }} }})\
+           .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — ' +\
+                 v.nodes.map(n => n.target.join(' ')).join(', '))))\
+           .catch(e => done(['axe failed: ' + e]));"
+    );
+    let found = c.execute_async(&script, vec![]).await.unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// Open `path` and audit it; the violations found, each prefixed with the page.
+async fn visit(c: &Client, app: &TestApp, path: &str, shot_name: Option<&str>) -> Vec<String> {
+    c.goto(&app.url(path)).await.unwrap();
+    if let Some(name) = shot_name {
+        shot(c, name).await;
+    }
+    audit(c)
+        .await
+        .into_iter()
+        .map(|v| format!("{path}: {v}"))
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-02");
+    let builder = app.applicant("builder").await;
+    // One overdue filing accepted with its receipt, one waiting at the window.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let f = app
+            .create(&builder, "fire-acceptance-filing", fire_form())
+            .await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        app.upload_all(&builder, &id, FIRE_MATERIALS).await;
+        let f = app.filing(&builder, &id).await;
+        app.act(&builder, &f, "submit", json!({})).await;
+        ids.push(id);
+    }
+    at(&app, "2026-11-23");
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    app.staff("manager", "fire", &[Role::Manager]).await;
+    app.staff("admin", "window", &[Role::Admin]).await;
+    app.staff("auditor", "window", &[Role::Auditor]).await;
+    let f = app.filing(&clerk, &ids[0]).await;
+    app.act(&clerk, &f, "issue_receipt", json!({})).await;
+
+    let mut found = Vec::new();
+    // Anonymous visitors, in Chinese, then in English; and a refused sign-in.
+    let visitor = browser(&driver, "zh-CN").await;
+    for (path, name) in [
+        ("/", None),
+        ("/items/construction-permit", None),
+        ("/items/elevator-installation", None),
+        ("/items/fire-acceptance-filing", None),
+        ("/calculator?from=2026-09-26&days=15", None),
+        ("/register", None),
+        ("/login", None),
+    ] {
+        found.extend(visit(&visitor, &app, path, name).await);
+    }
+    // Keyboard only: the first Tab reaches the skip link, and the sign-in form is filled and
+    // sent with keys alone.
+    visitor.goto(&app.url("/login")).await.unwrap();
+    let body = visitor.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("\u{E004}").await.unwrap(); // Tab
+    let focused = visitor
+        .execute("return document.activeElement.className", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        focused,
+        json!("skip"),
+        "the first Tab reaches the skip link"
+    );
+    let user = visitor.find(Locator::Css("#username")).await.unwrap();
+    user.send_keys("builder").await.unwrap();
+    user.send_keys("\u{E004}").await.unwrap(); // Tab to the password
+    let focused = visitor
+        .execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("password"));
+    let password = visitor.find(Locator::Css("#password")).await.unwrap();
+    password.send_keys("wrong password").await.unwrap();
+    password.send_keys("\u{E007}").await.unwrap(); // Enter
+    wait_text(&visitor, ".notice", "").await;
+    found.extend(
+        audit(&visitor)
+            .await
+            .into_iter()
+            .map(|v| format!("/login (refused): {v}")),
+    );
+    visitor.goto(&app.url("/lang/en?next=/")).await.unwrap();
+    found.extend(visit(&visitor, &app, "/", Some("20-catalogue-en")).await);
+    found.extend(visit(&visitor, &app, "/items/fire-acceptance-filing", None).await);
+    visitor.close().await.unwrap();
+
+    let applicant = signed_in(&driver, &app, "builder").await;
+    for path in [
+        "/filings".to_owned(),
+        "/filings/new/fire-acceptance-filing".to_owned(),
+        format!("/filings/{}", ids[0]),
+    ] {
+        found.extend(visit(&applicant, &app, &path, None).await);
+    }
+    // A form sent empty shows its errors in place.
+    applicant
+        .goto(&app.url("/filings/new/construction-permit"))
+        .await
+        .unwrap();
+    submit(&applicant, "form.card button[type=submit]").await;
+    wait_text(&applicant, ".notice.bad", "").await;
+    found.extend(
+        audit(&applicant)
+            .await
+            .into_iter()
+            .map(|v| format!("new filing with errors: {v}")),
+    );
+    applicant.close().await.unwrap();
+
+    let staff = signed_in(&driver, &app, "clerk").await;
+    for path in ["/queue".to_owned(), format!("/filings/{}", ids[1])] {
+        found.extend(visit(&staff, &app, &path, None).await);
+    }
+    staff.close().await.unwrap();
+
+    let manager = signed_in(&driver, &app, "manager").await;
+    for (path, name) in [
+        ("/dashboard", None),
+        (
+            "/dashboard?from=2026-13-01",
+            Some("21-dashboard-period-error"),
+        ),
+        (
+            "/dashboard/filings?due=open",
+            Some("22-dashboard-drill-down"),
+        ),
+    ] {
+        found.extend(visit(&manager, &app, path, name).await);
+    }
+    manager.close().await.unwrap();
+
+    let admin = signed_in(&driver, &app, "admin").await;
+    for (path, name) in [
+        ("/admin", "23-admin"),
+        ("/admin/calendar", "24-admin-calendar"),
+        ("/dashboard", "25-dashboard-admin"),
+    ] {
+        found.extend(visit(&admin, &app, path, Some(name)).await);
+    }
+    admin.close().await.unwrap();
+    let auditor = signed_in(&driver, &app, "auditor").await;
+    found.extend(visit(&auditor, &app, "/admin/audit", Some("26-audit")).await);
+    auditor.close().await.unwrap();
+
+    assert!(
+        found.is_empty(),
+        "accessibility violations:\n{}",
+        found.join("\n")
+    );
+}

@@ -259,6 +259,8 @@ pub struct Chart {
     pub bars: Vec<Bar>,
     /// Said when there are no bars.
     pub empty: String,
+    /// Some bars are links: the drawing is a group of controls, not one image.
+    pub linked: bool,
 }
 
 /// How a chart's bars are coloured.
@@ -298,6 +300,7 @@ fn chart(title: String, empty: String, rows: Vec<BarRow>, paint: Paint) -> Chart
     Chart {
         title,
         height: 20 + 30 * bars.len() as i32,
+        linked: bars.iter().any(|b| b.href.is_some()),
         bars,
         empty,
     }
