@@ -650,3 +650,80 @@ async fn a_wrong_dashboard_period_is_named_at_its_field_and_nothing_is_exported(
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[actix_web::test]
+async fn a_pdf_may_be_previewed_in_place_and_anything_else_is_always_a_download() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, &["filing_form"]).await;
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&[0; 64]);
+    let r = app
+        .upload(&builder, &id, "as_built_drawings", "drawings.zip", zip)
+        .await;
+    assert_eq!(r.status(), 201);
+
+    let b = signed_in(&app, "builder").await;
+    let (status, html) = page(&b, &app, &format!("/filings/{id}")).await;
+    assert_eq!(status, 200);
+    let link = |name: &str| {
+        let at = html.find(&format!(">{name}</a>")).unwrap();
+        let start = html[..at].rfind("href=\"").unwrap() + 6;
+        let end = start + html[start..].find('"').unwrap();
+        html[start..end].to_owned()
+    };
+    let pdf = link("filing_form.pdf");
+    let zip = link("drawings.zip");
+    // Only the PDF is offered a preview.
+    assert!(html.contains(&format!("{pdf}?preview=1")), "{html}");
+    assert!(!html.contains(&format!("{zip}?preview=1")));
+
+    let get = |path: String| {
+        let b = b.clone();
+        let url = app.url(&path);
+        async move { b.get(url).send().await.unwrap() }
+    };
+    let r = get(format!("{pdf}?preview=1")).await;
+    assert_eq!(r.status(), 200);
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("inline"), "{disposition}");
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert!(r.bytes().await.unwrap().starts_with(b"%PDF"));
+    let r = get(pdf.clone()).await;
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    // Asking to preview a ZIP still downloads it.
+    let r = get(format!("{zip}?preview=1")).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    // Someone else's file: not found, preview or not.
+    app.applicant("other").await;
+    let o = signed_in(&app, "other").await;
+    let r = o
+        .get(app.url(&format!("{pdf}?preview=1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -318,15 +318,26 @@ pub async fn download(
             filings::material_for_download(conn, p, id, material_id)
         })
         .await?;
-    send_file(&state, m, &req).await
+    send_file(&state, m, &req, false).await
 }
 
 /// A stored material as a download (its original name, UTF-8).
+/// Types a browser shows without running anything of the file's: these may be opened in place
+/// (a preview); everything else is always a download.
+pub fn previewable(content_type: &str) -> bool {
+    matches!(content_type, "application/pdf" | "image/png" | "image/jpeg")
+}
+
+/// Send a stored material: as a download, or shown in place when `inline` is asked and its type
+/// is [`previewable`]. Either way the browser may not sniff another type, and the file may not
+/// be framed by another site.
 pub async fn send_file(
     state: &AppState,
     m: crate::repo::filings::MaterialRow,
     req: &HttpRequest,
+    inline: bool,
 ) -> Result<HttpResponse, AppError> {
+    let inline = inline && previewable(&m.content_type);
     let file_path = stored_path(&state.settings.upload_dir(), &m.sha256);
     let file = actix_files::NamedFile::open_async(&file_path)
         .await
@@ -337,7 +348,11 @@ pub async fn send_file(
         .unwrap_or(mime::APPLICATION_OCTET_STREAM);
     let file = file.set_content_type(mime).set_content_disposition(
         actix_web::http::header::ContentDisposition {
-            disposition: actix_web::http::header::DispositionType::Attachment,
+            disposition: if inline {
+                actix_web::http::header::DispositionType::Inline
+            } else {
+                actix_web::http::header::DispositionType::Attachment
+            },
             parameters: vec![actix_web::http::header::DispositionParam::FilenameExt(
                 actix_web::http::header::ExtendedValue {
                     charset: actix_web::http::header::Charset::Ext("UTF-8".into()),
@@ -347,5 +362,17 @@ pub async fn send_file(
             )],
         },
     );
-    Ok(file.into_response(req))
+    let mut r = file.into_response(req);
+    let h = r.headers_mut();
+    h.insert(
+        actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+        actix_web::http::header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        actix_web::http::header::CONTENT_SECURITY_POLICY,
+        actix_web::http::header::HeaderValue::from_static(
+            "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'",
+        ),
+    );
+    Ok(r)
 }

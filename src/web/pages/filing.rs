@@ -470,7 +470,8 @@ pub struct MaterialLine {
     pub label: String,
     pub requirement: &'static str,
     pub types: String,
-    pub files: Vec<(Uuid, String, String)>,
+    /// Id, file name, size, whether it may be previewed in the browser.
+    pub files: Vec<(Uuid, String, String, bool)>,
     pub may_upload: bool,
     pub promised: Option<String>,
 }
@@ -633,6 +634,7 @@ fn build_page(
                             f.id,
                             f.file_name.clone(),
                             format!("{:.1} KB", f.size_bytes as f64 / 1024.0),
+                            crate::web::api::materials::previewable(&f.content_type),
                         )
                     })
                     .collect(),
@@ -945,12 +947,20 @@ pub async fn upload(
     again(&state, &v, p, id, status, msg, problems).await
 }
 
-/// Download a material from the filing page.
+#[derive(Debug, serde::Deserialize)]
+pub struct DownloadQuery {
+    /// Show it in the browser (PDF and pictures) rather than download it.
+    #[serde(default)]
+    pub preview: Option<String>,
+}
+
+/// Download a material from the filing page, or preview it (PDF and pictures).
 #[get("/filings/{id}/materials/{material_id}")]
 pub async fn download(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(Uuid, Uuid)>,
+    q: web::Query<DownloadQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let Some(p) = v.principal.clone() else {
@@ -961,7 +971,7 @@ pub async fn download(
         .run(move |conn, _| filings::material_for_download(conn, &p, id, material_id))
         .await
         .map_err(|e| PageError::from_app(&v, e))?;
-    crate::web::api::materials::send_file(&state, m, &req)
+    crate::web::api::materials::send_file(&state, m, &req, q.preview.is_some())
         .await
         .map_err(|e| PageError::from_app(&v, e))
 }
