@@ -122,13 +122,20 @@ pub async fn run(state: &AppState, job: Job) -> Result<Value, AppError> {
     }
     let jobs = state.settings.jobs.clone();
     let instance = state.instance.clone();
+    let pool = state.pool.clone();
     state
         .run(move |conn, ctx| {
             if job.exclusive() && !start_run(conn, job, &instance)? {
                 return Ok(json!({ "skipped": "running on another instance" }));
             }
             let result = match job {
-                Job::DeadlineScan => scan::deadline_scan(conn, ctx, &jobs).and_then(to_json),
+                Job::DeadlineScan => {
+                    // A second connection if one is idle now: the reminders run beside the
+                    // escalations. Without one the scan runs on one connection.
+                    let mut second = pool.try_get();
+                    scan::deadline_scan(conn, second.as_deref_mut(), ctx, &jobs)
+                        .and_then(to_json)
+                }
                 Job::Digest => scan::digest(conn, ctx, &jobs).and_then(to_json),
                 Job::ReleaseStaleClaims => {
                     scan::release_stale_claims(conn, ctx, &jobs).and_then(to_json)

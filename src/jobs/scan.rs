@@ -52,17 +52,46 @@ fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
 }
 
 /// Escalate filings that turned red or yellow to their department's managers, and remind
-/// applicants of their deadlines.
+/// applicants of their deadlines. Given a second connection, the reminders run on it in a
+/// thread of their own beside the escalations: the two touch different rows (escalations lock
+/// filings `FOR NO KEY UPDATE`, which the reminders' outbox rows referring to the same filings
+/// do not wait for), and each page is its own transaction either way.
 pub fn deadline_scan(
     conn: &mut PgConnection,
+    second: Option<&mut PgConnection>,
     ctx: &Ctx<'_>,
     jobs: &Jobs,
 ) -> Result<ScanReport, AppError> {
-    let mut report = ScanReport::default();
     if is_rest_day(ctx, jobs)? {
-        report.rest_day = true;
-        return Ok(report);
+        return Ok(ScanReport {
+            rest_day: true,
+            ..ScanReport::default()
+        });
     }
+    let (escalated, reminded) = match second {
+        Some(other) => std::thread::scope(|s| {
+            let reminders = s.spawn(|| remind(other, ctx));
+            let escalated = escalate(conn, ctx);
+            let reminded = reminders
+                .join()
+                .unwrap_or_else(|_| Err(AppError::Internal(anyhow::anyhow!("reminders panicked"))));
+            (escalated, reminded)
+        }),
+        None => (escalate(conn, ctx), remind(conn, ctx)),
+    };
+    let (escalated, reminded) = (escalated?, reminded?);
+    Ok(ScanReport {
+        rest_day: false,
+        yellow_filings: escalated.yellow_filings,
+        red_filings: escalated.red_filings,
+        reminders: reminded.reminders,
+        mails: escalated.mails + reminded.mails,
+    })
+}
+
+/// Cards to managers for filings that turned red or yellow, a page at a time.
+fn escalate(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
+    let mut report = ScanReport::default();
     let today = ctx.today();
     let mut managers: HashMap<String, Vec<Recipient>> = HashMap::new();
     // Red first: a filing both past its due day and never warned gets the red card alone.
@@ -164,7 +193,13 @@ pub fn deadline_scan(
             }
         }
     }
+    Ok(report)
+}
 
+/// Reminders to applicants of their deadlines, a page at a time.
+fn remind(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
+    let mut report = ScanReport::default();
+    let today = ctx.today();
     loop {
         let (n, mails) = conn.transaction::<_, AppError, _>(|conn| {
             let rows = reminders::due_with_applicants(conn, today, PAGE)?;

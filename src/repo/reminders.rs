@@ -1,7 +1,7 @@
 //! What the deadline scan reads and marks: deadlines on applicants with their reminder days,
 //! and filings whose running clock turned yellow or red.
 //!
-//! Both are read with `FOR UPDATE SKIP LOCKED` inside the scan's transaction, and marked in it:
+//! Both are read with `FOR [NO KEY] UPDATE SKIP LOCKED` inside the scan's transaction, and marked in it:
 //! two instances scanning at once take disjoint rows, and a row is marked in the same commit as
 //! the outbox rows it caused.
 
@@ -139,7 +139,7 @@ pub fn turned_yellow(
             filings::department,
             filings::escalation_due_on.assume_not_null(),
         ))
-        .for_update()
+        .for_no_key_update()
         .skip_locked()
         .load(conn)
 }
@@ -164,7 +164,7 @@ pub fn turned_red(
             filings::department,
             filings::escalation_due_on.assume_not_null(),
         ))
-        .for_update()
+        .for_no_key_update()
         .skip_locked()
         .load(conn)
 }

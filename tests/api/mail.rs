@@ -416,7 +416,7 @@ async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
         permits::jobs::run(&app.state, Job::DeadlineScan),
         // Called directly: a second instance would not be stopped by the first one's lease.
         app.state.run(|conn, ctx| {
-            permits::jobs::scan::deadline_scan(conn, ctx, &ctx_jobs())
+            permits::jobs::scan::deadline_scan(conn, None, ctx, &ctx_jobs())
                 .map(|r| serde_json::to_value(r).unwrap())
         })
     );
