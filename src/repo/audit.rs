@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::{audit_heads, audit_log};
 use crate::domain::audit::{self as chain, GENESIS, StoredLink};
 
@@ -59,21 +60,23 @@ impl<'a> Event<'a> {
 /// it returns the previous hash. The entry and the head's new hash are then written by one
 /// statement.
 pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
-    let (seq, prev): (i64, String) = diesel::insert_into(audit_heads::table)
-        .values((
-            audit_heads::chain.eq(&ev.chain),
-            audit_heads::seq.eq(1i64),
-            audit_heads::hash.eq(GENESIS),
-            audit_heads::updated_at.eq(ev.at),
-        ))
-        .on_conflict(audit_heads::chain)
-        .do_update()
-        .set((
-            audit_heads::seq.eq(audit_heads::seq + 1i64),
-            audit_heads::updated_at.eq(ev.at),
-        ))
-        .returning((audit_heads::seq, audit_heads::hash))
-        .get_result(conn)?;
+    let (seq, prev): (i64, String) = cached(
+        diesel::insert_into(audit_heads::table)
+            .values((
+                audit_heads::chain.eq(&ev.chain),
+                audit_heads::seq.eq(1i64),
+                audit_heads::hash.eq(GENESIS),
+                audit_heads::updated_at.eq(ev.at),
+            ))
+            .on_conflict(audit_heads::chain)
+            .do_update()
+            .set((
+                audit_heads::seq.eq(audit_heads::seq + 1i64),
+                audit_heads::updated_at.eq(ev.at),
+            ))
+            .returning((audit_heads::seq, audit_heads::hash)),
+    )
+    .get_result(conn)?;
     let entry = chain::canonical(&json!({
         "chain": ev.chain,
         "seq": seq,
@@ -85,7 +88,8 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
         "payload": ev.payload,
     }));
     let hash = chain::link(&prev, &entry);
-    diesel::sql_query(
+    cached(
+        diesel::sql_query(
         "WITH entry AS ( \
            INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -101,7 +105,8 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
     .bind::<diesel::sql_types::Timestamptz, _>(ev.at)
     .bind::<diesel::sql_types::Text, _>(&entry)
     .bind::<diesel::sql_types::Text, _>(&prev)
-    .bind::<diesel::sql_types::Text, _>(&hash)
+    .bind::<diesel::sql_types::Text, _>(&hash),
+    )
     .get_result(conn)
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::{
     clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
 };
@@ -100,10 +101,12 @@ pub fn update(
     id: Uuid,
     changes: &FilingChanges,
 ) -> QueryResult<FilingRow> {
-    diesel::update(filings::table.find(id))
-        .set(changes)
-        .returning(FilingRow::as_returning())
-        .get_result(conn)
+    cached(
+        diesel::update(filings::table.find(id))
+            .set(changes)
+            .returning(FilingRow::as_returning()),
+    )
+    .get_result(conn)
 }
 
 /// Whose filings a list shows.
@@ -171,17 +174,19 @@ pub fn department_touched(
 /// The next public number for a prefix and year. The counter row stays locked until the
 /// transaction ends, so numbers are gapless: a rolled-back submission returns its number.
 pub fn next_number(conn: &mut PgConnection, prefix: &str, year: i32) -> QueryResult<i32> {
-    diesel::insert_into(filing_counters::table)
-        .values((
-            filing_counters::prefix.eq(prefix),
-            filing_counters::year.eq(year),
-            filing_counters::last.eq(1),
-        ))
-        .on_conflict((filing_counters::prefix, filing_counters::year))
-        .do_update()
-        .set(filing_counters::last.eq(filing_counters::last + 1))
-        .returning(filing_counters::last)
-        .get_result(conn)
+    cached(
+        diesel::insert_into(filing_counters::table)
+            .values((
+                filing_counters::prefix.eq(prefix),
+                filing_counters::year.eq(year),
+                filing_counters::last.eq(1),
+            ))
+            .on_conflict((filing_counters::prefix, filing_counters::year))
+            .do_update()
+            .set(filing_counters::last.eq(filing_counters::last + 1))
+            .returning(filing_counters::last),
+    )
+    .get_result(conn)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
@@ -471,7 +476,8 @@ struct FactsJson {
 }
 
 pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<FactsRows> {
-    let j: FactsJson = diesel::sql_query(
+    let j: FactsJson = cached(
+        diesel::sql_query(
         "SELECT \
            (SELECT coalesce(jsonb_agg(m ORDER BY m.material, m.uploaded_at), '[]') FROM \
               (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
@@ -487,8 +493,9 @@ pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<F
               (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
                FROM tasks WHERE filing_id = $1 AND closed_at IS NULL) t) AS tasks",
     )
-    .bind::<diesel::sql_types::Uuid, _>(filing)
-    .bind::<diesel::sql_types::Integer, _>(visit)
+        .bind::<diesel::sql_types::Uuid, _>(filing)
+        .bind::<diesel::sql_types::Integer, _>(visit),
+    )
     .get_result(conn)?;
     let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
     Ok(FactsRows {
@@ -523,9 +530,8 @@ pub fn insert_clock_events(
             )
         })
         .collect();
-    diesel::insert_into(clock_events::table)
-        .values(rows)
-        .execute(conn)
+    // One or two events: a handful of texts, each prepared once.
+    cached(diesel::insert_into(clock_events::table).values(rows)).execute(conn)
 }
 
 /// Write an action's changes and the recomputed deadline copies in one statement.
@@ -535,10 +541,12 @@ pub fn update_with_deadlines(
     changes: &FilingChanges,
     deadlines: &DeadlineColumns,
 ) -> QueryResult<FilingRow> {
-    diesel::update(filings::table.find(id))
-        .set((changes, deadlines))
-        .returning(FilingRow::as_returning())
-        .get_result(conn)
+    cached(
+        diesel::update(filings::table.find(id))
+            .set((changes, deadlines))
+            .returning(FilingRow::as_returning()),
+    )
+    .get_result(conn)
 }
 
 /// A filing with its running clock's due and warning days.

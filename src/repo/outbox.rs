@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, BigInt, Text as SqlText};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::outbox;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize, utoipa::ToSchema)]
@@ -55,6 +56,18 @@ pub struct OwnedMail {
     pub message_id: String,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Insert one message unless its key exists (the letter of an action): one prepared text.
+/// The number inserted.
+pub fn insert_one(conn: &mut PgConnection, row: &OwnedMail) -> QueryResult<usize> {
+    cached(
+        diesel::insert_into(outbox::table)
+            .values(row)
+            .on_conflict(outbox::dedupe_key)
+            .do_nothing(),
+    )
+    .execute(conn)
 }
 
 /// Insert many messages in one statement; those whose key exists are skipped. The number

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::{applicant_deadlines, filings};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
@@ -40,24 +41,26 @@ pub struct NewDeadline<'a> {
 /// Open a deadline unless the same one (filing, code, day) is open already.
 pub fn open(conn: &mut PgConnection, d: &NewDeadline<'_>, at: DateTime<Utc>) -> QueryResult<bool> {
     let days: Vec<Option<NaiveDate>> = d.remind_on.iter().copied().map(Some).collect();
-    let n = diesel::insert_into(applicant_deadlines::table)
-        .values((
-            applicant_deadlines::filing_id.eq(d.filing),
-            applicant_deadlines::code.eq(d.code),
-            applicant_deadlines::due_on.eq(d.due_on),
-            applicant_deadlines::state_visit.eq(d.state_visit),
-            applicant_deadlines::remind_on.eq(days),
-            applicant_deadlines::next_remind_on.eq(d.next_remind_on),
-            applicant_deadlines::reminders_sent.eq(d.reminders_sent),
-            applicant_deadlines::opened_at.eq(at),
-        ))
-        .on_conflict((
-            applicant_deadlines::filing_id,
-            applicant_deadlines::code,
-            applicant_deadlines::due_on,
-        ))
-        .do_nothing()
-        .execute(conn)?;
+    let n = cached(
+        diesel::insert_into(applicant_deadlines::table)
+            .values((
+                applicant_deadlines::filing_id.eq(d.filing),
+                applicant_deadlines::code.eq(d.code),
+                applicant_deadlines::due_on.eq(d.due_on),
+                applicant_deadlines::state_visit.eq(d.state_visit),
+                applicant_deadlines::remind_on.eq(days),
+                applicant_deadlines::next_remind_on.eq(d.next_remind_on),
+                applicant_deadlines::reminders_sent.eq(d.reminders_sent),
+                applicant_deadlines::opened_at.eq(at),
+            ))
+            .on_conflict((
+                applicant_deadlines::filing_id,
+                applicant_deadlines::code,
+                applicant_deadlines::due_on,
+            ))
+            .do_nothing(),
+    )
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -71,29 +74,28 @@ pub fn open_for(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<Deadli
         .load(conn)
 }
 
-/// Close the open deadlines of a filing that `which` selects.
+/// Close the open deadlines of a filing that `which` selects, in one statement.
 pub fn close(
     conn: &mut PgConnection,
     filing: Uuid,
     which: Closing<'_>,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    let base = applicant_deadlines::table
+    let open = diesel::update(applicant_deadlines::table)
         .filter(applicant_deadlines::filing_id.eq(filing))
-        .filter(applicant_deadlines::closed_at.is_null())
-        .into_boxed();
-    let q = match which {
-        Closing::All => base,
-        Closing::Visit(v) => base.filter(applicant_deadlines::state_visit.eq(v)),
-        Closing::Code(c) => base.filter(applicant_deadlines::code.eq(c.to_owned())),
-    };
-    let ids: Vec<i64> = q.select(applicant_deadlines::id).load(conn)?;
-    if ids.is_empty() {
-        return Ok(0);
+        .filter(applicant_deadlines::closed_at.is_null());
+    let closed = applicant_deadlines::closed_at.eq(at);
+    match which {
+        Closing::All => cached(open.set(closed)).execute(conn),
+        Closing::Visit(v) => cached(
+            open.filter(applicant_deadlines::state_visit.eq(v))
+                .set(closed),
+        )
+        .execute(conn),
+        Closing::Code(c) => {
+            cached(open.filter(applicant_deadlines::code.eq(c)).set(closed)).execute(conn)
+        }
     }
-    diesel::update(applicant_deadlines::table.filter(applicant_deadlines::id.eq_any(ids)))
-        .set(applicant_deadlines::closed_at.eq(at))
-        .execute(conn)
 }
 
 pub enum Closing<'a> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::{filings, tasks};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
@@ -47,7 +48,8 @@ pub fn open_many(
             )
         })
         .collect();
-    diesel::insert_into(tasks::table).values(rows).execute(conn)
+    // One task per department of a joint review at most: a handful of texts.
+    cached(diesel::insert_into(tasks::table).values(rows)).execute(conn)
 }
 
 pub fn close_all_open(
@@ -55,12 +57,14 @@ pub fn close_all_open(
     filing: Uuid,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        tasks::table
-            .filter(tasks::filing_id.eq(filing))
-            .filter(tasks::closed_at.is_null()),
+    cached(
+        diesel::update(
+            tasks::table
+                .filter(tasks::filing_id.eq(filing))
+                .filter(tasks::closed_at.is_null()),
+        )
+        .set(tasks::closed_at.eq(Some(at))),
     )
-    .set(tasks::closed_at.eq(Some(at)))
     .execute(conn)
 }
 
@@ -70,13 +74,15 @@ pub fn close_for_department(
     department: &str,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(
-        tasks::table
-            .filter(tasks::filing_id.eq(filing))
-            .filter(tasks::department.eq(department))
-            .filter(tasks::closed_at.is_null()),
+    cached(
+        diesel::update(
+            tasks::table
+                .filter(tasks::filing_id.eq(filing))
+                .filter(tasks::department.eq(department))
+                .filter(tasks::closed_at.is_null()),
+        )
+        .set(tasks::closed_at.eq(Some(at))),
     )
-    .set(tasks::closed_at.eq(Some(at)))
     .execute(conn)
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::db::cached::cached;
 use crate::db::schema::{api_tokens, departments, login_throttle, user_roles, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -268,7 +269,8 @@ pub fn by_live_token(
     hash: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<TokenUser>> {
-    diesel::sql_query(
+    cached(
+        diesel::sql_query(
         "SELECT u.id, u.username, u.display_name, u.kind, u.lang, u.department, \
                 coalesce(array_agg(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL), '{}') AS roles \
          FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id \
@@ -276,7 +278,8 @@ pub fn by_live_token(
          GROUP BY u.id",
     )
     .bind::<diesel::sql_types::Text, _>(hash)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Timestamptz, _>(now),
+    )
     .get_result(conn)
     .optional()
 }

@@ -137,7 +137,7 @@ pub fn enqueue(
     let Some(row) = render(mail, now, key.to_owned(), kind, filing, to, letter)? else {
         return Ok(false);
     };
-    let inserted = outbox::insert_many(conn, std::slice::from_ref(&row))? == 1;
+    let inserted = outbox::insert_one(conn, &row)? == 1;
     Ok(inserted)
 }
 
