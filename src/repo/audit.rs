@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::cached::cached;
 use crate::db::schema::{audit_heads, audit_log};
-use crate::domain::audit::{self as chain, GENESIS, StoredLink};
+use crate::domain::audit::{self as chain, StoredLink};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
@@ -54,32 +54,33 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Append an entry to its chain in the caller's transaction, in two round trips. The upsert
-/// of the chain's head takes the next `seq` and locks the head row until the transaction ends,
-/// so appends to one chain are serialised and gapless while different chains do not contend;
-/// it returns the previous hash. The entry and the head's new hash are then written by one
-/// statement.
+/// Append an entry to its chain in the caller's transaction, in one round trip: the database
+/// function `audit_append` (see its migration) upserts the chain's head, which takes the next
+/// `seq` and locks the head row until the transaction ends, so appends to one chain are
+/// serialised and gapless while different chains do not contend; it completes the entry with
+/// that `seq`, links it to the previous hash and writes the entry and the head's new hash.
+///
+/// The entry is the canonical JSON of its fields; `seq` sorts last among them, so the text up
+/// to `"seq":` is fixed before the `seq` is known and is sent along.
 pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
-    let (seq, prev): (i64, String) = cached(
-        diesel::insert_into(audit_heads::table)
-            .values((
-                audit_heads::chain.eq(&ev.chain),
-                audit_heads::seq.eq(1i64),
-                audit_heads::hash.eq(GENESIS),
-                audit_heads::updated_at.eq(ev.at),
-            ))
-            .on_conflict(audit_heads::chain)
-            .do_update()
-            .set((
-                audit_heads::seq.eq(audit_heads::seq + 1i64),
-                audit_heads::updated_at.eq(ev.at),
-            ))
-            .returning((audit_heads::seq, audit_heads::hash)),
+    let head = entry_head(&ev);
+    cached(
+        diesel::sql_query("SELECT * FROM audit_append($1, $2, $3, $4, $5, $6)")
+            .bind::<diesel::sql_types::Text, _>(&ev.chain)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.filing_id)
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.actor_id)
+            .bind::<diesel::sql_types::Text, _>(ev.action)
+            .bind::<diesel::sql_types::Timestamptz, _>(ev.at)
+            .bind::<diesel::sql_types::Text, _>(&head),
     )
-    .get_result(conn)?;
-    let entry = chain::canonical(&json!({
+    .get_result(conn)
+}
+
+/// The canonical entry without its `seq`, open for it: `{…,"payload":…,"seq":`. The entry is
+/// this text, the decimal `seq` and `}` (what `chain::canonical` gives with the `seq` in).
+fn entry_head(ev: &Event<'_>) -> String {
+    let mut head = chain::canonical(&json!({
         "chain": ev.chain,
-        "seq": seq,
         "filing_id": ev.filing_id,
         "actor_id": ev.actor_id,
         "action": ev.action,
@@ -87,27 +88,9 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
         "at": entry_time(ev.at),
         "payload": ev.payload,
     }));
-    let hash = chain::link(&prev, &entry);
-    cached(
-        diesel::sql_query(
-        "WITH entry AS ( \
-           INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-           RETURNING id, chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash), \
-         head AS (UPDATE audit_heads SET hash = $9 WHERE chain = $1) \
-         SELECT * FROM entry",
-    )
-    .bind::<diesel::sql_types::Text, _>(&ev.chain)
-    .bind::<diesel::sql_types::BigInt, _>(seq)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.filing_id)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.actor_id)
-    .bind::<diesel::sql_types::Text, _>(ev.action)
-    .bind::<diesel::sql_types::Timestamptz, _>(ev.at)
-    .bind::<diesel::sql_types::Text, _>(&entry)
-    .bind::<diesel::sql_types::Text, _>(&prev)
-    .bind::<diesel::sql_types::Text, _>(&hash),
-    )
-    .get_result(conn)
+    head.pop(); // the closing brace
+    head.push_str(",\"seq\":");
+    head
 }
 
 pub fn for_filing(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<AuditRow>> {
@@ -163,4 +146,29 @@ pub fn links(conn: &mut PgConnection, chain_key: &str) -> QueryResult<Vec<Stored
             hash: r.hash,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_head_and_seq_make_the_canonical_entry() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T08:00:00.123456Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let filing = Uuid::nil();
+        let ev = Event::filing(filing, filing, "action:x", at, json!({ "z": 1, "a": "审" }));
+        let seq = 42i64;
+        let whole = chain::canonical(&json!({
+            "chain": ev.chain,
+            "seq": seq,
+            "filing_id": ev.filing_id,
+            "actor_id": ev.actor_id,
+            "action": ev.action,
+            "at": entry_time(ev.at),
+            "payload": ev.payload,
+        }));
+        assert_eq!(format!("{}{seq}}}", entry_head(&ev)), whole);
+    }
 }
