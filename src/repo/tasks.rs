@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::db::cached::cached;
 use crate::db::schema::{filings, tasks};
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Deserialize)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
     pub id: i64,
@@ -50,6 +50,44 @@ pub fn open_many(
         .collect();
     // One task per department of a joint review at most: a handful of texts.
     cached(diesel::insert_into(tasks::table).values(rows)).execute(conn)
+}
+
+/// A filing enters a new state: close its open tasks and open one per (role, department) for
+/// the new state, due on `due_on`. The tasks opened, by id. (Two statements: in one, with the
+/// UPDATE as a WITH clause, the INSERT may run first and meet the open task in the unique
+/// index `tasks_one_open`.)
+pub fn replace_open(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    state: &str,
+    work: &[(&str, &str)],
+    due_on: Option<chrono::NaiveDate>,
+    at: DateTime<Utc>,
+) -> QueryResult<Vec<TaskRow>> {
+    close_all_open(conn, filing, at)?;
+    if work.is_empty() {
+        return Ok(Vec::new());
+    }
+    let roles: Vec<&str> = work.iter().map(|(r, _)| *r).collect();
+    let departments: Vec<&str> = work.iter().map(|(_, d)| *d).collect();
+    let mut opened: Vec<TaskRow> = cached(
+        diesel::sql_query(
+            "INSERT INTO tasks (filing_id, state, role, department, created_at, due_on) \
+             SELECT $1, $2, w.role, w.department, $3, $4 \
+             FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS w(role, department, n) \
+             ORDER BY w.n \
+             RETURNING id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(filing)
+        .bind::<diesel::sql_types::Text, _>(state)
+        .bind::<diesel::sql_types::Timestamptz, _>(at)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(due_on)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(roles)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(departments),
+    )
+    .load(conn)?;
+    opened.sort_by_key(|t| t.id);
+    Ok(opened)
 }
 
 pub fn close_all_open(

@@ -688,7 +688,8 @@ pub fn act(
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
         let before = row.clone();
-        let (row, clocks) = apply(conn, ctx, p, &item, from, row, &facts, &outcome, input)?;
+        let applied = apply(conn, ctx, p, &item, from, row, &facts, &outcome, input)?;
+        let (row, clocks) = (applied.row, applied.clocks);
         let to = state_of(&item, &row)?;
         if outcome.changes_state() && to.kind.is_final() {
             record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
@@ -713,7 +714,16 @@ pub fn act(
                 materials_on_file: &on_file,
             },
         )?;
-        view(conn, ctx, p, &item, row)
+        let facts = facts.after(
+            ctx,
+            p,
+            &outcome,
+            input,
+            &row,
+            applied.ledger,
+            applied.opened,
+        );
+        render(conn, ctx, p, &item, row, facts)
     })
 }
 
@@ -935,6 +945,59 @@ impl Facts {
         })
     }
 
+    /// The facts after an action, from those it was decided on and what it wrote, as a reload
+    /// would read them in the same transaction: an action does not touch materials; a new
+    /// state is a new visit (no reviews or objections yet) with the tasks just opened;
+    /// otherwise a review adds itself and closes its department's task, an objection counts.
+    #[allow(clippy::too_many_arguments)]
+    fn after(
+        mut self,
+        ctx: &Ctx<'_>,
+        p: &Principal,
+        outcome: &Outcome,
+        input: &ActInput,
+        row: &FilingRow,
+        ledger: Vec<LedgerEntry>,
+        opened: Option<Vec<tasks::TaskRow>>,
+    ) -> Facts {
+        self.ledger = ledger;
+        self.promises = promises_of(row);
+        if let Some(opened) = opened {
+            self.review_rows.clear();
+            self.reviews.clear();
+            self.objections = 0;
+            self.tasks = opened;
+            return self;
+        }
+        for effect in &outcome.effects {
+            match effect {
+                Effect::RecordReview {
+                    department,
+                    verdict,
+                } => {
+                    self.review_rows.push(repo::ReviewRow {
+                        department: department.clone(),
+                        verdict: verdict.as_str().to_owned(),
+                        opinion: input.opinion.clone(),
+                        reason: input.reason.clone(),
+                        decided_by: p.user_id,
+                        decided_at: ctx.now,
+                    });
+                    self.reviews.push(ReviewRecord {
+                        department: department.clone(),
+                        verdict: *verdict,
+                    });
+                    self.tasks.retain(|t| t.department != *department);
+                }
+                Effect::RecordObjection(_) => {
+                    self.objections = self.objections.saturating_add(1);
+                }
+                _ => {}
+            }
+        }
+        self
+    }
+
     fn snapshot<'a>(&'a self, row: &'a FilingRow, offset: FixedOffset) -> Snapshot<'a> {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
         Snapshot {
@@ -964,7 +1027,7 @@ fn apply(
     facts: &Facts,
     outcome: &Outcome,
     input: &ActInput,
-) -> Result<(FilingRow, Clocks), AppError> {
+) -> Result<Applied, AppError> {
     let def = &item.def;
     let to = def
         .state(&outcome.to)
@@ -1080,10 +1143,18 @@ fn apply(
     let clocks = deadlines::clocks(ctx.calendar, item, &next, &ledger, ctx.today(), ctx.offset)?;
     let updated =
         repo::update_with_deadlines(conn, row.id, &changes, &deadlines::columns(&clocks))?;
-    if outcome.changes_state() {
-        tasks::close_all_open(conn, row.id, ctx.now)?;
-        open_tasks(conn, ctx, row.id, item, to, clocks.next_due_on)?;
-    }
+    let opened = if outcome.changes_state() {
+        Some(enter_tasks(
+            conn,
+            ctx,
+            row.id,
+            item,
+            to,
+            clocks.next_due_on,
+        )?)
+    } else {
+        None
+    };
 
     let mut payload = json!({
         "action": outcome.action,
@@ -1110,19 +1181,35 @@ fn apply(
         conn,
         Event::filing(row.id, p.user_id, &action, ctx.now, payload),
     )?;
-    Ok((updated, clocks))
+    Ok(Applied {
+        row: updated,
+        clocks,
+        ledger,
+        opened,
+    })
 }
 
-/// Open the queue tasks a state needs: one per department of a joint review, or one for the
-/// state's queue role; they sort by the filing's next due date.
-fn open_tasks(
+/// What [`apply`] wrote, for the notifications and the caller's view.
+struct Applied {
+    row: FilingRow,
+    clocks: Clocks,
+    /// The clock ledger with the action's events.
+    ledger: Vec<LedgerEntry>,
+    /// The tasks opened for the new state (`None`: the state did not change).
+    opened: Option<Vec<tasks::TaskRow>>,
+}
+
+/// Enter a state's queue: close the filing's open tasks and open those the state needs, one
+/// per department of a joint review or one for the state's queue role, sorting by the
+/// filing's next due date. The tasks opened.
+fn enter_tasks(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     filing: Uuid,
     item: &Item,
     state: &State,
     due_on: Option<NaiveDate>,
-) -> Result<(), AppError> {
+) -> Result<Vec<tasks::TaskRow>, AppError> {
     let role = state.queue.map(|r| r.as_str()).unwrap_or("reviewer");
     let work: Vec<(&str, &str)> = match (&state.parallel, state.queue) {
         (Some(parallel), _) => parallel
@@ -1133,8 +1220,14 @@ fn open_tasks(
         (None, Some(q)) => vec![(q.as_str(), item.def.department_of(state))],
         (None, None) => Vec::new(),
     };
-    tasks::open_many(conn, filing, &state.code, &work, due_on, ctx.now)?;
-    Ok(())
+    Ok(tasks::replace_open(
+        conn,
+        filing,
+        &state.code,
+        &work,
+        due_on,
+        ctx.now,
+    )?)
 }
 
 /// The caller's view of a filing.
@@ -1145,8 +1238,20 @@ fn view(
     item: &Item,
     row: FilingRow,
 ) -> Result<FilingView, AppError> {
-    let state = state_of(item, &row)?;
     let facts = Facts::load(conn, &row, ctx.offset)?;
+    render(conn, ctx, p, item, row, facts)
+}
+
+/// The caller's view of a filing from facts in hand.
+fn render(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    row: FilingRow,
+    facts: Facts,
+) -> Result<FilingView, AppError> {
+    let state = state_of(item, &row)?;
     let clocks = deadlines::clocks(
         ctx.calendar,
         item,
