@@ -133,8 +133,7 @@ pub async fn run(state: &AppState, job: Job) -> Result<Value, AppError> {
                     // A second connection if one is idle now: the reminders run beside the
                     // escalations. Without one the scan runs on one connection.
                     let mut second = pool.try_get();
-                    scan::deadline_scan(conn, second.as_deref_mut(), ctx, &jobs)
-                        .and_then(to_json)
+                    scan::deadline_scan(conn, second.as_deref_mut(), ctx, &jobs).and_then(to_json)
                 }
                 Job::Digest => scan::digest(conn, ctx, &jobs).and_then(to_json),
                 Job::ReleaseStaleClaims => {
