@@ -100,16 +100,7 @@ async fn admin_page(
                     })
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
-            let departments = crate::repo::users::departments(conn)?
-                .into_iter()
-                .map(|d| {
-                    let name = match lang {
-                        Lang::Zh => d.name_zh,
-                        Lang::En => d.name_en,
-                    };
-                    (d.code, name)
-                })
-                .collect::<Vec<_>>();
+            let departments = super::work::department_names(conn, lang)?;
             let items = crate::repo::items::all(conn)?
                 .into_iter()
                 .map(|i| {

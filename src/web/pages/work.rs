@@ -418,7 +418,8 @@ fn overseer(v: &Viewer) -> Result<Principal, Option<PageError>> {
     }
 }
 
-fn department_names(
+/// Every department as (code, name in the viewer's language).
+pub(super) fn department_names(
     conn: &mut diesel::PgConnection,
     lang: Lang,
 ) -> Result<Vec<(String, String)>, AppError> {
