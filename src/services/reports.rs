@@ -64,6 +64,41 @@ pub struct SlaReport {
     pub department: Option<String>,
     pub rows: Vec<SlaRow>,
     pub total: SlaRow,
+    /// Every group's decided filings together, by working days used (suspended time
+    /// excluded), in bands.
+    pub distribution: Vec<DaysBand>,
+}
+
+/// Decided filings that took from `from_days` to `to_days` working days (both inclusive; no
+/// upper end for the last band).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DaysBand {
+    pub from_days: i32,
+    pub to_days: Option<i32>,
+    pub filings: i64,
+}
+
+/// The bands' lower ends: around the usual limits of 5, 10, 15 and 20 working days.
+const BANDS: [i32; 9] = [0, 1, 3, 6, 11, 16, 21, 31, 61];
+
+/// A histogram (days → count) in [`BANDS`]; every band listed, empty ones with 0.
+pub fn bands(hist: &BTreeMap<i32, i64>) -> Vec<DaysBand> {
+    BANDS
+        .iter()
+        .enumerate()
+        .map(|(i, &from)| {
+            let to = BANDS.get(i + 1).map(|next| next - 1);
+            let filings = hist
+                .range(from..=to.unwrap_or(i32::MAX))
+                .map(|(_, n)| n)
+                .sum();
+            DaysBand {
+                from_days: from,
+                to_days: to,
+                filings,
+            }
+        })
+        .collect()
 }
 
 pub struct SlaQuery {
@@ -248,6 +283,7 @@ pub fn sla(
             row
         })
         .collect();
+    let distribution = bands(&total.used);
     let mut total = total.finish();
     total.key = "total".into();
     Ok(SlaReport {
@@ -259,6 +295,7 @@ pub fn sla(
         department,
         rows,
         total,
+        distribution,
     })
 }
 
@@ -402,6 +439,33 @@ pub fn owners(items: &crate::services::items::Registry) -> BTreeMap<String, Stri
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decided_filings_fall_into_bands_that_cover_every_day_once() {
+        let hist: BTreeMap<i32, i64> = [(0, 1), (2, 2), (5, 1), (6, 3), (20, 1), (400, 2)]
+            .into_iter()
+            .collect();
+        let b = bands(&hist);
+        assert_eq!(b.len(), BANDS.len());
+        let count = |from: i32| b.iter().find(|x| x.from_days == from).unwrap().filings;
+        assert_eq!(count(0), 1);
+        assert_eq!(count(1), 2, "1–2 days");
+        assert_eq!(count(3), 1, "3–5 days");
+        assert_eq!(count(6), 3, "6–10 days");
+        assert_eq!(count(11), 0);
+        assert_eq!(count(16), 1, "16–20 days");
+        assert_eq!(count(61), 2, "61 and more");
+        assert_eq!(
+            b.iter().map(|x| x.filings).sum::<i64>(),
+            10,
+            "each counted once"
+        );
+        assert!(
+            b.windows(2)
+                .all(|w| w[0].to_days == Some(w[1].from_days - 1))
+        );
+        assert_eq!(b.last().unwrap().to_days, None);
+    }
 
     #[test]
     fn percentiles_are_exact_lower_values_of_the_histogram() {

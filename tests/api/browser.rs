@@ -583,6 +583,10 @@ async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_re
     let page = manager.source().await.unwrap();
     assert!(page.contains("<svg"), "charts are drawn on the server");
     assert!(page.contains("100.0%"), "one decided on time");
+    assert!(
+        page.contains("办理用时分布"),
+        "the processing-time distribution is drawn"
+    );
     shot(&manager, "16-dashboard").await;
 
     for c in [builder, clerk, reviewer, manager] {

@@ -155,6 +155,20 @@ async fn the_sla_report_matches_figures_computed_by_hand() {
     }
     assert_eq!(row["on_time_rate_statutory"], 0.75);
     assert_eq!(report["total"]["closed"], 5);
+    // Used 2, 5, 6, 8 working days: one in 1–2, one in 3–5, two in 6–10, none elsewhere.
+    let bands: Vec<(i64, i64)> = report["distribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["filings"].as_i64().unwrap() > 0)
+        .map(|b| {
+            (
+                b["from_days"].as_i64().unwrap(),
+                b["filings"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(bands, vec![(1, 1), (3, 1), (6, 2)], "{report}");
 
     // By member of staff: the reviewer closed four, the applicant withdrew one.
     let by_clerk: Value = app

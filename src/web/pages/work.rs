@@ -582,6 +582,39 @@ pub async fn dashboard(
             .collect(),
         Paint::Plain,
     );
+    let most = report
+        .distribution
+        .iter()
+        .map(|b| b.filings)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let spread = chart(
+        ui.t(
+            "办理用时分布（工作日，已办结）",
+            "Processing time, decided filings (working days)",
+        )
+        .to_owned(),
+        none_decided.to_owned(),
+        if report.total.decided == 0 {
+            Vec::new()
+        } else {
+            report
+                .distribution
+                .iter()
+                .map(|b| {
+                    let label = match (b.to_days, lang) {
+                        (Some(t), _) if t == b.from_days => t.to_string(),
+                        (Some(t), _) => format!("{}–{t}", b.from_days),
+                        (None, Lang::Zh) => format!("{} 及以上", b.from_days),
+                        (None, Lang::En) => format!("{} or more", b.from_days),
+                    };
+                    (label, b.filings as f64 / most, b.filings.to_string(), None)
+                })
+                .collect()
+        },
+        Paint::Plain,
+    );
     let overdue_items = chart(
         ui.t("已超期（按事项）", "Overdue now, by item").to_owned(),
         none_overdue.to_owned(),
@@ -665,7 +698,15 @@ pub async fn dashboard(
             total: report.total,
             by_item,
             by_department,
-            charts: vec![on_time, by_month, times, overdue_items, overdue_depts, load],
+            charts: vec![
+                on_time,
+                by_month,
+                times,
+                spread,
+                overdue_items,
+                overdue_depts,
+                load,
+            ],
             due,
             workload,
         },
