@@ -306,9 +306,12 @@ fn chart(title: String, empty: String, rows: Vec<BarRow>, paint: Paint) -> Chart
     }
 }
 
-/// Counts as bars scaled to the largest (zeros dropped).
-fn counts(rows: impl Iterator<Item = (String, i64, Option<String>)>) -> Vec<BarRow> {
-    let rows: Vec<_> = rows.filter(|(_, n, _)| *n > 0).collect();
+/// Counts as bars scaled to the largest; zeros dropped unless `keep_zeros` (a distribution).
+fn counts(
+    rows: impl Iterator<Item = (String, i64, Option<String>)>,
+    keep_zeros: bool,
+) -> Vec<BarRow> {
+    let rows: Vec<_> = rows.filter(|(_, n, _)| keep_zeros || *n > 0).collect();
     let most = rows.iter().map(|(_, n, _)| *n).max().unwrap_or(1).max(1) as f64;
     rows.into_iter()
         .map(|(label, n, href)| (label, n as f64 / most, n.to_string(), href))
@@ -435,6 +438,13 @@ pub(super) fn department_names(
         .collect())
 }
 
+/// The name of `code` in a (code, name) list, or the code itself.
+fn name_in(list: &[(String, String)], code: &str) -> String {
+    list.iter()
+        .find(|(c, _)| c == code)
+        .map_or_else(|| code.to_owned(), |(_, n)| n.clone())
+}
+
 /// A query string of `key=value` pairs, each value escaped.
 fn query_string(pairs: &[(&str, &str)]) -> String {
     pairs
@@ -507,12 +517,7 @@ pub async fn dashboard(
         .map(|i| (i.def.code.clone(), i.def.name.get(lang).to_owned()))
         .collect();
     let item_name = |k: &str| items.get(k).cloned().unwrap_or_else(|| k.to_owned());
-    let dept_name = |k: &str| {
-        departments
-            .iter()
-            .find(|(c, _)| c == k)
-            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
-    };
+    let dept_name = |k: &str| name_in(&departments, k);
     let dept = asked.clone().unwrap_or_default();
     let item_query = |code: &str| query_string(&[("item", code), ("department", &dept)]);
     let drill_to = |query: &str, due: &str| format!("/dashboard/filings?{query}&due={due}");
@@ -582,13 +587,6 @@ pub async fn dashboard(
             .collect(),
         Paint::Plain,
     );
-    let most = report
-        .distribution
-        .iter()
-        .map(|b| b.filings)
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
     let spread = chart(
         ui.t(
             "办理用时分布（工作日，已办结）",
@@ -599,48 +597,53 @@ pub async fn dashboard(
         if report.total.decided == 0 {
             Vec::new()
         } else {
-            report
-                .distribution
-                .iter()
-                .map(|b| {
+            counts(
+                report.distribution.iter().map(|b| {
                     let label = match (b.to_days, lang) {
                         (Some(t), _) if t == b.from_days => t.to_string(),
                         (Some(t), _) => format!("{}–{t}", b.from_days),
                         (None, Lang::Zh) => format!("{} 及以上", b.from_days),
                         (None, Lang::En) => format!("{} or more", b.from_days),
                     };
-                    (label, b.filings as f64 / most, b.filings.to_string(), None)
-                })
-                .collect()
+                    (label, b.filings, None)
+                }),
+                true,
+            )
         },
         Paint::Plain,
     );
     let overdue_items = chart(
         ui.t("已超期（按事项）", "Overdue now, by item").to_owned(),
         none_overdue.to_owned(),
-        counts(report.rows.iter().map(|r| {
-            (
-                item_name(&r.key),
-                r.overdue_now,
-                Some(drill_to(&item_query(&r.key), "overdue")),
-            )
-        })),
+        counts(
+            report.rows.iter().map(|r| {
+                (
+                    item_name(&r.key),
+                    r.overdue_now,
+                    Some(drill_to(&item_query(&r.key), "overdue")),
+                )
+            }),
+            false,
+        ),
         Paint::Alarm,
     );
     let overdue_depts = chart(
         ui.t("已超期（按部门）", "Overdue now, by department")
             .to_owned(),
         none_overdue.to_owned(),
-        counts(by_dept.rows.iter().map(|r| {
-            (
-                dept_name(&r.key),
-                r.overdue_now,
-                Some(drill_to(
-                    &query_string(&[("department", &r.key)]),
-                    "overdue",
-                )),
-            )
-        })),
+        counts(
+            by_dept.rows.iter().map(|r| {
+                (
+                    dept_name(&r.key),
+                    r.overdue_now,
+                    Some(drill_to(
+                        &query_string(&[("department", &r.key)]),
+                        "overdue",
+                    )),
+                )
+            }),
+            false,
+        ),
         Paint::Alarm,
     );
     let load = chart(
@@ -651,6 +654,7 @@ pub async fn dashboard(
             workload
                 .iter()
                 .map(|w| (w.display_name.clone(), w.claimed, None)),
+            false,
         ),
         Paint::Plain,
     );
@@ -818,18 +822,8 @@ pub async fn drill(
         .iter()
         .map(|i| (i.def.code.clone(), i.def.name.get(lang).to_owned()))
         .collect();
-    let item_name = |k: &str| {
-        items
-            .iter()
-            .find(|(c, _)| c == k)
-            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
-    };
-    let dept_name = |k: &str| {
-        departments
-            .iter()
-            .find(|(c, _)| c == k)
-            .map_or_else(|| k.to_owned(), |(_, n)| n.clone())
-    };
+    let item_name = |k: &str| name_in(&items, k);
+    let dept_name = |k: &str| name_in(&departments, k);
     let lines: Vec<DueLine> = rows
         .into_iter()
         .map(|d| due_line(lang, today, &state, &item_name, &dept_name, d))
