@@ -318,16 +318,13 @@ fn generate(conn: &mut PgConnection, k: &Knobs, days: &[NaiveDate], t: i32) {
     diesel::sql_query(
         "INSERT INTO filings (id, item_version_id, item_code, number, applicant_id, state, state_kind,
              department, clock_suspended, entered_state_at, submitted_at, accepted_at, created_at,
-             updated_at, statutory_due_on, warn_on, escalation_warn_on, escalation_due_on,
-             yellow_sent_for, red_sent_for)
+             updated_at, statutory_due_on, warn_on, escalation_warn_on, escalation_due_on)
          SELECT md5('bench-filing-' || g)::uuid, v.ids[1 + g % 3], v.codes[1 + g % 3],
                 v.prefixes[1 + g % 3] || '-2026-' || lpad(g::text, 7, '0'),
                 a.ids[1 + g % cardinality(a.ids)],
                 s.state, s.kind, s.department, s.suspended,
                 ts.t, ts.submitted, ts.submitted, ts.t, ts.t,
-                d.due, d.warn, d.warn, d.due,
-                CASE WHEN d.warn_i <= $2 - 1 THEN d.due END,
-                CASE WHEN d.due_i <= $2 - 2 THEN d.due END
+                d.due, d.warn, d.warn, d.due
          FROM generate_series(1, $3::bigint) g
          CROSS JOIN (SELECT array_agg(id ORDER BY id) ids, array_agg(code ORDER BY id) codes,
                             array_agg(definition->>'department' ORDER BY id) depts,
@@ -371,6 +368,17 @@ fn generate(conn: &mut PgConnection, k: &Knobs, days: &[NaiveDate], t: i32) {
     .bind::<Integer, _>(WARN_BEFORE)
     .execute(conn)
     .unwrap();
+    // The trigger made each clocked filing's `escalations` row; what was told up to Friday, as
+    // above (the days are in order, so a day's index compares as the day itself).
+    diesel::sql_query(
+        "UPDATE escalations
+         SET yellow_sent_for = CASE WHEN warn_on <= $1[$2 - 1] THEN due_on END,
+             red_sent_for = CASE WHEN due_on <= $1[$2 - 2] THEN due_on END",
+    )
+    .bind::<Array<Date>, _>(days)
+    .bind::<Integer, _>(t)
+    .execute(conn)
+    .unwrap();
     // Deadlines on applicants: due on working day t - 10 .. t + 31, reminded three and one
     // working days before and on the day. Reminders up to Friday went out; the next one is the
     // first day from Monday on (none for deadlines already past: they wait to be closed).
@@ -399,6 +407,7 @@ fn generate(conn: &mut PgConnection, k: &Knobs, days: &[NaiveDate], t: i32) {
     // VACUUM runs outside a transaction block: one statement at a time.
     for table in [
         "filings",
+        "escalations",
         "applicant_deadlines",
         "users",
         "user_roles",
@@ -413,18 +422,16 @@ fn generate(conn: &mut PgConnection, k: &Knobs, days: &[NaiveDate], t: i32) {
 // The deadline scan
 
 /// What the scan does first, as bare queries: the rows, without locks, limits or writes.
-const BARE_RED: &str = "SELECT id FROM filings WHERE escalation_due_on IS NOT NULL \
-     AND red_sent_for IS DISTINCT FROM escalation_due_on AND escalation_due_on < $1";
-const BARE_YELLOW: &str = "SELECT id FROM filings WHERE escalation_warn_on IS NOT NULL \
-     AND yellow_sent_for IS DISTINCT FROM escalation_due_on AND escalation_warn_on <= $1 \
-     AND escalation_due_on >= $1";
+const BARE_RED: &str = "SELECT filing_id AS id FROM escalations WHERE due_on IS NOT NULL \
+     AND red_sent_for IS DISTINCT FROM due_on AND due_on < $1";
+const BARE_YELLOW: &str = "SELECT filing_id AS id FROM escalations WHERE warn_on IS NOT NULL \
+     AND yellow_sent_for IS DISTINCT FROM due_on AND warn_on <= $1 AND due_on >= $1";
 const BARE_DEADLINES: &str = "SELECT id FROM applicant_deadlines \
      WHERE closed_at IS NULL AND next_remind_on IS NOT NULL AND next_remind_on <= $1";
 /// The red query as `repo::reminders::turned_red` sends it.
-const SCAN_RED: &str = "SELECT id, item_version_id, number, state, department, escalation_due_on \
-     FROM filings WHERE escalation_due_on IS NOT NULL \
-     AND red_sent_for IS DISTINCT FROM escalation_due_on AND escalation_due_on < $1 \
-     ORDER BY escalation_due_on, id LIMIT $2 FOR UPDATE SKIP LOCKED";
+const SCAN_RED: &str = "SELECT filing_id, due_on FROM escalations WHERE due_on IS NOT NULL \
+     AND red_sent_for IS DISTINCT FROM due_on AND due_on < $1 \
+     ORDER BY due_on, filing_id LIMIT $2 FOR UPDATE SKIP LOCKED";
 
 #[derive(QueryableByName)]
 struct FilingId {
@@ -448,7 +455,7 @@ struct PlanLine {
 /// Run a bare query; the rows it found. The ids are read, as the scan reads its rows.
 fn bare(conn: &mut PgConnection, sql: &str, today: NaiveDate) -> usize {
     let q = diesel::sql_query(sql).bind::<Date, _>(today);
-    if sql.contains("FROM filings") {
+    if sql.contains("FROM escalations") {
         let rows = q.load::<FilingId>(conn).unwrap();
         rows.iter().filter(|r| !r.id.is_nil()).count()
     } else {

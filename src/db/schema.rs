@@ -98,6 +98,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    escalations (filing_id) {
+        filing_id -> Uuid,
+        warn_on -> Nullable<Date>,
+        due_on -> Nullable<Date>,
+        yellow_sent_for -> Nullable<Date>,
+        red_sent_for -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
     filing_counters (prefix, year) {
         prefix -> Text,
         year -> Int4,
@@ -136,8 +146,6 @@ diesel::table! {
         on_time_promised -> Nullable<Bool>,
         escalation_warn_on -> Nullable<Date>,
         escalation_due_on -> Nullable<Date>,
-        yellow_sent_for -> Nullable<Date>,
-        red_sent_for -> Nullable<Date>,
     }
 }
 
@@ -316,6 +324,7 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(applicant_deadlines -> filings (filing_id));
 diesel::joinable!(audit_log -> filings (filing_id));
+diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_years -> calendar_regions (region));
 diesel::joinable!(calendar_years -> users (loaded_by));
@@ -350,6 +359,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     clock_events,
     departments,
+    escalations,
     filing_counters,
     filings,
     item_versions,

@@ -53,9 +53,9 @@ fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
 
 /// Escalate filings that turned red or yellow to their department's managers, and remind
 /// applicants of their deadlines. Given a second connection, the reminders run on it in a
-/// thread of their own beside the escalations: the two touch different rows (escalations lock
-/// filings `FOR NO KEY UPDATE`, which the reminders' outbox rows referring to the same filings
-/// do not wait for), and each page is its own transaction either way.
+/// thread of their own beside the escalations: the two lock different rows (`escalations` and
+/// `applicant_deadlines`; neither locks the filings), and each page is its own transaction
+/// either way.
 pub fn deadline_scan(
     conn: &mut PgConnection,
     second: Option<&mut PgConnection>,

@@ -87,11 +87,16 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>>
 }
 
 /// Lock the filing row for the rest of the transaction: actions on one filing are serialised.
+///
+/// `FOR NO KEY UPDATE`, the lock an UPDATE of the row takes anyway: it excludes every other
+/// action on the filing but not the `KEY SHARE` that a foreign key to it takes. A deadline scan
+/// that holds the filing's `escalations` row and writes an outbox row naming the filing must
+/// not wait for an action that waits, in its trigger, for that very `escalations` row.
 pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>> {
     filings::table
         .find(id)
         .select(FilingRow::as_select())
-        .for_update()
+        .for_no_key_update()
         .first(conn)
         .optional()
 }

@@ -1,16 +1,19 @@
 //! What the deadline scan reads and marks: deadlines on applicants with their reminder days,
 //! and filings whose running clock turned yellow or red.
 //!
-//! Both are read with `FOR [NO KEY] UPDATE SKIP LOCKED` inside the scan's transaction, and marked in it:
-//! two instances scanning at once take disjoint rows, and a row is marked in the same commit as
-//! the outbox rows it caused.
+//! Both are read with `FOR UPDATE SKIP LOCKED` inside the scan's transaction (the deadline rows
+//! and the narrow `escalations` rows, never the filings), and marked in it: two instances
+//! scanning at once take disjoint rows, and a row is marked in the same commit as the outbox
+//! rows it caused.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::db::cached::cached;
-use crate::db::schema::{applicant_deadlines, filings};
+use crate::db::schema::{applicant_deadlines, escalations, filings};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = applicant_deadlines, check_for_backend(diesel::pg::Pg))]
@@ -124,26 +127,20 @@ pub fn turned_yellow(
     today: NaiveDate,
     limit: i64,
 ) -> QueryResult<Vec<Turned>> {
-    // The filter repeats the predicate of the partial index `filings_yellow_pending` so that
-    // the planner can use it.
-    filings::table
-        .filter(filings::escalation_warn_on.is_not_null())
-        .filter(filings::yellow_sent_for.is_distinct_from(filings::escalation_due_on))
-        .filter(filings::escalation_warn_on.le(today))
-        .filter(filings::escalation_due_on.ge(today))
-        .order((filings::escalation_warn_on, filings::id))
+    // The filter repeats the predicate of the partial index `escalations_yellow_pending` so
+    // that the planner can use it.
+    let due: Vec<(Uuid, Option<NaiveDate>)> = escalations::table
+        .filter(escalations::warn_on.is_not_null())
+        .filter(escalations::yellow_sent_for.is_distinct_from(escalations::due_on))
+        .filter(escalations::warn_on.le(today))
+        .filter(escalations::due_on.ge(today))
+        .order((escalations::warn_on, escalations::filing_id))
         .limit(limit)
-        .select((
-            filings::id,
-            filings::item_version_id,
-            filings::number,
-            filings::state,
-            filings::department,
-            filings::escalation_due_on.assume_not_null(),
-        ))
-        .for_no_key_update()
+        .select((escalations::filing_id, escalations::due_on))
+        .for_update()
         .skip_locked()
-        .load(conn)
+        .load(conn)?;
+    with_filings(conn, due)
 }
 
 /// Filings past the due day of their running clock not yet told red for it.
@@ -152,42 +149,77 @@ pub fn turned_red(
     today: NaiveDate,
     limit: i64,
 ) -> QueryResult<Vec<Turned>> {
-    filings::table
-        .filter(filings::escalation_due_on.is_not_null())
-        .filter(filings::red_sent_for.is_distinct_from(filings::escalation_due_on))
-        .filter(filings::escalation_due_on.lt(today))
-        .order((filings::escalation_due_on, filings::id))
+    let due: Vec<(Uuid, Option<NaiveDate>)> = escalations::table
+        .filter(escalations::due_on.is_not_null())
+        .filter(escalations::red_sent_for.is_distinct_from(escalations::due_on))
+        .filter(escalations::due_on.lt(today))
+        .order((escalations::due_on, escalations::filing_id))
         .limit(limit)
+        .select((escalations::filing_id, escalations::due_on))
+        .for_update()
+        .skip_locked()
+        .load(conn)?;
+    with_filings(conn, due)
+}
+
+/// What a card says of each locked filing, read without locking the filing itself: an action
+/// on it goes on while the scan writes its page (a state changed meanwhile shows the old one).
+fn with_filings(
+    conn: &mut PgConnection,
+    due: Vec<(Uuid, Option<NaiveDate>)>,
+) -> QueryResult<Vec<Turned>> {
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+    let facts: HashMap<Uuid, (i32, Option<String>, String, String)> = filings::table
+        .filter(filings::id.eq_any(&ids))
         .select((
             filings::id,
-            filings::item_version_id,
-            filings::number,
-            filings::state,
-            filings::department,
-            filings::escalation_due_on.assume_not_null(),
+            (
+                filings::item_version_id,
+                filings::number,
+                filings::state,
+                filings::department,
+            ),
         ))
-        .for_no_key_update()
-        .skip_locked()
-        .load(conn)
+        .load::<(Uuid, (i32, Option<String>, String, String))>(conn)?
+        .into_iter()
+        .collect();
+    // In the page's order; `due_on` is never NULL here (both filters need it).
+    Ok(due
+        .into_iter()
+        .filter_map(|(id, due_on)| {
+            let (item_version_id, number, state, department) = facts.get(&id)?.clone();
+            Some(Turned {
+                id,
+                item_version_id,
+                number,
+                state,
+                department,
+                due_on: due_on?,
+            })
+        })
+        .collect())
 }
 
 /// Remember that these filings were told yellow (or red, which implies yellow) for their
-/// current due day. Not a business change: the filing's version stays.
+/// current due day. Not a business change: the filing's row and version stay as they are.
 pub fn mark_escalated(conn: &mut PgConnection, ids: &[Uuid], red: bool) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let target = filings::table.filter(filings::id.eq_any(ids));
+    let target = escalations::table.filter(escalations::filing_id.eq_any(ids));
     if red {
         diesel::update(target)
             .set((
-                filings::red_sent_for.eq(filings::escalation_due_on),
-                filings::yellow_sent_for.eq(filings::escalation_due_on),
+                escalations::red_sent_for.eq(escalations::due_on),
+                escalations::yellow_sent_for.eq(escalations::due_on),
             ))
             .execute(conn)
     } else {
         diesel::update(target)
-            .set(filings::yellow_sent_for.eq(filings::escalation_due_on))
+            .set(escalations::yellow_sent_for.eq(escalations::due_on))
             .execute(conn)
     }
 }

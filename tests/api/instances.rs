@@ -97,9 +97,9 @@ fn numbers(app: &TestApp) -> Vec<String> {
 /// least one copy of each row.
 fn all_told(app: &TestApp, sink: &SmtpSink) -> bool {
     use diesel::prelude::*;
-    use permits::db::schema::filings::dsl as f;
-    let unmarked: i64 = f::filings
-        .filter(f::red_sent_for.is_null())
+    use permits::db::schema::escalations::dsl as e;
+    let unmarked: i64 = e::escalations
+        .filter(e::red_sent_for.is_null())
         .count()
         .get_result(&mut app.conn())
         .unwrap();

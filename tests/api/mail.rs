@@ -434,6 +434,87 @@ async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
     let _ = (manager, manager_en);
 }
 
+/// The scan holds a filing's `escalations` row while it writes its page, and an outbox row
+/// naming the filing takes `KEY SHARE` on it; an action on the same filing holds the filing and
+/// waits, in its trigger, for the `escalations` row. Neither may wait for the other.
+#[actix_web::test]
+async fn an_action_during_the_scan_s_page_neither_deadlocks_nor_loses_the_moved_due_day() {
+    use diesel::prelude::*;
+    use permits::db::schema::escalations::dsl as e;
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let f = submitted_fire_filing(&app, &builder).await;
+    let id: uuid::Uuid = f["id"].as_str().unwrap().parse().unwrap();
+    let due: Option<chrono::NaiveDate> = e::escalations
+        .find(id)
+        .select(e::due_on)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(due.map(|d| d.to_string()).as_deref(), Some("2026-11-30"));
+
+    // A scan's page, by hand: lock the row, wait until the action waits for it, then do what
+    // the outbox row's foreign key does, and commit.
+    let mut scan = app.conn();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let page = std::thread::spawn(move || {
+        scan.transaction::<_, diesel::result::Error, _>(|c| {
+            diesel::sql_query("SET LOCAL lock_timeout = '10s'").execute(c)?;
+            e::escalations
+                .find(id)
+                .select(e::filing_id)
+                .for_update()
+                .first::<uuid::Uuid>(c)?;
+            locked.send(()).unwrap();
+            let waiting = (0..200).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                diesel::sql_query(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+                     AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                )
+                .execute(c)
+                .is_ok_and(|n| n > 0)
+            });
+            diesel::sql_query("SELECT 1 FROM filings WHERE id = $1 FOR KEY SHARE")
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .execute(c)?;
+            Ok(waiting)
+        })
+    });
+    is_locked.recv().unwrap();
+    let f = app.filing(&clerk, &f["id"].as_str().unwrap().to_owned()).await;
+    let version = f["version"].as_i64().unwrap();
+    let action = app.act_raw(
+        &clerk,
+        f["id"].as_str().unwrap(),
+        "request_supplement",
+        version,
+        json!({ "notice_items": ["竣工图纸缺少消防专篇"] }),
+    );
+    let (r, waited) = futures::join!(
+        action,
+        actix_web::rt::task::spawn_blocking(move || page.join().unwrap())
+    );
+    let waited = waited.unwrap();
+    assert_eq!(
+        waited.as_ref().ok(),
+        Some(&true),
+        "the scan's page committed after the action waited for it: {waited:?}"
+    );
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["clocks"]["statutory"]["phase"], "suspended");
+    // The suspension reached the escalation row: the filing is out of the scan until resumed.
+    let due: Option<chrono::NaiveDate> = e::escalations
+        .find(id)
+        .select(e::due_on)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(due, None);
+}
+
 fn ctx_jobs() -> permits::config::Jobs {
     permits::config::Jobs {
         deadline_scan: String::new(),
