@@ -697,6 +697,88 @@ impl SmtpSink {
     }
 }
 
+/// TLS from the first byte in front of a plain sink, as an `smtps://` relay on port 465 speaks
+/// it: each connection's handshake is completed here and the SMTP conversation inside it is
+/// passed on to the sink (mailin-embedded offers only STARTTLS).
+pub struct TlsFront {
+    pub port: u16,
+}
+
+impl TlsFront {
+    pub fn start(cert: &std::path::Path, key: &std::path::Path, upstream: u16) -> TlsFront {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let _ = Self::relay(tcp, config, upstream);
+                });
+            }
+        });
+        TlsFront { port }
+    }
+
+    /// One connection: the handshake, then bytes each way until either side closes. SMTP takes
+    /// turns, so polling both sides with short read timeouts is enough.
+    fn relay(
+        tcp: std::net::TcpStream,
+        config: Arc<rustls::ServerConfig>,
+        upstream: u16,
+    ) -> std::io::Result<()> {
+        use std::io::{ErrorKind, Read, Write};
+        let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        let mut plain = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
+        let tick = Some(std::time::Duration::from_millis(5));
+        plain.set_read_timeout(tick)?;
+        tls.sock.set_read_timeout(tick)?;
+        let idle =
+            |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match plain.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    tls.write_all(&buf[..n])?;
+                    tls.flush()?;
+                }
+                Err(e) if idle(&e) => {}
+                Err(e) => return Err(e),
+            }
+            match tls.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => plain.write_all(&buf[..n])?,
+                Err(e) if idle(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        Ok(())
+    }
+}
+
 /// A port nothing listens on (bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

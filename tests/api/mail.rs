@@ -12,8 +12,8 @@ use permits::jobs::Job;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    CONSTRUCTION_MATERIALS, FIRE_MATERIALS, SmtpSink, TestApp, User, at, construction_form,
-    fire_form, free_port, smtp_to,
+    CONSTRUCTION_MATERIALS, FIRE_MATERIALS, SmtpSink, TestApp, TlsFront, User, at,
+    construction_form, fire_form, free_port, smtp_to,
 };
 
 /// A fire filing submitted by `who` (its clock runs from receipt: "accepted" is its first mail).
@@ -483,7 +483,9 @@ async fn an_action_during_the_scan_s_page_neither_deadlocks_nor_loses_the_moved_
         })
     });
     is_locked.recv().unwrap();
-    let f = app.filing(&clerk, &f["id"].as_str().unwrap().to_owned()).await;
+    let f = app
+        .filing(&clerk, &f["id"].as_str().unwrap().to_owned())
+        .await;
     let version = f["version"].as_i64().unwrap();
     let action = app.act_raw(
         &clerk,
@@ -1064,5 +1066,54 @@ async fn mail_goes_over_starttls_with_auth_to_a_relay_signed_by_an_internal_ca()
     );
     wrong.allow_unsent_mail();
     assert_eq!(sink.count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix_web::test]
+async fn mail_goes_over_implicit_tls_to_an_smtps_relay_and_only_to_a_trusted_one() {
+    let dir = std::env::temp_dir().join(format!("permits-smtps-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir);
+    let sink = SmtpSink::start();
+    let front = TlsFront::start(&dir.join("leaf.pem"), &dir.join("leaf.key"), sink.port);
+
+    // Without the internal CA the relay's certificate is not trusted: nothing is sent.
+    let port = front.port;
+    let untrusted = TestApp::spawn_with(move |s| {
+        smtp_to(port)(s);
+        s.mail.smtp_url = format!("smtps://localhost:{port}");
+    })
+    .await;
+    at(&untrusted, "2026-11-23");
+    let zh = untrusted
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    submitted_fire_filing(&untrusted, &zh).await;
+    let r = untrusted.run_job(Job::Outbox).await;
+    assert_eq!(r["sent"], 0, "{r}");
+    let error = untrusted.outbox()[0].last_error.clone().unwrap_or_default();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    untrusted.allow_unsent_mail();
+    assert_eq!(sink.count(), 0);
+
+    let ca = dir.join("ca.pem");
+    let app = TestApp::spawn_with(move |s| {
+        smtp_to(port)(s);
+        s.mail.smtp_url = format!("smtps://localhost:{port}");
+        s.mail.tls_root_cert = ca.display().to_string();
+    })
+    .await;
+    at(&app, "2026-11-23");
+    let en = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::En)
+        .await;
+    submitted_fire_filing(&app, &en).await;
+    let r = app.run_job(Job::Outbox).await;
+    assert_eq!(r["sent"], 1, "{r} {:?}", app.outbox()[0].last_error);
+    let got = sink.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].envelope_to, vec!["builder@example.test"]);
+    assert!(got[0].subject.starts_with("Accepted"), "{}", got[0].subject);
+    assert_eq!(got[0].message_id, app.outbox()[0].message_id);
     let _ = std::fs::remove_dir_all(&dir);
 }
