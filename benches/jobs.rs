@@ -1056,7 +1056,7 @@ fn main() -> Result<()> {
     );
 
     let (custom, generic) = red_plans(&mut bare_conn, today);
-    let uses = |plan: &[String]| plan.iter().any(|l| l.contains("filings_red_pending"));
+    let uses = |plan: &[String]| plan.iter().any(|l| l.contains("escalations_red_pending"));
     println!("\n  EXPLAIN (ANALYZE, BUFFERS) of the scan's red query, steady state, {today}:");
     for l in &custom {
         println!("    {l}");
@@ -1236,7 +1236,7 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "red query uses filings_red_pending: {} (one execution), {} (generic plan)",
+        "red query uses escalations_red_pending: {} (one execution), {} (generic plan)",
         if uses(&custom) { "yes" } else { "NO" },
         if uses(&generic) { "yes" } else { "NO" }
     );
@@ -1306,8 +1306,8 @@ fn main() -> Result<()> {
                   "managers": managers, "outbox_rows_after_scans": outbox_rows },
         "scan": scan_json,
         "red_query_plan": { "one_execution": custom, "generic": generic,
-                            "uses_filings_red_pending": uses(&custom),
-                            "generic_uses_filings_red_pending": uses(&generic) },
+                            "uses_escalations_red_pending": uses(&custom),
+                            "generic_uses_escalations_red_pending": uses(&generic) },
         "outbox": mail_json,
         "pgbench": { "tps": pg.tps, "latency_avg_ms": pg.latency_ms, "command": pg.command,
                      "script": PGBENCH_SCRIPT, "due_rows_left": pg.rows_left, "supply": pg.supply },

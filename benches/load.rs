@@ -570,10 +570,12 @@ struct PermitsLevel {
     error_kinds: BTreeMap<String, (u64, String)>,
     mix: BTreeMap<&'static str, u64>,
     warmup_actions: u64,
+    cpu: CpuSplit,
 }
 
 async fn drive(
     cfg: &Config,
+    service_pid: u32,
     base: &str,
     tokens: &[Tokens],
     per_client: Vec<Vec<Flow>>,
@@ -594,6 +596,13 @@ async fn drive(
             ))
         })
         .collect();
+    // CPU over the measured window only.
+    let window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let a = cpu_sample(service_pid);
+        tokio::time::sleep_until(end.into()).await;
+        (a, cpu_sample(service_pid))
+    });
     let mut latencies = Vec::new();
     let mut mix = BTreeMap::new();
     let mut error_kinds: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -610,7 +619,9 @@ async fn drive(
         }
     }
     let actions = latencies.len() as u64;
+    let (a, b) = window.await.context("the CPU sampler")?;
     Ok(PermitsLevel {
+        cpu: cpu_split(a, b, actions, cfg.seconds as f64),
         actions,
         per_s: actions as f64 / cfg.seconds as f64,
         lat: percentiles(latencies),
@@ -623,6 +634,8 @@ async fn drive(
 
 struct PgbenchLevel {
     tps: f64,
+    /// Machine CPU per transaction (µs), pgbench's own included.
+    cpu_us: f64,
     latency_avg_ms: Option<f64>,
     transactions: Option<u64>,
     failed: Option<u64>,
@@ -663,6 +676,7 @@ fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
         DB.into(),
     ];
     let command = format!("pgbench {}", args.join(" "));
+    let before = cpu_sample(0);
     let out = Command::new("pgbench")
         .args(&args)
         .stdin(Stdio::null())
@@ -687,11 +701,14 @@ fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
                 .ok()
         })
         .with_context(|| format!("no `tps = … (without initial connection time)` in:\n{stdout}"))?;
+    let after = cpu_sample(0);
+    let transactions = number_after(&stdout, "number of transactions actually processed: ");
+    let busy = after.machine.saturating_sub(before.machine) as f64 * 10_000.0;
     Ok(PgbenchLevel {
+        cpu_us: transactions.map_or(f64::NAN, |n| busy / n.max(1.0)),
         tps,
         latency_avg_ms: number_after(&stdout, "latency average = "),
-        transactions: number_after(&stdout, "number of transactions actually processed: ")
-            .map(|n| n as u64),
+        transactions: transactions.map(|n| n as u64),
         failed: number_after(&stdout, "number of failed transactions: ").map(|n| n as u64),
         command,
     })
@@ -717,6 +734,79 @@ fn prepare_database(cfg: &Config) -> Result<()> {
         ),
     )?;
     Ok(())
+}
+
+/// CPU time in clock ticks (Linux `/proc`): the whole machine busy, the service, this process.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    machine: u64,
+    service: u64,
+    generator: u64,
+}
+
+/// utime + stime of a process, from `/proc/<pid>/stat` (fields 14 and 15, after the command).
+fn process_ticks(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0;
+    };
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After ") ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    n(11) + n(12)
+}
+
+fn cpu_sample(service_pid: u32) -> Cpu {
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?.to_owned();
+            let v: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+            Some(
+                v.iter().take(8).sum::<u64>()
+                    - v.get(3).copied().unwrap_or(0)
+                    - v.get(4).copied().unwrap_or(0),
+            )
+        })
+        .unwrap_or(0);
+    Cpu {
+        machine,
+        service: process_ticks(&service_pid.to_string()),
+        generator: process_ticks("self"),
+    }
+}
+
+/// Where the CPU went over a measured window, per action (µs): the service, this load
+/// generator, and everything else (PostgreSQL's backends, mostly).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSplit {
+    service_us: f64,
+    generator_us: f64,
+    rest_us: f64,
+    /// The machine's busy share of all its cores over the window.
+    busy: f64,
+}
+
+fn cpu_split(a: Cpu, b: Cpu, actions: u64, seconds: f64) -> CpuSplit {
+    // USER_HZ is 100 on Linux.
+    let us = |ticks: u64| ticks as f64 * 10_000.0 / actions.max(1) as f64;
+    let machine = b.machine.saturating_sub(a.machine);
+    let service = b.service.saturating_sub(a.service);
+    let generator = b.generator.saturating_sub(a.generator);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    CpuSplit {
+        service_us: us(service),
+        generator_us: us(generator),
+        rest_us: us(machine.saturating_sub(service + generator)),
+        busy: machine as f64 / 100.0 / (seconds * cpus),
+    }
 }
 
 /// The one-minute load average (Linux), to tell a quiet machine from a busy one.
@@ -838,13 +928,22 @@ async fn run() -> Result<()> {
             pg.latency_avg_ms.map_or("-".into(), fmt_ms)
         );
         cfg.psql(DB, "CHECKPOINT")?;
-        let p = drive(&cfg, &base, &tokens[..clients], shares).await?;
+        let p = drive(&cfg, server.child.id(), &base, &tokens[..clients], shares).await?;
         println!(
             "  {clients:>2} clients: permits {:.0} actions/s, p50 {} ms, p99 {} ms, {} errors",
             p.per_s,
             fmt_ms(p.lat.p50),
             fmt_ms(p.lat.p99),
             p.errors
+        );
+        println!(
+            "  {clients:>2} clients: CPU per action {:.0} µs = service {:.0} + load generator {:.0} + PostgreSQL and the rest {:.0} (machine {:.0}% busy); pgbench {:.0} µs per transaction",
+            p.cpu.service_us + p.cpu.generator_us + p.cpu.rest_us,
+            p.cpu.service_us,
+            p.cpu.generator_us,
+            p.cpu.rest_us,
+            p.cpu.busy * 100.0,
+            pg.cpu_us
         );
         rows.push((clients, p, pg));
     }
@@ -913,12 +1012,19 @@ async fn run() -> Result<()> {
                 "error_kinds": p.error_kinds.iter().map(|(k, (n, s))| json!({ "kind": k, "count": n, "sample": s })).collect::<Vec<_>>(),
                 "action_mix": p.mix,
                 "warmup_actions": p.warmup_actions,
+                "cpu_us_per_action": {
+                    "service": p.cpu.service_us,
+                    "load_generator": p.cpu.generator_us,
+                    "postgres_and_rest": p.cpu.rest_us,
+                    "machine_busy": p.cpu.busy,
+                },
             },
             "pgbench": {
                 "tps": pg.tps,
                 "latency_avg_ms": pg.latency_avg_ms,
                 "transactions": pg.transactions,
                 "failed": pg.failed,
+                "cpu_us_per_transaction": pg.cpu_us,
                 "command": pg.command,
             },
             "ratio": ratio,

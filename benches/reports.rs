@@ -126,7 +126,7 @@ fn main() {
     ))
     .unwrap();
     // VACUUM runs outside a transaction block: one statement at a time.
-    for table in ["filings", "sla_closed", "sla_received"] {
+    for table in ["filings", "sla_closed", "sla_received", "open_due"] {
         conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
             .unwrap();
     }

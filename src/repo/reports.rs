@@ -198,8 +198,9 @@ pub struct DueCount {
     pub due_soon: i64,
 }
 
-/// Open filings per item that are overdue now or due by `soon` (inclusive). Reads only the
-/// open filings due by `soon`, through the (item_code, statutory_due_on) partial index.
+/// Open filings per item that are overdue now or due by `soon` (inclusive), from the
+/// aggregate `open_due` that triggers keep (see its migration): the days up to `soon`, a few
+/// hundred rows a year per item, however many filings are overdue.
 pub fn due_counts(
     conn: &mut PgConnection,
     today: NaiveDate,
@@ -208,11 +209,11 @@ pub fn due_counts(
 ) -> QueryResult<Vec<DueCount>> {
     diesel::sql_query(
         "SELECT item_code, \
-           count(*) FILTER (WHERE statutory_due_on < $1)::bigint AS overdue, \
-           count(*) FILTER (WHERE statutory_due_on >= $1)::bigint AS due_soon \
-         FROM filings \
-         WHERE closed_at IS NULL AND statutory_due_on <= $2 AND ($3::text[] IS NULL OR item_code = ANY($3)) \
-         GROUP BY item_code ORDER BY item_code",
+           coalesce(sum(n) FILTER (WHERE due_on < $1), 0)::bigint AS overdue, \
+           coalesce(sum(n) FILTER (WHERE due_on >= $1), 0)::bigint AS due_soon \
+         FROM open_due \
+         WHERE due_on <= $2 AND ($3::text[] IS NULL OR item_code = ANY($3)) \
+         GROUP BY item_code HAVING sum(n) > 0 ORDER BY item_code",
     )
     .bind::<Date, _>(today)
     .bind::<Date, _>(soon)

@@ -241,6 +241,8 @@ async fn a_visitor_reads_the_guides_computes_working_days_and_an_applicant_signs
 
     // Signing out revokes the session: the old cookie no longer opens the page.
     submit(&c, "header form button").await;
+    // The sign-out lands on the guides; going on before it does races its redirect.
+    heading(&c, "办事指南").await;
     c.goto(&app.url("/filings")).await.unwrap();
     heading(&c, "登录").await;
     c.close().await.unwrap();

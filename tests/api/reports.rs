@@ -32,6 +32,28 @@ async fn permit(app: &TestApp, p: &People, submitted: &str, accepted: Option<&st
     id
 }
 
+/// (item, due day, open filings) in order, from a query with those three columns.
+fn open_due_days(app: &TestApp, sql: &str) -> Vec<(String, String, i64)> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Day {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        item_code: String,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        due_on: chrono::NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut days: Vec<(String, String, i64)> = diesel::sql_query(sql)
+        .load::<Day>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.item_code, d.due_on.to_string(), d.n))
+        .collect();
+    days.sort();
+    days
+}
+
 async fn act_on(app: &TestApp, who: &User, id: &str, day: &str, action: &str, body: Value) {
     at(app, day);
     let f = app.filing(who, id).await;
@@ -154,6 +176,30 @@ async fn the_sla_report_matches_figures_computed_by_hand() {
         assert_eq!(&row[k], v, "{k}: {row}");
     }
     assert_eq!(row["on_time_rate_statutory"], 0.75);
+    // The aggregate behind the overdue and due-soon counts agrees, day by day, with the open
+    // filings themselves after submissions, acceptances, a suspension and its resumption,
+    // decisions and a withdrawal.
+    assert_eq!(
+        open_due_days(
+            &app,
+            "SELECT item_code, due_on, sum(n)::bigint AS n FROM open_due GROUP BY 1, 2 HAVING sum(n) <> 0"
+        ),
+        open_due_days(
+            &app,
+            "SELECT item_code, statutory_due_on AS due_on, count(*) AS n FROM filings \
+             WHERE closed_at IS NULL AND statutory_due_on IS NOT NULL GROUP BY 1, 2"
+        ),
+    );
+    assert_eq!(
+        open_due_days(
+            &app,
+            "SELECT item_code, due_on, sum(n)::bigint AS n FROM open_due GROUP BY 1, 2 HAVING sum(n) <> 0"
+        ),
+        vec![
+            ("construction-permit".to_owned(), "2025-11-12".to_owned(), 1),
+            ("construction-permit".to_owned(), "2025-11-17".to_owned(), 1),
+        ]
+    );
     assert_eq!(report["total"]["closed"], 5);
     // Used 2, 5, 6, 8 working days: one in 1–2, one in 3–5, two in 6–10, none elsewhere.
     let bands: Vec<(i64, i64)> = report["distribution"]
