@@ -9,6 +9,10 @@
 //! `benches/pgbench-action.sql` (SELECT … FOR UPDATE + UPDATE + INSERT in one transaction:
 //! the ceiling for one action) with the same number of clients on the same server.
 //!
+//! The service's outbox sender is off (`PERMITS__JOBS__OUTBOX=""`): the actions' letters are
+//! written to the outbox, as in production, and left there; `cargo bench --bench jobs`
+//! measures sending them.
+//!
 //! Each filing goes through its life: one round of the one-time notice (clerk
 //! `request_supplement`, applicant `supplement`), then clerk `issue_receipt` and
 //! `select_for_check`, inspector `fail_inspection`, and from then on the re-check cycle
@@ -201,6 +205,10 @@ impl Server {
             .env("PERMITS__DATABASE__POOL_SIZE", cfg.pool_size.to_string())
             .env("PERMITS__SERVER__WORKERS", cfg.workers.to_string())
             .env("PERMITS__STORAGE__VAR_DIR", &var_dir)
+            // Actions write their letters to the outbox (that is part of an action); sending
+            // them is the jobs benchmark's business. The demo's file mailer would otherwise
+            // create a file per letter during the run, ~10% of the machine's CPU in a profile.
+            .env("PERMITS__JOBS__OUTBOX", "")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
