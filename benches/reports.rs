@@ -186,7 +186,9 @@ fn main() {
             "the report's overdue, due soon and open against the filings ({g:?})"
         );
     }
-    println!("figures checked against the filings: {open} open, {overdue} overdue, {due_soon} due soon");
+    println!(
+        "figures checked against the filings: {open} open, {overdue} overdue, {due_soon} due soon"
+    );
     let mut results = Vec::new();
     for (name, g) in [
         ("sla year by item", GroupBy::Item),

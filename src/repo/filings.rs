@@ -456,7 +456,8 @@ pub fn open_started(
 }
 
 /// Everything an action or a view needs to know beside the filing row, in one round trip:
-/// current materials, this visit's reviews and objections, the clock ledger, the open tasks.
+/// current materials, this visit's reviews and objections, the clock ledger, the open tasks,
+/// how many deadlines on the applicant are open, and the applicant as a recipient of mail.
 #[derive(Debug)]
 pub struct FactsRows {
     pub materials: Vec<MaterialRow>,
@@ -464,6 +465,18 @@ pub struct FactsRows {
     pub objections: i64,
     pub ledger: Vec<ClockEventRow>,
     pub tasks: Vec<super::tasks::TaskRow>,
+    pub open_deadlines: i64,
+    /// `None` when the applicant's account is not active.
+    pub applicant: Option<ApplicantContact>,
+}
+
+/// What a letter to the applicant needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ApplicantContact {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub lang: String,
+    pub display_name: String,
 }
 
 #[derive(QueryableByName)]
@@ -478,9 +491,18 @@ struct FactsJson {
     ledger: Value,
     #[diesel(sql_type = diesel::sql_types::Jsonb)]
     tasks: Value,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    open_deadlines: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+    applicant: Option<Value>,
 }
 
-pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<FactsRows> {
+pub fn facts(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    visit: i32,
+    applicant: Uuid,
+) -> QueryResult<FactsRows> {
     let j: FactsJson = cached(
         diesel::sql_query(
         "SELECT \
@@ -496,10 +518,15 @@ pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<F
               (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = $1) e) AS ledger, \
            (SELECT coalesce(jsonb_agg(t ORDER BY t.id), '[]') FROM \
               (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
-               FROM tasks WHERE filing_id = $1 AND closed_at IS NULL) t) AS tasks",
+               FROM tasks WHERE filing_id = $1 AND closed_at IS NULL) t) AS tasks, \
+           (SELECT count(*) FROM applicant_deadlines WHERE filing_id = $1 AND closed_at IS NULL) \
+              AS open_deadlines, \
+           (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
+              FROM users WHERE id = $3 AND active) AS applicant",
     )
         .bind::<diesel::sql_types::Uuid, _>(filing)
-        .bind::<diesel::sql_types::Integer, _>(visit),
+        .bind::<diesel::sql_types::Integer, _>(visit)
+        .bind::<diesel::sql_types::Uuid, _>(applicant),
     )
     .get_result(conn)?;
     let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
@@ -509,6 +536,12 @@ pub fn facts(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<F
         objections: j.objections,
         ledger: serde_json::from_value(j.ledger).map_err(de)?,
         tasks: serde_json::from_value(j.tasks).map_err(de)?,
+        open_deadlines: j.open_deadlines,
+        applicant: j
+            .applicant
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(de)?,
     })
 }
 

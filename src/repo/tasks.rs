@@ -56,15 +56,21 @@ pub fn open_many(
 /// the new state, due on `due_on`. The tasks opened, by id. (Two statements: in one, with the
 /// UPDATE as a WITH clause, the INSERT may run first and meet the open task in the unique
 /// index `tasks_one_open`.)
+///
+/// `any_open` says whether the filing has open tasks (the caller read them under the filing's
+/// lock); without any, the closing UPDATE is not sent.
 pub fn replace_open(
     conn: &mut PgConnection,
     filing: Uuid,
+    any_open: bool,
     state: &str,
     work: &[(&str, &str)],
     due_on: Option<chrono::NaiveDate>,
     at: DateTime<Utc>,
 ) -> QueryResult<Vec<TaskRow>> {
-    close_all_open(conn, filing, at)?;
+    if any_open {
+        close_all_open(conn, filing, at)?;
+    }
     if work.is_empty() {
         return Ok(Vec::new());
     }

@@ -712,6 +712,8 @@ pub fn act(
                 reason: input.reason.as_deref(),
                 opinion: input.opinion.as_deref(),
                 materials_on_file: &on_file,
+                applicant: facts.applicant.as_ref(),
+                open_deadlines: facts.open_deadlines > 0,
             },
         )?;
         let facts = facts.after(
@@ -903,6 +905,10 @@ struct Facts {
     objections: u32,
     ledger: Vec<LedgerEntry>,
     tasks: Vec<tasks::TaskRow>,
+    /// Deadlines on the applicant still open (an action that leaves a state closes them).
+    open_deadlines: i64,
+    /// The applicant, when their account is active (the recipient of their letters).
+    applicant: Option<super::notify::Recipient>,
 }
 
 impl Facts {
@@ -912,7 +918,7 @@ impl Facts {
         row: &FilingRow,
         offset: FixedOffset,
     ) -> Result<Facts, AppError> {
-        let f = repo::facts(conn, row.id, row.state_visit)?;
+        let f = repo::facts(conn, row.id, row.state_visit, row.applicant_id)?;
         let mut materials = BTreeMap::new();
         for m in &f.materials {
             *materials.entry(m.material.clone()).or_insert(0) += 1;
@@ -938,6 +944,8 @@ impl Facts {
             material_rows: f.materials,
             review_rows: f.reviews,
             tasks: f.tasks,
+            open_deadlines: f.open_deadlines,
+            applicant: f.applicant.map(super::notify::Recipient::from),
             materials,
             promises: promises_of(row),
             reviews,
@@ -1148,6 +1156,7 @@ fn apply(
             conn,
             ctx,
             row.id,
+            !facts.tasks.is_empty(),
             item,
             to,
             clocks.next_due_on,
@@ -1206,6 +1215,7 @@ fn enter_tasks(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     filing: Uuid,
+    any_open: bool,
     item: &Item,
     state: &State,
     due_on: Option<NaiveDate>,
@@ -1223,6 +1233,7 @@ fn enter_tasks(
     Ok(tasks::replace_open(
         conn,
         filing,
+        any_open,
         &state.code,
         &work,
         due_on,

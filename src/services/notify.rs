@@ -55,19 +55,19 @@ pub struct Recipient {
     pub name: String,
 }
 
-fn lang_of(s: &str) -> Lang {
-    if s == "en" { Lang::En } else { Lang::Zh }
+impl From<crate::repo::filings::ApplicantContact> for Recipient {
+    fn from(c: crate::repo::filings::ApplicantContact) -> Recipient {
+        Recipient {
+            id: c.id,
+            email: c.email,
+            lang: lang_of(&c.lang),
+            name: c.display_name,
+        }
+    }
 }
 
-pub fn recipient(conn: &mut PgConnection, id: Uuid) -> Result<Option<Recipient>, AppError> {
-    Ok(users::by_id(conn, id)?
-        .filter(|u| u.active)
-        .map(|u| Recipient {
-            id: u.id,
-            email: u.email,
-            lang: lang_of(&u.lang),
-            name: u.display_name,
-        }))
+fn lang_of(s: &str) -> Lang {
+    if s == "en" { Lang::En } else { Lang::Zh }
 }
 
 /// Active managers of a department.
@@ -154,6 +154,10 @@ pub struct ActionFacts<'a> {
     pub opinion: Option<&'a str>,
     /// Materials on file now, by code (for 容缺 promises still open).
     pub materials_on_file: &'a dyn Fn(&str) -> bool,
+    /// The applicant, when their account is active (read with the action's facts).
+    pub applicant: Option<&'a Recipient>,
+    /// Whether any deadline on the applicant was open before the action.
+    pub open_deadlines: bool,
 }
 
 /// Tell the applicant about an action and open or close the deadlines it starts or ends.
@@ -168,7 +172,7 @@ pub fn after_action(
     let def = &a.item.def;
     let first_submission = a.before.submitted_at.is_none();
     if let Some(event) = notify::applicant_event(def, a.from, a.to, a.outcome, first_submission)
-        && let Some(to) = recipient(conn, a.after.applicant_id)?
+        && let Some(to) = a.applicant.cloned()
     {
         let notice: Option<Notice> = a.outcome.effects.iter().find_map(|e| match e {
             Effect::IssueNotice(n) => Some(n.clone()),
@@ -216,9 +220,11 @@ pub fn after_action(
     if a.outcome.changes_state() {
         // Leaving a state ends the deadlines bound to that visit (a rectification period ends
         // with the re-check request); a filing closed without approval ends all of them.
-        reminders::close(conn, a.after.id, Closing::Visit(a.before.state_visit), now)?;
-        if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
-            reminders::close(conn, a.after.id, Closing::All, now)?;
+        if a.open_deadlines {
+            reminders::close(conn, a.after.id, Closing::Visit(a.before.state_visit), now)?;
+            if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
+                reminders::close(conn, a.after.id, Closing::All, now)?;
+            }
         }
         for d in def.deadlines.iter().filter(|d| d.on_entering == a.to.code) {
             let due = notify::period_end(cal, today, d.within).map_err(calendar)?;
