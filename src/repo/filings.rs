@@ -10,7 +10,7 @@ use crate::db::schema::{
     clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
 };
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = filings, check_for_backend(diesel::pg::Pg))]
 pub struct FilingRow {
     pub id: Uuid,
@@ -497,6 +497,45 @@ struct FactsJson {
     applicant: Option<Value>,
 }
 
+/// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
+/// stand for the filing's id, its state visit and its applicant.
+fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
+    format!(
+        "(SELECT coalesce(jsonb_agg(m ORDER BY m.material, m.uploaded_at), '[]') FROM \
+            (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
+                    uploaded_at, superseded_at \
+             FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL) m) AS materials, \
+         (SELECT coalesce(jsonb_agg(r ORDER BY r.decided_at), '[]') FROM \
+            (SELECT department, verdict, opinion, reason, decided_by, decided_at \
+             FROM reviews WHERE filing_id = {filing} AND visit = {visit}) r) AS reviews, \
+         (SELECT count(*) FROM objections WHERE filing_id = {filing} AND visit = {visit}) AS objections, \
+         (SELECT coalesce(jsonb_agg(e ORDER BY e.id), '[]') FROM \
+            (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = {filing}) e) AS ledger, \
+         (SELECT coalesce(jsonb_agg(t ORDER BY t.id), '[]') FROM \
+            (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
+             FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL) t) AS tasks, \
+         (SELECT count(*) FROM applicant_deadlines WHERE filing_id = {filing} AND closed_at IS NULL) \
+            AS open_deadlines, \
+         (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
+            FROM users WHERE id = {applicant} AND active) AS applicant"
+    )
+}
+
+static FACTS_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {}", facts_columns("$1", "$2", "$3")));
+
+/// The filing row, locked, with its facts: see [`lock_with_facts`].
+static LOCK_WITH_FACTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
+                f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
+                f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
+                f.updated_at, {} \
+         FROM filings f WHERE f.id = $1 FOR NO KEY UPDATE OF f",
+        facts_columns("f.id", "f.state_visit", "f.applicant_id")
+    )
+});
+
 pub fn facts(
     conn: &mut PgConnection,
     filing: Uuid,
@@ -504,45 +543,60 @@ pub fn facts(
     applicant: Uuid,
 ) -> QueryResult<FactsRows> {
     let j: FactsJson = cached(
-        diesel::sql_query(
-        "SELECT \
-           (SELECT coalesce(jsonb_agg(m ORDER BY m.material, m.uploaded_at), '[]') FROM \
-              (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
-                      uploaded_at, superseded_at \
-               FROM materials WHERE filing_id = $1 AND superseded_at IS NULL) m) AS materials, \
-           (SELECT coalesce(jsonb_agg(r ORDER BY r.decided_at), '[]') FROM \
-              (SELECT department, verdict, opinion, reason, decided_by, decided_at \
-               FROM reviews WHERE filing_id = $1 AND visit = $2) r) AS reviews, \
-           (SELECT count(*) FROM objections WHERE filing_id = $1 AND visit = $2) AS objections, \
-           (SELECT coalesce(jsonb_agg(e ORDER BY e.id), '[]') FROM \
-              (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = $1) e) AS ledger, \
-           (SELECT coalesce(jsonb_agg(t ORDER BY t.id), '[]') FROM \
-              (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
-               FROM tasks WHERE filing_id = $1 AND closed_at IS NULL) t) AS tasks, \
-           (SELECT count(*) FROM applicant_deadlines WHERE filing_id = $1 AND closed_at IS NULL) \
-              AS open_deadlines, \
-           (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
-              FROM users WHERE id = $3 AND active) AS applicant",
-    )
-        .bind::<diesel::sql_types::Uuid, _>(filing)
-        .bind::<diesel::sql_types::Integer, _>(visit)
-        .bind::<diesel::sql_types::Uuid, _>(applicant),
+        diesel::sql_query(FACTS_SQL.as_str())
+            .bind::<diesel::sql_types::Uuid, _>(filing)
+            .bind::<diesel::sql_types::Integer, _>(visit)
+            .bind::<diesel::sql_types::Uuid, _>(applicant),
     )
     .get_result(conn)?;
-    let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
-    Ok(FactsRows {
-        materials: serde_json::from_value(j.materials).map_err(de)?,
-        reviews: serde_json::from_value(j.reviews).map_err(de)?,
-        objections: j.objections,
-        ledger: serde_json::from_value(j.ledger).map_err(de)?,
-        tasks: serde_json::from_value(j.tasks).map_err(de)?,
-        open_deadlines: j.open_deadlines,
-        applicant: j
-            .applicant
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(de)?,
-    })
+    j.rows()
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(embed)]
+    filing: FilingRow,
+    #[diesel(embed)]
+    facts: FactsJson,
+}
+
+/// Lock the filing row (as [`lock`]) and read its facts, in one round trip.
+///
+/// The facts are read with the statement's snapshot, which does not include a transaction this
+/// one waited for on the lock. That is safe for an action because every change to the facts
+/// made under the filing's lock (an action, an edit, a material, an extension) also bumps the
+/// filing's version: after such a wait the caller's expected version no longer matches (the
+/// caller cannot have seen a version committed after its request began), and the action is
+/// refused as stale before the facts are used.
+pub fn lock_with_facts(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(FilingRow, FactsRows)>> {
+    let locked: Option<Locked> = cached(
+        diesel::sql_query(LOCK_WITH_FACTS_SQL.as_str()).bind::<diesel::sql_types::Uuid, _>(id),
+    )
+    .get_result(conn)
+    .optional()?;
+    locked.map(|l| Ok((l.filing, l.facts.rows()?))).transpose()
+}
+
+impl FactsJson {
+    fn rows(self) -> QueryResult<FactsRows> {
+        let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
+        Ok(FactsRows {
+            materials: serde_json::from_value(self.materials).map_err(de)?,
+            reviews: serde_json::from_value(self.reviews).map_err(de)?,
+            objections: self.objections,
+            ledger: serde_json::from_value(self.ledger).map_err(de)?,
+            tasks: serde_json::from_value(self.tasks).map_err(de)?,
+            open_deadlines: self.open_deadlines,
+            applicant: self
+                .applicant
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(de)?,
+        })
+    }
 }
 
 /// Append several clock events in one statement.

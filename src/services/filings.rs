@@ -655,12 +655,16 @@ pub fn act(
     input: &ActInput,
 ) -> Result<FilingView, AppError> {
     conn.transaction(|conn| {
-        let row = lock_visible(conn, p, id)?;
+        // The row and its facts in one round trip (see `repo::lock_with_facts` on why the
+        // version check below makes that safe).
+        let (row, facts) = repo::lock_with_facts(conn, id)?.ok_or_else(not_found)?;
+        if !can_see(conn, p, &row)? {
+            return Err(not_found());
+        }
         let item = ctx.items.by_id(conn, row.item_version_id)?;
         let from = state_of(&item, &row)?;
         check_version(&row, expected_version, &row.state)?;
-
-        let facts = Facts::load(conn, &row, ctx.offset)?;
+        let facts = Facts::from_rows(&row, facts, ctx.offset)?;
         // Someone else holds this department's task: acting behind their back is a conflict.
         if let Some(dept) = p.department.as_deref()
             && let Some(t) = facts
@@ -919,6 +923,14 @@ impl Facts {
         offset: FixedOffset,
     ) -> Result<Facts, AppError> {
         let f = repo::facts(conn, row.id, row.state_visit, row.applicant_id)?;
+        Self::from_rows(row, f, offset)
+    }
+
+    fn from_rows(
+        row: &FilingRow,
+        f: repo::FactsRows,
+        offset: FixedOffset,
+    ) -> Result<Facts, AppError> {
         let mut materials = BTreeMap::new();
         for m in &f.materials {
             *materials.entry(m.material.clone()).or_insert(0) += 1;
