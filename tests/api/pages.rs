@@ -590,6 +590,7 @@ async fn the_dashboard_figures_lead_to_the_filings_behind_them_within_the_viewer
     let (_, html) = page(&m, &app, "/dashboard/filings?due=open").await;
     let open = listed(&html);
     assert_eq!(open.len(), 3, "{open:?}");
+    assert!(html.contains("共 3 件。"), "{html}");
     assert!(open.contains(&fresh));
     assert_eq!(open.last(), Some(&fresh), "most urgent first");
 
