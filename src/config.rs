@@ -175,6 +175,8 @@ pub struct Jobs {
     pub digest: String,
     pub outbox: String,
     pub release_stale_claims: String,
+    /// Seal the audit chains' heads (DESIGN principle 5).
+    pub audit_seal: String,
     /// Reminders, escalations and digests go out on working days only.
     pub working_days_only: bool,
     /// A claim not acted on for this many hours returns the task to the queue.
@@ -342,12 +344,13 @@ impl Settings {
 }
 
 impl Jobs {
-    pub fn crons(&self) -> [(&'static str, &str); 4] {
+    pub fn crons(&self) -> [(&'static str, &str); 5] {
         [
             ("deadline_scan", &self.deadline_scan),
             ("digest", &self.digest),
             ("outbox", &self.outbox),
             ("release_stale_claims", &self.release_stale_claims),
+            ("audit_seal", &self.audit_seal),
         ]
     }
 }

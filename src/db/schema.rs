@@ -33,6 +33,7 @@ diesel::table! {
         seq -> Int8,
         hash -> Text,
         updated_at -> Timestamptz,
+        sealed_seq -> Int8,
     }
 }
 
@@ -45,6 +46,26 @@ diesel::table! {
         actor_id -> Nullable<Uuid>,
         action -> Text,
         at -> Timestamptz,
+        entry -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_seal_heads (seal_seq, chain) {
+        seal_seq -> Int8,
+        chain -> Text,
+        seq -> Int8,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_seals (seq) {
+        seq -> Int8,
+        sealed_at -> Timestamptz,
+        heads -> Int4,
         entry -> Text,
         prev_hash -> Text,
         hash -> Text,
@@ -333,6 +354,7 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(applicant_deadlines -> filings (filing_id));
 diesel::joinable!(audit_log -> filings (filing_id));
+diesel::joinable!(audit_seal_heads -> audit_seals (seal_seq));
 diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_years -> calendar_regions (region));
@@ -364,6 +386,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     applicant_deadlines,
     audit_heads,
     audit_log,
+    audit_seal_heads,
+    audit_seals,
     calendar_regions,
     calendar_years,
     clock_events,

@@ -95,6 +95,41 @@ pub enum BreakReason {
     HeadMismatch,
     /// A column (action, actor, time, ...) no longer says what the hashed entry says.
     ColumnMismatch,
+    /// A seal does not hash to its recorded hash or does not link to the seal before it: the
+    /// seals were altered (`id` and `seq` are the seal's number).
+    SealBroken,
+    /// A seal's recorded heads no longer hash to the digest it sealed.
+    SealHeadsMismatch,
+    /// The entry at a sealed place of the chain no longer has the sealed hash (or is gone): the
+    /// chain was rewritten after it was sealed, however consistently.
+    SealedEntryChanged,
+}
+
+/// The digest of a seal's heads: SHA-256 over one line `chain \t seq \t hash \n` per chain,
+/// in the order of the chain names (byte order), as lower-case hex.
+pub fn heads_digest(heads: &[(String, i64, String)]) -> String {
+    let mut sorted: Vec<&(String, i64, String)> = heads.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut h = Sha256::new();
+    for (chain, seq, hash) in sorted {
+        h.update(chain.as_bytes());
+        h.update(b"\t");
+        h.update(seq.to_string().as_bytes());
+        h.update(b"\t");
+        h.update(hash.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// The canonical entry of a seal; it is linked to the previous seal's hash with [`link`].
+pub fn seal_entry(seq: i64, at: &str, heads: usize, heads_digest: &str) -> String {
+    canonical(&serde_json::json!({
+        "seq": seq,
+        "at": at,
+        "heads": heads,
+        "heads_digest": heads_digest,
+    }))
 }
 
 fn columns_agree(entry: &str, columns: &Value) -> bool {
@@ -171,6 +206,51 @@ pub fn verify<I: IntoIterator<Item = StoredLink>>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_seal_digest_ignores_the_order_heads_come_in_and_sees_every_field() {
+        let h = |c: &str, s: i64, x: &str| (c.to_owned(), s, x.to_owned());
+        let heads = vec![
+            h("filing:b", 3, "bb"),
+            h("admin", 7, "aa"),
+            h("filing:a", 1, "cc"),
+        ];
+        let mut reversed = heads.clone();
+        reversed.reverse();
+        assert_eq!(heads_digest(&heads), heads_digest(&reversed));
+        let mut base = heads.clone();
+        base.sort();
+        let digest = heads_digest(&base);
+        for changed in [
+            vec![
+                h("filing:b", 4, "bb"),
+                h("admin", 7, "aa"),
+                h("filing:a", 1, "cc"),
+            ],
+            vec![
+                h("filing:b", 3, "bc"),
+                h("admin", 7, "aa"),
+                h("filing:a", 1, "cc"),
+            ],
+            vec![
+                h("filing:c", 3, "bb"),
+                h("admin", 7, "aa"),
+                h("filing:a", 1, "cc"),
+            ],
+            vec![h("admin", 7, "aa"), h("filing:a", 1, "cc")],
+        ] {
+            assert_ne!(heads_digest(&changed), digest, "{changed:?}");
+        }
+        // The lines are fixed: chain, seq and hash separated by tabs, one line per chain.
+        assert_eq!(
+            heads_digest(&[h("admin", 7, "aa")]),
+            hex::encode(Sha256::digest(b"admin\t7\taa\n"))
+        );
+        assert_eq!(
+            seal_entry(2, "2026-11-30T00:00:00.000000Z", 1, "ab"),
+            r#"{"at":"2026-11-30T00:00:00.000000Z","heads":1,"heads_digest":"ab","seq":2}"#
+        );
+    }
 
     #[test]
     fn canonical_form_sorts_keys_at_every_depth() {

@@ -33,14 +33,17 @@ pub enum Job {
     Outbox,
     /// Return claims left untouched for too long to the queue.
     ReleaseStaleClaims,
+    /// Seal the heads of the audit chains that grew since the last seal.
+    AuditSeal,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::DeadlineScan,
         Job::Digest,
         Job::Outbox,
         Job::ReleaseStaleClaims,
+        Job::AuditSeal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Job {
             Job::Digest => "digest",
             Job::Outbox => "outbox",
             Job::ReleaseStaleClaims => "release_stale_claims",
+            Job::AuditSeal => "audit_seal",
         }
     }
 
@@ -62,6 +66,7 @@ impl Job {
             Job::Digest => &jobs.digest,
             Job::Outbox => &jobs.outbox,
             Job::ReleaseStaleClaims => &jobs.release_stale_claims,
+            Job::AuditSeal => &jobs.audit_seal,
         }
     }
 
@@ -139,6 +144,7 @@ pub async fn run(state: &AppState, job: Job) -> Result<Value, AppError> {
                 Job::ReleaseStaleClaims => {
                     scan::release_stale_claims(conn, ctx, &jobs).and_then(to_json)
                 }
+                Job::AuditSeal => crate::services::audit::seal(conn, ctx.now).and_then(to_json),
                 Job::Outbox => Ok(Value::Null),
             };
             finish_run(conn, job, &result)?;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::db::cached::cached;
-use crate::db::schema::{audit_heads, audit_log};
+use crate::db::schema::{audit_heads, audit_log, audit_seal_heads, audit_seals};
 use crate::domain::audit::{self as chain, StoredLink};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -146,6 +146,123 @@ pub fn links(conn: &mut PgConnection, chain_key: &str) -> QueryResult<Vec<Stored
             hash: r.hash,
         })
         .collect())
+}
+
+/// A seal over the chain heads, as stored (see the migration `audit_seals`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_seals, check_for_backend(diesel::pg::Pg))]
+pub struct SealRow {
+    pub seq: i64,
+    pub sealed_at: DateTime<Utc>,
+    pub heads: i32,
+    pub entry: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// One sealer at a time (a transaction-scoped advisory lock); the latest seal.
+pub fn lock_seals(conn: &mut PgConnection) -> QueryResult<Option<SealRow>> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('permits:audit_seal'))")
+        .execute(conn)?;
+    latest_seal(conn)
+}
+
+pub fn latest_seal(conn: &mut PgConnection) -> QueryResult<Option<SealRow>> {
+    audit_seals::table
+        .order(audit_seals::seq.desc())
+        .select(SealRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Mark every chain head that moved since its last seal as sealed; those heads (chain, seq,
+/// hash). A head whose append has not committed yet is waited for and taken as committed.
+pub fn take_unsealed_heads(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64, String)>> {
+    diesel::update(audit_heads::table.filter(audit_heads::sealed_seq.ne(audit_heads::seq)))
+        .set(audit_heads::sealed_seq.eq(audit_heads::seq))
+        .returning((audit_heads::chain, audit_heads::seq, audit_heads::hash))
+        .get_results(conn)
+}
+
+/// Write a seal and the heads it records.
+pub fn insert_seal(
+    conn: &mut PgConnection,
+    seal: &SealRow,
+    heads: &[(String, i64, String)],
+) -> QueryResult<()> {
+    diesel::insert_into(audit_seals::table)
+        .values((
+            audit_seals::seq.eq(seal.seq),
+            audit_seals::sealed_at.eq(seal.sealed_at),
+            audit_seals::heads.eq(seal.heads),
+            audit_seals::entry.eq(&seal.entry),
+            audit_seals::prev_hash.eq(&seal.prev_hash),
+            audit_seals::hash.eq(&seal.hash),
+        ))
+        .execute(conn)?;
+    // The first seal of a large database records every chain: in slices.
+    for part in heads.chunks(20_000) {
+        let chains: Vec<&str> = part.iter().map(|h| h.0.as_str()).collect();
+        let seqs: Vec<i64> = part.iter().map(|h| h.1).collect();
+        let hashes: Vec<&str> = part.iter().map(|h| h.2.as_str()).collect();
+        diesel::sql_query(
+            "INSERT INTO audit_seal_heads (seal_seq, chain, seq, hash) \
+             SELECT $1, c, s, h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS x(c, s, h)",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(seal.seq)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(chains)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(seqs)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(hashes)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn seals(conn: &mut PgConnection) -> QueryResult<Vec<SealRow>> {
+    audit_seals::table
+        .order(audit_seals::seq)
+        .select(SealRow::as_select())
+        .load(conn)
+}
+
+/// The heads a seal recorded.
+pub fn seal_heads(conn: &mut PgConnection, seal: i64) -> QueryResult<Vec<(String, i64, String)>> {
+    audit_seal_heads::table
+        .filter(audit_seal_heads::seal_seq.eq(seal))
+        .select((
+            audit_seal_heads::chain,
+            audit_seal_heads::seq,
+            audit_seal_heads::hash,
+        ))
+        .load(conn)
+}
+
+/// The first sealed head (in seal order, then chain) that is no longer the entry at its place
+/// in its chain: the entry's row id, if the entry is still there at all.
+#[derive(Debug, QueryableByName)]
+pub struct ChangedSealedEntry {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub seal_seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub chain: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub id: Option<i64>,
+}
+
+pub fn first_changed_sealed_entry(
+    conn: &mut PgConnection,
+) -> QueryResult<Option<ChangedSealedEntry>> {
+    diesel::sql_query(
+        "SELECT sh.seal_seq, sh.chain, sh.seq, l.id \
+         FROM audit_seal_heads sh \
+         LEFT JOIN audit_log l ON l.chain = sh.chain AND l.seq = sh.seq \
+         WHERE l.hash IS DISTINCT FROM sh.hash \
+         ORDER BY sh.seal_seq, sh.chain LIMIT 1",
+    )
+    .get_result(conn)
+    .optional()
 }
 
 #[cfg(test)]

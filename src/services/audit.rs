@@ -1,10 +1,12 @@
 //! Verifying the audit log: every chain is recomputed from its stored entries and compared with
-//! its recorded head. The first broken link is reported; nothing is trusted but the hashes.
+//! its recorded head, then the seals over the chain heads are checked (their own chain, their
+//! recorded heads, and that each sealed head is still in its chain). The first broken link is
+//! reported; nothing is trusted but the hashes. Sealing is here too.
 
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::domain::audit::{self, Break};
+use crate::domain::audit::{self, Break, BreakReason};
 use crate::error::AppError;
 use crate::repo::audit as repo;
 
@@ -13,7 +15,148 @@ pub struct Verification {
     pub ok: bool,
     pub chains: u64,
     pub entries: u64,
+    /// Seals checked.
+    pub seals: u64,
+    /// The latest seal: keep its hash outside the database (a ticket, a printed report) and
+    /// compare it with the next verification's to detect a rewrite of the seals themselves.
+    pub last_seal: Option<SealSummary>,
     pub first_break: Option<ChainBreak>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SealSummary {
+    pub seq: i64,
+    pub sealed_at: chrono::DateTime<chrono::Utc>,
+    /// Chain heads this seal recorded (those that moved since the seal before).
+    pub heads: i32,
+    pub hash: String,
+}
+
+impl From<&repo::SealRow> for SealSummary {
+    fn from(s: &repo::SealRow) -> SealSummary {
+        SealSummary {
+            seq: s.seq,
+            sealed_at: s.sealed_at,
+            heads: s.heads,
+            hash: s.hash.clone(),
+        }
+    }
+}
+
+/// What a sealing run did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SealReport {
+    /// False when no chain moved since the last seal (nothing is written).
+    pub sealed: bool,
+    pub heads: usize,
+    pub last_seal: Option<SealSummary>,
+}
+
+/// Seal the heads of the chains that moved since the last seal, in one transaction.
+pub fn seal(
+    conn: &mut PgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SealReport, AppError> {
+    conn.transaction(|conn| {
+        let last = repo::lock_seals(conn)?;
+        let mut heads = repo::take_unsealed_heads(conn)?;
+        if heads.is_empty() {
+            return Ok(SealReport {
+                sealed: false,
+                heads: 0,
+                last_seal: last.as_ref().map(SealSummary::from),
+            });
+        }
+        heads.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let seq = last.as_ref().map_or(1, |l| l.seq + 1);
+        let prev_hash = last
+            .as_ref()
+            .map_or_else(|| audit::GENESIS.to_owned(), |l| l.hash.clone());
+        // Microseconds, as the column keeps them.
+        let at = repo::entry_time(now);
+        let sealed_at = chrono::DateTime::parse_from_rfc3339(&at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let entry = audit::seal_entry(seq, &at, heads.len(), &audit::heads_digest(&heads));
+        let row = repo::SealRow {
+            seq,
+            sealed_at,
+            heads: i32::try_from(heads.len()).unwrap_or(i32::MAX),
+            hash: audit::link(&prev_hash, &entry),
+            entry,
+            prev_hash,
+        };
+        repo::insert_seal(conn, &row, &heads)?;
+        Ok(SealReport {
+            sealed: true,
+            heads: heads.len(),
+            last_seal: Some(SealSummary::from(&row)),
+        })
+    })
+}
+
+/// The seals' own chain, each seal's recorded heads against its digest, and each sealed head
+/// against its chain. The first finding.
+fn verify_seals(
+    conn: &mut PgConnection,
+) -> Result<(u64, Option<SealSummary>, Option<ChainBreak>), AppError> {
+    let seals = repo::seals(conn)?;
+    let last = seals.last().map(SealSummary::from);
+    let broken = |s: &repo::SealRow, reason: BreakReason| ChainBreak {
+        chain: "seals".into(),
+        at: Break {
+            id: s.seq,
+            seq: s.seq,
+            reason,
+        },
+    };
+    let mut prev = audit::GENESIS.to_owned();
+    for (expected, s) in (1..).zip(&seals) {
+        let stated: Option<serde_json::Value> = serde_json::from_str(&s.entry).ok();
+        let says = |k: &str| stated.as_ref().and_then(|v| v.get(k)).cloned();
+        let columns_agree = says("seq") == Some(s.seq.into())
+            && says("heads") == Some(s.heads.into())
+            && says("at") == Some(repo::entry_time(s.sealed_at).into());
+        if s.seq != expected || s.prev_hash != prev || !columns_agree {
+            return Ok((
+                expected as u64,
+                last,
+                Some(broken(s, BreakReason::SealBroken)),
+            ));
+        }
+        if audit::link(&s.prev_hash, &s.entry) != s.hash {
+            return Ok((
+                expected as u64,
+                last,
+                Some(broken(s, BreakReason::SealBroken)),
+            ));
+        }
+        let heads = repo::seal_heads(conn, s.seq)?;
+        let digest = says("heads_digest");
+        if heads.len() != s.heads as usize || digest != Some(audit::heads_digest(&heads).into()) {
+            return Ok((
+                expected as u64,
+                last,
+                Some(broken(s, BreakReason::SealHeadsMismatch)),
+            ));
+        }
+        prev = s.hash.clone();
+    }
+    if let Some(c) = repo::first_changed_sealed_entry(conn)? {
+        return Ok((
+            seals.len() as u64,
+            last,
+            Some(ChainBreak {
+                chain: c.chain,
+                at: Break {
+                    id: c.id.unwrap_or(0),
+                    seq: c.seq,
+                    reason: BreakReason::SealedEntryChanged,
+                },
+            }),
+        ));
+    }
+    Ok((seals.len() as u64, last, None))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -53,6 +196,8 @@ pub fn verify(conn: &mut PgConnection) -> Result<Verification, AppError> {
                             ok: false,
                             chains: chains.len() as u64,
                             entries,
+                            seals: 0,
+                            last_seal: repo::latest_seal(conn)?.as_ref().map(SealSummary::from),
                             first_break: Some(ChainBreak {
                                 chain: chain.clone(),
                                 at: b,
@@ -61,11 +206,14 @@ pub fn verify(conn: &mut PgConnection) -> Result<Verification, AppError> {
                     }
                 }
             }
+            let (seals, last_seal, first_break) = verify_seals(conn)?;
             Ok(Verification {
-                ok: true,
+                ok: first_break.is_none(),
                 chains: chains.len() as u64,
                 entries,
-                first_break: None,
+                seals,
+                last_seal,
+                first_break,
             })
         })
 }

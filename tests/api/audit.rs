@@ -425,3 +425,173 @@ async fn an_entry_whose_columns_disagree_with_its_hashed_text_is_reported() {
     assert_eq!(v["first_break"]["reason"], "column_mismatch");
     assert_eq!(v["first_break"]["chain"], format!("filing:{id}"));
 }
+
+/// Rewrite a chain from `from_seq` on as a careful forger would: change an entry's text and
+/// recompute every hash after it and the chain's head, so that the chain verifies on its own.
+fn rewrite_chain_consistently(app: &TestApp, chain_key: &str, from_seq: i64) {
+    use permits::db::schema::audit_log::dsl;
+    let rows: Vec<(i64, i64, String, String)> = dsl::audit_log
+        .filter(dsl::chain.eq(chain_key))
+        .order(dsl::seq)
+        .select((dsl::id, dsl::seq, dsl::entry, dsl::prev_hash))
+        .load(&mut app.conn())
+        .unwrap();
+    let mut sql = String::new();
+    let mut prev = rows[0].3.clone();
+    for (id, seq, entry, _) in rows {
+        let entry = if seq == from_seq {
+            entry.replace("\"action\":\"", "\"action\":\"forged-")
+        } else {
+            entry
+        };
+        let hash = permits::domain::audit::link(&prev, &entry);
+        if seq >= from_seq {
+            sql.push_str(&format!(
+                "UPDATE audit_log SET entry = $${entry}$$, action = (($${entry}$$)::jsonb)->>'action', \
+                 prev_hash = '{prev}', hash = '{hash}' WHERE id = {id};"
+            ));
+        }
+        prev = hash;
+    }
+    sql.push_str(&format!(
+        "UPDATE audit_heads SET hash = '{prev}' WHERE chain = '{chain_key}'"
+    ));
+    behind_the_trigger(app, &sql);
+}
+
+/// Run SQL past the seals' append-only triggers.
+fn behind_the_seal_triggers(app: &TestApp, sql: &str) {
+    app.conn()
+        .batch_execute(&format!(
+            "ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_update_delete;
+             ALTER TABLE audit_seal_heads DISABLE TRIGGER audit_seal_heads_no_update_delete;
+             {sql};
+             ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_update_delete;
+             ALTER TABLE audit_seal_heads ENABLE TRIGGER audit_seal_heads_no_update_delete;"
+        ))
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
+    use permits::jobs::Job;
+    let app = TestApp::spawn().await;
+    let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
+    let builder = app.applicant("builder").await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let chain_key = format!("filing:{id}");
+
+    // The first seal records every chain's head; with nothing new, the next writes nothing.
+    let chains = scalar(&app, "SELECT count(*) AS n FROM audit_heads");
+    let r = app.run_job(Job::AuditSeal).await;
+    assert_eq!(r["sealed"], true, "{r}");
+    assert_eq!(r["heads"].as_i64().unwrap(), chains);
+    assert_eq!(r["last_seal"]["seq"], 1);
+    let r = app.run_job(Job::AuditSeal).await;
+    assert_eq!(r["sealed"], false, "{r}");
+    assert_eq!(app.count("audit_seals"), 1);
+
+    // One more entry in the filing's chain: the next seal records that chain alone.
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let g = app.filing(&clerk, &id).await;
+    app.act(&clerk, &g, "accept", json!({})).await;
+    let moved = scalar(
+        &app,
+        "SELECT count(*) AS n FROM audit_heads WHERE sealed_seq <> seq",
+    );
+    let r = app.run_job(Job::AuditSeal).await;
+    assert_eq!(r["sealed"], true, "{r}");
+    assert_eq!(r["heads"].as_i64().unwrap(), moved);
+    assert_eq!(
+        scalar(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM audit_seal_heads WHERE seal_seq = 2 AND chain = '{chain_key}'"
+            )
+        ),
+        1
+    );
+    let v = verify(&app, &auditor).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["seals"], 2);
+    let last_hash = v["last_seal"]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(last_hash.len(), 64);
+
+    // A forger rewrites the chain from its second entry on, hashes and head included: the
+    // chain alone verifies, but its sealed head is no longer the entry at that place.
+    rewrite_chain_consistently(&app, &chain_key, 2);
+    let sealed_seq = scalar(
+        &app,
+        &format!(
+            "SELECT max(seq) AS n FROM audit_seal_heads WHERE chain = '{chain_key}' AND seal_seq = 1"
+        ),
+    );
+    let entry_id = scalar(
+        &app,
+        &format!(
+            "SELECT id AS n FROM audit_log WHERE chain = '{chain_key}' AND seq = {sealed_seq}"
+        ),
+    );
+    let v = verify(&app, &auditor).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(
+        v["entries"].as_i64().unwrap(),
+        app.count("audit_log"),
+        "every chain verified: {v}"
+    );
+    assert_eq!(
+        v["first_break"],
+        json!({ "chain": chain_key, "id": entry_id, "seq": sealed_seq, "reason": "sealed_entry_changed" })
+    );
+    // The CLI says the same and fails.
+    let out = cli_verify(&app);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sealed_entry_changed"));
+}
+
+#[actix_web::test]
+async fn altered_seals_are_reported_and_the_database_refuses_to_change_them() {
+    use permits::jobs::Job;
+    let app = TestApp::spawn().await;
+    let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
+    let builder = app.applicant("builder").await;
+    submitted_permit(&app, &builder).await;
+    app.run_job(Job::AuditSeal).await;
+    for sql in [
+        "UPDATE audit_seals SET heads = 0",
+        "DELETE FROM audit_seal_heads",
+        "TRUNCATE audit_seals CASCADE",
+    ] {
+        let err = app
+            .conn()
+            .batch_execute(sql)
+            .expect_err(&format!("{sql} must be refused"));
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(verify(&app, &auditor).await["ok"], true);
+
+    // A recorded head changed: the seal's digest no longer matches its heads.
+    behind_the_seal_triggers(
+        &app,
+        "UPDATE audit_seal_heads SET hash = repeat('f', 64) \
+         WHERE chain = (SELECT min(chain) FROM audit_seal_heads)",
+    );
+    let v = verify(&app, &auditor).await;
+    assert_eq!(
+        v["first_break"],
+        json!({ "chain": "seals", "id": 1, "seq": 1, "reason": "seal_heads_mismatch" }),
+        "{v}"
+    );
+    // The seal's own text changed: it no longer hashes to its hash.
+    behind_the_seal_triggers(
+        &app,
+        "UPDATE audit_seals SET entry = replace(entry, '\"heads\":', '\"heads\": ')",
+    );
+    let v = verify(&app, &auditor).await;
+    assert_eq!(
+        v["first_break"],
+        json!({ "chain": "seals", "id": 1, "seq": 1, "reason": "seal_broken" }),
+        "{v}"
+    );
+}

@@ -483,9 +483,7 @@ async fn an_action_during_the_scan_s_page_neither_deadlocks_nor_loses_the_moved_
         })
     });
     is_locked.recv().unwrap();
-    let f = app
-        .filing(&clerk, &f["id"].as_str().unwrap().to_owned())
-        .await;
+    let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
     let version = f["version"].as_i64().unwrap();
     let action = app.act_raw(
         &clerk,
@@ -523,6 +521,7 @@ fn ctx_jobs() -> permits::config::Jobs {
         digest: String::new(),
         outbox: String::new(),
         release_stale_claims: String::new(),
+        audit_seal: String::new(),
         working_days_only: true,
         stale_claim_hours: 72,
         digest_horizon_working_days: 3,

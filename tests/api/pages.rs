@@ -514,6 +514,15 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     let (status, html) = page(&au, &app, "/admin/audit").await;
     assert_eq!(status, 200);
     assert!(html.contains("校验通过"));
+    assert!(html.contains("尚未封存链头"), "{html}");
+    // After a seal the page shows its hash, to be kept outside the system.
+    let sealed = app.run_job(permits::jobs::Job::AuditSeal).await;
+    let hash = sealed["last_seal"]["hash"].as_str().unwrap().to_owned();
+    let (_, html) = page(&au, &app, "/admin/audit").await;
+    assert!(
+        html.contains(&format!("<pre id=\"seal-hash\">{hash}</pre>")),
+        "{html}"
+    );
     assert_eq!(page(&au, &app, "/admin").await.0, 403);
 }
 
