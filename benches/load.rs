@@ -23,7 +23,9 @@
 //! of timed actions is printed. Every non-200 answer is an error and is reported.
 //!
 //! Knobs (environment): LOAD_SECONDS (10) per level, LOAD_WARMUP_SECONDS (2),
-//! LOAD_POOL_SIZE (16, the service's database pool: on 2 cores 32 was slower at 32 clients),
+//! LOAD_POOL_SIZE (8, the service's database pool; a sweep on 2 cores, actions/s at 8 / 32
+//! clients: 4 → 1,319 / 1,291, 6 → 1,361 / 1,394, 8 → 1,470 / 1,402, 16 → 1,393 / 1,308: more
+//! backends than ~4 per core only add switching; 32 was slower still),
 //! LOAD_WORKERS (0: one HTTP worker per core), LOAD_FILINGS_PER_CLIENT (4),
 //! LOAD_SUPPLEMENT_ROUNDS (1),
 //! LOAD_CLIENTS ("8,32"), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
@@ -97,7 +99,7 @@ impl Config {
         let cfg = Config {
             seconds: env_or("LOAD_SECONDS", 10)?,
             warmup: env_or("LOAD_WARMUP_SECONDS", 2)?,
-            pool_size: env_or("LOAD_POOL_SIZE", 16)?,
+            pool_size: env_or("LOAD_POOL_SIZE", 8)?,
             workers: env_or("LOAD_WORKERS", 0)?,
             filings_per_client: env_or("LOAD_FILINGS_PER_CLIENT", 4)?,
             supplement_rounds: env_or("LOAD_SUPPLEMENT_ROUNDS", 1)?,
