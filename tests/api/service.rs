@@ -58,6 +58,39 @@ async fn the_openapi_document_and_the_offline_docs_page_are_served() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every schema the document refers to is in it (a type added to an answer and not
+    // registered would leave a dangling reference for client generators).
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 20, "{} references", all.len());
+    let mut dangling: Vec<&String> = all
+        .iter()
+        .filter(|r| {
+            r.strip_prefix("#/components/schemas/")
+                .is_none_or(|name| doc["components"]["schemas"].get(name).is_none())
+        })
+        .collect();
+    dangling.sort();
+    dangling.dedup();
+    assert!(
+        dangling.is_empty(),
+        "referred to but not in the document: {dangling:?}"
+    );
+    assert!(doc["components"]["schemas"].get("SealSummary").is_some());
     let page = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();

@@ -16,6 +16,7 @@ pub struct QueueQuery {
     /// clerk, reviewer or inspector; all the caller's roles by default.
     pub role: Option<Role>,
     /// all (default), unclaimed, mine.
+    #[param(inline)]
     pub scope: Option<Scope>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
