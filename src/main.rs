@@ -93,8 +93,12 @@ enum ItemsCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute every chain; exit non-zero at the first broken link.
-    Verify,
+    /// Recompute every chain and check the seals; exit non-zero at the first broken link.
+    Verify {
+        /// A seal hash kept from an earlier verification: it must still be among the seals.
+        #[arg(long)]
+        seal: Option<String>,
+    },
 }
 
 fn jobs(settings: config::Settings, command: JobsCommand) -> anyhow::Result<ExitCode> {
@@ -230,12 +234,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calendar { command } => calendar(&settings, command),
         Command::Jobs { command } => jobs(settings, command),
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { seal },
         } => {
+            if let Some(s) = &seal
+                && !audit::is_seal_hash(s)
+            {
+                anyhow::bail!("--seal {s}: a seal hash is 64 lower-case hexadecimal digits");
+            }
             let db = permits::find_database(&settings)?;
             let pool = permits::db::build_pool(&db.url, &settings.database)?;
             let mut conn = pool.get()?;
-            let v = audit::verify(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let v = match &seal {
+                Some(s) => audit::verify_kept(&mut conn, s),
+                None => audit::verify(&mut conn),
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(if v.ok {
                 ExitCode::SUCCESS

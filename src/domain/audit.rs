@@ -103,6 +103,9 @@ pub enum BreakReason {
     /// The entry at a sealed place of the chain no longer has the sealed hash (or is gone): the
     /// chain was rewritten after it was sealed, however consistently.
     SealedEntryChanged,
+    /// The seal hash kept outside the system is not among the seals: the seals were rewritten
+    /// (or the copy is of another database).
+    KeptSealMissing,
 }
 
 /// The digest of a seal's heads: SHA-256 over one line `chain \t seq \t hash \n` per chain,

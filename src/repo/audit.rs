@@ -218,6 +218,13 @@ pub fn insert_seal(
     Ok(())
 }
 
+pub fn seal_exists(conn: &mut PgConnection, hash: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        audit_seals::table.filter(audit_seals::hash.eq(hash)),
+    ))
+    .get_result(conn)
+}
+
 pub fn seals(conn: &mut PgConnection) -> QueryResult<Vec<SealRow>> {
     audit_seals::table
         .order(audit_seals::seq)

@@ -166,6 +166,30 @@ pub struct ChainBreak {
     pub at: Break,
 }
 
+/// Is this a seal hash as `verify` prints it (64 lower-case hex digits)?
+pub fn is_seal_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// [`verify`], and that a seal hash kept outside the system is still among the seals.
+pub fn verify_kept(conn: &mut PgConnection, kept_seal: &str) -> Result<Verification, AppError> {
+    let mut v = verify(conn)?;
+    if v.first_break.is_none() && !repo::seal_exists(conn, kept_seal)? {
+        v.ok = false;
+        v.first_break = Some(ChainBreak {
+            chain: "seals".into(),
+            at: Break {
+                id: 0,
+                seq: 0,
+                reason: BreakReason::KeptSealMissing,
+            },
+        });
+    }
+    Ok(v)
+}
+
 pub fn verify(conn: &mut PgConnection) -> Result<Verification, AppError> {
     // One consistent snapshot: appends that commit meanwhile are not half-seen.
     conn.build_transaction()

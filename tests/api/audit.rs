@@ -346,8 +346,13 @@ async fn the_database_refuses_to_update_delete_or_truncate_the_audit_log() {
 }
 
 fn cli_verify(app: &TestApp) -> std::process::Output {
+    cli_verify_with(app, &[])
+}
+
+fn cli_verify_with(app: &TestApp, more: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_permits"))
         .args(["audit", "verify"])
+        .args(more)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DATABASE_URL", &app.db_url)
         .env("PERMITS_ENV", "test")
@@ -517,6 +522,35 @@ async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
     assert_eq!(v["seals"], 2);
     let last_hash = v["last_seal"]["hash"].as_str().unwrap().to_owned();
     assert_eq!(last_hash.len(), 64);
+    // A seal hash kept outside: present (the first seal's too), absent, or not a hash at all.
+    let first_hash = scalar_text(&app, "SELECT hash AS t FROM audit_seals WHERE seq = 1");
+    for kept in [&last_hash, &first_hash] {
+        let r = app
+            .get(&auditor, &format!("/api/v1/audit/verify?seal={kept}"))
+            .await;
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["ok"], true, "{v}");
+    }
+    let other = "0".repeat(63) + "1";
+    let r = app
+        .get(&auditor, &format!("/api/v1/audit/verify?seal={other}"))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["first_break"]["reason"], "kept_seal_missing");
+    let p = problem(
+        app.get(&auditor, "/api/v1/audit/verify?seal=xyz").await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["path"], "seal", "{p}");
+    let out = cli_verify_with(&app, &["--seal", &other]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept_seal_missing"));
+    assert_eq!(
+        cli_verify_with(&app, &["--seal", &last_hash]).status.code(),
+        Some(0)
+    );
 
     // A forger rewrites the chain from its second entry on, hashes and head included: the
     // chain alone verifies, but its sealed head is no longer the entry at that place.
@@ -594,4 +628,16 @@ async fn altered_seals_are_reported_and_the_database_refuses_to_change_them() {
         json!({ "chain": "seals", "id": 1, "seq": 1, "reason": "seal_broken" }),
         "{v}"
     );
+}
+
+fn scalar_text(app: &TestApp, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(&mut app.conn())
+        .unwrap()
+        .t
 }

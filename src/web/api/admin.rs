@@ -141,15 +141,41 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(users))
 }
 
-/// Recompute every audit chain and report the first broken link (auditors and admins).
-#[utoipa::path(tag = "audit", responses((status = 200, body = Verification), (status = 403)), security(("bearer" = [])))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// A seal hash kept outside the system (from an earlier verification): it must still be
+    /// among the seals, or the seals were rewritten.
+    pub seal: Option<String>,
+}
+
+/// Recompute every audit chain and check the seals; report the first broken link (auditors
+/// and admins).
+#[utoipa::path(tag = "audit", params(VerifyQuery), responses((status = 200, body = Verification), (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/audit/verify")]
 pub async fn verify_audit(
     state: web::Data<AppState>,
     who: Authed,
+    q: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&who, &[Role::Auditor, Role::Admin])?;
-    let v = state.run(|conn, _| audit::verify(conn)).await?;
+    let kept = q.into_inner().seal;
+    if let Some(s) = &kept
+        && !audit::is_seal_hash(s)
+    {
+        return Err(AppError::one_invalid(
+            "seal",
+            "seal_hash",
+            "封存哈希应为 64 位小写十六进制字符",
+            "A seal hash is 64 lower-case hexadecimal digits",
+        ));
+    }
+    let v = state
+        .run(move |conn, _| match &kept {
+            Some(s) => audit::verify_kept(conn, s),
+            None => audit::verify(conn),
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
