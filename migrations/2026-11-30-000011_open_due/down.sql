@@ -1,3 +1,4 @@
+DROP FUNCTION open_due_compact();
 DROP TRIGGER filings_open_due_moved ON filings;
 DROP TRIGGER filings_open_due_new ON filings;
 DROP FUNCTION open_due_moved();

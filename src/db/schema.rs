@@ -230,15 +230,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    open_due (item_code, due_on, shard) {
-        item_code -> Text,
-        due_on -> Date,
-        shard -> Int2,
-        n -> Int4,
-    }
-}
-
-diesel::table! {
     outbox (id) {
         id -> Int8,
         dedupe_key -> Text,
@@ -400,7 +391,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     materials,
     objections,
-    open_due,
     outbox,
     ratings,
     reviews,

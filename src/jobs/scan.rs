@@ -38,6 +38,8 @@ pub struct ScanReport {
     pub reminders: usize,
     /// Messages written to the outbox.
     pub mails: usize,
+    /// Rows of the `open_due` aggregate after folding (one per item and due day).
+    pub open_due_rows: i64,
 }
 
 fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
@@ -51,8 +53,8 @@ fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
     Ok(!working)
 }
 
-/// Escalate filings that turned red or yellow to their department's managers, and remind
-/// applicants of their deadlines. Given a second connection, the reminders run on it in a
+/// Fold the reports' `open_due` aggregate, escalate filings that turned red or yellow to their
+/// department's managers, and remind applicants of their deadlines. Given a second connection, the reminders run on it in a
 /// thread of their own beside the escalations: the two lock different rows (`escalations` and
 /// `applicant_deadlines`; neither locks the filings), and each page is its own transaction
 /// either way.
@@ -62,9 +64,12 @@ pub fn deadline_scan(
     ctx: &Ctx<'_>,
     jobs: &Jobs,
 ) -> Result<ScanReport, AppError> {
+    // Housekeeping for the reports, every tick, rest days too.
+    let open_due_rows = crate::repo::reports::compact_open_due(conn)?;
     if is_rest_day(ctx, jobs)? {
         return Ok(ScanReport {
             rest_day: true,
+            open_due_rows,
             ..ScanReport::default()
         });
     }
@@ -86,6 +91,7 @@ pub fn deadline_scan(
         red_filings: escalated.red_filings,
         reminders: reminded.reminders,
         mails: escalated.mails + reminded.mails,
+        open_due_rows,
     })
 }
 

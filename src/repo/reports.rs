@@ -200,7 +200,8 @@ pub struct DueCount {
 
 /// Open filings per item that are overdue now or due by `soon` (inclusive), from the
 /// aggregate `open_due` that triggers keep (see its migration): the days up to `soon`, a few
-/// hundred rows a year per item, however many filings are overdue.
+/// hundred rows a year per item once folded by [`compact_open_due`], however many filings are
+/// overdue.
 pub fn due_counts(
     conn: &mut PgConnection,
     today: NaiveDate,
@@ -213,12 +214,25 @@ pub fn due_counts(
            coalesce(sum(n) FILTER (WHERE due_on >= $1), 0)::bigint AS due_soon \
          FROM open_due \
          WHERE due_on <= $2 AND ($3::text[] IS NULL OR item_code = ANY($3)) \
-         GROUP BY item_code HAVING sum(n) > 0 ORDER BY item_code",
+         GROUP BY item_code HAVING sum(n) <> 0 ORDER BY item_code",
     )
     .bind::<Date, _>(today)
     .bind::<Date, _>(soon)
     .bind::<Nullable<diesel::sql_types::Array<Text>>, _>(items)
     .load(conn)
+}
+
+/// Fold `open_due` into one row per item and day (the deadline scan does, every tick); the rows
+/// left.
+pub fn compact_open_due(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    Ok(diesel::sql_query("SELECT open_due_compact() AS n")
+        .get_result::<Left>(conn)?
+        .n)
 }
 
 /// Filings received and not closed, all time, per item (from the aggregates: received minus
@@ -333,19 +347,23 @@ pub fn drill(
         .limit(limit)
         .load(conn)?;
     // The total from the aggregate (see `due_counts`): counting half a million overdue filings
-    // through the index took longer than the page itself.
-    use crate::db::schema::open_due::dsl as o;
-    let mut total = o::open_due.into_boxed();
-    if let Some(items) = items {
-        total = total.filter(o::item_code.eq_any(items.to_vec()));
+    // through the index took longer than the page itself. (`open_due` has no key, so it is not
+    // in the generated schema.)
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        n: Option<i64>,
     }
-    if let Some(d) = after {
-        total = total.filter(o::due_on.ge(d));
-    }
-    if let Some(d) = until {
-        total = total.filter(o::due_on.le(d));
-    }
-    let total: Option<i64> = total.select(diesel::dsl::sum(o::n)).get_result(conn)?;
+    let total = diesel::sql_query(
+        "SELECT sum(n)::bigint AS n FROM open_due \
+         WHERE ($1::text[] IS NULL OR item_code = ANY($1)) \
+           AND ($2::date IS NULL OR due_on >= $2) AND ($3::date IS NULL OR due_on <= $3)",
+    )
+    .bind::<Nullable<diesel::sql_types::Array<Text>>, _>(items)
+    .bind::<Nullable<Date>, _>(after)
+    .bind::<Nullable<Date>, _>(until)
+    .get_result::<Total>(conn)?
+    .n;
     Ok((rows, total.unwrap_or(0)))
 }
 

@@ -230,7 +230,10 @@ pub fn recompute_open(
         };
         conn.transaction::<_, AppError, _>(|conn| {
             for id in &ids {
-                if let Some(row) = repo::find(conn, *id)? {
+                // Locked, as an action locks it: an action committing meanwhile is waited for
+                // and its clock events are read, instead of being overwritten with due dates
+                // computed from the ledger before it.
+                if let Some(row) = repo::lock(conn, *id)? {
                     let item = items.by_id(conn, row.item_version_id)?;
                     refresh(conn, cal, &item, &row, now, offset)?;
                     n += 1;
