@@ -231,6 +231,17 @@ pub fn queue(
         .load(conn)
 }
 
+/// Open tasks someone holds, locked for release.
+pub fn claimed_open(conn: &mut PgConnection, by: Uuid) -> QueryResult<Vec<TaskRow>> {
+    tasks::table
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::claimed_by.eq(by))
+        .order(tasks::id)
+        .select(TaskRow::as_select())
+        .for_update()
+        .load(conn)
+}
+
 /// Claims older than `before` on open tasks, locked for release.
 pub fn stale_claims(
     conn: &mut PgConnection,

@@ -171,6 +171,38 @@ pub fn revoke_token(conn: &mut PgConnection, hash: &str, now: DateTime<Utc>) -> 
     .execute(conn)
 }
 
+/// The account, locked for a change of its access.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+pub fn set_active(conn: &mut PgConnection, id: Uuid, active: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::active.eq(active))
+        .execute(conn)
+}
+
+/// Revoke every live token (API tokens and web sessions) of an account; how many.
+pub fn revoke_all_tokens(
+    conn: &mut PgConnection,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(api_tokens::expires_at.gt(now)),
+    )
+    .set(api_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
 pub fn upsert_department(
     conn: &mut PgConnection,
     code: &str,

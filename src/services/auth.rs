@@ -185,6 +185,99 @@ pub fn create_user(
     })
 }
 
+/// What a change of an account's access did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccessChange {
+    pub user_id: Uuid,
+    pub username: String,
+    pub active: bool,
+    /// False when the account already was so (a repeated request changes nothing).
+    pub changed: bool,
+    /// Live tokens and sessions revoked (deactivation).
+    pub tokens_revoked: usize,
+    /// Tasks the person had claimed, returned to their queues (deactivation).
+    pub claims_released: usize,
+}
+
+/// An administrator deactivates or reactivates an account. Deactivation revokes every token
+/// and session at once (the token check also requires an active account), returns the
+/// person's claimed tasks to their queues, and stops letters to them; nothing is deleted, and
+/// the person's history stays theirs. Audited in the admin chain (each released claim in its
+/// filing's chain). Administrators cannot deactivate themselves.
+pub fn set_active(
+    conn: &mut PgConnection,
+    admin: &Principal,
+    user: Uuid,
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<AccessChange, AppError> {
+    conn.transaction(|conn| {
+        let u = users::lock(conn, user)?.ok_or(AppError::NotFound)?;
+        if !active && u.id == admin.user_id {
+            return Err(AppError::conflict(
+                "cannot_deactivate_self",
+                "不能停用自己的账号",
+                "You cannot deactivate your own account",
+                json!({}),
+            ));
+        }
+        let mut change = AccessChange {
+            user_id: u.id,
+            username: u.username.clone(),
+            active,
+            changed: u.active != active,
+            tokens_revoked: 0,
+            claims_released: 0,
+        };
+        if !change.changed {
+            return Ok(change);
+        }
+        users::set_active(conn, u.id, active)?;
+        if !active {
+            change.tokens_revoked = users::revoke_all_tokens(conn, u.id, now)?;
+            let claimed = crate::repo::tasks::claimed_open(conn, u.id)?;
+            for t in &claimed {
+                crate::repo::tasks::set_claim(conn, t.id, None, None)?;
+                audit::append(
+                    conn,
+                    Event {
+                        chain: format!("filing:{}", t.filing_id),
+                        filing_id: Some(t.filing_id),
+                        actor_id: Some(admin.user_id),
+                        action: "release_on_deactivation",
+                        at: now,
+                        payload: json!({
+                            "task_id": t.id, "role": t.role, "department": t.department,
+                            "previous": u.id, "claimed_at": t.claimed_at,
+                        }),
+                    },
+                )?;
+            }
+            change.claims_released = claimed.len();
+        }
+        audit::append(
+            conn,
+            Event {
+                chain: "admin".to_owned(),
+                filing_id: None,
+                actor_id: Some(admin.user_id),
+                action: if active {
+                    "activate_user"
+                } else {
+                    "deactivate_user"
+                },
+                at: now,
+                payload: json!({
+                    "user_id": u.id, "username": u.username,
+                    "tokens_revoked": change.tokens_revoked,
+                    "claims_released": change.claims_released,
+                }),
+            },
+        )?;
+        Ok(change)
+    })
+}
+
 /// Two registrations of one name at once: the loser gets the same 409 as a later one.
 fn unique_username(e: diesel::result::Error) -> AppError {
     match e {

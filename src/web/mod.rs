@@ -142,6 +142,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::reports::workload)
                 .service(api::admin::create_user)
                 .service(api::admin::list_users)
+                .service(api::admin::deactivate_user)
+                .service(api::admin::activate_user)
                 .service(api::admin::verify_audit)
                 .service(api::admin::get_clock)
                 .service(api::admin::move_clock)

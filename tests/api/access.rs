@@ -809,3 +809,137 @@ async fn an_unknown_name_is_locked_out_exactly_like_a_known_one() {
         i64::from(max)
     );
 }
+
+#[actix_web::test]
+async fn an_administrator_deactivates_an_account_and_its_access_ends_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let manager = app.staff("head", "window", &[Role::Manager]).await;
+    let builder = app.applicant("builder").await;
+    // The clerk holds a second session and has claimed a filing.
+    let second = app.relogin(&clerk).await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(&clerk, "/api/v1/queue/claim-next", json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let audit_before = app.count("audit_log");
+
+    // Only an administrator may; not for an unknown account; not for oneself.
+    let path = format!("/api/v1/admin/users/{}/deactivate", clerk.id);
+    assert_eq!(app.post(&manager, &path, json!({})).await.status(), 403);
+    assert_eq!(app.post(&clerk, &path, json!({})).await.status(), 403);
+    let unknown = format!("/api/v1/admin/users/{}/deactivate", uuid::Uuid::new_v4());
+    assert_eq!(app.post(&admin, &unknown, json!({})).await.status(), 404);
+    let own = format!("/api/v1/admin/users/{}/deactivate", admin.id);
+    let p = problem(app.post(&admin, &own, json!({})).await, 409).await;
+    assert_eq!(p["code"], "cannot_deactivate_self", "{p}");
+    assert_eq!(
+        app.count("audit_log"),
+        audit_before,
+        "refusals write nothing"
+    );
+
+    let r = app.post(&admin, &path, json!({})).await;
+    assert_eq!(r.status(), 200);
+    let change: Value = r.json().await.unwrap();
+    assert_eq!(change["changed"], true);
+    assert_eq!(change["tokens_revoked"], 2, "{change}");
+    assert_eq!(change["claims_released"], 1, "{change}");
+    // Both sessions are dead, and the password no longer signs in.
+    for u in [&clerk, &second] {
+        assert_eq!(app.get(u, "/api/v1/me").await.status(), 401);
+    }
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "clerk", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The claimed task is back in the queue, and the release is in the filing's history.
+    let g = app.filing(&builder, &id).await;
+    let unclaimed = crate::concurrency::scalar(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM tasks WHERE filing_id = '{id}' AND closed_at IS NULL AND claimed_by IS NULL"
+        ),
+    );
+    assert_eq!(unclaimed, 1, "{g}");
+    let actions = audit_actions(&app);
+    assert!(
+        actions.contains(&"release_on_deactivation".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"deactivate_user".to_owned()),
+        "{actions:?}"
+    );
+
+    // Asking again changes nothing and records nothing.
+    let before = app.count("audit_log");
+    let again: Value = app
+        .post(&admin, &path, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["changed"], false);
+    assert_eq!(app.count("audit_log"), before);
+
+    // Reactivated, the person signs in again (the old sessions stay revoked).
+    let back = format!("/api/v1/admin/users/{}/activate", clerk.id);
+    let r: Value = app
+        .post(&admin, &back, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["changed"].clone(), r["active"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(app.get(&clerk, "/api/v1/me").await.status(), 401);
+    let clerk = app.relogin(&clerk).await;
+    assert_eq!(app.get(&clerk, "/api/v1/me").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn a_deactivated_applicant_gets_no_mail() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let builder = app
+        .mail_user(
+            "builder",
+            None,
+            &[Role::Applicant],
+            permits::domain::Lang::Zh,
+        )
+        .await;
+    let f = submitted_permit(&app, &builder).await;
+    let letters = app.outbox().len();
+    assert!(letters >= 1, "the submission was acknowledged");
+    let path = format!("/api/v1/admin/users/{}/deactivate", builder.id);
+    assert_eq!(app.post(&admin, &path, json!({})).await.status(), 200);
+    // Accepting the filing would tell the applicant; a deactivated one hears nothing.
+    let g = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    let g = app.act(&clerk, &g, "accept", json!({})).await;
+    assert_eq!(g["state"]["code"], "review");
+    assert_eq!(app.outbox().len(), letters);
+    app.allow_unsent_mail();
+}
+
+/// Every audit action, in order.
+fn audit_actions(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use permits::db::schema::audit_log::dsl;
+    dsl::audit_log
+        .order(dsl::id)
+        .select(dsl::action)
+        .load(&mut app.conn())
+        .unwrap()
+}

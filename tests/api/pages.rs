@@ -475,6 +475,31 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     assert_eq!(status, 303);
     signed_in(&app, "inspector2").await;
 
+    // The new inspector is deactivated from the users table (no button on one's own line),
+    // and can no longer sign in; a form without the right token changes nothing.
+    let (_, html) = page(&a, &app, "/admin").await;
+    let admin_id = scalar_uuid(&app, "SELECT id AS u FROM users WHERE username = 'admin'");
+    let inspector = scalar_uuid(
+        &app,
+        "SELECT id AS u FROM users WHERE username = 'inspector2'",
+    );
+    assert!(!html.contains(&format!("/admin/users/{admin_id}/active")));
+    assert!(html.contains(&format!("/admin/users/{inspector}/active")));
+    let path = format!("/admin/users/{inspector}/active");
+    let (status, _) = post_form(&a, &app, &path, &[("_csrf", "forged"), ("active", "false")]).await;
+    assert_eq!(status, 403);
+    let (status, _) = post_form(&a, &app, &path, &[("_csrf", &token), ("active", "false")]).await;
+    assert_eq!(status, 303);
+    let r = client()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "inspector2", "password": "correct-horse-battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, html) = page(&a, &app, "/admin").await;
+    assert!(html.contains("aria-label=\"启用 inspector2\""), "{html}");
+
     // The 2027 calendar: a bad date is shown; a good notice is loaded.
     let (status, html) = page(&a, &app, "/admin/calendar?year=2027").await;
     assert_eq!(status, 200);
@@ -736,4 +761,17 @@ async fn a_pdf_may_be_previewed_in_place_and_anything_else_is_always_a_download(
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+fn scalar_uuid(app: &TestApp, sql: &str) -> uuid::Uuid {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct U {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        u: uuid::Uuid,
+    }
+    diesel::sql_query(sql)
+        .get_result::<U>(&mut app.conn())
+        .unwrap()
+        .u
 }

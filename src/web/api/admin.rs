@@ -109,6 +109,43 @@ pub struct UserSummary {
     pub active: bool,
 }
 
+/// Deactivate an account (admins): its tokens and sessions are revoked at once, its claimed
+/// tasks go back to their queues, and it gets no more mail. Repeating it changes nothing.
+#[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), responses((status = 200, body = auth::AccessChange), (status = 403), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[post("/admin/users/{id}/deactivate")]
+pub async fn deactivate_user(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    set_active(state, who, id.into_inner(), false).await
+}
+
+/// Reactivate an account (admins). Its old tokens stay revoked: the person signs in again.
+#[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), responses((status = 200, body = auth::AccessChange), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[post("/admin/users/{id}/activate")]
+pub async fn activate_user(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, AppError> {
+    set_active(state, who, id.into_inner(), true).await
+}
+
+async fn set_active(
+    state: web::Data<AppState>,
+    who: Authed,
+    user: Uuid,
+    active: bool,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    let admin = who.principal;
+    let change = state
+        .run(move |conn, ctx| auth::set_active(conn, &admin, user, active, ctx.now))
+        .await?;
+    Ok(HttpResponse::Ok().json(change))
+}
+
 /// List accounts (admins).
 #[utoipa::path(tag = "admin", params(Page), responses((status = 200, body = [UserSummary]), (status = 403)), security(("bearer" = [])))]
 #[get("/admin/users")]

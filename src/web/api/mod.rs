@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         materials::upload, materials::remove, materials::download,
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
         reports::sla, reports::due, reports::workload,
-        admin::create_user, admin::list_users, admin::verify_audit, admin::get_clock, admin::move_clock,
+        admin::create_user, admin::list_users, admin::deactivate_user, admin::activate_user, admin::verify_audit, admin::get_clock, admin::move_clock,
         mail::list, mail::retry, mail::runs, mail::run,
     ),
     modifiers(&Bearer),

@@ -33,12 +33,15 @@ macro_rules! admin_or_return {
 }
 
 pub struct UserLine {
+    pub id: uuid::Uuid,
     pub username: String,
     pub name: String,
     pub kind: String,
     pub department: String,
     pub roles: String,
     pub active: bool,
+    /// The administrator looking (who cannot deactivate themselves).
+    pub is_me: bool,
 }
 
 #[derive(Template)]
@@ -79,6 +82,7 @@ async fn admin_page(
     problems: Vec<String>,
 ) -> Result<AdminPage, PageError> {
     let lang = v.lang;
+    let me = v.principal.as_ref().map(|p| p.user_id);
     let (users, departments, items, failed, outbox, jobs) = state
         .run(move |conn, _| {
             let users = crate::repo::users::list(conn, 200, 0)?
@@ -92,6 +96,8 @@ async fn admin_page(
                             .map(|r| role_label(lang, r))
                             .collect::<Vec<_>>()
                             .join("、"),
+                        id: u.id,
+                        is_me: Some(u.id) == me,
                         username: u.username,
                         name: u.display_name,
                         kind: u.kind,
@@ -271,6 +277,31 @@ pub async fn create_user(
 pub struct CsrfForm {
     #[serde(rename = "_csrf", default)]
     pub csrf: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActiveForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    pub active: bool,
+}
+
+/// Deactivate or reactivate an account (see `services::auth::set_active`).
+#[post("/admin/users/{id}/active")]
+pub async fn set_active(
+    state: web::Data<AppState>,
+    v: Viewer,
+    id: web::Path<uuid::Uuid>,
+    form: web::Form<ActiveForm>,
+) -> Result<HttpResponse, PageError> {
+    let p = admin_or_return!(v);
+    v.check_csrf(&form.csrf)?;
+    let (id, active) = (id.into_inner(), form.active);
+    state
+        .run(move |conn, ctx| crate::services::auth::set_active(conn, &p, id, active, ctx.now))
+        .await
+        .map_err(|e| PageError::from_app(&v, e))?;
+    Ok(see_other("/admin#users"))
 }
 
 /// Send a failed message again.

@@ -497,6 +497,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(admin::index)
         .service(admin::create_user)
         .service(admin::retry_mail)
+        .service(admin::set_active)
         .service(admin::audit)
         .service(admin::calendar)
         .service(admin::load_notice);
