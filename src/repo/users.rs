@@ -187,20 +187,29 @@ pub fn set_active(conn: &mut PgConnection, id: Uuid, active: bool) -> QueryResul
         .execute(conn)
 }
 
-/// Revoke every live token (API tokens and web sessions) of an account; how many.
+/// Revoke every live token (API tokens and web sessions) of an account but `keep` (the hash
+/// of the caller's own); how many.
 pub fn revoke_all_tokens(
     conn: &mut PgConnection,
     user: Uuid,
+    keep: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
     diesel::update(
         api_tokens::table
             .filter(api_tokens::user_id.eq(user))
             .filter(api_tokens::revoked_at.is_null())
-            .filter(api_tokens::expires_at.gt(now)),
+            .filter(api_tokens::expires_at.gt(now))
+            .filter(api_tokens::token_hash.ne(keep.unwrap_or(""))),
     )
     .set(api_tokens::revoked_at.eq(Some(now)))
     .execute(conn)
+}
+
+pub fn set_password_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
 }
 
 pub fn upsert_department(

@@ -234,7 +234,7 @@ pub fn set_active(
         }
         users::set_active(conn, u.id, active)?;
         if !active {
-            change.tokens_revoked = users::revoke_all_tokens(conn, u.id, now)?;
+            change.tokens_revoked = users::revoke_all_tokens(conn, u.id, None, now)?;
             let claimed = crate::repo::tasks::claimed_open(conn, u.id)?;
             for t in &claimed {
                 crate::repo::tasks::set_claim(conn, t.id, None, None)?;
@@ -275,6 +275,124 @@ pub fn set_active(
             },
         )?;
         Ok(change)
+    })
+}
+
+/// Passwords: 10 to 128 characters (as at registration).
+fn check_new_password(path: &str, new: &str) -> Result<(), AppError> {
+    let n = new.chars().count();
+    if !(10..=128).contains(&n) {
+        return Err(AppError::one_invalid(
+            path,
+            "length",
+            "密码须为 10 到 128 个字符",
+            "A password needs 10 to 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What a password change did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    /// Other sessions and tokens of the account, ended.
+    pub sessions_ended: usize,
+}
+
+/// A signed-in person changes their own password, giving the current one. Every other session
+/// and token of theirs ends; the one in use stays. A wrong current password counts as a failed
+/// sign-in (the same throttle), so a stolen session cannot be used to guess it.
+pub fn change_password(
+    conn: &mut PgConnection,
+    settings: &AuthSettings,
+    p: &Principal,
+    token: &str,
+    current: &str,
+    new: &str,
+    now: DateTime<Utc>,
+) -> Result<PasswordChanged, AppError> {
+    check_new_password("new_password", new)?;
+    let u = users::by_id(conn, p.user_id)?.ok_or(AppError::Unauthenticated)?;
+    if let Some(until) = users::locked_until(conn, &u.username)?.filter(|t| *t > now) {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        });
+    }
+    if !verify_password(current, &u.password_hash) {
+        conn.transaction::<_, AppError, _>(|conn| {
+            let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
+            let max = i32::try_from(settings.max_failed_logins).unwrap_or(i32::MAX);
+            users::record_failed_login(conn, &u.username, max, lock_until, now)?;
+            Ok(())
+        })?;
+        return Err(AppError::one_invalid(
+            "current_password",
+            "wrong_password",
+            "当前密码不正确",
+            "The current password is not right",
+        ));
+    }
+    if current == new {
+        return Err(AppError::one_invalid(
+            "new_password",
+            "unchanged",
+            "新密码不能与当前密码相同",
+            "The new password must differ from the current one",
+        ));
+    }
+    let hash = hash_password(new)?;
+    conn.transaction(|conn| {
+        users::lock(conn, u.id)?;
+        users::set_password_hash(conn, u.id, &hash)?;
+        users::reset_failed_logins(conn, &u.username)?;
+        let ended = users::revoke_all_tokens(conn, u.id, Some(&token_hash(token)), now)?;
+        audit::append(
+            conn,
+            Event {
+                chain: format!("user:{}", u.id),
+                filing_id: None,
+                actor_id: Some(u.id),
+                action: "change_password",
+                at: now,
+                payload: json!({ "sessions_ended": ended }),
+            },
+        )?;
+        Ok(PasswordChanged {
+            sessions_ended: ended,
+        })
+    })
+}
+
+/// An administrator sets a new initial password for someone who lost theirs: every session
+/// and token of the account ends. Audited in the admin chain (the password itself nowhere).
+pub fn reset_password(
+    conn: &mut PgConnection,
+    admin: &Principal,
+    user: Uuid,
+    new: &str,
+    now: DateTime<Utc>,
+) -> Result<PasswordChanged, AppError> {
+    check_new_password("password", new)?;
+    let hash = hash_password(new)?;
+    conn.transaction(|conn| {
+        let u = users::lock(conn, user)?.ok_or(AppError::NotFound)?;
+        users::set_password_hash(conn, u.id, &hash)?;
+        users::reset_failed_logins(conn, &u.username)?;
+        let ended = users::revoke_all_tokens(conn, u.id, None, now)?;
+        audit::append(
+            conn,
+            Event {
+                chain: "admin".to_owned(),
+                filing_id: None,
+                actor_id: Some(admin.user_id),
+                action: "reset_password",
+                at: now,
+                payload: json!({ "user_id": u.id, "username": u.username, "sessions_ended": ended }),
+            },
+        )?;
+        Ok(PasswordChanged {
+            sessions_ended: ended,
+        })
     })
 }
 

@@ -943,3 +943,101 @@ fn audit_actions(app: &TestApp) -> Vec<String> {
         .load(&mut app.conn())
         .unwrap()
 }
+
+#[actix_web::test]
+async fn people_change_their_own_password_and_admins_reset_a_lost_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let other_session = app.relogin(&clerk).await;
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+
+    // Every problem is named at its field, and nothing changes.
+    let p = problem(
+        app.post(
+            &clerk,
+            "/api/v1/me/password",
+            change("not-my-password", "brand-new-secret-1"),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["path"], "current_password", "{p}");
+    let p = problem(
+        app.post(&clerk, "/api/v1/me/password", change(PASSWORD, "short"))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["path"], "new_password", "{p}");
+    let p = problem(
+        app.post(&clerk, "/api/v1/me/password", change(PASSWORD, PASSWORD))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "unchanged", "{p}");
+    assert_eq!(app.get(&other_session, "/api/v1/me").await.status(), 200);
+
+    let r = app
+        .post(
+            &clerk,
+            "/api/v1/me/password",
+            change(PASSWORD, "brand-new-secret-1"),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["sessions_ended"], 1, "{v}");
+    // This session goes on; the other one ended; only the new password signs in.
+    assert_eq!(app.get(&clerk, "/api/v1/me").await.status(), 200);
+    assert_eq!(app.get(&other_session, "/api/v1/me").await.status(), 401);
+    let login = |password: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({ "username": "clerk", "password": password }))
+            .send()
+    };
+    assert_eq!(login(PASSWORD).await.unwrap().status(), 401);
+    assert_eq!(login("brand-new-secret-1").await.unwrap().status(), 200);
+    assert!(audit_actions(&app).contains(&"change_password".to_owned()));
+
+    // The clerk forgets it; only an administrator resets it, and every session ends.
+    let reset = format!("/api/v1/admin/users/{}/password", clerk.id);
+    assert_eq!(
+        app.post(&clerk, &reset, json!({ "password": "chosen-by-me-123" }))
+            .await
+            .status(),
+        403
+    );
+    let p = problem(
+        app.post(&admin, &reset, json!({ "password": "short" }))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["path"], "password", "{p}");
+    let unknown = format!("/api/v1/admin/users/{}/password", uuid::Uuid::new_v4());
+    assert_eq!(
+        app.post(&admin, &unknown, json!({ "password": "initial-secret-9" }))
+            .await
+            .status(),
+        404
+    );
+    let r = app
+        .post(&admin, &reset, json!({ "password": "initial-secret-9" }))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get(&clerk, "/api/v1/me").await.status(), 401);
+    assert_eq!(login("brand-new-secret-1").await.unwrap().status(), 401);
+    assert_eq!(login("initial-secret-9").await.unwrap().status(), 200);
+    assert!(audit_actions(&app).contains(&"reset_password".to_owned()));
+    // No password is written into the audit log.
+    let leaked = crate::concurrency::scalar(
+        &app,
+        "SELECT count(*) AS n FROM audit_log WHERE entry LIKE '%secret%'",
+    );
+    assert_eq!(leaked, 0);
+}

@@ -762,6 +762,7 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
     admin.close().await.unwrap();
     let auditor = signed_in(&driver, &app, "auditor").await;
     found.extend(visit(&auditor, &app, "/admin/audit", Some("26-audit")).await);
+    found.extend(visit(&auditor, &app, "/account/password", Some("27-password")).await);
     auditor.close().await.unwrap();
 
     assert!(

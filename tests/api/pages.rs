@@ -500,6 +500,43 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     let (_, html) = page(&a, &app, "/admin").await;
     assert!(html.contains("aria-label=\"启用 inspector2\""), "{html}");
 
+    // The admin changes their own password on the page: a wrong current one is named, and
+    // nothing changes; the right one changes it.
+    let (status, html) = page(&a, &app, "/account/password").await;
+    assert_eq!(status, 200);
+    let token = csrf(&html);
+    let (status, html) = post_form(
+        &a,
+        &app,
+        "/account/password",
+        &[
+            ("_csrf", &token),
+            ("current_password", "wrong-one"),
+            ("new_password", "another-good-one"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("当前密码不正确"), "{html}");
+    let (status, html) = post_form(
+        &a,
+        &app,
+        "/account/password",
+        &[
+            ("_csrf", &token),
+            ("current_password", "correct-horse-battery"),
+            ("new_password", "another-good-one"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("密码已修改"), "{html}");
+    assert_eq!(
+        page(&a, &app, "/admin").await.0,
+        200,
+        "this session goes on"
+    );
+
     // The 2027 calendar: a bad date is shown; a good notice is loaded.
     let (status, html) = page(&a, &app, "/admin/calendar?year=2027").await;
     assert_eq!(status, 200);

@@ -146,6 +146,31 @@ async fn set_active(
     Ok(HttpResponse::Ok().json(change))
 }
 
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The new initial password, 10 to 128 characters, to be told to the person.
+    pub password: String,
+}
+
+/// Set a new initial password for an account (admins); every session of it ends.
+#[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), request_body = ResetPassword, responses((status = 200, body = auth::PasswordChanged), (status = 403), (status = 404), (status = 422)), security(("bearer" = [])))]
+#[post("/admin/users/{id}/password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    who: Authed,
+    id: web::Path<Uuid>,
+    body: Body<ResetPassword>,
+) -> Result<HttpResponse, AppError> {
+    require(&who, &[Role::Admin])?;
+    let body = validated(body.into_inner()?)?;
+    let (admin, user) = (who.principal, id.into_inner());
+    let done = state
+        .run(move |conn, ctx| auth::reset_password(conn, &admin, user, &body.password, ctx.now))
+        .await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
 /// List accounts (admins).
 #[utoipa::path(tag = "admin", params(Page), responses((status = 200, body = [UserSummary]), (status = 403)), security(("bearer" = [])))]
 #[get("/admin/users")]

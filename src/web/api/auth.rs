@@ -176,3 +176,40 @@ pub async fn logout(state: web::Data<AppState>, who: Authed) -> Result<HttpRespo
 pub async fn me(who: Authed) -> HttpResponse {
     HttpResponse::Ok().json(who.principal)
 }
+
+#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[validate(length(min = 1, max = 128))]
+    pub current_password: String,
+    /// 10 to 128 characters, not the current one.
+    pub new_password: String,
+}
+
+/// Change one's own password. The other sessions and tokens of the account end; this one stays.
+#[utoipa::path(tag = "auth", request_body = ChangePassword,
+    responses((status = 200, body = auth::PasswordChanged), (status = 401), (status = 422), (status = 429)),
+    security(("bearer" = [])))]
+#[post("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    who: Authed,
+    body: Body<ChangePassword>,
+) -> Result<HttpResponse, AppError> {
+    let body = validated(body.into_inner()?)?;
+    let settings = state.settings.auth.clone();
+    let done = state
+        .run(move |conn, ctx| {
+            auth::change_password(
+                conn,
+                &settings,
+                &who.principal,
+                &who.token,
+                &body.current_password,
+                &body.new_password,
+                ctx.now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(done))
+}

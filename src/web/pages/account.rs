@@ -492,3 +492,84 @@ pub async fn register(
         Err(e) => Err(PageError::from_app(&v, e)),
     }
 }
+
+#[derive(Template)]
+#[template(path = "pages/password.html", config = "config/askama.toml")]
+struct PasswordPage {
+    ui: Ui,
+    done: bool,
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
+/// Change one's own password (every signed-in person).
+#[get("/account/password")]
+pub async fn password_page(v: Viewer) -> Result<HttpResponse, PageError> {
+    if v.principal.is_none() {
+        return Ok(v.to_login());
+    }
+    v.render(
+        StatusCode::OK,
+        &PasswordPage {
+            ui: v.ui(),
+            done: false,
+            problems: Vec::new(),
+        },
+    )
+}
+
+#[post("/account/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    v: Viewer,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) else {
+        return Ok(v.to_login());
+    };
+    v.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let settings = state.settings.auth.clone();
+    let result = state
+        .run(move |conn, ctx| {
+            auth::change_password(
+                conn,
+                &settings,
+                &p,
+                &token,
+                &form.current_password,
+                &form.new_password,
+                ctx.now,
+            )
+        })
+        .await;
+    let (status, done, problems) = match result {
+        Ok(_) => (StatusCode::OK, true, Vec::new()),
+        Err(AppError::Validation(problems)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+            problems
+                .iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
+        ),
+        Err(e) => return Err(PageError::from_app(&v, e)),
+    };
+    v.render(
+        status,
+        &PasswordPage {
+            ui: v.ui(),
+            done,
+            problems,
+        },
+    )
+}

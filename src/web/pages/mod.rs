@@ -498,6 +498,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(admin::create_user)
         .service(admin::retry_mail)
         .service(admin::set_active)
+        .service(account::password_page)
+        .service(account::change_password)
         .service(admin::audit)
         .service(admin::calendar)
         .service(admin::load_notice);
