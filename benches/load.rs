@@ -13,6 +13,10 @@
 //! written to the outbox, as in production, and left there; `cargo bench --bench jobs`
 //! measures sending them.
 //!
+//! After the levels, the floor: the same number of clients as the ratio's level sending an
+//! authenticated GET of the caller (`/api/v1/me`: one query) and of `/healthz` (none), with the
+//! CPU per request, to show what any request costs before an action does anything.
+//!
 //! Each filing goes through its life: one round of the one-time notice (clerk
 //! `request_supplement`, applicant `supplement`), then clerk `issue_receipt` and
 //! `select_for_check`, inspector `fail_inspection`, and from then on the re-check cycle
@@ -541,6 +545,57 @@ async fn run_client(
     Ok(out)
 }
 
+/// The floor under an action: the same clients sending a request that does next to nothing
+/// (`path`, a GET with the token), for the same time. Requests/s and CPU per request.
+async fn floor(
+    cfg: &Config,
+    service_pid: u32,
+    base: &str,
+    path: &str,
+    token: &str,
+    clients: usize,
+) -> Result<(f64, CpuSplit)> {
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(cfg.warmup);
+    let end = measure_from + Duration::from_secs(cfg.seconds);
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, token) = (format!("{base}{path}"), token.to_owned());
+            tokio::spawn(async move {
+                let http = http_client()?;
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    let r = http.get(&url).bearer_auth(&token).send().await?;
+                    if r.status() != 200 {
+                        bail!("GET {url}: {}", r.status());
+                    }
+                    r.bytes().await?;
+                    let now = Instant::now();
+                    if now >= measure_from && now <= end {
+                        n += 1;
+                    }
+                }
+                Ok::<_, anyhow::Error>(n)
+            })
+        })
+        .collect();
+    let window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let a = cpu_sample(service_pid);
+        tokio::time::sleep_until(end.into()).await;
+        (a, cpu_sample(service_pid))
+    });
+    let mut n = 0;
+    for h in handles {
+        n += h.await.context("a client task panicked")??;
+    }
+    let (a, b) = window.await.context("the CPU sampler")?;
+    Ok((
+        n as f64 / cfg.seconds as f64,
+        cpu_split(a, b, n, cfg.seconds as f64),
+    ))
+}
+
 #[derive(Debug)]
 struct Percentiles {
     p50: f64,
@@ -957,6 +1012,35 @@ async fn run() -> Result<()> {
         );
         rows.push((clients, p, pg));
     }
+    // The floor at the ratio's level: an authenticated GET of the caller (one query) and of the
+    // health check (none), with as many clients.
+    let floor_clients = RATIO_TARGET_CLIENTS.min(tokens.len());
+    let mut floors = Vec::new();
+    for (label, path) in [
+        ("GET /api/v1/me", "/api/v1/me"),
+        ("GET /healthz", "/healthz"),
+    ] {
+        let (per_s, cpu) = floor(
+            &cfg,
+            server.child.id(),
+            &base,
+            path,
+            &tokens[0].clerk,
+            floor_clients,
+        )
+        .await?;
+        println!(
+            "  floor, {floor_clients} clients, {label}: {per_s:.0} requests/s; CPU per request {:.0} µs = service {:.0} + load generator {:.0} + PostgreSQL and the rest {:.0}",
+            cpu.service_us + cpu.generator_us + cpu.rest_us,
+            cpu.service_us,
+            cpu.generator_us,
+            cpu.rest_us
+        );
+        floors.push(json!({
+            "request": label, "clients": floor_clients, "per_s": per_s,
+            "cpu_us": { "service": cpu.service_us, "load_generator": cpu.generator_us, "postgres_and_rest": cpu.rest_us },
+        }));
+    }
     if let Some(status) = server.child.try_wait()? {
         bail!(
             "permits exited during the run ({status}):\n{}",
@@ -1066,6 +1150,7 @@ async fn run() -> Result<()> {
         "cpus": cpus,
         "load_average_before": load_before,
         "load_average_after": load_average(),
+        "floor": floors,
         "config": {
             "seconds_per_level": cfg.seconds,
             "warmup_seconds": cfg.warmup,
