@@ -227,6 +227,9 @@ pub fn state(
         mail: mail_context,
         mailer,
         instance: instance_name().into(),
+        db_gate: Arc::new(tokio::sync::Semaphore::new(
+            prepared.pool.max_size() as usize
+        )),
         pool: prepared.pool,
         items: prepared.items,
         calendars: prepared.calendars,

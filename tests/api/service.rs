@@ -274,3 +274,32 @@ async fn registration_creates_an_applicant_who_can_log_in_and_file() {
     assert_eq!(r.status(), 409);
     let _ = Role::Applicant;
 }
+
+#[actix_web::test]
+async fn a_busy_service_answers_503_after_the_checkout_timeout_and_recovers() {
+    let app = TestApp::spawn_with(|s| {
+        s.database.pool_size = 1;
+        s.database.checkout_timeout_ms = 300;
+    })
+    .await;
+    let who = app.applicant("builder").await;
+    // The only connection is busy for a second.
+    let state = app.state.clone();
+    let busy = actix_web::rt::spawn(async move {
+        state
+            .run(|_, _| {
+                std::thread::sleep(std::time::Duration::from_millis(1000));
+                Ok(())
+            })
+            .await
+    });
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r = app.get(&who, "/api/v1/me").await;
+    // Refused while the connection is still busy: it gave up waiting instead of queueing on.
+    assert!(!busy.is_finished());
+    let body: Value = r.json::<Value>().await.unwrap();
+    assert_eq!(body["status"], 503, "{body}");
+    assert_eq!(body["code"], "unavailable");
+    busy.await.unwrap().unwrap();
+    assert_eq!(app.get(&who, "/api/v1/me").await.status(), 200);
+}
