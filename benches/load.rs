@@ -579,12 +579,7 @@ async fn floor(
             })
         })
         .collect();
-    let window = tokio::spawn(async move {
-        tokio::time::sleep_until(measure_from.into()).await;
-        let a = cpu_sample(service_pid);
-        tokio::time::sleep_until(end.into()).await;
-        (a, cpu_sample(service_pid))
-    });
+    let window = cpu_window(service_pid, measure_from, end);
     let mut n = 0;
     for h in handles {
         n += h.await.context("a client task panicked")??;
@@ -661,13 +656,7 @@ async fn drive(
             ))
         })
         .collect();
-    // CPU over the measured window only.
-    let window = tokio::spawn(async move {
-        tokio::time::sleep_until(measure_from.into()).await;
-        let a = cpu_sample(service_pid);
-        tokio::time::sleep_until(end.into()).await;
-        (a, cpu_sample(service_pid))
-    });
+    let window = cpu_window(service_pid, measure_from, end);
     let mut latencies = Vec::new();
     let mut mix = BTreeMap::new();
     let mut error_kinds: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -846,6 +835,20 @@ fn cpu_sample(service_pid: u32) -> Cpu {
         service: process_ticks(&service_pid.to_string()),
         generator: process_ticks("self"),
     }
+}
+
+/// CPU samples at the start and the end of the measured window only.
+fn cpu_window(
+    service_pid: u32,
+    from: Instant,
+    end: Instant,
+) -> tokio::task::JoinHandle<(Cpu, Cpu)> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let a = cpu_sample(service_pid);
+        tokio::time::sleep_until(end.into()).await;
+        (a, cpu_sample(service_pid))
+    })
 }
 
 /// Where the CPU went over a measured window, per action (µs): the service, this load

@@ -59,7 +59,7 @@ pub fn seal(
 ) -> Result<SealReport, AppError> {
     conn.transaction(|conn| {
         let last = repo::lock_seals(conn)?;
-        let mut heads = repo::take_unsealed_heads(conn)?;
+        let heads = repo::take_unsealed_heads(conn)?;
         if heads.is_empty() {
             return Ok(SealReport {
                 sealed: false,
@@ -67,7 +67,6 @@ pub fn seal(
                 last_seal: last.as_ref().map(SealSummary::from),
             });
         }
-        heads.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let seq = last.as_ref().map_or(1, |l| l.seq + 1);
         let prev_hash = last
             .as_ref()

@@ -313,16 +313,10 @@ pub fn change_password(
 ) -> Result<PasswordChanged, AppError> {
     check_new_password("new_password", new)?;
     let u = users::by_id(conn, p.user_id)?.ok_or(AppError::Unauthenticated)?;
-    if let Some(until) = users::locked_until(conn, &u.username)?.filter(|t| *t > now) {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: (until - now).num_seconds().max(1) as u64,
-        });
-    }
+    ensure_not_locked(conn, &u.username, now)?;
     if !verify_password(current, &u.password_hash) {
         conn.transaction::<_, AppError, _>(|conn| {
-            let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
-            let max = i32::try_from(settings.max_failed_logins).unwrap_or(i32::MAX);
-            users::record_failed_login(conn, &u.username, max, lock_until, now)?;
+            count_failure(conn, settings, &u.username, now)?;
             Ok(())
         })?;
         return Err(AppError::one_invalid(
@@ -420,6 +414,32 @@ pub struct Login {
     pub user: Principal,
 }
 
+/// A name locked after repeated failures gets 429 until the lock ends.
+fn ensure_not_locked(
+    conn: &mut PgConnection,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if let Some(until) = users::locked_until(conn, name)?.filter(|u| *u > now) {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: (until - now).num_seconds().max(1) as u64,
+        });
+    }
+    Ok(())
+}
+
+/// One more failed password for a name, locking it at the configured count; the count.
+fn count_failure(
+    conn: &mut PgConnection,
+    settings: &AuthSettings,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<i32> {
+    let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
+    let max = i32::try_from(settings.max_failed_logins).unwrap_or(i32::MAX);
+    users::record_failed_login(conn, name, max, lock_until, now)
+}
+
 pub fn login(
     conn: &mut PgConnection,
     settings: &AuthSettings,
@@ -429,12 +449,7 @@ pub fn login(
 ) -> Result<Login, AppError> {
     // The name as typed decides the throttle, known or not (see the migration).
     let name = username.trim().to_lowercase();
-    if let Some(until) = users::locked_until(conn, &name)?.filter(|u| *u > now) {
-        let secs = (until - now).num_seconds().max(1) as u64;
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: secs,
-        });
-    }
+    ensure_not_locked(conn, &name, now)?;
     // Unknown and inactive accounts cost one verification too: no enumeration by timing.
     let user = users::by_username(conn, &name)?.filter(|u| u.active);
     let hash = user
@@ -443,9 +458,7 @@ pub fn login(
     let verified = verify_password(password, hash);
     let Some(user) = user.filter(|_| verified) else {
         conn.transaction::<_, AppError, _>(|conn| {
-            let lock_until = now + Duration::minutes(i64::from(settings.lockout_minutes));
-            let max = i32::try_from(settings.max_failed_logins).unwrap_or(i32::MAX);
-            let failures = users::record_failed_login(conn, &name, max, lock_until, now)?;
+            let failures = count_failure(conn, settings, &name, now)?;
             if let Some(u) = users::by_username(conn, &name)? {
                 audit::append(
                     conn,
