@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::db::cached::cached;
+use crate::db::batch::{Batch, Raw};
 use crate::db::schema::{audit_heads, audit_log, audit_seal_heads, audit_seals};
 use crate::domain::audit::{self as chain, StoredLink};
 
@@ -54,26 +54,71 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Append an entry to its chain in the caller's transaction, in one round trip: the database
-/// function `audit_append` (see its migration) upserts the chain's head, which takes the next
-/// `seq` and locks the head row until the transaction ends, so appends to one chain are
-/// serialised and gapless while different chains do not contend; it completes the entry with
-/// that `seq`, links it to the previous hash and writes the entry and the head's new hash.
-///
-/// The entry is the canonical JSON of its fields; `seq` sorts last among them, so the text up
-/// to `"seq":` is fixed before the `seq` is known and is sent along.
+/// Append an entry to its chain in the caller's transaction, in one round trip (see
+/// [`append_in`]); the entry as written.
 pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
-    let head = entry_head(&ev);
-    cached(
-        diesel::sql_query("SELECT * FROM audit_append($1, $2, $3, $4, $5, $6)")
-            .bind::<diesel::sql_types::Text, _>(&ev.chain)
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.filing_id)
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(ev.actor_id)
-            .bind::<diesel::sql_types::Text, _>(ev.action)
-            .bind::<diesel::sql_types::Timestamptz, _>(ev.at)
-            .bind::<diesel::sql_types::Text, _>(&head),
+    let mut batch = Batch::new();
+    let entry = append_parts(&mut batch, &ev);
+    batch
+        .flush_returning::<AuditRow>(conn, entry.sql(" RETURNING *"))?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
+}
+
+/// Add an entry to `batch`, written when the batch is.
+///
+/// Two statements: the chain head's upsert takes the next `seq` and locks the head row until
+/// the transaction ends, so appends to one chain are serialised and gapless while different
+/// chains do not contend; it computes the new hash from the locked (latest) head and returns
+/// the hash it replaced. The entry is then inserted from that row. The entry is the canonical
+/// JSON of its fields; `seq` sorts last among them, so the text up to `"seq":` is fixed before
+/// the `seq` is known and is sent along. The link is SHA-256 over prev_hash || '\n' || entry
+/// in lower-case hex, exactly as src/domain/audit.rs verifies it.
+pub fn append_in(batch: &mut Batch, ev: &Event<'_>) {
+    let entry = append_parts(batch, ev);
+    batch.push(entry);
+}
+
+/// Push the head's upsert; the entry's INSERT, reading it, for the caller to place.
+fn append_parts(batch: &mut Batch, ev: &Event<'_>) -> Raw {
+    use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let head = entry_head(ev);
+    let h = batch.push(
+        Raw::new(
+            "INSERT INTO audit_heads AS h (chain, seq, prev_hash, hash, updated_at) \
+             VALUES (",
+        )
+        .bind::<Text, _>(ev.chain.clone())
+        .sql(", 1, repeat('0', 64), encode(sha256(convert_to(repeat('0', 64) || E'\\n' || ")
+        .bind::<Text, _>(head.clone())
+        .sql(" || '1}', 'UTF8')), 'hex'), ")
+        .bind::<Timestamptz, _>(ev.at)
+        .sql(
+            ") ON CONFLICT (chain) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, \
+             hash = encode(sha256(convert_to(h.hash || E'\\n' || ",
+        )
+        .bind::<Text, _>(head.clone())
+        .sql(
+            " || (h.seq + 1)::text || '}', 'UTF8')), 'hex'), updated_at = EXCLUDED.updated_at \
+             RETURNING h.seq, h.prev_hash, h.hash",
+        ),
+    );
+    Raw::new(
+        "INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, \
+         hash) SELECT ",
     )
-    .get_result(conn)
+    .bind::<Text, _>(ev.chain.clone())
+    .sql(", seq, ")
+    .bind::<Nullable<SqlUuid>, _>(ev.filing_id)
+    .sql(", ")
+    .bind::<Nullable<SqlUuid>, _>(ev.actor_id)
+    .sql(", ")
+    .bind::<Text, _>(ev.action.to_owned())
+    .sql(", ")
+    .bind::<Timestamptz, _>(ev.at)
+    .sql(", ")
+    .bind::<Text, _>(head)
+    .sql(format!(" || seq::text || '}}', prev_hash, hash FROM {h}"))
 }
 
 /// The canonical entry without its `seq`, open for it: `{…,"payload":…,"seq":`. The entry is
