@@ -34,7 +34,7 @@ impl<Q: QueryFragment<Pg>> Cached<Q> {
 
 /// A writing statement with `RETURNING 1` appended (see [`Cached::execute`]).
 #[derive(Debug, Clone, Copy)]
-pub struct ReturningOne<Q>(Q);
+pub struct ReturningOne<Q>(pub Q);
 
 impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for ReturningOne<Q> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

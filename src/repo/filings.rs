@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::db::batch::Batch;
 use crate::db::cached::cached;
 use crate::db::schema::{
     clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
@@ -290,30 +291,29 @@ pub fn reviews_for_visit(
         .load(conn)
 }
 
+/// Record a department's review (written with the batch).
 #[allow(clippy::too_many_arguments)]
-pub fn insert_review(
-    conn: &mut PgConnection,
+pub fn insert_review_in(
+    batch: &mut Batch,
     filing: Uuid,
     visit: i32,
-    department: &str,
-    verdict: &str,
-    opinion: Option<&str>,
-    reason: Option<&str>,
+    department: String,
+    verdict: String,
+    opinion: Option<String>,
+    reason: Option<String>,
     by: Uuid,
     at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    diesel::insert_into(reviews::table)
-        .values((
-            reviews::filing_id.eq(filing),
-            reviews::visit.eq(visit),
-            reviews::department.eq(department),
-            reviews::verdict.eq(verdict),
-            reviews::opinion.eq(opinion),
-            reviews::reason.eq(reason),
-            reviews::decided_by.eq(by),
-            reviews::decided_at.eq(at),
-        ))
-        .execute(conn)
+) {
+    batch.push(diesel::insert_into(reviews::table).values((
+        reviews::filing_id.eq(filing),
+        reviews::visit.eq(visit),
+        reviews::department.eq(department),
+        reviews::verdict.eq(verdict),
+        reviews::opinion.eq(opinion),
+        reviews::reason.eq(reason),
+        reviews::decided_by.eq(by),
+        reviews::decided_at.eq(at),
+    )));
 }
 
 pub fn count_objections(conn: &mut PgConnection, filing: Uuid, visit: i32) -> QueryResult<i64> {
@@ -324,42 +324,22 @@ pub fn count_objections(conn: &mut PgConnection, filing: Uuid, visit: i32) -> Qu
         .get_result(conn)
 }
 
-pub fn insert_objection(
-    conn: &mut PgConnection,
+/// Record an objection from the public notice (written with the batch).
+pub fn insert_objection_in(
+    batch: &mut Batch,
     filing: Uuid,
     visit: i32,
-    body: &str,
+    body: String,
     by: Uuid,
     at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    diesel::insert_into(objections::table)
-        .values((
-            objections::filing_id.eq(filing),
-            objections::visit.eq(visit),
-            objections::body.eq(body),
-            objections::recorded_by.eq(by),
-            objections::recorded_at.eq(at),
-        ))
-        .execute(conn)
-}
-
-pub fn insert_clock_event(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    event: &str,
-    reason: Option<&str>,
-    at: DateTime<Utc>,
-    actor: Option<Uuid>,
-) -> QueryResult<usize> {
-    diesel::insert_into(clock_events::table)
-        .values((
-            clock_events::filing_id.eq(filing),
-            clock_events::event.eq(event),
-            clock_events::reason.eq(reason),
-            clock_events::at.eq(at),
-            clock_events::actor_id.eq(actor),
-        ))
-        .execute(conn)
+) {
+    batch.push(diesel::insert_into(objections::table).values((
+        objections::filing_id.eq(filing),
+        objections::visit.eq(visit),
+        objections::body.eq(body),
+        objections::recorded_by.eq(by),
+        objections::recorded_at.eq(at),
+    )));
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
@@ -599,46 +579,86 @@ impl FactsJson {
     }
 }
 
-/// Append several clock events in one statement.
-pub fn insert_clock_events(
-    conn: &mut PgConnection,
+/// Append clock events (written with the batch; none: nothing).
+pub fn insert_clock_events_in(
+    batch: &mut Batch,
     filing: Uuid,
     events: &[(&str, Option<&str>)],
     at: DateTime<Utc>,
     actor: Option<Uuid>,
-) -> QueryResult<usize> {
+) {
     if events.is_empty() {
-        return Ok(0);
+        return;
     }
     let rows: Vec<_> = events
         .iter()
         .map(|(event, reason)| {
             (
                 clock_events::filing_id.eq(filing),
-                clock_events::event.eq(*event),
-                clock_events::reason.eq(*reason),
+                clock_events::event.eq((*event).to_owned()),
+                clock_events::reason.eq(reason.map(str::to_owned)),
                 clock_events::at.eq(at),
                 clock_events::actor_id.eq(actor),
             )
         })
         .collect();
-    // One or two events: a handful of texts, each prepared once.
-    cached(diesel::insert_into(clock_events::table).values(rows)).execute(conn)
+    batch.push(diesel::insert_into(clock_events::table).values(rows));
 }
 
-/// Write an action's changes and the recomputed deadline copies in one statement.
-pub fn update_with_deadlines(
-    conn: &mut PgConnection,
-    id: Uuid,
-    changes: &FilingChanges,
-    deadlines: &DeadlineColumns,
-) -> QueryResult<FilingRow> {
-    cached(
-        diesel::update(filings::table.find(id))
-            .set((changes, deadlines))
-            .returning(FilingRow::as_returning()),
-    )
-    .get_result(conn)
+/// Write an action's changes and the recomputed deadline copies (with the batch). The row as
+/// written is `FilingRow::with_changes`.
+pub fn update_in(batch: &mut Batch, id: Uuid, changes: FilingChanges, deadlines: DeadlineColumns) {
+    batch.push(diesel::update(filings::table.find(id)).set((changes, deadlines)));
+}
+
+impl FilingRow {
+    /// The row after an UPDATE with `c` (what `update_in` writes, without reading it back).
+    pub fn with_changes(mut self, c: &FilingChanges) -> FilingRow {
+        fn set<T: Clone>(field: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                field.clone_from(v);
+            }
+        }
+        let FilingChanges {
+            number,
+            state,
+            state_kind,
+            department,
+            version,
+            state_visit,
+            form,
+            promises,
+            notice,
+            entered_state_at,
+            submitted_at,
+            accepted_at,
+            closed_at,
+            updated_at,
+        } = c;
+        if number.is_some() {
+            self.number.clone_from(number);
+        }
+        set(&mut self.state, state);
+        set(&mut self.state_kind, state_kind);
+        set(&mut self.department, department);
+        set(&mut self.version, version);
+        set(&mut self.state_visit, state_visit);
+        set(&mut self.form, form);
+        set(&mut self.promises, promises);
+        set(&mut self.notice, notice);
+        set(&mut self.entered_state_at, entered_state_at);
+        if submitted_at.is_some() {
+            self.submitted_at = *submitted_at;
+        }
+        if accepted_at.is_some() {
+            self.accepted_at = *accepted_at;
+        }
+        if closed_at.is_some() {
+            self.closed_at = *closed_at;
+        }
+        set(&mut self.updated_at, updated_at);
+        self
+    }
 }
 
 /// A filing with its running clock's due and warning days.

@@ -11,6 +11,7 @@ use diesel::sql_types::{Array, BigInt, Text as SqlText};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::db::batch::Batch;
 use crate::db::cached::cached;
 use crate::db::schema::outbox;
 
@@ -68,6 +69,16 @@ pub fn insert_one(conn: &mut PgConnection, row: &OwnedMail) -> QueryResult<usize
             .do_nothing(),
     )
     .execute(conn)
+}
+
+/// Insert one message unless its key exists, with the batch (the letter of an action).
+pub fn insert_one_in(batch: &mut Batch, row: OwnedMail) {
+    batch.push(
+        diesel::insert_into(outbox::table)
+            .values(row)
+            .on_conflict(outbox::dedupe_key)
+            .do_nothing(),
+    );
 }
 
 /// Insert many messages in one statement; those whose key exists are skipped. The number

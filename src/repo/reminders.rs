@@ -12,6 +12,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use diesel::pg::Pg;
+use diesel::query_builder::QueryFragment;
+
+use crate::db::batch::Batch;
 use crate::db::cached::cached;
 use crate::db::schema::{applicant_deadlines, escalations, filings};
 
@@ -41,14 +45,14 @@ pub struct NewDeadline<'a> {
     pub reminders_sent: i32,
 }
 
-/// Open a deadline unless the same one (filing, code, day) is open already.
-pub fn open(conn: &mut PgConnection, d: &NewDeadline<'_>, at: DateTime<Utc>) -> QueryResult<bool> {
+/// Open a deadline unless the same one (filing, code, day) exists already (with the batch).
+pub fn open_in(batch: &mut Batch, d: &NewDeadline<'_>, at: DateTime<Utc>) {
     let days: Vec<Option<NaiveDate>> = d.remind_on.iter().copied().map(Some).collect();
-    let n = cached(
+    batch.push(
         diesel::insert_into(applicant_deadlines::table)
             .values((
                 applicant_deadlines::filing_id.eq(d.filing),
-                applicant_deadlines::code.eq(d.code),
+                applicant_deadlines::code.eq(d.code.to_owned()),
                 applicant_deadlines::due_on.eq(d.due_on),
                 applicant_deadlines::state_visit.eq(d.state_visit),
                 applicant_deadlines::remind_on.eq(days),
@@ -62,42 +66,38 @@ pub fn open(conn: &mut PgConnection, d: &NewDeadline<'_>, at: DateTime<Utc>) -> 
                 applicant_deadlines::due_on,
             ))
             .do_nothing(),
-    )
-    .execute(conn)?;
-    Ok(n == 1)
+    );
 }
 
-/// A filing's open deadlines.
-pub fn open_for(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<DeadlineRow>> {
-    applicant_deadlines::table
-        .filter(applicant_deadlines::filing_id.eq(filing))
-        .filter(applicant_deadlines::closed_at.is_null())
-        .order(applicant_deadlines::due_on)
-        .select(DeadlineRow::as_select())
-        .load(conn)
-}
-
-/// Close the open deadlines of a filing that `which` selects, in one statement.
+/// Close a filing's open deadlines: now, or with the batch.
 pub fn close(
     conn: &mut PgConnection,
     filing: Uuid,
     which: Closing<'_>,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
+    cached(close_query(filing, which, at)).execute(conn)
+}
+
+pub fn close_in(batch: &mut Batch, filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) {
+    batch.push(close_query(filing, which, at));
+}
+
+fn close_query(filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> Box<dyn QueryFragment<Pg>> {
     let open = diesel::update(applicant_deadlines::table)
         .filter(applicant_deadlines::filing_id.eq(filing))
         .filter(applicant_deadlines::closed_at.is_null());
     let closed = applicant_deadlines::closed_at.eq(at);
     match which {
-        Closing::All => cached(open.set(closed)).execute(conn),
-        Closing::Visit(v) => cached(
+        Closing::All => Box::new(open.set(closed)),
+        Closing::Visit(v) => Box::new(
             open.filter(applicant_deadlines::state_visit.eq(v))
                 .set(closed),
-        )
-        .execute(conn),
-        Closing::Code(c) => {
-            cached(open.filter(applicant_deadlines::code.eq(c)).set(closed)).execute(conn)
-        }
+        ),
+        Closing::Code(c) => Box::new(
+            open.filter(applicant_deadlines::code.eq(c.to_owned()))
+                .set(closed),
+        ),
     }
 }
 

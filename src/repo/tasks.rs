@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::cached::cached;
+use crate::db::batch::{Batch, Raw};
+use crate::db::cached::ReturningOne;
 use crate::db::schema::{filings, tasks};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Deserialize)]
@@ -23,102 +24,77 @@ pub struct TaskRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// Open one task per (role, department) for a filing's new state, due on `due_on`.
-pub fn open_many(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    state: &str,
-    work: &[(&str, &str)],
-    due_on: Option<chrono::NaiveDate>,
-    at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    if work.is_empty() {
-        return Ok(0);
-    }
-    let rows: Vec<_> = work
-        .iter()
-        .map(|(role, department)| {
-            (
-                tasks::filing_id.eq(filing),
-                tasks::state.eq(state),
-                tasks::role.eq(*role),
-                tasks::department.eq(*department),
-                tasks::created_at.eq(at),
-                tasks::due_on.eq(due_on),
-            )
-        })
-        .collect();
-    // One task per department of a joint review at most: a handful of texts.
-    cached(diesel::insert_into(tasks::table).values(rows)).execute(conn)
-}
-
 /// A filing enters a new state: close its open tasks and open one per (role, department) for
-/// the new state, due on `due_on`. The tasks opened, by id. (Two statements: in one, with the
-/// UPDATE as a WITH clause, the INSERT may run first and meet the open task in the unique
-/// index `tasks_one_open`.)
+/// the new state, due on `due_on`, with the batch.
+///
+/// The closing UPDATE is a part of the batch; the INSERT of the new tasks is returned for the
+/// caller to send as the batch's last statement, `RETURNING` the tasks (`None`: the state has
+/// no queue). The INSERT reads the UPDATE's rows before its first row, so it runs after it: in
+/// the other order it would meet the task it replaces, still open, in the unique index
+/// `tasks_one_open` when the new state is worked by the same role and department.
 ///
 /// `any_open` says whether the filing has open tasks (the caller read them under the filing's
-/// lock); without any, the closing UPDATE is not sent.
-pub fn replace_open(
-    conn: &mut PgConnection,
+/// lock); without any, no closing UPDATE is sent.
+pub fn replace_open_in(
+    batch: &mut Batch,
     filing: Uuid,
     any_open: bool,
     state: &str,
     work: &[(&str, &str)],
     due_on: Option<chrono::NaiveDate>,
     at: DateTime<Utc>,
-) -> QueryResult<Vec<TaskRow>> {
-    if any_open {
-        close_all_open(conn, filing, at)?;
-    }
+) -> Option<Raw> {
+    use diesel::sql_types::{Array, Date, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let closed = any_open.then(|| {
+        batch.push(ReturningOne(
+            diesel::update(
+                tasks::table
+                    .filter(tasks::filing_id.eq(filing))
+                    .filter(tasks::closed_at.is_null()),
+            )
+            .set(tasks::closed_at.eq(Some(at))),
+        ))
+    });
     if work.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
-    let roles: Vec<&str> = work.iter().map(|(r, _)| *r).collect();
-    let departments: Vec<&str> = work.iter().map(|(_, d)| *d).collect();
-    let mut opened: Vec<TaskRow> = cached(
-        diesel::sql_query(
-            "INSERT INTO tasks (filing_id, state, role, department, created_at, due_on) \
-             SELECT $1, $2, w.role, w.department, $3, $4 \
-             FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS w(role, department, n) \
-             ORDER BY w.n \
-             RETURNING id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at",
+    let roles: Vec<String> = work.iter().map(|(r, _)| (*r).to_owned()).collect();
+    let departments: Vec<String> = work.iter().map(|(_, d)| (*d).to_owned()).collect();
+    let after_closing = closed
+        .map(|c| format!(" WHERE (SELECT count(*) FROM {c}) >= 0"))
+        .unwrap_or_default();
+    Some(
+        Raw::new(
+            "INSERT INTO tasks (filing_id, state, role, department, created_at, due_on) SELECT ",
         )
-        .bind::<diesel::sql_types::Uuid, _>(filing)
-        .bind::<diesel::sql_types::Text, _>(state)
-        .bind::<diesel::sql_types::Timestamptz, _>(at)
-        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Date>, _>(due_on)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(roles)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(departments),
+        .bind::<SqlUuid, _>(filing)
+        .sql(", ")
+        .bind::<Text, _>(state.to_owned())
+        .sql(", w.role, w.department, ")
+        .bind::<Timestamptz, _>(at)
+        .sql(", ")
+        .bind::<Nullable<Date>, _>(due_on)
+        .sql(" FROM unnest(")
+        .bind::<Array<Text>, _>(roles)
+        .sql("::text[], ")
+        .bind::<Array<Text>, _>(departments)
+        .sql("::text[]) WITH ORDINALITY AS w(role, department, n)")
+        .sql(after_closing)
+        .sql(
+            " ORDER BY w.n RETURNING id, filing_id, state, role, department, created_at, \
+             claimed_by, claimed_at, closed_at",
+        ),
     )
-    .load(conn)?;
-    opened.sort_by_key(|t| t.id);
-    Ok(opened)
 }
 
-pub fn close_all_open(
-    conn: &mut PgConnection,
+/// A department's review is done: its task closes (with the batch).
+pub fn close_for_department_in(
+    batch: &mut Batch,
     filing: Uuid,
+    department: String,
     at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    cached(
-        diesel::update(
-            tasks::table
-                .filter(tasks::filing_id.eq(filing))
-                .filter(tasks::closed_at.is_null()),
-        )
-        .set(tasks::closed_at.eq(Some(at))),
-    )
-    .execute(conn)
-}
-
-pub fn close_for_department(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    department: &str,
-    at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    cached(
+) {
+    batch.push(
         diesel::update(
             tasks::table
                 .filter(tasks::filing_id.eq(filing))
@@ -126,8 +102,7 @@ pub fn close_for_department(
                 .filter(tasks::closed_at.is_null()),
         )
         .set(tasks::closed_at.eq(Some(at))),
-    )
-    .execute(conn)
+    );
 }
 
 pub fn open_for_filing(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Vec<TaskRow>> {

@@ -18,6 +18,7 @@ use super::auth::Principal;
 use super::deadlines::{self, Clocks};
 use super::items::{Item, Registry};
 use crate::clock::local_date;
+use crate::db::batch::{Batch, Raw};
 use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Action, Input, Role, State, StateKind};
 use crate::domain::engine::{
@@ -692,7 +693,13 @@ pub fn act(
         let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
             .map_err(|r| refusal(r, &item, &row))?;
         let before = row.clone();
-        let applied = apply(conn, ctx, p, &item, from, row, &facts, &outcome, input)?;
+        // The action's writes go to the database together, in one statement at the end (see
+        // `db::batch`); only those whose result the action needs at once (a filing number, a
+        // closing's report row) are sent on their own.
+        let mut batch = Batch::new();
+        let applied = apply(
+            conn, &mut batch, ctx, p, &item, from, row, &facts, &outcome, input,
+        )?;
         let (row, clocks) = (applied.row, applied.clocks);
         let to = state_of(&item, &row)?;
         if outcome.changes_state() && to.kind.is_final() {
@@ -700,7 +707,7 @@ pub fn act(
         }
         let on_file = |code: &str| facts.materials.get(code).is_some_and(|n| *n > 0);
         super::notify::after_action(
-            conn,
+            &mut batch,
             ctx.mail,
             ctx.calendar,
             ctx.now,
@@ -720,15 +727,22 @@ pub fn act(
                 open_deadlines: facts.open_deadlines > 0,
             },
         )?;
-        let facts = facts.after(
-            ctx,
-            p,
-            &outcome,
-            input,
-            &row,
-            applied.ledger,
-            applied.opened,
-        );
+        let opened = match applied.tasks {
+            Some(Some(insert)) => {
+                let mut opened: Vec<tasks::TaskRow> = batch.flush_returning(conn, insert)?;
+                opened.sort_by_key(|t| t.id);
+                Some(opened)
+            }
+            Some(None) => {
+                batch.flush(conn)?;
+                Some(Vec::new())
+            }
+            None => {
+                batch.flush(conn)?;
+                None
+            }
+        };
+        let facts = facts.after(ctx, p, &outcome, input, &row, applied.ledger, opened);
         render(conn, ctx, p, &item, row, facts)
     })
 }
@@ -1036,9 +1050,12 @@ impl Facts {
     }
 }
 
+/// Decide what an action writes: the writes whose results are needed now (a filing number,
+/// the received-count of a first submission) are sent; the rest go into `batch`.
 #[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &mut PgConnection,
+    batch: &mut Batch,
     ctx: &Ctx<'_>,
     p: &Principal,
     item: &Item,
@@ -1089,26 +1106,33 @@ fn apply(
                 changes.notice = Some(Some(v));
             }
             Effect::RecordObjection(text) => {
-                repo::insert_objection(conn, row.id, row.state_visit, text, p.user_id, ctx.now)?;
+                repo::insert_objection_in(
+                    batch,
+                    row.id,
+                    row.state_visit,
+                    text.clone(),
+                    p.user_id,
+                    ctx.now,
+                );
                 audit_extra.insert("objection".into(), json!(text));
             }
             Effect::RecordReview {
                 department,
                 verdict,
             } => {
-                repo::insert_review(
-                    conn,
+                repo::insert_review_in(
+                    batch,
                     row.id,
                     row.state_visit,
-                    department,
-                    verdict.as_str(),
-                    input.opinion.as_deref(),
-                    input.reason.as_deref(),
+                    department.clone(),
+                    verdict.as_str().to_owned(),
+                    input.opinion.clone(),
+                    input.reason.clone(),
                     p.user_id,
                     ctx.now,
-                )?;
+                );
                 if !outcome.changes_state() {
-                    tasks::close_for_department(conn, row.id, department, ctx.now)?;
+                    tasks::close_for_department_in(batch, row.id, department.clone(), ctx.now);
                 }
                 audit_extra.insert(
                     "review".into(),
@@ -1139,7 +1163,7 @@ fn apply(
             }
         }
     }
-    repo::insert_clock_events(conn, row.id, &clock_events, ctx.now, Some(p.user_id))?;
+    repo::insert_clock_events_in(batch, row.id, &clock_events, ctx.now, Some(p.user_id));
 
     // The row as it will be, to derive its deadlines before writing it once.
     let mut next = row.clone();
@@ -1161,21 +1185,19 @@ fn apply(
         next.closed_at = changes.closed_at.or(row.closed_at);
     }
     let clocks = deadlines::clocks(ctx.calendar, item, &next, &ledger, ctx.today(), ctx.offset)?;
-    let updated =
-        repo::update_with_deadlines(conn, row.id, &changes, &deadlines::columns(&clocks))?;
-    let opened = if outcome.changes_state() {
-        Some(enter_tasks(
-            conn,
+    let updated = row.clone().with_changes(&changes);
+    repo::update_in(batch, row.id, changes, deadlines::columns(&clocks));
+    let tasks = outcome.changes_state().then(|| {
+        enter_tasks(
+            batch,
             ctx,
             row.id,
             !facts.tasks.is_empty(),
             item,
             to,
             clocks.next_due_on,
-        )?)
-    } else {
-        None
-    };
+        )
+    });
 
     let mut payload = json!({
         "action": outcome.action,
@@ -1198,15 +1220,15 @@ fn apply(
         obj.extend(audit_extra);
     }
     let action = format!("action:{}", outcome.action);
-    audit::append(
-        conn,
-        Event::filing(row.id, p.user_id, &action, ctx.now, payload),
-    )?;
+    audit::append_in(
+        batch,
+        &Event::filing(row.id, p.user_id, &action, ctx.now, payload),
+    );
     Ok(Applied {
         row: updated,
         clocks,
         ledger,
-        opened,
+        tasks,
     })
 }
 
@@ -1216,22 +1238,23 @@ struct Applied {
     clocks: Clocks,
     /// The clock ledger with the action's events.
     ledger: Vec<LedgerEntry>,
-    /// The tasks opened for the new state (`None`: the state did not change).
-    opened: Option<Vec<tasks::TaskRow>>,
+    /// The new state's tasks, to be opened by the batch's last statement (`None`: the state
+    /// did not change; `Some(None)`: the new state has no queue).
+    tasks: Option<Option<Raw>>,
 }
 
 /// Enter a state's queue: close the filing's open tasks and open those the state needs, one
 /// per department of a joint review or one for the state's queue role, sorting by the
-/// filing's next due date. The tasks opened.
+/// filing's next due date, with the batch. The INSERT of the tasks, for the batch's last statement.
 fn enter_tasks(
-    conn: &mut PgConnection,
+    batch: &mut Batch,
     ctx: &Ctx<'_>,
     filing: Uuid,
     any_open: bool,
     item: &Item,
     state: &State,
     due_on: Option<NaiveDate>,
-) -> Result<Vec<tasks::TaskRow>, AppError> {
+) -> Option<Raw> {
     let role = state.queue.map(|r| r.as_str()).unwrap_or("reviewer");
     let work: Vec<(&str, &str)> = match (&state.parallel, state.queue) {
         (Some(parallel), _) => parallel
@@ -1242,15 +1265,7 @@ fn enter_tasks(
         (None, Some(q)) => vec![(q.as_str(), item.def.department_of(state))],
         (None, None) => Vec::new(),
     };
-    Ok(tasks::replace_open(
-        conn,
-        filing,
-        any_open,
-        &state.code,
-        &work,
-        due_on,
-        ctx.now,
-    )?)
+    tasks::replace_open_in(batch, filing, any_open, &state.code, &work, due_on, ctx.now)
 }
 
 /// The caller's view of a filing.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::deadlines::Clocks;
 use super::items::Item;
+use crate::db::batch::Batch;
 use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Lang, State, StateKind};
 use crate::domain::engine::{ClockChange, Effect, Notice, Outcome};
@@ -141,6 +142,24 @@ pub fn enqueue(
     Ok(inserted)
 }
 
+/// Render a letter into the outbox with the batch, unless its key is taken by then.
+#[allow(clippy::too_many_arguments)]
+fn enqueue_in(
+    batch: &mut Batch,
+    mail: &MailContext,
+    now: DateTime<Utc>,
+    key: &str,
+    kind: &str,
+    filing: Option<Uuid>,
+    to: &Recipient,
+    letter: &Letter,
+) -> Result<(), AppError> {
+    if let Some(row) = render(mail, now, key.to_owned(), kind, filing, to, letter)? {
+        outbox::insert_one_in(batch, row);
+    }
+    Ok(())
+}
+
 /// Everything about an action the notifications need.
 pub struct ActionFacts<'a> {
     pub item: &'a Item,
@@ -161,8 +180,11 @@ pub struct ActionFacts<'a> {
 }
 
 /// Tell the applicant about an action and open or close the deadlines it starts or ends.
+///
+/// Everything is written with `batch`: an action's letter, closings and openings go to the
+/// database in the statement that writes the action.
 pub fn after_action(
-    conn: &mut PgConnection,
+    batch: &mut Batch,
     mail: &MailContext,
     cal: &Calendar,
     now: DateTime<Utc>,
@@ -205,8 +227,8 @@ pub fn after_action(
         let letter =
             letters::applicant_event(to.lang, &to.name, &mail.authority, event, &facts, &detail);
         let key = format!("{}:{}:v{}", event.as_str(), a.after.id, a.after.version);
-        enqueue(
-            conn,
+        enqueue_in(
+            batch,
             mail,
             now,
             &key,
@@ -220,16 +242,19 @@ pub fn after_action(
     if a.outcome.changes_state() {
         // Leaving a state ends the deadlines bound to that visit (a rectification period ends
         // with the re-check request); a filing closed without approval ends all of them.
+        // (One closing or the other: two parts of one statement must not change one row.)
         if a.open_deadlines {
-            reminders::close(conn, a.after.id, Closing::Visit(a.before.state_visit), now)?;
-            if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
-                reminders::close(conn, a.after.id, Closing::All, now)?;
-            }
+            let which = if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
+                Closing::All
+            } else {
+                Closing::Visit(a.before.state_visit)
+            };
+            reminders::close_in(batch, a.after.id, which, now);
         }
         for d in def.deadlines.iter().filter(|d| d.on_entering == a.to.code) {
             let due = notify::period_end(cal, today, d.within).map_err(calendar)?;
             open_deadline(
-                conn,
+                batch,
                 cal,
                 today,
                 now,
@@ -251,7 +276,7 @@ pub fn after_action(
         for (material, date) in promises(a.after) {
             if !(a.materials_on_file)(&material) {
                 open_deadline(
-                    conn,
+                    batch,
                     cal,
                     today,
                     now,
@@ -288,7 +313,7 @@ fn promises(row: &FilingRow) -> Vec<(String, NaiveDate)> {
 
 #[allow(clippy::too_many_arguments)]
 fn open_deadline(
-    conn: &mut PgConnection,
+    batch: &mut Batch,
     cal: &Calendar,
     today: NaiveDate,
     now: DateTime<Utc>,
@@ -302,8 +327,8 @@ fn open_deadline(
     // Reminder days already past when the deadline opens are not sent late; one that is today
     // goes out at the next scan.
     let (next, passed) = notify::next_reminder(&days, today.pred_opt().unwrap_or(today));
-    reminders::open(
-        conn,
+    reminders::open_in(
+        batch,
         &NewDeadline {
             filing,
             code,
@@ -314,7 +339,7 @@ fn open_deadline(
             reminders_sent: i32::try_from(passed).unwrap_or(i32::MAX),
         },
         now,
-    )?;
+    );
     Ok(())
 }
 
