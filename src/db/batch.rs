@@ -140,6 +140,25 @@ impl Batch {
     }
 }
 
+/// An SQL condition that fails the whole statement (`serialization_failure`) unless `part`, a
+/// part with `RETURNING`, wrote exactly one row; true otherwise. Reading the part makes it run
+/// before whatever evaluates the condition.
+pub fn expect_one(part: &str) -> String {
+    format!("permits_expect_row((SELECT count(*) FROM {part}))")
+}
+
+/// Whether an error is [`expect_one`]'s (or another serialization failure): the rows read
+/// changed; read again.
+pub fn is_changed(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::SerializationFailure,
+            _
+        )
+    )
+}
+
 /// `WITH w0 AS (…), … <main>`; without a main, `SELECT 1`.
 struct Combined<'a, ST> {
     parts: &'a [(String, Fragment)],

@@ -6,7 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::batch::Batch;
-use crate::db::cached::cached;
+use crate::db::cached::{ReturningOne, cached};
 use crate::db::schema::{
     clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
 };
@@ -516,6 +516,18 @@ static LOCK_WITH_FACTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::n
     )
 });
 
+/// The filing row with its facts and its `xmin`, without a lock: see [`read_with_facts`].
+static READ_WITH_FACTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
+                f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
+                f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
+                f.updated_at, f.xmin::text AS row_xmin, {} \
+         FROM filings f WHERE f.id = $1",
+        facts_columns("f.id", "f.state_visit", "f.applicant_id")
+    )
+});
+
 pub fn facts(
     conn: &mut PgConnection,
     filing: Uuid,
@@ -558,6 +570,32 @@ pub fn lock_with_facts(
     .get_result(conn)
     .optional()?;
     locked.map(|l| Ok((l.filing, l.facts.rows()?))).transpose()
+}
+
+#[derive(QueryableByName)]
+struct Read {
+    #[diesel(embed)]
+    filing: FilingRow,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    row_xmin: String,
+    #[diesel(embed)]
+    facts: FactsJson,
+}
+
+/// Read the filing row and its facts in one statement, without a lock, with the row's `xmin`
+/// (the transaction that wrote this version of it). The statement's one snapshot makes the row
+/// and the facts agree; [`update_guarded_in`] then writes only if the row is still this version.
+pub fn read_with_facts(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(FilingRow, FactsRows, String)>> {
+    let read: Option<Read> = cached(
+        diesel::sql_query(READ_WITH_FACTS_SQL.as_str()).bind::<diesel::sql_types::Uuid, _>(id),
+    )
+    .get_result(conn)
+    .optional()?;
+    read.map(|r| Ok((r.filing, r.facts.rows()?, r.row_xmin)))
+        .transpose()
 }
 
 impl FactsJson {
@@ -609,6 +647,28 @@ pub fn insert_clock_events_in(
 /// written is `FilingRow::with_changes`.
 pub fn update_in(batch: &mut Batch, id: Uuid, changes: FilingChanges, deadlines: DeadlineColumns) {
     batch.push(diesel::update(filings::table.find(id)).set((changes, deadlines)));
+}
+
+/// As [`update_in`], but only if the row is still the version read with `xmin` (see
+/// [`read_with_facts`]); the part's name, for the batch's check that it wrote one row
+/// ([`crate::db::batch::expect_one`]). Any write to the row since, whether or not it bumped the
+/// version (a calendar reload recomputing the deadline copies), makes it write nothing.
+pub fn update_guarded_in(
+    batch: &mut Batch,
+    id: Uuid,
+    xmin: String,
+    changes: FilingChanges,
+    deadlines: DeadlineColumns,
+) -> String {
+    batch.push(ReturningOne(
+        diesel::update(
+            filings::table.find(id).filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("xmin::text = ")
+                    .bind::<diesel::sql_types::Text, _>(xmin),
+            ),
+        )
+        .set((changes, deadlines)),
+    ))
 }
 
 impl FilingRow {

@@ -33,10 +33,13 @@ pub struct TaskRow {
 /// the other order it would meet the task it replaces, still open, in the unique index
 /// `tasks_one_open` when the new state is worked by the same role and department.
 ///
-/// `any_open` says whether the filing has open tasks (the caller read them under the filing's
-/// lock); without any, no closing UPDATE is sent.
+/// `any_open` says whether the filing has open tasks (the caller read them with the filing);
+/// without any, no closing UPDATE is sent. `guard`: a condition the INSERT checks first (see
+/// `db::batch::expect_one`).
+#[allow(clippy::too_many_arguments)]
 pub fn replace_open_in(
     batch: &mut Batch,
+    guard: Option<String>,
     filing: Uuid,
     any_open: bool,
     state: &str,
@@ -60,9 +63,15 @@ pub fn replace_open_in(
     }
     let roles: Vec<String> = work.iter().map(|(r, _)| (*r).to_owned()).collect();
     let departments: Vec<String> = work.iter().map(|(_, d)| (*d).to_owned()).collect();
-    let after_closing = closed
-        .map(|c| format!(" WHERE (SELECT count(*) FROM {c}) >= 0"))
-        .unwrap_or_default();
+    let conditions: Vec<String> = guard
+        .into_iter()
+        .chain(closed.map(|c| format!("(SELECT count(*) FROM {c}) >= 0")))
+        .collect();
+    let after_closing = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
     Some(
         Raw::new(
             "INSERT INTO tasks (filing_id, state, role, department, created_at, due_on) SELECT ",

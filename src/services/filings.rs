@@ -18,7 +18,7 @@ use super::auth::Principal;
 use super::deadlines::{self, Clocks};
 use super::items::{Item, Registry};
 use crate::clock::local_date;
-use crate::db::batch::{Batch, Raw};
+use crate::db::batch::{self, Batch, Raw};
 use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Action, Input, Role, State, StateKind};
 use crate::domain::engine::{
@@ -646,6 +646,23 @@ fn actor<'a>(p: &'a Principal, row: &FilingRow) -> Actor<'a> {
 }
 
 /// Take an action on a filing.
+///
+/// An action is one transaction (DESIGN principle 2), taken in one of two ways:
+/// - **Read, then one guarded statement** (most actions): the filing and its facts are read in
+///   one statement without a lock; the engine decides; everything the action writes goes to
+///   the database as one statement whose first part updates the filing only if the row is
+///   still the version read (its `xmin`), and which fails as a whole otherwise
+///   (`db::batch::expect_one`). That is two round trips after the sign-in check, and the
+///   filing's row lock is held only while that statement runs. A write in between (another
+///   action, an edit, a calendar reload) makes it fail without writing anything; the action is
+///   then read and decided again, and a changed version gets the usual 409.
+/// - **Under the filing's lock** (an action that takes a filing number or closes the filing,
+///   whose report rows and gapless number must be written in the same transaction before the
+///   rest; or one that lost the race [`OPTIMISTIC_TRIES`] times): BEGIN, lock the row with its
+///   facts, write, COMMIT.
+///
+/// Either way the writes take their locks in the same order (the filing's row first), so the
+/// two ways cannot deadlock with each other.
 pub fn act(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -655,96 +672,189 @@ pub fn act(
     expected_version: i32,
     input: &ActInput,
 ) -> Result<FilingView, AppError> {
-    conn.transaction(|conn| {
-        // The row and its facts in one round trip (see `repo::lock_with_facts` on why the
-        // version check below makes that safe).
-        let (row, facts) = repo::lock_with_facts(conn, id)?.ok_or_else(not_found)?;
-        if !can_see(conn, p, &row)? {
-            return Err(not_found());
+    let req = ActRequest {
+        id,
+        action,
+        expected_version,
+        input,
+    };
+    for _ in 0..OPTIMISTIC_TRIES {
+        match act_once(conn, ctx, p, &req, Read::Optimistic)? {
+            Acted::Done(view) => return Ok(*view),
+            Acted::Changed => continue,
+            Acted::NeedsLock => break,
         }
-        let item = ctx.items.by_id(conn, row.item_version_id)?;
-        let from = state_of(&item, &row)?;
-        check_version(&row, expected_version, &row.state)?;
-        let facts = Facts::from_rows(&row, facts, ctx.offset)?;
-        // Someone else holds this department's task: acting behind their back is a conflict.
-        if let Some(dept) = p.department.as_deref()
-            && let Some(t) = facts
-                .tasks
-                .iter()
-                .find(|t| t.department == dept && t.claimed_by.is_some_and(|u| u != p.user_id))
-        {
-            return Err(AppError::conflict(
-                "claimed_by_other",
-                "该办件已由其他工作人员认领",
-                "Another member of staff has claimed this filing",
-                json!({ "task_id": t.id, "claimed_by": t.claimed_by }),
-            ));
-        }
+    }
+    conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
+        Acted::Done(view) => Ok(*view),
+        Acted::Changed | Acted::NeedsLock => Err(AppError::Internal(anyhow::anyhow!(
+            "an action under the filing's lock asked to be taken again"
+        ))),
+    })
+}
 
-        let snap = facts.snapshot(&row, ctx.offset);
-        let req = engine::Request {
-            action,
+/// How many times an action is read and decided again when its filing changed in between,
+/// before it is taken under the filing's lock.
+const OPTIMISTIC_TRIES: usize = 3;
+
+struct ActRequest<'a> {
+    id: Uuid,
+    action: &'a str,
+    expected_version: i32,
+    input: &'a ActInput,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Optimistic,
+    Locked,
+}
+
+enum Acted {
+    Done(Box<FilingView>),
+    /// The filing changed after it was read (optimistic only): nothing was written.
+    Changed,
+    /// The action must be taken under the filing's lock (optimistic only): nothing was written.
+    NeedsLock,
+}
+
+fn act_once(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    r: &ActRequest<'_>,
+    how: Read,
+) -> Result<Acted, AppError> {
+    let (id, action, expected_version, input) = (r.id, r.action, r.expected_version, r.input);
+    // The row and its facts in one round trip (see `repo::lock_with_facts` on why the version
+    // check below makes that safe under the lock; without it, the guard on the write does).
+    let (row, facts, xmin) = match how {
+        Read::Locked => {
+            let (row, facts) = repo::lock_with_facts(conn, id)?.ok_or_else(not_found)?;
+            (row, facts, None)
+        }
+        Read::Optimistic => {
+            let (row, facts, xmin) = repo::read_with_facts(conn, id)?.ok_or_else(not_found)?;
+            (row, facts, Some(xmin))
+        }
+    };
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    let from = state_of(&item, &row)?;
+    check_version(&row, expected_version, &row.state)?;
+    let facts = Facts::from_rows(&row, facts, ctx.offset)?;
+    // Someone else holds this department's task: acting behind their back is a conflict.
+    if let Some(dept) = p.department.as_deref()
+        && let Some(t) = facts
+            .tasks
+            .iter()
+            .find(|t| t.department == dept && t.claimed_by.is_some_and(|u| u != p.user_id))
+    {
+        return Err(AppError::conflict(
+            "claimed_by_other",
+            "该办件已由其他工作人员认领",
+            "Another member of staff has claimed this filing",
+            json!({ "task_id": t.id, "claimed_by": t.claimed_by }),
+        ));
+    }
+
+    let snap = facts.snapshot(&row, ctx.offset);
+    let req = engine::Request {
+        action,
+        reason: input.reason.as_deref(),
+        opinion: input.opinion.as_deref(),
+        verdict: input.verdict,
+        notice_items: &input.notice_items,
+        objection: input.objection.as_deref(),
+    };
+    let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
+        .map_err(|r| refusal(r, &item, &row))?;
+    if how == Read::Optimistic && needs_lock(&item, &row, &outcome) {
+        return Ok(Acted::NeedsLock);
+    }
+    let before = row.clone();
+    // The action's writes go to the database together, in one statement at the end (see
+    // `db::batch`); only those whose result the action needs at once (a filing number, a
+    // closing's report row) are sent on their own.
+    let mut batch = Batch::new();
+    let applied = apply(
+        conn, &mut batch, xmin, ctx, p, &item, from, row, &facts, &outcome, input,
+    )?;
+    let (row, clocks) = (applied.row, applied.clocks);
+    let to = state_of(&item, &row)?;
+    if outcome.changes_state() && to.kind.is_final() {
+        record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
+    }
+    let on_file = |code: &str| facts.materials.get(code).is_some_and(|n| *n > 0);
+    super::notify::after_action(
+        &mut batch,
+        ctx.mail,
+        ctx.calendar,
+        ctx.now,
+        ctx.today(),
+        &super::notify::ActionFacts {
+            item: &item,
+            from,
+            to,
+            outcome: &outcome,
+            before: &before,
+            after: &row,
+            clocks: &clocks,
             reason: input.reason.as_deref(),
             opinion: input.opinion.as_deref(),
-            verdict: input.verdict,
-            notice_items: &input.notice_items,
-            objection: input.objection.as_deref(),
-        };
-        let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
-            .map_err(|r| refusal(r, &item, &row))?;
-        let before = row.clone();
-        // The action's writes go to the database together, in one statement at the end (see
-        // `db::batch`); only those whose result the action needs at once (a filing number, a
-        // closing's report row) are sent on their own.
-        let mut batch = Batch::new();
-        let applied = apply(
-            conn, &mut batch, ctx, p, &item, from, row, &facts, &outcome, input,
-        )?;
-        let (row, clocks) = (applied.row, applied.clocks);
-        let to = state_of(&item, &row)?;
-        if outcome.changes_state() && to.kind.is_final() {
-            record_closing(conn, ctx, p, &item, &row, to.kind, &clocks)?;
+            materials_on_file: &on_file,
+            applicant: facts.applicant.as_ref(),
+            open_deadlines: facts.open_deadlines > 0,
+        },
+    )?;
+    let written = match (applied.tasks, &applied.guard) {
+        (Some(Some(insert)), _) => {
+            batch
+                .flush_returning::<tasks::TaskRow>(conn, insert)
+                .map(|mut opened| {
+                    opened.sort_by_key(|t| t.id);
+                    Some(opened)
+                })
         }
-        let on_file = |code: &str| facts.materials.get(code).is_some_and(|n| *n > 0);
-        super::notify::after_action(
-            &mut batch,
-            ctx.mail,
-            ctx.calendar,
-            ctx.now,
-            ctx.today(),
-            &super::notify::ActionFacts {
-                item: &item,
-                from,
-                to,
-                outcome: &outcome,
-                before: &before,
-                after: &row,
-                clocks: &clocks,
-                reason: input.reason.as_deref(),
-                opinion: input.opinion.as_deref(),
-                materials_on_file: &on_file,
-                applicant: facts.applicant.as_ref(),
-                open_deadlines: facts.open_deadlines > 0,
-            },
-        )?;
-        let opened = match applied.tasks {
-            Some(Some(insert)) => {
-                let mut opened: Vec<tasks::TaskRow> = batch.flush_returning(conn, insert)?;
-                opened.sort_by_key(|t| t.id);
-                Some(opened)
-            }
-            Some(None) => {
-                batch.flush(conn)?;
-                Some(Vec::new())
-            }
-            None => {
-                batch.flush(conn)?;
-                None
-            }
-        };
-        let facts = facts.after(ctx, p, &outcome, input, &row, applied.ledger, opened);
-        render(conn, ctx, p, &item, row, facts)
-    })
+        (tasks, Some(guard)) => batch
+            .flush_returning::<Checked>(conn, Raw::new(format!("SELECT {guard} AS ok")))
+            .map(|_| tasks.map(|_| Vec::new())),
+        (tasks, None) => batch.flush(conn).map(|()| tasks.map(|_| Vec::new())),
+    };
+    let opened = match written {
+        Ok(opened) => opened,
+        Err(e) if how == Read::Optimistic && batch::is_changed(&e) => return Ok(Acted::Changed),
+        Err(e) => return Err(e.into()),
+    };
+    let facts = facts.after(ctx, p, &outcome, input, &row, applied.ledger, opened);
+    Ok(Acted::Done(Box::new(render(
+        conn, ctx, p, &item, row, facts,
+    )?)))
+}
+
+/// The answer of the guard's `SELECT` (see `db::batch::expect_one`).
+#[derive(QueryableByName)]
+struct Checked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    #[allow(dead_code)]
+    ok: bool,
+}
+
+/// Whether an action must be taken under the filing's lock: it takes the filing's number
+/// (gapless per item and year: the counter's row and the filing must commit together, in
+/// that order) or closes the filing (its report row), writes whose results are needed before
+/// the rest.
+fn needs_lock(item: &Item, row: &FilingRow, outcome: &Outcome) -> bool {
+    let numbers = outcome.effects.contains(&Effect::AssignNumber)
+        && (row.number.is_none() || row.submitted_at.is_none());
+    let closes = outcome.changes_state()
+        && item
+            .def
+            .state(&outcome.to)
+            .is_none_or(|s| s.kind.is_final());
+    numbers || closes
 }
 
 /// A manager extends the statutory limit (行政许可法 §42: with the head's approval and written
@@ -1056,6 +1166,7 @@ impl Facts {
 fn apply(
     conn: &mut PgConnection,
     batch: &mut Batch,
+    xmin: Option<String>,
     ctx: &Ctx<'_>,
     p: &Principal,
     item: &Item,
@@ -1186,10 +1297,20 @@ fn apply(
     }
     let clocks = deadlines::clocks(ctx.calendar, item, &next, &ledger, ctx.today(), ctx.offset)?;
     let updated = row.clone().with_changes(&changes);
-    repo::update_in(batch, row.id, changes, deadlines::columns(&clocks));
+    let columns = deadlines::columns(&clocks);
+    let guard = match xmin {
+        Some(xmin) => Some(batch::expect_one(&repo::update_guarded_in(
+            batch, row.id, xmin, changes, columns,
+        ))),
+        None => {
+            repo::update_in(batch, row.id, changes, columns);
+            None
+        }
+    };
     let tasks = outcome.changes_state().then(|| {
         enter_tasks(
             batch,
+            guard.clone(),
             ctx,
             row.id,
             !facts.tasks.is_empty(),
@@ -1229,6 +1350,7 @@ fn apply(
         clocks,
         ledger,
         tasks,
+        guard,
     })
 }
 
@@ -1241,13 +1363,17 @@ struct Applied {
     /// The new state's tasks, to be opened by the batch's last statement (`None`: the state
     /// did not change; `Some(None)`: the new state has no queue).
     tasks: Option<Option<Raw>>,
+    /// The condition that the filing's UPDATE found the row as read (optimistic only).
+    guard: Option<String>,
 }
 
 /// Enter a state's queue: close the filing's open tasks and open those the state needs, one
 /// per department of a joint review or one for the state's queue role, sorting by the
 /// filing's next due date, with the batch. The INSERT of the tasks, for the batch's last statement.
+#[allow(clippy::too_many_arguments)]
 fn enter_tasks(
     batch: &mut Batch,
+    guard: Option<String>,
     ctx: &Ctx<'_>,
     filing: Uuid,
     any_open: bool,
@@ -1265,7 +1391,16 @@ fn enter_tasks(
         (None, Some(q)) => vec![(q.as_str(), item.def.department_of(state))],
         (None, None) => Vec::new(),
     };
-    tasks::replace_open_in(batch, filing, any_open, &state.code, &work, due_on, ctx.now)
+    tasks::replace_open_in(
+        batch,
+        guard,
+        filing,
+        any_open,
+        &state.code,
+        &work,
+        due_on,
+        ctx.now,
+    )
 }
 
 /// The caller's view of a filing.

@@ -167,6 +167,184 @@ async fn twenty_simultaneous_approvals_of_one_version_let_exactly_one_through() 
     }
 }
 
+/// Acceptance neither numbers nor closes the filing, so it takes the optimistic way (read
+/// without a lock, then one statement that writes only if the row is unchanged): twenty clerks
+/// accepting one version at once must still let exactly one through, with one clock start, one
+/// audit entry and one review task. (Without the guard on the write, every clerk that read the
+/// version before the first commit would write its own acceptance.)
+#[actix_web::test]
+async fn twenty_simultaneous_acceptances_of_one_version_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        let clerk = app
+            .staff(&format!("clerk{i}"), "window", &[Role::Clerk])
+            .await;
+        tokens.push(clerk.token.clone());
+        for _ in 0..4 {
+            tokens.push(app.login(&clerk.username, PASSWORD).await);
+        }
+    }
+    let clients: Vec<reqwest::Client> = tokens.iter().map(|_| reqwest::Client::new()).collect();
+    for (client, token) in clients.iter().zip(&tokens) {
+        let r = client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    for round in 0..3 {
+        let f = submitted_permit(&app, &builder).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        let version = f["version"].as_i64().unwrap();
+        let url = app.url(&format!("/api/v1/filings/{id}/actions/accept"));
+        let responses = join_all(clients.iter().zip(&tokens).map(|(client, token)| {
+            let url = url.clone();
+            async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "expected_version": version }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.unwrap())
+            }
+        }))
+        .await;
+        let outcomes: Vec<(u16, &Value)> =
+            responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
+        let ok: Vec<&Value> = responses
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round}: exactly one acceptance: {outcomes:?}"
+        );
+        assert_eq!(ok[0]["state"]["code"], "review");
+        for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 409, "round {round}: {body}");
+            assert_eq!(body["code"], "stale_version", "round {round}: {body}");
+        }
+        let count = |sql: String| scalar(&app, &sql);
+        for (sql, what) in [
+            (
+                format!(
+                    "SELECT count(*) AS n FROM audit_log WHERE filing_id = '{id}' AND action = 'action:accept'"
+                ),
+                "one audit entry",
+            ),
+            (
+                format!(
+                    "SELECT count(*) AS n FROM clock_events WHERE filing_id = '{id}' AND event = 'start'"
+                ),
+                "one clock start",
+            ),
+            (
+                format!(
+                    "SELECT count(*) AS n FROM tasks WHERE filing_id = '{id}' AND closed_at IS NULL"
+                ),
+                "one open task, the review's",
+            ),
+            (
+                format!(
+                    "SELECT count(*) AS n FROM filings WHERE id = '{id}' AND version = {}",
+                    version + 1
+                ),
+                "one version step",
+            ),
+        ] {
+            assert_eq!(count(sql), 1, "round {round}: {what}");
+        }
+    }
+}
+
+/// A write to the filing between an action's read and its write is not overwritten, even one
+/// that does not bump the version (a calendar reload's recomputed deadlines are such a write;
+/// here the test itself closes the filing that way, to make the difference visible): the
+/// action's statement writes nothing, and the action is decided again on the new row.
+#[actix_web::test]
+async fn an_action_is_decided_again_when_its_filing_changes_between_its_read_and_its_write() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let version = f["version"].as_i64().unwrap();
+
+    // The other writer: holds its change to the row, uncommitted, until the action waits for it.
+    let mut other = app.conn();
+    other
+        .batch_execute(&format!(
+            "BEGIN; UPDATE filings SET state = 'not_accepted', state_kind = 'not_accepted' \
+             WHERE id = '{id}'"
+        ))
+        .unwrap();
+    let action = app.act_raw(&clerk, &id, "accept", version, json!({}));
+    let release = async {
+        let mut waiting = false;
+        for _ in 0..200 {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+            if scalar(
+                &app,
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock'",
+            ) > 0
+            {
+                waiting = true;
+                break;
+            }
+        }
+        other.batch_execute("COMMIT").unwrap();
+        waiting
+    };
+    let (r, waiting) = futures::join!(action, release);
+    assert!(
+        waiting,
+        "the action's write waited for the other writer's row"
+    );
+
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "action_not_allowed", "{body}");
+    let count = |sql: String| scalar(&app, &sql);
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM filings WHERE id = '{id}' AND state = 'not_accepted' AND version = {version}"
+        )),
+        1,
+        "the other writer's change stands"
+    );
+    for table in ["clock_events", "tasks"] {
+        let extra = if table == "tasks" {
+            " AND state = 'review'"
+        } else {
+            ""
+        };
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM {table} WHERE filing_id = '{id}'{extra}"
+            )),
+            0,
+            "nothing of the acceptance in {table}"
+        );
+    }
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM audit_log WHERE filing_id = '{id}' AND action = 'action:accept'"
+        )),
+        0
+    );
+}
+
 /// Staff accounts with live tokens, written straight into the database: 32 password hashes and
 /// logins would cost more than the test itself.
 fn insert_staff_with_tokens(

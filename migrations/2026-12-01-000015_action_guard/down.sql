@@ -1,0 +1,1 @@
+DROP FUNCTION permits_expect_row(bigint);
