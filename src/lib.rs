@@ -135,7 +135,9 @@ impl Application {
                 .app_data(web::extract::path_config())
                 .app_data(aweb::PayloadConfig::new(json_limit))
                 .wrap(from_fn(localize_errors))
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(tracing_actix_web::TracingLogger::<
+                    web::telemetry::RequestSpan,
+                >::new())
                 .configure(web::configure)
                 .default_service(aweb::to(not_found))
         })
