@@ -15,8 +15,8 @@ use uuid::Uuid;
 use diesel::pg::Pg;
 use diesel::query_builder::QueryFragment;
 
-use crate::db::batch::Batch;
-use crate::db::cached::cached;
+use crate::db::batch::{Batch, Raw};
+use crate::db::cached::{ReturningOne, cached};
 use crate::db::schema::{applicant_deadlines, escalations, filings};
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
@@ -45,27 +45,38 @@ pub struct NewDeadline<'a> {
     pub reminders_sent: i32,
 }
 
-/// Open a deadline unless the same one (filing, code, day) exists already (with the batch).
-pub fn open_in(batch: &mut Batch, d: &NewDeadline<'_>, at: DateTime<Utc>) {
-    let days: Vec<Option<NaiveDate>> = d.remind_on.iter().copied().map(Some).collect();
+/// Open a deadline unless the same one (filing, code, day) is open already (with the batch).
+/// `after`: a part of the batch that closes deadlines (with `RETURNING`), which must run first:
+/// a deadline it closes would otherwise still be open, in the unique index of open deadlines,
+/// when this one is inserted, and this one would not open.
+pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline<'_>, at: DateTime<Utc>) {
+    use diesel::sql_types::{Array, Date, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let days: Vec<NaiveDate> = d.remind_on.to_vec();
+    let after = after
+        .map(|c| format!(" WHERE (SELECT count(*) FROM {c}) >= 0"))
+        .unwrap_or_default();
     batch.push(
-        diesel::insert_into(applicant_deadlines::table)
-            .values((
-                applicant_deadlines::filing_id.eq(d.filing),
-                applicant_deadlines::code.eq(d.code.to_owned()),
-                applicant_deadlines::due_on.eq(d.due_on),
-                applicant_deadlines::state_visit.eq(d.state_visit),
-                applicant_deadlines::remind_on.eq(days),
-                applicant_deadlines::next_remind_on.eq(d.next_remind_on),
-                applicant_deadlines::reminders_sent.eq(d.reminders_sent),
-                applicant_deadlines::opened_at.eq(at),
-            ))
-            .on_conflict((
-                applicant_deadlines::filing_id,
-                applicant_deadlines::code,
-                applicant_deadlines::due_on,
-            ))
-            .do_nothing(),
+        Raw::new(
+            "INSERT INTO applicant_deadlines (filing_id, code, due_on, state_visit, remind_on, \
+             next_remind_on, reminders_sent, opened_at) SELECT ",
+        )
+        .bind::<SqlUuid, _>(d.filing)
+        .sql(", ")
+        .bind::<Text, _>(d.code.to_owned())
+        .sql(", ")
+        .bind::<Date, _>(d.due_on)
+        .sql(", ")
+        .bind::<Nullable<Integer>, _>(d.state_visit)
+        .sql(", ")
+        .bind::<Array<Date>, _>(days)
+        .sql(", ")
+        .bind::<Nullable<Date>, _>(d.next_remind_on)
+        .sql(", ")
+        .bind::<Integer, _>(d.reminders_sent)
+        .sql(", ")
+        .bind::<Timestamptz, _>(at)
+        .sql(after)
+        .sql(" ON CONFLICT (filing_id, code, due_on) WHERE closed_at IS NULL DO NOTHING"),
     );
 }
 
@@ -79,8 +90,10 @@ pub fn close(
     cached(close_query(filing, which, at)).execute(conn)
 }
 
-pub fn close_in(batch: &mut Batch, filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) {
-    batch.push(close_query(filing, which, at));
+/// Close them with the batch; the part's name, for an opening that must come after it
+/// ([`open_in`]).
+pub fn close_in(batch: &mut Batch, filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> String {
+    batch.push(ReturningOne(close_query(filing, which, at)))
 }
 
 fn close_query(filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> Box<dyn QueryFragment<Pg>> {

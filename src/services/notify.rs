@@ -243,18 +243,19 @@ pub fn after_action(
         // Leaving a state ends the deadlines bound to that visit (a rectification period ends
         // with the re-check request); a filing closed without approval ends all of them.
         // (One closing or the other: two parts of one statement must not change one row.)
-        if a.open_deadlines {
+        let closed = a.open_deadlines.then(|| {
             let which = if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
                 Closing::All
             } else {
                 Closing::Visit(a.before.state_visit)
             };
-            reminders::close_in(batch, a.after.id, which, now);
-        }
+            reminders::close_in(batch, a.after.id, which, now)
+        });
         for d in def.deadlines.iter().filter(|d| d.on_entering == a.to.code) {
             let due = notify::period_end(cal, today, d.within).map_err(calendar)?;
             open_deadline(
                 batch,
+                closed.as_deref(),
                 cal,
                 today,
                 now,
@@ -277,6 +278,7 @@ pub fn after_action(
             if !(a.materials_on_file)(&material) {
                 open_deadline(
                     batch,
+                    None,
                     cal,
                     today,
                     now,
@@ -314,6 +316,7 @@ fn promises(row: &FilingRow) -> Vec<(String, NaiveDate)> {
 #[allow(clippy::too_many_arguments)]
 fn open_deadline(
     batch: &mut Batch,
+    after: Option<&str>,
     cal: &Calendar,
     today: NaiveDate,
     now: DateTime<Utc>,
@@ -329,6 +332,7 @@ fn open_deadline(
     let (next, passed) = notify::next_reminder(&days, today.pred_opt().unwrap_or(today));
     reminders::open_in(
         batch,
+        after,
         &NewDeadline {
             filing,
             code,

@@ -882,6 +882,79 @@ async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_request
     assert_eq!(reminders(&app).len(), 1);
 }
 
+/// A rectification ordered again on the day the first one's re-check was requested has the
+/// same due day as the first (30 days from the same day). It must still open, and be
+/// reminded: the first one is closed, and only open deadlines are unique per due day.
+#[actix_web::test]
+async fn a_rectification_ordered_again_the_same_day_is_reminded_too() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    let builder = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let inspector = app.staff("inspector", "fire", &[Role::Inspector]).await;
+    let f = submitted_fire_filing(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let number = f["number"].as_str().unwrap().to_owned();
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
+    at(&app, "2026-11-24");
+    let inspector = app.relogin(&inspector).await;
+    let builder = app.relogin(&builder).await;
+    let fail = json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" });
+    let f = app
+        .act(&inspector, &f, "fail_inspection", fail.clone())
+        .await;
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "request_recheck",
+            json!({ "reason": "已整改" }),
+        )
+        .await;
+    let f = app.act(&inspector, &f, "fail_recheck", fail).await;
+    assert_eq!(f["state"]["code"], "rectification");
+
+    let deadlines = |sql: &str| {
+        crate::concurrency::scalar(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM applicant_deadlines WHERE filing_id = '{id}' \
+                 AND code = 'rectification' AND due_on = '2026-12-24' {sql}"
+            ),
+        )
+    };
+    assert_eq!(
+        deadlines("AND closed_at IS NOT NULL"),
+        1,
+        "the first period ended"
+    );
+    assert_eq!(
+        deadlines(&format!(
+            "AND closed_at IS NULL AND state_visit = {}",
+            f["version"].as_i64().unwrap()
+        )),
+        1,
+        "the second period is open, bound to the new visit"
+    );
+    at(&app, "2026-12-17");
+    app.run_due_jobs().await;
+    let reminders: Vec<String> = app
+        .sent_mail()
+        .into_iter()
+        .filter(|m| m.subject.starts_with("【期限提醒】"))
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(
+        reminders,
+        vec![format!(
+            "【期限提醒】{number} 整改期限（以整改通知书为准）：2026年12月24日"
+        )]
+    );
+}
+
 #[actix_web::test]
 async fn the_command_line_runs_a_job_against_the_database() {
     let app = TestApp::spawn().await;
