@@ -198,3 +198,57 @@ impl<ST: 'static> Query for Combined<'_, ST> {
 }
 
 impl<ST, Conn> RunQueryDsl<Conn> for Combined<'_, ST> {}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::{Integer, Text};
+
+    use super::*;
+
+    fn sql_of(parts: &[(String, Fragment)], main: Option<&Raw>) -> String {
+        let combined = Combined::<Untyped> {
+            parts,
+            main,
+            st: PhantomData,
+        };
+        diesel::debug_query::<Pg, _>(&combined).to_string()
+    }
+
+    #[test]
+    fn parts_become_with_clauses_in_order_with_binds_numbered_across_them() {
+        let mut b = Batch::new();
+        let first = b.push(
+            Raw::new("UPDATE t SET a = ")
+                .bind::<Integer, _>(1)
+                .sql(" RETURNING 1"),
+        );
+        let second = b.push(
+            Raw::new("INSERT INTO u VALUES (")
+                .bind::<Text, _>("x")
+                .sql(")"),
+        );
+        assert_eq!((first.as_str(), second.as_str()), ("w0", "w1"));
+        let main = Raw::new(format!("SELECT {}", expect_one(&first)));
+        let sql = sql_of(&b.parts, Some(&main));
+        assert!(
+            sql.starts_with(
+                "WITH w0 AS (UPDATE t SET a = $1 RETURNING 1), w1 AS (INSERT INTO u VALUES ($2)) \
+                 SELECT permits_expect_row((SELECT count(*) FROM w0))"
+            ),
+            "{sql}"
+        );
+        assert!(sql.ends_with("-- binds: [1, \"x\"]"), "{sql}");
+    }
+
+    #[test]
+    fn without_a_main_statement_the_batch_selects_one_and_an_empty_batch_is_nothing() {
+        let mut b = Batch::new();
+        assert!(b.is_empty());
+        b.push(Raw::new("DELETE FROM t"));
+        let sql = sql_of(&b.parts, None);
+        assert!(
+            sql.starts_with("WITH w0 AS (DELETE FROM t) SELECT 1"),
+            "{sql}"
+        );
+    }
+}
