@@ -55,6 +55,56 @@ pub(crate) fn scalar(app: &TestApp, sql: &str) -> i64 {
         .n
 }
 
+/// Twenty signed-in clients for a race: four staff of `department` with `role`, each signed
+/// in five times, each token on its own connection, connected and used once beforehand, so
+/// that their requests arrive together rather than as one queue.
+async fn twenty_racers(
+    app: &TestApp,
+    prefix: &str,
+    department: &str,
+    role: Role,
+) -> Vec<(reqwest::Client, String)> {
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        let u = app
+            .staff(&format!("{prefix}{i}"), department, &[role])
+            .await;
+        tokens.push(u.token.clone());
+        for _ in 0..4 {
+            tokens.push(app.login(&u.username, PASSWORD).await);
+        }
+    }
+    let mut racers = Vec::new();
+    for token in tokens {
+        let client = reqwest::Client::new();
+        let r = client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        racers.push((client, token));
+    }
+    racers
+}
+
+/// Every racer posts `body` to `url` at once; the statuses and answers.
+async fn race(racers: &[(reqwest::Client, String)], url: &str, body: &Value) -> Vec<(u16, Value)> {
+    join_all(racers.iter().map(|(client, token)| async move {
+        let r = client
+            .post(url)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    }))
+    .await
+}
+
 fn task_of(filing: &Value) -> i64 {
     let tasks = filing["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 1, "one open task: {filing}");
@@ -66,34 +116,7 @@ async fn twenty_simultaneous_approvals_of_one_version_let_exactly_one_through() 
     let app = TestApp::spawn().await;
     let builder = app.applicant("builder").await;
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
-    let mut reviewers = Vec::new();
-    for i in 0..4 {
-        reviewers.push(
-            app.staff(&format!("reviewer{i}"), "construction", &[Role::Reviewer])
-                .await,
-        );
-    }
-    // Twenty tokens: each of the four reviewers signed in five times.
-    let mut tokens = Vec::new();
-    for r in &reviewers {
-        tokens.push(r.token.clone());
-        for _ in 0..4 {
-            tokens.push(app.login(&r.username, PASSWORD).await);
-        }
-    }
-    assert_eq!(tokens.len(), 20);
-    // A client each, connected and signed in beforehand: twenty separate connections whose
-    // requests arrive together, not one queue.
-    let clients: Vec<reqwest::Client> = tokens.iter().map(|_| reqwest::Client::new()).collect();
-    for (client, token) in clients.iter().zip(&tokens) {
-        let r = client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
+    let racers = twenty_racers(&app, "reviewer", "construction", Role::Reviewer).await;
 
     // A race is won or lost by scheduling: three of them, so that a missing lock shows.
     for round in 0..3 {
@@ -101,21 +124,8 @@ async fn twenty_simultaneous_approvals_of_one_version_let_exactly_one_through() 
         let id = f["id"].as_str().unwrap().to_owned();
         let version = f["version"].as_i64().unwrap();
         let url = app.url(&format!("/api/v1/filings/{id}/actions/approve"));
-        let responses = join_all(clients.iter().zip(&tokens).map(|(client, token)| {
-            let url = url.clone();
-            async move {
-                let r = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&json!({ "expected_version": version, "opinion": "符合施工许可条件" }))
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                (status, r.json::<Value>().await.unwrap())
-            }
-        }))
-        .await;
+        let body = json!({ "expected_version": version, "opinion": "符合施工许可条件" });
+        let responses = race(&racers, &url, &body).await;
 
         let ok: Vec<&Value> = responses
             .iter()
@@ -176,46 +186,13 @@ async fn twenty_simultaneous_approvals_of_one_version_let_exactly_one_through() 
 async fn twenty_simultaneous_acceptances_of_one_version_let_exactly_one_through() {
     let app = TestApp::spawn().await;
     let builder = app.applicant("builder").await;
-    let mut tokens = Vec::new();
-    for i in 0..4 {
-        let clerk = app
-            .staff(&format!("clerk{i}"), "window", &[Role::Clerk])
-            .await;
-        tokens.push(clerk.token.clone());
-        for _ in 0..4 {
-            tokens.push(app.login(&clerk.username, PASSWORD).await);
-        }
-    }
-    let clients: Vec<reqwest::Client> = tokens.iter().map(|_| reqwest::Client::new()).collect();
-    for (client, token) in clients.iter().zip(&tokens) {
-        let r = client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
+    let racers = twenty_racers(&app, "clerk", "window", Role::Clerk).await;
     for round in 0..3 {
         let f = submitted_permit(&app, &builder).await;
         let id = f["id"].as_str().unwrap().to_owned();
         let version = f["version"].as_i64().unwrap();
         let url = app.url(&format!("/api/v1/filings/{id}/actions/accept"));
-        let responses = join_all(clients.iter().zip(&tokens).map(|(client, token)| {
-            let url = url.clone();
-            async move {
-                let r = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&json!({ "expected_version": version }))
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                (status, r.json::<Value>().await.unwrap())
-            }
-        }))
-        .await;
+        let responses = race(&racers, &url, &json!({ "expected_version": version })).await;
         let outcomes: Vec<(u16, &Value)> =
             responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
         let ok: Vec<&Value> = responses

@@ -797,30 +797,35 @@ async fn only_admins_run_jobs_and_see_their_last_runs() {
     assert!(runs[0]["last_finished_at"].is_string());
 }
 
-#[actix_web::test]
-async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_requested() {
-    let app = TestApp::spawn().await;
-    at(&app, "2026-11-23");
+/// The inspection's failure: a fire filing by a builder who takes mail, received and drawn on
+/// Monday 2026-11-23, failed on Tuesday with an order to rectify (30 days: due 2026-12-24).
+/// The builder, the inspector, the filing and its number.
+async fn fire_filing_failed_on_tuesday(app: &TestApp) -> (User, User, Value, String) {
+    at(app, "2026-11-23");
     let builder = app
         .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
         .await;
     let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
     let inspector = app.staff("inspector", "fire", &[Role::Inspector]).await;
-    let f = submitted_fire_filing(&app, &builder).await;
+    let f = submitted_fire_filing(app, &builder).await;
     let number = f["number"].as_str().unwrap().to_owned();
     let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
     let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
-    at(&app, "2026-11-24");
+    at(app, "2026-11-24");
     let inspector = app.relogin(&inspector).await;
     let builder = app.relogin(&builder).await;
-    let f = app
-        .act(
-            &inspector,
-            &f,
-            "fail_inspection",
-            json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" }),
-        )
-        .await;
+    let f = app.act(&inspector, &f, "fail_inspection", failure()).await;
+    (builder, inspector, f, number)
+}
+
+fn failure() -> Value {
+    json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" })
+}
+
+#[actix_web::test]
+async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_requested() {
+    let app = TestApp::spawn().await;
+    let (builder, _, f, number) = fire_filing_failed_on_tuesday(&app).await;
     app.run_job(Job::Outbox).await;
     // The builder heard of the receipt, the draw and the failure, with its reasons.
     let subjects: Vec<String> = app.sent_mail().into_iter().map(|m| m.subject).collect();
@@ -888,24 +893,8 @@ async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_request
 #[actix_web::test]
 async fn a_rectification_ordered_again_the_same_day_is_reminded_too() {
     let app = TestApp::spawn().await;
-    at(&app, "2026-11-23");
-    let builder = app
-        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
-        .await;
-    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
-    let inspector = app.staff("inspector", "fire", &[Role::Inspector]).await;
-    let f = submitted_fire_filing(&app, &builder).await;
+    let (builder, inspector, f, number) = fire_filing_failed_on_tuesday(&app).await;
     let id = f["id"].as_str().unwrap().to_owned();
-    let number = f["number"].as_str().unwrap().to_owned();
-    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
-    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
-    at(&app, "2026-11-24");
-    let inspector = app.relogin(&inspector).await;
-    let builder = app.relogin(&builder).await;
-    let fail = json!({ "reason": "疏散指示标志缺失", "opinion": "责令停止使用并整改" });
-    let f = app
-        .act(&inspector, &f, "fail_inspection", fail.clone())
-        .await;
     let f = app
         .act(
             &builder,
@@ -914,7 +903,7 @@ async fn a_rectification_ordered_again_the_same_day_is_reminded_too() {
             json!({ "reason": "已整改" }),
         )
         .await;
-    let f = app.act(&inspector, &f, "fail_recheck", fail).await;
+    let f = app.act(&inspector, &f, "fail_recheck", failure()).await;
     assert_eq!(f["state"]["code"], "rectification");
 
     let deadlines = |sql: &str| {
