@@ -243,6 +243,58 @@ async fn twenty_simultaneous_acceptances_of_one_version_let_exactly_one_through(
     }
 }
 
+/// The same race on a step whose new state has no queue (the one-time notice: the filing goes
+/// back to the applicant), where the action's statement ends in the guard's own SELECT rather
+/// than in the INSERT of the new state's tasks.
+#[actix_web::test]
+async fn twenty_simultaneous_notices_of_one_version_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let racers = twenty_racers(&app, "clerk", "window", Role::Clerk).await;
+    for round in 0..3 {
+        let f = submitted_permit(&app, &builder).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        let version = f["version"].as_i64().unwrap();
+        let url = app.url(&format!("/api/v1/filings/{id}/actions/request_supplement"));
+        let body = json!({ "expected_version": version, "notice_items": ["施工合同缺少骑缝章"] });
+        let responses = race(&racers, &url, &body).await;
+        let ok: Vec<&Value> = responses
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .collect();
+        let outcomes: Vec<(u16, &Value)> =
+            responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round}: exactly one notice: {outcomes:?}"
+        );
+        assert_eq!(ok[0]["state"]["code"], "supplement");
+        for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 409, "round {round}: {body}");
+            assert_eq!(body["code"], "stale_version", "round {round}: {body}");
+        }
+        let count = |sql: String| scalar(&app, &sql);
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM audit_log WHERE filing_id = '{id}' \
+                 AND action = 'action:request_supplement'"
+            )),
+            1,
+            "round {round}: one audit entry"
+        );
+        assert_eq!(
+            count(format!(
+                "SELECT count(*) AS n FROM filings WHERE id = '{id}' AND version = {}",
+                version + 1
+            )),
+            1,
+            "round {round}: one version step"
+        );
+    }
+}
+
 /// A write to the filing between an action's read and its write is not overwritten, even one
 /// that does not bump the version (a calendar reload's recomputed deadlines are such a write;
 /// here the test itself closes the filing that way, to make the difference visible): the
