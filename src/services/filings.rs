@@ -658,7 +658,7 @@ fn actor<'a>(p: &'a Principal, row: &FilingRow) -> Actor<'a> {
 ///   then read and decided again, and a changed version gets the usual 409.
 /// - **Under the filing's lock** (an action that takes a filing number or closes the filing,
 ///   whose report rows and gapless number must be written in the same transaction before the
-///   rest; or one that lost the race [`OPTIMISTIC_TRIES`] times): BEGIN, lock the row with its
+///   rest; or one that lost the race `OPTIMISTIC_TRIES` times): BEGIN, lock the row with its
 ///   facts, write, COMMIT.
 ///
 /// Either way the writes take their locks in the same order (the filing's row first), so the

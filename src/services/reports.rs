@@ -81,7 +81,7 @@ pub struct DaysBand {
 /// The bands' lower ends: around the usual limits of 5, 10, 15 and 20 working days.
 const BANDS: [i32; 9] = [0, 1, 3, 6, 11, 16, 21, 31, 61];
 
-/// A histogram (days → count) in [`BANDS`]; every band listed, empty ones with 0.
+/// A histogram (days → count) in `BANDS`; every band listed, empty ones with 0.
 pub fn bands(hist: &BTreeMap<i32, i64>) -> Vec<DaysBand> {
     BANDS
         .iter()
