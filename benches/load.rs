@@ -7,7 +7,8 @@
 //! actions (`POST /api/v1/filings/{id}/actions/{action}` with `If-Match`) for a fixed time and
 //! the run reports actions/s and latency percentiles. Beside each level, `pgbench` runs
 //! `benches/pgbench-action.sql` (SELECT … FOR UPDATE + UPDATE + INSERT in one transaction:
-//! the ceiling for one action) with the same number of clients on the same server.
+//! the ceiling for one action) with the same number of clients on the same server, once just
+//! before the level and once just after; the ratio is to the mean of the two.
 //!
 //! The service's outbox sender is off (`PERMITS__JOBS__OUTBOX=""`): the actions' letters are
 //! written to the outbox, as in production, and left there; `cargo bench --bench jobs`
@@ -687,7 +688,10 @@ async fn drive(
 }
 
 struct PgbenchLevel {
+    /// The mean of the runs before and after the service's level (see [`bracketing`]).
     tps: f64,
+    /// Each run's figure.
+    tps_runs: Vec<f64>,
     /// Machine CPU per transaction (µs), pgbench's own included.
     cpu_us: f64,
     latency_avg_ms: Option<f64>,
@@ -705,6 +709,28 @@ fn number_after(text: &str, prefix: &str) -> Option<f64> {
             .parse()
             .ok()
     })
+}
+
+/// pgbench's figures from a run just before the service's level and one just after it: the
+/// machine's ceiling drifts by several per cent within a minute here, and the mean of the two
+/// brackets the service's run in time.
+fn bracketing(before: PgbenchLevel, after: PgbenchLevel) -> PgbenchLevel {
+    let mean = |a: f64, b: f64| (a + b) / 2.0;
+    PgbenchLevel {
+        tps: mean(before.tps, after.tps),
+        tps_runs: before.tps_runs.into_iter().chain(after.tps_runs).collect(),
+        cpu_us: mean(before.cpu_us, after.cpu_us),
+        latency_avg_ms: before
+            .latency_avg_ms
+            .zip(after.latency_avg_ms)
+            .map(|(a, b)| mean(a, b)),
+        transactions: before
+            .transactions
+            .zip(after.transactions)
+            .map(|(a, b)| a + b),
+        failed: before.failed.zip(after.failed).map(|(a, b)| a + b),
+        command: before.command,
+    }
 }
 
 fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
@@ -761,6 +787,7 @@ fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
     Ok(PgbenchLevel {
         cpu_us: transactions.map_or(f64::NAN, |n| busy / n.max(1.0)),
         tps,
+        tps_runs: vec![tps],
         latency_avg_ms: number_after(&stdout, "latency average = "),
         transactions: transactions.map(|n| n as u64),
         failed: number_after(&stdout, "number of failed transactions: ").map(|n| n as u64),
@@ -1013,7 +1040,14 @@ async fn run() -> Result<()> {
             p.cpu.busy * 100.0,
             pg.cpu_us
         );
-        rows.push((clients, p, pg));
+        cfg.psql(DB, "CHECKPOINT")?;
+        let again = pgbench(&cfg, clients)?;
+        println!(
+            "  {clients:>2} clients: pgbench again {:.0} tps (avg latency {} ms); the ratio uses the mean",
+            again.tps,
+            again.latency_avg_ms.map_or("-".into(), fmt_ms)
+        );
+        rows.push((clients, p, bracketing(pg, again)));
     }
     // The floor at the ratio's level: an authenticated GET of the caller (one query) and of the
     // health check (none), with as many clients.
@@ -1118,6 +1152,7 @@ async fn run() -> Result<()> {
             },
             "pgbench": {
                 "tps": pg.tps,
+                "tps_before_and_after": pg.tps_runs,
                 "latency_avg_ms": pg.latency_avg_ms,
                 "transactions": pg.transactions,
                 "failed": pg.failed,
