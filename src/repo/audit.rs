@@ -35,6 +35,18 @@ pub struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
+    /// An event of a person's own account (sign-in, sign-out, password), in their own chain.
+    pub fn own_account(user: Uuid, action: &'a str, at: DateTime<Utc>, payload: Value) -> Self {
+        Event {
+            chain: format!("user:{user}"),
+            filing_id: None,
+            actor_id: Some(user),
+            action,
+            at,
+            payload,
+        }
+    }
+
     /// An event in a filing's own chain.
     pub fn filing(
         filing: Uuid,

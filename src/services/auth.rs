@@ -342,14 +342,12 @@ pub fn change_password(
         let ended = users::revoke_all_tokens(conn, u.id, Some(&token_hash(token)), now)?;
         audit::append(
             conn,
-            Event {
-                chain: format!("user:{}", u.id),
-                filing_id: None,
-                actor_id: Some(u.id),
-                action: "change_password",
-                at: now,
-                payload: json!({ "sessions_ended": ended }),
-            },
+            Event::own_account(
+                u.id,
+                "change_password",
+                now,
+                json!({ "sessions_ended": ended }),
+            ),
         )?;
         Ok(PasswordChanged {
             sessions_ended: ended,
@@ -462,14 +460,12 @@ pub fn login(
             if let Some(u) = users::by_username(conn, &name)? {
                 audit::append(
                     conn,
-                    Event {
-                        chain: format!("user:{}", u.id),
-                        filing_id: None,
-                        actor_id: Some(u.id),
-                        action: "login_failed",
-                        at: now,
-                        payload: json!({ "consecutive_failures": failures }),
-                    },
+                    Event::own_account(
+                        u.id,
+                        "login_failed",
+                        now,
+                        json!({ "consecutive_failures": failures }),
+                    ),
                 )?;
             }
             Ok(())
@@ -492,14 +488,12 @@ pub fn login(
         )?;
         audit::append(
             conn,
-            Event {
-                chain: format!("user:{}", user.id),
-                filing_id: None,
-                actor_id: Some(user.id),
-                action: "login",
-                at: now,
-                payload: json!({ "expires_at": expires_at.to_rfc3339() }),
-            },
+            Event::own_account(
+                user.id,
+                "login",
+                now,
+                json!({ "expires_at": expires_at.to_rfc3339() }),
+            ),
         )?;
         let roles = users::roles_of(conn, user.id)?;
         Principal::from_row(user, roles)
@@ -521,14 +515,7 @@ pub fn logout(
         users::revoke_token(conn, &token_hash(token), now)?;
         audit::append(
             conn,
-            Event {
-                chain: format!("user:{}", p.user_id),
-                filing_id: None,
-                actor_id: Some(p.user_id),
-                action: "logout",
-                at: now,
-                payload: json!({}),
-            },
+            Event::own_account(p.user_id, "logout", now, json!({})),
         )?;
         Ok(())
     })

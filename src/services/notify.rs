@@ -142,24 +142,6 @@ pub fn enqueue(
     Ok(inserted)
 }
 
-/// Render a letter into the outbox with the batch, unless its key is taken by then.
-#[allow(clippy::too_many_arguments)]
-fn enqueue_in(
-    batch: &mut Batch,
-    mail: &MailContext,
-    now: DateTime<Utc>,
-    key: &str,
-    kind: &str,
-    filing: Option<Uuid>,
-    to: &Recipient,
-    letter: &Letter,
-) -> Result<(), AppError> {
-    if let Some(row) = render(mail, now, key.to_owned(), kind, filing, to, letter)? {
-        outbox::insert_one_in(batch, row);
-    }
-    Ok(())
-}
-
 /// Everything about an action the notifications need.
 pub struct ActionFacts<'a> {
     pub item: &'a Item,
@@ -227,16 +209,10 @@ pub fn after_action(
         let letter =
             letters::applicant_event(to.lang, &to.name, &mail.authority, event, &facts, &detail);
         let key = format!("{}:{}:v{}", event.as_str(), a.after.id, a.after.version);
-        enqueue_in(
-            batch,
-            mail,
-            now,
-            &key,
-            &format!("applicant.{}", event.as_str()),
-            Some(a.after.id),
-            &to,
-            &letter,
-        )?;
+        let kind = format!("applicant.{}", event.as_str());
+        if let Some(row) = render(mail, now, key, &kind, Some(a.after.id), &to, &letter)? {
+            outbox::insert_one_in(batch, row);
+        }
     }
 
     if a.outcome.changes_state() {

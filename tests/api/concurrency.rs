@@ -105,6 +105,26 @@ async fn race(racers: &[(reqwest::Client, String)], url: &str, body: &Value) -> 
     .await
 }
 
+/// Exactly one racer got 200 and every other one 409 `stale_version`; the winner's answer.
+fn the_one_winner(responses: &[(u16, Value)], round: usize) -> &Value {
+    let outcomes: Vec<(u16, &Value)> = responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
+    let ok: Vec<&Value> = responses
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        ok.len(),
+        1,
+        "round {round}: exactly one through: {outcomes:?}"
+    );
+    for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 409, "round {round}: {body}");
+        assert_eq!(body["code"], "stale_version", "round {round}: {body}");
+    }
+    ok[0]
+}
+
 fn task_of(filing: &Value) -> i64 {
     let tasks = filing["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 1, "one open task: {filing}");
@@ -193,23 +213,7 @@ async fn twenty_simultaneous_acceptances_of_one_version_let_exactly_one_through(
         let version = f["version"].as_i64().unwrap();
         let url = app.url(&format!("/api/v1/filings/{id}/actions/accept"));
         let responses = race(&racers, &url, &json!({ "expected_version": version })).await;
-        let outcomes: Vec<(u16, &Value)> =
-            responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
-        let ok: Vec<&Value> = responses
-            .iter()
-            .filter(|(s, _)| *s == 200)
-            .map(|(_, b)| b)
-            .collect();
-        assert_eq!(
-            ok.len(),
-            1,
-            "round {round}: exactly one acceptance: {outcomes:?}"
-        );
-        assert_eq!(ok[0]["state"]["code"], "review");
-        for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
-            assert_eq!(*status, 409, "round {round}: {body}");
-            assert_eq!(body["code"], "stale_version", "round {round}: {body}");
-        }
+        assert_eq!(the_one_winner(&responses, round)["state"]["code"], "review");
         let count = |sql: String| scalar(&app, &sql);
         for (sql, what) in [
             (
@@ -258,23 +262,10 @@ async fn twenty_simultaneous_notices_of_one_version_let_exactly_one_through() {
         let url = app.url(&format!("/api/v1/filings/{id}/actions/request_supplement"));
         let body = json!({ "expected_version": version, "notice_items": ["施工合同缺少骑缝章"] });
         let responses = race(&racers, &url, &body).await;
-        let ok: Vec<&Value> = responses
-            .iter()
-            .filter(|(s, _)| *s == 200)
-            .map(|(_, b)| b)
-            .collect();
-        let outcomes: Vec<(u16, &Value)> =
-            responses.iter().map(|(s, b)| (*s, &b["code"])).collect();
         assert_eq!(
-            ok.len(),
-            1,
-            "round {round}: exactly one notice: {outcomes:?}"
+            the_one_winner(&responses, round)["state"]["code"],
+            "supplement"
         );
-        assert_eq!(ok[0]["state"]["code"], "supplement");
-        for (status, body) in responses.iter().filter(|(s, _)| *s != 200) {
-            assert_eq!(*status, 409, "round {round}: {body}");
-            assert_eq!(body["code"], "stale_version", "round {round}: {body}");
-        }
         let count = |sql: String| scalar(&app, &sql);
         assert_eq!(
             count(format!(
