@@ -504,29 +504,26 @@ fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
 static FACTS_SQL: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {}", facts_columns("$1", "$2", "$3")));
 
-/// The filing row, locked, with its facts: see [`lock_with_facts`].
-static LOCK_WITH_FACTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// The filing row by id (`$1`) with its facts, then `tail`: the one text behind
+/// [`lock_with_facts`] and [`read_with_facts`].
+fn filing_with_facts_sql(extra: &str, tail: &str) -> String {
     format!(
         "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
                 f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
                 f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
-                f.updated_at, {} \
-         FROM filings f WHERE f.id = $1 FOR NO KEY UPDATE OF f",
+                f.updated_at, {extra}{} \
+         FROM filings f WHERE f.id = $1{tail}",
         facts_columns("f.id", "f.state_visit", "f.applicant_id")
     )
-});
+}
+
+/// The filing row, locked, with its facts: see [`lock_with_facts`].
+static LOCK_WITH_FACTS_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| filing_with_facts_sql("", " FOR NO KEY UPDATE OF f"));
 
 /// The filing row with its facts and its `xmin`, without a lock: see [`read_with_facts`].
-static READ_WITH_FACTS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
-                f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
-                f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
-                f.updated_at, f.xmin::text AS row_xmin, {} \
-         FROM filings f WHERE f.id = $1",
-        facts_columns("f.id", "f.state_visit", "f.applicant_id")
-    )
-});
+static READ_WITH_FACTS_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| filing_with_facts_sql("f.xmin::text AS row_xmin, ", ""));
 
 pub fn facts(
     conn: &mut PgConnection,
