@@ -113,14 +113,30 @@ impl AppState {
 }
 
 /// Every route of the service.
+///
+/// A request goes to the first route whose pattern matches, tried in the order below. A pattern
+/// with a `{segment}` is a regular expression run against the path (a static one is a string
+/// comparison), so the routes staff and applicants call all day come first: before this order
+/// an action's path was tried against six patterns before its own (~4% of the service's CPU
+/// per action under load). No two patterns here match the same path, so the order is free.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(api::health::healthz)
         .service(api::health::readyz)
         .service(
-            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),
-        )
-        .service(
             web::scope("/api/v1")
+                .service(api::filings::act)
+                .service(api::filings::get)
+                .service(api::queue::list)
+                .service(api::queue::claim_next)
+                .service(api::queue::claim)
+                .service(api::queue::release)
+                .service(api::filings::list)
+                .service(api::filings::create)
+                .service(api::filings::edit)
+                .service(api::filings::history)
+                .service(api::materials::upload)
+                .service(api::materials::remove)
+                .service(api::materials::download)
                 .service(api::auth::register)
                 .service(api::auth::login)
                 .service(api::auth::logout)
@@ -129,25 +145,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::items::list)
                 .service(api::items::get)
                 .service(api::items::graph)
-                .service(api::filings::create)
-                .service(api::filings::list)
-                .service(api::filings::get)
-                .service(api::filings::edit)
-                .service(api::filings::act)
-                .service(api::filings::history)
                 .service(api::filings::extend)
                 .service(api::filings::rate)
                 .service(api::calendars::regions)
                 .service(api::calendars::add)
                 .service(api::calendars::get_year)
                 .service(api::calendars::load)
-                .service(api::materials::upload)
-                .service(api::materials::remove)
-                .service(api::materials::download)
-                .service(api::queue::list)
-                .service(api::queue::claim_next)
-                .service(api::queue::claim)
-                .service(api::queue::release)
                 .service(api::queue::assign)
                 .service(api::reports::sla)
                 .service(api::reports::due)
@@ -164,6 +167,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::mail::retry)
                 .service(api::mail::runs)
                 .service(api::mail::run),
+        )
+        .service(
+            SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),
         )
         .configure(pages::configure);
 }
