@@ -8,7 +8,10 @@
 //! the run reports actions/s and latency percentiles. Beside each level, `pgbench` runs
 //! `benches/pgbench-action.sql` (SELECT … FOR UPDATE + UPDATE + INSERT in one transaction:
 //! the ceiling for one action) with the same number of clients on the same server, once just
-//! before the level and once just after; the ratio is to the mean of the two.
+//! before the level and once just after; the ratio is to the mean of the two. Beside the
+//! CPU each takes, the run reports the write-ahead log each writes (bytes and records per
+//! action and per pgbench transaction): the work asked of the server, whatever the machine's
+//! speed that minute.
 //!
 //! The service's outbox sender is off (`PERMITS__JOBS__OUTBOX=""`): the actions' letters are
 //! written to the outbox, as in production, and left there; `cargo bench --bench jobs`
@@ -67,6 +70,7 @@ const FAIL: &str = r#"{"reason":"疏散指示标志不连续","opinion":"三层�
 const RECHECK: &str = r#"{"reason":"已按检查意见补设疏散指示标志并完成自检"}"#;
 const EMPTY: &str = "{}";
 
+#[derive(Clone)]
 struct Config {
     seconds: u64,
     warmup: u64,
@@ -632,6 +636,8 @@ struct PermitsLevel {
     mix: BTreeMap<&'static str, u64>,
     warmup_actions: u64,
     cpu: CpuSplit,
+    /// WAL bytes and records per action.
+    wal: (f64, f64),
 }
 
 async fn drive(
@@ -658,6 +664,7 @@ async fn drive(
         })
         .collect();
     let window = cpu_window(service_pid, measure_from, end);
+    let wal = wal_window(cfg, measure_from, end);
     let mut latencies = Vec::new();
     let mut mix = BTreeMap::new();
     let mut error_kinds: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -675,8 +682,10 @@ async fn drive(
     }
     let actions = latencies.len() as u64;
     let (a, b) = window.await.context("the CPU sampler")?;
+    let (wal_a, wal_b) = wal.await.context("the WAL sampler")?;
     Ok(PermitsLevel {
         cpu: cpu_split(a, b, actions, cfg.seconds as f64),
+        wal: wal_per(wal_a, wal_b, actions),
         actions,
         per_s: actions as f64 / cfg.seconds as f64,
         lat: percentiles(latencies),
@@ -694,6 +703,8 @@ struct PgbenchLevel {
     tps_runs: Vec<f64>,
     /// Machine CPU per transaction (µs), pgbench's own included.
     cpu_us: f64,
+    /// WAL bytes and records per transaction.
+    wal: (f64, f64),
     latency_avg_ms: Option<f64>,
     transactions: Option<u64>,
     failed: Option<u64>,
@@ -720,6 +731,10 @@ fn bracketing(before: PgbenchLevel, after: PgbenchLevel) -> PgbenchLevel {
         tps: mean(before.tps, after.tps),
         tps_runs: before.tps_runs.into_iter().chain(after.tps_runs).collect(),
         cpu_us: mean(before.cpu_us, after.cpu_us),
+        wal: (
+            mean(before.wal.0, after.wal.0),
+            mean(before.wal.1, after.wal.1),
+        ),
         latency_avg_ms: before
             .latency_avg_ms
             .zip(after.latency_avg_ms)
@@ -757,6 +772,7 @@ fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
     ];
     let command = format!("pgbench {}", args.join(" "));
     let before = cpu_sample(0);
+    let wal_before = cfg.wal();
     let out = Command::new("pgbench")
         .args(&args)
         .stdin(Stdio::null())
@@ -782,10 +798,12 @@ fn pgbench(cfg: &Config, clients: usize) -> Result<PgbenchLevel> {
         })
         .with_context(|| format!("no `tps = … (without initial connection time)` in:\n{stdout}"))?;
     let after = cpu_sample(0);
+    let wal_after = cfg.wal();
     let transactions = number_after(&stdout, "number of transactions actually processed: ");
     let busy = after.machine.saturating_sub(before.machine) as f64 * 10_000.0;
     Ok(PgbenchLevel {
         cpu_us: transactions.map_or(f64::NAN, |n| busy / n.max(1.0)),
+        wal: wal_per(wal_before, wal_after, transactions.unwrap_or(0.0) as u64),
         tps,
         tps_runs: vec![tps],
         latency_avg_ms: number_after(&stdout, "latency average = "),
@@ -875,6 +893,64 @@ fn cpu_window(
         let a = cpu_sample(service_pid);
         tokio::time::sleep_until(end.into()).await;
         (a, cpu_sample(service_pid))
+    })
+}
+
+/// PostgreSQL's write-ahead log so far: bytes (exact, from the insert position) and records
+/// (from `pg_stat_wal`, which each backend updates about once a second under load: over a
+/// window of seconds the lag at its two ends mostly cancels). What a transaction writes to
+/// the log is the work it asks of the server, on any machine: every row version, index entry,
+/// row lock and commit is a record.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wal {
+    bytes: u64,
+    records: u64,
+}
+
+impl Config {
+    fn wal(&self) -> Wal {
+        let out = self
+            .psql(
+                "postgres",
+                "SELECT pg_current_wal_insert_lsn() - '0/0', wal_records FROM pg_stat_wal",
+            )
+            .unwrap_or_default();
+        let mut v = out.trim().split('|').map(|x| {
+            x.split('.')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        });
+        Wal {
+            bytes: v.next().unwrap_or(0),
+            records: v.next().unwrap_or(0),
+        }
+    }
+}
+
+/// The log written per unit of work between two samples: (bytes, records).
+fn wal_per(a: Wal, b: Wal, units: u64) -> (f64, f64) {
+    let n = units.max(1) as f64;
+    (
+        b.bytes.saturating_sub(a.bytes) as f64 / n,
+        b.records.saturating_sub(a.records) as f64 / n,
+    )
+}
+
+/// WAL samples at the start and the end of the measured window.
+fn wal_window(cfg: &Config, from: Instant, end: Instant) -> tokio::task::JoinHandle<(Wal, Wal)> {
+    let cfg = std::sync::Arc::new(cfg.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let c = cfg.clone();
+        let a = tokio::task::spawn_blocking(move || c.wal())
+            .await
+            .unwrap_or_default();
+        tokio::time::sleep_until(end.into()).await;
+        let b = tokio::task::spawn_blocking(move || cfg.wal())
+            .await
+            .unwrap_or_default();
+        (a, b)
     })
 }
 
@@ -1040,6 +1116,10 @@ async fn run() -> Result<()> {
             p.cpu.busy * 100.0,
             pg.cpu_us
         );
+        println!(
+            "  {clients:>2} clients: WAL per action {:.0} bytes in {:.1} records; pgbench {:.0} bytes in {:.1} records per transaction",
+            p.wal.0, p.wal.1, pg.wal.0, pg.wal.1
+        );
         cfg.psql(DB, "CHECKPOINT")?;
         let again = pgbench(&cfg, clients)?;
         println!(
@@ -1149,6 +1229,7 @@ async fn run() -> Result<()> {
                     "postgres_and_rest": p.cpu.rest_us,
                     "machine_busy": p.cpu.busy,
                 },
+                "wal_per_action": { "bytes": p.wal.0, "records": p.wal.1 },
             },
             "pgbench": {
                 "tps": pg.tps,
@@ -1157,6 +1238,7 @@ async fn run() -> Result<()> {
                 "transactions": pg.transactions,
                 "failed": pg.failed,
                 "cpu_us_per_transaction": pg.cpu_us,
+                "wal_per_transaction": { "bytes": pg.wal.0, "records": pg.wal.1 },
                 "command": pg.command,
             },
             "ratio": ratio,
