@@ -726,6 +726,97 @@ async fn a_token_expires_after_its_time_to_live() {
     assert_eq!(r.status(), 200);
 }
 
+/// An action's caller is known before anything of the filing decides the answer: a token that
+/// is not live (its user deactivated behind its back, expired, revoked) is 401 whether or not
+/// the filing exists and whatever the body; a live caller asking for no filing gets 404.
+#[actix_web::test]
+async fn an_actions_caller_is_checked_before_anything_of_the_filing_counts() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let version = f["version"].as_i64().unwrap();
+    let missing = uuid::Uuid::new_v4().to_string();
+    let writes = |app: &TestApp| (app.count("audit_log"), app.count("tasks"));
+    let before = writes(&app);
+
+    // A live caller: a filing that does not exist is 404.
+    let r = app.act_raw(&clerk, &missing, "accept", 1, json!({})).await;
+    assert_eq!(problem(r, 404).await["code"], "not_found");
+
+    // The caller's user deactivated behind the token's back (its tokens not revoked): 401, for
+    // a filing that exists (with a stale version and a bad body as well) and for one that
+    // does not.
+    let mut conn = app.conn();
+    let set_active = |conn: &mut diesel::PgConnection, on: bool| {
+        use diesel::prelude::*;
+        diesel::sql_query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind::<diesel::sql_types::Bool, _>(on)
+            .bind::<diesel::sql_types::Uuid, _>(clerk.id)
+            .execute(conn)
+            .unwrap();
+    };
+    set_active(&mut conn, false);
+    for (target, v, body) in [
+        (id.as_str(), version, json!({})),
+        (id.as_str(), version - 1, json!({ "reason": 5 })),
+        (missing.as_str(), 1, json!({})),
+    ] {
+        let r = app.act_raw(&clerk, target, "accept", v, body).await;
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "{target} v{v}"
+        );
+    }
+    set_active(&mut conn, true);
+    assert_eq!(writes(&app), before, "refusals write nothing");
+
+    // An expired token, then a revoked one: 401 whether or not the filing exists.
+    let ttl = i64::from(app.state.settings.auth.token_ttl_hours);
+    app.clock
+        .advance(Duration::hours(ttl) + Duration::minutes(1));
+    for target in [&id, &missing] {
+        let r = app
+            .act_raw(&clerk, target, "accept", version, json!({}))
+            .await;
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "expired, {target}"
+        );
+    }
+    let clerk = app.relogin(&clerk).await;
+    let r = app.post(&clerk, "/api/v1/auth/logout", json!({})).await;
+    assert_eq!(r.status(), 204);
+    let audit_after_logout = app.count("audit_log");
+    for target in [&id, &missing] {
+        let r = app
+            .act_raw(&clerk, target, "accept", version, json!({}))
+            .await;
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "revoked, {target}"
+        );
+    }
+    assert_eq!(
+        app.count("audit_log"),
+        audit_after_logout,
+        "refusals write nothing"
+    );
+    assert_eq!(app.count("tasks"), before.1);
+    let builder = app.relogin(&builder).await;
+    assert_eq!(app.filing(&builder, &id).await["version"], version);
+
+    // A fresh session acts.
+    let clerk = app.relogin(&clerk).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+    assert!(writes(&app).0 > before.0);
+}
+
 async fn login_raw(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/auth/login"))
