@@ -29,16 +29,6 @@ pub(crate) async fn problem(r: Response, status: u16) -> Value {
     body
 }
 
-/// The paths of a validation problem's errors.
-pub(crate) fn paths(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {body}"))
-        .iter()
-        .map(|e| e["path"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn error_at<'a>(body: &'a Value, path: &str) -> &'a Value {
     body["errors"]
         .as_array()
@@ -166,7 +156,7 @@ async fn an_unknown_item_is_a_422_at_path_item() {
         .await;
     let body = problem(r, 422).await;
     assert_eq!(body["code"], "validation");
-    assert_eq!(paths(&body), ["item"]);
+    assert_eq!(error_paths(&body), ["item"]);
     assert_eq!(body["errors"][0]["code"], "unknown_item");
     assert_eq!(written(&app), before);
 }
@@ -187,7 +177,7 @@ async fn a_credit_code_with_one_wrong_character_fails_its_check_character() {
         )
         .await;
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["form.builder_credit_code"]);
+    assert_eq!(error_paths(&body), ["form.builder_credit_code"]);
     assert_eq!(body["errors"][0]["code"], "check_character");
     assert_eq!(written(&app), before);
 
@@ -229,7 +219,7 @@ async fn every_bad_field_is_listed_at_once() {
         )
         .await;
     let body = problem(r, 422).await;
-    let mut got = paths(&body);
+    let mut got = error_paths(&body);
     got.sort();
     let mut want = vec![
         "form.builder_credit_code",
@@ -272,7 +262,7 @@ async fn an_unknown_form_field_is_refused_on_create_and_on_edit() {
         )
         .await;
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["form.favourite_colour"]);
+    assert_eq!(error_paths(&body), ["form.favourite_colour"]);
     assert_eq!(body["errors"][0]["code"], "unknown_field");
     assert_eq!(written(&app), before);
 
@@ -289,7 +279,7 @@ async fn an_unknown_form_field_is_refused_on_create_and_on_edit() {
         )
         .await;
     let body = problem(r, 422).await;
-    let mut got = paths(&body);
+    let mut got = error_paths(&body);
     got.sort();
     assert_eq!(got, ["form.favourite_colour", "form.investment"]);
     assert_eq!(written(&app), before);
@@ -389,14 +379,14 @@ async fn an_empty_file_or_an_unknown_material_is_a_422() {
         .upload(&builder, &id, "application_form", "empty.pdf", Vec::new())
         .await;
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["file"]);
+    assert_eq!(error_paths(&body), ["file"]);
     assert_eq!(body["errors"][0]["code"], "empty");
 
     let r = app
         .upload(&builder, &id, "moon_rock", "rock.pdf", pdf("rock"))
         .await;
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["materials.moon_rock"]);
+    assert_eq!(error_paths(&body), ["materials.moon_rock"]);
     assert_eq!(body["errors"][0]["code"], "unknown_material");
 
     // No part named `file`.
@@ -413,7 +403,7 @@ async fn an_empty_file_or_an_unknown_material_is_a_422() {
         .await
         .unwrap();
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["file"]);
+    assert_eq!(error_paths(&body), ["file"]);
     assert_eq!(body["errors"][0]["code"], "required");
 
     assert_eq!(written(&app), before);
@@ -443,7 +433,7 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
         .await
         .unwrap();
     let body = problem(r, 422).await;
-    let mut got = paths(&body);
+    let mut got = error_paths(&body);
     got.sort();
     got.dedup();
     assert_eq!(
@@ -466,7 +456,7 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
         .await
         .unwrap();
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["credit_code"]);
+    assert_eq!(error_paths(&body), ["credit_code"]);
     assert_eq!(body["errors"][0]["code"], "required");
     assert_eq!(written(&app), before);
 

@@ -17,7 +17,7 @@ use permits::domain::definition::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::bad_input::{paths, problem};
+use crate::bad_input::problem;
 use crate::helpers::*;
 
 /// A construction permit with every material, submitted: in `intake`, in the window's queue.
@@ -630,7 +630,7 @@ async fn an_if_match_header_carries_the_version_as_well_as_expected_version() {
         .await
         .unwrap();
     let body = problem(r, 422).await;
-    assert_eq!(paths(&body), ["input.reason"]);
+    assert_eq!(error_paths(&body), ["input.reason"]);
     // ... and with the reason the action goes through on the header's version alone.
     let r = app
         .client

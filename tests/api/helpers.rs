@@ -880,3 +880,13 @@ pub fn fire_form() -> Value {
 }
 
 pub const FIRE_MATERIALS: &[&str] = &["filing_form", "completion_report", "as_built_drawings"];
+
+/// The paths of a validation problem's errors, in order.
+pub fn error_paths(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect()
+}

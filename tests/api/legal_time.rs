@@ -95,13 +95,7 @@ async fn the_working_day_calculator_answers_and_refuses_bad_input_with_every_pro
     )
     .await;
     assert_eq!(status, 422);
-    let paths: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(paths, ["from", "days"]);
+    assert_eq!(error_paths(&p), ["from", "days"]);
     let r = app
         .client
         .get(app.url("/api/v1/calendars/CN/working-days/add?from=1999-01-01&days=1"))

@@ -322,13 +322,7 @@ async fn the_sla_report_matches_figures_computed_by_hand() {
         .await;
     assert_eq!(r.status(), 422);
     let body: Value = r.json().await.unwrap();
-    let paths: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
-    assert_eq!(paths, ["from", "to", "soon_days"]);
+    assert_eq!(error_paths(&body), ["from", "to", "soon_days"]);
 }
 
 #[actix_web::test]
