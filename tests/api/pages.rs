@@ -407,6 +407,17 @@ async fn the_applicant_rates_a_decided_filing_once() {
     let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
     assert!(html.contains("id=\"rated\">4<"), "{html}");
     assert_eq!(app.filing(&builder, &id).await["rating"], 4);
+    // A second rating from a page left open: the page again, saying it was rated already.
+    let (status, html) = post_form(
+        &c,
+        &app,
+        &format!("/filings/{id}/rating"),
+        &[("_csrf", &token), ("score", "1")],
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(html.contains("您已评价过此办件。"), "{html}");
+    assert_eq!(app.filing(&builder, &id).await["rating"], 4);
     // Once only, and only by the applicant.
     let r = app
         .post(

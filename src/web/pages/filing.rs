@@ -886,28 +886,51 @@ pub async fn act(
     let result = state
         .run(move |conn, ctx| filings::act(conn, ctx, &who, id, &action, version, &input))
         .await;
+    after_post(
+        &state,
+        &v,
+        p,
+        id,
+        result,
+        (
+            "未能办理，请先处理以下问题：",
+            "Not done: put these right first:",
+        ),
+        None,
+    )
+    .await
+}
+
+/// After a form posted from the filing's page: back to the filing when it worked (303); the
+/// page again when it did not, saying why: the problems with the input under `refused` (422),
+/// or, on a conflict (409), `conflict` or else that the filing changed meanwhile.
+async fn after_post<T>(
+    state: &AppState,
+    v: &Viewer,
+    p: Principal,
+    id: Uuid,
+    result: Result<T, AppError>,
+    refused: (&str, &str),
+    conflict: Option<(&str, &str)>,
+) -> Result<HttpResponse, PageError> {
     let (status, message, problems) = match result {
         Ok(_) => return Ok(see_other(&format!("/filings/{id}"))),
         Err(AppError::Conflict { .. }) => (
             StatusCode::CONFLICT,
-            Some(changed_message(v.lang)),
+            conflict.map_or_else(|| changed_message(v.lang), |(zh, en)| pick(v.lang, zh, en)),
             Vec::new(),
         ),
         Err(AppError::Validation(problems)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some(pick(
-                v.lang,
-                "未能办理，请先处理以下问题：",
-                "Not done: put these right first:",
-            )),
+            pick(v.lang, refused.0, refused.1),
             problems
                 .iter()
                 .map(|p| p.message.get(v.lang).to_owned())
                 .collect(),
         ),
-        Err(e) => return Err(PageError::from_app(&v, e)),
+        Err(e) => return Err(PageError::from_app(v, e)),
     };
-    again(&state, &v, p, id, status, message, problems).await
+    again(state, v, p, id, status, Some(message), problems).await
 }
 
 /// Upload a file for a material from the filing page.
@@ -997,23 +1020,16 @@ pub async fn extend(
     let result = state
         .run(move |conn, ctx| filings::extend(conn, ctx, &who, id, version, days, &reason))
         .await;
-    let (status, message, problems) = match result {
-        Ok(_) => return Ok(see_other(&format!("/filings/{id}"))),
-        Err(AppError::Conflict { .. }) => (
-            StatusCode::CONFLICT,
-            Some(changed_message(v.lang)),
-            Vec::new(),
-        ),
-        Err(AppError::Validation(ps)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(pick(v.lang, "未延期：", "Not extended:")),
-            ps.iter()
-                .map(|p| p.message.get(v.lang).to_owned())
-                .collect(),
-        ),
-        Err(e) => return Err(PageError::from_app(&v, e)),
-    };
-    again(&state, &v, p, id, status, message, problems).await
+    after_post(
+        &state,
+        &v,
+        p,
+        id,
+        result,
+        ("未延期：", "Not extended:"),
+        None,
+    )
+    .await
 }
 
 /// The applicant rates a closed filing (好差评), once.
@@ -1036,25 +1052,14 @@ pub async fn rate(
     let result = state
         .run(move |conn, ctx| filings::rate(conn, ctx, &who, id, score, comment.as_deref()))
         .await;
-    let (status, message, problems) = match result {
-        Ok(()) => return Ok(see_other(&format!("/filings/{id}"))),
-        Err(AppError::Validation(ps)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(pick(v.lang, "评价未提交：", "Not rated:")),
-            ps.iter()
-                .map(|p| p.message.get(v.lang).to_owned())
-                .collect(),
-        ),
-        Err(AppError::Conflict { .. }) => (
-            StatusCode::CONFLICT,
-            Some(pick(
-                v.lang,
-                "您已评价过此办件。",
-                "You have rated this filing already.",
-            )),
-            Vec::new(),
-        ),
-        Err(e) => return Err(PageError::from_app(&v, e)),
-    };
-    again(&state, &v, p, id, status, message, problems).await
+    after_post(
+        &state,
+        &v,
+        p,
+        id,
+        result,
+        ("评价未提交：", "Not rated:"),
+        Some(("您已评价过此办件。", "You have rated this filing already.")),
+    )
+    .await
 }
