@@ -726,6 +726,20 @@ async fn a_token_expires_after_its_time_to_live() {
     assert_eq!(r.status(), 200);
 }
 
+/// `user`'s `accept` on each of `targets` is refused as unauthenticated.
+async fn refused_401(app: &TestApp, user: &User, targets: &[&str], version: i64, why: &str) {
+    for target in targets {
+        let r = app
+            .act_raw(user, target, "accept", version, json!({}))
+            .await;
+        assert_eq!(
+            problem(r, 401).await["code"],
+            "unauthenticated",
+            "{why}, {target}"
+        );
+    }
+}
+
 /// An action's caller is known before anything of the filing decides the answer: a token that
 /// is not live (its user deactivated behind its back, expired, revoked) is 401 whether or not
 /// the filing exists and whatever the body; a live caller asking for no filing gets 404.
@@ -777,30 +791,12 @@ async fn an_actions_caller_is_checked_before_anything_of_the_filing_counts() {
     let ttl = i64::from(app.state.settings.auth.token_ttl_hours);
     app.clock
         .advance(Duration::hours(ttl) + Duration::minutes(1));
-    for target in [&id, &missing] {
-        let r = app
-            .act_raw(&clerk, target, "accept", version, json!({}))
-            .await;
-        assert_eq!(
-            problem(r, 401).await["code"],
-            "unauthenticated",
-            "expired, {target}"
-        );
-    }
+    refused_401(&app, &clerk, &[&id, &missing], version, "expired").await;
     let clerk = app.relogin(&clerk).await;
     let r = app.post(&clerk, "/api/v1/auth/logout", json!({})).await;
     assert_eq!(r.status(), 204);
     let audit_after_logout = app.count("audit_log");
-    for target in [&id, &missing] {
-        let r = app
-            .act_raw(&clerk, target, "accept", version, json!({}))
-            .await;
-        assert_eq!(
-            problem(r, 401).await["code"],
-            "unauthenticated",
-            "revoked, {target}"
-        );
-    }
+    refused_401(&app, &clerk, &[&id, &missing], version, "revoked").await;
     assert_eq!(
         app.count("audit_log"),
         audit_after_logout,
