@@ -36,6 +36,8 @@
 //! backends than ~4 per core only add switching; 32 was slower still),
 //! LOAD_WORKERS (0: one HTTP worker per core), LOAD_FILINGS_PER_CLIENT (4),
 //! LOAD_SUPPLEMENT_ROUNDS (1),
+//! LOAD_SQL (none: SQL run on the database after the setup and before the levels, to measure a
+//! change of schema or setting against the same binary, e.g. dropping an index),
 //! LOAD_CLIENTS ("8,32"), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
 //! Results: a table on stdout and `target/load-report.json`; the service's log is
 //! `target/load-server.log`. The database `permits_bench` is left in place for inspection.
@@ -78,6 +80,7 @@ struct Config {
     workers: u32,
     filings_per_client: usize,
     supplement_rounds: u32,
+    sql: Option<String>,
     levels: Vec<usize>,
     pg_host: String,
     pg_port: String,
@@ -112,6 +115,9 @@ impl Config {
             workers: env_or("LOAD_WORKERS", 0)?,
             filings_per_client: env_or("LOAD_FILINGS_PER_CLIENT", 4)?,
             supplement_rounds: env_or("LOAD_SUPPLEMENT_ROUNDS", 1)?,
+            sql: std::env::var("LOAD_SQL")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
             levels,
             pg_host: env_or("PGHOST", "/var/run/postgresql".to_owned())?,
             pg_port: env_or("PGPORT", "5432".to_owned())?,
@@ -990,6 +996,17 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
+/// The ratio the run would show if the service and the load generator took no CPU: with the
+/// machine saturated both ways, throughput goes as the inverse of the CPU per unit of work, so
+/// this is pgbench's CPU per transaction over what PostgreSQL and the kernel take per action.
+fn database_bound(pgbench_us: f64, rest_us: f64) -> f64 {
+    if rest_us > 0.0 {
+        pgbench_us / rest_us
+    } else {
+        0.0
+    }
+}
+
 fn fmt_ms(v: f64) -> String {
     if v.is_nan() {
         "-".into()
@@ -1082,6 +1099,10 @@ async fn run() -> Result<()> {
         total_filings * MATERIALS.len(),
         setup_started.elapsed().as_secs_f64()
     );
+    if let Some(sql) = &cfg.sql {
+        cfg.psql(DB, sql).context("LOAD_SQL")?;
+        println!("  LOAD_SQL run: {sql}");
+    }
 
     let mut rows = Vec::new();
     for &clients in &cfg.levels {
@@ -1119,6 +1140,10 @@ async fn run() -> Result<()> {
         println!(
             "  {clients:>2} clients: WAL per action {:.0} bytes in {:.1} records; pgbench {:.0} bytes in {:.1} records per transaction",
             p.wal.0, p.wal.1, pg.wal.0, pg.wal.1
+        );
+        println!(
+            "  {clients:>2} clients: the ratio if the service and the load generator cost nothing: {:.2} (pgbench's CPU per transaction over PostgreSQL's and the rest's per action)",
+            database_bound(pg.cpu_us, p.cpu.rest_us)
         );
         cfg.psql(DB, "CHECKPOINT")?;
         let again = pgbench(&cfg, clients)?;
@@ -1242,6 +1267,7 @@ async fn run() -> Result<()> {
                 "command": pg.command,
             },
             "ratio": ratio,
+            "ratio_if_service_free": database_bound(pg.cpu_us, p.cpu.rest_us),
             "targets": {
                 "ratio_at_least_0_6": ratio_ok,
                 "p99_under_50ms": p99_ok,
@@ -1256,9 +1282,18 @@ async fn run() -> Result<()> {
             println!("  errors at {clients:>2} clients: {n} × {k}: {sample}");
         }
     }
+    // The ratio is judged at its level only: a run without that level cannot meet the targets.
+    let ratio_run = rows.iter().any(|(c, _, _)| *c == RATIO_TARGET_CLIENTS);
+    let verdict = match (all_met, ratio_run) {
+        (false, _) => "NOT met".to_owned(),
+        (true, true) => "met".to_owned(),
+        (true, false) => {
+            format!("not judged (no level of {RATIO_TARGET_CLIENTS} clients, where the ratio is)")
+        }
+    };
+    let all_met = all_met && ratio_run;
     println!(
-        "targets: {} (ratio >= {RATIO_TARGET} of pgbench at {RATIO_TARGET_CLIENTS} clients, p99 < {P99_TARGET_MS} ms, no errors)",
-        if all_met { "met" } else { "NOT met" }
+        "targets: {verdict} (ratio >= {RATIO_TARGET} of pgbench at {RATIO_TARGET_CLIENTS} clients, p99 < {P99_TARGET_MS} ms, no errors)"
     );
 
     let report = json!({
