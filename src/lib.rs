@@ -131,7 +131,6 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::extract::json_config(json_limit))
-                .app_data(web::extract::query_config())
                 .app_data(web::extract::path_config())
                 .app_data(aweb::PayloadConfig::new(json_limit))
                 .wrap(from_fn(localize_errors))

@@ -270,14 +270,51 @@ pub fn json_config(limit_bytes: usize) -> web::JsonConfig {
         })
 }
 
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        AppError::bad_request(
-            format!("查询参数有误：{err}"),
-            format!("Bad query parameters: {err}"),
-        )
-        .into()
+/// The query string, parsed. Its problem is reported when the handler asks, so that a page can
+/// answer with a page (`Viewer::query`) and an API call with a problem document; a value of
+/// the wrong type names its parameter.
+pub struct Query<T>(Result<T, AppError>);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> Result<T, AppError> {
+        self.0
+    }
+}
+
+/// Parse a query string, naming the parameter whose value is of the wrong type.
+pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let name = e.path().to_string();
+        let inner = e.into_inner();
+        let problems = if name.is_empty() || name == "." {
+            Vec::new()
+        } else {
+            vec![Problem::new(
+                &name,
+                "wrong_type",
+                format!("查询参数 {name} 的值有误：{inner}"),
+                format!("Query parameter {name}: {inner}"),
+            )]
+        };
+        let (zh, en) = match problems.first() {
+            Some(p) => (p.message.zh.clone(), p.message.en.clone()),
+            None => (
+                format!("查询参数有误：{inner}"),
+                format!("Bad query parameters: {inner}"),
+            ),
+        };
+        AppError::BadRequest(crate::domain::Text { zh, en }, problems)
     })
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest for Query<T> {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Query(parse_query(req.query_string()))))
+    }
 }
 
 pub fn path_config() -> web::PathConfig {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use permits::domain::definition::Role;
 use reqwest::Response;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
@@ -617,4 +618,28 @@ async fn an_oversize_action_body_is_a_413_problem() {
         .await;
     assert_eq!(problem(r, 413).await["code"], "payload_too_large");
     assert_eq!(written(&app), before);
+}
+
+#[actix_web::test]
+async fn a_query_parameter_of_the_wrong_type_is_named_in_the_problem() {
+    let app = TestApp::spawn().await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let manager = app.staff("manager", "fire", &[Role::Manager]).await;
+    for (user, path, param) in [
+        (&clerk, "/api/v1/queue?offset=abc", "offset"),
+        (&clerk, "/api/v1/queue?limit=10&scope=everything", "scope"),
+        (&clerk, "/api/v1/filings?limit=ten", "limit"),
+        (&manager, "/api/v1/reports/due?days=-1", "days"),
+    ] {
+        let body = problem(app.get(user, path).await, 400).await;
+        assert_eq!(body["code"], "bad_request", "{path}");
+        assert_eq!(error_paths(&body), [param], "{path}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(param),
+            "{path}: the detail names the parameter: {body}"
+        );
+    }
+    // Good values still work.
+    let r = app.get(&clerk, "/api/v1/queue?offset=0&scope=all").await;
+    assert_eq!(r.status(), 200);
 }

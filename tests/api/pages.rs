@@ -823,3 +823,24 @@ fn scalar_uuid(app: &TestApp, sql: &str) -> uuid::Uuid {
         .unwrap()
         .u
 }
+
+#[actix_web::test]
+async fn a_bad_query_parameter_is_a_page_that_names_it() {
+    let app = TestApp::spawn().await;
+    app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let clerk = signed_in(&app, "clerk").await;
+    for (path, param) in [
+        ("/queue?per=abc", "per"),
+        ("/queue?per=1&empty=300", "empty"),
+    ] {
+        let r = clerk.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{path}: a page, not {ct}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("地址有误"), "{path}: {html}");
+        assert!(html.contains(param), "{path}: names {param}: {html}");
+    }
+    let (status, _) = page(&clerk, &app, "/queue?per=20").await;
+    assert_eq!(status, 200);
+}

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::services::audit::{self, Verification};
 use crate::services::auth::{self, Registration};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Body, Page, validated};
+use crate::web::extract::{Authed, Body, Page, Query, validated};
 
 fn require(who: &Authed, roles: &[Role]) -> Result<(), AppError> {
     if roles.iter().any(|r| who.principal.has(*r)) {
@@ -177,10 +177,10 @@ pub async fn reset_password(
 pub async fn list_users(
     state: web::Data<AppState>,
     who: Authed,
-    page: web::Query<Page>,
+    page: Query<Page>,
 ) -> Result<HttpResponse, AppError> {
     require(&who, &[Role::Admin])?;
-    let page = page.into_inner();
+    let page = page.into_inner()?;
     let users = state
         .run(move |conn, _| {
             let rows = crate::repo::users::list(conn, page.limit(), page.offset())?;
@@ -218,10 +218,10 @@ pub struct VerifyQuery {
 pub async fn verify_audit(
     state: web::Data<AppState>,
     who: Authed,
-    q: web::Query<VerifyQuery>,
+    q: Query<VerifyQuery>,
 ) -> Result<HttpResponse, AppError> {
     require(&who, &[Role::Auditor, Role::Admin])?;
-    let kept = q.into_inner().seal;
+    let kept = q.into_inner()?.seal;
     if let Some(s) = &kept
         && !audit::is_seal_hash(s)
     {

@@ -9,7 +9,7 @@ use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::services::calendars::{self, Loaded};
 use crate::web::AppState;
-use crate::web::extract::{Authed, Body};
+use crate::web::extract::{Authed, Body, Query};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionSummary {
@@ -108,9 +108,10 @@ pub struct DateAnswer {
 pub async fn add(
     state: web::Data<AppState>,
     region: web::Path<String>,
-    q: web::Query<AddQuery>,
+    q: Query<AddQuery>,
 ) -> Result<HttpResponse, AppError> {
     let rc = region_of(&state, &region)?;
+    let q = q.into_inner()?;
     let mut problems = Vec::new();
     let from = match q
         .from

@@ -10,7 +10,7 @@ use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
 use crate::web::AppState;
-use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, validated};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, Query, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,9 +65,9 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     who: Bearer,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     let page = Page {
         limit: q.limit,
         offset: q.offset,

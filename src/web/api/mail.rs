@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::jobs::{self, Job, JobRun};
 use crate::repo::outbox::{self, MailRow};
 use crate::web::AppState;
-use crate::web::extract::Authed;
+use crate::web::extract::{Authed, Query};
 
 fn admin(who: &Authed) -> Result<(), AppError> {
     if who.principal.has(Role::Admin) {
@@ -38,10 +38,10 @@ pub struct MailQuery {
 pub async fn list(
     state: web::Data<AppState>,
     who: Authed,
-    q: web::Query<MailQuery>,
+    q: Query<MailQuery>,
 ) -> Result<HttpResponse, AppError> {
     admin(&who)?;
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     if let Some(s) = q.status.as_deref()
         && !matches!(s, "pending" | "sent" | "failed")
     {

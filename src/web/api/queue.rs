@@ -8,7 +8,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::queues::{self, Scope, TaskView};
 use crate::web::AppState;
-use crate::web::extract::{Bearer, Body, BodyOrDefault, Page};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, Page, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -28,9 +28,9 @@ pub struct QueueQuery {
 pub async fn list(
     state: web::Data<AppState>,
     who: Bearer,
-    q: web::Query<QueueQuery>,
+    q: Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     let page = Page {
         limit: q.limit,
         offset: q.offset,

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::repo::reports::{DueRow, GroupBy};
 use crate::services::reports::{self, SlaQuery, SlaReport, WorkloadRow};
 use crate::web::AppState;
-use crate::web::extract::Bearer;
+use crate::web::extract::{Bearer, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +85,9 @@ fn write_csv<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, AppError> {
 pub async fn sla(
     state: web::Data<AppState>,
     who: Bearer,
-    q: web::Query<SlaParams>,
+    q: Query<SlaParams>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     let csv = csv_wanted(q.format.as_deref())?;
     let today = crate::clock::local_date(state.clock.now(), state.offset);
     let first = today.with_day(1).unwrap_or(today);
@@ -150,9 +150,9 @@ pub struct DueParams {
 pub async fn due(
     state: web::Data<AppState>,
     who: Bearer,
-    q: web::Query<DueParams>,
+    q: Query<DueParams>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     let csv = csv_wanted(q.format.as_deref())?;
     let today = crate::clock::local_date(state.clock.now(), state.offset);
     let until = today
@@ -190,9 +190,9 @@ pub struct WorkloadParams {
 pub async fn workload(
     state: web::Data<AppState>,
     who: Bearer,
-    q: web::Query<WorkloadParams>,
+    q: Query<WorkloadParams>,
 ) -> Result<HttpResponse, AppError> {
-    let q = q.into_inner();
+    let q = q.into_inner()?;
     let csv = csv_wanted(q.format.as_deref())?;
     let rows = state
         .run_as(who, move |conn, _, p| {

@@ -12,6 +12,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth;
 use crate::web::AppState;
+use crate::web::extract::Query;
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
@@ -23,8 +24,9 @@ pub struct Next {
 pub async fn switch_lang(
     v: Viewer,
     lang: web::Path<String>,
-    q: web::Query<Next>,
+    q: Query<Next>,
 ) -> Result<HttpResponse, PageError> {
+    let q = v.query(q)?;
     let lang = match lang.as_str() {
         "en" => "en",
         "zh" => "zh",
@@ -47,7 +49,8 @@ struct LoginPage {
 }
 
 #[get("/login")]
-pub async fn login_page(v: Viewer, q: web::Query<Next>) -> Result<HttpResponse, PageError> {
+pub async fn login_page(v: Viewer, q: Query<Next>) -> Result<HttpResponse, PageError> {
+    let q = v.query(q)?;
     let next = q
         .next
         .as_deref()

@@ -14,6 +14,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth::{self, Principal};
 use crate::web::AppState;
+use crate::web::extract::Query;
 
 fn admin(v: &Viewer) -> Result<Principal, Option<PageError>> {
     match &v.principal {
@@ -446,9 +447,10 @@ fn calendar_page(
 pub async fn calendar(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<YearQuery>,
+    q: Query<YearQuery>,
 ) -> Result<HttpResponse, PageError> {
     admin_or_return!(v);
+    let q = v.query(q)?;
     let year = q
         .year
         .unwrap_or_else(|| crate::clock::local_date(state.clock.now(), state.offset).year() + 1)

@@ -23,6 +23,7 @@ use crate::services::auth::Principal;
 use crate::services::filings::{self, ActInput, FilingView, HistoryEntry};
 use crate::services::items::Item;
 use crate::web::AppState;
+use crate::web::extract::Query;
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -820,13 +821,13 @@ pub async fn show(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<Uuid>,
-    flags: web::Query<PageFlags>,
+    flags: Query<PageFlags>,
 ) -> Result<HttpResponse, PageError> {
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
     let (view, item, history, assignable) = load_all(&state, &v, p, id.into_inner()).await?;
-    let message = flags.changed.map(|_| changed_message(v.lang));
+    let message = v.query(flags)?.changed.map(|_| changed_message(v.lang));
     let page = build_page(
         &v,
         state.offset,
@@ -939,7 +940,7 @@ pub async fn upload(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(Uuid, String)>,
-    q: web::Query<BTreeMap<String, String>>,
+    q: Query<BTreeMap<String, String>>,
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, PageError> {
@@ -947,6 +948,7 @@ pub async fn upload(
         return Ok(v.to_login());
     };
     // A multipart body is not read before the token is checked: the token travels in the URL.
+    let q = v.query(q)?;
     v.check_csrf(q.get("_csrf").map(String::as_str).unwrap_or(""))?;
     let (id, material) = path.into_inner();
     let result =
@@ -983,18 +985,19 @@ pub async fn download(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(Uuid, Uuid)>,
-    q: web::Query<DownloadQuery>,
+    q: Query<DownloadQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
+    let preview = v.query(q)?.preview.is_some();
     let (id, material_id) = path.into_inner();
     let m = state
         .run(move |conn, _| filings::material_for_download(conn, &p, id, material_id))
         .await
         .map_err(|e| PageError::from_app(&v, e))?;
-    crate::web::api::materials::send_file(&state, m, &req, q.preview.is_some())
+    crate::web::api::materials::send_file(&state, m, &req, preview)
         .await
         .map_err(|e| PageError::from_app(&v, e))
 }

@@ -142,6 +142,11 @@ impl FromRequest for Viewer {
 }
 
 impl Viewer {
+    /// The page's query string, or a page that says which parameter is wrong.
+    pub fn query<T>(&self, q: crate::web::extract::Query<T>) -> Result<T, PageError> {
+        q.into_inner().map_err(|e| PageError::from_app(self, e))
+    }
+
     /// A form's CSRF token must match the viewer's (compared as digests, in constant time as
     /// far as the comparison of two equal-length hex strings goes).
     pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
@@ -364,68 +369,78 @@ impl PageError {
     }
 
     pub fn from_app(v: &Viewer, e: AppError) -> PageError {
-        if let AppError::Validation(problems) = &e {
-            let list = |lang: Lang| {
-                problems
-                    .iter()
-                    .map(|p| p.message.get(lang).to_owned())
-                    .collect::<Vec<_>>()
-                    .join("；")
-            };
-            return PageError::new(
-                v,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Text {
-                    zh: "未能办理".into(),
-                    en: "Not done".into(),
-                },
-                Text {
-                    zh: list(Lang::Zh),
-                    en: list(Lang::En),
-                },
-            );
-        }
-        let (status, title, detail) = match &e {
-            AppError::Conflict { .. } => (
-                StatusCode::CONFLICT,
-                ("状态已变化", "Changed meanwhile"),
+        let fixed = |zh: &str, en: &str| Text {
+            zh: zh.into(),
+            en: en.into(),
+        };
+        let status = actix_web::ResponseError::status_code(&e);
+        let (title, detail) = match e {
+            AppError::Validation(problems) => {
+                let list = |lang: Lang| {
+                    problems
+                        .iter()
+                        .map(|p| p.message.get(lang).to_owned())
+                        .collect::<Vec<_>>()
+                        .join("；")
+                };
                 (
+                    fixed("未能办理", "Not done"),
+                    Text {
+                        zh: list(Lang::Zh),
+                        en: list(Lang::En),
+                    },
+                )
+            }
+            AppError::BadRequest(what, _) => (
+                fixed("地址有误", "Bad address"),
+                Text {
+                    zh: format!("{}。请返回上一页重新打开。", what.zh),
+                    en: format!("{}. Go back and open the page again.", what.en),
+                },
+            ),
+            AppError::PayloadTooLarge(what) => (fixed("内容过大", "Too large"), what),
+            AppError::UnsupportedMediaType(what) => {
+                (fixed("格式不支持", "Unsupported format"), what)
+            }
+            AppError::Conflict { .. } => (
+                fixed("状态已变化", "Changed meanwhile"),
+                fixed(
                     "办件已被他人处理或修改，请返回刷新后再操作。",
                     "Someone else acted first: go back, reload and try again.",
                 ),
             ),
             AppError::NotFound => (
-                StatusCode::NOT_FOUND,
-                ("页面不存在", "Not found"),
-                (
+                fixed("页面不存在", "Not found"),
+                fixed(
                     "您要找的内容不存在，或者您无权查看。",
                     "What you asked for does not exist, or you may not see it.",
                 ),
             ),
             AppError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                ("无权访问", "Not allowed"),
-                ("您的账号不能进行此操作。", "Your account may not do this."),
+                fixed("无权访问", "Not allowed"),
+                fixed("您的账号不能进行此操作。", "Your account may not do this."),
             ),
-            AppError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                ("系统繁忙", "Busy"),
-                ("请稍后再试。", "Please try again in a moment."),
+            AppError::Unauthenticated => (
+                fixed("请先登录", "Please sign in"),
+                fixed(
+                    "您的登录已失效，请重新登录后再试。",
+                    "Your session has ended: sign in again and retry.",
+                ),
             ),
-            _ => return PageError::internal(v, anyhow::anyhow!("{e}")),
+            AppError::Unavailable | AppError::TooManyRequests { .. } => (
+                fixed("系统繁忙", "Busy"),
+                fixed("请稍后再试。", "Please try again in a moment."),
+            ),
+            AppError::PreconditionRequired | AppError::MethodNotAllowed => (
+                fixed("请求有误", "Bad request"),
+                fixed(
+                    "请使用页面上的按钮和链接进行操作。",
+                    "Please use the buttons and links on the page.",
+                ),
+            ),
+            AppError::Internal(e) => return PageError::internal(v, e),
         };
-        PageError::new(
-            v,
-            status,
-            Text {
-                zh: title.0.into(),
-                en: title.1.into(),
-            },
-            Text {
-                zh: detail.0.into(),
-                en: detail.1.into(),
-            },
-        )
+        PageError::new(v, status, title, detail)
     }
 }
 

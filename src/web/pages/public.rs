@@ -11,6 +11,7 @@ use super::{PageError, Ui, Viewer};
 use crate::domain::Lang;
 use crate::domain::definition::{DayUnit, Definition, Limit, StateKind};
 use crate::web::AppState;
+use crate::web::extract::Query;
 
 fn limit_text(lang: Lang, l: Limit) -> String {
     match (lang, l.unit) {
@@ -224,9 +225,9 @@ fn weekday(lang: Lang, d: NaiveDate) -> &'static str {
 pub async fn calculator(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<CalcQuery>,
+    q: Query<CalcQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let q = q.into_inner();
+    let q = v.query(q)?;
     let ui = v.ui();
     let submitted = q.from.is_some() || q.days.is_some();
     let from_raw = q.from.unwrap_or_default();

@@ -16,6 +16,7 @@ use crate::services::auth::Principal;
 use crate::services::queues::{self, Scope};
 use crate::services::reports;
 use crate::web::AppState;
+use crate::web::extract::Query;
 
 fn staff(v: &Viewer) -> Result<Principal, Option<PageError>> {
     match &v.principal {
@@ -83,13 +84,13 @@ fn colour(
 pub async fn queue(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<QueueQuery>,
+    q: Query<QueueQuery>,
 ) -> Result<HttpResponse, PageError> {
     let p = match staff(&v) {
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
     };
-    let q = q.into_inner();
+    let q = v.query(q)?;
     let (scope, scope_name) = match q.scope.as_deref() {
         Some("mine") => (Scope::Mine, "mine"),
         Some("unclaimed") => (Scope::Unclaimed, "unclaimed"),
@@ -465,13 +466,13 @@ fn query_string(pairs: &[(&str, &str)]) -> String {
 pub async fn dashboard(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<DashboardQuery>,
+    q: Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
     let p = match overseer(&v) {
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
     };
-    let q = q.into_inner();
+    let q = v.query(q)?;
     let lang = v.lang;
     let ui = v.ui();
     let today = state.today();
@@ -773,13 +774,13 @@ const DRILL_LINES: i64 = 500;
 pub async fn drill(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<DrillQuery>,
+    q: Query<DrillQuery>,
 ) -> Result<HttpResponse, PageError> {
     let p = match overseer(&v) {
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
     };
-    let q = q.into_inner();
+    let q = v.query(q)?;
     let lang = v.lang;
     let ui = v.ui();
     let (window, window_name) = match q.due.as_deref() {
@@ -863,13 +864,13 @@ pub async fn drill(
 pub async fn sla_csv(
     state: web::Data<AppState>,
     v: Viewer,
-    q: web::Query<DashboardQuery>,
+    q: Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
     let p = match &v.principal {
         None => return Ok(v.to_login()),
         Some(p) => p.clone(),
     };
-    let q = q.into_inner();
+    let q = v.query(q)?;
     let ui = v.ui();
     let Period { from, to, problems } = period(&ui, &q, state.today());
     if !problems.is_empty() {
