@@ -169,8 +169,95 @@ fn payload_error(e: actix_web::Error) -> AppError {
     }
 }
 
-/// Parse JSON, naming the path of a field of the wrong type.
+/// A character no text taken in may hold: a control character other than tab and the line
+/// breaks. NUL cannot even be stored in a PostgreSQL text column.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// A name as it may be shown: its forbidden characters replaced.
+fn shown(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if is_forbidden_char(c) {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn forbidden_problem(path: &str) -> Problem {
+    Problem::new(
+        path,
+        "control_character",
+        format!("{path}：含有不可见的控制字符，请删除"),
+        format!("{path} contains invisible control characters: remove them"),
+    )
+}
+
+/// Whether raw JSON may hold a string with a forbidden character: in JSON such a character is
+/// written as an escape (`\u00XX`, `\b`, `\f`) or raw as DEL or a C1 control (UTF-8
+/// `C2 80`..`C2 9F`). A cheap test that lets the common body skip the walk below.
+fn may_hold_control(bytes: &[u8]) -> bool {
+    bytes.contains(&0x7F)
+        || bytes
+            .windows(2)
+            .any(|w| matches!(w, [b'\\', b'u' | b'b' | b'f'] | [0xC2, 0x80..=0x9F]))
+}
+
+/// The paths (as `serde_path_to_error` writes them) of every key or string holding a
+/// forbidden character.
+fn control_paths(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.chars().any(is_forbidden_char) => out.push(path.to_owned()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                control_paths(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                let k = shown(k);
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains(char::REPLACEMENT_CHARACTER) {
+                    out.push(here);
+                } else {
+                    control_paths(item, &here, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parse JSON, naming the path of a field of the wrong type, and refusing (422, every place
+/// named) a string with a control character.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if may_hold_control(bytes)
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        let mut paths = Vec::new();
+        control_paths(&v, "", &mut paths);
+        if !paths.is_empty() {
+            let path = |p: &String| {
+                if p.is_empty() {
+                    ".".to_owned()
+                } else {
+                    p.clone()
+                }
+            };
+            return Err(AppError::Validation(
+                paths.iter().map(|p| forbidden_problem(&path(p))).collect(),
+            ));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -281,8 +368,60 @@ impl<T> Query<T> {
     }
 }
 
+/// A form body (`application/x-www-form-urlencoded`), parsed. As with [`Query`], its problem
+/// is reported when the handler asks (pages: `Viewer::form`), and a control character in any
+/// field is refused by name before anything is looked up or stored.
+pub struct Form<T>(Result<T, AppError>);
+
+impl<T> Form<T> {
+    pub fn into_inner(self) -> Result<T, AppError> {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Form<T> {
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let parsed = async {
+                let bytes = bytes.await.map_err(payload_error)?;
+                if !is_form {
+                    return Err(AppError::UnsupportedMediaType(crate::domain::Text {
+                        zh: "表单须为 application/x-www-form-urlencoded".into(),
+                        en: "The form must be application/x-www-form-urlencoded".into(),
+                    }));
+                }
+                let text = std::str::from_utf8(&bytes).map_err(|_| {
+                    AppError::bad_request("表单内容不是有效的 UTF-8", "The form is not valid UTF-8")
+                })?;
+                parse_query(text)
+            };
+            Ok(Form(parsed.await))
+        })
+    }
+}
+
 /// Parse a query string, naming the parameter whose value is of the wrong type.
 pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let bad: Vec<Problem> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, v)| k.chars().chain(v.chars()).any(is_forbidden_char))
+        .map(|(k, _)| forbidden_problem(&shown(&k)))
+        .collect();
+    if let Some(first) = bad.first() {
+        return Err(AppError::BadRequest(first.message.clone(), bad));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let name = e.path().to_string();
@@ -398,4 +537,30 @@ pub fn validated<T: validator::Validate>(dto: T) -> Result<T, AppError> {
     dto.validate()
         .map_err(|e| AppError::Validation(problems(&e)))?;
     Ok(dto)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The cheap test never lets a forbidden character through, however JSON writes it.
+    #[test]
+    fn every_forbidden_character_is_caught_as_serde_json_or_a_client_writes_it() {
+        let forbidden = (0u32..0x20).chain(0x7F..0xA0).filter_map(char::from_u32);
+        for c in forbidden.filter(|c| is_forbidden_char(*c)) {
+            let body = serde_json::to_vec(&serde_json::json!({ "a": format!("x{c}y") })).unwrap();
+            assert!(may_hold_control(&body), "U+{:04X} in {body:?}", c as u32);
+            let upper = format!(r#"{{"a":"x\u{:04X}y"}}"#, c as u32);
+            assert!(may_hold_control(upper.as_bytes()), "{upper}");
+            let problem = parse_json::<serde_json::Value>(&body).unwrap_err();
+            assert!(matches!(problem, AppError::Validation(p) if p[0].path == "a"));
+        }
+        // Plain text, Chinese, tab and line breaks take the short way and parse.
+        let plain = serde_json::to_vec(&serde_json::json!({ "a": "示范\n\t\r工程" })).unwrap();
+        assert!(!may_hold_control(&plain));
+        assert!(parse_json::<serde_json::Value>(&plain).is_ok());
+        // An escaped character that is allowed passes the walk.
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"\u4e2d\u000a"}"#).is_ok());
+    }
 }

@@ -643,3 +643,73 @@ async fn a_query_parameter_of_the_wrong_type_is_named_in_the_problem() {
     let r = app.get(&clerk, "/api/v1/queue?offset=0&scope=all").await;
     assert_eq!(r.status(), 200);
 }
+
+/// A control character (NUL above all: PostgreSQL cannot store it in text, so it used to be a
+/// 500) is refused wherever text comes in, with every place named, and nothing is written.
+#[actix_web::test]
+async fn control_characters_are_refused_by_name_wherever_text_comes_in() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let filing = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = filing["id"].as_str().unwrap().to_owned();
+    let before = written(&app);
+
+    // A registration: the display name holds NUL, a notice item a C1 control, as JSON escapes.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({
+            "username": "nul", "password": PASSWORD,
+            "display_name": "示范\u{0}公司", "kind": "person",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(error_paths(&body), ["display_name"], "{body}");
+    assert_eq!(body["errors"][0]["code"], "control_character");
+
+    // Signing in with one: refused, not looked up.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "build\u{0}er", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(error_paths(&body), ["username"], "{body}");
+
+    // An action: every place at once, in an array too; tab and line breaks are fine.
+    let r = raw_post(
+        &app,
+        &clerk,
+        &format!("/api/v1/filings/{id}/actions/request_supplement"),
+        r#"{"expected_version":1,"reason":"a\u0007b","notice_items":["ok\n\tok","bad\u0085"]}"#,
+    )
+    .await;
+    let body = problem(r, 422).await;
+    assert_eq!(error_paths(&body), ["notice_items[1]", "reason"], "{body}");
+
+    // A query parameter.
+    let r = app.get(&builder, "/api/v1/filings?state=a%00b").await;
+    let body = problem(r, 400).await;
+    assert_eq!(error_paths(&body), ["state"], "{body}");
+
+    assert_eq!(written(&app), before, "nothing written");
+    // The same registration without the NUL goes through.
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({
+            "username": "nul", "password": PASSWORD,
+            "display_name": "示范\n公司", "kind": "person",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}

@@ -844,3 +844,36 @@ async fn a_bad_query_parameter_is_a_page_that_names_it() {
     let (status, _) = page(&clerk, &app, "/queue?per=20").await;
     assert_eq!(status, 200);
 }
+
+#[actix_web::test]
+async fn a_form_with_a_control_character_is_a_page_that_names_the_field() {
+    let app = TestApp::spawn().await;
+    let c = client();
+    let (_, html) = page(&c, &app, "/login").await;
+    let users = app.count("users");
+    for (path, body) in [
+        (
+            "/login",
+            format!("_csrf={}&username=bu%00ilder&password=x&next=", csrf(&html)),
+        ),
+        (
+            "/register",
+            format!(
+                "_csrf={}&kind=person&username=nul&display_name=a%01b&password=long-enough-password",
+                csrf(&html)
+            ),
+        ),
+    ] {
+        let r = c
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("控制字符"), "{path}: {html}");
+    }
+    assert_eq!(app.count("users"), users, "no account made");
+}

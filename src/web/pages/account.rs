@@ -12,7 +12,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth;
 use crate::web::AppState;
-use crate::web::extract::Query;
+use crate::web::extract::{Form, Query};
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
@@ -86,9 +86,9 @@ pub struct LoginForm {
 pub async fn login(
     state: web::Data<AppState>,
     v: Viewer,
-    form: web::Form<LoginForm>,
+    form: Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
+    let form = v.form(form)?;
     v.check_csrf(&form.csrf)?;
     let settings = state.settings.auth.clone();
     let (name, password) = (form.username.clone(), form.password.clone());
@@ -163,8 +163,9 @@ pub struct CsrfForm {
 pub async fn logout(
     state: web::Data<AppState>,
     v: Viewer,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     v.check_csrf(&form.csrf)?;
     if let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) {
         state
@@ -398,9 +399,9 @@ pub async fn register_form(v: Viewer) -> Result<HttpResponse, PageError> {
 pub async fn register(
     state: web::Data<AppState>,
     v: Viewer,
-    form: web::Form<RegisterForm>,
+    form: Form<RegisterForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
+    let form = v.form(form)?;
     v.check_csrf(&form.csrf)?;
     let blank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let request = crate::web::api::auth::RegisterRequest {
@@ -534,13 +535,13 @@ pub async fn password_page(v: Viewer) -> Result<HttpResponse, PageError> {
 pub async fn change_password(
     state: web::Data<AppState>,
     v: Viewer,
-    form: web::Form<PasswordForm>,
+    form: Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) else {
         return Ok(v.to_login());
     };
     v.check_csrf(&form.csrf)?;
-    let form = form.into_inner();
     let settings = state.settings.auth.clone();
     let result = state
         .run(move |conn, ctx| {

@@ -14,7 +14,7 @@ use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth::{self, Principal};
 use crate::web::AppState;
-use crate::web::extract::Query;
+use crate::web::extract::{Form, Query};
 
 fn admin(v: &Viewer) -> Result<Principal, Option<PageError>> {
     match &v.principal {
@@ -163,8 +163,9 @@ pub async fn index(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse
 pub async fn create_user(
     state: web::Data<AppState>,
     v: Viewer,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let p = admin_or_return!(v);
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     v.check_csrf(&get("_csrf"))?;
@@ -293,8 +294,9 @@ pub async fn set_active(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<uuid::Uuid>,
-    form: web::Form<ActiveForm>,
+    form: Form<ActiveForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let p = admin_or_return!(v);
     v.check_csrf(&form.csrf)?;
     let (id, active) = (id.into_inner(), form.active);
@@ -311,8 +313,9 @@ pub async fn retry_mail(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<i64>,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let p = admin_or_return!(v);
     v.check_csrf(&form.csrf)?;
     let id = id.into_inner();
@@ -480,10 +483,10 @@ pub async fn load_notice(
     state: web::Data<AppState>,
     v: Viewer,
     year: web::Path<i32>,
-    form: web::Form<NoticeForm>,
+    form: Form<NoticeForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let p = admin_or_return!(v);
-    let form = form.into_inner();
     v.check_csrf(&form.csrf)?;
     let year = year.into_inner();
     let lines = |s: &str| {

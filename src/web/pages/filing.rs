@@ -23,7 +23,7 @@ use crate::services::auth::Principal;
 use crate::services::filings::{self, ActInput, FilingView, HistoryEntry};
 use crate::services::items::Item;
 use crate::web::AppState;
-use crate::web::extract::Query;
+use crate::web::extract::{Form, Query};
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -286,8 +286,9 @@ pub async fn create(
     state: web::Data<AppState>,
     v: Viewer,
     code: web::Path<String>,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let p = match applicant(&v) {
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
@@ -354,8 +355,9 @@ pub async fn edit(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<Uuid>,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
@@ -855,8 +857,9 @@ pub async fn act(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(Uuid, String)>,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
@@ -1008,8 +1011,9 @@ pub async fn extend(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<Uuid>,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
@@ -1041,8 +1045,9 @@ pub async fn rate(
     state: web::Data<AppState>,
     v: Viewer,
     id: web::Path<Uuid>,
-    pairs: web::Form<Vec<(String, String)>>,
+    pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };

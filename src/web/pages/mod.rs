@@ -142,6 +142,11 @@ impl FromRequest for Viewer {
 }
 
 impl Viewer {
+    /// The posted form, or a page that says which field is wrong.
+    pub fn form<T>(&self, f: crate::web::extract::Form<T>) -> Result<T, PageError> {
+        f.into_inner().map_err(|e| PageError::from_app(self, e))
+    }
+
     /// The page's query string, or a page that says which parameter is wrong.
     pub fn query<T>(&self, q: crate::web::extract::Query<T>) -> Result<T, PageError> {
         q.into_inner().map_err(|e| PageError::from_app(self, e))

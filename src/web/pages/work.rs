@@ -16,7 +16,7 @@ use crate::services::auth::Principal;
 use crate::services::queues::{self, Scope};
 use crate::services::reports;
 use crate::web::AppState;
-use crate::web::extract::Query;
+use crate::web::extract::{Form, Query};
 
 fn staff(v: &Viewer) -> Result<Principal, Option<PageError>> {
     match &v.principal {
@@ -171,8 +171,9 @@ pub struct CsrfForm {
 pub async fn claim_next(
     state: web::Data<AppState>,
     v: Viewer,
-    form: web::Form<CsrfForm>,
+    form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let p = match staff(&v) {
         Ok(p) => p,
         Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
@@ -201,8 +202,9 @@ pub async fn task(
     state: web::Data<AppState>,
     v: Viewer,
     path: web::Path<(i64, String)>,
-    form: web::Form<TaskForm>,
+    form: Form<TaskForm>,
 ) -> Result<HttpResponse, PageError> {
+    let form = v.form(form)?;
     let Some(p) = v.principal.clone() else {
         return Ok(v.to_login());
     };
