@@ -407,6 +407,28 @@ async fn an_empty_file_or_an_unknown_material_is_a_422() {
     assert_eq!(error_paths(&body), ["file"]);
     assert_eq!(body["errors"][0]["code"], "required");
 
+    // A file name with a control character (a tab, a C1 control: what a header lets through).
+    for name in ["a\tb.pdf", "a\u{85}b.pdf"] {
+        let mut body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"".to_vec();
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(b"\"\r\nContent-Type: application/pdf\r\n\r\n");
+        body.extend_from_slice(&pdf("a"));
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/filings/{id}/materials/application_form")))
+            .bearer_auth(&builder.token)
+            .header(CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(r, 422).await;
+        assert_eq!(error_paths(&body), ["file"], "{name:?}");
+        assert_eq!(body["errors"][0]["code"], "control_character", "{name:?}");
+    }
+
     assert_eq!(written(&app), before);
     assert_eq!(
         files_under(&app.state.settings.upload_dir()),

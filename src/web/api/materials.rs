@@ -171,6 +171,16 @@ pub async fn store(
                     "The file needs a name (at most 255 characters)",
                 )
             })?;
+        // A name is shown on pages and sent back in Content-Disposition: no control
+        // characters at all (not even line breaks), and NUL cannot be stored.
+        if file_name.chars().any(char::is_control) {
+            return Err(AppError::one_invalid(
+                "file",
+                "control_character",
+                "文件名含有不可见的控制字符，请改名后重新上传",
+                "The file name contains invisible control characters: rename the file and upload it again",
+            ));
+        }
         let ext = file_name
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase())
