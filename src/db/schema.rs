@@ -34,6 +34,7 @@ diesel::table! {
         hash -> Text,
         updated_at -> Timestamptz,
         sealed_seq -> Int8,
+        prev_hash -> Nullable<Text>,
     }
 }
 
@@ -106,6 +107,16 @@ diesel::table! {
         days -> Nullable<Int4>,
         at -> Timestamptz,
         actor_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    create_requests (applicant_id, key) {
+        applicant_id -> Uuid,
+        key -> Text,
+        request_sha256 -> Text,
+        filing_id -> Uuid,
+        created_at -> Timestamptz,
     }
 }
 
@@ -345,13 +356,15 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(applicant_deadlines -> filings (filing_id));
 diesel::joinable!(audit_log -> filings (filing_id));
-diesel::joinable!(audit_seal_heads -> audit_seals (seal_seq));
-diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(audit_seal_heads -> audit_seals (seal_seq));
 diesel::joinable!(calendar_years -> calendar_regions (region));
 diesel::joinable!(calendar_years -> users (loaded_by));
 diesel::joinable!(clock_events -> filings (filing_id));
 diesel::joinable!(clock_events -> users (actor_id));
+diesel::joinable!(create_requests -> filings (filing_id));
+diesel::joinable!(create_requests -> users (applicant_id));
+diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(filings -> departments (department));
 diesel::joinable!(filings -> item_versions (item_version_id));
 diesel::joinable!(filings -> users (applicant_id));
@@ -382,6 +395,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_regions,
     calendar_years,
     clock_events,
+    create_requests,
     departments,
     escalations,
     filing_counters,

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::db::batch::Batch;
 use crate::db::cached::{ReturningOne, cached};
 use crate::db::schema::{
-    clock_events, filing_counters, filings, materials, objections, ratings, reviews, tasks,
+    clock_events, create_requests, filing_counters, filings, materials, objections, ratings,
+    reviews, tasks,
 };
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -77,6 +78,42 @@ pub fn insert(conn: &mut PgConnection, f: &NewFiling<'_>) -> QueryResult<FilingR
         .values(f)
         .returning(FilingRow::as_returning())
         .get_result(conn)
+}
+
+/// The filing an applicant's earlier create with this idempotency key made, and that
+/// request's SHA-256.
+pub fn created_for_key(
+    conn: &mut PgConnection,
+    applicant: Uuid,
+    key: &str,
+) -> QueryResult<Option<(Uuid, String)>> {
+    create_requests::table
+        .find((applicant, key))
+        .select((create_requests::filing_id, create_requests::request_sha256))
+        .first(conn)
+        .optional()
+}
+
+/// Remember which filing a create with an idempotency key made (in the create's transaction).
+/// A concurrent create with the same key waits for this one and then fails on the key.
+pub fn remember_key(
+    conn: &mut PgConnection,
+    applicant: Uuid,
+    key: &str,
+    request_sha256: &str,
+    filing: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(create_requests::table)
+        .values((
+            create_requests::applicant_id.eq(applicant),
+            create_requests::key.eq(key),
+            create_requests::request_sha256.eq(request_sha256),
+            create_requests::filing_id.eq(filing),
+            create_requests::created_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>> {

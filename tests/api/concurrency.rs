@@ -772,3 +772,96 @@ async fn a_manager_reassigns_a_task_only_to_staff_of_the_department_with_its_rol
     assert_eq!(problem(r, 409).await["code"], "claimed_by_other");
     assert_eq!(f["state"]["code"], "intake");
 }
+
+async fn create_keyed(app: &TestApp, user: &User, key: &str, form: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/filings"))
+        .bearer_auth(&user.token)
+        .header("Idempotency-Key", key)
+        .json(&json!({ "item": "fire-acceptance-filing", "form": form }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A create sent again with its Idempotency-Key (a retry after a lost answer), alone or many
+/// at once, makes one draft; the key is the applicant's own and cannot be reused for another
+/// request.
+#[actix_web::test]
+async fn a_create_repeated_with_its_idempotency_key_makes_one_draft() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let other = app.applicant("other").await;
+    let (filings0, audit0) = (app.count("filings"), app.count("audit_log"));
+
+    let first = create_keyed(&app, &builder, "retry-1", fire_form()).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("Idempotent-Replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = create_keyed(&app, &builder, "retry-1", fire_form()).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["Idempotent-Replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(app.count("filings"), filings0 + 1);
+    assert_eq!(
+        app.count("audit_log"),
+        audit0 + 1,
+        "a replay writes nothing"
+    );
+
+    // The same key for another request: refused, nothing written.
+    let mut changed = fire_form();
+    changed["project_name"] = json!("另一个工程");
+    let body = problem(create_keyed(&app, &builder, "retry-1", changed).await, 422).await;
+    assert_eq!(error_paths(&body), ["Idempotency-Key"], "{body}");
+    assert_eq!(body["errors"][0]["code"], "key_reused");
+    // A malformed key.
+    for bad in ["", "has space", &"k".repeat(65)] {
+        let body = problem(create_keyed(&app, &builder, bad, fire_form()).await, 422).await;
+        assert_eq!(error_paths(&body), ["Idempotency-Key"], "{bad:?}: {body}");
+    }
+    assert_eq!(app.count("filings"), filings0 + 1);
+
+    // Another applicant's key of the same name is theirs.
+    let theirs = create_keyed(&app, &other, "retry-1", fire_form()).await;
+    assert_eq!(theirs.status(), 201);
+    assert!(theirs.headers().get("Idempotent-Replayed").is_none());
+    assert_eq!(app.count("filings"), filings0 + 2);
+
+    // Ten at once with a new key, held at the key until every one that holds a connection has
+    // read it free: the first to commit makes the draft, the others then find the key taken
+    // and answer with that draft.
+    let mut gate = app.conn();
+    gate.batch_execute(&format!(
+        "BEGIN; INSERT INTO create_requests VALUES ('{}', 'burst', repeat('0', 64), '{}', now())",
+        builder.id,
+        first["id"].as_str().unwrap()
+    ))
+    .unwrap();
+    let burst = join_all((0..10).map(|_| create_keyed(&app, &builder, "burst", fire_form())));
+    let release = async {
+        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"create_requests\"%'";
+        let started = Instant::now();
+        while scalar(&app, waiting) < 8 && started.elapsed().as_secs() < 20 {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            scalar(&app, waiting),
+            8,
+            "every pooled create waits at the key"
+        );
+        gate.batch_execute("ROLLBACK").unwrap();
+    };
+    let (answers, ()) = futures::join!(burst, release);
+    let mut ids = Vec::new();
+    for r in answers {
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<Value>().await.unwrap()["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(app.count("filings"), filings0 + 3);
+    assert_eq!(app.count("create_requests"), 3);
+}

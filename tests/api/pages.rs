@@ -877,3 +877,46 @@ async fn a_form_with_a_control_character_is_a_page_that_names_the_field() {
     }
     assert_eq!(app.count("users"), users, "no account made");
 }
+
+/// The new-draft form carries a key of its own: the form sent twice (a second press, a resend)
+/// makes one draft; the form changed and sent again (Back, edit, Save) makes another.
+#[actix_web::test]
+async fn the_new_draft_form_sent_twice_makes_one_draft() {
+    let app = TestApp::spawn().await;
+    app.applicant("builder").await;
+    let c = signed_in(&app, "builder").await;
+    let (status, html) = page(&c, &app, "/filings/new/fire-acceptance-filing").await;
+    assert_eq!(status, 200);
+    let at = html
+        .find("name=\"_key\" value=\"")
+        .expect("the form has a key")
+        + 19;
+    let key = html[at..at + 36].to_owned();
+    let (_, other) = page(&c, &app, "/filings/new/fire-acceptance-filing").await;
+    assert!(!other.contains(&key), "each form its own key");
+    let send = |name: &'static str| {
+        let (c, html, key) = (c.clone(), html.clone(), key.clone());
+        let url = app.url("/filings/new/fire-acceptance-filing");
+        async move {
+            let r = c
+                .post(url)
+                .form(&[
+                    ("_csrf", csrf(&html).as_str()),
+                    ("_key", key.as_str()),
+                    ("project_name", name),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            r.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let before = app.count("filings");
+    let first = send("示范工程").await;
+    assert_eq!(send("示范工程").await, first);
+    assert_eq!(app.count("filings"), before + 1);
+    let changed = send("另一个工程").await;
+    assert_ne!(changed, first);
+    assert_eq!(app.count("filings"), before + 2);
+}

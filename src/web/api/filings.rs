@@ -28,26 +28,67 @@ pub struct CreateFiling {
     pub promises: Map<String, Value>,
 }
 
-/// Create a draft (applicants).
+/// Create a draft (applicants). With `Idempotency-Key`, the same create sent again (a retry
+/// after an answer that was lost) is answered with the filing the first one made, as it is
+/// now, with `Idempotent-Replayed: true`, and writes nothing; the key with another request is
+/// 422.
 #[utoipa::path(tag = "filings", request_body = CreateFiling,
-    responses((status = 201, body = FilingView), (status = 422, description = "unknown item or invalid fields")),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 64 visible ASCII characters, new for each new draft (a UUID, say); kept per applicant")),
+    responses((status = 201, body = FilingView), (status = 422, description = "unknown item, invalid fields, or an Idempotency-Key used for another request")),
     security(("bearer" = [])))]
 #[post("/filings")]
 pub async fn create(
     state: web::Data<AppState>,
     who: Bearer,
+    req: HttpRequest,
     body: Body<CreateFiling>,
 ) -> Result<HttpResponse, AppError> {
-    let view = state
+    let key = idempotency_key(&req);
+    let created = state
         .run_as(who, move |conn, ctx, p| {
             // The body is judged after the token: a signed-out client is told to sign in.
             let body = validated(body.into_inner()?)?;
-            filings::create(conn, ctx, p, &body.item, body.form, body.promises)
+            let key = key?;
+            filings::create(
+                conn,
+                ctx,
+                p,
+                &body.item,
+                body.form,
+                body.promises,
+                key.as_deref(),
+            )
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", format!("\"{}\"", view.version)))
-        .json(view))
+    let (view, replayed) = match created {
+        filings::Created::New(v) => (v, false),
+        filings::Created::Replayed(v) => (v, true),
+    };
+    let mut r = HttpResponse::Created();
+    r.insert_header(("ETag", format!("\"{}\"", view.version)));
+    if replayed {
+        r.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(r.json(view))
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 64 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    match v.to_str().map(str::trim) {
+        Ok(k) if (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        _ => Err(AppError::one_invalid(
+            "Idempotency-Key",
+            "invalid_format",
+            "Idempotency-Key 须为 1 到 64 个可见 ASCII 字符（如 UUID）",
+            "Idempotency-Key must be 1 to 64 visible ASCII characters (a UUID, say)",
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -227,6 +227,8 @@ struct FormPage {
     title: String,
     action: String,
     version: Option<i32>,
+    /// A new draft's idempotency key (see `create`).
+    key: Option<String>,
     fields: Vec<FieldInput>,
     promises: Vec<PromiseInput>,
     others: Vec<String>,
@@ -258,6 +260,7 @@ pub async fn new_form(
         title: item.def.name.get(v.lang).to_owned(),
         action: format!("/filings/new/{}", item.def.code),
         version: None,
+        key: Some(Uuid::new_v4().to_string()),
         fields: field_inputs(&item, v.lang, &Map::new(), &[]),
         promises: promise_inputs(&item, v.lang, &Map::new(), &[]),
         others: Vec::new(),
@@ -301,16 +304,33 @@ pub async fn create(
     let (form, promises) = form_json(&item, &pairs);
     let code = item.def.code.clone();
     let (f2, p2) = (form.clone(), promises.clone());
+    // The form's key makes a second press of the button (or a resent form) land on the draft
+    // the first one made. A key already used for another form (the browser's Back, a change,
+    // and Save again) means a new draft is wanted.
+    let key = form_value(&pairs, "_key")
+        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    let sent_key = key.clone();
     let result = state
-        .run(move |conn, ctx| filings::create(conn, ctx, &p, &code, f2, p2))
+        .run(move |conn, ctx| {
+            let again = (f2.clone(), p2.clone());
+            match filings::create(conn, ctx, &p, &code, f2, p2, key.as_deref()) {
+                Err(AppError::Validation(ps)) if ps.iter().any(|p| p.code == "key_reused") => {
+                    filings::create(conn, ctx, &p, &code, again.0, again.1, None)
+                }
+                other => other,
+            }
+        })
         .await;
     match result {
-        Ok(view) => Ok(see_other(&format!("/filings/{}", view.id))),
+        Ok(filings::Created::New(view) | filings::Created::Replayed(view)) => {
+            Ok(see_other(&format!("/filings/{}", view.id)))
+        }
         Err(AppError::Validation(problems)) => {
             let page = FormPage {
                 title: item.def.name.get(v.lang).to_owned(),
                 action: format!("/filings/new/{}", item.def.code),
                 version: None,
+                key: sent_key,
                 fields: field_inputs(&item, v.lang, &form, &problems),
                 promises: promise_inputs(&item, v.lang, &promises, &problems),
                 others: other_problems(&problems, v.lang),
@@ -341,6 +361,7 @@ pub async fn edit_form(
         title: item.def.name.get(v.lang).to_owned(),
         action: format!("/filings/{id}/edit"),
         version: Some(view.version),
+        key: None,
         fields: field_inputs(&item, v.lang, &form, &[]),
         promises: promise_inputs(&item, v.lang, &promises, &[]),
         others: Vec::new(),
@@ -395,6 +416,7 @@ pub async fn edit(
                 title: item.def.name.get(v.lang).to_owned(),
                 action: format!("/filings/{id}/edit"),
                 version: Some(version),
+                key: None,
                 fields: field_inputs(&item, v.lang, &form, &problems),
                 promises: promise_inputs(&item, v.lang, &promises, &problems),
                 others: other_problems(&problems, v.lang),
