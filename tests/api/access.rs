@@ -814,12 +814,11 @@ async fn an_actions_caller_is_checked_before_anything_of_the_filing_counts() {
 }
 
 async fn login_raw(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": username, "password": password }))
-        .send()
-        .await
-        .unwrap()
+    app.post_anon(
+        "/api/v1/auth/login",
+        json!({ "username": username, "password": password }),
+    )
+    .await
 }
 
 #[actix_web::test]
@@ -940,12 +939,11 @@ async fn an_administrator_deactivates_an_account_and_its_access_ends_at_once() {
         assert_eq!(app.get(u, "/api/v1/me").await.status(), 401);
     }
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": "clerk", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/login",
+            json!({ "username": "clerk", "password": PASSWORD }),
+        )
+        .await;
     assert_eq!(r.status(), 401);
     // The claimed task is back in the queue, and the release is in the filing's history.
     let g = app.filing(&builder, &id).await;

@@ -441,20 +441,19 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
     let app = TestApp::spawn().await;
     let before = written(&app);
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": "Big Builder!",
-            "password": "short",
-            "display_name": "示范建设集团有限公司",
-            "kind": "company",
-            "credit_code": "91350100M000100Y44",
-            "phone": "12345",
-            "email": "not-an-email",
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({
+                "username": "Big Builder!",
+                "password": "short",
+                "display_name": "示范建设集团有限公司",
+                "kind": "company",
+                "credit_code": "91350100M000100Y44",
+                "phone": "12345",
+                "email": "not-an-email",
+            }),
+        )
+        .await;
     let body = problem(r, 422).await;
     let mut got = error_paths(&body);
     got.sort();
@@ -469,15 +468,14 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
 
     // A company without a credit code.
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": "builder2", "password": PASSWORD,
-            "display_name": "示范", "kind": "company",
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({
+                "username": "builder2", "password": PASSWORD,
+                "display_name": "示范", "kind": "company",
+            }),
+        )
+        .await;
     let body = problem(r, 422).await;
     assert_eq!(error_paths(&body), ["credit_code"]);
     assert_eq!(body["errors"][0]["code"], "required");
@@ -485,15 +483,14 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
 
     // And a good one goes through, so the refusals above were about the input.
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": "builder2", "password": PASSWORD,
-            "display_name": "示范", "kind": "company", "credit_code": "91350100M000100Y43",
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({
+                "username": "builder2", "password": PASSWORD,
+                "display_name": "示范", "kind": "company", "credit_code": "91350100M000100Y43",
+            }),
+        )
+        .await;
     assert_eq!(r.status(), 201);
 }
 
@@ -681,27 +678,25 @@ async fn control_characters_are_refused_by_name_wherever_text_comes_in() {
 
     // A registration: the display name holds NUL, a notice item a C1 control, as JSON escapes.
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": "nul", "password": PASSWORD,
-            "display_name": "示范\u{0}公司", "kind": "person",
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({
+                "username": "nul", "password": PASSWORD,
+                "display_name": "示范\u{0}公司", "kind": "person",
+            }),
+        )
+        .await;
     let body = problem(r, 422).await;
     assert_eq!(error_paths(&body), ["display_name"], "{body}");
     assert_eq!(body["errors"][0]["code"], "control_character");
 
     // Signing in with one: refused, not looked up.
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "username": "build\u{0}er", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/login",
+            json!({ "username": "build\u{0}er", "password": PASSWORD }),
+        )
+        .await;
     let body = problem(r, 422).await;
     assert_eq!(error_paths(&body), ["username"], "{body}");
 
@@ -724,14 +719,13 @@ async fn control_characters_are_refused_by_name_wherever_text_comes_in() {
     assert_eq!(written(&app), before, "nothing written");
     // The same registration without the NUL goes through.
     let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
-            "username": "nul", "password": PASSWORD,
-            "display_name": "示范\n公司", "kind": "person",
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({
+                "username": "nul", "password": PASSWORD,
+                "display_name": "示范\n公司", "kind": "person",
+            }),
+        )
+        .await;
     assert_eq!(r.status(), 201);
 }

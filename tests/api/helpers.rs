@@ -333,6 +333,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A JSON POST without a token (registration, sign-in).
+    pub async fn post_anon(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn patch(&self, user: &User, path: &str, body: Value) -> Response {
         self.client
             .patch(self.url(path))

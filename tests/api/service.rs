@@ -237,16 +237,10 @@ async fn a_bad_definition_file_is_refused_with_its_name_and_place() {
 #[actix_web::test]
 async fn registration_creates_an_applicant_who_can_log_in_and_file() {
     let app = TestApp::spawn().await;
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
+    let r = app.post_anon("/api/v1/auth/register", json!({
             "username": "new-company", "password": "a long enough password", "display_name": "新公司",
             "kind": "company", "credit_code": "91110000600037341L", "phone": "13800138000"
-        }))
-        .send()
-        .await
-        .unwrap();
+        })).await;
     assert_eq!(r.status(), 201);
     let token = app.login("new-company", "a long enough password").await;
     let me: Value = app
@@ -261,16 +255,10 @@ async fn registration_creates_an_applicant_who_can_log_in_and_file() {
         .unwrap();
     assert_eq!(me["roles"], json!(["applicant"]));
     // The same name again is a conflict.
-    let r = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({
+    let r = app.post_anon("/api/v1/auth/register", json!({
             "username": "new-company", "password": "a long enough password", "display_name": "x",
             "kind": "person"
-        }))
-        .send()
-        .await
-        .unwrap();
+        })).await;
     assert_eq!(r.status(), 409);
     let _ = Role::Applicant;
 }
