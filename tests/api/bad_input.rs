@@ -676,7 +676,7 @@ async fn control_characters_are_refused_by_name_wherever_text_comes_in() {
     let id = filing["id"].as_str().unwrap().to_owned();
     let before = written(&app);
 
-    // A registration: the display name holds NUL, a notice item a C1 control, as JSON escapes.
+    // A registration whose display name holds NUL (a JSON escape).
     let r = app
         .post_anon(
             "/api/v1/auth/register",
