@@ -239,11 +239,16 @@ fn too_long(l: &Text, path: &str, max: usize, n: usize) -> Problem {
     )
 }
 
-/// Control characters have no place in a form value; NUL in particular cannot be stored in a
-/// PostgreSQL text column and would turn a typing slip into a server error.
-fn has_control(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+/// A character no text taken in may hold: a control character other than tab and the line
+/// breaks. NUL in particular cannot be stored in a PostgreSQL text column and would turn a
+/// typing slip into a server error.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Whether text holds a forbidden character (see [`is_forbidden_char`]).
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(is_forbidden_char)
 }
 
 #[allow(clippy::too_many_arguments)]

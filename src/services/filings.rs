@@ -306,6 +306,11 @@ fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
 }
 
 /// Create a draft of an item's newest version.
+/// An idempotency key as a create takes it: 1 to 64 visible ASCII characters.
+pub fn is_idempotency_key(k: &str) -> bool {
+    (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// How a create answered: a new draft, or the draft an earlier create with the same
 /// idempotency key made.
 pub enum Created {

@@ -12,6 +12,7 @@ use validator::{ValidationErrors, ValidationErrorsKind};
 
 use super::AppState;
 use crate::domain::Problem;
+use crate::domain::forms::{has_control, is_forbidden_char};
 use crate::error::AppError;
 use crate::services::auth::{self, Principal};
 
@@ -143,16 +144,19 @@ impl<T> BodyOrDefault<T> {
     }
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+/// The request's media type, lower case, without parameters.
+fn media_type(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
-        .unwrap_or(false)
+        .map(|m| m.trim().to_ascii_lowercase())
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    media_type(req).is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
 }
 
 fn payload_error(e: actix_web::Error) -> AppError {
@@ -167,12 +171,6 @@ fn payload_error(e: actix_web::Error) -> AppError {
             format!("Could not read the request body: {e}"),
         )
     }
-}
-
-/// A character no text taken in may hold: a control character other than tab and the line
-/// breaks. NUL cannot even be stored in a PostgreSQL text column.
-pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
 }
 
 /// A name as it may be shown: its forbidden characters replaced.
@@ -212,7 +210,7 @@ fn may_hold_control(bytes: &[u8]) -> bool {
 fn control_paths(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
     use serde_json::Value;
     match v {
-        Value::String(s) if s.chars().any(is_forbidden_char) => out.push(path.to_owned()),
+        Value::String(s) if has_control(s) => out.push(path.to_owned()),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 control_paths(item, &format!("{path}[{i}]"), out);
@@ -384,15 +382,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Form<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
+        let is_form = media_type(req).is_some_and(|m| m == "application/x-www-form-urlencoded");
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let parsed = async {
@@ -416,7 +406,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Form<T> {
 /// Parse a query string, naming the parameter whose value is of the wrong type.
 pub fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, AppError> {
     let bad: Vec<Problem> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, v)| k.chars().chain(v.chars()).any(is_forbidden_char))
+        .filter(|(k, v)| has_control(k) || has_control(v))
         .map(|(k, _)| forbidden_problem(&shown(&k)))
         .collect();
     if let Some(first) = bad.first() {

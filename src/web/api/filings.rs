@@ -79,9 +79,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
         return Ok(None);
     };
     match v.to_str().map(str::trim) {
-        Ok(k) if (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(k.to_owned()))
-        }
+        Ok(k) if filings::is_idempotency_key(k) => Ok(Some(k.to_owned())),
         _ => Err(AppError::one_invalid(
             "Idempotency-Key",
             "invalid_format",

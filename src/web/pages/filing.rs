@@ -303,24 +303,21 @@ pub async fn create(
         .ok_or_else(|| PageError::from_app(&v, AppError::NotFound))?;
     let (form, promises) = form_json(&item, &pairs);
     let code = item.def.code.clone();
-    let (f2, p2) = (form.clone(), promises.clone());
     // The form's key makes a second press of the button (or a resent form) land on the draft
     // the first one made. A key already used for another form (the browser's Back, a change,
     // and Save again) means a new draft is wanted.
-    let key = form_value(&pairs, "_key")
-        .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
-    let sent_key = key.clone();
-    let result = state
-        .run(move |conn, ctx| {
-            let again = (f2.clone(), p2.clone());
-            match filings::create(conn, ctx, &p, &code, f2, p2, key.as_deref()) {
-                Err(AppError::Validation(ps)) if ps.iter().any(|p| p.code == "key_reused") => {
-                    filings::create(conn, ctx, &p, &code, again.0, again.1, None)
-                }
-                other => other,
-            }
+    let sent_key = form_value(&pairs, "_key").filter(|k| filings::is_idempotency_key(k));
+    let create = |key: Option<String>| {
+        let (p, code, form, promises) = (p.clone(), code.clone(), form.clone(), promises.clone());
+        state.run(move |conn, ctx| {
+            filings::create(conn, ctx, &p, &code, form, promises, key.as_deref())
         })
-        .await;
+    };
+    let mut result = create(sent_key.clone()).await;
+    if matches!(&result, Err(AppError::Validation(ps)) if ps.iter().any(|p| p.code == "key_reused"))
+    {
+        result = create(None).await;
+    }
     match result {
         Ok(filings::Created::New(view) | filings::Created::Replayed(view)) => {
             Ok(see_other(&format!("/filings/{}", view.id)))
