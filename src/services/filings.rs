@@ -305,7 +305,6 @@ fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
     })
 }
 
-/// Create a draft of an item's newest version.
 /// An idempotency key as a create takes it: 1 to 64 visible ASCII characters.
 pub fn is_idempotency_key(k: &str) -> bool {
     (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
@@ -318,9 +317,10 @@ pub enum Created {
     Replayed(Box<FilingView>),
 }
 
-/// Create a draft. With an idempotency key, a create sent again (the same item, form and
-/// promises: a retry after an answer that was lost) is answered with the filing the first one
-/// made, as it is now, and writes nothing; the same key with another request is refused.
+/// Create a draft of an item's newest version. With an idempotency key, a create sent again
+/// (the same item, form and promises: a retry after an answer that was lost) is answered with
+/// the filing the first one made, as it is now, and writes nothing; the same key with another
+/// request is refused.
 #[allow(clippy::too_many_arguments)]
 pub fn create(
     conn: &mut PgConnection,
@@ -398,18 +398,23 @@ pub fn create(
         }
         Ok(view(conn, ctx, p, &item, row)?)
     });
-    match (made, keyed) {
-        (Ok(v), _) => Ok(Created::New(Box::new(v))),
+    match made {
+        Ok(v) => Ok(Created::New(Box::new(v))),
         // A create with the same key committed while this one waited: this one wrote nothing.
-        (Err(NotMade::KeyTaken), Some((key, sha))) => replay(conn, ctx, p, key, &sha)?
-            .map(|v| Created::Replayed(Box::new(v)))
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("an idempotency key taken but not found"))
-            }),
-        (Err(NotMade::KeyTaken), None) => Err(AppError::Internal(anyhow::anyhow!(
-            "an idempotency key taken without one"
-        ))),
-        (Err(NotMade::Failed(e)), _) => Err(e),
+        Err(NotMade::KeyTaken) => {
+            let found = match &keyed {
+                Some((key, sha)) => replay(conn, ctx, p, key, sha)?,
+                None => None,
+            };
+            found
+                .map(|v| Created::Replayed(Box::new(v)))
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "an idempotency key taken, its filing not found"
+                    ))
+                })
+        }
+        Err(NotMade::Failed(e)) => Err(e),
     }
 }
 
