@@ -277,6 +277,23 @@ pub fn current_materials(conn: &mut PgConnection, filing: Uuid) -> QueryResult<V
         .load(conn)
 }
 
+/// The file with this content currently on file for a material of a filing, if any.
+pub fn material_on_file(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    material: &str,
+    sha256: &str,
+) -> QueryResult<Option<MaterialRow>> {
+    materials::table
+        .filter(materials::filing_id.eq(filing))
+        .filter(materials::superseded_at.is_null())
+        .filter(materials::material.eq(material))
+        .filter(materials::sha256.eq(sha256))
+        .select(MaterialRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn find_material(
     conn: &mut PgConnection,
     filing: Uuid,

@@ -633,6 +633,17 @@ pub struct Upload {
     pub sha256: String,
 }
 
+/// What an upload did.
+pub struct Added {
+    pub material: MaterialView,
+    /// The filing's version after the upload.
+    pub filing_version: i32,
+    /// The same file (by its SHA-256) was already on file for this material: an upload sent
+    /// again after a lost answer, or twice at once. It is answered with the file on file, and
+    /// nothing was written.
+    pub replayed: bool,
+}
+
 pub fn add_material(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -640,7 +651,7 @@ pub fn add_material(
     id: Uuid,
     material: &str,
     upload: &Upload,
-) -> Result<(MaterialView, i32), AppError> {
+) -> Result<Added, AppError> {
     conn.transaction(|conn| {
         let row = lock_visible(conn, p, id)?;
         let item = ctx.items.by_id(conn, row.item_version_id)?;
@@ -648,6 +659,14 @@ pub fn add_material(
         item.def
             .material(material)
             .ok_or_else(|| unknown_material(material))?;
+        // Under the filing's lock, so two copies sent at once find each other.
+        if let Some(m) = repo::material_on_file(conn, id, material, &upload.sha256)? {
+            return Ok(Added {
+                material: m.into(),
+                filing_version: row.version,
+                replayed: true,
+            });
+        }
         if promised {
             super::notify::material_supplied(conn, id, material, ctx.now)?;
         }
@@ -670,7 +689,11 @@ pub fn add_material(
             "size_bytes": m.size_bytes, "sha256": m.sha256,
         });
         let version = record_material_change(conn, ctx, p, &row, "upload_material", payload)?;
-        Ok((m.into(), version))
+        Ok(Added {
+            material: m.into(),
+            filing_version: version,
+            replayed: false,
+        })
     })
 }
 

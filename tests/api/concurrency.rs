@@ -865,3 +865,122 @@ async fn a_create_repeated_with_its_idempotency_key_makes_one_draft() {
     assert_eq!(app.count("filings"), filings0 + 3);
     assert_eq!(app.count("create_requests"), 3);
 }
+
+/// The same file uploaded again for the same material (a retry after a lost answer, or a
+/// double press) is answered with the file on file and writes nothing; eight copies sent at
+/// once, held at the filing's lock until all of them wait there, make one.
+#[actix_web::test]
+async fn an_upload_sent_again_is_answered_with_the_file_on_file() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = f["id"].as_str().unwrap();
+    let uploaded = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let replayed = r.headers().get("Idempotent-Replayed").cloned();
+        let body: Value = r.json().await.unwrap();
+        (
+            status,
+            replayed.map(|h| h.to_str().unwrap().to_owned()),
+            body,
+        )
+    };
+
+    let (status, replayed, first) = uploaded(
+        app.upload(&builder, id, "filing_form", "表.pdf", pdf("one"))
+            .await,
+    )
+    .await;
+    assert_eq!((status, replayed), (201, None), "{first}");
+    let audit0 = app.count("audit_log");
+    // Again, even under another name: the same content is the same document.
+    for name in ["表.pdf", "copy.pdf"] {
+        let (status, replayed, again) = uploaded(
+            app.upload(&builder, id, "filing_form", name, pdf("one"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, replayed.as_deref()),
+            (200, Some("true")),
+            "{again}"
+        );
+        assert_eq!(again["material"]["id"], first["material"]["id"]);
+        assert_eq!(again["material"]["file_name"], "表.pdf");
+        assert_eq!(again["filing_version"], first["filing_version"]);
+    }
+    assert_eq!(app.count("materials"), 1);
+    assert_eq!(app.count("audit_log"), audit0, "a replay writes nothing");
+    assert_eq!(
+        app.filing(&builder, id).await["version"],
+        first["filing_version"]
+    );
+
+    // Other content, or the same content for another material, is a new file.
+    let r = app
+        .upload(&builder, id, "filing_form", "p2.pdf", pdf("two"))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .upload(&builder, id, "completion_report", "表.pdf", pdf("one"))
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(app.count("materials"), 3);
+
+    // Removed, then uploaded again: on file anew.
+    let m = first["material"]["id"].as_str().unwrap();
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/filings/{id}/materials/{m}")))
+        .bearer_auth(&builder.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, _, anew) = uploaded(
+        app.upload(&builder, id, "filing_form", "表.pdf", pdf("one"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{anew}");
+    assert_ne!(anew["material"]["id"], first["material"]["id"]);
+    assert_eq!(app.count("materials"), 4);
+
+    // Eight copies at once, held at the filing's row lock until all eight wait there.
+    let mut gate = app.conn();
+    gate.batch_execute(&format!(
+        "BEGIN; SELECT 1 FROM filings WHERE id = '{id}' FOR UPDATE"
+    ))
+    .unwrap();
+    let names: Vec<String> = (0..8).map(|i| format!("{i}.pdf")).collect();
+    let burst = join_all(
+        names
+            .iter()
+            .map(|n| app.upload(&builder, id, "filing_form", n, pdf("burst"))),
+    );
+    let release = async {
+        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let started = Instant::now();
+        while scalar(&app, waiting) < 8 && started.elapsed().as_secs() < 20 {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(scalar(&app, waiting), 8, "every upload waits at the filing");
+        gate.batch_execute("ROLLBACK").unwrap();
+    };
+    let (answers, ()) = futures::join!(burst, release);
+    let mut statuses = Vec::new();
+    let mut ids = Vec::new();
+    for r in answers {
+        let (status, _, body) = uploaded(r).await;
+        statuses.push(status);
+        ids.push(body["material"]["id"].clone());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 201]);
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(app.count("materials"), 5);
+}

@@ -106,9 +106,18 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
     assert_eq!(f["state"]["code"], "supplement");
     assert_eq!(f["notice"]["items"][0], "施工合同缺少盖章页");
 
-    // The applicant replaces the contract and supplements; the notice is cleared.
-    app.upload_all(&builder, &id, &["construction_contract"])
+    // The applicant sends the contract with its seal page and supplements; the notice is
+    // cleared.
+    let r = app
+        .upload(
+            &builder,
+            &id,
+            "construction_contract",
+            "contract-sealed.pdf",
+            pdf("construction_contract with its seal page"),
+        )
         .await;
+    assert_eq!(r.status(), 201);
     let f = app.filing(&builder, &id).await;
     let f = app.act(&builder, &f, "supplement", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");

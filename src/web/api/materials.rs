@@ -4,7 +4,9 @@
 //! it is refused (and the temporary file removed) as soon as it exceeds the material's limit,
 //! when its extension is not accepted, or when its first bytes do not match its extension. Kept
 //! files are content-addressed (`uploads/ab/abcdef…`), so a retried upload stores nothing twice,
-//! and a row is written only after the file is safely in place.
+//! and a row is written only after the file is safely in place. A file already on file for the
+//! same material (the same SHA-256) is not recorded again: the upload is answered with the one
+//! on file (200, `Idempotent-Replayed: true`).
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,7 @@ use uuid::Uuid;
 
 use crate::domain::Text;
 use crate::error::AppError;
-use crate::services::filings::{self, MaterialView, Upload};
+use crate::services::filings::{self, Added, MaterialView, Upload};
 use crate::web::AppState;
 use crate::web::extract::{Authed, Bearer};
 
@@ -87,7 +89,9 @@ fn stored_path(dir: &Path, sha: &str) -> PathBuf {
 
 /// Upload one file for a material (multipart/form-data, part `file`).
 #[utoipa::path(tag = "materials", params(("id" = Uuid, Path), ("material" = String, Path)),
-    responses((status = 201, body = Uploaded), (status = 413, description = "too large"), (status = 415, description = "wrong type"),
+    responses((status = 201, body = Uploaded),
+        (status = 200, body = Uploaded, description = "the same file (by SHA-256) was already on file for this material, as when an upload is sent again: answered with it, with `Idempotent-Replayed: true`; nothing written"),
+        (status = 413, description = "too large"), (status = 415, description = "wrong type"),
         (status = 409, description = "not editable now"), (status = 422, description = "unknown material")),
     security(("bearer" = [])))]
 #[post("/filings/{id}/materials/{material}")]
@@ -99,11 +103,18 @@ pub async fn upload(
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
     let (id, material) = path.into_inner();
-    let (view, version) = store(&state, who.principal, id, material, &req, payload).await?;
-    Ok(HttpResponse::Created().json(Uploaded {
-        material: view,
-        filing_version: version,
-    }))
+    let added = store(&state, who.principal, id, material, &req, payload).await?;
+    let body = Uploaded {
+        material: added.material,
+        filing_version: added.filing_version,
+    };
+    Ok(if added.replayed {
+        HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(body)
+    } else {
+        HttpResponse::Created().json(body)
+    })
 }
 
 /// Receive one file for a material of a filing (the part named `file`), check and store it,
@@ -115,7 +126,7 @@ pub async fn store(
     material: String,
     req: &HttpRequest,
     mut payload: Multipart,
-) -> Result<(MaterialView, i32), AppError> {
+) -> Result<Added, AppError> {
     let global_max = u64::from(state.settings.storage.max_upload_mb) * 1024 * 1024;
     // Refuse an announced oversize body before reading it.
     let declared = req
