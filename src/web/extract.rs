@@ -280,7 +280,42 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, App
     })
 }
 
-fn read_body<T: serde::de::DeserializeOwned + 'static>(
+/// Parse a request body as [`parse_json`] does; a body that does not read is then checked
+/// against `T`'s schema, so that every missing member and every member of the wrong type is
+/// named at once, not only the first serde met (see [`super::shape`]).
+pub fn parse_body<T: serde::de::DeserializeOwned + utoipa::ToSchema>(
+    bytes: &[u8],
+) -> Result<T, AppError> {
+    parse_json(bytes).map_err(|e| {
+        let AppError::BadRequest(text, first) = e else {
+            return e;
+        };
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return AppError::BadRequest(text, first); // not JSON at all
+        };
+        let mut all = super::shape::problems::<T>(&body);
+        if all.is_empty() {
+            return AppError::BadRequest(text, first);
+        }
+        for p in first {
+            if !all.iter().any(|q| q.path == p.path) {
+                all.push(p);
+            }
+        }
+        AppError::BadRequest(
+            crate::domain::Text {
+                zh: format!("请求内容有 {} 处不符合要求，见 errors", all.len()),
+                en: format!(
+                    "The request body has {} member(s) missing or of the wrong type: see errors",
+                    all.len()
+                ),
+            },
+            all,
+        )
+    })
+}
+
+fn read_body<T: serde::de::DeserializeOwned + utoipa::ToSchema + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
     empty_is_default: Option<fn() -> T>,
@@ -300,11 +335,11 @@ fn read_body<T: serde::de::DeserializeOwned + 'static>(
                 en: "The request must be application/json".into(),
             }));
         }
-        parse_json(&bytes)
+        parse_body(&bytes)
     })
 }
 
-impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+impl<T: serde::de::DeserializeOwned + utoipa::ToSchema + 'static> FromRequest for Body<T> {
     type Error = std::convert::Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -314,7 +349,9 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
     }
 }
 
-impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for BodyOrDefault<T> {
+impl<T: serde::de::DeserializeOwned + utoipa::ToSchema + Default + 'static> FromRequest
+    for BodyOrDefault<T>
+{
     type Error = std::convert::Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 

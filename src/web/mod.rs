@@ -5,6 +5,7 @@
 pub mod api;
 pub mod extract;
 pub mod pages;
+pub mod shape;
 pub mod telemetry;
 
 use std::sync::Arc;

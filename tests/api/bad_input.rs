@@ -494,6 +494,89 @@ async fn a_registration_lists_every_bad_field_and_creates_no_account() {
     assert_eq!(r.status(), 201);
 }
 
+/// serde stops at the first member it cannot read; the problem lists every one, so a client
+/// mends its request once.
+#[actix_web::test]
+async fn a_body_of_the_wrong_shape_names_every_missing_and_mistyped_member_at_once() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let before = written(&app);
+    let r = app
+        .post_anon(
+            "/api/v1/auth/register",
+            json!({ "password": 5, "kind": "alien", "colour": "blue" }),
+        )
+        .await;
+    let body = problem(r, 400).await;
+    let codes: Vec<(String, String)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("username", "required"),
+        ("display_name", "required"),
+        ("password", "wrong_type"),
+        ("kind", "not_an_option"),
+        ("colour", "unknown_field"),
+    ] {
+        assert!(
+            codes.iter().any(|(p, c)| (p.as_str(), c.as_str()) == want),
+            "{want:?} not in {body}"
+        );
+    }
+    assert_eq!(codes.len(), 5, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains('5'), "{body}");
+
+    // An action's inputs, in English.
+    let f = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/filings/{}/actions/withdraw",
+            f["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&builder.token)
+        .header("Accept-Language", "en")
+        .json(
+            &json!({ "expected_version": 1.5, "reason": ["no"], "notice_items": [1, "ok", true],
+                       "verdict": "maybe" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 400).await;
+    let mut paths = error_paths(&body);
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "expected_version",
+            "notice_items[0]",
+            "notice_items[2]",
+            "reason",
+            "verdict"
+        ],
+        "{body}"
+    );
+    assert_eq!(
+        error_at(&body, "reason")["message"],
+        "reason: must be a string or null"
+    );
+    let mut expected = before;
+    expected[0] += 1; // the draft
+    expected[2] += 1; // its creation, audited
+    assert_eq!(written(&app), expected);
+}
+
 #[actix_web::test]
 async fn problems_are_in_english_when_asked_and_in_chinese_by_default() {
     let app = TestApp::spawn().await;
