@@ -181,6 +181,17 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
+/// The account's row, locked against changes (a password change, a deactivation) until the
+/// transaction ends; other readers and sharers go on.
+pub fn lock_shared(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .for_share()
+        .first(conn)
+        .optional()
+}
+
 pub fn set_active(conn: &mut PgConnection, id: Uuid, active: bool) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::active.eq(active))

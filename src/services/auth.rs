@@ -314,17 +314,20 @@ pub fn change_password(
     check_new_password("new_password", new)?;
     let u = users::by_id(conn, p.user_id)?.ok_or(AppError::Unauthenticated)?;
     ensure_not_locked(conn, &u.username, now)?;
+    let wrong_current = || {
+        AppError::one_invalid(
+            "current_password",
+            "wrong_password",
+            "当前密码不正确",
+            "The current password is not right",
+        )
+    };
     if !verify_password(current, &u.password_hash) {
         conn.transaction::<_, AppError, _>(|conn| {
             count_failure(conn, settings, &u.username, now)?;
             Ok(())
         })?;
-        return Err(AppError::one_invalid(
-            "current_password",
-            "wrong_password",
-            "当前密码不正确",
-            "The current password is not right",
-        ));
+        return Err(wrong_current());
     }
     if current == new {
         return Err(AppError::one_invalid(
@@ -336,7 +339,13 @@ pub fn change_password(
     }
     let hash = hash_password(new)?;
     conn.transaction(|conn| {
-        users::lock(conn, u.id)?;
+        // The password was checked before the lock (hashing is slow). Changed meanwhile (a
+        // change sent from another session at the same time, an administrator's reset), the
+        // password given is no longer the current one.
+        let locked = users::lock(conn, u.id)?.ok_or(AppError::Unauthenticated)?;
+        if locked.password_hash != u.password_hash {
+            return Err(wrong_current());
+        }
         users::set_password_hash(conn, u.id, &hash)?;
         users::reset_failed_logins(conn, &u.username)?;
         let ended = users::revoke_all_tokens(conn, u.id, Some(&token_hash(token)), now)?;
@@ -475,6 +484,14 @@ pub fn login(
     let token = new_token();
     let expires_at = now + Duration::hours(i64::from(settings.token_ttl_hours));
     let principal = conn.transaction::<_, AppError, _>(|conn| {
+        // The password was checked before this transaction (hashing is slow). Changed or
+        // reset meanwhile, every session was ended and the old password must not open a new
+        // one; deactivated meanwhile, none may open. The share lock keeps either from
+        // happening until this session is recorded, so the change or deactivation ends it.
+        let now_row = users::lock_shared(conn, user.id)?;
+        if !now_row.is_some_and(|u| u.active && u.password_hash == user.password_hash) {
+            return Err(AppError::Unauthenticated);
+        }
         users::reset_failed_logins(conn, &name)?;
         users::insert_token(
             conn,
