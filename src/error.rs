@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 
 use crate::domain::{Lang, Problem, Text};
 
+/// How many problems a problem document lists at the most. A real form has a few dozen fields;
+/// a body with thousands of bad members is garbage, and answering it in full would send back
+/// more than it sent. The rest are counted in `errors_omitted` (the detail gives the total).
+pub const MAX_LISTED_PROBLEMS: usize = 200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
@@ -181,9 +186,15 @@ impl AppError {
                 body["errors"] = Value::Array(
                     problems
                         .iter()
+                        .take(MAX_LISTED_PROBLEMS)
                         .map(|p| json!({"path": p.path, "code": p.code, "message": p.message.get(lang)}))
                         .collect(),
                 );
+                if let Some(more) = problems.len().checked_sub(MAX_LISTED_PROBLEMS)
+                    && more > 0
+                {
+                    body["errors_omitted"] = json!(more);
+                }
             }
             AppError::Conflict { extra, .. } => {
                 if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), extra) {

@@ -508,21 +508,51 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<Problem>) {
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let param =
-                        |k: &str| e.params.get(k).map(|v| v.to_string()).unwrap_or_default();
+                    let param = |k: &str| e.params.get(k).map(|v| v.to_string());
+                    let (min, max) = (param("min"), param("max"));
                     let (zh, en) = match e.code.as_ref() {
-                        "length" => (
-                            format!("长度须在 {} 到 {} 之间", param("min"), param("max")),
-                            format!(
-                                "must be {} to {} characters long",
-                                param("min"),
-                                param("max")
+                        "length" => {
+                            let list = e.params.get("value").is_some_and(|v| v.is_array());
+                            let (zh_unit, en_unit) = if list {
+                                ("项", "items")
+                            } else {
+                                ("个字符", "characters")
+                            };
+                            match (min, max) {
+                                (Some(a), Some(b)) if a == b => (
+                                    format!("须为 {a} {zh_unit}"),
+                                    format!("must be {a} {en_unit}"),
+                                ),
+                                (Some(a), Some(b)) => (
+                                    format!("须为 {a} 到 {b} {zh_unit}"),
+                                    format!("must be {a} to {b} {en_unit}"),
+                                ),
+                                (Some(a), None) => (
+                                    format!("至少 {a} {zh_unit}"),
+                                    format!("must be at least {a} {en_unit}"),
+                                ),
+                                (None, Some(b)) => (
+                                    format!("最多 {b} {zh_unit}"),
+                                    format!("must be at most {b} {en_unit}"),
+                                ),
+                                (None, None) => {
+                                    ("长度不符".to_owned(), "has the wrong length".to_owned())
+                                }
+                            }
+                        }
+                        "range" => match (min, max) {
+                            (Some(a), Some(b)) => (
+                                format!("须在 {a} 到 {b} 之间"),
+                                format!("must be between {a} and {b}"),
                             ),
-                        ),
-                        "range" => (
-                            format!("须在 {} 到 {} 之间", param("min"), param("max")),
-                            format!("must be between {} and {}", param("min"), param("max")),
-                        ),
+                            (Some(a), None) => {
+                                (format!("不能小于 {a}"), format!("must be at least {a}"))
+                            }
+                            (None, Some(b)) => {
+                                (format!("不能大于 {b}"), format!("must be at most {b}"))
+                            }
+                            (None, None) => ("超出范围".to_owned(), "is out of range".to_owned()),
+                        },
                         "email" => (
                             "不是有效的电子邮箱".to_owned(),
                             "is not a valid email address".to_owned(),

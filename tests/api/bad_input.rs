@@ -577,6 +577,74 @@ async fn a_body_of_the_wrong_shape_names_every_missing_and_mistyped_member_at_on
     assert_eq!(written(&app), expected);
 }
 
+/// A bound is told as it is: a list's length in items, only the bound there is; and a body
+/// with thousands of bad members is answered with the first 200 and the count of the rest,
+/// not with more than it sent.
+#[actix_web::test]
+async fn a_bound_is_told_as_it_is_and_a_flood_of_problems_is_cut_short() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let f = crate::concurrency::submitted_permit(&app, &builder).await;
+    let id = f["id"].as_str().unwrap();
+    let items: Vec<String> = (0..101).map(|i| format!("补充第 {i} 项")).collect();
+    let before = written(&app);
+    let r = app
+        .act_raw(
+            &clerk,
+            id,
+            "request_supplement",
+            f["version"].as_i64().unwrap(),
+            json!({ "notice_items": items }),
+        )
+        .await;
+    let body = problem(r, 422).await;
+    assert_eq!(
+        error_at(&body, "notice_items")["message"],
+        "notice_items：最多 100 项",
+        "{body}"
+    );
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/filings/{id}/actions/request_supplement")))
+        .bearer_auth(&clerk.token)
+        .header("Accept-Language", "en")
+        .header("If-Match", format!("\"{}\"", f["version"]))
+        .json(&json!({ "notice_items": items, "reason": "r".repeat(4001) }))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(
+        error_at(&body, "notice_items")["message"],
+        "notice_items must be at most 100 items"
+    );
+    assert_eq!(
+        error_at(&body, "reason")["message"],
+        "reason must be at most 4000 characters"
+    );
+    assert_eq!(written(&app), before);
+
+    let form: serde_json::Map<String, Value> =
+        (0..5000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let r = app
+        .post(
+            &builder,
+            "/api/v1/filings",
+            json!({ "item": "construction-permit", "form": form }),
+        )
+        .await;
+    let body = problem(r, 422).await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 200);
+    assert_eq!(body["errors_omitted"], 4800);
+    assert!(
+        body["detail"].as_str().unwrap().contains("5000"),
+        "{}",
+        body["detail"]
+    );
+    assert_eq!(written(&app), before);
+}
+
 #[actix_web::test]
 async fn problems_are_in_english_when_asked_and_in_chinese_by_default() {
     let app = TestApp::spawn().await;
