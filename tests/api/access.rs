@@ -1135,15 +1135,10 @@ async fn of_two_password_changes_at_once_only_the_first_counts() {
     let app = TestApp::spawn().await;
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let other_session = app.relogin(&clerk).await;
-    let mut gate = app.conn();
-    diesel::connection::SimpleConnection::batch_execute(
-        &mut gate,
-        &format!(
-            "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
-            clerk.id
-        ),
-    )
-    .unwrap();
+    let gate = app.gate(&format!(
+        "SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
+        clerk.id
+    ));
     let body = |new: &str| json!({ "current_password": PASSWORD, "new_password": new });
     let both = futures::future::join(
         app.post(&clerk, "/api/v1/me/password", body("first-new-secret-1")),
@@ -1153,21 +1148,7 @@ async fn of_two_password_changes_at_once_only_the_first_counts() {
             body("second-new-secret-2"),
         ),
     );
-    let release = async {
-        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
-                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        let started = std::time::Instant::now();
-        while crate::concurrency::scalar(&app, waiting) < 2 && started.elapsed().as_secs() < 20 {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert_eq!(
-            crate::concurrency::scalar(&app, waiting),
-            2,
-            "both changes wait at the account"
-        );
-        diesel::connection::SimpleConnection::batch_execute(&mut gate, "ROLLBACK").unwrap();
-    };
-    let ((a, b), ()) = futures::join!(both, release);
+    let ((a, b), ()) = futures::join!(both, gate.end_when_waiting(&app, 2, "ROLLBACK"));
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     let (won, lost) = if a.status() == 200 { (a, b) } else { (b, a) };
     statuses.sort();
@@ -1203,40 +1184,23 @@ async fn of_two_password_changes_at_once_only_the_first_counts() {
 async fn a_sign_in_racing_a_password_change_opens_no_session() {
     let app = TestApp::spawn().await;
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
-    let mut gate = app.conn();
-    diesel::connection::SimpleConnection::batch_execute(
-        &mut gate,
-        &format!(
-            "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
-            clerk.id
-        ),
-    )
-    .unwrap();
+    let gate = app.gate(&format!(
+        "SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
+        clerk.id
+    ));
     let sign_in = app
         .client
         .post(app.url("/api/v1/auth/login"))
         .json(&json!({ "username": "clerk", "password": PASSWORD }))
         .send();
-    let change = async {
-        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
-                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        let started = std::time::Instant::now();
-        while crate::concurrency::scalar(&app, waiting) < 1 && started.elapsed().as_secs() < 20 {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert_eq!(crate::concurrency::scalar(&app, waiting), 1);
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut gate,
-            &format!(
-                "UPDATE users SET password_hash = 'changed' WHERE id = '{0}';
-                 UPDATE api_tokens SET revoked_at = now() WHERE user_id = '{0}' AND revoked_at IS NULL;
-                 COMMIT",
-                clerk.id
-            ),
-        )
-        .unwrap();
-    };
-    let (r, ()) = futures::join!(sign_in, change);
+    // The change commits while the sign-in waits at the account.
+    let change = format!(
+        "UPDATE users SET password_hash = 'changed' WHERE id = '{0}';
+         UPDATE api_tokens SET revoked_at = now() WHERE user_id = '{0}' AND revoked_at IS NULL;
+         COMMIT",
+        clerk.id
+    );
+    let (r, ()) = futures::join!(sign_in, gate.end_when_waiting(&app, 1, &change));
     let r = r.unwrap();
     assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
     let live = crate::concurrency::scalar(

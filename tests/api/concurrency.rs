@@ -832,29 +832,14 @@ async fn a_create_repeated_with_its_idempotency_key_makes_one_draft() {
     // Ten at once with a new key, held at the key until every one that holds a connection has
     // read it free: the first to commit makes the draft, the others then find the key taken
     // and answer with that draft.
-    let mut gate = app.conn();
-    gate.batch_execute(&format!(
-        "BEGIN; INSERT INTO create_requests VALUES ('{}', 'burst', repeat('0', 64), '{}', now())",
+    let gate = app.gate(&format!(
+        "INSERT INTO create_requests VALUES ('{}', 'burst', repeat('0', 64), '{}', now())",
         builder.id,
         first["id"].as_str().unwrap()
-    ))
-    .unwrap();
+    ));
     let burst = join_all((0..10).map(|_| create_keyed(&app, &builder, "burst", fire_form())));
-    let release = async {
-        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
-                       WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"create_requests\"%'";
-        let started = Instant::now();
-        while scalar(&app, waiting) < 8 && started.elapsed().as_secs() < 20 {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert_eq!(
-            scalar(&app, waiting),
-            8,
-            "every pooled create waits at the key"
-        );
-        gate.batch_execute("ROLLBACK").unwrap();
-    };
-    let (answers, ()) = futures::join!(burst, release);
+    // Every pooled create waits at the key.
+    let (answers, ()) = futures::join!(burst, gate.end_when_waiting(&app, 8, "ROLLBACK"));
     let mut ids = Vec::new();
     for r in answers {
         assert_eq!(r.status(), 201);
@@ -949,28 +934,16 @@ async fn an_upload_sent_again_is_answered_with_the_file_on_file() {
     assert_eq!(app.count("materials"), 4);
 
     // Eight copies at once, held at the filing's row lock until all eight wait there.
-    let mut gate = app.conn();
-    gate.batch_execute(&format!(
-        "BEGIN; SELECT 1 FROM filings WHERE id = '{id}' FOR UPDATE"
-    ))
-    .unwrap();
+    let gate = app.gate(&format!(
+        "SELECT 1 FROM filings WHERE id = '{id}' FOR UPDATE"
+    ));
     let names: Vec<String> = (0..8).map(|i| format!("{i}.pdf")).collect();
     let burst = join_all(
         names
             .iter()
             .map(|n| app.upload(&builder, id, "filing_form", n, pdf("burst"))),
     );
-    let release = async {
-        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
-                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        let started = Instant::now();
-        while scalar(&app, waiting) < 8 && started.elapsed().as_secs() < 20 {
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        assert_eq!(scalar(&app, waiting), 8, "every upload waits at the filing");
-        gate.batch_execute("ROLLBACK").unwrap();
-    };
-    let (answers, ()) = futures::join!(burst, release);
+    let (answers, ()) = futures::join!(burst, gate.end_when_waiting(&app, 8, "ROLLBACK"));
     let mut statuses = Vec::new();
     let mut ids = Vec::new();
     for r in answers {

@@ -188,6 +188,14 @@ impl TestApp {
         PgConnection::establish(&self.db_url).unwrap()
     }
 
+    /// A transaction held open on a connection of its own with the locks `sql` takes, so
+    /// that requests queue behind it every time rather than by chance (see [`Gate`]).
+    pub fn gate(&self, sql: &str) -> Gate {
+        let mut conn = self.conn();
+        conn.batch_execute(&format!("BEGIN; {sql}")).unwrap();
+        Gate(conn)
+    }
+
     /// Rows in a table (to prove nothing was written).
     pub fn count(&self, table: &str) -> i64 {
         #[derive(QueryableByName)]
@@ -899,4 +907,27 @@ pub fn error_paths(problem: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["path"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A transaction holding locks (from [`TestApp::gate`]) that requests are to queue behind.
+pub struct Gate(PgConnection);
+
+impl Gate {
+    /// Wait until exactly `n` backends of the test's database wait on a lock (the requests
+    /// held at the gate: asserted, within 20 s), then end the transaction with `end`:
+    /// `ROLLBACK`, or writes and `COMMIT`.
+    pub async fn end_when_waiting(mut self, app: &TestApp, n: i64, end: &str) {
+        let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let started = std::time::Instant::now();
+        while crate::concurrency::scalar(app, waiting) < n && started.elapsed().as_secs() < 20 {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            crate::concurrency::scalar(app, waiting),
+            n,
+            "requests waiting at the gate"
+        );
+        self.0.batch_execute(end).unwrap();
+    }
 }
