@@ -123,12 +123,26 @@ pub fn claim_next(
 ) -> Result<Option<TaskView>, AppError> {
     let (dept, roles) = work_roles(p, role)?;
     conn.transaction(|conn| {
+        hold_claimant(conn, p.user_id)?;
         let Some(t) = tasks::claim_next(conn, &dept, &roles, p.user_id, now)? else {
             return Ok(None);
         };
         record(conn, &t, p, "claim", now, json!({}))?;
         Ok(Some(with_filing(conn, t)?))
     })
+}
+
+/// Share-lock the person a task is to be claimed by, before any task, and refuse (401) one no
+/// longer active. A deactivation locks the person and then releases their claims: it either
+/// waits for this claim's transaction and releases the claim with the rest, or has committed
+/// and this claim sees the person inactive. Without the lock, a claim checked against the
+/// person as they were when the request came in could land after the deactivation released
+/// their claims, and the task would sit claimed by nobody able to work it.
+fn hold_claimant(conn: &mut PgConnection, user: Uuid) -> Result<(), AppError> {
+    match users::lock_shared(conn, user)? {
+        Some(u) if u.active => Ok(()),
+        _ => Err(AppError::Unauthenticated),
+    }
 }
 
 fn with_filing(conn: &mut PgConnection, t: TaskRow) -> Result<TaskView, AppError> {
@@ -160,6 +174,7 @@ pub fn claim(
     now: DateTime<Utc>,
 ) -> Result<TaskView, AppError> {
     conn.transaction(|conn| {
+        hold_claimant(conn, p.user_id)?;
         let t = lock_own(conn, p, id)?;
         let holds_role = Role::parse(&t.role).is_some_and(|r| p.has(r));
         if !holds_role {
@@ -217,6 +232,9 @@ pub fn assign(
         return Err(AppError::Forbidden);
     }
     conn.transaction(|conn| {
+        // The assignee first, as in a claim (see `hold_claimant`); the check below then reads
+        // them as they are now.
+        users::lock_shared(conn, to)?;
         let t = lock_own(conn, p, id)?;
         if !users::staff_has_role(conn, to, &t.department, &t.role)? {
             return Err(AppError::one_invalid(

@@ -957,3 +957,73 @@ async fn an_upload_sent_again_is_answered_with_the_file_on_file() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(app.count("materials"), 5);
 }
+
+/// A claim, a claim of the next task or an assignment racing the deactivation of the person
+/// who would hold the task leaves no task with them: each is held at the person's row while
+/// the deactivation (done here in SQL) commits, and is then refused.
+#[actix_web::test]
+async fn no_task_is_left_claimed_by_someone_deactivated_meanwhile() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let boss = app.staff("boss", "window", &[Role::Manager]).await;
+    let clerks = [
+        app.staff("clerk1", "window", &[Role::Clerk]).await,
+        app.staff("clerk2", "window", &[Role::Clerk]).await,
+        app.staff("clerk3", "window", &[Role::Clerk]).await,
+    ];
+    let f = submitted_permit(&app, &builder).await;
+    let task = scalar(
+        &app,
+        &format!(
+            "SELECT id AS n FROM tasks WHERE filing_id = '{}' AND closed_at IS NULL",
+            f["id"].as_str().unwrap()
+        ),
+    );
+    let claimed = || {
+        scalar(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM tasks WHERE id = {task} AND claimed_by IS NOT NULL"
+            ),
+        )
+    };
+    let deactivate = |u: &User| {
+        format!(
+            "UPDATE users SET active = false WHERE id = '{0}';
+             UPDATE api_tokens SET revoked_at = now() WHERE user_id = '{0}';
+             COMMIT",
+            u.id
+        )
+    };
+    let hold = |u: &User| {
+        app.gate(&format!(
+            "SELECT 1 FROM users WHERE id = '{}' FOR UPDATE",
+            u.id
+        ))
+    };
+
+    // A manager assigns the task to a clerk being deactivated.
+    let gate = hold(&clerks[0]);
+    let (path, end) = (
+        format!("/api/v1/tasks/{task}/assign"),
+        deactivate(&clerks[0]),
+    );
+    let assign = app.post(&boss, &path, json!({ "user_id": clerks[0].id }));
+    let (r, ()) = futures::join!(assign, gate.end_when_waiting(&app, 1, &end));
+    let p = problem(r, 422).await;
+    assert_eq!(p["errors"][0]["code"], "not_eligible", "{p}");
+    assert_eq!(claimed(), 0);
+
+    // A clerk being deactivated claims the task, or the next one.
+    for (clerk, path) in [
+        (&clerks[1], format!("/api/v1/tasks/{task}/claim")),
+        (&clerks[2], "/api/v1/queue/claim-next".to_owned()),
+    ] {
+        let gate = hold(clerk);
+        let end = deactivate(clerk);
+        let claim = app.post(clerk, &path, json!({}));
+        let (r, ()) = futures::join!(claim, gate.end_when_waiting(&app, 1, &end));
+        assert_eq!(problem(r, 401).await["code"], "unauthenticated", "{path}");
+        assert_eq!(claimed(), 0, "{path}");
+    }
+}
