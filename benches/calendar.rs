@@ -9,8 +9,9 @@ use std::hint::black_box;
 use chrono::{Days, NaiveDate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use permits::domain::calendar::{Calendar, RegionFile, YearNotice};
+use permits::domain::definition::Warning;
 use permits::domain::definition::{DayUnit, Limit, SuspendReason};
-use permits::domain::legal_time::{self, LedgerEntry, LedgerKind, Warning};
+use permits::domain::legal_time::{self, LedgerEntry, LedgerKind};
 
 fn cn() -> Calendar {
     let text = include_str!("../seeds/calendars/CN.toml");

@@ -14,7 +14,7 @@
 //! first tick therefore finds Friday's overdue filings (red) and Monday's warnings (yellow),
 //! about 2,400 filings, each written to the BENCH_MANAGERS (20) managers of its department (7
 //! departments), and about 3,600 reminders due among BENCH_DEADLINES (50000) open applicant
-//! deadlines. Measured through `jobs::run(Job::DeadlineScan)` (lease included), with the manual
+//! deadlines. Measured through `jobs::run("deadline_scan")` (lease included), with the manual
 //! clock at 10:00 Beijing time: that first tick; BENCH_TICKS (20) more ticks at the same time,
 //! which must find nothing; Tuesday's first tick. Each is set against the bare queries that find
 //! the same rows (PostgreSQL's ceiling: the partial indexes read, nothing locked, rendered or
@@ -56,14 +56,14 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Integer, Text, Timestamptz};
 use permits::Prepared;
+use permits::app::AppState;
 use permits::config::{Environment, MailBackend, Settings};
 use permits::db::discovery;
 use permits::domain::Lang;
 use permits::domain::definition::Role;
-use permits::jobs::{self, Job};
+use permits::jobs;
 use permits::mail::letters::{Letter, Link};
 use permits::services::auth::{Registration, create_user};
-use permits::web::AppState;
 use serde_json::{Value, json};
 
 const DB: &str = "permits_bench_jobs";
@@ -503,7 +503,7 @@ struct Tick {
 fn tick(rt: &tokio::runtime::Runtime, state: &AppState) -> Tick {
     let t = Instant::now();
     let v: Value = rt
-        .block_on(jobs::run(state, Job::DeadlineScan))
+        .block_on(jobs::run(state, "deadline_scan"))
         .expect("the deadline scan");
     let took = t.elapsed();
     assert!(
@@ -738,7 +738,7 @@ fn mail_run(
     settings.validate()?;
     // lettre's SMTP pool spawns its reaper on the runtime when built and when dropped.
     let _runtime = rt.enter();
-    let (state, clock) = permits::state(settings, again(prepared))?;
+    let (state, clock) = permits::app::AppState::new(settings, again(prepared))?;
     let at = ten_am(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
     clock
         .context("the test settings use a manual clock")?
@@ -754,7 +754,7 @@ fn mail_run(
     let mut sent = 0usize;
     while sent < usize::try_from(n)? {
         let r = rt
-            .block_on(jobs::outbox::send_due(&state))
+            .block_on(jobs::send_due(&state))
             .map_err(|e| anyhow::anyhow!("send_due: {e}"))?;
         if r.retrying + r.parked + r.left > 0 {
             bail!("{tag}: not every claimed mail was sent: {r:?}");
@@ -1007,7 +1007,7 @@ fn main() -> Result<()> {
     drop(conn);
 
     // ---- the deadline scan
-    let (state, clock) = permits::state(settings.clone(), again(&prepared))?;
+    let (state, clock) = permits::app::AppState::new(settings.clone(), again(&prepared))?;
     let clock = clock.context("the test settings use a manual clock")?;
     clock.set(ten_am(today));
     let mut bare_conn = PgConnection::establish(&prepared.database.url)?;

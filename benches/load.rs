@@ -13,7 +13,7 @@
 //! action and per pgbench transaction): the work asked of the server, whatever the machine's
 //! speed that minute.
 //!
-//! The service's outbox sender is off (`PERMITS__JOBS__OUTBOX=""`): the actions' letters are
+//! The service's outbox sender is off (`PERMITS__JOBS__CRON__OUTBOX=""`): the actions' letters are
 //! written to the outbox, as in production, and left there; `cargo bench --bench jobs`
 //! measures sending them.
 //!
@@ -225,7 +225,7 @@ impl Server {
             // Actions write their letters to the outbox (that is part of an action); sending
             // them is the jobs benchmark's business. The demo's file mailer would otherwise
             // create a file per letter during the run, ~10% of the machine's CPU in a profile.
-            .env("PERMITS__JOBS__OUTBOX", "")
+            .env("PERMITS__JOBS__CRON__OUTBOX", "")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -4,6 +4,7 @@
 //! ours and does no I/O. [`Application::build`] assembles the whole service for `main` and for
 //! the tests, which run the real application on port 0.
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -23,15 +24,14 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web as aweb};
 use anyhow::Context;
-use chrono::FixedOffset;
 
+pub use crate::app::AppState;
 use crate::clock::{Clock, ManualClock, SystemClock};
-use crate::config::{ClockMode, Settings};
+use crate::config::Settings;
 use crate::db::DbPool;
 use crate::db::discovery::{self, Discovered};
 use crate::services::calendars::{self as calendar_service, Calendars};
 use crate::services::items::Registry;
-use crate::web::AppState;
 
 /// The database found, migrated and loaded with reference data and item definitions.
 pub struct Prepared {
@@ -115,8 +115,9 @@ impl Application {
         prepared: Prepared,
         bind: &str,
     ) -> anyhow::Result<Application> {
+        jobs::check_schedule(&settings)?;
         let database_url = prepared.database.url.clone();
-        let (state, manual_clock) = state(settings, prepared)?;
+        let (state, manual_clock) = AppState::new(settings, prepared)?;
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
         let port = listener.local_addr()?.port();
         let json_limit = state.settings.server.json_limit_kib * 1024;
@@ -157,7 +158,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        actix_web::rt::spawn(watch_calendars(self.state.clone()));
+        actix_web::rt::spawn(self.state.clone().watch_calendars());
         let scheduler = jobs::start(self.state.clone()).await?;
         let served = self.server.await;
         if let Some(mut s) = scheduler {
@@ -179,7 +180,7 @@ impl Application {
         let port = self.port;
         let state = self.state.clone();
         let clock = self.manual_clock.clone();
-        actix_web::rt::spawn(watch_calendars(self.state.clone()));
+        actix_web::rt::spawn(self.state.clone().watch_calendars());
         let jobs_state = self.state.clone();
         actix_web::rt::spawn(async move {
             match jobs::start(jobs_state).await {
@@ -194,85 +195,6 @@ impl Application {
         });
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
-    }
-}
-
-/// The shared state of a running service (and of `permits jobs run`).
-pub fn state(
-    settings: Settings,
-    prepared: Prepared,
-) -> anyhow::Result<(AppState, Option<Arc<ManualClock>>)> {
-    let (clock, manual_clock): (Arc<dyn Clock>, _) = match settings.clock.mode {
-        ClockMode::System => (Arc::new(SystemClock), None),
-        ClockMode::Manual => {
-            let c = ManualClock::new(SystemClock.now());
-            (c.clone() as Arc<dyn Clock>, Some(c))
-        }
-    };
-    let offset = FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
-        .context("authority.utc_offset_minutes is out of range")?;
-    let mailer = Arc::new(mail::Mailer::from_settings(&settings)?);
-    let mail_context = Arc::new(services::notify::MailContext {
-        from: settings
-            .mail
-            .from
-            .parse()
-            .context("mail.from is not a mailbox")?,
-        public_url: settings.mail.public_url.clone(),
-        authority: domain::Text {
-            zh: settings.authority.name_zh.clone(),
-            en: settings.authority.name_en.clone(),
-        },
-    });
-    let state = AppState {
-        mail: mail_context,
-        mailer,
-        instance: instance_name().into(),
-        db_gate: Arc::new(tokio::sync::Semaphore::new(
-            prepared.pool.max_size() as usize
-        )),
-        pool: prepared.pool,
-        items: prepared.items,
-        calendars: prepared.calendars,
-        clock,
-        manual_clock: manual_clock.clone(),
-        settings: Arc::new(settings),
-        offset,
-    };
-    Ok((state, manual_clock))
-}
-
-/// A name for this process among several on one database: host, pid and a random suffix.
-pub fn instance_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned());
-    let suffix: u32 = rand::random();
-    format!("{host}:{}:{suffix:08x}", std::process::id())
-}
-
-/// Several instances share one database: pick up a notice another instance loaded. Loading
-/// through this instance reloads at once; this bounds the delay elsewhere to a minute.
-async fn watch_calendars(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let st = state.clone();
-        let result = aweb::block(move || {
-            let mut conn = st.pool.get()?;
-            st.calendars.refresh_if_changed(&mut conn)
-        })
-        .await;
-        match result {
-            Ok(Ok(true)) => tracing::info!("calendars reloaded: another instance loaded a notice"),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "checking the calendars failed"),
-            Err(e) => tracing::warn!(error = %e, "checking the calendars failed"),
-        }
     }
 }
 

@@ -55,7 +55,10 @@ enum Command {
 #[derive(Subcommand)]
 enum JobsCommand {
     /// Run a job once, now, and print what it did (JSON).
-    Run { job: permits::jobs::Job },
+    Run {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(permits::jobs::names()))]
+        job: String,
+    },
     /// When each job last ran, where, and its result.
     List,
 }
@@ -105,19 +108,19 @@ fn jobs(settings: config::Settings, command: JobsCommand) -> anyhow::Result<Exit
     let prepared = permits::prepare(&settings)?;
     match command {
         JobsCommand::Run { job } => {
-            let (state, _) = permits::state(settings, prepared)?;
+            let (state, _) = permits::app::AppState::new(settings, prepared)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
             let result = runtime
-                .block_on(permits::jobs::run(&state, job))
-                .map_err(|e| anyhow::anyhow!("{} failed: {e}", job.as_str()))?;
+                .block_on(permits::jobs::run(&state, &job))
+                .map_err(|e| anyhow::anyhow!("{job} failed: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
         JobsCommand::List => {
             let mut conn = prepared.pool.get()?;
-            for r in permits::jobs::runs(&mut conn)? {
+            for r in permits::services::job_runs::all(&mut conn)? {
                 println!(
                     "{:<22} started {}  finished {}  on {}{}{}",
                     r.job,

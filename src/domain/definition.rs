@@ -226,7 +226,7 @@ pub struct Limits {
     pub completeness: Option<Limit>,
     /// When the clocks turn yellow: `{ days_before = 2 }` or `{ share = "4/5" }`.
     #[serde(default)]
-    pub warning: super::legal_time::Warning,
+    pub warning: Warning,
     /// §42: the most days a manager may add to the statutory limit (e.g. 10).
     #[serde(default)]
     pub max_extension_days: u32,
@@ -500,6 +500,22 @@ pub enum ConsentBase {
     Participating,
     /// Some cities: of all owners of the building.
     Total,
+}
+
+/// When a clock turns yellow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Warning {
+    /// N days (in the clock's unit) before the due date.
+    DaysBefore(u32),
+    /// When this share of the budget is used.
+    Share(Fraction),
+}
+
+impl Default for Warning {
+    fn default() -> Self {
+        Warning::DaysBefore(2)
+    }
 }
 
 /// A fraction written as "2/3"; compared exactly, never as a float.

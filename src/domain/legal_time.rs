@@ -13,10 +13,10 @@
 //!   database keeps copies only so that queues and reports can use indexes.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::calendar::{Calendar, CalendarError};
-use super::definition::{DayUnit, Fraction, Limit, SuspendReason};
+use super::definition::{DayUnit, Fraction, Limit, SuspendReason, Warning};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerKind {
@@ -32,22 +32,6 @@ pub struct LedgerEntry {
     pub kind: LedgerKind,
     /// The authority's local date of the event.
     pub on: NaiveDate,
-}
-
-/// When a clock turns yellow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Warning {
-    /// N days (in the clock's unit) before the due date.
-    DaysBefore(u32),
-    /// When this share of the budget is used.
-    Share(Fraction),
-}
-
-impl Default for Warning {
-    fn default() -> Self {
-        Warning::DaysBefore(2)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -1,181 +1,144 @@
-//! Scheduled jobs. A cron tick only says "look now": what is due comes from the database, and
-//! unique keys make every job idempotent, so two ticks, two instances or a restart never send a
-//! reminder twice (DESIGN principles 6 and 7).
+//! Scheduled jobs: the scheduler's wiring and nothing else. A cron tick only says "look now":
+//! what is due comes from the database, and unique keys make every job idempotent, so two
+//! ticks, two instances or a restart never send a reminder twice (DESIGN principles 6 and 7).
+//! The work itself is in `services`.
 //!
-//! Jobs are plain functions ([`run`]) called by the scheduler, by `permits jobs run NAME`, by
-//! the admin API and by the tests. Cron strings live in config; an empty string disables a job.
+//! **Adding a job**: write an `async fn(AppState) -> Result<Value, AppError>` below (it calls
+//! one or more use cases through [`AppState::run`]), add one line to [`JOBS`], and give it a
+//! cron string under `[jobs.cron]` in `config/base.toml` (an empty string disables it; the
+//! service refuses to start when a job has no entry or an entry names no job). It can then be
+//! run by the scheduler, by `permits jobs run NAME`, by administrators
+//! (`POST /api/v1/admin/jobs/NAME/run`) and by the tests ([`run`]).
 
-pub mod outbox;
-pub mod scan;
-
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 
-use crate::db::schema::job_runs;
+use crate::app::AppState;
+use crate::config::Settings;
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::services::{digest, job_runs, outbox, queues, scan};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum Job {
-    /// Escalate yellow and red filings to managers; remind applicants of their deadlines.
-    DeadlineScan,
-    /// Each member of queue staff gets the day's work list.
-    Digest,
-    /// Send what the outbox holds.
-    Outbox,
-    /// Return claims left untouched for too long to the queue.
-    ReleaseStaleClaims,
-    /// Seal the heads of the audit chains that grew since the last seal.
-    AuditSeal,
+/// A job's future: boxed, so that the table holds one type.
+pub type Running = Pin<Box<dyn Future<Output = Result<Value, AppError>> + Send>>;
+
+/// A job: its name (also its key under `[jobs.cron]` and on the command line), whether one
+/// instance at a time runs it, what it does, and the function that does it.
+pub struct Job {
+    pub name: &'static str,
+    /// One instance at a time (others skip while it holds the lease). The outbox sender runs
+    /// everywhere at once: SKIP LOCKED shares the rows out.
+    pub exclusive: bool,
+    pub about: &'static str,
+    run: fn(AppState) -> Running,
 }
 
-impl Job {
-    pub const ALL: [Job; 5] = [
-        Job::DeadlineScan,
-        Job::Digest,
-        Job::Outbox,
-        Job::ReleaseStaleClaims,
-        Job::AuditSeal,
-    ];
+/// Every job.
+pub static JOBS: &[Job] = &[
+    Job {
+        name: "deadline_scan",
+        exclusive: true,
+        about: "Escalate yellow and red filings to managers; remind applicants of their deadlines",
+        run: |s| Box::pin(deadline_scan(s)),
+    },
+    Job {
+        name: "digest",
+        exclusive: true,
+        about: "Each member of queue staff gets the day's work list",
+        run: |s| Box::pin(digest(s)),
+    },
+    Job {
+        name: "outbox",
+        exclusive: false,
+        about: "Send what the outbox holds",
+        run: |s| Box::pin(outbox(s)),
+    },
+    Job {
+        name: "release_stale_claims",
+        exclusive: true,
+        about: "Return claims left untouched for too long to the queue",
+        run: |s| Box::pin(release_stale_claims(s)),
+    },
+    Job {
+        name: "audit_seal",
+        exclusive: true,
+        about: "Seal the heads of the audit chains that grew since the last seal",
+        run: |s| Box::pin(audit_seal(s)),
+    },
+];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Job::DeadlineScan => "deadline_scan",
-            Job::Digest => "digest",
-            Job::Outbox => "outbox",
-            Job::ReleaseStaleClaims => "release_stale_claims",
-            Job::AuditSeal => "audit_seal",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Job> {
-        Job::ALL.into_iter().find(|j| j.as_str() == s)
-    }
-
-    pub fn cron(self, jobs: &crate::config::Jobs) -> &str {
-        match self {
-            Job::DeadlineScan => &jobs.deadline_scan,
-            Job::Digest => &jobs.digest,
-            Job::Outbox => &jobs.outbox,
-            Job::ReleaseStaleClaims => &jobs.release_stale_claims,
-            Job::AuditSeal => &jobs.audit_seal,
-        }
-    }
-
-    /// Jobs that one instance at a time runs (others skip while it holds the lease). The
-    /// outbox sender runs everywhere at once: SKIP LOCKED shares the rows out.
-    fn exclusive(self) -> bool {
-        !matches!(self, Job::Outbox)
-    }
+/// The job of this name.
+pub fn find(name: &str) -> Option<&'static Job> {
+    JOBS.iter().find(|j| j.name == name)
 }
 
-/// How long an exclusive run holds its lease at most (a crashed run's lease expires).
-const RUN_LEASE_SECONDS: i64 = 600;
-
-/// Take the job's lease on the database clock. False when another run holds it.
-fn start_run(conn: &mut PgConnection, job: Job, instance: &str) -> QueryResult<bool> {
-    let n = diesel::sql_query(
-        "INSERT INTO job_runs (job, running_until, last_started_at, last_instance) \
-         VALUES ($1, now() + make_interval(secs => $2), now(), $3) \
-         ON CONFLICT (job) DO UPDATE SET running_until = EXCLUDED.running_until, \
-             last_started_at = EXCLUDED.last_started_at, last_instance = EXCLUDED.last_instance \
-         WHERE job_runs.running_until IS NULL OR job_runs.running_until < now()",
-    )
-    .bind::<diesel::sql_types::Text, _>(job.as_str())
-    .bind::<diesel::sql_types::Double, _>(RUN_LEASE_SECONDS as f64)
-    .bind::<diesel::sql_types::Text, _>(instance)
-    .execute(conn)?;
-    Ok(n == 1)
-}
-
-fn finish_run(
-    conn: &mut PgConnection,
-    job: Job,
-    result: &Result<Value, AppError>,
-) -> QueryResult<()> {
-    let (value, error) = match result {
-        Ok(v) => (Some(v.clone()), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    diesel::update(job_runs::table.filter(job_runs::job.eq(job.as_str())))
-        .set((
-            job_runs::running_until.eq(None::<DateTime<Utc>>),
-            job_runs::last_finished_at.eq(diesel::dsl::now),
-            job_runs::last_result.eq(value),
-            job_runs::last_error.eq(error),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Every job's name, in the table's order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    JOBS.iter().map(|j| j.name)
 }
 
 fn to_json<T: Serialize>(v: T) -> Result<Value, AppError> {
     serde_json::to_value(v).map_err(|e| AppError::Internal(e.into()))
 }
 
-/// Run a job once, now. An exclusive job another instance is running is skipped.
-pub async fn run(state: &AppState, job: Job) -> Result<Value, AppError> {
-    if job == Job::Outbox {
-        return to_json(outbox::send_due(state).await?);
+/// Run the job `name` once, now (404 for no such job). An exclusive job another instance is
+/// running is skipped.
+pub async fn run(state: &AppState, name: &str) -> Result<Value, AppError> {
+    let job = find(name).ok_or(AppError::NotFound)?;
+    if !job.exclusive {
+        return (job.run)(state.clone()).await;
     }
-    let jobs = state.settings.jobs.clone();
     let instance = state.instance.clone();
-    let pool = state.pool.clone();
+    let started = state
+        .run(move |conn, _| job_runs::start(conn, job.name, &instance))
+        .await?;
+    if !started {
+        return Ok(json!({ "skipped": "running on another instance" }));
+    }
+    let result = (job.run)(state.clone()).await;
+    let recorded = result
+        .as_ref()
+        .map(Value::clone)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
     state
-        .run(move |conn, ctx| {
-            if job.exclusive() && !start_run(conn, job, &instance)? {
-                return Ok(json!({ "skipped": "running on another instance" }));
-            }
-            let result = match job {
-                Job::DeadlineScan => {
-                    // A second connection if one is idle now: the reminders run beside the
-                    // escalations. Without one the scan runs on one connection.
-                    let mut second = pool.try_get();
-                    scan::deadline_scan(conn, second.as_deref_mut(), ctx, &jobs).and_then(to_json)
-                }
-                Job::Digest => scan::digest(conn, ctx, &jobs).and_then(to_json),
-                Job::ReleaseStaleClaims => {
-                    scan::release_stale_claims(conn, ctx, &jobs).and_then(to_json)
-                }
-                Job::AuditSeal => crate::services::audit::seal(conn, ctx.now).and_then(to_json),
-                Job::Outbox => Ok(Value::Null),
-            };
-            finish_run(conn, job, &result)?;
-            result
-        })
-        .await
+        .run(move |conn, _| job_runs::finish(conn, job.name, &recorded))
+        .await?;
+    result
 }
 
-/// The last run of each job, for administrators.
-#[derive(Debug, Clone, Serialize, Queryable, utoipa::ToSchema)]
-pub struct JobRun {
-    pub job: String,
-    pub running_until: Option<DateTime<Utc>>,
-    pub last_started_at: DateTime<Utc>,
-    pub last_finished_at: Option<DateTime<Utc>>,
-    pub last_instance: String,
-    pub last_result: Option<Value>,
-    pub last_error: Option<String>,
-}
-
-pub fn runs(conn: &mut PgConnection) -> QueryResult<Vec<JobRun>> {
-    job_runs::table.order(job_runs::job).load(conn)
+/// Every job has a cron entry and every entry names a job.
+pub fn check_schedule(settings: &Settings) -> anyhow::Result<()> {
+    let cron = &settings.jobs.cron;
+    if let Some(unknown) = cron.keys().find(|k| find(k).is_none()) {
+        anyhow::bail!(
+            "jobs.cron.{unknown} names no job (jobs: {})",
+            names().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(missing) = names().find(|n| !cron.contains_key(*n)) {
+        anyhow::bail!(
+            "jobs.cron.{missing} is missing: give it a cron string, or \"\" to disable the job"
+        );
+    }
+    Ok(())
 }
 
 /// Start the scheduler with the jobs whose cron string is not empty. A tick while the previous
 /// run of the same job is still going is skipped.
 pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
-    let enabled: Vec<(Job, String)> = Job::ALL
-        .into_iter()
-        .map(|j| (j, j.cron(&state.settings.jobs).trim().to_owned()))
-        .filter(|(_, c)| !c.is_empty())
+    check_schedule(&state.settings)?;
+    let enabled: Vec<(&'static Job, String)> = JOBS
+        .iter()
+        .filter_map(|j| {
+            let cron = state.settings.jobs.cron.get(j.name)?.trim();
+            (!cron.is_empty()).then(|| (j, cron.to_owned()))
+        })
         .collect();
     if enabled.is_empty() {
         return Ok(None);
@@ -189,20 +152,208 @@ pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
             let busy = busy.clone();
             Box::pin(async move {
                 if busy.swap(true, Ordering::AcqRel) {
-                    tracing::debug!(job = job.as_str(), "still running: tick skipped");
+                    tracing::debug!(job = job.name, "still running: tick skipped");
                     return;
                 }
-                match run(&st, job).await {
-                    Ok(v) => tracing::debug!(job = job.as_str(), result = %v, "job ran"),
-                    Err(e) => tracing::warn!(job = job.as_str(), error = %e, "job failed"),
+                match run(&st, job.name).await {
+                    Ok(v) => tracing::debug!(job = job.name, result = %v, "job ran"),
+                    Err(e) => tracing::warn!(job = job.name, error = %e, "job failed"),
                 }
                 busy.store(false, Ordering::Release);
             })
         })
-        .map_err(|e| anyhow::anyhow!("jobs.{} = {cron:?}: {e}", job.as_str()))?;
+        .map_err(|e| anyhow::anyhow!("jobs.cron.{} = {cron:?}: {e}", job.name))?;
         sched.add(cron_job).await?;
-        tracing::info!(job = job.as_str(), cron = %cron, "scheduled");
+        tracing::info!(job = job.name, cron = %cron, "scheduled");
     }
     sched.start().await?;
     Ok(Some(sched))
+}
+
+/// Fold the reports' `open_due` aggregate, then, on a working day, escalate filings that
+/// turned red or yellow and remind applicants of their deadlines: side by side when a second
+/// connection is free now (they lock different rows), one after the other otherwise.
+pub async fn deadline_scan(state: AppState) -> Result<Value, AppError> {
+    let jobs = state.settings.jobs.clone();
+    let (open_due_rows, rest_day) = state
+        .run(move |conn, ctx| Ok((scan::fold_open_due(conn)?, ctx.is_rest_day(&jobs)?)))
+        .await?;
+    if rest_day {
+        return to_json(scan::ScanReport {
+            rest_day: true,
+            open_due_rows,
+            ..scan::ScanReport::default()
+        });
+    }
+    let escalating = state.run(scan::escalate);
+    let (escalated, reminded) = match state.try_run(scan::remind) {
+        Some(reminding) => futures_util::future::join(escalating, reminding).await,
+        None => {
+            let escalated = escalating.await;
+            (escalated, state.run(scan::remind).await)
+        }
+    };
+    let (escalated, reminded) = (escalated?, reminded?);
+    to_json(scan::ScanReport {
+        rest_day: false,
+        yellow_filings: escalated.yellow_filings,
+        red_filings: escalated.red_filings,
+        reminders: reminded.reminders,
+        mails: escalated.mails + reminded.mails,
+        open_due_rows,
+    })
+}
+
+pub async fn digest(state: AppState) -> Result<Value, AppError> {
+    let jobs = state.settings.jobs.clone();
+    to_json(
+        state
+            .run(move |conn, ctx| digest::digest(conn, ctx, &jobs))
+            .await?,
+    )
+}
+
+pub async fn release_stale_claims(state: AppState) -> Result<Value, AppError> {
+    let jobs = state.settings.jobs.clone();
+    to_json(
+        state
+            .run(move |conn, ctx| queues::release_stale_claims(conn, ctx, &jobs))
+            .await?,
+    )
+}
+
+pub async fn audit_seal(state: AppState) -> Result<Value, AppError> {
+    to_json(
+        state
+            .run(|conn, ctx| crate::services::audit::seal(conn, ctx.now))
+            .await?,
+    )
+}
+
+/// Send everything due, batch after batch, until nothing is due: claim (a use case), send
+/// outside any transaction, record (a use case).
+pub async fn outbox(state: AppState) -> Result<Value, AppError> {
+    to_json(send_due(&state).await?)
+}
+
+/// Claim a batch of due rows for this instance.
+pub async fn claim(state: &AppState) -> Result<Vec<outbox::Claimed>, AppError> {
+    let mail = state.settings.mail.clone();
+    let instance = state.instance.clone();
+    state
+        .run(move |conn, ctx| outbox::claim(conn, ctx, &mail, &instance))
+        .await
+}
+
+/// Send claimed rows, `mail.pool_size` at a time. A row whose lease is about to end is left
+/// alone: another sender may claim it, and two sends must not overlap.
+pub async fn send(
+    state: &AppState,
+    rows: Vec<outbox::Claimed>,
+    claimed_at: Instant,
+) -> Vec<outbox::Attempt> {
+    let mail = &state.settings.mail;
+    let from: lettre::message::Mailbox = match mail.from.parse() {
+        Ok(m) => m,
+        Err(e) => {
+            // Settings::validate checks this at start; keep the rows for a fixed configuration.
+            tracing::error!(error = %e, "mail.from is not a mailbox");
+            return Vec::new();
+        }
+    };
+    let usable = Duration::from_secs(mail.lease_seconds)
+        .saturating_sub(Duration::from_secs(mail.timeout_seconds));
+    let attempts: std::collections::HashMap<i64, i32> =
+        rows.iter().map(|r| (r.mail.id, r.attempts)).collect();
+    state
+        .mailer
+        .send_all(
+            &from,
+            rows.into_iter().map(|r| r.mail).collect(),
+            mail.pool_size as usize,
+            claimed_at + usable,
+        )
+        .await
+        .into_iter()
+        .map(|(id, result)| outbox::Attempt {
+            id,
+            attempts: attempts.get(&id).copied().unwrap_or_default(),
+            result,
+        })
+        .collect()
+}
+
+pub async fn send_due(state: &AppState) -> Result<outbox::OutboxReport, AppError> {
+    let batch = state.settings.mail.batch_size as usize;
+    let mut total = outbox::OutboxReport::default();
+    loop {
+        let claimed_at = Instant::now();
+        let rows = claim(state).await?;
+        let n = rows.len();
+        if n == 0 {
+            break;
+        }
+        let attempts = send(state, rows, claimed_at).await;
+        let tried = attempts.len();
+        let mail = state.settings.mail.clone();
+        let r = state
+            .run(move |conn, ctx| outbox::record(conn, ctx, &mail, attempts))
+            .await?;
+        total.claimed += n;
+        total.sent += r.sent;
+        total.retrying += r.retrying;
+        total.parked += r.parked;
+        total.left += n - tried;
+        if n < batch || tried < n {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    fn settings() -> Settings {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        Settings::load(&root, Environment::Demo).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_configuration_schedules_every_job_and_names_no_other() {
+        let s = settings();
+        check_schedule(&s).unwrap();
+        assert_eq!(
+            s.jobs.cron.keys().map(String::as_str).collect::<Vec<_>>(),
+            {
+                let mut n: Vec<_> = names().collect();
+                n.sort();
+                n
+            }
+        );
+    }
+
+    #[test]
+    fn a_job_without_a_cron_entry_or_an_entry_for_no_job_is_refused_by_name() {
+        let mut s = settings();
+        s.jobs.cron.remove("digest");
+        let err = check_schedule(&s).unwrap_err().to_string();
+        assert!(err.contains("jobs.cron.digest is missing"), "{err}");
+
+        let mut s = settings();
+        s.jobs.cron.insert("dedline_scan".into(), String::new());
+        let err = check_schedule(&s).unwrap_err().to_string();
+        assert!(err.contains("jobs.cron.dedline_scan names no job"), "{err}");
+    }
+
+    #[test]
+    fn every_job_name_is_unique_and_found_by_name() {
+        for j in JOBS {
+            assert!(std::ptr::eq(find(j.name).unwrap(), j), "{}", j.name);
+        }
+        assert!(find("no_such_job").is_none());
+    }
 }

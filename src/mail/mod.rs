@@ -9,7 +9,9 @@ pub mod letters;
 pub mod smtp;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
@@ -133,6 +135,29 @@ impl Mailer {
             Mailer::Memory(m) => m.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// Send messages, `concurrency` at a time; a message not started by `start_by` is left
+    /// unsent (its claim's lease is running out: another sender may claim it, and two sends
+    /// must not overlap). The result of each message tried, by its id.
+    pub async fn send_all(
+        &self,
+        from: &Mailbox,
+        mails: Vec<Outgoing>,
+        concurrency: usize,
+        start_by: Instant,
+    ) -> Vec<(i64, Result<String, SendError>)> {
+        stream::iter(mails)
+            .map(|m| async move {
+                if Instant::now() > start_by {
+                    return None;
+                }
+                Some((m.id, self.send(from, &m).await))
+            })
+            .buffer_unordered(concurrency.max(1))
+            .filter_map(|a| async move { a })
+            .collect()
+            .await
     }
 
     /// Send one message; on success, what the server said (or where the file went).

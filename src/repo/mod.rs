@@ -5,6 +5,7 @@ pub mod audit;
 pub mod calendars;
 pub mod filings;
 pub mod items;
+pub mod jobs;
 pub mod outbox;
 pub mod reminders;
 pub mod reports;

@@ -22,6 +22,32 @@ use crate::error::AppError;
 use crate::repo::audit::{self, Event};
 use crate::repo::users::{self, NewToken, NewUser, UserRow};
 
+/// A bearer token or session cookie as the caller presented it, not yet checked. The web layer
+/// reads it from the request; the use case's own hop checks it ([`crate::app::AppState::run_as`]),
+/// so a request costs one trip to the pool, not one for the caller and one for the work.
+#[derive(Debug, Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// A token as presented: at most 200 characters, not empty (longer ones are no token of
+    /// ours and are refused without a query).
+    pub fn presented(raw: &str) -> Option<Token> {
+        let t = raw.trim();
+        (!t.is_empty() && t.len() <= 200).then(|| Token(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Token {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Principal {

@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::items::Item;
 use crate::clock::local_date;
 use crate::domain::calendar::{Calendar, CalendarError};
+use crate::domain::definition::Warning;
 use crate::domain::definition::{Limit, SuspendReason};
-use crate::domain::legal_time::{self, ClockView, LedgerEntry, LedgerKind, Phase, Status, Warning};
+use crate::domain::legal_time::{self, ClockView, LedgerEntry, LedgerKind, Phase, Status};
 use crate::error::AppError;
 use crate::repo::filings::{self as repo, DeadlineColumns, FilingRow};
 

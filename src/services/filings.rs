@@ -15,12 +15,12 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::Ctx;
 use super::auth::Principal;
 use super::deadlines::{self, Clocks};
-use super::items::{Item, Registry};
+use super::items::Item;
 use crate::clock::local_date;
 use crate::db::batch::{self, Batch, Raw};
-use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Action, Input, Role, State, StateKind};
 use crate::domain::engine::{
     self, Actor, Effect, Outcome, Refusal, ReviewRecord, Snapshot, Verdict,
@@ -34,23 +34,6 @@ use crate::repo::filings::{
     self as repo, FilingChanges, FilingRow, MaterialRow, NewFiling, NewMaterial,
 };
 use crate::repo::{reports, tasks};
-
-/// What a use case needs besides its arguments.
-pub struct Ctx<'a> {
-    pub items: &'a Registry,
-    /// The authority's working-day calendar.
-    pub calendar: &'a Calendar,
-    pub now: DateTime<Utc>,
-    pub offset: FixedOffset,
-    /// Sender, links and signature of the mail this use case writes into the outbox.
-    pub mail: &'a super::notify::MailContext,
-}
-
-impl Ctx<'_> {
-    pub fn today(&self) -> NaiveDate {
-        local_date(self.now, self.offset)
-    }
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StateView {

@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::Ctx;
 use super::auth::Principal;
+use crate::config::Jobs;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
@@ -276,4 +278,48 @@ pub fn urgent(
         (scope == Scope::Mine).then_some(p.user_id),
         limit,
     )?)
+}
+
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReleaseReport {
+    pub released: usize,
+}
+
+/// Return tasks claimed long ago and not acted on to their queue, each release audited.
+pub fn release_stale_claims(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    jobs: &Jobs,
+) -> Result<ReleaseReport, AppError> {
+    let before = ctx.now - chrono::Duration::hours(i64::from(jobs.stale_claim_hours));
+    let mut report = ReleaseReport::default();
+    loop {
+        let n = conn.transaction::<_, AppError, _>(|conn| {
+            let stale = tasks::stale_claims(conn, before, super::scan::PAGE)?;
+            for t in &stale {
+                tasks::set_claim(conn, t.id, None, None)?;
+                audit::append(
+                    conn,
+                    Event {
+                        chain: format!("filing:{}", t.filing_id),
+                        filing_id: Some(t.filing_id),
+                        actor_id: None,
+                        action: "release_stale_claim",
+                        at: ctx.now,
+                        payload: json!({
+                            "task_id": t.id, "role": t.role, "department": t.department,
+                            "previous": t.claimed_by, "claimed_at": t.claimed_at,
+                            "stale_claim_hours": jobs.stale_claim_hours,
+                        }),
+                    },
+                )?;
+            }
+            Ok(stale.len())
+        })?;
+        report.released += n;
+        if i64::try_from(n).unwrap_or(i64::MAX) < super::scan::PAGE {
+            break;
+        }
+    }
+    Ok(report)
 }

@@ -10,24 +10,29 @@ use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
 use validator::{ValidationErrors, ValidationErrorsKind};
 
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::Problem;
 use crate::domain::forms::{has_control, is_forbidden_char};
 use crate::error::AppError;
-use crate::services::auth::{self, Principal};
+use crate::services::auth::{self, Principal, Token};
 
-/// The bearer token of a request, not yet checked: handlers on hot paths pass it to
-/// [`AppState::run_as`](super::AppState::run_as), which checks it on the same connection and
-/// thread as the use case (one blocking hop instead of two). A missing token is 401 at once.
-pub struct Bearer(pub String);
+/// The bearer token of a request, not yet checked: handlers pass it to
+/// [`AppState::run_as`], which checks it on the same connection and thread as the use case
+/// (one blocking hop instead of two). A missing token is 401 at once.
+pub struct Bearer(pub Token);
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+impl From<Bearer> for Token {
+    fn from(b: Bearer) -> Token {
+        b.0
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<Token> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .and_then(Token::presented)
 }
 
 impl FromRequest for Bearer {
@@ -46,7 +51,7 @@ impl FromRequest for Bearer {
 /// The caller, authenticated by `Authorization: Bearer <token>`.
 pub struct Authed {
     pub principal: Principal,
-    pub token: String,
+    pub token: Token,
 }
 
 impl FromRequest for Authed {
@@ -57,9 +62,7 @@ impl FromRequest for Authed {
         let token = bearer_token(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let token = token
-                .filter(|t| !t.is_empty() && t.len() <= 200)
-                .ok_or(AppError::Unauthenticated)?;
+            let token = token.ok_or(AppError::Unauthenticated)?;
             let state =
                 state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("app state missing")))?;
             let t = token.clone();

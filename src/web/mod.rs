@@ -8,110 +8,9 @@ pub mod pages;
 pub mod shape;
 pub mod telemetry;
 
-use std::sync::Arc;
-
 use actix_web::web::{self, ServiceConfig};
-use chrono::FixedOffset;
-use diesel::PgConnection;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
-
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::db::DbPool;
-use crate::error::AppError;
-use crate::services::calendars::Calendars;
-use crate::services::filings::Ctx;
-use crate::services::items::Registry;
-
-/// Shared, immutable after start (the registry loads versions stored by other instances).
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: DbPool,
-    pub items: Arc<Registry>,
-    pub calendars: Arc<Calendars>,
-    pub clock: Arc<dyn Clock>,
-    /// Present in the demo and test environments: the clock administrators may move.
-    pub manual_clock: Option<Arc<crate::clock::ManualClock>>,
-    pub settings: Arc<Settings>,
-    pub offset: FixedOffset,
-    /// Sender, links and signature of outgoing mail.
-    pub mail: Arc<crate::services::notify::MailContext>,
-    /// Where the outbox job sends mail.
-    pub mailer: Arc<crate::mail::Mailer>,
-    /// This process among several on one database (host, pid and a random suffix).
-    pub instance: Arc<str>,
-    /// As many permits as the pool has connections: use cases wait here, in arrival order,
-    /// rather than on a blocking thread inside the pool's checkout, whose wake-ups favour no
-    /// one (at 32 clients on 8 connections that unfairness was the tail of the latency).
-    pub db_gate: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    /// Today in the authority's time zone, by the service's clock.
-    pub fn today(&self) -> chrono::NaiveDate {
-        crate::clock::local_date(self.clock.now(), self.offset)
-    }
-
-    /// Run one use case on a pooled connection off the async workers. The connection is taken
-    /// inside the blocking closure and returned when it ends: never held across an `.await`.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let state = self.clone();
-        // No longer than a pool checkout may take: then 503, as when the pool is exhausted.
-        let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
-        let _turn = tokio::time::timeout(wait, self.db_gate.acquire())
-            .await
-            .map_err(|_| AppError::Unavailable)?
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("the database gate closed: {e}")))?;
-        web::block(move || {
-            let calendar = state.calendar()?;
-            let mut conn = state.pool.get()?;
-            let ctx = Ctx {
-                items: &state.items,
-                calendar: &calendar.calendar,
-                now: state.clock.now(),
-                offset: state.offset,
-                mail: &state.mail,
-            };
-            f(&mut conn, &ctx)
-        })
-        .await?
-    }
-}
-
-impl AppState {
-    /// Like [`AppState::run`], for a caller identified by a bearer token: the token is checked
-    /// on the use case's connection, in the same blocking call.
-    pub async fn run_as<T, F>(&self, who: extract::Bearer, f: F) -> Result<T, AppError>
-    where
-        F: FnOnce(
-                &mut PgConnection,
-                &Ctx<'_>,
-                &crate::services::auth::Principal,
-            ) -> Result<T, AppError>
-            + Send
-            + 'static,
-        T: Send + 'static,
-    {
-        self.run(move |conn, ctx| {
-            let p = crate::services::auth::principal(conn, &who.0, ctx.now)?;
-            f(conn, ctx, &p)
-        })
-        .await
-    }
-
-    /// The authority's calendar (a notice loaded meanwhile is picked up on the next request).
-    pub fn calendar(&self) -> Result<Arc<crate::services::calendars::RegionCalendar>, AppError> {
-        let region = &self.settings.authority.region;
-        self.calendars
-            .get(region)
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no calendar for region {region}")))
-    }
-}
 
 /// Every route of the service.
 ///
@@ -166,8 +65,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::admin::move_clock)
                 .service(api::mail::list)
                 .service(api::mail::retry)
-                .service(api::mail::runs)
-                .service(api::mail::run),
+                .service(api::jobs::runs)
+                .service(api::jobs::run),
         )
         .service(
             SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),

@@ -479,7 +479,6 @@ fn behind_the_seal_triggers(app: &TestApp, sql: &str) {
 
 #[actix_web::test]
 async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
-    use permits::jobs::Job;
     let app = TestApp::spawn().await;
     let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
     let builder = app.applicant("builder").await;
@@ -489,11 +488,11 @@ async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
 
     // The first seal records every chain's head; with nothing new, the next writes nothing.
     let chains = scalar(&app, "SELECT count(*) AS n FROM audit_heads");
-    let r = app.run_job(Job::AuditSeal).await;
+    let r = app.run_job("audit_seal").await;
     assert_eq!(r["sealed"], true, "{r}");
     assert_eq!(r["heads"].as_i64().unwrap(), chains);
     assert_eq!(r["last_seal"]["seq"], 1);
-    let r = app.run_job(Job::AuditSeal).await;
+    let r = app.run_job("audit_seal").await;
     assert_eq!(r["sealed"], false, "{r}");
     assert_eq!(app.count("audit_seals"), 1);
 
@@ -505,7 +504,7 @@ async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
         &app,
         "SELECT count(*) AS n FROM audit_heads WHERE sealed_seq <> seq",
     );
-    let r = app.run_job(Job::AuditSeal).await;
+    let r = app.run_job("audit_seal").await;
     assert_eq!(r["sealed"], true, "{r}");
     assert_eq!(r["heads"].as_i64().unwrap(), moved);
     assert_eq!(
@@ -586,12 +585,11 @@ async fn seals_catch_a_chain_rewritten_consistently_after_it_was_sealed() {
 
 #[actix_web::test]
 async fn altered_seals_are_reported_and_the_database_refuses_to_change_them() {
-    use permits::jobs::Job;
     let app = TestApp::spawn().await;
     let auditor = app.staff("auditor", "window", &[Role::Auditor]).await;
     let builder = app.applicant("builder").await;
     submitted_permit(&app, &builder).await;
-    app.run_job(Job::AuditSeal).await;
+    app.run_job("audit_seal").await;
     for sql in [
         "UPDATE audit_seals SET heads = 0",
         "DELETE FROM audit_seal_heads",

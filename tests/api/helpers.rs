@@ -9,13 +9,13 @@ use chrono::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use mailparse::MailHeaderMap;
+use permits::app::AppState;
 use permits::clock::ManualClock;
 use permits::config::{Environment, Settings};
 use permits::db::discovery;
 use permits::domain::Lang;
 use permits::domain::definition::Role;
 use permits::services::auth::{self, Registration};
-use permits::web::AppState;
 use reqwest::Response;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -441,14 +441,14 @@ impl TestApp {
 
 impl TestApp {
     /// Run a job now, at the manual clock's time.
-    pub async fn run_job(&self, job: permits::jobs::Job) -> Value {
+    pub async fn run_job(&self, job: &str) -> Value {
         permits::jobs::run(&self.state, job).await.unwrap()
     }
 
     /// The deadline scan, then the outbox sender.
     pub async fn run_due_jobs(&self) -> Value {
-        let scan = self.run_job(permits::jobs::Job::DeadlineScan).await;
-        let sent = self.run_job(permits::jobs::Job::Outbox).await;
+        let scan = self.run_job("deadline_scan").await;
+        let sent = self.run_job("outbox").await;
         json!({ "scan": scan, "outbox": sent })
     }
 

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use permits::domain::Lang;
 use permits::domain::definition::Role;
-use permits::jobs::Job;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -63,7 +62,7 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
     assert_eq!(rows.len(), 4, "{rows:?}");
     assert!(rows.iter().all(|r| r.status == "pending"));
 
-    let report = app.run_job(Job::Outbox).await;
+    let report = app.run_job("outbox").await;
     assert_eq!(report["sent"], 4, "{report}");
     let got = sink.received();
     assert_eq!(got.len(), 4);
@@ -130,7 +129,7 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
         );
     }
     // A second run sends nothing again.
-    let again = app.run_job(Job::Outbox).await;
+    let again = app.run_job("outbox").await;
     assert_eq!(again["claimed"], 0);
     assert_eq!(sink.count(), 4);
 }
@@ -168,7 +167,7 @@ async fn mail_is_retried_with_backoff_while_smtp_is_down_and_delivered_once_it_i
         .await;
     submitted_fire_filing(&app, &zh).await;
 
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert_eq!(
         (r["claimed"].as_u64(), r["retrying"].as_u64()),
         (Some(1), Some(1)),
@@ -185,11 +184,11 @@ async fn mail_is_retried_with_backoff_while_smtp_is_down_and_delivered_once_it_i
         "{wait}"
     );
     // Not due yet: nothing is tried.
-    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+    assert_eq!(app.run_job("outbox").await["claimed"], 0);
 
     // Still down at the second attempt: the wait doubles.
     app.clock.advance(chrono::Duration::seconds(46));
-    assert_eq!(app.run_job(Job::Outbox).await["retrying"], 1);
+    assert_eq!(app.run_job("outbox").await["retrying"], 1);
     let row = &app.outbox()[0];
     assert_eq!(row.attempts, 2);
     let wait = row.next_attempt_at - app.clock_now();
@@ -201,7 +200,7 @@ async fn mail_is_retried_with_backoff_while_smtp_is_down_and_delivered_once_it_i
     // The server comes back on the same port.
     let sink = SmtpSink::on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
     app.clock.advance(chrono::Duration::seconds(91));
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert_eq!(r["sent"], 1, "{r}");
     assert_eq!(sink.count(), 1);
     let row = &app.outbox()[0];
@@ -232,7 +231,7 @@ async fn an_smtp_server_that_accepts_and_then_hangs_times_out_and_is_retried() {
     submitted_fire_filing(&app, &zh).await;
 
     let started = std::time::Instant::now();
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(r["retrying"], 1, "{r}");
     let row = &app.outbox()[0];
@@ -262,7 +261,7 @@ async fn a_refused_recipient_is_parked_for_an_admin_who_sends_it_again() {
     submitted_fire_filing(&app, &zh).await;
 
     // 550 is permanent: parked at once, not retried for hours.
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert_eq!(r["parked"], 1, "{r}");
     let r = app.get(&admin, "/api/v1/admin/mail?status=failed").await;
     assert_eq!(r.status(), 200);
@@ -310,7 +309,7 @@ async fn a_refused_recipient_is_parked_for_an_admin_who_sends_it_again() {
         404
     );
 
-    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    assert_eq!(app.run_job("outbox").await["sent"], 1);
     assert_eq!(sink.count(), 1);
     // The retry is in the audit log.
     let actions: i64 = {
@@ -336,24 +335,24 @@ async fn a_crash_between_sending_and_marking_sends_one_duplicate_with_the_same_m
     submitted_fire_filing(&app, &zh).await;
 
     // A sender claims and sends, then dies before recording it.
-    let rows = permits::jobs::outbox::claim(&app.state).await.unwrap();
+    let rows = permits::jobs::claim(&app.state).await.unwrap();
     assert_eq!(rows.len(), 1);
-    let attempts = permits::jobs::outbox::send(&app.state, rows, std::time::Instant::now()).await;
+    let attempts = permits::jobs::send(&app.state, rows, std::time::Instant::now()).await;
     assert!(attempts[0].result.is_ok());
     assert_eq!(sink.count(), 1);
 
     // Within the lease no other sender touches the row.
-    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+    assert_eq!(app.run_job("outbox").await["claimed"], 0);
     // After it, the row is claimed and sent again: one duplicate, same Message-ID.
     app.clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    assert_eq!(app.run_job("outbox").await["sent"], 1);
     let got = sink.received();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].message_id, got[1].message_id);
     assert_eq!(got[0].message_id, app.outbox()[0].message_id);
     // And never again.
     app.clock.advance(chrono::Duration::seconds(600));
-    assert_eq!(app.run_job(Job::Outbox).await["claimed"], 0);
+    assert_eq!(app.run_job("outbox").await["claimed"], 0);
     assert_eq!(sink.count(), 2);
 }
 
@@ -413,17 +412,14 @@ async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
     // Past the due day: red. Two scans at once (two instances) send each card once.
     at(&app, "2026-12-01");
     let (a, b) = futures::join!(
-        permits::jobs::run(&app.state, Job::DeadlineScan),
+        permits::jobs::run(&app.state, "deadline_scan"),
         // Called directly: a second instance would not be stopped by the first one's lease.
-        app.state.run(|conn, ctx| {
-            permits::jobs::scan::deadline_scan(conn, None, ctx, &ctx_jobs())
-                .map(|r| serde_json::to_value(r).unwrap())
-        })
+        permits::jobs::deadline_scan(app.state.clone())
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let mails_written = a["mails"].as_u64().unwrap_or(0) + b["mails"].as_u64().unwrap_or(0);
     assert_eq!(mails_written, 2, "{a} {b}");
-    app.run_job(Job::Outbox).await;
+    app.run_job("outbox").await;
     let red: Vec<_> = sent(&app)
         .into_iter()
         .filter(|(s, _)| s.contains("红牌") || s.contains("Red card"))
@@ -515,19 +511,6 @@ async fn an_action_during_the_scan_s_page_neither_deadlocks_nor_loses_the_moved_
     assert_eq!(due, None);
 }
 
-fn ctx_jobs() -> permits::config::Jobs {
-    permits::config::Jobs {
-        deadline_scan: String::new(),
-        digest: String::new(),
-        outbox: String::new(),
-        release_stale_claims: String::new(),
-        audit_seal: String::new(),
-        working_days_only: true,
-        stale_claim_hours: 72,
-        digest_horizon_working_days: 3,
-    }
-}
-
 /// A construction permit issued on `date` to a builder with an email address.
 async fn issued_permit(app: &TestApp, date: &str) -> (User, Value) {
     at(app, date);
@@ -567,7 +550,7 @@ async fn start_of_works_reminders_fall_on_working_days_across_national_day() {
     // make-up Sunday 09-20 counts, 中秋 09-25–27 does not), 09-28 and 09-30.
     let (_, f) = issued_permit(&app, "2026-07-01").await;
     let number = f["number"].as_str().unwrap().to_owned();
-    app.run_job(Job::Outbox).await;
+    app.run_job("outbox").await;
     let before = app.sent_mail().len();
     let reminders = |app: &TestApp| {
         app.sent_mail()
@@ -639,7 +622,7 @@ async fn a_promise_date_is_reminded_until_the_promised_material_arrives() {
     let f = app.act(&builder, &f, "submit", json!({})).await;
     let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
     app.act(&clerk, &f, "accept", json!({})).await;
-    app.run_job(Job::Outbox).await;
+    app.run_job("outbox").await;
     let count = |app: &TestApp| {
         app.sent_mail()
             .iter()
@@ -695,9 +678,9 @@ async fn the_daily_digest_lists_claimed_and_soon_due_work_once_a_day_on_working_
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
-    let r = app.run_job(Job::Digest).await;
+    let r = app.run_job("digest").await;
     assert_eq!(r["mails"], 1, "{r}");
-    app.run_job(Job::Outbox).await;
+    app.run_job("outbox").await;
     let digest = app
         .sent_mail()
         .into_iter()
@@ -712,13 +695,13 @@ async fn the_daily_digest_lists_claimed_and_soon_due_work_once_a_day_on_working_
     assert!(digest.text.contains("未认领"));
 
     // Once a day.
-    assert_eq!(app.run_job(Job::Digest).await["mails"], 0);
+    assert_eq!(app.run_job("digest").await["mails"], 0);
     // Not on Saturday.
     at(&app, "2026-11-28");
-    assert_eq!(app.run_job(Job::Digest).await["rest_day"], true);
+    assert_eq!(app.run_job("digest").await["rest_day"], true);
     at(&app, "2026-11-30");
-    assert_eq!(app.run_job(Job::Digest).await["mails"], 1);
-    app.run_job(Job::Outbox).await;
+    assert_eq!(app.run_job("digest").await["mails"], 1);
+    app.run_job("outbox").await;
 }
 
 #[actix_web::test]
@@ -735,7 +718,7 @@ async fn claims_left_untouched_return_to_the_queue_and_the_release_is_audited() 
     assert_eq!(r.status(), 200);
 
     app.clock.advance(chrono::Duration::hours(71));
-    assert_eq!(app.run_job(Job::ReleaseStaleClaims).await["released"], 0);
+    assert_eq!(app.run_job("release_stale_claims").await["released"], 0);
     let other = app.relogin(&other).await;
     let r = app
         .post(&other, "/api/v1/queue/claim-next", json!({}))
@@ -743,7 +726,7 @@ async fn claims_left_untouched_return_to_the_queue_and_the_release_is_audited() 
     assert_eq!(r.status(), 204, "nothing else to claim yet");
 
     app.clock.advance(chrono::Duration::hours(2));
-    assert_eq!(app.run_job(Job::ReleaseStaleClaims).await["released"], 1);
+    assert_eq!(app.run_job("release_stale_claims").await["released"], 1);
     let other = app.relogin(&other).await;
     let r = app
         .post(&other, "/api/v1/queue/claim-next", json!({}))
@@ -826,7 +809,7 @@ fn failure() -> Value {
 async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_requested() {
     let app = TestApp::spawn().await;
     let (builder, _, f, number) = fire_filing_failed_on_tuesday(&app).await;
-    app.run_job(Job::Outbox).await;
+    app.run_job("outbox").await;
     // The builder heard of the receipt, the draw and the failure, with its reasons.
     let subjects: Vec<String> = app.sent_mail().into_iter().map(|m| m.subject).collect();
     for state in [
@@ -981,7 +964,7 @@ async fn the_command_line_runs_a_job_against_the_database() {
     // The red card waits in the outbox (due from the system's now); this test's own sender
     // delivers it.
     at(&app, "2099-06-01");
-    assert_eq!(app.run_job(Job::Outbox).await["sent"], 1);
+    assert_eq!(app.run_job("outbox").await["sent"], 1);
     assert!(app.sent_mail()[0].subject.starts_with("【红牌督办】"));
 }
 
@@ -1093,7 +1076,7 @@ async fn mail_goes_over_starttls_with_auth_to_a_relay_signed_by_an_internal_ca()
         .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
         .await;
     submitted_fire_filing(&app, &zh).await;
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert_eq!(r["sent"], 1, "{r} {:?}", app.outbox()[0].last_error);
     let got = sink.received();
     assert_eq!(got.len(), 1);
@@ -1114,7 +1097,7 @@ async fn mail_goes_over_starttls_with_auth_to_a_relay_signed_by_an_internal_ca()
         .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
         .await;
     submitted_fire_filing(&wrong, &zh).await;
-    let r = wrong.run_job(Job::Outbox).await;
+    let r = wrong.run_job("outbox").await;
     assert_eq!(r["parked"], 1, "{r}");
     assert!(
         wrong.outbox()[0]
@@ -1150,7 +1133,7 @@ async fn mail_goes_over_implicit_tls_to_an_smtps_relay_and_only_to_a_trusted_one
         .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
         .await;
     submitted_fire_filing(&untrusted, &zh).await;
-    let r = untrusted.run_job(Job::Outbox).await;
+    let r = untrusted.run_job("outbox").await;
     assert_eq!(r["sent"], 0, "{r}");
     let error = untrusted.outbox()[0].last_error.clone().unwrap_or_default();
     assert!(error.to_lowercase().contains("certificate"), "{error}");
@@ -1169,7 +1152,7 @@ async fn mail_goes_over_implicit_tls_to_an_smtps_relay_and_only_to_a_trusted_one
         .mail_user("builder", None, &[Role::Applicant], Lang::En)
         .await;
     submitted_fire_filing(&app, &en).await;
-    let r = app.run_job(Job::Outbox).await;
+    let r = app.run_job("outbox").await;
     assert_eq!(r["sent"], 1, "{r} {:?}", app.outbox()[0].last_error);
     let got = sink.received();
     assert_eq!(got.len(), 1);

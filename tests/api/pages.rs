@@ -589,7 +589,7 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     assert!(html.contains("校验通过"));
     assert!(html.contains("尚未封存链头"), "{html}");
     // After a seal the page shows its hash, to be kept outside the system.
-    let sealed = app.run_job(permits::jobs::Job::AuditSeal).await;
+    let sealed = app.run_job("audit_seal").await;
     let hash = sealed["last_seal"]["hash"].as_str().unwrap().to_owned();
     let (_, html) = page(&au, &app, "/admin/audit").await;
     assert!(

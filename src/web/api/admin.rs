@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::audit::{self, Verification};
 use crate::services::auth::{self, Registration};
-use crate::web::AppState;
 use crate::web::extract::{Authed, Body, Page, Query, validated};
 
 fn require(who: &Authed, roles: &[Role]) -> Result<(), AppError> {

@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use validator::Validate;
 
+use crate::app::AppState;
 use crate::domain::definition::Role;
 use crate::domain::forms;
 use crate::domain::{Lang, Problem};
 use crate::error::AppError;
 use crate::services::auth::{self, Login, Principal, Registration};
-use crate::web::AppState;
 use crate::web::extract::{Authed, Body, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]

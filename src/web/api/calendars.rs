@@ -4,11 +4,11 @@ use actix_web::{HttpResponse, get, put, web};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::app::AppState;
 use crate::domain::calendar::{SpecialDay, YearEntry};
 use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::services::calendars::{self, Loaded};
-use crate::web::AppState;
 use crate::web::extract::{Authed, Body, Query};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -6,10 +6,10 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::app::AppState;
 use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
-use crate::web::AppState;
 use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, Query, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use diesel::RunQueryDsl;
 use serde_json::json;
 
-use crate::web::AppState;
+use crate::app::AppState;
 
 /// The process is up.
 #[utoipa::path(tag = "health", responses((status = 200, description = "alive")))]

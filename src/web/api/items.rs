@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 
+use crate::app::AppState;
 use crate::domain::definition::{Definition, Field, Limits, Material, State};
 use crate::domain::{Lang, Text};
 use crate::error::AppError;
-use crate::web::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemSummary {

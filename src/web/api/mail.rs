@@ -1,15 +1,13 @@
-//! Administrators watch the outbox and the jobs: failed mail is listed with its error and sent
-//! again on request; a job can be run now.
+//! Administrators watch the outbox: failed mail is listed with its error and sent again on
+//! request.
 
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
-use serde_json::json;
 
+use crate::app::AppState;
 use crate::domain::definition::Role;
 use crate::error::AppError;
-use crate::jobs::{self, Job, JobRun};
 use crate::repo::outbox::{self, MailRow};
-use crate::web::AppState;
 use crate::web::extract::{Authed, Query};
 
 fn admin(who: &Authed) -> Result<(), AppError> {
@@ -83,27 +81,4 @@ pub async fn retry(
         .run(move |conn, ctx| crate::services::notify::retry_mail(conn, by, id, ctx.now))
         .await?;
     Ok(HttpResponse::Ok().json(row))
-}
-
-/// When each job last ran, where, and what it did (admins).
-#[utoipa::path(tag = "admin", responses((status = 200, body = [JobRun]), (status = 403)), security(("bearer" = [])))]
-#[get("/admin/jobs")]
-pub async fn runs(state: web::Data<AppState>, who: Authed) -> Result<HttpResponse, AppError> {
-    admin(&who)?;
-    let rows = state.run(|conn, _| Ok(jobs::runs(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(rows))
-}
-
-/// Run a job now (admins): deadline_scan, digest, outbox or release_stale_claims.
-#[utoipa::path(tag = "admin", params(("job" = String, Path)), responses((status = 200, body = Object), (status = 403), (status = 404)), security(("bearer" = [])))]
-#[post("/admin/jobs/{job}/run")]
-pub async fn run(
-    state: web::Data<AppState>,
-    who: Authed,
-    job: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    admin(&who)?;
-    let job = Job::parse(&job).ok_or(AppError::NotFound)?;
-    let result = jobs::run(&state, job).await?;
-    Ok(HttpResponse::Ok().json(json!({ "job": job, "result": result })))
 }

@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::domain::Text;
 use crate::error::AppError;
 use crate::services::filings::{self, Added, MaterialView, Upload};
-use crate::web::AppState;
 use crate::web::extract::{Authed, Bearer};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

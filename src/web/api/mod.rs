@@ -6,6 +6,7 @@ pub mod calendars;
 pub mod filings;
 pub mod health;
 pub mod items;
+pub mod jobs;
 pub mod mail;
 pub mod materials;
 pub mod queue;
@@ -27,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
         reports::sla, reports::due, reports::workload,
         admin::create_user, admin::list_users, admin::deactivate_user, admin::activate_user, admin::reset_password, admin::verify_audit, admin::get_clock, admin::move_clock,
-        mail::list, mail::retry, mail::runs, mail::run,
+        mail::list, mail::retry, jobs::runs, jobs::run,
     ),
     modifiers(&Bearer),
     tags(

@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::queues::{self, Scope, TaskView};
-use crate::web::AppState;
 use crate::web::extract::{Bearer, Body, BodyOrDefault, Page, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

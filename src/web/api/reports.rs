@@ -5,11 +5,11 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Deserialize;
 
+use crate::app::AppState;
 use crate::domain::Problem;
 use crate::error::AppError;
 use crate::repo::reports::{DueRow, GroupBy};
 use crate::services::reports::{self, SlaQuery, SlaReport, WorkloadRow};
-use crate::web::AppState;
 use crate::web::extract::{Bearer, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

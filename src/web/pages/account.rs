@@ -7,11 +7,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{LANG_COOKIE, PageError, SESSION_COOKIE, Ui, Viewer, safe_next, see_other};
+use crate::app::AppState;
 use crate::domain::Text;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth;
-use crate::web::AppState;
 use crate::web::extract::{Form, Query};
 
 #[derive(Debug, Deserialize)]

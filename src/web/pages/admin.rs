@@ -8,12 +8,12 @@ use chrono::Datelike;
 use serde::Deserialize;
 
 use super::{PageError, Ui, Viewer, form_value, see_other};
+use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::calendar::{DayKind, YearEntry};
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth::{self, Principal};
-use crate::web::AppState;
 use crate::web::extract::{Form, Query};
 
 fn admin(v: &Viewer) -> Result<Principal, Option<PageError>> {
@@ -55,7 +55,7 @@ struct AdminPage {
     items: Vec<(String, i32, String, String)>,
     failed: Vec<crate::repo::outbox::MailRow>,
     outbox: Vec<(String, i64)>,
-    jobs: Vec<crate::jobs::JobRun>,
+    jobs: Vec<crate::services::job_runs::JobRun>,
     message: Option<String>,
     problems: Vec<String>,
 }
@@ -121,7 +121,7 @@ async fn admin_page(
                 .collect::<Vec<_>>();
             let failed = crate::repo::outbox::list(conn, Some("failed"), None, None, 100)?;
             let outbox = crate::repo::outbox::counts(conn)?;
-            let jobs = crate::jobs::runs(conn)?;
+            let jobs = crate::services::job_runs::all(conn)?;
             Ok((users, departments, items, failed, outbox, jobs))
         })
         .await

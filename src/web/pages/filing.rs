@@ -16,13 +16,13 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{PageError, Ui, Viewer, form_value, see_other};
+use crate::app::AppState;
 use crate::domain::Problem;
 use crate::domain::definition::{FieldType, Input, Lang, Requirement, Role, StateKind};
 use crate::error::AppError;
 use crate::services::auth::Principal;
 use crate::services::filings::{self, ActInput, FilingView, HistoryEntry};
 use crate::services::items::Item;
-use crate::web::AppState;
 use crate::web::extract::{Form, Query};
 
 /// One form control built from a field of the definition.

@@ -23,7 +23,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::definition::{Requirement, Role};
 use crate::domain::{Lang, Text};
 use crate::error::AppError;

@@ -8,9 +8,9 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::{PageError, Ui, Viewer};
+use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::definition::{DayUnit, Definition, Limit, StateKind};
-use crate::web::AppState;
 use crate::web::extract::Query;
 
 fn limit_text(lang: Lang, l: Limit) -> String {

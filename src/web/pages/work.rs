@@ -9,13 +9,13 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::{PageError, Ui, Viewer, see_other};
+use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth::Principal;
 use crate::services::queues::{self, Scope};
 use crate::services::reports;
-use crate::web::AppState;
 use crate::web::extract::{Form, Query};
 
 fn staff(v: &Viewer) -> Result<Principal, Option<PageError>> {

@@ -1,33 +1,32 @@
-//! The deadline scan, the clerks' digest and the release of stale claims: plain functions on a
-//! connection, run by the scheduler, by `permits jobs run NAME` and by the tests.
+//! The deadline scan's use cases: escalate filings that turned yellow or red to their
+//! department's managers, remind applicants of their deadlines, and fold the reports' `open_due`
+//! aggregate. The `deadline_scan` job runs them (the escalations and the reminders side by side
+//! when the pool has a connection to spare: they lock different rows, `escalations` and
+//! `applicant_deadlines`, and neither locks the filings).
 //!
 //! Each reads what is due from the database with `FOR UPDATE SKIP LOCKED`, writes outbox rows
 //! whose keys make them unique, and marks what it did, in one transaction per page: two
 //! instances scanning at once take disjoint rows, and a crash rolls a page back whole.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use sha2::Digest;
 
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::Jobs;
+use super::Ctx;
+use super::notify::{Recipient, managers_of, render};
 use crate::domain::Text;
 use crate::domain::definition::Escalation;
 use crate::domain::notify;
 use crate::error::AppError;
-use crate::mail::letters::{self, DigestLine, FilingFacts};
-use crate::repo::audit::{self, Event};
+use crate::mail::letters::{self, FilingFacts};
 use crate::repo::reminders;
-use crate::repo::tasks;
-use crate::services::filings::Ctx;
-use crate::services::notify::{Recipient, enqueue, managers_of, render};
 
 /// Rows handled per transaction.
-const PAGE: i64 = 200;
+pub(super) const PAGE: i64 = 200;
 
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScanReport {
@@ -42,61 +41,14 @@ pub struct ScanReport {
     pub open_due_rows: i64,
 }
 
-fn is_rest_day(ctx: &Ctx<'_>, jobs: &Jobs) -> Result<bool, AppError> {
-    if !jobs.working_days_only {
-        return Ok(false);
-    }
-    let working = ctx
-        .calendar
-        .is_working(ctx.today())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("calendar: {e}")))?;
-    Ok(!working)
-}
-
-/// Fold the reports' `open_due` aggregate, escalate filings that turned red or yellow to their
-/// department's managers, and remind applicants of their deadlines. Given a second connection, the reminders run on it in a
-/// thread of their own beside the escalations: the two lock different rows (`escalations` and
-/// `applicant_deadlines`; neither locks the filings), and each page is its own transaction
-/// either way.
-pub fn deadline_scan(
-    conn: &mut PgConnection,
-    second: Option<&mut PgConnection>,
-    ctx: &Ctx<'_>,
-    jobs: &Jobs,
-) -> Result<ScanReport, AppError> {
-    // Housekeeping for the reports, every tick, rest days too.
-    let open_due_rows = crate::repo::reports::compact_open_due(conn)?;
-    if is_rest_day(ctx, jobs)? {
-        return Ok(ScanReport {
-            rest_day: true,
-            open_due_rows,
-            ..ScanReport::default()
-        });
-    }
-    let (escalated, reminded) = match second {
-        Some(other) => std::thread::scope(|s| {
-            let reminders = s.spawn(|| remind(other, ctx));
-            let escalated = escalate(conn, ctx);
-            let reminded = reminders
-                .join()
-                .unwrap_or_else(|_| Err(AppError::Internal(anyhow::anyhow!("reminders panicked"))));
-            (escalated, reminded)
-        }),
-        None => (escalate(conn, ctx), remind(conn, ctx)),
-    };
-    let (escalated, reminded) = (escalated?, reminded?);
-    Ok(ScanReport {
-        rest_day: false,
-        yellow_filings: escalated.yellow_filings,
-        red_filings: escalated.red_filings,
-        reminders: reminded.reminders,
-        mails: escalated.mails + reminded.mails,
-        open_due_rows,
-    })
+/// Housekeeping for the reports, on every tick and rest days too: fold the `open_due`
+/// aggregate (one row per item and due day). The rows left.
+pub fn fold_open_due(conn: &mut PgConnection) -> Result<i64, AppError> {
+    Ok(crate::repo::reports::compact_open_due(conn)?)
 }
 
 /// Cards to managers for filings that turned red or yellow, a page at a time.
-fn escalate(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
+pub fn escalate(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
     let mut report = ScanReport::default();
     let today = ctx.today();
     let mut managers: HashMap<String, Vec<Recipient>> = HashMap::new();
@@ -203,7 +155,7 @@ fn escalate(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppErr
 }
 
 /// Reminders to applicants of their deadlines, a page at a time.
-fn remind(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
+pub fn remind(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError> {
     let mut report = ScanReport::default();
     let today = ctx.today();
     loop {
@@ -276,7 +228,7 @@ fn remind(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppError
     Ok(report)
 }
 
-fn plain(s: &str) -> Text {
+pub(super) fn plain(s: &str) -> Text {
     Text {
         zh: s.to_owned(),
         en: s.to_owned(),
@@ -299,170 +251,4 @@ fn deadline_label(def: &crate::domain::definition::Definition, code: &str) -> Te
         .find(|d| d.code == code)
         .map(|d| d.label.clone())
         .unwrap_or_else(|| plain(code))
-}
-
-#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
-pub struct DigestReport {
-    pub rest_day: bool,
-    pub staff: usize,
-    pub mails: usize,
-}
-
-/// Lines per digest; the rest are counted.
-const DIGEST_LINES: usize = 50;
-
-/// Each member of queue staff with an email address gets one digest a day: what they have
-/// claimed, and what waits unclaimed in their department for their roles and is due soon.
-pub fn digest(
-    conn: &mut PgConnection,
-    ctx: &Ctx<'_>,
-    jobs: &Jobs,
-) -> Result<DigestReport, AppError> {
-    let mut report = DigestReport::default();
-    if is_rest_day(ctx, jobs)? {
-        report.rest_day = true;
-        return Ok(report);
-    }
-    let today = ctx.today();
-    let horizon = ctx
-        .calendar
-        .add_working_days(today, jobs.digest_horizon_working_days)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("calendar: {e}")))?
-        .value;
-    let staff = crate::repo::users::queue_staff(conn)?;
-    let mut people: Vec<(crate::repo::users::UserRow, BTreeSet<String>)> = Vec::new();
-    for (u, role) in staff {
-        match people.last_mut() {
-            Some((last, roles)) if last.id == u.id => {
-                roles.insert(role);
-            }
-            _ => people.push((u, BTreeSet::from([role]))),
-        }
-    }
-    report.staff = people.len();
-    if people.is_empty() {
-        return Ok(report);
-    }
-    let work = tasks::for_digest(conn, horizon)?;
-    let mut labels: HashMap<(i32, String), (Text, Text, bool)> = HashMap::new();
-    for t in &work {
-        let key = (t.item_version_id, t.state.clone());
-        if let std::collections::hash_map::Entry::Vacant(slot) = labels.entry(key) {
-            let item = ctx.items.by_id(conn, t.item_version_id)?;
-            let state = item
-                .def
-                .state(&t.state)
-                .map(|s| s.label.clone())
-                .unwrap_or_else(|| plain(&t.state));
-            slot.insert((
-                item.def.name.clone(),
-                state,
-                item.def.notifications.clerk_digest,
-            ));
-        }
-    }
-    for (u, roles) in &people {
-        let dept = u.department.as_deref().unwrap_or_default();
-        let mut lines = Vec::new();
-        for t in &work {
-            let Some((item, state, wanted)) = labels.get(&(t.item_version_id, t.state.clone()))
-            else {
-                continue;
-            };
-            let mine = t.claimed_by == Some(u.id);
-            let open_here =
-                t.claimed_by.is_none() && t.department == dept && roles.contains(&t.role);
-            if *wanted && (mine || open_here) {
-                lines.push(DigestLine {
-                    number: t.number.clone().unwrap_or_default(),
-                    item: item.clone(),
-                    state: state.clone(),
-                    due: t.due_on,
-                    claimed: mine,
-                });
-            }
-        }
-        if lines.is_empty() {
-            continue;
-        }
-        let more = lines.len().saturating_sub(DIGEST_LINES);
-        lines.truncate(DIGEST_LINES);
-        let to = Recipient {
-            id: u.id,
-            email: u.email.clone(),
-            lang: if u.lang == "en" {
-                crate::domain::Lang::En
-            } else {
-                crate::domain::Lang::Zh
-            },
-            name: u.display_name.clone(),
-        };
-        let letter = letters::digest(
-            to.lang,
-            &to.name,
-            &ctx.mail.authority,
-            today,
-            &lines,
-            more,
-            ctx.mail.queue_url(),
-        );
-        let key = format!("digest:{}:{today}", u.id);
-        if enqueue(
-            conn,
-            ctx.mail,
-            ctx.now,
-            &key,
-            "staff.digest",
-            None,
-            &to,
-            &letter,
-        )? {
-            report.mails += 1;
-        }
-    }
-    Ok(report)
-}
-
-#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
-pub struct ReleaseReport {
-    pub released: usize,
-}
-
-/// Return tasks claimed long ago and not acted on to their queue, each release audited.
-pub fn release_stale_claims(
-    conn: &mut PgConnection,
-    ctx: &Ctx<'_>,
-    jobs: &Jobs,
-) -> Result<ReleaseReport, AppError> {
-    let before = ctx.now - chrono::Duration::hours(i64::from(jobs.stale_claim_hours));
-    let mut report = ReleaseReport::default();
-    loop {
-        let n = conn.transaction::<_, AppError, _>(|conn| {
-            let stale = tasks::stale_claims(conn, before, PAGE)?;
-            for t in &stale {
-                tasks::set_claim(conn, t.id, None, None)?;
-                audit::append(
-                    conn,
-                    Event {
-                        chain: format!("filing:{}", t.filing_id),
-                        filing_id: Some(t.filing_id),
-                        actor_id: None,
-                        action: "release_stale_claim",
-                        at: ctx.now,
-                        payload: json!({
-                            "task_id": t.id, "role": t.role, "department": t.department,
-                            "previous": t.claimed_by, "claimed_at": t.claimed_at,
-                            "stale_claim_hours": jobs.stale_claim_hours,
-                        }),
-                    },
-                )?;
-            }
-            Ok(stale.len())
-        })?;
-        report.released += n;
-        if i64::try_from(n).unwrap_or(i64::MAX) < PAGE {
-            break;
-        }
-    }
-    Ok(report)
 }

@@ -1,0 +1,209 @@
+//! The shared state of a running service (the pool, the settings, the item registry, the
+//! calendars, the clock, the mailer) and the one way a use case gets a connection:
+//! [`AppState::run`] and [`AppState::run_as`].
+//!
+//! Both outer layers use it: `web` for requests, `jobs` for scheduled runs. It knows nothing of
+//! HTTP, so the jobs do not depend on the web layer.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::FixedOffset;
+use diesel::PgConnection;
+
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::config::{ClockMode, Settings};
+use crate::db::DbPool;
+use crate::error::AppError;
+use crate::services::Ctx;
+use crate::services::auth::{self, Principal, Token};
+use crate::services::calendars::{Calendars, RegionCalendar};
+use crate::services::items::Registry;
+use crate::services::notify::MailContext;
+
+/// Shared, immutable after start (the registry loads versions stored by other instances).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub items: Arc<Registry>,
+    pub calendars: Arc<Calendars>,
+    pub clock: Arc<dyn Clock>,
+    /// Present in the demo and test environments: the clock administrators may move.
+    pub manual_clock: Option<Arc<ManualClock>>,
+    pub settings: Arc<Settings>,
+    pub offset: FixedOffset,
+    /// Sender, links and signature of outgoing mail.
+    pub mail: Arc<MailContext>,
+    /// Where the outbox job sends mail.
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// This process among several on one database (host, pid and a random suffix).
+    pub instance: Arc<str>,
+    /// As many permits as the pool has connections: use cases wait here, in arrival order,
+    /// rather than on a blocking thread inside the pool's checkout, whose wake-ups favour no
+    /// one (at 32 clients on 8 connections that unfairness was the tail of the latency).
+    pub db_gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// Build the shared state from the settings and the prepared database.
+    pub fn new(
+        settings: Settings,
+        prepared: crate::Prepared,
+    ) -> anyhow::Result<(AppState, Option<Arc<ManualClock>>)> {
+        let (clock, manual_clock): (Arc<dyn Clock>, _) = match settings.clock.mode {
+            ClockMode::System => (Arc::new(SystemClock), None),
+            ClockMode::Manual => {
+                let c = ManualClock::new(SystemClock.now());
+                (c.clone() as Arc<dyn Clock>, Some(c))
+            }
+        };
+        let offset = FixedOffset::east_opt(settings.authority.utc_offset_minutes * 60)
+            .context("authority.utc_offset_minutes is out of range")?;
+        let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
+        let mail_context = Arc::new(MailContext {
+            from: settings
+                .mail
+                .from
+                .parse()
+                .context("mail.from is not a mailbox")?,
+            public_url: settings.mail.public_url.clone(),
+            authority: crate::domain::Text {
+                zh: settings.authority.name_zh.clone(),
+                en: settings.authority.name_en.clone(),
+            },
+        });
+        let state = AppState {
+            mail: mail_context,
+            mailer,
+            instance: instance_name().into(),
+            db_gate: Arc::new(tokio::sync::Semaphore::new(
+                prepared.pool.max_size() as usize
+            )),
+            pool: prepared.pool,
+            items: prepared.items,
+            calendars: prepared.calendars,
+            clock,
+            manual_clock: manual_clock.clone(),
+            settings: Arc::new(settings),
+            offset,
+        };
+        Ok((state, manual_clock))
+    }
+
+    /// Today in the authority's time zone, by the service's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::clock::local_date(self.clock.now(), self.offset)
+    }
+
+    /// Run one use case on a pooled connection off the async workers. The connection is taken
+    /// inside the blocking closure and returned when it ends: never held across an `.await`.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        // No longer than a pool checkout may take: then 503, as when the pool is exhausted.
+        let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
+        let _turn = tokio::time::timeout(wait, self.db_gate.acquire())
+            .await
+            .map_err(|_| AppError::Unavailable)?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the database gate closed: {e}")))?;
+        self.clone().blocking(f).await
+    }
+
+    /// Like [`AppState::run`] if a connection is free now; `None` (and nothing run) otherwise.
+    /// For work that may run beside other work or after it, and should not wait to run beside.
+    pub fn try_run<T, F>(
+        &self,
+        f: F,
+    ) -> Option<impl Future<Output = Result<T, AppError>> + use<T, F>>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = self.db_gate.clone().try_acquire_owned().ok()?;
+        let state = self.clone();
+        Some(async move {
+            let _turn = turn;
+            state.blocking(f).await
+        })
+    }
+
+    /// The use case on a blocking thread, with a connection taken there.
+    async fn blocking<T, F>(self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        actix_web::web::block(move || {
+            let calendar = self.calendar()?;
+            let mut conn = self.pool.get()?;
+            let ctx = Ctx {
+                items: &self.items,
+                calendar: &calendar.calendar,
+                now: self.clock.now(),
+                offset: self.offset,
+                mail: &self.mail,
+            };
+            f(&mut conn, &ctx)
+        })
+        .await?
+    }
+
+    /// Like [`AppState::run`], for a caller who presented a token: the token is checked on the
+    /// use case's connection, in the same blocking call (one hop, not two). A token that is
+    /// not live is 401 before the use case runs.
+    pub async fn run_as<T, F>(&self, token: impl Into<Token>, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, &Principal) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let token = token.into();
+        self.run(move |conn, ctx| {
+            let p = auth::principal(conn, &token, ctx.now)?;
+            f(conn, ctx, &p)
+        })
+        .await
+    }
+
+    /// The authority's calendar (a notice loaded meanwhile is picked up on the next request).
+    pub fn calendar(&self) -> Result<Arc<RegionCalendar>, AppError> {
+        let region = &self.settings.authority.region;
+        self.calendars
+            .get(region)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no calendar for region {region}")))
+    }
+
+    /// Several instances share one database: pick up a notice another instance loaded.
+    /// Loading through this instance reloads at once; this bounds the delay elsewhere to a
+    /// minute.
+    pub async fn watch_calendars(self) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let st = self.clone();
+            let result = self
+                .run(move |conn, _| Ok(st.calendars.refresh_if_changed(conn)?))
+                .await;
+            match result {
+                Ok(true) => tracing::info!("calendars reloaded: another instance loaded a notice"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "checking the calendars failed"),
+            }
+        }
+    }
+}
+
+/// A name for this process among several on one database: host, pid and a random suffix.
+pub fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let suffix: u32 = rand::random();
+    format!("{host}:{}:{suffix:08x}", std::process::id())
+}
