@@ -212,13 +212,9 @@ impl AppError {
 /// Conflict extensions may carry `{"zh": .., "en": ..}` texts (a refusal's problems): pick one.
 fn localize_value(v: &Value, lang: Lang) -> Value {
     match v {
-        Value::Object(m) if m.len() == 2 && m.contains_key("zh") && m.contains_key("en") => m
-            .get(match lang {
-                Lang::Zh => "zh",
-                Lang::En => "en",
-            })
-            .cloned()
-            .unwrap_or(Value::Null),
+        Value::Object(m) if m.len() == 2 && m.contains_key("zh") && m.contains_key("en") => {
+            m.get(lang.as_str()).cloned().unwrap_or(Value::Null)
+        }
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| (k.clone(), localize_value(v, lang)))
@@ -259,10 +255,7 @@ impl ResponseError for AppError {
 fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     let mut res = HttpResponse::build(err.status_code());
     res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-    res.insert_header((
-        header::CONTENT_LANGUAGE,
-        if lang == Lang::En { "en" } else { "zh-CN" },
-    ));
+    res.insert_header((header::CONTENT_LANGUAGE, lang.tag()));
     if matches!(err, AppError::Unauthenticated) {
         res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
     }
@@ -280,33 +273,7 @@ pub fn lang_of(req: &actix_web::HttpRequest) -> Lang {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|h: &HeaderValue| h.to_str().ok())
         .unwrap_or("");
-    parse_accept_language(header)
-}
-
-pub fn parse_accept_language(header: &str) -> Lang {
-    let mut best: Option<(f32, Lang)> = None;
-    for part in header.split(',') {
-        let mut pieces = part.trim().split(';');
-        let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .find_map(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-            })
-            .unwrap_or(1.0);
-        let lang = if tag.starts_with("en") {
-            Lang::En
-        } else if tag.starts_with("zh") {
-            Lang::Zh
-        } else {
-            continue;
-        };
-        if best.is_none_or(|(bq, _)| q > bq) {
-            best = Some((q, lang));
-        }
-    }
-    best.map(|(_, l)| l).unwrap_or_default()
+    Lang::negotiate(header)
 }
 
 /// Middleware body: re-render an [`AppError`] response in the request's language and add the
@@ -413,9 +380,9 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_the_highest_quality_known_language() {
-        assert_eq!(parse_accept_language("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(parse_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
-        assert_eq!(parse_accept_language("fr, en;q=0.5, zh;q=0.4"), Lang::En);
-        assert_eq!(parse_accept_language(""), Lang::Zh);
+        assert_eq!(Lang::negotiate("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(Lang::negotiate("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(Lang::negotiate("fr, en;q=0.5, zh;q=0.4"), Lang::En);
+        assert_eq!(Lang::negotiate(""), Lang::Zh);
     }
 }

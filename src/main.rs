@@ -230,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (def, _) = defs.iter().find(|(d, _)| d.code == code).with_context(|| {
                 format!("no item `{code}` in {}", settings.items_dir().display())
             })?;
-            let lang = if lang == "en" { Lang::En } else { Lang::Zh };
+            let lang = Lang::parse(&lang).context("--lang is zh or en")?;
             println!("{}", graph::mermaid(def, lang));
             Ok(ExitCode::SUCCESS)
         }

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod cached;
 pub mod discovery;
+pub mod enums;
 pub mod schema;
 
 use std::time::Duration;

@@ -33,6 +33,88 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// The language tag of a document in this language (HTML `lang`, `Content-Language`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language (the pages' language link).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The language an `Accept-Language` header asks for: the known language (Chinese or
+    /// English, any region) of the highest quality, the first of equals; Chinese, the bureau's
+    /// language, when it names neither.
+    pub fn negotiate(accept_language: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept_language.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let lang = if tag.starts_with("en") {
+                Lang::En
+            } else if tag.starts_with("zh") {
+                Lang::Zh
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+}
+
+/// What kind of account a person has: an applicant who is a natural person or a company, or
+/// a member of staff (who belongs to a department).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Person,
+    Company,
+    Staff,
+}
+
+impl UserKind {
+    pub const ALL: [UserKind; 3] = [UserKind::Person, UserKind::Company, UserKind::Staff];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Person => "person",
+            UserKind::Company => "company",
+            UserKind::Staff => "staff",
+        }
+    }
+}
+
 /// Who may act. Stored as lower-case text in the database.
 #[derive(
     Debug,
@@ -116,6 +198,18 @@ pub enum StateKind {
 }
 
 impl StateKind {
+    pub const ALL: [StateKind; 9] = [
+        StateKind::Draft,
+        StateKind::Intake,
+        StateKind::Review,
+        StateKind::WaitingApplicant,
+        StateKind::Suspended,
+        StateKind::Approved,
+        StateKind::Refused,
+        StateKind::Withdrawn,
+        StateKind::NotAccepted,
+    ];
+
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -187,6 +281,21 @@ pub enum SuspendReason {
 }
 
 impl SuspendReason {
+    pub const ALL: [SuspendReason; 8] = [
+        SuspendReason::Supplement,
+        SuspendReason::ExpertReview,
+        SuspendReason::PublicNotice,
+        SuspendReason::SiteInspection,
+        SuspendReason::Testing,
+        SuspendReason::Hearing,
+        SuspendReason::Rectification,
+        SuspendReason::Mediation,
+    ];
+
+    pub fn parse(s: &str) -> Option<SuspendReason> {
+        SuspendReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SuspendReason::Supplement => "supplement",

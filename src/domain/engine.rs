@@ -29,6 +29,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 2] = [Verdict::Approve, Verdict::Refuse];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Approve => "approve",

@@ -27,6 +27,38 @@ pub enum LedgerKind {
     Stop,
 }
 
+/// What a stored clock event says happened (the ledger's words; a suspension's reason and an
+/// extension's days are stored beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockEvent {
+    Start,
+    Suspend,
+    Resume,
+    Extend,
+    Stop,
+}
+
+impl ClockEvent {
+    pub const ALL: [ClockEvent; 5] = [
+        ClockEvent::Start,
+        ClockEvent::Suspend,
+        ClockEvent::Resume,
+        ClockEvent::Extend,
+        ClockEvent::Stop,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockEvent::Start => "start",
+            ClockEvent::Suspend => "suspend",
+            ClockEvent::Resume => "resume",
+            ClockEvent::Extend => "extend",
+            ClockEvent::Stop => "stop",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub kind: LedgerKind,

@@ -8,6 +8,42 @@ use super::definition::{ApplicantEvent, Definition, State, StateKind, SuspendRea
 use super::engine::{ClockChange, Effect, Outcome};
 use super::legal_time::step_due;
 
+/// Where an outbox row stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MailStatus {
+    /// Waiting to be sent (or claimed by a sender now).
+    Pending,
+    Sent,
+    /// Failed for good: parked for an administrator to send again.
+    Failed,
+}
+
+impl MailStatus {
+    pub const ALL: [MailStatus; 3] = [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailStatus::Pending => "pending",
+            MailStatus::Sent => "sent",
+            MailStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailStatus> {
+        MailStatus::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// `status == "sent"` reads as the column does.
+impl PartialEq<&str> for MailStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What the applicant is told about one action, in the order it happened. One mail per action
 /// at most: a filing accepted on receipt (its clock runs from receipt) is told "accepted", not
 /// also "received"; a supplement request already says that the clock stops.

@@ -75,10 +75,7 @@ impl Letter {
             text: TextPart { l: self }.render()?,
             html: HtmlPart {
                 l: self,
-                lang: match self.lang {
-                    Lang::Zh => "zh-CN",
-                    Lang::En => "en",
-                },
+                lang: self.lang.tag(),
             }
             .render()?,
         })

@@ -11,6 +11,10 @@ use crate::db::schema::{
     clock_events, create_requests, filing_counters, filings, materials, objections, ratings,
     reviews, tasks,
 };
+use crate::domain::Lang;
+use crate::domain::definition::StateKind;
+use crate::domain::engine::Verdict;
+use crate::domain::legal_time::ClockEvent;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = filings, check_for_backend(diesel::pg::Pg))]
@@ -21,7 +25,7 @@ pub struct FilingRow {
     pub number: Option<String>,
     pub applicant_id: Uuid,
     pub state: String,
-    pub state_kind: String,
+    pub state_kind: StateKind,
     pub department: String,
     pub version: i32,
     pub state_visit: i32,
@@ -44,7 +48,8 @@ pub struct NewFiling<'a> {
     pub item_code: &'a str,
     pub applicant_id: Uuid,
     pub state: &'a str,
-    pub state_kind: &'a str,
+    /// `StateKind::as_str` (a diesel `Insertable` with a lifetime takes text for an enum).
+    pub state_kind: &'static str,
     pub department: &'a str,
     pub form: Value,
     pub promises: Value,
@@ -59,7 +64,7 @@ pub struct NewFiling<'a> {
 pub struct FilingChanges {
     pub number: Option<String>,
     pub state: Option<String>,
-    pub state_kind: Option<String>,
+    pub state_kind: Option<StateKind>,
     pub department: Option<String>,
     pub version: Option<i32>,
     pub state_visit: Option<i32>,
@@ -183,9 +188,9 @@ pub fn list(
                         .eq(d.to_owned())
                         .or(filings::id.eq_any(touched)),
                 )
-                .filter(filings::state_kind.ne("draft"));
+                .filter(filings::state_kind.ne(StateKind::Draft));
         }
-        ListScope::All => q = q.filter(filings::state_kind.ne("draft")),
+        ListScope::All => q = q.filter(filings::state_kind.ne(StateKind::Draft)),
     }
     if let Some(s) = state {
         q = q.filter(filings::state.eq(s.to_owned()));
@@ -325,7 +330,7 @@ pub fn supersede_material(
 #[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
 pub struct ReviewRow {
     pub department: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub opinion: Option<String>,
     pub reason: Option<String>,
     pub decided_by: Uuid,
@@ -399,7 +404,7 @@ pub fn insert_objection_in(
 #[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = clock_events, check_for_backend(diesel::pg::Pg))]
 pub struct ClockEventRow {
-    pub event: String,
+    pub event: ClockEvent,
     pub reason: Option<String>,
     pub days: Option<i32>,
     pub at: DateTime<Utc>,
@@ -509,7 +514,7 @@ pub struct FactsRows {
 pub struct ApplicantContact {
     pub id: Uuid,
     pub email: Option<String>,
-    pub lang: String,
+    pub lang: Lang,
     pub display_name: String,
 }
 

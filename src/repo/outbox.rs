@@ -14,6 +14,8 @@ use uuid::Uuid;
 use crate::db::batch::Batch;
 use crate::db::cached::cached;
 use crate::db::schema::outbox;
+use crate::domain::Lang;
+use crate::domain::notify::MailStatus;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
@@ -24,14 +26,14 @@ pub struct MailRow {
     pub filing_id: Option<Uuid>,
     pub recipient_id: Option<Uuid>,
     pub to_address: String,
-    pub lang: String,
+    pub lang: Lang,
     pub subject: String,
     #[serde(skip)]
     pub body_text: String,
     #[serde(skip)]
     pub body_html: String,
     pub message_id: String,
-    pub status: String,
+    pub status: MailStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub claimed_by: Option<String>,
@@ -50,7 +52,7 @@ pub struct OwnedMail {
     pub filing_id: Option<Uuid>,
     pub recipient_id: Option<Uuid>,
     pub to_address: String,
-    pub lang: String,
+    pub lang: Lang,
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
@@ -155,14 +157,17 @@ pub fn mark_failed(
     let q = diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq("pending")),
+            .filter(outbox::status.eq(MailStatus::Pending)),
     );
     match retry_at {
         Some(at) => q
             .set((outbox::last_error.eq(error), outbox::next_attempt_at.eq(at)))
             .execute(conn),
         None => q
-            .set((outbox::last_error.eq(error), outbox::status.eq("failed")))
+            .set((
+                outbox::last_error.eq(error),
+                outbox::status.eq(MailStatus::Failed),
+            ))
             .execute(conn),
     }
 }
@@ -172,10 +177,10 @@ pub fn retry(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> QueryResul
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq("failed")),
+            .filter(outbox::status.eq(MailStatus::Failed)),
     )
     .set((
-        outbox::status.eq("pending"),
+        outbox::status.eq(MailStatus::Pending),
         outbox::attempts.eq(0),
         outbox::next_attempt_at.eq(now),
     ))

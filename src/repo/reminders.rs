@@ -18,6 +18,7 @@ use diesel::query_builder::QueryFragment;
 use crate::db::batch::{Batch, Raw};
 use crate::db::cached::{ReturningOne, cached};
 use crate::db::schema::{applicant_deadlines, escalations, filings};
+use crate::domain::Lang;
 
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
 #[diesel(table_name = applicant_deadlines, check_for_backend(diesel::pg::Pg))]
@@ -261,7 +262,7 @@ pub struct DueReminder {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub email: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub lang: String,
+    pub lang: Lang,
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub display_name: String,
     #[diesel(sql_type = diesel::sql_types::Bool)]

@@ -6,6 +6,7 @@ use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text};
 use uuid::Uuid;
 
 use crate::db::schema::{sla_closed, sla_received};
+use crate::domain::definition::StateKind;
 
 /// Spread a day's counters over this many rows (see the migration).
 pub const SHARDS: i16 = 8;
@@ -122,7 +123,7 @@ pub struct ClosedBucket {
     #[diesel(sql_type = Text)]
     pub key: String,
     #[diesel(sql_type = Text)]
-    pub outcome: String,
+    pub outcome: StateKind,
     #[diesel(sql_type = Integer)]
     pub used_days: i32,
     #[diesel(sql_type = Integer)]

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::db::batch::{Batch, Raw};
 use crate::db::cached::ReturningOne;
 use crate::db::schema::{filings, tasks};
+use crate::domain::definition::Role;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Deserialize)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
@@ -16,7 +17,7 @@ pub struct TaskRow {
     pub id: i64,
     pub filing_id: Uuid,
     pub state: String,
-    pub role: String,
+    pub role: Role,
     pub department: String,
     pub created_at: DateTime<Utc>,
     pub claimed_by: Option<Uuid>,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::db::cached::cached;
 use crate::db::schema::{api_tokens, departments, login_throttle, user_roles, users};
+use crate::domain::definition::{Lang, Role, UserKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -13,11 +14,11 @@ pub struct UserRow {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
-    pub kind: String,
+    pub kind: UserKind,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub credit_code: Option<String>,
-    pub lang: String,
+    pub lang: Lang,
     pub password_hash: String,
     pub department: Option<String>,
     pub active: bool,
@@ -30,11 +31,13 @@ pub struct NewUser<'a> {
     pub id: Uuid,
     pub username: &'a str,
     pub display_name: &'a str,
-    pub kind: &'a str,
+    /// `UserKind::as_str` (a diesel `Insertable` with a lifetime takes text for an enum).
+    pub kind: &'static str,
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
     pub credit_code: Option<&'a str>,
-    pub lang: &'a str,
+    /// `Lang::as_str`.
+    pub lang: &'static str,
     pub password_hash: &'a str,
     pub department: Option<&'a str>,
     pub created_at: DateTime<Utc>,
@@ -88,7 +91,7 @@ pub fn by_id(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<UserRow>> 
         .optional()
 }
 
-pub fn roles_of(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<String>> {
+pub fn roles_of(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<Role>> {
     user_roles::table
         .filter(user_roles::user_id.eq(id))
         .select(user_roles::role)
@@ -251,7 +254,7 @@ pub fn departments(conn: &mut PgConnection) -> QueryResult<Vec<DepartmentRow>> {
 /// Active users of a department holding a role (managers to escalate to).
 pub fn with_role_in(
     conn: &mut PgConnection,
-    role: &str,
+    role: Role,
     department: &str,
 ) -> QueryResult<Vec<UserRow>> {
     users::table
@@ -283,7 +286,7 @@ pub fn staff_has_role(
     conn: &mut PgConnection,
     id: Uuid,
     department: &str,
-    role: &str,
+    role: Role,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         users::table
@@ -307,13 +310,13 @@ pub struct TokenUser {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub display_name: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub kind: String,
+    pub kind: UserKind,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    pub lang: String,
+    pub lang: Lang,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub department: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 /// The user behind a live token, with their roles: asked on every authenticated request. The

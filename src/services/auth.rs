@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::config::Auth as AuthSettings;
 use crate::domain::Lang;
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, UserKind};
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
 use crate::repo::users::{self, NewToken, NewUser, UserRow};
@@ -54,8 +54,7 @@ pub struct Principal {
     pub user_id: Uuid,
     pub username: String,
     pub display_name: String,
-    /// person, company or staff.
-    pub kind: String,
+    pub kind: UserKind,
     pub roles: Vec<Role>,
     pub department: Option<String>,
     pub lang: Lang,
@@ -77,23 +76,16 @@ impl Principal {
             })
     }
 
-    fn from_row(row: UserRow, roles: Vec<String>) -> Result<Principal, AppError> {
-        let roles = roles
-            .iter()
-            .map(|r| {
-                Role::parse(r)
-                    .ok_or_else(|| anyhow::anyhow!("unknown role `{r}` stored for {}", row.id))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Principal {
+    fn from_row(row: UserRow, roles: Vec<Role>) -> Principal {
+        Principal {
             user_id: row.id,
             username: row.username,
             display_name: row.display_name,
             kind: row.kind,
             roles,
             department: row.department,
-            lang: if row.lang == "en" { Lang::En } else { Lang::Zh },
-        })
+            lang: row.lang,
+        }
     }
 }
 
@@ -140,7 +132,7 @@ pub struct Registration<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub display_name: &'a str,
-    pub kind: &'a str,
+    pub kind: UserKind,
     pub email: Option<&'a str>,
     pub phone: Option<&'a str>,
     pub credit_code: Option<&'a str>,
@@ -174,11 +166,11 @@ pub fn create_user(
                 id,
                 username: reg.username,
                 display_name: reg.display_name,
-                kind: reg.kind,
+                kind: reg.kind.as_str(),
                 email: reg.email,
                 phone: reg.phone,
                 credit_code: reg.credit_code,
-                lang: if reg.lang == Lang::En { "en" } else { "zh" },
+                lang: reg.lang.as_str(),
                 password_hash: &hash,
                 department: reg.department,
                 created_at: now,
@@ -539,7 +531,7 @@ pub fn login(
             ),
         )?;
         let roles = users::roles_of(conn, user.id)?;
-        Principal::from_row(user, roles)
+        Ok(Principal::from_row(user, roles))
     })?;
     Ok(Login {
         token,
@@ -572,20 +564,13 @@ pub fn principal(
 ) -> Result<Principal, AppError> {
     let u =
         users::by_live_token(conn, &token_hash(token), now)?.ok_or(AppError::Unauthenticated)?;
-    let roles = u
-        .roles
-        .iter()
-        .map(|r| {
-            Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}` stored for {}", u.id))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(Principal {
         user_id: u.id,
         username: u.username,
         display_name: u.display_name,
         kind: u.kind,
-        roles,
+        roles: u.roles,
         department: u.department,
-        lang: if u.lang == "en" { Lang::En } else { Lang::Zh },
+        lang: u.lang,
     })
 }

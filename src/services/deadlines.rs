@@ -14,7 +14,9 @@ use crate::clock::local_date;
 use crate::domain::calendar::{Calendar, CalendarError};
 use crate::domain::definition::Warning;
 use crate::domain::definition::{Limit, SuspendReason};
-use crate::domain::legal_time::{self, ClockView, LedgerEntry, LedgerKind, Phase, Status};
+use crate::domain::legal_time::{
+    self, ClockEvent, ClockView, LedgerEntry, LedgerKind, Phase, Status,
+};
 use crate::error::AppError;
 use crate::repo::filings::{self as repo, DeadlineColumns, FilingRow};
 
@@ -44,17 +46,16 @@ pub struct Clocks {
     pub next_due_on: Option<NaiveDate>,
 }
 
-fn reason(s: Option<&str>) -> SuspendReason {
-    match s {
-        Some("expert_review") => SuspendReason::ExpertReview,
-        Some("public_notice") => SuspendReason::PublicNotice,
-        Some("site_inspection") => SuspendReason::SiteInspection,
-        Some("testing") => SuspendReason::Testing,
-        Some("hearing") => SuspendReason::Hearing,
-        Some("rectification") => SuspendReason::Rectification,
-        Some("mediation") => SuspendReason::Mediation,
-        _ => SuspendReason::Supplement,
-    }
+/// A stored suspension's reason. (The column is free text because an extension's written
+/// reasons share it; a suspension's must be one of the reasons the law knows.)
+fn suspend_reason(e: &repo::ClockEventRow) -> Result<SuspendReason, AppError> {
+    let stored = e.reason.as_deref().unwrap_or_default();
+    SuspendReason::parse(stored).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "unknown suspend reason `{stored}` stored in a clock event at {}",
+            e.at
+        ))
+    })
 }
 
 /// The ledger in the authority's local dates.
@@ -74,17 +75,14 @@ pub fn to_ledger(
     events
         .iter()
         .map(|e| {
-            let kind = match e.event.as_str() {
-                "start" => LedgerKind::Start,
-                "suspend" => LedgerKind::Suspend(reason(e.reason.as_deref())),
-                "resume" => LedgerKind::Resume,
-                "extend" => LedgerKind::Extend(u32::try_from(e.days.unwrap_or(0)).unwrap_or(0)),
-                "stop" => LedgerKind::Stop,
-                other => {
-                    return Err(AppError::Internal(anyhow::anyhow!(
-                        "unknown clock event `{other}`"
-                    )));
+            let kind = match e.event {
+                ClockEvent::Start => LedgerKind::Start,
+                ClockEvent::Suspend => LedgerKind::Suspend(suspend_reason(e)?),
+                ClockEvent::Resume => LedgerKind::Resume,
+                ClockEvent::Extend => {
+                    LedgerKind::Extend(u32::try_from(e.days.unwrap_or(0)).unwrap_or(0))
                 }
+                ClockEvent::Stop => LedgerKind::Stop,
             };
             Ok(LedgerEntry {
                 kind,

@@ -103,11 +103,7 @@ pub fn digest(
         let to = Recipient {
             id: u.id,
             email: u.email.clone(),
-            lang: if u.lang == "en" {
-                crate::domain::Lang::En
-            } else {
-                crate::domain::Lang::Zh
-            },
+            lang: u.lang,
             name: u.display_name.clone(),
         };
         let letter = letters::digest(

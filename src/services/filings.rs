@@ -78,8 +78,8 @@ impl From<MaterialRow> for MaterialView {
 pub struct ReviewView {
     pub department: String,
     pub label: Option<Text>,
-    /// approve, refuse, or null while the department has not answered.
-    pub verdict: Option<String>,
+    /// Null while the department has not answered.
+    pub verdict: Option<Verdict>,
     pub opinion: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
 }
@@ -87,7 +87,7 @@ pub struct ReviewView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskBrief {
     pub id: i64,
-    pub role: String,
+    pub role: Role,
     pub department: String,
     pub claimed_by: Option<Uuid>,
 }
@@ -135,7 +135,7 @@ pub struct FilingSummary {
     pub number: Option<String>,
     pub item: String,
     pub state: String,
-    pub state_kind: String,
+    pub state_kind: StateKind,
     pub version: i32,
     pub department: String,
     pub created_at: DateTime<Utc>,
@@ -178,7 +178,7 @@ pub fn can_see(conn: &mut PgConnection, p: &Principal, f: &FilingRow) -> Result<
     if f.applicant_id == p.user_id {
         return Ok(true);
     }
-    if f.state_kind == StateKind::Draft.as_str() {
+    if f.state_kind == StateKind::Draft {
         return Ok(false);
     }
     if p.has(Role::Admin) || p.has(Role::Auditor) {
@@ -1224,7 +1224,7 @@ impl Facts {
                 } => {
                     self.review_rows.push(repo::ReviewRow {
                         department: department.clone(),
-                        verdict: verdict.as_str().to_owned(),
+                        verdict: *verdict,
                         opinion: input.opinion.clone(),
                         reason: input.reason.clone(),
                         decided_by: p.user_id,
@@ -1383,7 +1383,7 @@ fn apply(
     let mut next = row.clone();
     if outcome.changes_state() {
         changes.state = Some(to.code.clone());
-        changes.state_kind = Some(to.kind.as_str().to_owned());
+        changes.state_kind = Some(to.kind);
         changes.department = Some(def.department_of(to).to_owned());
         changes.state_visit = Some(version);
         changes.entered_state_at = Some(ctx.now);
@@ -1559,7 +1559,7 @@ fn render(
                 ReviewView {
                     department: t.department.clone(),
                     label: Some(t.label.clone()),
-                    verdict: done.map(|r| r.verdict.clone()),
+                    verdict: done.map(|r| r.verdict),
                     opinion: done.and_then(|r| r.opinion.clone()),
                     decided_at: done.map(|r| r.decided_at),
                 }
@@ -1616,7 +1616,7 @@ fn render(
             .iter()
             .map(|t| TaskBrief {
                 id: t.id,
-                role: t.role.clone(),
+                role: t.role,
                 department: t.department.clone(),
                 claimed_by: t.claimed_by,
             })
@@ -1651,7 +1651,7 @@ pub fn rate(
         if row.applicant_id != p.user_id {
             return Err(AppError::Forbidden);
         }
-        let closed = row.closed_at.is_some() && row.state_kind != StateKind::Withdrawn.as_str();
+        let closed = row.closed_at.is_some() && row.state_kind != StateKind::Withdrawn;
         if !closed {
             return Err(AppError::conflict(
                 "not_closed",

@@ -14,7 +14,7 @@ use super::deadlines::Clocks;
 use super::items::Item;
 use crate::db::batch::Batch;
 use crate::domain::calendar::Calendar;
-use crate::domain::definition::{Lang, State, StateKind};
+use crate::domain::definition::{Lang, Role, State, StateKind};
 use crate::domain::engine::{ClockChange, Effect, Notice, Outcome};
 use crate::domain::notify;
 use crate::domain::{Problem, Text};
@@ -61,24 +61,20 @@ impl From<crate::repo::filings::ApplicantContact> for Recipient {
         Recipient {
             id: c.id,
             email: c.email,
-            lang: lang_of(&c.lang),
+            lang: c.lang,
             name: c.display_name,
         }
     }
 }
 
-fn lang_of(s: &str) -> Lang {
-    if s == "en" { Lang::En } else { Lang::Zh }
-}
-
 /// Active managers of a department.
 pub fn managers_of(conn: &mut PgConnection, department: &str) -> Result<Vec<Recipient>, AppError> {
-    Ok(users::with_role_in(conn, "manager", department)?
+    Ok(users::with_role_in(conn, Role::Manager, department)?
         .into_iter()
         .map(|u| Recipient {
             id: u.id,
             email: u.email,
-            lang: lang_of(&u.lang),
+            lang: u.lang,
             name: u.display_name,
         })
         .collect())
@@ -109,11 +105,7 @@ pub fn render(
         filing_id: filing,
         recipient_id: Some(to.id),
         to_address: format!("{} <{address}>", to.name.replace(['<', '>', '"'], "")),
-        lang: match to.lang {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-        .to_owned(),
+        lang: to.lang,
         subject: r.subject,
         body_text: r.text,
         body_html: r.html,

@@ -27,7 +27,7 @@ pub struct TaskView {
     pub number: Option<String>,
     pub item: String,
     pub state: String,
-    pub role: String,
+    pub role: Role,
     pub department: String,
     pub created_at: DateTime<Utc>,
     pub claimed_by: Option<Uuid>,
@@ -178,7 +178,7 @@ pub fn claim(
     conn.transaction(|conn| {
         hold_claimant(conn, p.user_id)?;
         let t = lock_own(conn, p, id)?;
-        let holds_role = Role::parse(&t.role).is_some_and(|r| p.has(r));
+        let holds_role = p.has(t.role);
         if !holds_role {
             return Err(AppError::Forbidden);
         }
@@ -238,7 +238,7 @@ pub fn assign(
         // them as they are now.
         users::lock_shared(conn, to)?;
         let t = lock_own(conn, p, id)?;
-        if !users::staff_has_role(conn, to, &t.department, &t.role)? {
+        if !users::staff_has_role(conn, to, &t.department, t.role)? {
             return Err(AppError::one_invalid(
                 "user_id",
                 "not_eligible",

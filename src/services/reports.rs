@@ -15,7 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::auth::Principal;
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, StateKind};
 use crate::error::AppError;
 use crate::repo::reports::{self as repo, Filter, GroupBy};
 
@@ -161,14 +161,20 @@ impl Acc {
         self.row
     }
 
-    fn add_closed(&mut self, b: &repo::ClosedBucket) {
+    fn add_closed(&mut self, b: &repo::ClosedBucket) -> Result<(), AppError> {
         let r = &mut self.row;
         r.closed += b.n;
-        match b.outcome.as_str() {
-            "approved" => r.approved += b.n,
-            "refused" => r.refused += b.n,
-            "withdrawn" => r.withdrawn += b.n,
-            _ => r.not_accepted += b.n,
+        match b.outcome {
+            StateKind::Approved => r.approved += b.n,
+            StateKind::Refused => r.refused += b.n,
+            StateKind::Withdrawn => r.withdrawn += b.n,
+            StateKind::NotAccepted => r.not_accepted += b.n,
+            open => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a closed filing counted with the outcome `{}`, which closes nothing",
+                    open.as_str()
+                )));
+            }
         }
         if b.used_days >= 0 {
             r.decided += b.n;
@@ -186,6 +192,7 @@ impl Acc {
             *self.suspended.entry(b.suspended_days.max(0)).or_default() += b.n;
             r.suspended_days_total += i64::from(b.suspended_days.max(0)) * b.n;
         }
+        Ok(())
     }
 }
 
@@ -251,8 +258,8 @@ pub fn sla(
     let mut by_key: BTreeMap<String, Acc> = BTreeMap::new();
     let mut total = Acc::default();
     for b in &buckets {
-        by_key.entry(b.key.clone()).or_default().add_closed(b);
-        total.add_closed(b);
+        by_key.entry(b.key.clone()).or_default().add_closed(b)?;
+        total.add_closed(b)?;
     }
     for r in &received {
         by_key.entry(r.key.clone()).or_default().row.received += r.n;

@@ -174,11 +174,7 @@ pub fn remind(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ScanReport, AppE
                 let to = Recipient {
                     id: d.applicant_id,
                     email: d.email.clone(),
-                    lang: if d.lang == "en" {
-                        crate::domain::Lang::En
-                    } else {
-                        crate::domain::Lang::Zh
-                    },
+                    lang: d.lang,
                     name: d.display_name.clone(),
                 };
                 let item = ctx.items.by_id(conn, d.item_version_id)?;

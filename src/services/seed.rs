@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::auth::{self, Registration};
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, UserKind};
 use crate::domain::{Lang, Text};
 use crate::repo::users;
 
@@ -55,7 +55,7 @@ pub const DEMO_PASSWORD: &str = "permits-demo-2026";
 type DemoUser = (
     &'static str,
     &'static str,
-    &'static str,
+    UserKind,
     Option<&'static str>,
     &'static [Role],
     Option<&'static str>,
@@ -65,7 +65,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "admin",
         "系统管理员",
-        "staff",
+        UserKind::Staff,
         Some("window"),
         &[Role::Admin],
         None,
@@ -73,7 +73,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "auditor",
         "审计员 王审",
-        "staff",
+        UserKind::Staff,
         Some("window"),
         &[Role::Auditor],
         None,
@@ -81,7 +81,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "clerk",
         "窗口受理员 李窗",
-        "staff",
+        UserKind::Staff,
         Some("window"),
         &[Role::Clerk],
         None,
@@ -89,7 +89,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "reviewer",
         "建管科审查员 张审",
-        "staff",
+        UserKind::Staff,
         Some("construction"),
         &[Role::Reviewer],
         None,
@@ -97,7 +97,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "manager",
         "建管科科长 陈科",
-        "staff",
+        UserKind::Staff,
         Some("construction"),
         &[Role::Manager, Role::Reviewer],
         None,
@@ -105,7 +105,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "housing",
         "房屋安全科 赵审",
-        "staff",
+        UserKind::Staff,
         Some("housing"),
         &[Role::Reviewer, Role::Clerk],
         None,
@@ -113,7 +113,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "planning",
         "规划分局 钱审",
-        "staff",
+        UserKind::Staff,
         Some("planning"),
         &[Role::Reviewer],
         None,
@@ -121,7 +121,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "market",
         "市场监管局 孙审",
-        "staff",
+        UserKind::Staff,
         Some("market"),
         &[Role::Reviewer],
         None,
@@ -129,7 +129,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "fire",
         "消防审验科 周受",
-        "staff",
+        UserKind::Staff,
         Some("fire"),
         &[Role::Clerk, Role::Reviewer],
         None,
@@ -137,7 +137,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "inspector",
         "消防审验科 吴检",
-        "staff",
+        UserKind::Staff,
         Some("fire"),
         &[Role::Inspector],
         None,
@@ -145,7 +145,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "street",
         "街道办 郑调",
-        "staff",
+        UserKind::Staff,
         Some("street"),
         &[Role::Clerk],
         None,
@@ -153,7 +153,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "builder",
         "示范建设集团有限公司",
-        "company",
+        UserKind::Company,
         None,
         &[Role::Applicant],
         Some("91350100M000100Y43"),
@@ -161,7 +161,7 @@ pub const DEMO_USERS: &[DemoUser] = &[
     (
         "resident",
         "居民 刘业主",
-        "person",
+        UserKind::Person,
         None,
         &[Role::Applicant],
         None,
@@ -181,7 +181,7 @@ pub fn demo_users(conn: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result
                 username,
                 password: DEMO_PASSWORD,
                 display_name: name,
-                kind,
+                kind: *kind,
                 email: Some(&format!("{username}@demo.permits.invalid")),
                 phone: None,
                 credit_code: *credit,

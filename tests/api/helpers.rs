@@ -14,7 +14,7 @@ use permits::clock::ManualClock;
 use permits::config::{Environment, Settings};
 use permits::db::discovery;
 use permits::domain::Lang;
-use permits::domain::definition::Role;
+use permits::domain::definition::{Role, UserKind};
 use permits::services::auth::{self, Registration};
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -221,6 +221,10 @@ impl TestApp {
         department: Option<&str>,
         roles: &[Role],
     ) -> User {
+        let kind = UserKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .expect("person, company or staff");
         self.user_with(username, kind, department, roles, None, Lang::Zh)
             .await
     }
@@ -234,9 +238,9 @@ impl TestApp {
         lang: Lang,
     ) -> User {
         let kind = if department.is_some() {
-            "staff"
+            UserKind::Staff
         } else {
-            "company"
+            UserKind::Company
         };
         let email = format!("{username}@example.test");
         self.user_with(username, kind, department, roles, Some(&email), lang)
@@ -246,14 +250,14 @@ impl TestApp {
     pub async fn user_with(
         &self,
         username: &str,
-        kind: &str,
+        kind: UserKind,
         department: Option<&str>,
         roles: &[Role],
         email: Option<&str>,
         lang: Lang,
     ) -> User {
         let mut conn = self.conn();
-        let credit = (kind == "company").then_some("91350100M000100Y43");
+        let credit = (kind == UserKind::Company).then_some("91350100M000100Y43");
         let id = auth::create_user(
             &mut conn,
             &Registration {

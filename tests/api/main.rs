@@ -13,3 +13,4 @@ mod mail;
 mod pages;
 mod reports;
 mod service;
+mod vocabulary;

@@ -7,7 +7,7 @@ use validator::Validate;
 
 use crate::app::AppState;
 use crate::domain::Lang;
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, UserKind};
 use crate::error::AppError;
 use crate::services::audit::{self, Verification};
 use crate::services::auth::{self, Registration};
@@ -82,7 +82,7 @@ pub async fn create_user(
                     username: &body.username,
                     password: &body.password,
                     display_name: &body.display_name,
-                    kind: "staff",
+                    kind: UserKind::Staff,
                     email: body.email.as_deref(),
                     phone: None,
                     credit_code: None,
@@ -103,9 +103,9 @@ pub struct UserSummary {
     pub id: Uuid,
     pub username: String,
     pub display_name: String,
-    pub kind: String,
+    pub kind: UserKind,
     pub department: Option<String>,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub active: bool,
 }
 

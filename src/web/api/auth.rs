@@ -5,7 +5,7 @@ use serde::Deserialize;
 use validator::Validate;
 
 use crate::app::AppState;
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, UserKind};
 use crate::domain::forms;
 use crate::domain::{Lang, Problem};
 use crate::error::AppError;
@@ -41,10 +41,10 @@ pub enum ApplicantKind {
 }
 
 impl ApplicantKind {
-    pub fn as_str(self) -> &'static str {
+    pub fn user_kind(self) -> UserKind {
         match self {
-            ApplicantKind::Person => "person",
-            ApplicantKind::Company => "company",
+            ApplicantKind::Person => UserKind::Person,
+            ApplicantKind::Company => UserKind::Company,
         }
     }
 }
@@ -110,7 +110,7 @@ pub async fn register(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    let kind = body.kind.as_str();
+    let kind = body.kind.user_kind();
     let id = state
         .run(move |conn, ctx| {
             auth::create_user(

@@ -27,14 +27,12 @@ pub async fn switch_lang(
     q: Query<Next>,
 ) -> Result<HttpResponse, PageError> {
     let q = v.query(q)?;
-    let lang = match lang.as_str() {
-        "en" => "en",
-        "zh" => "zh",
-        _ => return Err(PageError::from_app(&v, AppError::NotFound)),
+    let Some(lang) = crate::domain::Lang::parse(&lang) else {
+        return Err(PageError::from_app(&v, AppError::NotFound));
     };
     let to = q.next.as_deref().and_then(safe_next).unwrap_or("/");
     let mut r = see_other(to);
-    r.add_cookie(&v.cookie(LANG_COOKIE, lang.to_owned(), 365 * 24 * 3600))
+    r.add_cookie(&v.cookie(LANG_COOKIE, lang.as_str().to_owned(), 365 * 24 * 3600))
         .map_err(|e| PageError::internal(&v, e.into()))?;
     Ok(r)
 }
@@ -416,11 +414,7 @@ pub async fn register(
         email: blank(&form.email),
         phone: blank(&form.phone),
         credit_code: blank(&form.credit_code).map(|c| c.to_uppercase()),
-        lang: Some(if form.lang == "en" {
-            crate::domain::Lang::En
-        } else {
-            crate::domain::Lang::Zh
-        }),
+        lang: Some(crate::domain::Lang::parse(&form.lang).unwrap_or_default()),
     };
     let mut problems = request.problems();
     if form.password != form.password2 {
@@ -446,7 +440,7 @@ pub async fn register(
                     username: &request.username,
                     password: &request.password,
                     display_name: &request.display_name,
-                    kind: request.kind.as_str(),
+                    kind: request.kind.user_kind(),
                     email: request.email.as_deref(),
                     phone: request.phone.as_deref(),
                     credit_code: request.credit_code.as_deref(),

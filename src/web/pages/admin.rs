@@ -11,7 +11,7 @@ use super::{PageError, Ui, Viewer, form_value, see_other};
 use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::calendar::{DayKind, YearEntry};
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, UserKind};
 use crate::error::AppError;
 use crate::services::auth::{self, Principal};
 use crate::web::extract::{Form, Query};
@@ -93,15 +93,14 @@ async fn admin_page(
                     Ok(UserLine {
                         roles: roles
                             .iter()
-                            .filter_map(|r| Role::parse(r))
-                            .map(|r| role_label(lang, r))
+                            .map(|r| role_label(lang, *r))
                             .collect::<Vec<_>>()
                             .join("、"),
                         id: u.id,
                         is_me: Some(u.id) == me,
                         username: u.username,
                         name: u.display_name,
-                        kind: u.kind,
+                        kind: u.kind.as_str().to_owned(),
                         department: u.department.unwrap_or_default(),
                         active: u.active,
                     })
@@ -235,7 +234,7 @@ pub async fn create_user(
                     username: &username,
                     password: &password,
                     display_name: &name,
-                    kind: "staff",
+                    kind: UserKind::Staff,
                     email: Some(email.as_str()).filter(|e| !e.is_empty()),
                     phone: None,
                     credit_code: None,

@@ -464,13 +464,13 @@ async fn load_all(
                     if p.department.as_deref() != Some(t.department.as_str()) {
                         continue;
                     }
-                    let staff = crate::repo::users::with_role_in(conn, &t.role, &t.department)?
+                    let staff = crate::repo::users::with_role_in(conn, t.role, &t.department)?
                         .into_iter()
                         .map(|u| (u.id, u.display_name))
                         .collect();
                     assignable.push(Assignable {
                         task: t.id,
-                        role: t.role.clone(),
+                        role: t.role.as_str().to_owned(),
                         claimed_by: t.claimed_by,
                         staff,
                     });

@@ -60,24 +60,12 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The language chosen with the language link (a cookie), else the one the browser asks for
+/// (the same negotiation as the API's problem documents).
 fn lang_from(req: &HttpRequest) -> Lang {
-    if let Some(c) = req.cookie(LANG_COOKIE) {
-        return if c.value() == "en" {
-            Lang::En
-        } else {
-            Lang::Zh
-        };
-    }
-    let accept = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    // The first language named decides; Chinese unless it is English.
-    match accept.split(',').next().map(str::trim) {
-        Some(l) if l.to_ascii_lowercase().starts_with("en") => Lang::En,
-        _ => Lang::Zh,
-    }
+    req.cookie(LANG_COOKIE)
+        .and_then(|c| Lang::parse(c.value()))
+        .unwrap_or_else(|| crate::error::lang_of(req))
 }
 
 impl FromRequest for Viewer {
@@ -286,24 +274,15 @@ impl Ui {
     }
 
     pub fn lang_attr(&self) -> &'static str {
-        match self.lang {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
+        self.lang.tag()
     }
 
     pub fn other_lang(&self) -> &'static str {
-        match self.lang {
-            Lang::Zh => "en",
-            Lang::En => "zh",
-        }
+        self.lang.other().as_str()
     }
 
     pub fn other_lang_attr(&self) -> &'static str {
-        match self.lang {
-            Lang::Zh => "en",
-            Lang::En => "zh-CN",
-        }
+        self.lang.other().tag()
     }
 
     pub fn other_lang_label(&self) -> &'static str {
