@@ -11,7 +11,9 @@
 -- * Enumerations are text with CHECK constraints: readable in psql, mapped to Rust enums on
 --   read (an unknown value is an error there, not a silent default).
 -- * Instants are timestamptz; legal days (due days, holidays) are dates.
--- * Every rule a constraint, an index or a trigger enforces says why beside it.
+-- * Plain bounds (lengths, formats, the values of an enumeration) are the column's meaning;
+--   every rule beyond that (a cross-column check, a unique key that is not the identity, a
+--   trigger) says why beside it.
 --
 -- Sections: people and access; item definitions; filings and what hangs on them; legal time;
 -- work queues; report aggregates; mail, deadlines and jobs; the audit log and its seals.
@@ -607,7 +609,7 @@ CREATE TABLE audit_log (
     entry     text NOT NULL,
     prev_hash text NOT NULL,
     hash      text NOT NULL,
-    -- Why: a chain has no gaps and no forks.
+    -- Why: one entry per place in a chain, so a chain cannot fork (gaps are caught by verify).
     UNIQUE (chain, seq)
 );
 -- A filing's history.
