@@ -102,7 +102,8 @@ pub struct Authority {
     pub name_en: String,
     /// The working-day calendar (a region in seeds/calendars).
     pub region: String,
-    pub time_zone: String,
+    /// The authority's time zone as minutes east of UTC: it decides when a day ends and when
+    /// the jobs' cron strings fire (China keeps no daylight saving, so a fixed offset is exact).
     pub utc_offset_minutes: i32,
 }
 

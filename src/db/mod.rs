@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -56,17 +57,78 @@ pub fn build_pool(url: &str, settings: &Database) -> anyhow::Result<DbPool> {
 
 /// Run pending migrations. Several instances may start at once: an advisory lock makes the
 /// others wait instead of racing on the migrations table.
+///
+/// A database that records migrations this build no longer has, older than its newest one, is
+/// refused before anything runs (see [`forgotten_migrations`]).
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
     conn.batch_execute("SELECT pg_advisory_lock(7012001)")
         .context("taking the migration lock")?;
-    let result = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
-        .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+    let result = refuse_forgotten_migrations(conn).and_then(|()| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"))
+    });
     let unlock = conn.batch_execute("SELECT pg_advisory_unlock(7012001)");
     let applied = result?;
     unlock.context("releasing the migration lock")?;
     Ok(applied)
+}
+
+/// The versions recorded in the database's migrations table that no embedded migration has and
+/// that are older than the newest embedded one, oldest first.
+///
+/// These are migrations this build has forgotten: the 18 pre-release migrations of 2026-11-22
+/// to 2026-12-01 were squashed into the baseline `2026-12-03-000001_baseline`, and a database
+/// migrated with them (a developer's `permits`, an old test template) has their versions and
+/// not the baseline's. Running the baseline there would fail on `CREATE TABLE` of a table that
+/// exists; nothing else can bring such a schema up to date either. Unknown versions *newer*
+/// than every embedded one are a later release's migrations (an instance of the previous
+/// release restarting during a rolling upgrade): expand-then-contract keeps the schema usable
+/// by it, so they are not refused.
+pub fn forgotten_migrations(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    use diesel::migration::MigrationSource;
+    let embedded: Vec<String> = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("reading the embedded migrations: {e}"))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let Some(newest) = embedded.iter().max().cloned() else {
+        return Ok(Vec::new());
+    };
+    let mut forgotten: Vec<String> = conn
+        .applied_migrations()
+        .map_err(|e| anyhow::anyhow!("reading the applied migrations: {e}"))?
+        .iter()
+        .map(|v| v.to_string())
+        .filter(|v| !embedded.contains(v) && *v < newest)
+        .collect();
+    forgotten.sort();
+    Ok(forgotten)
+}
+
+/// Stop, naming the database and the fix, if it was migrated with forgotten migrations.
+fn refuse_forgotten_migrations(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let forgotten = forgotten_migrations(conn)?;
+    let (Some(first), Some(last)) = (forgotten.first(), forgotten.last()) else {
+        return Ok(());
+    };
+    let database: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_database()",
+    ))
+    .get_result(conn)
+    .context("naming the database")?;
+    let versions = match forgotten.len() {
+        1 => first.clone(),
+        2 => format!("{first}, {last}"),
+        n => format!("{n} of them, {first} to {last}"),
+    };
+    anyhow::bail!(
+        "the database {database} was migrated with pre-release migrations ({versions}) that this \
+         version no longer has: they were squashed into one baseline, and a schema made by them \
+         cannot be migrated in place. Drop the database and start again: dropdb {database} \
+         (the service creates and migrates it on its next start), or point DATABASE_URL or \
+         database.url at a new database"
+    )
 }
 
 /// True when every embedded migration has been applied (for /readyz).

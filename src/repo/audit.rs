@@ -205,7 +205,7 @@ pub fn links(conn: &mut PgConnection, chain_key: &str) -> QueryResult<Vec<Stored
         .collect())
 }
 
-/// A seal over the chain heads, as stored (see the migration `audit_seals`).
+/// A seal over the chain heads, as stored (see `audit_seals` in the baseline migration).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_seals, check_for_backend(diesel::pg::Pg))]
 pub struct SealRow {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::schema::{sla_closed, sla_received};
 use crate::domain::definition::StateKind;
 
-/// Spread a day's counters over this many rows (see the migration).
+/// Spread a day's counters over this many rows (see the baseline migration).
 pub const SHARDS: i16 = 8;
 
 fn shard(filing: Uuid) -> i16 {
@@ -200,7 +200,7 @@ pub struct DueCount {
 }
 
 /// Open filings per item that are overdue now or due by `soon` (inclusive), from the
-/// aggregate `open_due` that triggers keep (see its migration): the days up to `soon`, a few
+/// aggregate `open_due` that triggers keep (see the baseline migration): the days up to `soon`, a few
 /// hundred rows a year per item once folded by [`compact_open_due`], however many filings are
 /// overdue.
 pub fn due_counts(

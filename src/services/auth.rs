@@ -472,7 +472,7 @@ pub fn login(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<Login, AppError> {
-    // The name as typed decides the throttle, known or not (see the migration).
+    // The name as typed decides the throttle, known or not (see login_throttle in the baseline migration).
     let name = username.trim().to_lowercase();
     ensure_not_locked(conn, &name, now)?;
     // Unknown and inactive accounts cost one verification too: no enumeration by timing.

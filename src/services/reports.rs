@@ -2,7 +2,7 @@
 //! promised limits, processing-time median and 90th percentile (suspended time excluded and
 //! shown apart), overdue now and due soon, workload per member of staff.
 //!
-//! Policy: figures come from the maintained aggregates (see the `sla` migration) and the
+//! Policy: figures come from the maintained aggregates (see the baseline migration) and the
 //! partial index on open filings' due dates, so a report's cost does not grow with the number
 //! of filings. Percentiles are exact: the lower value at rank ⌈q·N⌉ of the histogram.
 //! Managers see their own department; admins and auditors see every department.

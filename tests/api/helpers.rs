@@ -66,13 +66,24 @@ fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The URL of the tests' PostgreSQL server (found once per process; its database is
+/// `permits_test_maint`, created if missing).
+fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let mut s = settings();
+        s.database.name = "permits_test_maint".into();
+        permits::find_database(&s)
+            .expect("a PostgreSQL server for the tests")
+            .url
+    })
+}
+
 fn build_template() -> Template {
     let s = settings();
     let name = format!("permits_tpl_{}", fingerprint(&s.root));
-    let mut s2 = s.clone();
-    s2.database.name = "permits_test_maint".into();
-    let found = permits::find_database(&s2).expect("a PostgreSQL server for the tests");
-    let maint = discovery::maintenance_url(&found.url).unwrap();
+    let server_url = server_url().to_owned();
+    let maint = discovery::maintenance_url(&server_url).unwrap();
     let mut admin = PgConnection::establish(&maint).unwrap();
     // One builder at a time across processes; the others find it done.
     admin
@@ -93,7 +104,7 @@ fn build_template() -> Template {
             .unwrap();
         {
             let mut s3 = s.clone();
-            s3.database.url = discovery::with_database(&found.url, &building).unwrap();
+            s3.database.url = discovery::with_database(&server_url, &building).unwrap();
             s3.database.pool_size = 1;
             let prepared = permits::prepare(&s3).expect("preparing the template");
             drop(prepared);
@@ -110,9 +121,46 @@ fn build_template() -> Template {
     admin
         .batch_execute("SELECT pg_advisory_unlock(7012100)")
         .unwrap();
-    Template {
-        server_url: found.url,
-        name,
+    Template { server_url, name }
+}
+
+/// An empty database of its own (created from `template1`: no migrations, nothing loaded),
+/// dropped afterwards: for the tests of the migrations themselves.
+pub struct BareDb {
+    pub name: String,
+    pub url: String,
+    maint_url: String,
+}
+
+impl BareDb {
+    pub fn create() -> BareDb {
+        let name = format!("permits_bare_{}", Uuid::new_v4().simple());
+        let maint_url = discovery::maintenance_url(server_url()).unwrap();
+        PgConnection::establish(&maint_url)
+            .unwrap()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let url = discovery::with_database(server_url(), &name).unwrap();
+        BareDb {
+            name,
+            url,
+            maint_url,
+        }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).unwrap()
+    }
+}
+
+impl Drop for BareDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.maint_url) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
     }
 }
 

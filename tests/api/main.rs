@@ -10,6 +10,7 @@ mod instances;
 mod legal_time;
 mod lifecycle;
 mod mail;
+mod migrations;
 mod pages;
 mod reports;
 mod service;

@@ -1,2 +1,0 @@
-DROP TABLE sla_closed;
-DROP TABLE sla_received;

@@ -1,3 +1,0 @@
-ALTER TABLE outbox
-    ALTER COLUMN body_text SET COMPRESSION pglz,
-    ALTER COLUMN body_html SET COMPRESSION pglz;

@@ -1,1 +1,0 @@
-DROP FUNCTION audit_append(text, uuid, uuid, text, timestamptz, text);

@@ -1,1 +1,0 @@
-DROP FUNCTION permits_expect_row(bigint);

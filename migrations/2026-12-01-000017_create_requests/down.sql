@@ -1,1 +1,0 @@
-DROP TABLE create_requests;
