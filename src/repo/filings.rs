@@ -59,7 +59,7 @@ pub struct NewFiling<'a> {
 }
 
 /// Every change to a filing bumps `version`; `None` leaves a column as it is.
-#[derive(Debug, Default, AsChangeset)]
+#[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = filings)]
 pub struct FilingChanges {
     pub number: Option<String>,
@@ -351,25 +351,20 @@ pub fn reviews_for_visit(
 }
 
 /// Record a department's review (written with the batch).
-#[allow(clippy::too_many_arguments)]
 pub fn insert_review_in(
     batch: &mut Batch,
     filing: Uuid,
-    visit: i32,
-    department: String,
-    verdict: String,
-    opinion: Option<String>,
-    reason: Option<String>,
+    r: &super::actions::NewReview,
     by: Uuid,
     at: DateTime<Utc>,
 ) {
     batch.push(diesel::insert_into(reviews::table).values((
         reviews::filing_id.eq(filing),
-        reviews::visit.eq(visit),
-        reviews::department.eq(department),
-        reviews::verdict.eq(verdict),
-        reviews::opinion.eq(opinion),
-        reviews::reason.eq(reason),
+        reviews::visit.eq(r.visit),
+        reviews::department.eq(r.department.clone()),
+        reviews::verdict.eq(r.verdict.as_str().to_owned()),
+        reviews::opinion.eq(r.opinion.clone()),
+        reviews::reason.eq(r.reason.clone()),
         reviews::decided_by.eq(by),
         reviews::decided_at.eq(at),
     )));
@@ -439,7 +434,7 @@ pub fn insert_extension(
 }
 
 /// The derived deadlines stored on a filing (copies; the ledger is the truth).
-#[derive(Debug, Default, AsChangeset)]
+#[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = filings, treat_none_as_null = true)]
 pub struct DeadlineColumns {
     pub statutory_due_on: Option<NaiveDate>,
@@ -690,7 +685,7 @@ impl FactsJson {
 pub fn insert_clock_events_in(
     batch: &mut Batch,
     filing: Uuid,
-    events: &[(&str, Option<&str>)],
+    events: &[super::actions::NewClockEvent],
     at: DateTime<Utc>,
     actor: Option<Uuid>,
 ) {
@@ -699,11 +694,11 @@ pub fn insert_clock_events_in(
     }
     let rows: Vec<_> = events
         .iter()
-        .map(|(event, reason)| {
+        .map(|e| {
             (
                 clock_events::filing_id.eq(filing),
-                clock_events::event.eq((*event).to_owned()),
-                clock_events::reason.eq(reason.map(str::to_owned)),
+                clock_events::event.eq(e.event.as_str().to_owned()),
+                clock_events::reason.eq(e.reason.map(|r| r.as_str().to_owned())),
                 clock_events::at.eq(at),
                 clock_events::actor_id.eq(actor),
             )

@@ -1,6 +1,7 @@
 //! Diesel queries. Every function takes `&mut PgConnection`, never the pool, so that callers
 //! compose them inside one transaction. Rows, inserts and changes are separate structs.
 
+pub mod actions;
 pub mod audit;
 pub mod calendars;
 pub mod filings;

@@ -200,7 +200,7 @@ pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<MailRow>> {
 /// Messages by status, newest first, after a keyset cursor.
 pub fn list(
     conn: &mut PgConnection,
-    status: Option<&str>,
+    status: Option<MailStatus>,
     filing: Option<Uuid>,
     before: Option<i64>,
     limit: i64,
@@ -211,7 +211,7 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(outbox::status.eq(s.to_owned()));
+        q = q.filter(outbox::status.eq(s));
     }
     if let Some(f) = filing {
         q = q.filter(outbox::filing_id.eq(f));
@@ -223,7 +223,7 @@ pub fn list(
 }
 
 /// Counts by status (for health and tests).
-pub fn counts(conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
+pub fn counts(conn: &mut PgConnection) -> QueryResult<Vec<(MailStatus, i64)>> {
     outbox::table
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))

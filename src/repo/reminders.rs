@@ -36,12 +36,13 @@ pub struct DeadlineRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-pub struct NewDeadline<'a> {
+#[derive(Debug, Clone)]
+pub struct NewDeadline {
     pub filing: Uuid,
-    pub code: &'a str,
+    pub code: String,
     pub due_on: NaiveDate,
     pub state_visit: Option<i32>,
-    pub remind_on: &'a [NaiveDate],
+    pub remind_on: Vec<NaiveDate>,
     pub next_remind_on: Option<NaiveDate>,
     pub reminders_sent: i32,
 }
@@ -50,9 +51,9 @@ pub struct NewDeadline<'a> {
 /// `after`: a part of the batch that closes deadlines (with `RETURNING`), which must run first:
 /// a deadline it closes would otherwise still be open, in the unique index of open deadlines,
 /// when this one is inserted, and this one would not open.
-pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline<'_>, at: DateTime<Utc>) {
+pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline, at: DateTime<Utc>) {
     use diesel::sql_types::{Array, Date, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    let days: Vec<NaiveDate> = d.remind_on.to_vec();
+    let days: Vec<NaiveDate> = d.remind_on.clone();
     let after = after
         .map(|c| format!(" WHERE (SELECT count(*) FROM {c}) >= 0"))
         .unwrap_or_default();
@@ -63,7 +64,7 @@ pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline<'_>, at: 
         )
         .bind::<SqlUuid, _>(d.filing)
         .sql(", ")
-        .bind::<Text, _>(d.code.to_owned())
+        .bind::<Text, _>(d.code.clone())
         .sql(", ")
         .bind::<Date, _>(d.due_on)
         .sql(", ")
@@ -85,7 +86,7 @@ pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline<'_>, at: 
 pub fn close(
     conn: &mut PgConnection,
     filing: Uuid,
-    which: Closing<'_>,
+    which: &Closing,
     at: DateTime<Utc>,
 ) -> QueryResult<usize> {
     cached(close_query(filing, which, at)).execute(conn)
@@ -93,11 +94,11 @@ pub fn close(
 
 /// Close them with the batch; the part's name, for an opening that must come after it
 /// ([`open_in`]).
-pub fn close_in(batch: &mut Batch, filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> String {
+pub fn close_in(batch: &mut Batch, filing: Uuid, which: &Closing, at: DateTime<Utc>) -> String {
     batch.push(ReturningOne(close_query(filing, which, at)))
 }
 
-fn close_query(filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> Box<dyn QueryFragment<Pg>> {
+fn close_query(filing: Uuid, which: &Closing, at: DateTime<Utc>) -> Box<dyn QueryFragment<Pg>> {
     let open = diesel::update(applicant_deadlines::table)
         .filter(applicant_deadlines::filing_id.eq(filing))
         .filter(applicant_deadlines::closed_at.is_null());
@@ -105,22 +106,23 @@ fn close_query(filing: Uuid, which: Closing<'_>, at: DateTime<Utc>) -> Box<dyn Q
     match which {
         Closing::All => Box::new(open.set(closed)),
         Closing::Visit(v) => Box::new(
-            open.filter(applicant_deadlines::state_visit.eq(v))
+            open.filter(applicant_deadlines::state_visit.eq(*v))
                 .set(closed),
         ),
         Closing::Code(c) => Box::new(
-            open.filter(applicant_deadlines::code.eq(c.to_owned()))
+            open.filter(applicant_deadlines::code.eq(c.clone()))
                 .set(closed),
         ),
     }
 }
 
-pub enum Closing<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closing {
     All,
     /// Deadlines bound to a state visit the filing left.
     Visit(i32),
     /// One deadline by code (a promised material was supplied).
-    Code(&'a str),
+    Code(String),
 }
 
 /// A filing whose running clock has turned, as the scan needs it.

@@ -15,19 +15,22 @@ fn shard(filing: Uuid) -> i16 {
     (filing.as_u128() % SHARDS as u128) as i16
 }
 
-pub fn record_received(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    day: NaiveDate,
-    item: &str,
-    department: &str,
-) -> QueryResult<usize> {
+/// A first submission to count received (SLA).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub filing: Uuid,
+    pub day: NaiveDate,
+    pub item: String,
+    pub department: String,
+}
+
+pub fn record_received(conn: &mut PgConnection, r: &Received) -> QueryResult<usize> {
     diesel::insert_into(sla_received::table)
         .values((
-            sla_received::day.eq(day),
-            sla_received::item_code.eq(item),
-            sla_received::department.eq(department),
-            sla_received::shard.eq(shard(filing)),
+            sla_received::day.eq(r.day),
+            sla_received::item_code.eq(&r.item),
+            sla_received::department.eq(&r.department),
+            sla_received::shard.eq(shard(r.filing)),
             sla_received::n.eq(1),
         ))
         .on_conflict((
@@ -41,25 +44,27 @@ pub fn record_received(
         .execute(conn)
 }
 
-pub struct Closed<'a> {
+/// A closed filing to count (SLA).
+#[derive(Debug, Clone)]
+pub struct Closed {
     pub filing: Uuid,
     pub day: NaiveDate,
-    pub item: &'a str,
-    pub department: &'a str,
+    pub item: String,
+    pub department: String,
     pub closer: Uuid,
-    pub outcome: &'a str,
+    pub outcome: StateKind,
     pub used_days: i32,
     pub suspended_days: i32,
     pub on_time_statutory: bool,
     pub on_time_promised: bool,
 }
 
-pub fn record_closed(conn: &mut PgConnection, c: &Closed<'_>) -> QueryResult<usize> {
+pub fn record_closed(conn: &mut PgConnection, c: &Closed) -> QueryResult<usize> {
     diesel::insert_into(sla_closed::table)
         .values((
             sla_closed::day.eq(c.day),
-            sla_closed::item_code.eq(c.item),
-            sla_closed::department.eq(c.department),
+            sla_closed::item_code.eq(&c.item),
+            sla_closed::department.eq(&c.department),
             sla_closed::closer_id.eq(c.closer),
             sla_closed::outcome.eq(c.outcome),
             sla_closed::used_days.eq(c.used_days),

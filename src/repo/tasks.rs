@@ -44,7 +44,7 @@ pub fn replace_open_in(
     filing: Uuid,
     any_open: bool,
     state: &str,
-    work: &[(&str, &str)],
+    work: &[(Role, String)],
     due_on: Option<chrono::NaiveDate>,
     at: DateTime<Utc>,
 ) -> Option<Raw> {
@@ -62,8 +62,8 @@ pub fn replace_open_in(
     if work.is_empty() {
         return None;
     }
-    let roles: Vec<String> = work.iter().map(|(r, _)| (*r).to_owned()).collect();
-    let departments: Vec<String> = work.iter().map(|(_, d)| (*d).to_owned()).collect();
+    let roles: Vec<String> = work.iter().map(|(r, _)| r.as_str().to_owned()).collect();
+    let departments: Vec<String> = work.iter().map(|(_, d)| d.clone()).collect();
     let conditions: Vec<String> = guard
         .into_iter()
         .chain(closed.map(|c| format!("(SELECT count(*) FROM {c}) >= 0")))

@@ -108,6 +108,25 @@ pub fn list(conn: &mut PgConnection, limit: i64, offset: i64) -> QueryResult<Vec
         .load(conn)
 }
 
+/// Accounts by user name with their roles, one query (`ARRAY(subquery)` per row, as for the
+/// token's user).
+pub fn list_with_roles(
+    conn: &mut PgConnection,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<(UserRow, Vec<Role>)>> {
+    use diesel::sql_types::{Array, Text};
+    let roles = diesel::dsl::sql::<Array<Text>>(
+        "ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = users.id ORDER BY r.role)",
+    );
+    users::table
+        .order(users::username)
+        .limit(limit)
+        .offset(offset)
+        .select((UserRow::as_select(), roles))
+        .load(conn)
+}
+
 /// When logins for a name are refused until, if they are.
 pub fn locked_until(conn: &mut PgConnection, username: &str) -> QueryResult<Option<DateTime<Utc>>> {
     login_throttle::table

@@ -189,6 +189,23 @@ pub fn verify_kept(conn: &mut PgConnection, kept_seal: &str) -> Result<Verificat
     Ok(v)
 }
 
+/// Verification asked for by a person: auditors and administrators; with a seal hash they
+/// kept, that seal must still be among the seals.
+pub fn verify_as(
+    conn: &mut PgConnection,
+    p: &crate::services::auth::Principal,
+    kept_seal: Option<&str>,
+) -> Result<Verification, AppError> {
+    p.require(&[
+        crate::domain::definition::Role::Auditor,
+        crate::domain::definition::Role::Admin,
+    ])?;
+    match kept_seal {
+        Some(s) => verify_kept(conn, s),
+        None => verify(conn),
+    }
+}
+
 pub fn verify(conn: &mut PgConnection) -> Result<Verification, AppError> {
     // One consistent snapshot: appends that commit meanwhile are not half-seen.
     conn.build_transaction()

@@ -65,6 +65,15 @@ impl Principal {
         self.roles.contains(&role)
     }
 
+    /// 403 unless the caller holds one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if roles.iter().any(|r| self.has(*r)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
     /// Staff who work filings (not admins or auditors, who only read).
     pub fn works_filings(&self) -> bool {
         self.department.is_some()
@@ -229,6 +238,7 @@ pub fn set_active(
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<AccessChange, AppError> {
+    admin.require(&[Role::Admin])?;
     conn.transaction(|conn| {
         let u = users::lock(conn, user)?.ok_or(AppError::NotFound)?;
         if !active && u.id == admin.user_id {
@@ -391,6 +401,7 @@ pub fn reset_password(
     new: &str,
     now: DateTime<Utc>,
 ) -> Result<PasswordChanged, AppError> {
+    admin.require(&[Role::Admin])?;
     check_new_password("password", new)?;
     let hash = hash_password(new)?;
     conn.transaction(|conn| {

@@ -42,11 +42,7 @@ pub fn finish(
 
 /// Administrators watch the jobs and run them on demand.
 pub fn may_run(p: &Principal) -> Result<(), AppError> {
-    if p.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
+    p.require(&[Role::Admin])
 }
 
 /// The last run of each job (administrators).

@@ -1,9 +1,11 @@
 //! Use cases. Each public function is one transaction over `repo` and `domain`; handlers call
 //! exactly one of them inside one `web::block`.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod calendars;
+pub mod clock;
 pub mod deadlines;
 pub mod digest;
 pub mod filings;
@@ -15,6 +17,7 @@ pub mod queues;
 pub mod reports;
 pub mod scan;
 pub mod seed;
+pub mod staff;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 

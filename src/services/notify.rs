@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use super::deadlines::Clocks;
 use super::items::Item;
-use crate::db::batch::Batch;
 use crate::domain::calendar::Calendar;
 use crate::domain::definition::{Lang, Role, State, StateKind};
 use crate::domain::engine::{ClockChange, Effect, Notice, Outcome};
@@ -20,6 +19,7 @@ use crate::domain::notify;
 use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::mail::letters::{self, EventDetail, FilingFacts, Letter};
+use crate::repo::actions::OpenDeadline;
 use crate::repo::filings::FilingRow;
 use crate::repo::outbox;
 use crate::repo::reminders::{self, Closing, NewDeadline};
@@ -153,18 +153,24 @@ pub struct ActionFacts<'a> {
     pub open_deadlines: bool,
 }
 
+/// What an action tells the applicant, and the deadlines on them it ends and starts: parts of
+/// the action's plan, written with it.
+#[derive(Debug, Default)]
+pub struct ActionMail {
+    pub letter: Option<outbox::OwnedMail>,
+    pub close_deadlines: Option<Closing>,
+    pub open_deadlines: Vec<OpenDeadline>,
+}
+
 /// Tell the applicant about an action and open or close the deadlines it starts or ends.
-///
-/// Everything is written with `batch`: an action's letter, closings and openings go to the
-/// database in the statement that writes the action.
 pub fn after_action(
-    batch: &mut Batch,
     mail: &MailContext,
     cal: &Calendar,
     now: DateTime<Utc>,
     today: NaiveDate,
     a: &ActionFacts<'_>,
-) -> Result<(), AppError> {
+) -> Result<ActionMail, AppError> {
+    let mut out = ActionMail::default();
     let def = &a.item.def;
     let first_submission = a.before.submitted_at.is_none();
     if let Some(event) = notify::applicant_event(def, a.from, a.to, a.outcome, first_submission)
@@ -202,37 +208,34 @@ pub fn after_action(
             letters::applicant_event(to.lang, &to.name, &mail.authority, event, &facts, &detail);
         let key = format!("{}:{}:v{}", event.as_str(), a.after.id, a.after.version);
         let kind = format!("applicant.{}", event.as_str());
-        if let Some(row) = render(mail, now, key, &kind, Some(a.after.id), &to, &letter)? {
-            outbox::insert_one_in(batch, row);
-        }
+        out.letter = render(mail, now, key, &kind, Some(a.after.id), &to, &letter)?;
     }
 
     if a.outcome.changes_state() {
         // Leaving a state ends the deadlines bound to that visit (a rectification period ends
         // with the re-check request); a filing closed without approval ends all of them.
         // (One closing or the other: two parts of one statement must not change one row.)
-        let closed = a.open_deadlines.then(|| {
-            let which = if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
+        out.close_deadlines = a.open_deadlines.then(|| {
+            if a.to.kind.is_final() && a.to.kind != StateKind::Approved {
                 Closing::All
             } else {
                 Closing::Visit(a.before.state_visit)
-            };
-            reminders::close_in(batch, a.after.id, which, now)
+            }
         });
         for d in def.deadlines.iter().filter(|d| d.on_entering == a.to.code) {
             let due = notify::period_end(cal, today, d.within).map_err(calendar)?;
-            open_deadline(
-                batch,
-                closed.as_deref(),
-                cal,
-                today,
-                now,
-                a.after.id,
-                &d.code,
-                due.value,
-                d.ends_on_leaving.then_some(a.after.state_visit),
-                &d.remind_before,
-            )?;
+            out.open_deadlines.push(OpenDeadline {
+                deadline: new_deadline(
+                    cal,
+                    today,
+                    a.after.id,
+                    &d.code,
+                    due.value,
+                    d.ends_on_leaving.then_some(a.after.state_visit),
+                    &d.remind_before,
+                )?,
+                after_closing: out.close_deadlines.is_some(),
+            });
         }
     }
     // 容缺: accepted with a material missing on a promise of a date; remind of the date until
@@ -244,22 +247,22 @@ pub fn after_action(
     if started && !def.notifications.promise_reminders.is_empty() {
         for (material, date) in promises(a.after) {
             if !(a.materials_on_file)(&material) {
-                open_deadline(
-                    batch,
-                    None,
-                    cal,
-                    today,
-                    now,
-                    a.after.id,
-                    &format!("promise:{material}"),
-                    date,
-                    None,
-                    &def.notifications.promise_reminders,
-                )?;
+                out.open_deadlines.push(OpenDeadline {
+                    deadline: new_deadline(
+                        cal,
+                        today,
+                        a.after.id,
+                        &format!("promise:{material}"),
+                        date,
+                        None,
+                        &def.notifications.promise_reminders,
+                    )?,
+                    after_closing: false,
+                });
             }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 fn calendar(e: crate::domain::calendar::CalendarError) -> AppError {
@@ -281,38 +284,28 @@ fn promises(row: &FilingRow) -> Vec<(String, NaiveDate)> {
         .unwrap_or_default()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn open_deadline(
-    batch: &mut Batch,
-    after: Option<&str>,
+fn new_deadline(
     cal: &Calendar,
     today: NaiveDate,
-    now: DateTime<Utc>,
     filing: Uuid,
     code: &str,
     due: NaiveDate,
     state_visit: Option<i32>,
     leads: &[u32],
-) -> Result<(), AppError> {
+) -> Result<NewDeadline, AppError> {
     let days = notify::reminder_days(cal, due, leads).map_err(calendar)?;
     // Reminder days already past when the deadline opens are not sent late; one that is today
     // goes out at the next scan.
     let (next, passed) = notify::next_reminder(&days, today.pred_opt().unwrap_or(today));
-    reminders::open_in(
-        batch,
-        after,
-        &NewDeadline {
-            filing,
-            code,
-            due_on: due,
-            state_visit,
-            remind_on: &days,
-            next_remind_on: next,
-            reminders_sent: i32::try_from(passed).unwrap_or(i32::MAX),
-        },
-        now,
-    );
-    Ok(())
+    Ok(NewDeadline {
+        filing,
+        code: code.to_owned(),
+        due_on: due,
+        state_visit,
+        remind_on: days,
+        next_remind_on: next,
+        reminders_sent: i32::try_from(passed).unwrap_or(i32::MAX),
+    })
 }
 
 /// A promised (容缺) material arrived: its reminders stop.
@@ -325,7 +318,7 @@ pub fn material_supplied(
     reminders::close(
         conn,
         filing,
-        Closing::Code(&format!("promise:{material}")),
+        &Closing::Code(format!("promise:{material}")),
         now,
     )?;
     Ok(())
@@ -335,10 +328,12 @@ pub fn material_supplied(
 /// audited. 409 unless it failed.
 pub fn retry_mail(
     conn: &mut PgConnection,
-    by: Uuid,
+    p: &super::auth::Principal,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<outbox::MailRow, AppError> {
+    p.require(&[Role::Admin])?;
+    let by = p.user_id;
     conn.transaction(|conn| {
         let Some(current) = outbox::find(conn, id)? else {
             return Err(AppError::NotFound);

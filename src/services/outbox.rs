@@ -123,3 +123,31 @@ pub fn record(
     report.sent = outbox::mark_sent(conn, &sent, ctx.now)?;
     Ok(report)
 }
+
+/// Which outgoing mail to list: by status and filing, newest first, after a keyset cursor.
+pub struct MailFilter {
+    pub status: Option<crate::domain::notify::MailStatus>,
+    pub filing: Option<uuid::Uuid>,
+    /// Messages with a smaller id.
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+pub use crate::repo::outbox::MailRow;
+
+/// Outgoing mail (administrators). Failed messages carry the last error.
+pub fn list(
+    conn: &mut PgConnection,
+    p: &super::auth::Principal,
+    f: &MailFilter,
+) -> Result<Vec<MailRow>, AppError> {
+    p.require(&[crate::domain::definition::Role::Admin])?;
+    Ok(outbox::list(conn, f.status, f.filing, f.before, f.limit)?)
+}
+
+/// How many messages stand in each status.
+pub fn counts(
+    conn: &mut PgConnection,
+) -> Result<Vec<(crate::domain::notify::MailStatus, i64)>, AppError> {
+    Ok(outbox::counts(conn)?)
+}

@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::auth::Principal;
 use crate::domain::definition::{Role, StateKind};
 use crate::error::AppError;
-use crate::repo::reports::{self as repo, Filter, GroupBy};
+use crate::repo::reports::{self as repo, Filter};
+pub use crate::repo::reports::{DueRow, GroupBy};
 
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct SlaRow {

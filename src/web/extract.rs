@@ -10,14 +10,13 @@ use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
 use validator::{ValidationErrors, ValidationErrorsKind};
 
-use crate::app::AppState;
 use crate::domain::Problem;
 use crate::domain::forms::{has_control, is_forbidden_char};
 use crate::error::AppError;
-use crate::services::auth::{self, Principal, Token};
+use crate::services::auth::Token;
 
 /// The bearer token of a request, not yet checked: handlers pass it to
-/// [`AppState::run_as`], which checks it on the same connection and thread as the use case
+/// [`AppState::run_as`](crate::app::AppState::run_as), which checks it on the same connection and thread as the use case
 /// (one blocking hop instead of two). A missing token is 401 at once.
 pub struct Bearer(pub Token);
 
@@ -45,32 +44,6 @@ impl FromRequest for Bearer {
                 .map(Bearer)
                 .ok_or(AppError::Unauthenticated),
         )
-    }
-}
-
-/// The caller, authenticated by `Authorization: Bearer <token>`.
-pub struct Authed {
-    pub principal: Principal,
-    pub token: Token,
-}
-
-impl FromRequest for Authed {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let token = token.ok_or(AppError::Unauthenticated)?;
-            let state =
-                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("app state missing")))?;
-            let t = token.clone();
-            let principal = state
-                .run(move |conn, ctx| auth::principal(conn, &t, ctx.now))
-                .await?;
-            Ok(Authed { principal, token })
-        })
     }
 }
 

@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod extract;
+pub mod files;
 pub mod pages;
+pub mod requests;
 pub mod shape;
 pub mod telemetry;
 

@@ -7,19 +7,13 @@ use validator::Validate;
 
 use crate::app::AppState;
 use crate::domain::Lang;
-use crate::domain::definition::{Role, UserKind};
+use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::audit::{self, Verification};
-use crate::services::auth::{self, Registration};
-use crate::web::extract::{Authed, Body, Page, Query, validated};
-
-fn require(who: &Authed, roles: &[Role]) -> Result<(), AppError> {
-    if roles.iter().any(|r| who.principal.has(*r)) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
+use crate::services::auth;
+use crate::services::clock::{self, ClockState};
+use crate::services::staff::{self, NewStaff, UserSummary};
+use crate::web::extract::{Bearer, Body, Page, Query, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,64 +43,30 @@ pub struct Created {
 #[post("/admin/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     body: Body<CreateStaff>,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    let body = validated(body.into_inner()?)?;
-    if body.roles.contains(&Role::Applicant) {
-        return Err(AppError::one_invalid(
-            "roles",
-            "applicant_role",
-            "工作人员账号不能具有申请人角色",
-            "A staff account cannot have the applicant role",
-        ));
-    }
-    let admin = who.principal.user_id;
     let id = state
-        .run(move |conn, ctx| {
-            let known = crate::repo::users::departments(conn)?
-                .iter()
-                .any(|d| d.code == body.department);
-            if !known {
-                return Err(AppError::one_invalid(
-                    "department",
-                    "unknown_department",
-                    format!("没有「{}」这个部门", body.department),
-                    format!("There is no department `{}`", body.department),
-                ));
-            }
-            auth::create_user(
+        .run_as(who, move |conn, ctx, p| {
+            p.require(&[Role::Admin])?;
+            let body = validated(body.into_inner()?)?;
+            staff::create(
                 conn,
-                &Registration {
+                p,
+                &NewStaff {
                     username: &body.username,
                     password: &body.password,
                     display_name: &body.display_name,
-                    kind: UserKind::Staff,
-                    email: body.email.as_deref(),
-                    phone: None,
-                    credit_code: None,
-                    lang: body.lang.unwrap_or_default(),
-                    department: Some(&body.department),
+                    department: &body.department,
                     roles: &body.roles,
+                    email: body.email.as_deref(),
+                    lang: body.lang.unwrap_or_default(),
                 },
-                Some(admin),
                 ctx.now,
             )
         })
         .await?;
     Ok(HttpResponse::Created().json(Created { user_id: id }))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserSummary {
-    pub id: Uuid,
-    pub username: String,
-    pub display_name: String,
-    pub kind: UserKind,
-    pub department: Option<String>,
-    pub roles: Vec<Role>,
-    pub active: bool,
 }
 
 /// Deactivate an account (admins): its tokens and sessions are revoked at once, its claimed
@@ -115,7 +75,7 @@ pub struct UserSummary {
 #[post("/admin/users/{id}/deactivate")]
 pub async fn deactivate_user(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     set_active(state, who, id.into_inner(), false).await
@@ -126,7 +86,7 @@ pub async fn deactivate_user(
 #[post("/admin/users/{id}/activate")]
 pub async fn activate_user(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, AppError> {
     set_active(state, who, id.into_inner(), true).await
@@ -134,14 +94,14 @@ pub async fn activate_user(
 
 async fn set_active(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     user: Uuid,
     active: bool,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    let admin = who.principal;
     let change = state
-        .run(move |conn, ctx| auth::set_active(conn, &admin, user, active, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            auth::set_active(conn, p, user, active, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(change))
 }
@@ -158,15 +118,17 @@ pub struct ResetPassword {
 #[post("/admin/users/{id}/password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<Uuid>,
     body: Body<ResetPassword>,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    let body = validated(body.into_inner()?)?;
-    let (admin, user) = (who.principal, id.into_inner());
+    let user = id.into_inner();
     let done = state
-        .run(move |conn, ctx| auth::reset_password(conn, &admin, user, &body.password, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            p.require(&[Role::Admin])?;
+            let body = validated(body.into_inner()?)?;
+            auth::reset_password(conn, p, user, &body.password, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(done))
 }
@@ -176,28 +138,14 @@ pub async fn reset_password(
 #[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     page: Query<Page>,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    let page = page.into_inner()?;
     let users = state
-        .run(move |conn, _| {
-            let rows = crate::repo::users::list(conn, page.limit(), page.offset())?;
-            rows.into_iter()
-                .map(|u| {
-                    let roles = crate::repo::users::roles_of(conn, u.id)?;
-                    Ok(UserSummary {
-                        id: u.id,
-                        username: u.username,
-                        display_name: u.display_name,
-                        kind: u.kind,
-                        department: u.department,
-                        roles,
-                        active: u.active,
-                    })
-                })
-                .collect::<Result<Vec<_>, AppError>>()
+        .run_as(who, move |conn, _, p| {
+            p.require(&[Role::Admin])?;
+            let page = page.into_inner()?;
+            staff::users(conn, p, page.limit(), page.offset())
         })
         .await?;
     Ok(HttpResponse::Ok().json(users))
@@ -217,35 +165,27 @@ pub struct VerifyQuery {
 #[get("/audit/verify")]
 pub async fn verify_audit(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: Query<VerifyQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Auditor, Role::Admin])?;
-    let kept = q.into_inner()?.seal;
-    if let Some(s) = &kept
-        && !audit::is_seal_hash(s)
-    {
-        return Err(AppError::one_invalid(
-            "seal",
-            "seal_hash",
-            "封存哈希应为 64 位小写十六进制字符",
-            "A seal hash is 64 lower-case hexadecimal digits",
-        ));
-    }
     let v = state
-        .run(move |conn, _| match &kept {
-            Some(s) => audit::verify_kept(conn, s),
-            None => audit::verify(conn),
+        .run_as(who, move |conn, _, p| {
+            p.require(&[Role::Auditor, Role::Admin])?;
+            let kept = q.into_inner()?.seal;
+            if let Some(s) = &kept
+                && !audit::is_seal_hash(s)
+            {
+                return Err(AppError::one_invalid(
+                    "seal",
+                    "seal_hash",
+                    "封存哈希应为 64 位小写十六进制字符",
+                    "A seal hash is 64 lower-case hexadecimal digits",
+                ));
+            }
+            audit::verify_as(conn, p, kept.as_deref())
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClockState {
-    pub now: chrono::DateTime<chrono::Utc>,
-    /// `manual` in the demo and test environments; production refuses it.
-    pub mode: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -261,17 +201,13 @@ pub struct MoveClock {
 /// The service's clock (admins).
 #[utoipa::path(tag = "admin", responses((status = 200, body = ClockState), (status = 403)), security(("bearer" = [])))]
 #[get("/admin/clock")]
-pub async fn get_clock(state: web::Data<AppState>, who: Authed) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    Ok(HttpResponse::Ok().json(ClockState {
-        now: state.clock.now(),
-        mode: if state.manual_clock.is_some() {
-            "manual"
-        } else {
-            "system"
-        }
-        .into(),
-    }))
+pub async fn get_clock(state: web::Data<AppState>, who: Bearer) -> Result<HttpResponse, AppError> {
+    let manual = state.manual_clock.clone();
+    let now = state.clock.now();
+    let s = state
+        .run_as(who, move |_, _, p| clock::state(p, now, manual.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
 }
 
 /// Set or advance the manual clock, to exercise deadlines without waiting (admins; demo and
@@ -280,56 +216,42 @@ pub async fn get_clock(state: web::Data<AppState>, who: Authed) -> Result<HttpRe
 #[post("/admin/clock")]
 pub async fn move_clock(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     body: Body<MoveClock>,
 ) -> Result<HttpResponse, AppError> {
-    require(&who, &[Role::Admin])?;
-    let Some(manual) = state.manual_clock.clone() else {
-        return Err(AppError::conflict(
-            "system_clock",
-            "本环境使用系统时钟，不能调整",
-            "This environment uses the system clock; it cannot be moved",
-            serde_json::json!({}),
-        ));
-    };
-    let body = body.into_inner()?;
-    let before = state.clock.now();
-    match (body.set, body.advance_days, body.advance_hours) {
-        (Some(t), None, None) => manual.set(t),
-        (None, d, h) if d.is_some() || h.is_some() => {
-            let days = i64::from(d.unwrap_or(0).min(3650));
-            let hours = i64::from(h.unwrap_or(0).min(24 * 3650));
-            manual.advance(chrono::Duration::days(days) + chrono::Duration::hours(hours));
-        }
-        _ => {
-            return Err(AppError::one_invalid(
-                "set",
-                "required",
-                "请给出 set，或 advance_days / advance_hours（二者择一）",
-                "Give either `set` or `advance_days`/`advance_hours`",
-            ));
-        }
-    }
-    let after = state.clock.now();
-    let admin = who.principal.user_id;
-    state
-        .run(move |conn, _| {
-            crate::repo::audit::append(
-                conn,
-                crate::repo::audit::Event {
-                    chain: "admin".to_owned(),
-                    filing_id: None,
-                    actor_id: Some(admin),
-                    action: "move_clock",
-                    at: after,
-                    payload: serde_json::json!({ "from": before, "to": after }),
+    let manual = state.manual_clock.clone();
+    let s = state
+        .run_as(who, move |conn, _, p| {
+            p.require(&[Role::Admin])?;
+            if manual.is_none() {
+                // Said before the body is judged: no body moves the system's clock.
+                return clock::move_clock(conn, p, None, clock::Move::To(chrono::Utc::now()));
+            }
+            let how = match body.into_inner()? {
+                MoveClock {
+                    set: Some(t),
+                    advance_days: None,
+                    advance_hours: None,
+                } => clock::Move::To(t),
+                MoveClock {
+                    set: None,
+                    advance_days: d,
+                    advance_hours: h,
+                } if d.is_some() || h.is_some() => clock::Move::Forward {
+                    days: d.unwrap_or(0),
+                    hours: h.unwrap_or(0),
                 },
-            )?;
-            Ok(())
+                _ => {
+                    return Err(AppError::one_invalid(
+                        "set",
+                        "required",
+                        "请给出 set，或 advance_days / advance_hours（二者择一）",
+                        "Give either `set` or `advance_days`/`advance_hours`",
+                    ));
+                }
+            };
+            clock::move_clock(conn, p, manual.as_deref(), how)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(ClockState {
-        now: after,
-        mode: "manual".into(),
-    }))
+    Ok(HttpResponse::Ok().json(s))
 }

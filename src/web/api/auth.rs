@@ -5,92 +5,11 @@ use serde::Deserialize;
 use validator::Validate;
 
 use crate::app::AppState;
-use crate::domain::definition::{Role, UserKind};
-use crate::domain::forms;
-use crate::domain::{Lang, Problem};
+use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::auth::{self, Login, Principal, Registration};
-use crate::web::extract::{Authed, Body, validated};
-
-#[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// 3–64 characters: lower-case letters, digits and `_ . @ -`.
-    #[validate(length(min = 3, max = 64), regex(path = *USERNAME))]
-    pub username: String,
-    #[validate(length(min = 10, max = 128))]
-    pub password: String,
-    #[validate(length(min = 1, max = 100))]
-    pub display_name: String,
-    /// `person` (a resident) or `company`.
-    pub kind: ApplicantKind,
-    #[validate(email, length(max = 254))]
-    pub email: Option<String>,
-    #[validate(length(max = 20))]
-    pub phone: Option<String>,
-    /// Required for companies: 统一社会信用代码.
-    pub credit_code: Option<String>,
-    pub lang: Option<Lang>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ApplicantKind {
-    Person,
-    Company,
-}
-
-impl ApplicantKind {
-    pub fn user_kind(self) -> UserKind {
-        match self {
-            ApplicantKind::Person => UserKind::Person,
-            ApplicantKind::Company => UserKind::Company,
-        }
-    }
-}
-
-impl RegisterRequest {
-    /// Everything wrong with a registration, at once (the API and the page share it).
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut problems = match self.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => crate::web::extract::problems(&e),
-        };
-        if let Some(phone) = self.phone.as_deref().filter(|p| !PHONE.is_match(p)) {
-            problems.push(Problem::new(
-                "phone",
-                "invalid_format",
-                format!("手机号码「{phone}」格式不正确"),
-                format!("The phone number `{phone}` is not valid"),
-            ));
-        }
-        match (&self.kind, &self.credit_code) {
-            (ApplicantKind::Company, None) => problems.push(Problem::new(
-                "credit_code",
-                "required",
-                "企业须填写统一社会信用代码",
-                "A company must give its unified social credit code",
-            )),
-            (_, Some(code)) if !forms::credit_code_valid(code) => problems.push(Problem::new(
-                "credit_code",
-                "check_character",
-                "统一社会信用代码无效（长度、字符或校验位不正确）",
-                "The unified social credit code is not valid (length, characters or check character)",
-            )),
-            _ => {}
-        }
-        problems
-    }
-}
-
-static PHONE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
-        .unwrap_or_else(|_| unreachable!())
-});
-
-static USERNAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"^[a-z0-9_.@-]+$").unwrap_or_else(|_| unreachable!())
-});
+use crate::web::extract::{Bearer, Body, validated};
+pub use crate::web::requests::{ApplicantKind, RegisterRequest};
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Registered {
@@ -163,9 +82,12 @@ pub async fn login(
 /// Revoke the token used for this request.
 #[utoipa::path(tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, who: Authed) -> Result<HttpResponse, AppError> {
+pub async fn logout(state: web::Data<AppState>, who: Bearer) -> Result<HttpResponse, AppError> {
+    let token = who.0.clone();
     state
-        .run(move |conn, ctx| auth::logout(conn, &who.principal, &who.token, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            auth::logout(conn, p, &token, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -173,8 +95,9 @@ pub async fn logout(state: web::Data<AppState>, who: Authed) -> Result<HttpRespo
 /// The caller.
 #[utoipa::path(tag = "auth", responses((status = 200, body = Principal)), security(("bearer" = [])))]
 #[get("/me")]
-pub async fn me(who: Authed) -> HttpResponse {
-    HttpResponse::Ok().json(who.principal)
+pub async fn me(state: web::Data<AppState>, who: Bearer) -> Result<HttpResponse, AppError> {
+    let p = state.run_as(who, |_, _, p| Ok(p.clone())).await?;
+    Ok(HttpResponse::Ok().json(p))
 }
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
@@ -193,18 +116,19 @@ pub struct ChangePassword {
 #[post("/me/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     body: Body<ChangePassword>,
 ) -> Result<HttpResponse, AppError> {
-    let body = validated(body.into_inner()?)?;
     let settings = state.settings.auth.clone();
+    let token = who.0.clone();
     let done = state
-        .run(move |conn, ctx| {
+        .run_as(who, move |conn, ctx, p| {
+            let body = validated(body.into_inner()?)?;
             auth::change_password(
                 conn,
                 &settings,
-                &who.principal,
-                &who.token,
+                p,
+                &token,
                 &body.current_password,
                 &body.new_password,
                 ctx.now,

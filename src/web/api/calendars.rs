@@ -9,7 +9,7 @@ use crate::domain::calendar::{SpecialDay, YearEntry};
 use crate::domain::{Problem, Text};
 use crate::error::AppError;
 use crate::services::calendars::{self, Loaded};
-use crate::web::extract::{Authed, Body, Query};
+use crate::web::extract::{Bearer, Body, Query};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionSummary {
@@ -189,7 +189,7 @@ pub struct LoadYear {
 #[put("/calendars/{region}/{year}")]
 pub async fn load(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     path: web::Path<(String, i32)>,
     body: Body<LoadYear>,
 ) -> Result<HttpResponse, AppError> {
@@ -201,18 +201,16 @@ pub async fn load(
         holidays: body.holidays,
         workdays: body.workdays,
     };
-    if !who.principal.has(crate::domain::definition::Role::Admin) {
-        return Err(AppError::Forbidden);
-    }
     let st = state.clone();
     let loaded = state
-        .run(move |conn, ctx| {
+        .run_as(who, move |conn, ctx, p| {
+            p.require(&[crate::domain::definition::Role::Admin])?;
             calendars::load_year(
                 conn,
                 &st.calendars,
                 ctx.items,
                 &st.settings.authority.region,
-                Some(who.principal.user_id),
+                Some(p.user_id),
                 &region,
                 &entry,
                 ctx.now,

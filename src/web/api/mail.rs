@@ -6,17 +6,10 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::definition::Role;
+use crate::domain::notify::MailStatus;
 use crate::error::AppError;
-use crate::repo::outbox::{self, MailRow};
-use crate::web::extract::{Authed, Query};
-
-fn admin(who: &Authed) -> Result<(), AppError> {
-    if who.principal.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
+use crate::services::outbox::{self, MailFilter, MailRow};
+use crate::web::extract::{Bearer, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -35,31 +28,31 @@ pub struct MailQuery {
 #[get("/admin/mail")]
 pub async fn list(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     q: Query<MailQuery>,
 ) -> Result<HttpResponse, AppError> {
-    admin(&who)?;
-    let q = q.into_inner()?;
-    if let Some(s) = q.status.as_deref()
-        && !matches!(s, "pending" | "sent" | "failed")
-    {
-        return Err(AppError::one_invalid(
-            "status",
-            "unknown_status",
-            "status 只能是 pending、sent 或 failed",
-            "status is one of pending, sent, failed",
-        ));
-    }
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let rows = state
-        .run(move |conn, _| {
-            Ok(outbox::list(
-                conn,
-                q.status.as_deref(),
-                q.filing,
-                q.before,
-                limit,
-            )?)
+        .run_as(who, move |conn, _, p| {
+            p.require(&[Role::Admin])?;
+            let q = q.into_inner()?;
+            let status = match q.status.as_deref() {
+                None => None,
+                Some(s) => Some(MailStatus::parse(s).ok_or_else(|| {
+                    AppError::one_invalid(
+                        "status",
+                        "unknown_status",
+                        "status 只能是 pending、sent 或 failed",
+                        "status is one of pending, sent, failed",
+                    )
+                })?),
+            };
+            let filter = MailFilter {
+                status,
+                filing: q.filing,
+                before: q.before,
+                limit: q.limit.unwrap_or(50).clamp(1, 200),
+            };
+            outbox::list(conn, p, &filter)
         })
         .await?;
     Ok(HttpResponse::Ok().json(rows))
@@ -71,14 +64,14 @@ pub async fn list(
 #[post("/admin/mail/{id}/retry")]
 pub async fn retry(
     state: web::Data<AppState>,
-    who: Authed,
+    who: Bearer,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    admin(&who)?;
     let id = id.into_inner();
-    let by = who.principal.user_id;
     let row = state
-        .run(move |conn, ctx| crate::services::notify::retry_mail(conn, by, id, ctx.now))
+        .run_as(who, move |conn, ctx, p| {
+            crate::services::notify::retry_mail(conn, p, id, ctx.now)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(row))
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::domain::Problem;
 use crate::error::AppError;
-use crate::repo::reports::{DueRow, GroupBy};
 use crate::services::reports::{self, SlaQuery, SlaReport, WorkloadRow};
+use crate::services::reports::{DueRow, GroupBy};
 use crate::web::extract::{Bearer, Query};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::domain::Text;
 use crate::domain::definition::Role;
 use crate::error::AppError;
-use crate::services::auth;
+use crate::services::{auth, filings};
 use crate::web::extract::{Form, Query};
 
 #[derive(Debug, Deserialize)]
@@ -47,8 +47,13 @@ struct LoginPage {
 }
 
 #[get("/login")]
-pub async fn login_page(v: Viewer, q: Query<Next>) -> Result<HttpResponse, PageError> {
+pub async fn login_page(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    q: Query<Next>,
+) -> Result<HttpResponse, PageError> {
     let q = v.query(q)?;
+    v.identify(&state).await?;
     let next = q
         .next
         .as_deref()
@@ -160,16 +165,18 @@ pub struct CsrfForm {
 #[post("/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
     v.check_csrf(&form.csrf)?;
-    if let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) {
-        state
-            .run(move |conn, ctx| auth::logout(conn, &p, &token, ctx.now))
-            .await
-            .map_err(|e| PageError::from_app(&v, e))?;
+    if let Some(token) = v.session.clone() {
+        // A session that has ended already has nothing to revoke.
+        v.run_public(&state, move |conn, ctx, p| match p {
+            Some(p) => auth::logout(conn, p, &token, ctx.now),
+            None => Ok(()),
+        })
+        .await?;
     }
     let mut r = see_other("/");
     let mut gone = v.cookie(SESSION_COOKIE, String::new(), 0);
@@ -199,63 +206,60 @@ struct MyFilings {
 
 /// The applicant's filings: status, due date with its colour, and what they can do next.
 #[get("/filings")]
-pub async fn my_filings(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
-    if !p.has(Role::Applicant) {
-        return Err(PageError::from_app(&v, AppError::Forbidden));
-    }
+pub async fn my_filings(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+) -> Result<HttpResponse, PageError> {
+    let lines = v
+        .run(&state, |conn, ctx, p| {
+            filings::applicant_lines(conn, ctx, p)
+        })
+        .await?;
     let lang = v.lang;
     let ui = v.ui();
-    let rows = state
-        .run(move |conn, ctx| {
-            let today = ctx.today();
-            let rows = crate::repo::filings::applicant_lines(conn, p.user_id, 200)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (f, due, warn) in rows {
-                let item = ctx.items.by_id(conn, f.item_version_id)?;
-                let def = &item.def;
-                let state = def.state(&f.state);
-                let final_ = state.is_some_and(|s| s.kind.is_final());
-                let (colour, colour_label) = match (due, warn) {
-                    (Some(d), _) if today > d => ("red", ui.t("已超期", "overdue")),
-                    (Some(_), Some(w)) if today >= w => ("yellow", ui.t("临近期限", "due soon")),
-                    _ => ("green", ui.t("正常", "on time")),
-                };
-                let mine: Vec<&str> = def
-                    .actions_from(&f.state)
-                    .filter(|a| a.roles.contains(&Role::Applicant))
-                    .map(|a| a.label.get(lang))
-                    .collect();
-                let next = if final_ {
-                    ui.t("已办结", "Closed").to_owned()
-                } else if mine.is_empty() {
-                    ui.t("等待办理", "With the bureau").to_owned()
-                } else {
-                    mine.join(lang_sep(lang))
-                };
-                out.push(FilingLine {
-                    id: f.id,
-                    number: f
-                        .number
-                        .clone()
-                        .unwrap_or_else(|| ui.t("（草稿）", "(draft)").to_owned()),
-                    item: def.name.get(lang).to_owned(),
-                    state: state
-                        .map(|s| s.label.get(lang).to_owned())
-                        .unwrap_or_else(|| f.state.clone()),
-                    due: if final_ { None } else { due },
-                    colour,
-                    colour_label,
-                    next,
-                });
+    let today = state.today();
+    let rows = lines
+        .into_iter()
+        .map(|l| {
+            let def = &l.item.def;
+            let f = &l.filing;
+            let state = def.state(&f.state);
+            let final_ = state.is_some_and(|s| s.kind.is_final());
+            let (colour, colour_label) = match (l.due_on, l.warn_on) {
+                (Some(d), _) if today > d => ("red", ui.t("已超期", "overdue")),
+                (Some(_), Some(w)) if today >= w => ("yellow", ui.t("临近期限", "due soon")),
+                _ => ("green", ui.t("正常", "on time")),
+            };
+            let mine: Vec<&str> = def
+                .actions_from(&f.state)
+                .filter(|a| a.roles.contains(&Role::Applicant))
+                .map(|a| a.label.get(lang))
+                .collect();
+            let next = if final_ {
+                ui.t("已办结", "Closed").to_owned()
+            } else if mine.is_empty() {
+                ui.t("等待办理", "With the bureau").to_owned()
+            } else {
+                mine.join(lang_sep(lang))
+            };
+            FilingLine {
+                id: f.id,
+                number: f
+                    .number
+                    .clone()
+                    .unwrap_or_else(|| ui.t("（草稿）", "(draft)").to_owned()),
+                item: def.name.get(lang).to_owned(),
+                state: state
+                    .map(|s| s.label.get(lang).to_owned())
+                    .unwrap_or_else(|| f.state.clone()),
+                due: if final_ { None } else { l.due_on },
+                colour,
+                colour_label,
+                next,
             }
-            Ok(out)
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
-    v.render(StatusCode::OK, &MyFilings { ui: v.ui(), rows })
+        .collect();
+    v.render(StatusCode::OK, &MyFilings { ui, rows })
 }
 
 fn lang_sep(lang: crate::domain::Lang) -> &'static str {
@@ -385,7 +389,11 @@ fn register_page(
 }
 
 #[get("/register")]
-pub async fn register_form(v: Viewer) -> Result<HttpResponse, PageError> {
+pub async fn register_form(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+) -> Result<HttpResponse, PageError> {
+    v.identify(&state).await?;
     v.render(
         StatusCode::OK,
         &register_page(&v, &RegisterForm::default(), &[]),
@@ -402,14 +410,14 @@ pub async fn register(
     let form = v.form(form)?;
     v.check_csrf(&form.csrf)?;
     let blank = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let request = crate::web::api::auth::RegisterRequest {
+    let request = crate::web::requests::RegisterRequest {
         username: form.username.trim().to_lowercase(),
         password: form.password.clone(),
         display_name: form.display_name.trim().to_owned(),
         kind: if form.kind == "person" {
-            crate::web::api::auth::ApplicantKind::Person
+            crate::web::requests::ApplicantKind::Person
         } else {
-            crate::web::api::auth::ApplicantKind::Company
+            crate::web::requests::ApplicantKind::Company
         },
         email: blank(&form.email),
         phone: blank(&form.phone),
@@ -511,10 +519,11 @@ pub struct PasswordForm {
 
 /// Change one's own password (every signed-in person).
 #[get("/account/password")]
-pub async fn password_page(v: Viewer) -> Result<HttpResponse, PageError> {
-    if v.principal.is_none() {
-        return Ok(v.to_login());
-    }
+pub async fn password_page(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+) -> Result<HttpResponse, PageError> {
+    v.run(&state, |_, _, _| Ok(())).await?;
     v.render(
         StatusCode::OK,
         &PasswordPage {
@@ -528,28 +537,28 @@ pub async fn password_page(v: Viewer) -> Result<HttpResponse, PageError> {
 #[post("/account/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     form: Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let (Some(p), Some(token)) = (v.principal.clone(), v.session.clone()) else {
+    let Some(token) = v.session.clone() else {
         return Ok(v.to_login());
     };
     v.check_csrf(&form.csrf)?;
     let settings = state.settings.auth.clone();
-    let result = state
-        .run(move |conn, ctx| {
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
             auth::change_password(
                 conn,
                 &settings,
-                &p,
+                p,
                 &token,
                 &form.current_password,
                 &form.new_password,
                 ctx.now,
             )
         })
-        .await;
+        .await?;
     let (status, done, problems) = match result {
         Ok(_) => (StatusCode::OK, true, Vec::new()),
         Err(AppError::Validation(problems)) => (

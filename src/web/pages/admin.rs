@@ -11,27 +11,11 @@ use super::{PageError, Ui, Viewer, form_value, see_other};
 use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::calendar::{DayKind, YearEntry};
-use crate::domain::definition::{Role, UserKind};
+use crate::domain::definition::Role;
 use crate::error::AppError;
-use crate::services::auth::{self, Principal};
+use crate::services::staff::{self, NewStaff};
+use crate::services::{admin, auth};
 use crate::web::extract::{Form, Query};
-
-fn admin(v: &Viewer) -> Result<Principal, Option<PageError>> {
-    match &v.principal {
-        None => Err(None),
-        Some(p) if p.has(Role::Admin) => Ok(p.clone()),
-        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
-    }
-}
-
-macro_rules! admin_or_return {
-    ($v:expr) => {
-        match admin(&$v) {
-            Ok(p) => p,
-            Err(e) => return e.map_or_else(|| Ok($v.to_login()), Err),
-        }
-    };
-}
 
 pub struct UserLine {
     pub id: uuid::Uuid,
@@ -53,8 +37,8 @@ struct AdminPage {
     departments: Vec<(String, String)>,
     roles: Vec<(String, String)>,
     items: Vec<(String, i32, String, String)>,
-    failed: Vec<crate::repo::outbox::MailRow>,
-    outbox: Vec<(String, i64)>,
+    failed: Vec<crate::services::outbox::MailRow>,
+    outbox: Vec<(&'static str, i64)>,
     jobs: Vec<crate::services::job_runs::JobRun>,
     message: Option<String>,
     problems: Vec<String>,
@@ -76,59 +60,39 @@ fn role_label(lang: Lang, r: Role) -> String {
     }
 }
 
+/// The administration page, read in one hop (which also checks the session).
 async fn admin_page(
     state: &AppState,
-    v: &Viewer,
+    v: &mut Viewer,
     message: Option<String>,
     problems: Vec<String>,
 ) -> Result<AdminPage, PageError> {
+    let o = v.run(state, |conn, _, p| admin::overview(conn, p)).await?;
     let lang = v.lang;
     let me = v.principal.as_ref().map(|p| p.user_id);
-    let (users, departments, items, failed, outbox, jobs) = state
-        .run(move |conn, _| {
-            let users = crate::repo::users::list(conn, 200, 0)?
-                .into_iter()
-                .map(|u| {
-                    let roles = crate::repo::users::roles_of(conn, u.id)?;
-                    Ok(UserLine {
-                        roles: roles
-                            .iter()
-                            .map(|r| role_label(lang, *r))
-                            .collect::<Vec<_>>()
-                            .join("、"),
-                        id: u.id,
-                        is_me: Some(u.id) == me,
-                        username: u.username,
-                        name: u.display_name,
-                        kind: u.kind.as_str().to_owned(),
-                        department: u.department.unwrap_or_default(),
-                        active: u.active,
-                    })
-                })
-                .collect::<Result<Vec<_>, AppError>>()?;
-            let departments = super::work::department_names(conn, lang)?;
-            let items = crate::repo::items::all(conn)?
-                .into_iter()
-                .map(|i| {
-                    (
-                        i.code,
-                        i.version,
-                        i.digest[..12.min(i.digest.len())].to_owned(),
-                        i.loaded_at.format("%Y-%m-%d %H:%M").to_string(),
-                    )
-                })
-                .collect::<Vec<_>>();
-            let failed = crate::repo::outbox::list(conn, Some("failed"), None, None, 100)?;
-            let outbox = crate::repo::outbox::counts(conn)?;
-            let jobs = crate::services::job_runs::all(conn)?;
-            Ok((users, departments, items, failed, outbox, jobs))
+    let users = o
+        .users
+        .into_iter()
+        .map(|u| UserLine {
+            roles: u
+                .roles
+                .iter()
+                .map(|r| role_label(lang, *r))
+                .collect::<Vec<_>>()
+                .join("、"),
+            id: u.id,
+            is_me: Some(u.id) == me,
+            username: u.username,
+            name: u.display_name,
+            kind: u.kind.as_str().to_owned(),
+            department: u.department.unwrap_or_default(),
+            active: u.active,
         })
-        .await
-        .map_err(|e| PageError::from_app(v, e))?;
+        .collect();
     Ok(AdminPage {
         ui: v.ui(),
         users,
-        departments,
+        departments: super::department_names(o.departments, lang),
         roles: [
             Role::Clerk,
             Role::Reviewer,
@@ -140,10 +104,21 @@ async fn admin_page(
         .into_iter()
         .map(|r| (r.as_str().to_owned(), role_label(lang, r)))
         .collect(),
-        items,
-        failed,
-        outbox,
-        jobs,
+        items: o
+            .items
+            .into_iter()
+            .map(|i| {
+                (
+                    i.code,
+                    i.version,
+                    i.digest[..12.min(i.digest.len())].to_owned(),
+                    i.loaded_at.format("%Y-%m-%d %H:%M").to_string(),
+                )
+            })
+            .collect(),
+        failed: o.failed,
+        outbox: o.outbox.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
+        jobs: o.jobs,
         message,
         problems,
     })
@@ -151,9 +126,8 @@ async fn admin_page(
 
 /// The administration page.
 #[get("/admin")]
-pub async fn index(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
-    admin_or_return!(v);
-    let page = admin_page(&state, &v, None, Vec::new()).await?;
+pub async fn index(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResponse, PageError> {
+    let page = admin_page(&state, &mut v, None, Vec::new()).await?;
     v.render(StatusCode::OK, &page)
 }
 
@@ -161,11 +135,10 @@ pub async fn index(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse
 #[post("/admin/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let p = admin_or_return!(v);
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     v.check_csrf(&get("_csrf"))?;
     let roles: Vec<Role> = pairs
@@ -208,52 +181,38 @@ pub async fn create_user(
     if !problems.is_empty() {
         let page = admin_page(
             &state,
-            &v,
+            &mut v,
             Some(t("账号未创建：", "Not created:")),
             problems,
         )
         .await?;
         return v.render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    let result = state
-        .run(move |conn, ctx| {
-            let known = crate::repo::users::departments(conn)?
-                .iter()
-                .any(|d| d.code == department);
-            if !known {
-                return Err(AppError::one_invalid(
-                    "department",
-                    "unknown_department",
-                    "没有这个部门",
-                    "No such department",
-                ));
-            }
-            auth::create_user(
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            staff::create(
                 conn,
-                &auth::Registration {
+                p,
+                &NewStaff {
                     username: &username,
                     password: &password,
                     display_name: &name,
-                    kind: UserKind::Staff,
-                    email: Some(email.as_str()).filter(|e| !e.is_empty()),
-                    phone: None,
-                    credit_code: None,
-                    lang: Lang::Zh,
-                    department: Some(&department),
+                    department: &department,
                     roles: &roles,
+                    email: Some(email.as_str()).filter(|e| !e.is_empty()),
+                    lang: Lang::Zh,
                 },
-                Some(p.user_id),
                 ctx.now,
             )
         })
-        .await;
+        .await?;
     match result {
         Ok(_) => Ok(see_other("/admin#users")),
         Err(AppError::Validation(ps)) => {
             let problems = ps.iter().map(|p| p.message.get(lang).to_owned()).collect();
             let page = admin_page(
                 &state,
-                &v,
+                &mut v,
                 Some(t("账号未创建：", "Not created:")),
                 problems,
             )
@@ -263,7 +222,7 @@ pub async fn create_user(
         Err(AppError::Conflict { .. }) => {
             let page = admin_page(
                 &state,
-                &v,
+                &mut v,
                 Some(t("账号未创建：", "Not created:")),
                 vec![t("该用户名已被使用", "That user name is taken")],
             )
@@ -291,18 +250,17 @@ pub struct ActiveForm {
 #[post("/admin/users/{id}/active")]
 pub async fn set_active(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<uuid::Uuid>,
     form: Form<ActiveForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let p = admin_or_return!(v);
     v.check_csrf(&form.csrf)?;
     let (id, active) = (id.into_inner(), form.active);
-    state
-        .run(move |conn, ctx| crate::services::auth::set_active(conn, &p, id, active, ctx.now))
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+    v.run(&state, move |conn, ctx, p| {
+        auth::set_active(conn, p, id, active, ctx.now)
+    })
+    .await?;
     Ok(see_other("/admin#users"))
 }
 
@@ -310,17 +268,18 @@ pub async fn set_active(
 #[post("/admin/mail/{id}/retry")]
 pub async fn retry_mail(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<i64>,
     form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let p = admin_or_return!(v);
     v.check_csrf(&form.csrf)?;
     let id = id.into_inner();
-    match state
-        .run(move |conn, ctx| crate::services::notify::retry_mail(conn, p.user_id, id, ctx.now))
-        .await
+    match v
+        .attempt(&state, move |conn, ctx, p| {
+            crate::services::notify::retry_mail(conn, p, id, ctx.now)
+        })
+        .await?
     {
         Ok(_) | Err(AppError::Conflict { .. }) => Ok(see_other("/admin#mail")),
         Err(e) => Err(PageError::from_app(&v, e)),
@@ -337,16 +296,12 @@ struct AuditPage {
 
 /// Recompute every audit chain (auditors and admins).
 #[get("/admin/audit")]
-pub async fn audit(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
-    match &v.principal {
-        None => return Ok(v.to_login()),
-        Some(p) if p.has(Role::Admin) || p.has(Role::Auditor) => {}
-        Some(_) => return Err(PageError::from_app(&v, AppError::Forbidden)),
-    }
-    let result = state
-        .run(|conn, _| crate::services::audit::verify(conn))
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+pub async fn audit(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResponse, PageError> {
+    let result = v
+        .run(&state, |conn, _, p| {
+            crate::services::audit::verify_as(conn, p, None)
+        })
+        .await?;
     let detail = result
         .first_break
         .as_ref()
@@ -448,10 +403,10 @@ fn calendar_page(
 #[get("/admin/calendar")]
 pub async fn calendar(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<YearQuery>,
 ) -> Result<HttpResponse, PageError> {
-    admin_or_return!(v);
+    v.require(&state, Role::Admin).await?;
     let q = v.query(q)?;
     let year = q
         .year
@@ -480,12 +435,11 @@ pub struct NoticeForm {
 #[post("/admin/calendar/{year}")]
 pub async fn load_notice(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     year: web::Path<i32>,
     form: Form<NoticeForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let p = admin_or_return!(v);
     v.check_csrf(&form.csrf)?;
     let year = year.into_inner();
     let lines = |s: &str| {
@@ -502,8 +456,9 @@ pub async fn load_notice(
         workdays: lines(&form.workdays),
     };
     let st = state.clone();
-    let result = state
-        .run(move |conn, ctx| {
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            p.require(&[Role::Admin])?;
             crate::services::calendars::load_year(
                 conn,
                 &st.calendars,
@@ -516,7 +471,7 @@ pub async fn load_notice(
                 ctx.offset,
             )
         })
-        .await;
+        .await?;
     let lang = v.lang;
     match result {
         Ok(loaded) => {

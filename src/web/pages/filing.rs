@@ -6,7 +6,6 @@
 //! back with the fresh state and says so. Problems are shown next to their fields.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -18,12 +17,14 @@ use uuid::Uuid;
 use super::{PageError, Ui, Viewer, form_value, see_other};
 use crate::app::AppState;
 use crate::domain::Problem;
-use crate::domain::definition::{FieldType, Input, Lang, Requirement, Role, StateKind};
+use crate::domain::definition::{FieldType, Input, Lang, Requirement, Role};
+use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::auth::Principal;
-use crate::services::filings::{self, ActInput, FilingView, HistoryEntry};
+use crate::services::filings::{self, ActInput};
 use crate::services::items::Item;
 use crate::web::extract::{Form, Query};
+use crate::web::files;
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -234,24 +235,14 @@ struct FormPage {
     others: Vec<String>,
 }
 
-fn applicant(v: &Viewer) -> Result<Principal, Option<PageError>> {
-    match &v.principal {
-        None => Err(None),
-        Some(p) if p.has(Role::Applicant) => Ok(p.clone()),
-        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
-    }
-}
-
-/// The new-filing form of an item.
+/// The new-filing form of an item (applicants).
 #[get("/filings/new/{item}")]
 pub async fn new_form(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     code: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    if let Err(e) = applicant(&v) {
-        return e.map_or_else(|| Ok(v.to_login()), Err);
-    }
+    v.require(&state, Role::Applicant).await?;
     let item = state
         .items
         .latest(&code)
@@ -287,15 +278,11 @@ fn other_problems(problems: &[Problem], lang: Lang) -> Vec<String> {
 #[post("/filings/new/{item}")]
 pub async fn create(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     code: web::Path<String>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let p = match applicant(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
-    };
     v.check_csrf(&csrf_of(&pairs))?;
     let item = state
         .items
@@ -308,15 +295,15 @@ pub async fn create(
     // and Save again) means a new draft is wanted.
     let sent_key = form_value(&pairs, "_key").filter(|k| filings::is_idempotency_key(k));
     let create = |key: Option<String>| {
-        let (p, code, form, promises) = (p.clone(), code.clone(), form.clone(), promises.clone());
-        state.run(move |conn, ctx| {
-            filings::create(conn, ctx, &p, &code, form, promises, key.as_deref())
-        })
+        let (code, form, promises) = (code.clone(), form.clone(), promises.clone());
+        move |conn: &mut diesel::PgConnection, ctx: &crate::services::Ctx<'_>, p: &Principal| {
+            filings::create(conn, ctx, p, &code, form, promises, key.as_deref())
+        }
     };
-    let mut result = create(sent_key.clone()).await;
+    let mut result = v.attempt(&state, create(sent_key.clone())).await?;
     if matches!(&result, Err(AppError::Validation(ps)) if ps.iter().any(|p| p.code == "key_reused"))
     {
-        result = create(None).await;
+        result = v.attempt(&state, create(None)).await?;
     }
     match result {
         Ok(filings::Created::New(view) | filings::Created::Replayed(view)) => {
@@ -344,14 +331,15 @@ pub async fn create(
 #[get("/filings/{id}/edit")]
 pub async fn edit_form(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     let id = id.into_inner();
-    let (view, item, _) = load(&state, &v, p, id).await?;
+    let (view, item) = v
+        .run(&state, move |conn, ctx, p| {
+            filings::with_item(conn, ctx, p, id)
+        })
+        .await?;
     let form = view.form.as_object().cloned().unwrap_or_default();
     let promises = view.promises.as_object().cloned().unwrap_or_default();
     let page = FormPage {
@@ -371,14 +359,11 @@ pub async fn edit_form(
 #[post("/filings/{id}/edit")]
 pub async fn edit(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
     let version: i32 = pairs
@@ -386,24 +371,15 @@ pub async fn edit(
         .find(|(k, _)| k == "version")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(-1);
-    let (_, item, _) = load(&state, &v, p.clone(), id).await?;
-    let (mut form, mut promises) = form_json(&item, &pairs);
-    // A field left empty is removed from the filing.
-    for f in &item.def.fields {
-        form.entry(f.code.clone()).or_insert(Value::Null);
-    }
-    for m in item
-        .def
-        .materials
-        .iter()
-        .filter(|m| m.requirement == Requirement::Tolerable)
-    {
-        promises.entry(m.code.clone()).or_insert(Value::Null);
-    }
-    let (f2, p2) = (form.clone(), promises.clone());
-    let result = state
-        .run(move |conn, ctx| filings::edit(conn, ctx, &p, id, version, f2, p2))
-        .await;
+    // The form is typed by the item's fields, read in the same hop as the edit.
+    let (item, mut form, mut promises, result) = v
+        .run(&state, move |conn, ctx, p| {
+            let item = filings::item_of(conn, ctx, p, id)?;
+            let (form, promises) = edit_patch(&item, &pairs);
+            let result = filings::edit(conn, ctx, p, id, version, form.clone(), promises.clone());
+            Ok((item, form, promises, result))
+        })
+        .await?;
     match result {
         Ok(_) => Ok(see_other(&format!("/filings/{id}"))),
         Err(AppError::Validation(problems)) => {
@@ -427,59 +403,22 @@ pub async fn edit(
     }
 }
 
-/// What a manager may do with a filing's open tasks: give each to someone eligible.
-pub struct Assignable {
-    pub task: i64,
-    pub role: String,
-    pub claimed_by: Option<Uuid>,
-    pub staff: Vec<(Uuid, String)>,
-}
-
-async fn load(
-    state: &AppState,
-    v: &Viewer,
-    p: Principal,
-    id: Uuid,
-) -> Result<(FilingView, Arc<Item>, Vec<HistoryEntry>), PageError> {
-    load_all(state, v, p, id)
-        .await
-        .map(|(a, b, c, _)| (a, b, c))
-}
-
-async fn load_all(
-    state: &AppState,
-    v: &Viewer,
-    p: Principal,
-    id: Uuid,
-) -> Result<(FilingView, Arc<Item>, Vec<HistoryEntry>, Vec<Assignable>), PageError> {
-    state
-        .run(move |conn, ctx| {
-            let view = filings::get(conn, ctx, &p, id)?;
-            let row = crate::repo::filings::find(conn, id)?.ok_or(AppError::NotFound)?;
-            let item = ctx.items.by_id(conn, row.item_version_id)?;
-            let history = filings::history(conn, &p, id)?;
-            let mut assignable = Vec::new();
-            if p.has(Role::Manager) {
-                for t in &view.tasks {
-                    if p.department.as_deref() != Some(t.department.as_str()) {
-                        continue;
-                    }
-                    let staff = crate::repo::users::with_role_in(conn, t.role, &t.department)?
-                        .into_iter()
-                        .map(|u| (u.id, u.display_name))
-                        .collect();
-                    assignable.push(Assignable {
-                        task: t.id,
-                        role: t.role.as_str().to_owned(),
-                        claimed_by: t.claimed_by,
-                        staff,
-                    });
-                }
-            }
-            Ok((view, item, history, assignable))
-        })
-        .await
-        .map_err(|e| PageError::from_app(v, e))
+/// An edit as the service takes it: the form typed by the item's fields, and a field or a
+/// promise left empty removed from the filing (`null`).
+fn edit_patch(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut form, mut promises) = form_json(item, pairs);
+    for f in &item.def.fields {
+        form.entry(f.code.clone()).or_insert(Value::Null);
+    }
+    for m in item
+        .def
+        .materials
+        .iter()
+        .filter(|m| m.requirement == Requirement::Tolerable)
+    {
+        promises.entry(m.code.clone()).or_insert(Value::Null);
+    }
+    (form, promises)
 }
 
 pub struct Fact {
@@ -523,7 +462,7 @@ pub struct Moment {
 
 #[derive(Template)]
 #[template(path = "pages/filing.html", config = "config/askama.toml")]
-struct FilingPage {
+struct FilingPageHtml {
     ui: Ui,
     id: Uuid,
     title: String,
@@ -541,7 +480,7 @@ struct FilingPage {
     timeline: Vec<Moment>,
     /// A manager may extend the statutory limit by up to this many days now.
     extend_up_to: Option<u32>,
-    assignable: Vec<Assignable>,
+    assignable: Vec<filings::Assignable>,
     /// The applicant may rate the closed filing (好差评), or has rated it.
     rating: Option<RatingBox>,
 }
@@ -582,22 +521,21 @@ fn history_label(item: &Item, lang: Lang, action: &str) -> String {
     pick(lang, zh, en)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_page(
     v: &Viewer,
     offset: chrono::FixedOffset,
-    view: FilingView,
-    item: &Item,
-    history: Vec<HistoryEntry>,
-    assignable: Vec<Assignable>,
+    data: filings::FilingPage,
     message: Option<String>,
     problems: Vec<String>,
-) -> FilingPage {
+) -> FilingPageHtml {
     let lang = v.lang;
-    let p = v.principal.as_ref();
-    let is_owner = p.is_some_and(|p| p.user_id == view.applicant_id);
-    let state = item.def.state(&view.state.code);
-    let editable = is_owner && state.is_some_and(|s| s.applicant_edits);
+    let filings::FilingPage {
+        view,
+        item,
+        history,
+        assignable,
+    } = data;
+    let item = &*item;
     let form = view.form.as_object().cloned().unwrap_or_default();
     let promises = view.promises.as_object().cloned().unwrap_or_default();
     let facts = item
@@ -639,9 +577,6 @@ fn build_page(
                 .get(&m.code)
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let after_acceptance = promised.is_some()
-                && view.accepted_at.is_some()
-                && !state.is_some_and(|s| s.kind.is_final());
             MaterialLine {
                 code: m.code.clone(),
                 label: m.label.get(lang).to_owned(),
@@ -656,11 +591,11 @@ fn build_page(
                             f.id,
                             f.file_name.clone(),
                             format!("{:.1} KB", f.size_bytes as f64 / 1024.0),
-                            crate::web::api::materials::previewable(&f.content_type),
+                            crate::web::files::previewable(&f.content_type),
                         )
                     })
                     .collect(),
-                may_upload: editable || (is_owner && after_acceptance),
+                may_upload: view.may.upload.contains(&m.code),
                 promised,
             }
         })
@@ -754,33 +689,9 @@ fn build_page(
             what: history_label(item, lang, &h.action),
         })
         .collect();
-    let s = &view.clocks.statutory;
-    let extend_up_to = p
-        .filter(|p| {
-            p.has(Role::Manager)
-                && p.department
-                    .as_deref()
-                    .is_some_and(|d| d == item.def.department || d == view.department)
-        })
-        .filter(|_| {
-            matches!(
-                s.phase,
-                crate::domain::legal_time::Phase::Running
-                    | crate::domain::legal_time::Phase::Suspended
-            )
-        })
-        .map(|_| {
-            item.def
-                .limits
-                .max_extension_days
-                .saturating_sub(s.extended)
-        })
-        .filter(|d| *d > 0);
-    let rating =
-        (is_owner && view.state.kind.is_final() && view.state.kind != StateKind::Withdrawn)
-            .then_some(RatingBox { given: view.rating });
-    FilingPage {
-        extend_up_to,
+    let rating = view.may.rate.then_some(RatingBox { given: view.rating });
+    FilingPageHtml {
+        extend_up_to: view.may.extend_up_to,
         assignable,
         rating,
         ui: v.ui(),
@@ -802,7 +713,7 @@ fn build_page(
         facts,
         materials,
         actions,
-        may_edit: editable && view.state.kind != StateKind::Approved,
+        may_edit: view.may.edit,
         timeline,
     }
 }
@@ -810,24 +721,16 @@ fn build_page(
 /// The filing page again, fresh, with what went wrong.
 async fn again(
     state: &AppState,
-    v: &Viewer,
-    p: Principal,
+    v: &mut Viewer,
     id: Uuid,
     status: StatusCode,
     message: Option<String>,
     problems: Vec<String>,
 ) -> Result<HttpResponse, PageError> {
-    let (view, item, history, assignable) = load_all(state, v, p, id).await?;
-    let page = build_page(
-        v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
-        message,
-        problems,
-    );
+    let data = v
+        .run(state, move |conn, ctx, p| filings::page(conn, ctx, p, id))
+        .await?;
+    let page = build_page(v, state.offset, data, message, problems);
     v.render(status, &page)
 }
 
@@ -840,26 +743,20 @@ pub struct PageFlags {
 #[get("/filings/{id}")]
 pub async fn show(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<Uuid>,
     flags: Query<PageFlags>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
-    let (view, item, history, assignable) = load_all(&state, &v, p, id.into_inner()).await?;
     let message = v.query(flags)?.changed.map(|_| changed_message(v.lang));
-    let page = build_page(
-        &v,
-        state.offset,
-        view,
-        &item,
-        history,
-        assignable,
+    again(
+        &state,
+        &mut v,
+        id.into_inner(),
+        StatusCode::OK,
         message,
         Vec::new(),
-    );
-    v.render(StatusCode::OK, &page)
+    )
+    .await
 }
 
 fn changed_message(lang: Lang) -> String {
@@ -874,14 +771,11 @@ fn changed_message(lang: Lang) -> String {
 #[post("/filings/{id}/actions/{action}")]
 pub async fn act(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     path: web::Path<(Uuid, String)>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     v.check_csrf(&csrf_of(&pairs))?;
     let (id, action) = path.into_inner();
     let get = |k: &str| form_value(&pairs, k);
@@ -889,11 +783,7 @@ pub async fn act(
     let input = ActInput {
         reason: get("reason"),
         opinion: get("opinion"),
-        verdict: match get("verdict").as_deref() {
-            Some("approve") => Some(crate::domain::engine::Verdict::Approve),
-            Some("refuse") => Some(crate::domain::engine::Verdict::Refuse),
-            _ => None,
-        },
+        verdict: get("verdict").and_then(|v| Verdict::ALL.into_iter().find(|x| x.as_str() == v)),
         notice_items: get("notice_items")
             .map(|t| {
                 t.lines()
@@ -905,14 +795,14 @@ pub async fn act(
             .unwrap_or_default(),
         objection: get("objection"),
     };
-    let who = p.clone();
-    let result = state
-        .run(move |conn, ctx| filings::act(conn, ctx, &who, id, &action, version, &input))
-        .await;
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::act(conn, ctx, p, id, &action, version, &input)
+        })
+        .await?;
     after_post(
         &state,
-        &v,
-        p,
+        &mut v,
         id,
         result,
         (
@@ -929,8 +819,7 @@ pub async fn act(
 /// or, on a conflict (409), `conflict` or else that the filing changed meanwhile.
 async fn after_post<T>(
     state: &AppState,
-    v: &Viewer,
-    p: Principal,
+    v: &mut Viewer,
     id: Uuid,
     result: Result<T, AppError>,
     refused: (&str, &str),
@@ -953,30 +842,30 @@ async fn after_post<T>(
         ),
         Err(e) => return Err(PageError::from_app(v, e)),
     };
-    again(state, v, p, id, status, Some(message), problems).await
+    again(state, v, id, status, Some(message), problems).await
 }
 
 /// Upload a file for a material from the filing page.
 #[post("/filings/{id}/materials/{material}")]
 pub async fn upload(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     path: web::Path<(Uuid, String)>,
     q: Query<BTreeMap<String, String>>,
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, PageError> {
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     // A multipart body is not read before the token is checked: the token travels in the URL.
     let q = v.query(q)?;
     v.check_csrf(q.get("_csrf").map(String::as_str).unwrap_or(""))?;
+    let Some(session) = v.session.clone() else {
+        return Ok(v.to_login());
+    };
     let (id, material) = path.into_inner();
-    let result =
-        crate::web::api::materials::store(&state, p.clone(), id, material, &req, payload).await;
+    let result = files::store(&state, session, id, material, &req, payload).await;
     let (status, problems) = match result {
         Ok(_) => return Ok(see_other(&format!("/filings/{id}#materials"))),
+        Err(AppError::Unauthenticated) => return Ok(v.to_login()),
         Err(AppError::PayloadTooLarge(t)) | Err(AppError::UnsupportedMediaType(t)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             vec![t.get(v.lang).to_owned()],
@@ -991,7 +880,7 @@ pub async fn upload(
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
     let msg = Some(pick(v.lang, "文件未能上传：", "The file was not uploaded:"));
-    again(&state, &v, p, id, status, msg, problems).await
+    again(&state, &mut v, id, status, msg, problems).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -1005,21 +894,19 @@ pub struct DownloadQuery {
 #[get("/filings/{id}/materials/{material_id}")]
 pub async fn download(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     path: web::Path<(Uuid, Uuid)>,
     q: Query<DownloadQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     let preview = v.query(q)?.preview.is_some();
     let (id, material_id) = path.into_inner();
-    let m = state
-        .run(move |conn, _| filings::material_for_download(conn, &p, id, material_id))
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
-    crate::web::api::materials::send_file(&state, m, &req, preview)
+    let m = v
+        .run(&state, move |conn, _, p| {
+            filings::material_for_download(conn, p, id, material_id)
+        })
+        .await?;
+    files::send(&state, m, &req, preview)
         .await
         .map_err(|e| PageError::from_app(&v, e))
 }
@@ -1028,28 +915,25 @@ pub async fn download(
 #[post("/filings/{id}/extend")]
 pub async fn extend(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let version: i32 = get("version").parse().unwrap_or(-1);
     let days: u32 = get("days").parse().unwrap_or(0);
     let reason = get("reason");
-    let who = p.clone();
-    let result = state
-        .run(move |conn, ctx| filings::extend(conn, ctx, &who, id, version, days, &reason))
-        .await;
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::extend(conn, ctx, p, id, version, days, &reason)
+        })
+        .await?;
     after_post(
         &state,
-        &v,
-        p,
+        &mut v,
         id,
         result,
         ("未延期：", "Not extended:"),
@@ -1062,27 +946,24 @@ pub async fn extend(
 #[post("/filings/{id}/rating")]
 pub async fn rate(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
     let pairs = v.form(pairs)?;
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     v.check_csrf(&csrf_of(&pairs))?;
     let id = id.into_inner();
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let score: i16 = get("score").parse().unwrap_or(0);
     let comment = Some(get("comment")).filter(|c| !c.is_empty());
-    let who = p.clone();
-    let result = state
-        .run(move |conn, ctx| filings::rate(conn, ctx, &who, id, score, comment.as_deref()))
-        .await;
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::rate(conn, ctx, p, id, score, comment.as_deref())
+        })
+        .await?;
     after_post(
         &state,
-        &v,
-        p,
+        &mut v,
         id,
         result,
         ("评价未提交：", "Not rated:"),

@@ -13,31 +13,37 @@ pub mod filing;
 pub mod public;
 pub mod work;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
+use diesel::PgConnection;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::domain::definition::{Requirement, Role};
 use crate::domain::{Lang, Text};
 use crate::error::AppError;
-use crate::services::auth::{self, Principal};
+use crate::services::Ctx;
+use crate::services::auth::{self, Principal, Token};
 
 pub const SESSION_COOKIE: &str = "permits_session";
 pub const LANG_COOKIE: &str = "permits_lang";
 pub const CSRF_COOKIE: &str = "permits_csrf";
 
 /// Who is looking, in which language, and the CSRF token their forms carry.
+///
+/// The extractor reads only the request: the session cookie is checked inside the page's use
+/// case, on its connection ([`Viewer::run`], [`Viewer::run_public`]), so a page costs one trip
+/// to the pool, and a form's POST and the page it leads to two. `principal` is known once that
+/// has run.
 pub struct Viewer {
     pub lang: Lang,
+    /// The signed-in person, once a use case has checked the session.
     pub principal: Option<Principal>,
-    pub session: Option<String>,
+    /// The session cookie as presented (not yet checked).
+    pub session: Option<Token>,
     pub csrf: String,
     /// A fresh anonymous CSRF token to set as a cookie with the response.
     new_csrf: Option<String>,
@@ -70,66 +76,156 @@ fn lang_from(req: &HttpRequest) -> Lang {
 
 impl FromRequest for Viewer {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(AppError::Internal(anyhow::anyhow!(
+                "app state missing"
+            ))));
+        };
         let session = req
             .cookie(SESSION_COOKIE)
-            .map(|c| c.value().to_owned())
-            .filter(|t| !t.is_empty() && t.len() <= 200);
+            .and_then(|c| Token::presented(c.value()));
         let anon_csrf = req
             .cookie(CSRF_COOKIE)
             .map(|c| c.value().to_owned())
             .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()));
-        let lang = lang_from(req);
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "/".into());
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("app state missing")))?;
-            let principal = match session.clone() {
-                Some(t) => {
-                    state
-                        .run(move |conn, ctx| match auth::principal(conn, &t, ctx.now) {
-                            Ok(p) => Ok(Some(p)),
-                            Err(AppError::Unauthenticated) => Ok(None),
-                            Err(e) => Err(e),
-                        })
-                        .await?
-                }
-                None => None,
-            };
-            let session = session.filter(|_| principal.is_some());
-            let (csrf, new_csrf) = match (&session, anon_csrf) {
-                (Some(t), _) => (session_csrf(t), None),
-                (None, Some(c)) => (c, None),
-                (None, None) => {
-                    let c = random_token();
-                    (c.clone(), Some(c))
-                }
-            };
-            Ok(Viewer {
-                lang,
-                principal,
-                session,
-                csrf,
-                new_csrf,
-                path,
-                authority: Text {
-                    zh: state.settings.authority.name_zh.clone(),
-                    en: state.settings.authority.name_en.clone(),
-                },
-                secure: state.settings.server.secure_cookies,
-            })
-        })
+        // Forms of a session carry a token derived from it (the cookie is HttpOnly: another
+        // site can read neither); before sign-in, a random one also set as a cookie (double
+        // submit). A stale session cookie still derives its token: the form it rendered and
+        // the POST it sends agree, and the use case then finds the session ended.
+        let (csrf, new_csrf) = match (&session, anon_csrf) {
+            (Some(t), _) => (session_csrf(t), None),
+            (None, Some(c)) => (c, None),
+            (None, None) => {
+                let c = random_token();
+                (c.clone(), Some(c))
+            }
+        };
+        std::future::ready(Ok(Viewer {
+            lang: lang_from(req),
+            principal: None,
+            session,
+            csrf,
+            new_csrf,
+            path: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "/".into()),
+            authority: Text {
+                zh: state.settings.authority.name_zh.clone(),
+                en: state.settings.authority.name_en.clone(),
+            },
+            secure: state.settings.server.secure_cookies,
+        }))
     }
 }
 
 impl Viewer {
+    /// Run a page's use case for the signed-in viewer: the session is checked on the use
+    /// case's connection, in the same hop. The use case's own result comes back as it is (a
+    /// form's page shows its problems); not signed in (no session, or one that ended) is the
+    /// sign-in page, coming back here.
+    pub async fn attempt<T, F>(
+        &mut self,
+        state: &AppState,
+        f: F,
+    ) -> Result<Result<T, AppError>, PageError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, &Principal) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(token) = self.session.clone() else {
+            return Err(PageError::to_login(self));
+        };
+        let ran = state
+            .run_as(token, move |conn, ctx, p| Ok((p.clone(), f(conn, ctx, p))))
+            .await;
+        match ran {
+            Ok((p, result)) => {
+                self.principal = Some(p);
+                Ok(result)
+            }
+            Err(AppError::Unauthenticated) => Err(PageError::to_login(self)),
+            Err(e) => Err(PageError::from_app(self, e)),
+        }
+    }
+
+    /// [`Viewer::attempt`], with the use case's failure shown as a page.
+    pub async fn run<T, F>(&mut self, state: &AppState, f: F) -> Result<T, PageError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, &Principal) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.attempt(state, f)
+            .await?
+            .map_err(|e| PageError::from_app(self, e))
+    }
+
+    /// Run a use case of a page anyone may see, identifying the viewer (if signed in) in the
+    /// same hop; a session that ended is simply no one.
+    pub async fn run_public<T, F>(&mut self, state: &AppState, f: F) -> Result<T, PageError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, Option<&Principal>) -> Result<T, AppError>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let token = self.session.clone();
+        let ran = state
+            .run(move |conn, ctx| {
+                let p = match token {
+                    Some(t) => match auth::principal(conn, &t, ctx.now) {
+                        Ok(p) => Some(p),
+                        Err(AppError::Unauthenticated) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                let result = f(conn, ctx, p.as_ref());
+                Ok((p, result))
+            })
+            .await;
+        match ran {
+            Ok((p, result)) => {
+                self.principal = p;
+                result.map_err(|e| PageError::from_app(self, e))
+            }
+            Err(e) => Err(PageError::from_app(self, e)),
+        }
+    }
+
+    /// The signed-in viewer, who must hold one of `roles` (a page that needs nothing else from
+    /// the database); 403 as a page otherwise.
+    pub async fn require_any(
+        &mut self,
+        state: &AppState,
+        roles: &[Role],
+    ) -> Result<Principal, PageError> {
+        let p = self.run(state, |_, _, p| Ok(p.clone())).await?;
+        if roles.iter().any(|r| p.has(*r)) {
+            Ok(p)
+        } else {
+            Err(PageError::from_app(self, AppError::Forbidden))
+        }
+    }
+
+    /// [`Viewer::require_any`] with one role.
+    pub async fn require(&mut self, state: &AppState, role: Role) -> Result<Principal, PageError> {
+        self.require_any(state, &[role]).await
+    }
+
+    /// Who is looking, for a page that needs nothing else from the database: no trip to the
+    /// pool without a session cookie.
+    pub async fn identify(&mut self, state: &AppState) -> Result<(), PageError> {
+        if self.session.is_none() {
+            return Ok(());
+        }
+        self.run_public(state, |_, _, _| Ok(())).await
+    }
+
     /// The posted form, or a page that says which field is wrong.
     pub fn form<T>(&self, f: crate::web::extract::Form<T>) -> Result<T, PageError> {
         f.into_inner().map_err(|e| PageError::from_app(self, e))
@@ -209,11 +305,32 @@ impl Viewer {
 
     /// Send the viewer to the sign-in page, coming back here afterwards.
     pub fn to_login(&self) -> HttpResponse {
-        see_other(&format!(
+        see_other(&self.login_path())
+    }
+
+    fn login_path(&self) -> String {
+        format!(
             "/login?next={}",
             url::form_urlencoded::byte_serialize(self.path.as_bytes()).collect::<String>()
-        ))
+        )
     }
+}
+
+/// Departments as (code, name in the viewer's language).
+pub fn department_names(
+    departments: Vec<crate::services::staff::Department>,
+    lang: Lang,
+) -> Vec<(String, String)> {
+    departments
+        .into_iter()
+        .map(|d| {
+            let name = match lang {
+                Lang::Zh => d.name_zh,
+                Lang::En => d.name_en,
+            };
+            (d.code, name)
+        })
+        .collect()
 }
 
 /// A field of a posted form, trimmed; `None` when absent or empty.
@@ -313,14 +430,26 @@ struct ErrorPage<'a> {
     detail: &'a str,
 }
 
-/// An error shown as a page that says what happened and what to do, in the viewer's language.
+/// An error shown as a page that says what happened and what to do, in the viewer's language;
+/// or, for a viewer who must sign in first, the way to the sign-in page.
 #[derive(Debug)]
 pub struct PageError {
     status: StatusCode,
     html: String,
+    /// Where a 303 sends the viewer instead of a page.
+    location: Option<String>,
 }
 
 impl PageError {
+    /// The sign-in page, coming back to where the viewer was.
+    pub fn to_login(v: &Viewer) -> PageError {
+        PageError {
+            status: StatusCode::SEE_OTHER,
+            html: String::new(),
+            location: Some(v.login_path()),
+        }
+    }
+
     pub fn new(v: &Viewer, status: StatusCode, title: Text, detail: Text) -> PageError {
         let ui = v.ui();
         let page = ErrorPage {
@@ -333,6 +462,7 @@ impl PageError {
             html: page
                 .render()
                 .unwrap_or_else(|_| "<!DOCTYPE html><title>Error</title><p>Error</p>".into()),
+            location: None,
         }
     }
 
@@ -440,6 +570,9 @@ impl actix_web::ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Some(to) = &self.location {
+            return see_other(to);
+        }
         HttpResponse::build(self.status)
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -40,7 +40,8 @@ struct Index {
 
 /// The catalogue of items.
 #[get("/")]
-pub async fn index(state: web::Data<AppState>, v: Viewer) -> Result<HttpResponse, PageError> {
+pub async fn index(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResponse, PageError> {
+    v.identify(&state).await?;
     let items = state.items.all_latest();
     let lines = items
         .iter()
@@ -134,23 +135,22 @@ struct ItemPage<'a> {
 #[get("/items/{code}")]
 pub async fn item(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     code: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let code = code.into_inner();
-    let found = state
-        .run(move |conn, ctx| {
+    let found = v
+        .run_public(&state, move |conn, ctx, _| {
             let item = ctx
                 .items
                 .latest(&code)
                 .ok_or(crate::error::AppError::NotFound)?;
-            let dept = crate::repo::users::departments(conn)?
+            let dept = crate::services::staff::departments(conn)?
                 .into_iter()
                 .find(|d| d.code == item.def.department);
             Ok((item, dept))
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+        .await?;
     let (item, dept) = found;
     let department = dept
         .map(|d| match v.lang {
@@ -224,10 +224,11 @@ fn weekday(lang: Lang, d: NaiveDate) -> &'static str {
 #[get("/calculator")]
 pub async fn calculator(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<CalcQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = v.query(q)?;
+    v.identify(&state).await?;
     let ui = v.ui();
     let submitted = q.from.is_some() || q.days.is_some();
     let from_raw = q.from.unwrap_or_default();

@@ -13,18 +13,9 @@ use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::definition::Role;
 use crate::error::AppError;
-use crate::services::auth::Principal;
 use crate::services::queues::{self, Scope};
-use crate::services::reports;
+use crate::services::{reports, staff};
 use crate::web::extract::{Form, Query};
-
-fn staff(v: &Viewer) -> Result<Principal, Option<PageError>> {
-    match &v.principal {
-        None => Err(None),
-        Some(p) if p.works_filings() => Ok(p.clone()),
-        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
-    }
-}
 
 pub struct QueueLine {
     pub task: i64,
@@ -83,13 +74,9 @@ fn colour(
 #[get("/queue")]
 pub async fn queue(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<QueueQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let p = match staff(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
-    };
     let q = v.query(q)?;
     let (scope, scope_name) = match q.scope.as_deref() {
         Some("mine") => (Scope::Mine, "mine"),
@@ -98,13 +85,13 @@ pub async fn queue(
     };
     let item = q.item.filter(|i| state.items.latest(i).is_some());
     let lang = v.lang;
-    let me = p.user_id;
     let filter = item.clone();
     let per = q.per.unwrap_or(100).clamp(1, 1000);
-    let lines = state
-        .run(move |conn, ctx| {
+    let lines = v
+        .run(&state, move |conn, ctx, p| {
             let today = ctx.today();
-            let rows = queues::urgent(conn, &p, scope, filter.as_deref(), per)?;
+            let me = p.user_id;
+            let rows = queues::urgent(conn, p, scope, filter.as_deref(), per)?;
             let mut out = Vec::with_capacity(rows.len());
             for t in rows {
                 let it = ctx.items.by_id(conn, t.item_version_id)?;
@@ -134,8 +121,7 @@ pub async fn queue(
             }
             Ok(out)
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+        .await?;
     let items = state
         .items
         .all_latest()
@@ -170,19 +156,16 @@ pub struct CsrfForm {
 #[post("/queue/claim-next")]
 pub async fn claim_next(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     form: Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let p = match staff(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
-    };
     v.check_csrf(&form.csrf)?;
-    let claimed = state
-        .run(move |conn, ctx| queues::claim_next(conn, &p, None, ctx.now))
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+    let claimed = v
+        .run(&state, move |conn, ctx, p| {
+            queues::claim_next(conn, p, None, ctx.now)
+        })
+        .await?;
     Ok(match claimed {
         Some(t) => see_other(&format!("/filings/{}", t.filing_id)),
         None => see_other("/queue?empty=1"),
@@ -200,43 +183,30 @@ pub struct TaskForm {
 #[post("/tasks/{id}/{what}")]
 pub async fn task(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     path: web::Path<(i64, String)>,
     form: Form<TaskForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = v.form(form)?;
-    let Some(p) = v.principal.clone() else {
-        return Ok(v.to_login());
-    };
     v.check_csrf(&form.csrf)?;
     let (id, what) = path.into_inner();
     let to = form.user_id;
-    let result = match what.as_str() {
-        "assign" => match to {
-            Some(to) => {
-                state
-                    .run(move |conn, ctx| queues::assign(conn, &p, id, to, ctx.now))
-                    .await
-            }
-            None => Err(AppError::one_invalid(
-                "user_id",
-                "required",
-                "请选择人员",
-                "Choose someone",
-            )),
-        },
-        "claim" => {
-            state
-                .run(move |conn, ctx| queues::claim(conn, &p, id, ctx.now))
-                .await
-        }
-        "release" => {
-            state
-                .run(move |conn, ctx| queues::release(conn, &p, id, ctx.now))
-                .await
-        }
-        _ => Err(AppError::NotFound),
-    };
+    let result = v
+        .attempt(&state, move |conn, ctx, p| match what.as_str() {
+            "assign" => match to {
+                Some(to) => queues::assign(conn, p, id, to, ctx.now),
+                None => Err(AppError::one_invalid(
+                    "user_id",
+                    "required",
+                    "请选择人员",
+                    "Choose someone",
+                )),
+            },
+            "claim" => queues::claim(conn, p, id, ctx.now),
+            "release" => queues::release(conn, p, id, ctx.now),
+            _ => Err(AppError::NotFound),
+        })
+        .await?;
     match result {
         Ok(t) => Ok(see_other(&format!("/filings/{}", t.filing_id))),
         Err(AppError::Conflict { .. }) => Ok(see_other("/queue?scope=all")),
@@ -414,32 +384,7 @@ fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
 }
 
 /// Who may see the dashboard: managers (their department), admins and auditors (every one).
-fn overseer(v: &Viewer) -> Result<Principal, Option<PageError>> {
-    match &v.principal {
-        None => Err(None),
-        Some(p) if p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor) => {
-            Ok(p.clone())
-        }
-        Some(_) => Err(Some(PageError::from_app(v, AppError::Forbidden))),
-    }
-}
-
-/// Every department as (code, name in the viewer's language).
-pub(super) fn department_names(
-    conn: &mut diesel::PgConnection,
-    lang: Lang,
-) -> Result<Vec<(String, String)>, AppError> {
-    Ok(crate::repo::users::departments(conn)?
-        .into_iter()
-        .map(|d| {
-            let name = match lang {
-                Lang::Zh => d.name_zh,
-                Lang::En => d.name_en,
-            };
-            (d.code, name)
-        })
-        .collect())
-}
+const OVERSEERS: [Role; 3] = [Role::Manager, Role::Admin, Role::Auditor];
 
 /// The name of `code` in a (code, name) list, or the code itself.
 fn name_in(list: &[(String, String)], code: &str) -> String {
@@ -467,29 +412,26 @@ fn query_string(pairs: &[(&str, &str)]) -> String {
 #[get("/dashboard")]
 pub async fn dashboard(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let p = match overseer(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
-    };
     let q = v.query(q)?;
     let lang = v.lang;
-    let ui = v.ui();
     let today = state.today();
-    let Period { from, to, problems } = period(&ui, &q, today);
-    // A manager sees their own department whatever is asked; others choose or see all.
-    let asked = if p.has(Role::Admin) || p.has(Role::Auditor) {
-        q.department.filter(|d| !d.is_empty())
-    } else {
-        p.department.clone()
-    };
+    let Period { from, to, problems } = period(&v.ui(), &q, today);
+    let wanted = q.department.clone().filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
-    let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
-    let department = asked.clone();
-    let (report, months, by_dept, due, workload, departments) = state
-        .run(move |conn, ctx| {
+    let (asked, chooses, report, months, by_dept, due, workload, departments) = v
+        .run(&state, move |conn, ctx, p| {
+            p.require(&OVERSEERS)?;
+            // A manager sees their own department whatever is asked; others choose or see all.
+            let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
+            let asked = if chooses {
+                wanted
+            } else {
+                p.department.clone()
+            };
+            let department = asked.clone();
             let today = ctx.today();
             let query = |group_by| reports::SlaQuery {
                 from,
@@ -499,20 +441,30 @@ pub async fn dashboard(
                 department: department.clone(),
                 soon_days: 3,
             };
-            use crate::repo::reports::GroupBy;
-            let report = reports::sla(conn, &p, query(GroupBy::Item), today, &owners)?;
-            let months = reports::sla(conn, &p, query(GroupBy::Month), today, &owners)?;
-            let by_dept = reports::sla(conn, &p, query(GroupBy::Department), today, &owners)?;
+            use reports::GroupBy;
+            let report = reports::sla(conn, p, query(GroupBy::Item), today, &owners)?;
+            let months = reports::sla(conn, p, query(GroupBy::Month), today, &owners)?;
+            let by_dept = reports::sla(conn, p, query(GroupBy::Department), today, &owners)?;
             let until = today
                 .checked_add_days(chrono::Days::new(3))
                 .unwrap_or(today);
-            let due = reports::due(conn, &p, department.clone(), until, 50, &owners)?;
-            let workload = reports::workload(conn, &p, department.clone())?;
-            let departments = department_names(conn, lang)?;
-            Ok((report, months, by_dept, due, workload, departments))
+            let due = reports::due(conn, p, department.clone(), until, 50, &owners)?;
+            let workload = reports::workload(conn, p, department.clone())?;
+            let departments = staff::departments(conn)?;
+            Ok((
+                asked,
+                chooses,
+                report,
+                months,
+                by_dept,
+                due,
+                workload,
+                departments,
+            ))
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+        .await?;
+    let ui = v.ui();
+    let departments = super::department_names(departments, lang);
     let items: std::collections::BTreeMap<String, String> = state
         .items
         .all_latest()
@@ -726,7 +678,7 @@ fn due_line(
     state: &AppState,
     item_name: &impl Fn(&str) -> String,
     dept_name: &impl Fn(&str) -> String,
-    d: crate::repo::reports::DueRow,
+    d: reports::DueRow,
 ) -> DueLine {
     let (c, label) = colour(lang, today, Some(d.statutory_due_on), None);
     let step = state
@@ -775,16 +727,11 @@ const DRILL_LINES: i64 = 500;
 #[get("/dashboard/filings")]
 pub async fn drill(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<DrillQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let p = match overseer(&v) {
-        Ok(p) => p,
-        Err(e) => return e.map_or_else(|| Ok(v.to_login()), Err),
-    };
     let q = v.query(q)?;
     let lang = v.lang;
-    let ui = v.ui();
     let (window, window_name) = match q.due.as_deref() {
         Some("soon") => (reports::DueWindow::Soon, "soon"),
         Some("open") => (reports::DueWindow::Open, "open"),
@@ -794,18 +741,19 @@ pub async fn drill(
         .item
         .filter(|i| state.items.latest(i).is_some())
         .unwrap_or_default();
-    let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
     // A manager asking for another department is refused (scope), not silently redirected.
     let department = q.department.filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
     let (wanted_item, wanted_dept) = (item.clone(), department.clone());
-    let (rows, total, departments) = state
-        .run(move |conn, ctx| {
+    let (chooses, rows, total, departments) = v
+        .run(&state, move |conn, ctx, p| {
+            p.require(&OVERSEERS)?;
+            let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
             let today = ctx.today();
             let item = Some(wanted_item.as_str()).filter(|i| !i.is_empty());
             let (rows, total) = reports::drill(
                 conn,
-                &p,
+                p,
                 wanted_dept,
                 item,
                 window,
@@ -814,10 +762,11 @@ pub async fn drill(
                 DRILL_LINES,
                 &owners,
             )?;
-            Ok((rows, total, department_names(conn, lang)?))
+            Ok((chooses, rows, total, staff::departments(conn)?))
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+        .await?;
+    let ui = v.ui();
+    let departments = super::department_names(departments, lang);
     let today = state.today();
     let items: Vec<(String, String)> = state
         .items
@@ -865,13 +814,9 @@ pub async fn drill(
 #[get("/dashboard/sla.csv")]
 pub async fn sla_csv(
     state: web::Data<AppState>,
-    v: Viewer,
+    mut v: Viewer,
     q: Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let p = match &v.principal {
-        None => return Ok(v.to_login()),
-        Some(p) => p.clone(),
-    };
     let q = v.query(q)?;
     let ui = v.ui();
     let Period { from, to, problems } = period(&ui, &q, state.today());
@@ -897,16 +842,16 @@ pub async fn sla_csv(
     }
     let department = q.department.filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
-    let body = state
-        .run(move |conn, ctx| {
+    let body = v
+        .run(&state, move |conn, ctx, p| {
             let today = ctx.today();
             let report = reports::sla(
                 conn,
-                &p,
+                p,
                 reports::SlaQuery {
                     from,
                     to,
-                    group_by: crate::repo::reports::GroupBy::Item,
+                    group_by: reports::GroupBy::Item,
                     item: None,
                     department,
                     soon_days: 3,
@@ -916,8 +861,7 @@ pub async fn sla_csv(
             )?;
             reports::to_csv(&report)
         })
-        .await
-        .map_err(|e| PageError::from_app(&v, e))?;
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -1,0 +1,286 @@
+//! Filings: drafts, edits, materials and actions. Each public function is one use case and one
+//! transaction.
+//!
+//! Policy (DESIGN principle 2): an action reads the filing with its facts, checks the version
+//! the caller saw, asks the pure engine, builds the action's writes as one value (an
+//! `ActionPlan`: the new state, the clock events, the tasks, the audit entry, the letter, the
+//! deadlines) and hands it to `repo::actions::write_action`, which writes all of it or none of
+//! it. A filing the caller may not see is reported as not found, so other applicants' filings
+//! do not leak. What a caller may do with a filing is computed by the same rules that enforce it
+//! ([`rules`]) and shown on the filing ([`FilingView`]), so no page re-derives them.
+
+mod act;
+mod create;
+mod edit;
+mod extend;
+mod facts;
+mod history;
+mod materials;
+mod page;
+mod plan;
+mod rate;
+mod rules;
+mod views;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::Ctx;
+use super::auth::Principal;
+use super::items::Item;
+use crate::domain::Problem;
+use crate::domain::definition::{Role, State, StateKind};
+use crate::domain::engine::Actor;
+use crate::error::AppError;
+use crate::repo::filings::{self as repo, FilingRow};
+
+pub use act::{ActInput, act};
+pub use create::{Created, create, is_idempotency_key};
+pub use edit::edit;
+pub use extend::extend;
+pub use history::{HistoryEntry, history};
+pub use materials::{
+    Added, Upload, UploadPolicy, add_material, material_for_download, remove_material,
+    upload_policy,
+};
+pub use page::{Assignable, FilingPage, page};
+pub use rate::rate;
+pub use views::{
+    ActionView, FilingSummary, FilingView, MaterialView, ReviewView, StateView, TaskBrief,
+};
+
+fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// May `p` see this filing? Drafts are the applicant's alone; staff see their department's
+/// filings and those their department worked on; admins and auditors see all.
+pub fn can_see(conn: &mut PgConnection, p: &Principal, f: &FilingRow) -> Result<bool, AppError> {
+    if f.applicant_id == p.user_id {
+        return Ok(true);
+    }
+    if f.state_kind == StateKind::Draft {
+        return Ok(false);
+    }
+    if p.has(Role::Admin) || p.has(Role::Auditor) {
+        return Ok(true);
+    }
+    match &p.department {
+        Some(d) if p.works_filings() => {
+            Ok(f.department == *d || repo::department_touched(conn, f.id, d)?)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The filing, if the caller may see it; not found otherwise (whether or not it exists).
+fn find_visible(conn: &mut PgConnection, p: &Principal, id: Uuid) -> Result<FilingRow, AppError> {
+    let row = repo::find(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    Ok(row)
+}
+
+/// Lock a filing the caller may see, or 404.
+fn lock_visible(conn: &mut PgConnection, p: &Principal, id: Uuid) -> Result<FilingRow, AppError> {
+    let row = repo::lock(conn, id)?.ok_or_else(not_found)?;
+    if !can_see(conn, p, &row)? {
+        return Err(not_found());
+    }
+    Ok(row)
+}
+
+fn check_version(f: &FilingRow, expected: i32, def_state: &str) -> Result<(), AppError> {
+    if f.version != expected {
+        return Err(AppError::conflict(
+            "stale_version",
+            format!(
+                "办件已被他人更新（您看到的是第 {expected} 版，当前为第 {} 版），请刷新后重试",
+                f.version
+            ),
+            format!(
+                "The filing changed since you saw it (you saw version {expected}, it is now {}); reload and retry",
+                f.version
+            ),
+            json!({ "current": { "state": def_state, "version": f.version } }),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_promises(
+    v: &Map<String, Value>,
+    item: &Item,
+) -> Result<BTreeMap<String, NaiveDate>, Vec<Problem>> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (k, v) in v {
+        let path = format!("promises.{k}");
+        match item.def.material(k) {
+            Some(m) if m.requirement == crate::domain::definition::Requirement::Tolerable => {}
+            Some(m) => {
+                problems.push(Problem::new(
+                    path,
+                    "not_tolerable",
+                    format!("材料「{}」不适用容缺受理", m.label.zh),
+                    format!("{} cannot be tolerated", m.label.en),
+                ));
+                continue;
+            }
+            None => {
+                problems.push(Problem::new(
+                    path,
+                    "unknown_material",
+                    "没有这项材料",
+                    "No such material",
+                ));
+                continue;
+            }
+        }
+        match v
+            .as_str()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        {
+            Some(d) => {
+                out.insert(k.clone(), d);
+            }
+            None => problems.push(Problem::new(
+                path,
+                "invalid_date",
+                "承诺日期须为 YYYY-MM-DD 格式的有效日期",
+                "A promise date must be a valid YYYY-MM-DD date",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn promises_of(f: &FilingRow) -> BTreeMap<String, NaiveDate> {
+    f.promises
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    v.as_str()
+                        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                        .map(|d| (k.clone(), d))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
+    item.def.state(&f.state).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "filing {} is in state `{}` which {} v{} does not define",
+            f.id,
+            f.state,
+            item.def.code,
+            item.version
+        ))
+    })
+}
+
+fn actor<'a>(p: &'a Principal, row: &FilingRow) -> Actor<'a> {
+    Actor {
+        roles: &p.roles,
+        department: p.department.as_deref(),
+        is_owner: row.applicant_id == p.user_id,
+    }
+}
+
+/// Load a filing for reading.
+pub fn get(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> Result<FilingView, AppError> {
+    let row = find_visible(conn, p, id)?;
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    views::view(conn, ctx, p, &item, row)
+}
+
+/// Filings the caller may list: an applicant's own; a department's; all for admins and auditors.
+pub fn list(
+    conn: &mut PgConnection,
+    p: &Principal,
+    state: Option<&str>,
+    item: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<FilingSummary>, AppError> {
+    let scope = if p.has(Role::Admin) || p.has(Role::Auditor) {
+        repo::ListScope::All
+    } else if let (true, Some(d)) = (p.works_filings(), p.department.as_deref()) {
+        repo::ListScope::Department(d)
+    } else {
+        repo::ListScope::Applicant(p.user_id)
+    };
+    let rows = repo::list(conn, scope, state, item, limit, offset)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// The filing with the item version it runs under (a form page needs the item's fields).
+pub fn with_item(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> Result<(FilingView, std::sync::Arc<Item>), AppError> {
+    let row = find_visible(conn, p, id)?;
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    Ok((views::view(conn, ctx, p, &item, row)?, item))
+}
+
+/// The item version a filing the caller may see runs under.
+pub fn item_of(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> Result<std::sync::Arc<Item>, AppError> {
+    let row = find_visible(conn, p, id)?;
+    Ok(ctx.items.by_id(conn, row.item_version_id)?)
+}
+
+/// One of an applicant's filings, for their list: with its item version and the running
+/// clock's due and warning days.
+pub struct ApplicantLine {
+    pub filing: FilingSummary,
+    pub item: std::sync::Arc<Item>,
+    pub due_on: Option<NaiveDate>,
+    pub warn_on: Option<NaiveDate>,
+}
+
+/// The applicant's own filings, newest first (at most 200).
+pub fn applicant_lines(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+) -> Result<Vec<ApplicantLine>, AppError> {
+    if !p.has(Role::Applicant) {
+        return Err(AppError::Forbidden);
+    }
+    repo::applicant_lines(conn, p.user_id, 200)?
+        .into_iter()
+        .map(|(row, due_on, warn_on)| {
+            Ok(ApplicantLine {
+                item: ctx.items.by_id(conn, row.item_version_id)?,
+                filing: row.into(),
+                due_on,
+                warn_on,
+            })
+        })
+        .collect()
+}

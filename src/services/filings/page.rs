@@ -1,0 +1,69 @@
+//! Everything the filing's page shows, read once: the view, the timeline, and for a manager
+//! the staff each task of their department may be assigned to.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::history::{self, HistoryEntry};
+use super::{FilingView, find_visible, views};
+use crate::domain::definition::Role;
+use crate::error::AppError;
+use crate::repo::users;
+use crate::services::Ctx;
+use crate::services::auth::Principal;
+use crate::services::items::Item;
+
+pub struct FilingPage {
+    pub view: FilingView,
+    /// The item version the filing runs under (labels of fields, materials, actions).
+    pub item: Arc<Item>,
+    pub history: Vec<HistoryEntry>,
+    pub assignable: Vec<Assignable>,
+}
+
+/// A task a manager may assign, with the active staff of its department holding its role.
+pub struct Assignable {
+    pub task: i64,
+    pub role: Role,
+    pub claimed_by: Option<Uuid>,
+    pub staff: Vec<(Uuid, String)>,
+}
+
+/// The filing's page, if the caller may see the filing.
+pub fn page(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> Result<FilingPage, AppError> {
+    let row = find_visible(conn, p, id)?;
+    let item = ctx.items.by_id(conn, row.item_version_id)?;
+    let view = views::view(conn, ctx, p, &item, row)?;
+    let history = history::entries(conn, id)?;
+    let mut assignable = Vec::new();
+    if p.has(Role::Manager) {
+        for t in &view.tasks {
+            if p.department.as_deref() != Some(t.department.as_str()) {
+                continue;
+            }
+            let staff = users::with_role_in(conn, t.role, &t.department)?
+                .into_iter()
+                .map(|u| (u.id, u.display_name))
+                .collect();
+            assignable.push(Assignable {
+                task: t.id,
+                role: t.role,
+                claimed_by: t.claimed_by,
+                staff,
+            });
+        }
+    }
+    Ok(FilingPage {
+        view,
+        item,
+        history,
+        assignable,
+    })
+}

@@ -1,0 +1,314 @@
+//! What a caller sees of a filing: the view, rendered once from the filing's row, its facts and
+//! its clocks, with what the caller may do now.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::facts::Facts;
+use super::{actor, rules, state_of};
+use crate::domain::Text;
+use crate::domain::definition::{Action, Input, Role, StateKind};
+use crate::domain::engine::{self, Verdict};
+use crate::domain::forms;
+use crate::error::AppError;
+use crate::repo::filings::{self as repo, FilingRow, MaterialRow};
+use crate::services::Ctx;
+use crate::services::auth::Principal;
+use crate::services::deadlines::{self, Clocks};
+use crate::services::items::Item;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StateView {
+    pub code: String,
+    pub kind: StateKind,
+    pub label: Text,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    pub code: String,
+    pub label: Text,
+    pub inputs: Vec<Input>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MaterialView {
+    pub id: Uuid,
+    pub material: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+impl From<MaterialRow> for MaterialView {
+    fn from(m: MaterialRow) -> Self {
+        MaterialView {
+            id: m.id,
+            material: m.material,
+            file_name: m.file_name,
+            content_type: m.content_type,
+            size_bytes: m.size_bytes,
+            sha256: m.sha256,
+            uploaded_at: m.uploaded_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    pub department: String,
+    pub label: Option<Text>,
+    /// Null while the department has not answered.
+    pub verdict: Option<Verdict>,
+    pub opinion: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskBrief {
+    pub id: i64,
+    pub role: Role,
+    pub department: String,
+    pub claimed_by: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FilingView {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub item: String,
+    pub item_version: i32,
+    pub item_name: Text,
+    pub state: StateView,
+    /// Send it back as `If-Match` or `expected_version` with the next change.
+    pub version: i32,
+    pub applicant_id: Uuid,
+    pub department: String,
+    #[schema(value_type = Object)]
+    pub form: Value,
+    #[schema(value_type = Object)]
+    pub promises: Value,
+    /// The one-time notice (一次性告知) while a supplement is requested.
+    #[schema(value_type = Object)]
+    pub notice: Option<Value>,
+    pub materials: Vec<MaterialView>,
+    pub reviews: Vec<ReviewView>,
+    pub objections: i64,
+    pub tasks: Vec<TaskBrief>,
+    /// The actions the caller may take now (guards are checked when acting).
+    pub actions: Vec<ActionView>,
+    /// Statutory, promised and step clocks as of today.
+    pub clocks: Clocks,
+    pub entered_state_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// The applicant's rating of a closed filing (好差评), 1 to 5.
+    pub rating: Option<i16>,
+    /// What the caller may do now besides the actions, by the rules that enforce it.
+    pub may: Capabilities,
+}
+
+/// What the caller may do with a filing now besides its actions. Each is computed by the rule
+/// the use case enforces (a page shows a form only where it would be accepted).
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Capabilities {
+    /// Change the form and the 容缺 promises, and remove materials.
+    pub edit: bool,
+    /// Upload a file for these materials (by code).
+    pub upload: Vec<String>,
+    /// Extend the statutory limit by up to this many days (managers).
+    pub extend_up_to: Option<u32>,
+    /// Rate the decided filing (好差评); see `rating` for a rating given.
+    pub rate: bool,
+}
+
+/// A short line per filing, for lists.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FilingSummary {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub item: String,
+    pub state: String,
+    pub state_kind: StateKind,
+    pub version: i32,
+    pub department: String,
+    pub created_at: DateTime<Utc>,
+    pub entered_state_at: DateTime<Utc>,
+}
+
+impl From<FilingRow> for FilingSummary {
+    fn from(f: FilingRow) -> Self {
+        FilingSummary {
+            id: f.id,
+            number: f.number,
+            item: f.item_code,
+            state: f.state,
+            state_kind: f.state_kind,
+            version: f.version,
+            department: f.department,
+            created_at: f.created_at,
+            entered_state_at: f.entered_state_at,
+        }
+    }
+}
+
+/// The caller's view of a filing: its facts read (one round trip) and its clocks evaluated.
+pub(super) fn view(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    row: FilingRow,
+) -> Result<FilingView, AppError> {
+    let facts = Facts::load(conn, &row, ctx.offset)?;
+    let clocks = deadlines::clocks(
+        ctx.calendar,
+        item,
+        &row,
+        &facts.ledger,
+        ctx.today(),
+        ctx.offset,
+    )?;
+    render(conn, ctx, p, item, row, facts, clocks)
+}
+
+/// The caller's view of a filing from its facts and clocks in hand.
+pub(super) fn render(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    item: &Item,
+    row: FilingRow,
+    facts: Facts,
+    clocks: Clocks,
+) -> Result<FilingView, AppError> {
+    let state = state_of(item, &row)?;
+    let actions: Vec<ActionView> = {
+        let snap = facts.snapshot(&row, ctx.offset);
+        engine::available_actions(&item.def, &snap, &actor(p, &row))
+            .into_iter()
+            .map(|a: &Action| ActionView {
+                code: a.code.clone(),
+                label: a.label.clone(),
+                inputs: a.inputs.clone(),
+            })
+            .collect()
+    };
+    let reviews = reviews(state, &facts);
+    let may = Capabilities {
+        edit: rules::ensure_applicant_may_edit(p, &row, state).is_ok(),
+        upload: item
+            .def
+            .materials
+            .iter()
+            .filter(|m| rules::ensure_may_upload(p, &row, state, &m.code).is_ok())
+            .map(|m| m.code.clone())
+            .collect(),
+        extend_up_to: rules::ensure_may_extend(p, item, &row)
+            .and_then(|()| rules::extension_left(item, &row, &clocks.statutory))
+            .ok()
+            .filter(|days| *days > 0),
+        rate: rules::ensure_may_rate(p, &row).is_ok(),
+    };
+    // 个人信息保护法: personal fields are shown to the applicant and to staff who work the
+    // filing; admins and auditors see them masked.
+    let full = row.applicant_id == p.user_id || p.works_filings();
+    let form = if full {
+        row.form.clone()
+    } else {
+        let masked: Map<String, Value> = row
+            .form
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let v = item
+                            .def
+                            .field(k)
+                            .map(|f| forms::mask(f, v))
+                            .unwrap_or_else(|| v.clone());
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Value::Object(masked)
+    };
+    Ok(FilingView {
+        id: row.id,
+        number: row.number,
+        item: item.def.code.clone(),
+        item_version: item.version,
+        item_name: item.def.name.clone(),
+        state: StateView {
+            code: state.code.clone(),
+            kind: state.kind,
+            label: state.label.clone(),
+        },
+        version: row.version,
+        applicant_id: row.applicant_id,
+        department: row.department,
+        form,
+        promises: row.promises,
+        notice: row.notice,
+        materials: facts.material_rows.into_iter().map(Into::into).collect(),
+        reviews,
+        objections: i64::from(facts.objections),
+        tasks: facts
+            .tasks
+            .iter()
+            .map(|t| TaskBrief {
+                id: t.id,
+                role: t.role,
+                department: t.department.clone(),
+                claimed_by: t.claimed_by,
+            })
+            .collect(),
+        actions,
+        clocks,
+        entered_state_at: row.entered_state_at,
+        submitted_at: row.submitted_at,
+        accepted_at: row.accepted_at,
+        // Only a closed filing can have been rated: no query on the hot path of open ones.
+        rating: if row.closed_at.is_some() {
+            repo::rating_of(conn, row.id)?
+        } else {
+            None
+        },
+        closed_at: row.closed_at,
+        created_at: row.created_at,
+        may,
+    })
+}
+
+/// The joint review of the state the filing is in: each department with its answer, or none
+/// yet.
+fn reviews(state: &crate::domain::definition::State, facts: &Facts) -> Vec<ReviewView> {
+    match &state.parallel {
+        Some(parallel) => parallel
+            .tasks
+            .iter()
+            .map(|t| {
+                let done = facts
+                    .review_rows
+                    .iter()
+                    .find(|r| r.department == t.department);
+                ReviewView {
+                    department: t.department.clone(),
+                    label: Some(t.label.clone()),
+                    verdict: done.map(|r| r.verdict),
+                    opinion: done.and_then(|r| r.opinion.clone()),
+                    decided_at: done.map(|r| r.decided_at),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    }
+}
