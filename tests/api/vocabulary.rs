@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Closed vocabularies stored as text are enums on read: a stored value the service does not
 //! know is an error that names it, never quietly read as some default.
 
