@@ -2,7 +2,7 @@
 //!
 //! Why not lettre's `AsyncSmtpTransport`: lettre 0.11 writes a message's body and its final
 //! `.` as two writes on a socket without `TCP_NODELAY`, so each message waits ~40 ms for the
-//! server's delayed acknowledgement (measured: 25 mails/s per connection). Here the socket is
+//! server's delayed acknowledgement (README, Benchmarks, has the figures). Here the socket is
 //! opened with `TCP_NODELAY` and handed to lettre's own SMTP conversation
 //! (`AsyncSmtpConnection`), which does the EHLO, STARTTLS, AUTH and DATA; implicit TLS
 //! (`smtps://`) uses lettre's connect, where the TLS layer is in the way anyway.

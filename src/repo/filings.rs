@@ -536,8 +536,8 @@ struct FactsJson {
 /// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
 /// stand for the filing's id, its state visit and its applicant. The lists are arrays of one
 /// JSON value per row (`ARRAY(subquery)`), not `jsonb_agg`: an aggregate node is costly for the
-/// executor to set up on every run, and this runs on every action (with `pgbench -M prepared`
-/// and one client, 4,570–4,870 reads/s with `jsonb_agg`, 4,790–5,240 with arrays).
+/// executor to set up on every run, and this runs on every action (measured with
+/// `pgbench -M prepared`: README, Benchmarks).
 fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
     format!(
         "ARRAY(SELECT to_jsonb(m) FROM \

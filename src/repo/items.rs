@@ -68,3 +68,10 @@ pub fn insert(conn: &mut PgConnection, v: &NewItemVersion<'_>) -> QueryResult<It
         .returning(ItemVersionRow::as_returning())
         .get_result(conn)
 }
+
+/// Serialise the storing of item versions across instances starting at once, until the
+/// transaction ends (two would otherwise both take the next version number of a changed file).
+pub fn lock_versions(conn: &mut PgConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SELECT pg_advisory_xact_lock(7012002)")
+}

@@ -340,8 +340,7 @@ pub struct TokenUser {
 
 /// The user behind a live token, with their roles: asked on every authenticated request. The
 /// roles come as `ARRAY(subquery)` rather than a grouped `array_agg` (no aggregate for the
-/// executor to set up: 9,000–9,400 lookups/s became 9,400–10,200 with `pgbench -M prepared`
-/// and one client).
+/// executor to set up on every request: README, Benchmarks).
 pub fn by_live_token(
     conn: &mut PgConnection,
     hash: &str,

@@ -38,12 +38,13 @@ pub fn state(
 }
 
 /// Move the manual clock (administrators), audited in the admin chain with where it was and
-/// where it went. 409 when the clock is the system's.
+/// where it went. 409 when the clock is the system's, whatever was asked; `how` is the
+/// request as read (its problems are told only to someone who may move the clock).
 pub fn move_clock(
     conn: &mut PgConnection,
     p: &Principal,
     manual: Option<&ManualClock>,
-    how: Move,
+    how: Result<Move, AppError>,
 ) -> Result<ClockState, AppError> {
     p.require(&[Role::Admin])?;
     let Some(manual) = manual else {
@@ -54,6 +55,7 @@ pub fn move_clock(
             serde_json::json!({}),
         ));
     };
+    let how = how?;
     let before = manual.now();
     match how {
         Move::To(t) => manual.set(t),

@@ -11,7 +11,6 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -107,7 +106,7 @@ impl Registry {
             );
         }
         conn.transaction::<_, anyhow::Error, _>(|conn| {
-            conn.batch_execute("SELECT pg_advisory_xact_lock(7012002)")?;
+            items::lock_versions(conn)?;
             for (def, source) in &defs {
                 let d = digest(source);
                 if items::by_digest(conn, &def.code, &d)?.is_some() {

@@ -19,8 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
 /// A request goes to the first route whose pattern matches, tried in the order below. A pattern
 /// with a `{segment}` is a regular expression run against the path (a static one is a string
 /// comparison), so the routes staff and applicants call all day come first: before this order
-/// an action's path was tried against six patterns before its own (~4% of the service's CPU
-/// per action under load). No two patterns here match the same path, so the order is free.
+/// an action's path was tried against six patterns before its own (a measurable share of the
+/// service's CPU per action under load). No two patterns here match the same path, so the
+/// order is free.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(api::health::healthz)
         .service(api::health::readyz)

@@ -2,9 +2,10 @@
 //!
 //! `tracing-actix-web`'s default span also records `http.route`, which it finds by matching
 //! the path against every route's pattern once more, before routing (actix's resource map:
-//! one regex per route). Under load that was ~6% of the service's CPU, for a field that the
-//! path itself (`http.target`) makes redundant in a log line. This span keeps the method, the
-//! path, the request id and, at the end, the status and any error, as the default does.
+//! one regex per route). Under load that was a measurable share of the service's CPU, for a
+//! field that the path itself (`http.target`) makes redundant in a log line. This span keeps
+//! the method, the path, the request id and, at the end, the status and any error, as the
+//! default does.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -1,0 +1,371 @@
+//! The application form, built from the item definition: a new draft, and the edit of one
+//! (or of a filing sent back for supplement). Problems are shown next to their fields, with
+//! what was typed kept.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::domain::Problem;
+use crate::domain::definition::{FieldType, Lang, Requirement, Role};
+use crate::error::AppError;
+use crate::services::auth::Principal;
+use crate::services::filings;
+use crate::services::items::Item;
+use crate::web::extract::Form;
+use crate::web::pages::{PageError, Ui, Viewer, form_value, see_other};
+
+use super::{csrf_of, pick, value_text};
+
+/// One form control built from a field of the definition.
+pub struct FieldInput {
+    pub code: String,
+    pub label: String,
+    pub help: Option<String>,
+    /// text, date, select, checkbox, textarea, email, tel
+    pub control: &'static str,
+    pub inputmode: &'static str,
+    pub value: String,
+    pub checked: bool,
+    pub required: bool,
+    pub options: Vec<(String, String, bool)>,
+    pub error: Option<String>,
+}
+
+pub struct PromiseInput {
+    pub code: String,
+    pub label: String,
+    pub value: String,
+    pub error: Option<String>,
+}
+
+/// Controls for every field of an item, filled from `form`, with the problems at their fields.
+fn field_inputs(
+    item: &Item,
+    lang: Lang,
+    form: &Map<String, Value>,
+    problems: &[Problem],
+) -> Vec<FieldInput> {
+    item.def
+        .fields
+        .iter()
+        .map(|f| {
+            let path = format!("form.{}", f.code);
+            let error = problems
+                .iter()
+                .filter(|p| p.path == path || p.path.starts_with(&format!("{path}[")))
+                .map(|p| p.message.get(lang).to_owned())
+                .collect::<Vec<_>>();
+            let (control, inputmode) = match &f.ty {
+                FieldType::Date => ("date", "text"),
+                FieldType::Select { .. } => ("select", "text"),
+                FieldType::Boolean => ("checkbox", "text"),
+                FieldType::Roster => ("textarea", "text"),
+                FieldType::Email => ("email", "email"),
+                FieldType::Phone => ("tel", "tel"),
+                FieldType::Integer { .. } => ("text", "numeric"),
+                FieldType::Amount { .. } | FieldType::Area { .. } => ("text", "decimal"),
+                _ => ("text", "text"),
+            };
+            let value = value_text(form.get(&f.code));
+            let options = match &f.ty {
+                FieldType::Select { options } => options
+                    .iter()
+                    .map(|o| (o.value.clone(), o.label.get(lang).to_owned(), o.value == value))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let help = match (&f.ty, &f.help) {
+                (_, Some(h)) => Some(h.get(lang).to_owned()),
+                (FieldType::Roster, None) => Some(pick(
+                    lang,
+                    "一行一户：房号, 专有面积（平方米）, 意见（agree 同意 / object 反对 / abstain 弃权）, 是否签字（yes/no）",
+                    "One unit per line: unit, exclusive area (m²), vote (agree / object / abstain), signed (yes/no)",
+                )),
+                _ => None,
+            };
+            FieldInput {
+                code: f.code.clone(),
+                label: f.label.get(lang).to_owned(),
+                help,
+                control,
+                inputmode,
+                checked: form.get(&f.code).and_then(Value::as_bool).unwrap_or(false),
+                value,
+                required: f.required,
+                options,
+                error: (!error.is_empty()).then(|| error.join("；")),
+            }
+        })
+        .collect()
+}
+
+fn promise_inputs(
+    item: &Item,
+    lang: Lang,
+    promises: &Map<String, Value>,
+    problems: &[Problem],
+) -> Vec<PromiseInput> {
+    item.def
+        .materials
+        .iter()
+        .filter(|m| m.requirement == Requirement::Tolerable)
+        .map(|m| {
+            let path = format!("promises.{}", m.code);
+            PromiseInput {
+                code: m.code.clone(),
+                label: m.label.get(lang).to_owned(),
+                value: value_text(promises.get(&m.code)),
+                error: problems
+                    .iter()
+                    .find(|p| p.path == path)
+                    .map(|p| p.message.get(lang).to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// The form as the service wants it: typed from the definition; empty fields left out.
+fn form_json(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+    let get = |k: &str| form_value(pairs, k);
+    let mut form = Map::new();
+    for f in &item.def.fields {
+        let raw = get(&f.code);
+        let value = match (&f.ty, raw) {
+            (FieldType::Boolean, raw) => Some(Value::Bool(raw.is_some())),
+            (_, None) => None,
+            (FieldType::Integer { .. }, Some(r)) => Some(
+                r.parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(r)),
+            ),
+            (FieldType::Roster, Some(r)) => Some(Value::Array(
+                r.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| {
+                        let c: Vec<&str> = l.split([',', '，']).map(str::trim).collect();
+                        let col = |i: usize| c.get(i).copied().unwrap_or("");
+                        let signed = matches!(
+                            col(3).to_lowercase().as_str(),
+                            "yes" | "true" | "是" | "已签" | "y"
+                        );
+                        serde_json::json!({
+                            "unit": col(0), "area": col(1), "vote": col(2), "signed": signed
+                        })
+                    })
+                    .collect(),
+            )),
+            (_, Some(r)) => Some(Value::String(r)),
+        };
+        if let Some(v) = value {
+            form.insert(f.code.clone(), v);
+        }
+    }
+    let mut promises = Map::new();
+    for m in &item.def.materials {
+        if let Some(d) = get(&format!("promise.{}", m.code)).filter(|d| !d.is_empty()) {
+            promises.insert(m.code.clone(), Value::String(d));
+        }
+    }
+    (form, promises)
+}
+
+#[derive(Template)]
+#[template(path = "pages/filing_form.html", config = "config/askama.toml")]
+struct FormPage {
+    ui: Ui,
+    has_errors: bool,
+    title: String,
+    action: String,
+    version: Option<i32>,
+    /// A new draft's idempotency key (see `create`).
+    key: Option<String>,
+    fields: Vec<FieldInput>,
+    promises: Vec<PromiseInput>,
+    others: Vec<String>,
+}
+
+/// The new-filing form of an item (applicants).
+#[get("/filings/new/{item}")]
+pub async fn new_form(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    code: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    v.require(&state, Role::Applicant).await?;
+    let item = state
+        .items
+        .latest(&code)
+        .ok_or_else(|| PageError::from_app(&v, AppError::NotFound))?;
+    let page = FormPage {
+        title: item.def.name.get(v.lang).to_owned(),
+        action: format!("/filings/new/{}", item.def.code),
+        version: None,
+        key: Some(Uuid::new_v4().to_string()),
+        fields: field_inputs(&item, v.lang, &Map::new(), &[]),
+        promises: promise_inputs(&item, v.lang, &Map::new(), &[]),
+        others: Vec::new(),
+        has_errors: false,
+        ui: v.ui(),
+    };
+    v.render(StatusCode::OK, &page)
+}
+
+/// Problems that belong to no field of the form.
+fn other_problems(problems: &[Problem], lang: Lang) -> Vec<String> {
+    problems
+        .iter()
+        .filter(|p| !p.path.starts_with("form.") && !p.path.starts_with("promises."))
+        .map(|p| p.message.get(lang).to_owned())
+        .collect()
+}
+
+/// Save a new draft; problems come back at their fields with what was typed kept.
+#[post("/filings/new/{item}")]
+pub async fn create(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    code: web::Path<String>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
+    v.check_csrf(&csrf_of(&pairs))?;
+    let item = state
+        .items
+        .latest(&code)
+        .ok_or_else(|| PageError::from_app(&v, AppError::NotFound))?;
+    let (form, promises) = form_json(&item, &pairs);
+    let code = item.def.code.clone();
+    // The form's key makes a second press of the button (or a resent form) land on the draft
+    // the first one made. A key already used for another form (the browser's Back, a change,
+    // and Save again) means a new draft is wanted.
+    let sent_key = form_value(&pairs, "_key").filter(|k| filings::is_idempotency_key(k));
+    let create = |key: Option<String>| {
+        let (code, form, promises) = (code.clone(), form.clone(), promises.clone());
+        move |conn: &mut diesel::PgConnection, ctx: &crate::services::Ctx<'_>, p: &Principal| {
+            filings::create(conn, ctx, p, &code, form, promises, key.as_deref())
+        }
+    };
+    let mut result = v.attempt(&state, create(sent_key.clone())).await?;
+    if matches!(&result, Err(AppError::Validation(ps)) if ps.iter().any(|p| p.code == "key_reused"))
+    {
+        result = v.attempt(&state, create(None)).await?;
+    }
+    match result {
+        Ok(filings::Created::New(view) | filings::Created::Replayed(view)) => {
+            Ok(see_other(&format!("/filings/{}", view.id)))
+        }
+        Err(AppError::Validation(problems)) => {
+            let page = FormPage {
+                title: item.def.name.get(v.lang).to_owned(),
+                action: format!("/filings/new/{}", item.def.code),
+                version: None,
+                key: sent_key,
+                fields: field_inputs(&item, v.lang, &form, &problems),
+                promises: promise_inputs(&item, v.lang, &promises, &problems),
+                others: other_problems(&problems, v.lang),
+                has_errors: true,
+                ui: v.ui(),
+            };
+            v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
+
+/// The edit form of a draft (or of a filing in supplement).
+#[get("/filings/{id}/edit")]
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let (view, item) = v
+        .run(&state, move |conn, ctx, p| {
+            filings::with_item(conn, ctx, p, id)
+        })
+        .await?;
+    let form = view.form.as_object().cloned().unwrap_or_default();
+    let promises = view.promises.as_object().cloned().unwrap_or_default();
+    let page = FormPage {
+        title: item.def.name.get(v.lang).to_owned(),
+        action: format!("/filings/{id}/edit"),
+        version: Some(view.version),
+        key: None,
+        fields: field_inputs(&item, v.lang, &form, &[]),
+        promises: promise_inputs(&item, v.lang, &promises, &[]),
+        others: Vec::new(),
+        has_errors: false,
+        ui: v.ui(),
+    };
+    v.render(StatusCode::OK, &page)
+}
+
+#[post("/filings/{id}/edit")]
+pub async fn edit(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    id: web::Path<Uuid>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
+    v.check_csrf(&csrf_of(&pairs))?;
+    let id = id.into_inner();
+    let version: i32 = pairs
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(-1);
+    // The form is typed by the item's fields, read in the same hop as the edit.
+    let (item, mut form, mut promises, result) = v
+        .run(&state, move |conn, ctx, p| {
+            let item = filings::item_of(conn, ctx, p, id)?;
+            let (form, promises) = edit_patch(&item, &pairs);
+            let result = filings::edit(conn, ctx, p, id, version, form.clone(), promises.clone());
+            Ok((item, form, promises, result))
+        })
+        .await?;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/filings/{id}"))),
+        Err(AppError::Validation(problems)) => {
+            form.retain(|_, v| !v.is_null());
+            promises.retain(|_, v| !v.is_null());
+            let page = FormPage {
+                title: item.def.name.get(v.lang).to_owned(),
+                action: format!("/filings/{id}/edit"),
+                version: Some(version),
+                key: None,
+                fields: field_inputs(&item, v.lang, &form, &problems),
+                promises: promise_inputs(&item, v.lang, &promises, &problems),
+                others: other_problems(&problems, v.lang),
+                has_errors: true,
+                ui: v.ui(),
+            };
+            v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(AppError::Conflict { .. }) => Ok(see_other(&format!("/filings/{id}?changed=1"))),
+        Err(e) => Err(PageError::from_app(&v, e)),
+    }
+}
+
+/// An edit as the service takes it: the form typed by the item's fields, and a field or a
+/// promise left empty removed from the filing (`null`).
+fn edit_patch(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut form, mut promises) = form_json(item, pairs);
+    for f in &item.def.fields {
+        form.entry(f.code.clone()).or_insert(Value::Null);
+    }
+    for m in item
+        .def
+        .materials
+        .iter()
+        .filter(|m| m.requirement == Requirement::Tolerable)
+    {
+        promises.entry(m.code.clone()).or_insert(Value::Null);
+    }
+    (form, promises)
+}

@@ -1,0 +1,326 @@
+//! A filing's pages: the new-filing and edit forms ([`form`]), the filing page ([`page`]) and
+//! the forms posted from it.
+//!
+//! Every form posts the version it was rendered from: if someone acted first, the page comes
+//! back with the fresh state and says so. Problems are shown next to their fields.
+
+mod form;
+mod page;
+
+use std::collections::BTreeMap;
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{PageError, Ui, Viewer, form_value, see_other};
+use crate::app::AppState;
+use crate::domain::definition::Lang;
+use crate::domain::engine::Verdict;
+use crate::error::AppError;
+use crate::services::filings::{self, ActInput};
+use crate::web::extract::{Form, Query};
+use crate::web::files;
+
+pub use form::{create, edit, edit_form, new_form};
+
+pub(super) fn pick(lang: Lang, zh: &str, en: &str) -> String {
+    match lang {
+        Lang::Zh => zh.to_owned(),
+        Lang::En => en.to_owned(),
+    }
+}
+
+fn roster_text(v: &Value) -> String {
+    v.as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    let s = |k: &str| match r.get(k) {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
+                        Some(other) if !other.is_null() => other.to_string(),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "{}, {}, {}, {}",
+                        s("unit"),
+                        s("area"),
+                        s("vote"),
+                        s("signed")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn value_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(_)) => v.map(roster_text).unwrap_or_default(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub(super) fn csrf_of(pairs: &[(String, String)]) -> String {
+    form_value(pairs, "_csrf").unwrap_or_default()
+}
+
+/// The filing page again, fresh, with what went wrong.
+async fn again(
+    state: &AppState,
+    v: &mut Viewer,
+    id: Uuid,
+    status: StatusCode,
+    message: Option<String>,
+    problems: Vec<String>,
+) -> Result<HttpResponse, PageError> {
+    let data = v
+        .run(state, move |conn, ctx, p| filings::page(conn, ctx, p, id))
+        .await?;
+    let page = page::build_page(v, state.offset, data, message, problems);
+    v.render(status, &page)
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageFlags {
+    pub changed: Option<u8>,
+}
+
+/// The filing page.
+#[get("/filings/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    id: web::Path<Uuid>,
+    flags: Query<PageFlags>,
+) -> Result<HttpResponse, PageError> {
+    let message = v.query(flags)?.changed.map(|_| changed_message(v.lang));
+    again(
+        &state,
+        &mut v,
+        id.into_inner(),
+        StatusCode::OK,
+        message,
+        Vec::new(),
+    )
+    .await
+}
+
+fn changed_message(lang: Lang) -> String {
+    pick(
+        lang,
+        "办件已被他人处理或修改，以下是最新状态，请确认后再操作。",
+        "Someone else acted on this filing first. This is its current state: check it before acting.",
+    )
+}
+
+/// Take an action from the filing page.
+#[post("/filings/{id}/actions/{action}")]
+pub async fn act(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    path: web::Path<(Uuid, String)>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
+    v.check_csrf(&csrf_of(&pairs))?;
+    let (id, action) = path.into_inner();
+    let get = |k: &str| form_value(&pairs, k);
+    let version: i32 = get("version").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let input = ActInput {
+        reason: get("reason"),
+        opinion: get("opinion"),
+        verdict: get("verdict").and_then(|v| Verdict::ALL.into_iter().find(|x| x.as_str() == v)),
+        notice_items: get("notice_items")
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        objection: get("objection"),
+    };
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::act(conn, ctx, p, id, &action, version, &input)
+        })
+        .await?;
+    after_post(
+        &state,
+        &mut v,
+        id,
+        result,
+        (
+            "未能办理，请先处理以下问题：",
+            "Not done: put these right first:",
+        ),
+        None,
+    )
+    .await
+}
+
+/// After a form posted from the filing's page: back to the filing when it worked (303); the
+/// page again when it did not, saying why: the problems with the input under `refused` (422),
+/// or, on a conflict (409), `conflict` or else that the filing changed meanwhile.
+async fn after_post<T>(
+    state: &AppState,
+    v: &mut Viewer,
+    id: Uuid,
+    result: Result<T, AppError>,
+    refused: (&str, &str),
+    conflict: Option<(&str, &str)>,
+) -> Result<HttpResponse, PageError> {
+    let (status, message, problems) = match result {
+        Ok(_) => return Ok(see_other(&format!("/filings/{id}"))),
+        Err(AppError::Conflict { .. }) => (
+            StatusCode::CONFLICT,
+            conflict.map_or_else(|| changed_message(v.lang), |(zh, en)| pick(v.lang, zh, en)),
+            Vec::new(),
+        ),
+        Err(AppError::Validation(problems)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pick(v.lang, refused.0, refused.1),
+            problems
+                .iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
+        ),
+        Err(e) => return Err(PageError::from_app(v, e)),
+    };
+    again(state, v, id, status, Some(message), problems).await
+}
+
+/// Upload a file for a material from the filing page.
+#[post("/filings/{id}/materials/{material}")]
+pub async fn upload(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    path: web::Path<(Uuid, String)>,
+    q: Query<BTreeMap<String, String>>,
+    req: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, PageError> {
+    // A multipart body is not read before the token is checked: the token travels in the URL.
+    let q = v.query(q)?;
+    v.check_csrf(q.get("_csrf").map(String::as_str).unwrap_or(""))?;
+    let Some(session) = v.session.clone() else {
+        return Ok(v.to_login());
+    };
+    let (id, material) = path.into_inner();
+    let result = files::store(&state, session, id, material, &req, payload).await;
+    let (status, problems) = match result {
+        Ok(_) => return Ok(see_other(&format!("/filings/{id}#materials"))),
+        Err(AppError::Unauthenticated) => return Ok(v.to_login()),
+        Err(AppError::PayloadTooLarge(t)) | Err(AppError::UnsupportedMediaType(t)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![t.get(v.lang).to_owned()],
+        ),
+        Err(AppError::Validation(ps)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ps.iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
+        ),
+        Err(AppError::Conflict { .. }) => (StatusCode::CONFLICT, vec![changed_message(v.lang)]),
+        Err(e) => return Err(PageError::from_app(&v, e)),
+    };
+    let msg = Some(pick(v.lang, "文件未能上传：", "The file was not uploaded:"));
+    again(&state, &mut v, id, status, msg, problems).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct DownloadQuery {
+    /// Show it in the browser (PDF and pictures) rather than download it.
+    #[serde(default)]
+    pub preview: Option<String>,
+}
+
+/// Download a material from the filing page, or preview it (PDF and pictures).
+#[get("/filings/{id}/materials/{material_id}")]
+pub async fn download(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    path: web::Path<(Uuid, Uuid)>,
+    q: Query<DownloadQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let preview = v.query(q)?.preview.is_some();
+    let (id, material_id) = path.into_inner();
+    let m = v
+        .run(&state, move |conn, _, p| {
+            filings::material_for_download(conn, p, id, material_id)
+        })
+        .await?;
+    files::send(&state, m, &req, preview)
+        .await
+        .map_err(|e| PageError::from_app(&v, e))
+}
+
+/// A manager extends the statutory limit (行政许可法 §42), with written reasons.
+#[post("/filings/{id}/extend")]
+pub async fn extend(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    id: web::Path<Uuid>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
+    v.check_csrf(&csrf_of(&pairs))?;
+    let id = id.into_inner();
+    let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
+    let version: i32 = get("version").parse().unwrap_or(-1);
+    let days: u32 = get("days").parse().unwrap_or(0);
+    let reason = get("reason");
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::extend(conn, ctx, p, id, version, days, &reason)
+        })
+        .await?;
+    after_post(
+        &state,
+        &mut v,
+        id,
+        result,
+        ("未延期：", "Not extended:"),
+        None,
+    )
+    .await
+}
+
+/// The applicant rates a closed filing (好差评), once.
+#[post("/filings/{id}/rating")]
+pub async fn rate(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    id: web::Path<Uuid>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = v.form(pairs)?;
+    v.check_csrf(&csrf_of(&pairs))?;
+    let id = id.into_inner();
+    let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
+    let score: i16 = get("score").parse().unwrap_or(0);
+    let comment = Some(get("comment")).filter(|c| !c.is_empty());
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            filings::rate(conn, ctx, p, id, score, comment.as_deref())
+        })
+        .await?;
+    after_post(
+        &state,
+        &mut v,
+        id,
+        result,
+        ("评价未提交：", "Not rated:"),
+        Some(("您已评价过此办件。", "You have rated this filing already.")),
+    )
+    .await
+}

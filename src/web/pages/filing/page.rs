@@ -1,0 +1,311 @@
+//! The filing's page: its clocks, notice, facts, materials (upload and download), the actions
+//! allowed now (each asking for what it needs), a manager's extension and assignment, the
+//! rating, and the timeline.
+
+use askama::Template;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::domain::definition::{FieldType, Input, Lang};
+use crate::services::filings;
+use crate::services::items::Item;
+use crate::web::pages::{Ui, Viewer};
+
+use super::{pick, value_text};
+
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+pub struct MaterialLine {
+    pub code: String,
+    pub label: String,
+    pub requirement: &'static str,
+    pub types: String,
+    /// Id, file name, size, whether it may be previewed in the browser.
+    pub files: Vec<(Uuid, String, String, bool)>,
+    pub may_upload: bool,
+    pub promised: Option<String>,
+}
+
+pub struct ActionForm {
+    pub code: String,
+    pub label: String,
+    pub reason: bool,
+    pub opinion: bool,
+    pub verdict: bool,
+    pub notice_items: bool,
+    pub objection: bool,
+}
+
+pub struct ClockLine {
+    pub name: String,
+    pub due: String,
+    pub colour: &'static str,
+    pub status: String,
+    pub detail: String,
+}
+
+pub struct Moment {
+    pub at: String,
+    pub what: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/filing.html", config = "config/askama.toml")]
+pub(super) struct FilingPageHtml {
+    ui: Ui,
+    id: Uuid,
+    title: String,
+    number: String,
+    state: String,
+    version: i32,
+    message: Option<String>,
+    problems: Vec<String>,
+    notice: Vec<String>,
+    clocks: Vec<ClockLine>,
+    facts: Vec<Fact>,
+    materials: Vec<MaterialLine>,
+    actions: Vec<ActionForm>,
+    may_edit: bool,
+    timeline: Vec<Moment>,
+    /// A manager may extend the statutory limit by up to this many days now.
+    extend_up_to: Option<u32>,
+    assignable: Vec<filings::Assignable>,
+    /// The applicant may rate the closed filing (好差评), or has rated it.
+    rating: Option<RatingBox>,
+}
+
+pub struct RatingBox {
+    pub given: Option<i16>,
+}
+
+fn status_text(lang: Lang, s: crate::domain::legal_time::Status) -> (&'static str, String) {
+    use crate::domain::legal_time::Status;
+    match s {
+        Status::Green => ("green", pick(lang, "正常", "on time")),
+        Status::Yellow => ("yellow", pick(lang, "临近期限", "due soon")),
+        Status::Red => ("red", pick(lang, "已超期", "overdue")),
+    }
+}
+
+fn history_label(item: &Item, lang: Lang, action: &str) -> String {
+    if let Some(a) = action.strip_prefix("action:") {
+        return item
+            .def
+            .action(a)
+            .map(|x| x.label.get(lang).to_owned())
+            .unwrap_or_else(|| a.to_owned());
+    }
+    let (zh, en) = match action {
+        "create" => ("创建申请", "Created"),
+        "edit" => ("修改申请", "Edited"),
+        "upload_material" => ("上传材料", "Uploaded a material"),
+        "remove_material" => ("删除材料", "Removed a material"),
+        "claim" => ("工作人员认领", "Claimed by staff"),
+        "release" => ("释放认领", "Released"),
+        "release_stale_claim" => ("认领超时释放", "Claim expired"),
+        "assign" => ("分派", "Assigned"),
+        "extend" => ("延长办理期限", "Limit extended"),
+        other => (other, other),
+    };
+    pick(lang, zh, en)
+}
+
+pub(super) fn build_page(
+    v: &Viewer,
+    offset: chrono::FixedOffset,
+    data: filings::FilingPage,
+    message: Option<String>,
+    problems: Vec<String>,
+) -> FilingPageHtml {
+    let lang = v.lang;
+    let filings::FilingPage {
+        view,
+        item,
+        history,
+        assignable,
+    } = data;
+    let item = &*item;
+    let form = view.form.as_object().cloned().unwrap_or_default();
+    let promises = view.promises.as_object().cloned().unwrap_or_default();
+    let facts = item
+        .def
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let value = match (&f.ty, form.get(&f.code)) {
+                (_, None) | (_, Some(Value::Null)) => return None,
+                (FieldType::Boolean, Some(Value::Bool(b))) => pick(
+                    lang,
+                    if *b { "是" } else { "否" },
+                    if *b { "yes" } else { "no" },
+                ),
+                (FieldType::Roster, Some(Value::Array(rows))) => pick(
+                    lang,
+                    &format!("{} 户", rows.len()),
+                    &format!("{} units", rows.len()),
+                ),
+                (FieldType::Select { options }, Some(Value::String(s))) => options
+                    .iter()
+                    .find(|o| &o.value == s)
+                    .map(|o| o.label.get(lang).to_owned())
+                    .unwrap_or_else(|| s.clone()),
+                (_, v) => value_text(v),
+            };
+            Some(Fact {
+                label: f.label.get(lang).to_owned(),
+                value,
+            })
+        })
+        .collect();
+    let materials = item
+        .def
+        .materials
+        .iter()
+        .map(|m| {
+            let promised = promises
+                .get(&m.code)
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            MaterialLine {
+                code: m.code.clone(),
+                label: m.label.get(lang).to_owned(),
+                requirement: v.ui().requirement(&m.requirement),
+                types: format!("{} ≤ {} MB", m.file_types.join(", "), m.max_mb),
+                files: view
+                    .materials
+                    .iter()
+                    .filter(|f| f.material == m.code)
+                    .map(|f| {
+                        (
+                            f.id,
+                            f.file_name.clone(),
+                            format!("{:.1} KB", f.size_bytes as f64 / 1024.0),
+                            crate::web::files::previewable(&f.content_type),
+                        )
+                    })
+                    .collect(),
+                may_upload: view.may.upload.contains(&m.code),
+                promised,
+            }
+        })
+        .collect();
+    let actions = view
+        .actions
+        .iter()
+        .map(|a| ActionForm {
+            code: a.code.clone(),
+            label: a.label.get(lang).to_owned(),
+            reason: a.inputs.contains(&Input::Reason),
+            opinion: a.inputs.contains(&Input::Opinion),
+            verdict: a.inputs.contains(&Input::Verdict),
+            notice_items: a.inputs.contains(&Input::NoticeItems),
+            objection: a.inputs.contains(&Input::Objection),
+        })
+        .collect();
+    let mut clocks = Vec::new();
+    let c = &view.clocks;
+    let mut clock = |name: String, cv: &crate::domain::legal_time::ClockView| {
+        if cv.started_on.is_none() {
+            return;
+        }
+        let (colour, status) = status_text(lang, cv.status);
+        clocks.push(ClockLine {
+            name,
+            due: cv
+                .due_on
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "—".into()),
+            colour,
+            status,
+            detail: pick(
+                lang,
+                &format!(
+                    "已用 {} 个工作日，暂停 {}，剩余 {}{}",
+                    cv.used,
+                    cv.suspended,
+                    cv.remaining,
+                    if cv.provisional {
+                        "（含未公布放假安排的年度，可能变化）"
+                    } else {
+                        ""
+                    }
+                ),
+                &format!(
+                    "{} working days used, {} suspended, {} left{}",
+                    cv.used,
+                    cv.suspended,
+                    cv.remaining,
+                    if cv.provisional { " (provisional)" } else { "" }
+                ),
+            ),
+        });
+    };
+    clock(pick(lang, "法定时限", "Statutory limit"), &c.statutory);
+    if let Some(pc) = &c.promised {
+        clock(pick(lang, "承诺时限", "Promised limit"), pc);
+    }
+    if let Some(step) = &c.step {
+        let (colour, status) = status_text(lang, step.status);
+        clocks.push(ClockLine {
+            name: pick(lang, "本环节时限", "This step's limit"),
+            due: step.due_on.to_string(),
+            colour,
+            status,
+            detail: String::new(),
+        });
+    }
+    let notice = view
+        .notice
+        .as_ref()
+        .and_then(|n| serde_json::from_value::<crate::domain::engine::Notice>(n.clone()).ok())
+        .map(|n| {
+            n.problems
+                .iter()
+                .map(|p| p.message.get(lang).to_owned())
+                .chain(n.items.iter().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let timeline = history
+        .iter()
+        .rev()
+        .map(|h| Moment {
+            at: h
+                .at
+                .with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            what: history_label(item, lang, &h.action),
+        })
+        .collect();
+    let rating = view.may.rate.then_some(RatingBox { given: view.rating });
+    FilingPageHtml {
+        extend_up_to: view.may.extend_up_to,
+        assignable,
+        rating,
+        ui: v.ui(),
+        id: view.id,
+        title: view.item_name.get(lang).to_owned(),
+        number: view.number.clone().unwrap_or_else(|| {
+            pick(
+                lang,
+                "（草稿，提交后编号）",
+                "(draft: numbered on submission)",
+            )
+        }),
+        state: view.state.label.get(lang).to_owned(),
+        version: view.version,
+        message,
+        problems,
+        notice,
+        clocks,
+        facts,
+        materials,
+        actions,
+        may_edit: view.may.edit,
+        timeline,
+    }
+}
