@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{PageError, Ui, Viewer, form_value, see_other};
+use super::{PageError, Viewer, form_value, see_other};
 use crate::app::AppState;
 use crate::domain::definition::Lang;
 use crate::domain::engine::Verdict;
