@@ -31,9 +31,8 @@
 //! of timed actions is printed. Every non-200 answer is an error and is reported.
 //!
 //! Knobs (environment): LOAD_SECONDS (10) per level, LOAD_WARMUP_SECONDS (2),
-//! LOAD_POOL_SIZE (8, the service's database pool; a sweep on 2 cores, actions/s at 8 / 32
-//! clients: 4 → 1,319 / 1,291, 6 → 1,361 / 1,394, 8 → 1,470 / 1,402, 16 → 1,393 / 1,308: more
-//! backends than ~4 per core only add switching; 32 was slower still),
+//! LOAD_POOL_SIZE (8, the service's database pool; README has a sweep: more backends than about
+//! four per core only add switching),
 //! LOAD_WORKERS (0: one HTTP worker per core), LOAD_FILINGS_PER_CLIENT (4),
 //! LOAD_SUPPLEMENT_ROUNDS (1),
 //! LOAD_SQL (none: SQL run on the database after the setup and before the levels, to measure a
