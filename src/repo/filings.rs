@@ -736,6 +736,23 @@ pub fn update_guarded_in(
 }
 
 impl FilingRow {
+    /// The 容缺 promises: each tolerated material with the date the applicant promised it by
+    /// (a value that is not a date is no promise).
+    pub fn promise_dates(&self) -> std::collections::BTreeMap<String, NaiveDate> {
+        self.promises
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        v.as_str()
+                            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                            .map(|d| (k.clone(), d))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The row after an UPDATE with `c` (what `update_in` writes, without reading it back).
     pub fn with_changes(mut self, c: &FilingChanges) -> FilingRow {
         fn set<T: Clone>(field: &mut T, v: &Option<T>) {

@@ -245,7 +245,7 @@ pub fn after_action(
         .effects
         .contains(&Effect::Clock(ClockChange::Start));
     if started && !def.notifications.promise_reminders.is_empty() {
-        for (material, date) in promises(a.after) {
+        for (material, date) in a.after.promise_dates() {
             if !(a.materials_on_file)(&material) {
                 out.open_deadlines.push(OpenDeadline {
                     deadline: new_deadline(
@@ -267,21 +267,6 @@ pub fn after_action(
 
 fn calendar(e: crate::domain::calendar::CalendarError) -> AppError {
     AppError::Internal(anyhow::anyhow!("calendar: {e}"))
-}
-
-fn promises(row: &FilingRow) -> Vec<(String, NaiveDate)> {
-    row.promises
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    v.as_str()
-                        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-                        .map(|d| (k.clone(), d))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn new_deadline(

@@ -7,7 +7,6 @@ use chrono::{FixedOffset, NaiveDate};
 use diesel::PgConnection;
 use serde_json::{Map, Value};
 
-use super::promises_of;
 use crate::clock::local_date;
 use crate::domain::engine::{ReviewRecord, Snapshot};
 use crate::domain::legal_time::LedgerEntry;
@@ -71,7 +70,7 @@ impl Facts {
             open_deadlines: f.open_deadlines,
             applicant: f.applicant.map(Recipient::from),
             materials,
-            promises: promises_of(row),
+            promises: row.promise_dates(),
             reviews,
             objections: u32::try_from(f.objections).unwrap_or(u32::MAX),
         })
@@ -95,7 +94,7 @@ impl Facts {
         opened: Option<Vec<TaskRow>>,
     ) -> Facts {
         self.ledger = ledger;
-        self.promises = promises_of(row);
+        self.promises = row.promise_dates();
         if let Some(opened) = opened {
             self.review_rows.clear();
             self.reviews.clear();

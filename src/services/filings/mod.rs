@@ -164,21 +164,6 @@ fn parse_promises(
     }
 }
 
-fn promises_of(f: &FilingRow) -> BTreeMap<String, NaiveDate> {
-    f.promises
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    v.as_str()
-                        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-                        .map(|d| (k.clone(), d))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
     item.def.state(&f.state).ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!(

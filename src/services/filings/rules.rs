@@ -5,7 +5,6 @@
 
 use serde_json::json;
 
-use super::promises_of;
 use crate::domain::definition::{Role, State, StateKind};
 use crate::domain::legal_time::{ClockView, Phase};
 use crate::error::AppError;
@@ -45,7 +44,7 @@ pub(super) fn ensure_may_upload(
     state: &State,
     material: &str,
 ) -> Result<bool, AppError> {
-    let promised = promises_of(row).contains_key(material);
+    let promised = row.promise_dates().contains_key(material);
     let after_acceptance = promised
         && row.accepted_at.is_some()
         && !state.kind.is_final()

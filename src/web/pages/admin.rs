@@ -138,9 +138,8 @@ pub async fn create_user(
     mut v: Viewer,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
+    let pairs = v.posted(pairs)?;
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
-    v.check_csrf(&get("_csrf"))?;
     let roles: Vec<Role> = pairs
         .iter()
         .filter(|(k, _)| k == "role")

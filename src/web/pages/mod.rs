@@ -231,6 +231,16 @@ impl Viewer {
         f.into_inner().map_err(|e| PageError::from_app(self, e))
     }
 
+    /// A posted form as its fields, once its CSRF token (`_csrf`) is the viewer's.
+    pub fn posted(
+        &self,
+        f: crate::web::extract::Form<Vec<(String, String)>>,
+    ) -> Result<Vec<(String, String)>, PageError> {
+        let pairs = self.form(f)?;
+        self.check_csrf(&form_value(&pairs, "_csrf").unwrap_or_default())?;
+        Ok(pairs)
+    }
+
     /// The page's query string, or a page that says which parameter is wrong.
     pub fn query<T>(&self, q: crate::web::extract::Query<T>) -> Result<T, PageError> {
         q.into_inner().map_err(|e| PageError::from_app(self, e))

@@ -18,7 +18,7 @@ use crate::services::items::Item;
 use crate::web::extract::Form;
 use crate::web::pages::{PageError, Ui, Viewer, form_value, see_other};
 
-use super::{csrf_of, pick, value_text};
+use super::{pick, value_text};
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -231,8 +231,7 @@ pub async fn create(
     code: web::Path<String>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
-    v.check_csrf(&csrf_of(&pairs))?;
+    let pairs = v.posted(pairs)?;
     let item = state
         .items
         .latest(&code)
@@ -312,8 +311,7 @@ pub async fn edit(
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
-    v.check_csrf(&csrf_of(&pairs))?;
+    let pairs = v.posted(pairs)?;
     let id = id.into_inner();
     let version: i32 = pairs
         .iter()

@@ -67,10 +67,6 @@ pub(super) fn value_text(v: Option<&Value>) -> String {
     }
 }
 
-pub(super) fn csrf_of(pairs: &[(String, String)]) -> String {
-    form_value(pairs, "_csrf").unwrap_or_default()
-}
-
 /// The filing page again, fresh, with what went wrong.
 async fn again(
     state: &AppState,
@@ -128,8 +124,7 @@ pub async fn act(
     path: web::Path<(Uuid, String)>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
-    v.check_csrf(&csrf_of(&pairs))?;
+    let pairs = v.posted(pairs)?;
     let (id, action) = path.into_inner();
     let get = |k: &str| form_value(&pairs, k);
     let version: i32 = get("version").and_then(|v| v.parse().ok()).unwrap_or(-1);
@@ -272,8 +267,7 @@ pub async fn extend(
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
-    v.check_csrf(&csrf_of(&pairs))?;
+    let pairs = v.posted(pairs)?;
     let id = id.into_inner();
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let version: i32 = get("version").parse().unwrap_or(-1);
@@ -303,8 +297,7 @@ pub async fn rate(
     id: web::Path<Uuid>,
     pairs: Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let pairs = v.form(pairs)?;
-    v.check_csrf(&csrf_of(&pairs))?;
+    let pairs = v.posted(pairs)?;
     let id = id.into_inner();
     let get = |k: &str| form_value(&pairs, k).unwrap_or_default();
     let score: i16 = get("score").parse().unwrap_or(0);
