@@ -686,6 +686,15 @@ impl<'d> Checker<'d> {
                         "an action that records a review needs the `verdict` input",
                     );
                 }
+                // A refusal gives its reasons in writing (行政许可法 §38): the action must ask
+                // for them, or a department could not refuse.
+                if !a.inputs.contains(&Input::RefusalReason) && !a.inputs.contains(&Input::Reason) {
+                    self.err(
+                        &place,
+                        "an action that records a review needs the `refusal_reason` input \
+                         (a refusal gives its reasons in writing), or `reason`",
+                    );
+                }
                 for f in &a.from {
                     if def.state(f).is_some_and(|s| s.parallel.is_none()) {
                         self.err(
@@ -1035,7 +1044,7 @@ label = { zh = "部门审查意见", en = "Department verdict" }
 from = ["joint-review"]
 roles = ["reviewer"]
 effects = ["record_review"]
-inputs = ["verdict", "opinion"]
+inputs = ["verdict", "opinion", "refusal_reason"]
 
 [[actions]]
 code = "withdraw"
@@ -1286,6 +1295,11 @@ inputs = ["reason"]
             &mutated(|d| action(d, "review").inputs = vec![Input::Opinion]),
             "action `review`",
             "verdict",
+        );
+        refused(
+            &mutated(|d| action(d, "review").inputs = vec![Input::Verdict, Input::Opinion]),
+            "action `review`",
+            "`refusal_reason`",
         );
         refused(
             &mutated(|d| action(d, "review").from.push("intake".into())),

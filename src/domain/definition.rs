@@ -730,6 +730,9 @@ pub enum Input {
     Opinion,
     /// approve / refuse, for a department's part of a joint review.
     Verdict,
+    /// Written reasons, required when the verdict is refuse (行政许可法 §38: a refusal gives
+    /// its reasons in writing) and optional otherwise.
+    RefusalReason,
     /// Items the clerk adds to the one-time notice beyond what the engine finds missing.
     NoticeItems,
     /// The text of an objection raised during a public notice.

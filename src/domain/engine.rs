@@ -357,6 +357,16 @@ fn check_inputs(action: &Action, req: &Request<'_>) -> Vec<Problem> {
             Input::Reason => text("reason", req.reason, "理由", "A reason"),
             Input::Opinion => text("opinion", req.opinion, "审查意见", "An opinion"),
             Input::Objection => text("objection", req.objection, "异议内容", "The objection"),
+            Input::RefusalReason => {
+                if req.verdict == Some(Verdict::Refuse) {
+                    text("reason", req.reason, "不同意的理由", "A refusal's reasons");
+                } else if req
+                    .reason
+                    .is_some_and(|r| r.chars().count() > MAX_TEXT_CHARS)
+                {
+                    text("reason", req.reason, "理由", "A reason");
+                }
+            }
             Input::Verdict | Input::NoticeItems => {}
         }
     }
@@ -366,14 +376,6 @@ fn check_inputs(action: &Action, req: &Request<'_>) -> Vec<Problem> {
             "required",
             "请选择审查结论（approve 或 refuse）",
             "A verdict is required (approve or refuse)",
-        ));
-    }
-    if req.verdict == Some(Verdict::Refuse) && req.reason.is_none_or(|r| r.trim().is_empty()) {
-        problems.push(Problem::new(
-            "input.reason",
-            "required",
-            "不同意时须写明理由",
-            "A refusal needs a reason",
         ));
     }
     for (i, item) in req.notice_items.iter().enumerate() {

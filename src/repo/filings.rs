@@ -329,25 +329,15 @@ pub fn supersede_material(
 #[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
 #[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
 pub struct ReviewRow {
+    /// The state visit the answer belongs to (a filing sent back and reviewed again has
+    /// answers of each round).
+    pub visit: i32,
     pub department: String,
     pub verdict: Verdict,
     pub opinion: Option<String>,
     pub reason: Option<String>,
     pub decided_by: Uuid,
     pub decided_at: DateTime<Utc>,
-}
-
-pub fn reviews_for_visit(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    visit: i32,
-) -> QueryResult<Vec<ReviewRow>> {
-    reviews::table
-        .filter(reviews::filing_id.eq(filing))
-        .filter(reviews::visit.eq(visit))
-        .order(reviews::decided_at)
-        .select(ReviewRow::as_select())
-        .load(conn)
 }
 
 /// Record a department's review (written with the batch).
@@ -490,7 +480,8 @@ pub fn open_started(
 }
 
 /// Everything an action or a view needs to know beside the filing row, in one round trip:
-/// current materials, this visit's reviews and objections, the clock ledger, the open tasks,
+/// current materials, the reviews of every visit (the decision's record), this visit's
+/// objections, the clock ledger, the open tasks,
 /// how many deadlines on the applicant are open, and the applicant as a recipient of mail.
 #[derive(Debug)]
 pub struct FactsRows {
@@ -546,9 +537,9 @@ fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
              FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL) m \
             ORDER BY m.material, m.uploaded_at) AS materials, \
          ARRAY(SELECT to_jsonb(r) FROM \
-            (SELECT department, verdict, opinion, reason, decided_by, decided_at \
-             FROM reviews WHERE filing_id = {filing} AND visit = {visit}) r \
-            ORDER BY r.decided_at) AS reviews, \
+            (SELECT visit, department, verdict, opinion, reason, decided_by, decided_at \
+             FROM reviews WHERE filing_id = {filing}) r \
+            ORDER BY r.visit, r.decided_at) AS reviews, \
          (SELECT count(*) FROM objections WHERE filing_id = {filing} AND visit = {visit}) AS objections, \
          ARRAY(SELECT to_jsonb(e) FROM \
             (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = {filing}) e \

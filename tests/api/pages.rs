@@ -920,3 +920,118 @@ async fn the_new_draft_form_sent_twice_makes_one_draft() {
     assert_ne!(changed, first);
     assert_eq!(app.count("filings"), before + 2);
 }
+
+/// A joint-review department refuses from the filing page: the page asks for the reasons a
+/// refusal needs (the action declares them), refuses a refusal without them at the field, and
+/// once the filing is decided every department's answer stays on it, in the API and on the
+/// page, for the applicant as for staff.
+#[actix_web::test]
+async fn a_department_refuses_from_the_page_with_reasons_and_the_answers_stay_on_the_decided_filing()
+ {
+    use crate::helpers::{ELEVATOR_MATERIALS, elevator_form};
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-02");
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let f = app
+        .create(&resident, "elevator-installation", elevator_form(10, 12))
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, ELEVATOR_MATERIALS).await;
+    let f = app.filing(&resident, &id).await;
+    let f = app.act(&resident, &f, "submit", json!({})).await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "public_notice");
+    app.advance_days(11);
+    let housing = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
+    let f = app.act(&housing, &f, "close_notice", json!({})).await;
+    assert_eq!(f["state"]["code"], "joint_review");
+    let departments: Vec<String> = f["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["department"].as_str().unwrap().to_owned())
+        .collect();
+    let (last, first) = departments.split_last().unwrap();
+    let mut f = f;
+    for d in first {
+        let reviewer = app
+            .staff(&format!("{d}-reviewer"), d, &[Role::Reviewer])
+            .await;
+        f = app
+            .act(
+                &reviewer,
+                &f,
+                "review",
+                json!({ "verdict": "approve", "opinion": format!("{d}：同意") }),
+            )
+            .await;
+    }
+    assert_eq!(f["state"]["code"], "joint_review");
+
+    // The last department's reviewer works from the page.
+    app.staff(&format!("{last}-reviewer"), last, &[Role::Reviewer])
+        .await;
+    let c = signed_in(&app, &format!("{last}-reviewer")).await;
+    let (status, html) = page(&c, &app, &format!("/filings/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"verdict\""), "{html}");
+    assert!(
+        html.contains("不同意的理由（结论为不同意时必填）"),
+        "the review form asks for the reasons of a refusal"
+    );
+    let version = f["version"].as_i64().unwrap().to_string();
+    let path = format!("/filings/{id}/actions/review");
+    let (status, html) = post_form(
+        &c,
+        &app,
+        &path,
+        &[
+            ("_csrf", &csrf(&html)),
+            ("version", &version),
+            ("verdict", "refuse"),
+            ("opinion", "不符合条件"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "a refusal without reasons is refused");
+    assert!(html.contains("请填写不同意的理由"), "{html}");
+    let (status, _) = post_form(
+        &c,
+        &app,
+        &path,
+        &[
+            ("_csrf", &csrf(&html)),
+            ("version", &version),
+            ("verdict", "refuse"),
+            ("opinion", "不符合条件"),
+            ("reason", "电梯井占用消防通道"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // Decided: the answers are still on the filing, each with its opinion, the refusal with
+    // its reasons, and none pending.
+    let resident = app.relogin(&resident).await;
+    let f = app.filing(&resident, &id).await;
+    assert_eq!(f["state"]["kind"], "refused");
+    let reviews = f["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), departments.len(), "{reviews:?}");
+    assert!(reviews.iter().all(|r| !r["verdict"].is_null()));
+    let refusal = reviews.iter().find(|r| r["department"] == *last).unwrap();
+    assert_eq!(refusal["verdict"], "refuse");
+    assert_eq!(refusal["reason"], "电梯井占用消防通道");
+    let (_, html) = page(
+        &signed_in(&app, "resident").await,
+        &app,
+        &format!("/filings/{id}"),
+    )
+    .await;
+    assert!(html.contains("id=\"reviews\""));
+    assert!(html.contains("电梯井占用消防通道"));
+    assert_eq!(html.matches("review-approve").count(), first.len());
+    assert_eq!(html.matches("review-refuse").count(), 1);
+}

@@ -19,10 +19,12 @@ use crate::services::notify::Recipient;
 
 pub(super) struct Facts {
     pub material_rows: Vec<MaterialRow>,
+    /// Every department's answer on the filing, of every visit (the decision's record).
     pub review_rows: Vec<repo::ReviewRow>,
     /// Files on file by material.
     pub materials: BTreeMap<String, u32>,
     pub promises: BTreeMap<String, NaiveDate>,
+    /// The answers of this visit's joint review (what the engine's join decides on).
     pub reviews: Vec<ReviewRecord>,
     pub objections: u32,
     pub ledger: Vec<LedgerEntry>,
@@ -56,6 +58,7 @@ impl Facts {
         let reviews = f
             .reviews
             .iter()
+            .filter(|r| r.visit == row.state_visit)
             .map(|r| ReviewRecord {
                 department: r.department.clone(),
                 verdict: r.verdict,
@@ -83,9 +86,9 @@ impl Facts {
 
     /// The facts after an action, from those it was decided on and its plan (what it wrote),
     /// as a read in the same transaction would find them: an action does not touch materials;
-    /// a new state is a new visit (no reviews or objections yet) with the tasks the write
-    /// opened; otherwise a review adds itself and closes its department's task, an objection
-    /// counts.
+    /// a review adds itself to the record; a new state is a new visit (no answers or objections
+    /// in it yet) with the tasks the write opened; otherwise a review closes its department's
+    /// task, an objection counts.
     pub fn after(
         mut self,
         plan: &ActionPlan,
@@ -95,15 +98,9 @@ impl Facts {
     ) -> Facts {
         self.ledger = ledger;
         self.promises = row.promise_dates();
-        if let Some(opened) = opened {
-            self.review_rows.clear();
-            self.reviews.clear();
-            self.objections = 0;
-            self.tasks = opened;
-            return self;
-        }
         if let Some(r) = &plan.review {
             self.review_rows.push(repo::ReviewRow {
+                visit: r.visit,
                 department: r.department.clone(),
                 verdict: r.verdict,
                 opinion: r.opinion.clone(),
@@ -115,6 +112,12 @@ impl Facts {
                 department: r.department.clone(),
                 verdict: r.verdict,
             });
+        }
+        if let Some(opened) = opened {
+            self.reviews.clear();
+            self.objections = 0;
+            self.tasks = opened;
+            return self;
         }
         if let Some(department) = &plan.close_task_of {
             self.tasks.retain(|t| t.department != *department);

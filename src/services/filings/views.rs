@@ -61,11 +61,16 @@ impl From<MaterialRow> for MaterialView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewView {
+    /// The state visit the answer belongs to: a filing reviewed again after a correction has
+    /// the answers of each round.
+    pub visit: i32,
     pub department: String,
     pub label: Option<Text>,
     /// Null while the department has not answered.
     pub verdict: Option<Verdict>,
     pub opinion: Option<String>,
+    /// The written reasons of a refusal.
+    pub reason: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
 }
 
@@ -201,7 +206,7 @@ pub(super) fn render(
             })
             .collect()
     };
-    let reviews = reviews(state, &facts);
+    let reviews = reviews(item, &row, state, &facts);
     let may = Capabilities {
         edit: rules::ensure_applicant_may_edit(p, &row, state).is_ok(),
         upload: item
@@ -288,27 +293,55 @@ pub(super) fn render(
     })
 }
 
-/// The joint review of the state the filing is in: each department with its answer, or none
-/// yet.
-fn reviews(state: &crate::domain::definition::State, facts: &Facts) -> Vec<ReviewView> {
-    match &state.parallel {
-        Some(parallel) => parallel
-            .tasks
+/// The joint reviews of the filing: every department's answer, of every visit, in order (they
+/// are part of the decision and stay on the filing once it is decided); then, while the filing
+/// is in a joint review, the departments that have not answered yet.
+fn reviews(
+    item: &Item,
+    row: &FilingRow,
+    state: &crate::domain::definition::State,
+    facts: &Facts,
+) -> Vec<ReviewView> {
+    let label = |department: &str| {
+        item.def
+            .states
             .iter()
-            .map(|t| {
-                let done = facts
-                    .review_rows
-                    .iter()
-                    .find(|r| r.department == t.department);
-                ReviewView {
+            .filter_map(|s| s.parallel.as_ref())
+            .flat_map(|p| p.tasks.iter())
+            .find(|t| t.department == department)
+            .map(|t| t.label.clone())
+    };
+    let mut out: Vec<ReviewView> = facts
+        .review_rows
+        .iter()
+        .map(|r| ReviewView {
+            visit: r.visit,
+            department: r.department.clone(),
+            label: label(&r.department),
+            verdict: Some(r.verdict),
+            opinion: r.opinion.clone(),
+            reason: r.reason.clone(),
+            decided_at: Some(r.decided_at),
+        })
+        .collect();
+    if let Some(parallel) = &state.parallel {
+        for t in &parallel.tasks {
+            let answered = facts
+                .review_rows
+                .iter()
+                .any(|r| r.visit == row.state_visit && r.department == t.department);
+            if !answered {
+                out.push(ReviewView {
+                    visit: row.state_visit,
                     department: t.department.clone(),
                     label: Some(t.label.clone()),
-                    verdict: done.map(|r| r.verdict),
-                    opinion: done.and_then(|r| r.opinion.clone()),
-                    decided_at: done.map(|r| r.decided_at),
-                }
-            })
-            .collect(),
-        None => Vec::new(),
+                    verdict: None,
+                    opinion: None,
+                    reason: None,
+                    decided_at: None,
+                });
+            }
+        }
     }
+    out
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::definition::{FieldType, Input, Lang};
+use crate::domain::engine::Verdict;
 use crate::services::filings;
 use crate::services::items::Item;
 use crate::web::pages::{Ui, Viewer};
@@ -33,10 +34,24 @@ pub struct ActionForm {
     pub code: String,
     pub label: String,
     pub reason: bool,
+    /// Reasons asked for with a verdict: required when it is refuse.
+    pub refusal_reason: bool,
     pub opinion: bool,
     pub verdict: bool,
     pub notice_items: bool,
     pub objection: bool,
+}
+
+/// A department's answer in a joint review, or its place while it has not answered.
+pub struct ReviewLine {
+    pub department: String,
+    /// 同意 / 不同意 / 待审查
+    pub verdict: String,
+    /// approve, refuse, pending (for the badge).
+    pub mark: &'static str,
+    pub opinion: String,
+    pub reason: String,
+    pub at: String,
 }
 
 pub struct ClockLine {
@@ -65,6 +80,7 @@ pub(super) struct FilingPageHtml {
     problems: Vec<String>,
     notice: Vec<String>,
     clocks: Vec<ClockLine>,
+    reviews: Vec<ReviewLine>,
     facts: Vec<Fact>,
     materials: Vec<MaterialLine>,
     actions: Vec<ActionForm>,
@@ -199,10 +215,41 @@ pub(super) fn build_page(
             code: a.code.clone(),
             label: a.label.get(lang).to_owned(),
             reason: a.inputs.contains(&Input::Reason),
+            refusal_reason: a.inputs.contains(&Input::RefusalReason),
             opinion: a.inputs.contains(&Input::Opinion),
             verdict: a.inputs.contains(&Input::Verdict),
             notice_items: a.inputs.contains(&Input::NoticeItems),
             objection: a.inputs.contains(&Input::Objection),
+        })
+        .collect();
+    let reviews = view
+        .reviews
+        .iter()
+        .map(|r| {
+            let (verdict, mark) = match r.verdict {
+                Some(Verdict::Approve) => (pick(lang, "同意", "Approved"), "approve"),
+                Some(Verdict::Refuse) => (pick(lang, "不同意", "Refused"), "refuse"),
+                None => (pick(lang, "待审查", "Not yet answered"), "pending"),
+            };
+            ReviewLine {
+                department: r
+                    .label
+                    .as_ref()
+                    .map(|l| l.get(lang).to_owned())
+                    .unwrap_or_else(|| r.department.clone()),
+                verdict,
+                mark,
+                opinion: r.opinion.clone().unwrap_or_default(),
+                reason: r.reason.clone().unwrap_or_default(),
+                at: r
+                    .decided_at
+                    .map(|t| {
+                        t.with_timezone(&offset)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default(),
+            }
         })
         .collect();
     let mut clocks = Vec::new();
@@ -307,5 +354,6 @@ pub(super) fn build_page(
         actions,
         may_edit: view.may.edit,
         timeline,
+        reviews,
     }
 }
