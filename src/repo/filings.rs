@@ -167,17 +167,49 @@ pub enum ListScope<'a> {
     All,
 }
 
+/// Which filings a list shows.
+pub struct ListFilter<'a> {
+    pub scope: ListScope<'a>,
+    pub state: Option<&'a str>,
+    pub item: Option<&'a str>,
+}
+
+/// A list's position: the creation time and id of the last filing shown.
+pub type ListKey = (DateTime<Utc>, Uuid);
+
+/// How many filings a list holds.
+pub fn count(conn: &mut PgConnection, f: &ListFilter<'_>) -> QueryResult<i64> {
+    list_query(f).count().get_result(conn)
+}
+
+/// Filings newest first, after `after`: `limit` of them after `offset`.
 pub fn list(
     conn: &mut PgConnection,
-    scope: ListScope<'_>,
-    state: Option<&str>,
-    item: Option<&str>,
+    f: &ListFilter<'_>,
+    after: Option<ListKey>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<FilingRow>> {
+    let mut q = list_query(f);
+    if let Some((at, id)) = after {
+        q = q.filter(
+            filings::created_at
+                .lt(at)
+                .or(filings::created_at.eq(at).and(filings::id.gt(id))),
+        );
+    }
+    q.order((filings::created_at.desc(), filings::id))
+        .limit(limit)
+        .offset(offset)
+        .select(FilingRow::as_select())
+        .load(conn)
+}
+
+fn list_query<'a>(f: &ListFilter<'a>) -> filings::BoxedQuery<'a, diesel::pg::Pg> {
+    let (scope, state, item) = (&f.scope, f.state, f.item);
     let mut q = filings::table.into_boxed();
     match scope {
-        ListScope::Applicant(id) => q = q.filter(filings::applicant_id.eq(id)),
+        ListScope::Applicant(id) => q = q.filter(filings::applicant_id.eq(*id)),
         ListScope::Department(d) => {
             let touched = tasks::table
                 .filter(tasks::department.eq(d.to_owned()))
@@ -198,11 +230,7 @@ pub fn list(
     if let Some(i) = item {
         q = q.filter(filings::item_code.eq(i.to_owned()));
     }
-    q.order((filings::created_at.desc(), filings::id))
-        .limit(limit)
-        .offset(offset)
-        .select(FilingRow::as_select())
-        .load(conn)
+    q
 }
 
 /// Has this department ever had a task on the filing?

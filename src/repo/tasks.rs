@@ -181,28 +181,60 @@ pub fn set_claim(
 /// A queue line: the task with its filing's number, item and state.
 pub type QueueLine = (TaskRow, Option<String>, String, String);
 
-/// A queue: open tasks of a department for some roles, oldest first, with their filings'
-/// numbers and states.
+/// Which open tasks a queue shows: a department's, for some roles.
+pub struct QueueFilter<'a> {
+    pub department: &'a str,
+    pub roles: &'a [String],
+    pub only_unclaimed: bool,
+    pub claimed_by: Option<Uuid>,
+}
+
+/// A queue's position: the creation time and id of the last task shown.
+pub type QueueKey = (DateTime<Utc>, i64);
+
+type QueueQuery<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::InnerJoin<tasks::table, filings::table>,
+    diesel::pg::Pg,
+>;
+
+fn queue_query<'a>(f: &QueueFilter<'_>) -> QueueQuery<'a> {
+    let mut q = tasks::table
+        .inner_join(filings::table)
+        .into_boxed()
+        .filter(tasks::closed_at.is_null())
+        .filter(tasks::department.eq(f.department.to_owned()))
+        .filter(tasks::role.eq_any(f.roles.to_owned()));
+    if f.only_unclaimed {
+        q = q.filter(tasks::claimed_by.is_null());
+    }
+    if let Some(u) = f.claimed_by {
+        q = q.filter(tasks::claimed_by.eq(u));
+    }
+    q
+}
+
+/// How many open tasks a queue holds.
+pub fn queue_count(conn: &mut PgConnection, f: &QueueFilter<'_>) -> QueryResult<i64> {
+    queue_query(f).count().get_result(conn)
+}
+
+/// A queue after `after`, oldest first, with the filings' numbers and states: `limit` lines
+/// after `offset`.
 pub fn queue(
     conn: &mut PgConnection,
-    department: &str,
-    roles: &[String],
-    only_unclaimed: bool,
-    claimed_by: Option<Uuid>,
+    f: &QueueFilter<'_>,
+    after: Option<QueueKey>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<QueueLine>> {
-    let mut q = tasks::table
-        .inner_join(filings::table)
-        .filter(tasks::closed_at.is_null())
-        .filter(tasks::department.eq(department.to_owned()))
-        .filter(tasks::role.eq_any(roles.to_owned()))
-        .into_boxed();
-    if only_unclaimed {
-        q = q.filter(tasks::claimed_by.is_null());
-    }
-    if let Some(u) = claimed_by {
-        q = q.filter(tasks::claimed_by.eq(u));
+    let mut q = queue_query(f);
+    if let Some((at, id)) = after {
+        q = q.filter(
+            tasks::created_at
+                .gt(at)
+                .or(tasks::created_at.eq(at).and(tasks::id.gt(id))),
+        );
     }
     q.order((tasks::created_at, tasks::id))
         .limit(limit)

@@ -112,6 +112,7 @@ pub fn list(conn: &mut PgConnection, limit: i64, offset: i64) -> QueryResult<Vec
 /// token's user).
 pub fn list_with_roles(
     conn: &mut PgConnection,
+    after: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> QueryResult<Vec<(UserRow, Vec<Role>)>> {
@@ -119,12 +120,20 @@ pub fn list_with_roles(
     let roles = diesel::dsl::sql::<Array<Text>>(
         "ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = users.id ORDER BY r.role)",
     );
-    users::table
-        .order(users::username)
+    let mut q = users::table.into_boxed();
+    if let Some(name) = after {
+        q = q.filter(users::username.gt(name.to_owned()));
+    }
+    q.order(users::username)
         .limit(limit)
         .offset(offset)
         .select((UserRow::as_select(), roles))
         .load(conn)
+}
+
+/// How many accounts there are.
+pub fn count(conn: &mut PgConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
 }
 
 /// When logins for a name are refused until, if they are.

@@ -6,6 +6,7 @@ use diesel::PgConnection;
 use super::auth::Principal;
 use super::job_runs::{self, JobRun};
 use super::outbox::{self, MailFilter, MailRow};
+use super::paging::PageRequest;
 use super::staff::{self, Department, UserSummary};
 use crate::domain::definition::Role;
 use crate::domain::notify::MailStatus;
@@ -26,7 +27,15 @@ pub struct Overview {
 pub fn overview(conn: &mut PgConnection, p: &Principal) -> Result<Overview, AppError> {
     p.require(&[Role::Admin])?;
     Ok(Overview {
-        users: staff::users(conn, p, 200, 0)?,
+        users: staff::users(
+            conn,
+            p,
+            &PageRequest {
+                limit: Some(super::paging::MAX_LIMIT),
+                ..Default::default()
+            },
+        )?
+        .items,
         departments: staff::departments(conn)?,
         items: crate::repo::items::all(conn)?,
         failed: outbox::list(

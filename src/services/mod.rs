@@ -13,6 +13,7 @@ pub mod items;
 pub mod job_runs;
 pub mod notify;
 pub mod outbox;
+pub mod paging;
 pub mod queues;
 pub mod reports;
 pub mod scan;

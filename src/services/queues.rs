@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::Ctx;
 use super::auth::Principal;
+use super::paging::{PageRequest, Paged};
 use crate::config::Jobs;
 use crate::domain::definition::Role;
 use crate::error::AppError;
@@ -81,23 +82,22 @@ pub fn list(
     p: &Principal,
     role: Option<Role>,
     scope: Scope,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<TaskView>, AppError> {
+    page: &PageRequest,
+) -> Result<Paged<TaskView>, AppError> {
     let (dept, roles) = work_roles(p, role)?;
-    let rows = tasks::queue(
-        conn,
-        &dept,
-        &roles,
-        scope == Scope::Unclaimed,
-        (scope == Scope::Mine).then_some(p.user_id),
-        limit,
-        offset,
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, n, i, s)| view(t, n, i, s))
-        .collect())
+    let filter = tasks::QueueFilter {
+        department: &dept,
+        roles: &roles,
+        only_unclaimed: scope == Scope::Unclaimed,
+        claimed_by: (scope == Scope::Mine).then_some(p.user_id),
+    };
+    let after: Option<tasks::QueueKey> = page.after()?;
+    let rows = tasks::queue(conn, &filter, after, page.limit() + 1, page.offset())?;
+    let total = tasks::queue_count(conn, &filter)?;
+    Ok(
+        Paged::from_probe(rows, page.limit(), total, |(t, ..)| (t.created_at, t.id))
+            .map(|(t, n, i, s)| view(t, n, i, s)),
+    )
 }
 
 fn record(

@@ -6,6 +6,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::auth::{self, Principal, Registration};
+use super::paging::{PageRequest, Paged};
 use crate::domain::Lang;
 use crate::domain::definition::{Role, UserKind};
 use crate::error::AppError;
@@ -34,22 +35,25 @@ pub struct UserSummary {
 pub fn users(
     conn: &mut PgConnection,
     p: &Principal,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<UserSummary>, AppError> {
+    page: &PageRequest,
+) -> Result<Paged<UserSummary>, AppError> {
     p.require(&[Role::Admin])?;
-    Ok(users::list_with_roles(conn, limit, offset)?
-        .into_iter()
-        .map(|(u, roles)| UserSummary {
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            kind: u.kind,
-            department: u.department,
-            roles,
-            active: u.active,
-        })
-        .collect())
+    let after: Option<String> = page.after()?;
+    let rows = users::list_with_roles(conn, after.as_deref(), page.limit() + 1, page.offset())?;
+    let total = users::count(conn)?;
+    Ok(
+        Paged::from_probe(rows, page.limit(), total, |(u, _)| u.username.clone()).map(
+            |(u, roles)| UserSummary {
+                id: u.id,
+                username: u.username,
+                display_name: u.display_name,
+                kind: u.kind,
+                department: u.department,
+                roles,
+                active: u.active,
+            },
+        ),
+    )
 }
 
 /// A staff account to create, already checked for shape at the edge.

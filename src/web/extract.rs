@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use validator::{ValidationErrors, ValidationErrorsKind};
 
@@ -14,6 +14,7 @@ use crate::domain::Problem;
 use crate::domain::forms::{has_control, is_forbidden_char};
 use crate::error::AppError;
 use crate::services::auth::Token;
+use crate::services::paging::{PageRequest, Paged};
 
 /// The bearer token of a request, not yet checked: handlers pass it to
 /// [`AppState::run_as`](crate::app::AppState::run_as), which checks it on the same connection and thread as the use case
@@ -83,18 +84,46 @@ fn expected_from(header: Option<&str>, body: Option<i32>) -> Result<i32, AppErro
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
-    /// At most 200; 50 by default.
+    /// Items a page holds: 1 to 200 (50 by default); outside that range it is refused.
     pub limit: Option<i64>,
+    /// Items to skip; the next page is better reached by `cursor`.
     pub offset: Option<i64>,
+    /// Where the previous page ended: the `cursor` of its `Link: <…>; rel="next"`.
+    pub cursor: Option<String>,
 }
 
 impl Page {
-    pub fn limit(&self) -> i64 {
-        self.limit.unwrap_or(50).clamp(1, 200)
+    /// The page asked for, or 422 naming every bad parameter.
+    pub fn request(self) -> Result<PageRequest, AppError> {
+        PageRequest {
+            limit: self.limit,
+            offset: self.offset,
+            cursor: self.cursor,
+        }
+        .checked()
     }
-    pub fn offset(&self) -> i64 {
-        self.offset.unwrap_or(0).max(0)
+}
+
+/// A page of a list as the answer: its items as the body, the whole list's count in
+/// `X-Total-Count`, and the next page (when there is one) in `Link: <…>; rel="next"` (RFC 8288):
+/// this request's address with the next page's cursor in place of any `offset` or `cursor`.
+pub fn paged<T: serde::Serialize>(req: &HttpRequest, page: Paged<T>) -> HttpResponse {
+    let mut r = HttpResponse::Ok();
+    r.insert_header(("X-Total-Count", page.total.to_string()));
+    if let Some(next) = &page.next {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+            if k != "offset" && k != "cursor" {
+                query.append_pair(&k, &v);
+            }
+        }
+        query.append_pair("cursor", next);
+        r.insert_header((
+            header::LINK,
+            format!("<{}?{}>; rel=\"next\"", req.path(), query.finish()),
+        ));
     }
+    r.json(page.items)
 }
 
 /// A JSON request body whose problems are reported only when the handler asks, after the

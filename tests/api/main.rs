@@ -9,6 +9,7 @@ mod helpers;
 mod instances;
 mod legal_time;
 mod lifecycle;
+mod lists;
 mod mail;
 mod migrations;
 mod pages;

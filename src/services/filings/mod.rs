@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::Ctx;
 use super::auth::Principal;
 use super::items::Item;
+use super::paging::{PageRequest, Paged};
 use crate::domain::Problem;
 use crate::domain::definition::{Role, State, StateKind};
 use crate::domain::engine::Actor;
@@ -202,9 +203,8 @@ pub fn list(
     p: &Principal,
     state: Option<&str>,
     item: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<FilingSummary>, AppError> {
+    page: &PageRequest,
+) -> Result<Paged<FilingSummary>, AppError> {
     let scope = if p.has(Role::Admin) || p.has(Role::Auditor) {
         repo::ListScope::All
     } else if let (true, Some(d)) = (p.works_filings(), p.department.as_deref()) {
@@ -212,8 +212,11 @@ pub fn list(
     } else {
         repo::ListScope::Applicant(p.user_id)
     };
-    let rows = repo::list(conn, scope, state, item, limit, offset)?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    let filter = repo::ListFilter { scope, state, item };
+    let after: Option<repo::ListKey> = page.after()?;
+    let rows = repo::list(conn, &filter, after, page.limit() + 1, page.offset())?;
+    let total = repo::count(conn, &filter)?;
+    Ok(Paged::from_probe(rows, page.limit(), total, |f| (f.created_at, f.id)).map(Into::into))
 }
 
 /// The filing with the item version it runs under (a form page needs the item's fields).

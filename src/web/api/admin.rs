@@ -1,6 +1,6 @@
 //! Administration: staff accounts; audit verification (admins and auditors).
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::Validate;
@@ -13,7 +13,7 @@ use crate::services::audit::{self, Verification};
 use crate::services::auth;
 use crate::services::clock::{self, ClockState};
 use crate::services::staff::{self, NewStaff, UserSummary};
-use crate::web::extract::{Bearer, Body, Page, Query, validated};
+use crate::web::extract::{Bearer, Body, Page, Query, paged, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -134,21 +134,25 @@ pub async fn reset_password(
 }
 
 /// List accounts (admins).
-#[utoipa::path(tag = "admin", params(Page), responses((status = 200, body = [UserSummary]), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "admin", params(Page), responses((status = 200, body = [UserSummary],
+        headers(("X-Total-Count" = i64, description = "accounts in all"),
+                ("Link" = String, description = "the next page, `<…>; rel=\"next\"`, when there is one"))),
+    (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/admin/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     who: Bearer,
     page: Query<Page>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let users = state
         .run_as(who, move |conn, _, p| {
             p.require(&[Role::Admin])?;
-            let page = page.into_inner()?;
-            staff::users(conn, p, page.limit(), page.offset())
+            let page = page.into_inner()?.request()?;
+            staff::users(conn, p, &page)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(users))
+    Ok(paged(&req, users))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

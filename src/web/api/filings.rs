@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput, FilingSummary, FilingView, HistoryEntry};
-use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, Query, validated};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, Query, paged, validated};
 
 #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -94,36 +94,39 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, AppError> {
 pub struct ListQuery {
     pub state: Option<String>,
     pub item: Option<String>,
+    /// Filings a page holds: 1 to 200 (50 by default).
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// The next page's cursor, from the previous page's `Link`.
+    pub cursor: Option<String>,
 }
 
 /// Filings the caller may see: an applicant's own, a department's, or all (admins, auditors).
-#[utoipa::path(tag = "filings", params(ListQuery), responses((status = 200, body = [FilingSummary])), security(("bearer" = [])))]
+#[utoipa::path(tag = "filings", params(ListQuery), responses((status = 200, body = [FilingSummary],
+        headers(("X-Total-Count" = i64, description = "filings in the whole list"),
+                ("Link" = String, description = "the next page, `<…>; rel=\"next\"`, when there is one"))),
+    (status = 422, description = "limit outside 1 to 200, a negative offset, a cursor not given by this list")),
+    security(("bearer" = [])))]
 #[get("/filings")]
 pub async fn list(
     state: web::Data<AppState>,
     who: Bearer,
     q: Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner()?;
     let page = Page {
         limit: q.limit,
         offset: q.offset,
-    };
+        cursor: q.cursor,
+    }
+    .request()?;
     let rows = state
         .run_as(who, move |conn, _, p| {
-            filings::list(
-                conn,
-                p,
-                q.state.as_deref(),
-                q.item.as_deref(),
-                page.limit(),
-                page.offset(),
-            )
+            filings::list(conn, p, q.state.as_deref(), q.item.as_deref(), &page)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(paged(&req, rows))
 }
 
 /// One filing, with the actions the caller may take now.

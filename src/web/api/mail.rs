@@ -19,7 +19,7 @@ pub struct MailQuery {
     pub filing: Option<uuid::Uuid>,
     /// Keyset paging: messages with a smaller id.
     pub before: Option<i64>,
-    /// At most 200; 50 by default.
+    /// 1 to 200 (50 by default); outside that range it is refused.
     pub limit: Option<i64>,
 }
 
@@ -50,7 +50,12 @@ pub async fn list(
                 status,
                 filing: q.filing,
                 before: q.before,
-                limit: q.limit.unwrap_or(50).clamp(1, 200),
+                limit: crate::services::paging::PageRequest {
+                    limit: q.limit,
+                    ..Default::default()
+                }
+                .checked()?
+                .limit(),
             };
             outbox::list(conn, p, &filter)
         })

@@ -1,6 +1,6 @@
 //! Staff queues.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::domain::definition::Role;
 use crate::error::AppError;
 use crate::services::queues::{self, Scope, TaskView};
-use crate::web::extract::{Bearer, Body, BodyOrDefault, Page, Query};
+use crate::web::extract::{Bearer, Body, BodyOrDefault, Page, Query, paged};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -18,36 +18,40 @@ pub struct QueueQuery {
     /// all (default), unclaimed, mine.
     #[param(inline)]
     pub scope: Option<Scope>,
+    /// Tasks a page holds: 1 to 200 (50 by default).
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// The next page's cursor, from the previous page's `Link`.
+    pub cursor: Option<String>,
 }
 
-/// The caller's department queue, oldest first.
-#[utoipa::path(tag = "queue", params(QueueQuery), responses((status = 200, body = [TaskView]), (status = 403)), security(("bearer" = [])))]
+/// The caller's department queue, oldest first, a page at a time: the whole queue's count in
+/// `X-Total-Count`, the next page in `Link: <…>; rel="next"`.
+#[utoipa::path(tag = "queue", params(QueueQuery), responses((status = 200, body = [TaskView],
+        headers(("X-Total-Count" = i64, description = "tasks in the whole queue"),
+                ("Link" = String, description = "the next page, `<…>; rel=\"next\"`, when there is one"))),
+    (status = 403), (status = 422, description = "limit outside 1 to 200, a negative offset, a cursor not given by this list")),
+    security(("bearer" = [])))]
 #[get("/queue")]
 pub async fn list(
     state: web::Data<AppState>,
     who: Bearer,
     q: Query<QueueQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner()?;
     let page = Page {
         limit: q.limit,
         offset: q.offset,
-    };
+        cursor: q.cursor,
+    }
+    .request()?;
     let tasks = state
         .run_as(who, move |conn, _, p| {
-            queues::list(
-                conn,
-                p,
-                q.role,
-                q.scope.unwrap_or(Scope::All),
-                page.limit(),
-                page.offset(),
-            )
+            queues::list(conn, p, q.role, q.scope.unwrap_or(Scope::All), &page)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(tasks))
+    Ok(paged(&req, tasks))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
