@@ -108,6 +108,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.item();
     c.unique_codes();
     c.fields();
+    c.relations();
     c.materials();
     c.states();
     c.actions();
@@ -345,6 +346,34 @@ impl<'d> Checker<'d> {
                         format!("the code is used by more than one {kind}; codes must be unique"),
                     );
                 }
+            }
+        }
+    }
+
+    fn relations(&mut self) {
+        for (i, r) in self.def.relations.iter().enumerate() {
+            let place = format!("relation {} (`{}` and `{}`)", i + 1, r.field, r.other);
+            let kind = |code: &str| self.def.field(code).map(|f| forms::comparable_kind(&f.ty));
+            match (kind(&r.field), kind(&r.other)) {
+                (None, _) | (_, None) => {
+                    for code in [&r.field, &r.other] {
+                        if self.def.field(code).is_none() {
+                            self.err(
+                                &place,
+                                format!("names the field `{code}`, which does not exist"),
+                            );
+                        }
+                    }
+                }
+                (Some(None), _) | (_, Some(None)) => self.err(
+                    &place,
+                    "compares a field that is neither a date nor a number",
+                ),
+                (Some(Some(a)), Some(Some(b))) if a != b => {
+                    self.err(&place, format!("compares a {a} with a {b}"))
+                }
+                _ if r.field == r.other => self.err(&place, "compares a field with itself"),
+                _ => {}
             }
         }
     }
@@ -1305,6 +1334,32 @@ inputs = ["reason"]
             &mutated(|d| action(d, "review").from.push("intake".into())),
             "action `review`",
             "no parallel review",
+        );
+    }
+
+    #[test]
+    fn a_relation_names_fields_that_exist_and_compares_like_with_like() {
+        use crate::domain::definition::{CompareOp, Relation};
+        let rel = |field: &str, other: &str| Relation {
+            field: field.into(),
+            op: CompareOp::Le,
+            other: other.into(),
+        };
+        assert!(check(&mutated(|d| d.relations = vec![rel("floors", "cost")])).is_empty());
+        refused(
+            &mutated(|d| d.relations = vec![rel("cost", "budget")]),
+            "relation 1 (`cost` and `budget`)",
+            "`budget`, which does not exist",
+        );
+        refused(
+            &mutated(|d| d.relations = vec![rel("cost", "project_code")]),
+            "relation 1 (`cost` and `project_code`)",
+            "neither a date nor a number",
+        );
+        refused(
+            &mutated(|d| d.relations = vec![rel("cost", "cost")]),
+            "relation 1 (`cost` and `cost`)",
+            "with itself",
         );
     }
 

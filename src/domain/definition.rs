@@ -601,6 +601,16 @@ pub enum CompareOp {
     Ne,
 }
 
+/// A rule between two fields of the same kind (dates, or numbers: integers, amounts, areas):
+/// `field op other`, e.g. `planned_end >= planned_start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Relation {
+    pub field: String,
+    pub op: CompareOp,
+    pub other: String,
+}
+
 /// Whose share the 民法典 §278 approval thresholds are measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -844,6 +854,10 @@ pub struct Definition {
     pub initial: String,
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// Rules between two fields of the form (planned completion on or after planned start,
+    /// contract price at most the investment), checked whenever both are filled in.
+    #[serde(default)]
+    pub relations: Vec<Relation>,
     #[serde(default)]
     pub materials: Vec<Material>,
     pub states: Vec<State>,

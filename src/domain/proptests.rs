@@ -113,6 +113,7 @@ fn valid_forms(code: &str) -> Vec<Value> {
         "construction-permit" => {
             let mut small = construction_form();
             small["investment"] = json!("280000");
+            small["contract_price"] = json!("260000");
             vec![construction_form(), small]
         }
         "elevator-installation" => vec![elevator_form(10, 12), elevator_form(8, 12)],

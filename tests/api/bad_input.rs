@@ -880,3 +880,56 @@ async fn control_characters_are_refused_by_name_wherever_text_comes_in() {
         .await;
     assert_eq!(r.status(), 201);
 }
+
+/// Rules between two fields of the item (`[[relations]]`): a plan that ends before it starts,
+/// or a contract above the investment, is refused at the field on create and on edit, in the
+/// applicant's language, and nothing is written.
+#[actix_web::test]
+async fn a_plan_ending_before_it_starts_or_a_contract_above_the_investment_is_refused_at_its_field()
+{
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let before = written(&app);
+    let mut form = construction_form();
+    form["planned_start"] = json!("2026-12-01");
+    form["planned_end"] = json!("2026-11-30");
+    form["contract_price"] = json!("12500000.01");
+    let r = app
+        .post(
+            &builder,
+            "/api/v1/filings",
+            json!({ "item": "construction-permit", "form": form }),
+        )
+        .await;
+    let body = problem(r, 422).await;
+    assert_eq!(
+        error_paths(&body),
+        ["form.planned_end", "form.contract_price"]
+    );
+    let messages: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(&"「计划竣工日期」不能早于「计划开工日期」"),
+        "{messages:?}"
+    );
+    assert_eq!(written(&app), before);
+
+    // The same day, the same sum: allowed. Then an edit that breaks the rule is refused.
+    let mut form = construction_form();
+    form["planned_end"] = form["planned_start"].clone();
+    form["contract_price"] = form["investment"].clone();
+    let f = app.create(&builder, "construction-permit", form).await;
+    let id = f["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": f["version"], "form": { "planned_end": "2026-01-01" } }),
+        )
+        .await;
+    assert_eq!(error_paths(&problem(r, 422).await), ["form.planned_end"]);
+}

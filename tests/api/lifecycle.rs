@@ -211,6 +211,7 @@ async fn a_small_project_is_told_no_permit_is_needed() {
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let mut form = construction_form();
     form["investment"] = json!("280000");
+    form["contract_price"] = json!("260000");
     let f = app.create(&builder, "construction-permit", form).await;
     let id = f["id"].as_str().unwrap().to_owned();
     app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;

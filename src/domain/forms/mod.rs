@@ -18,6 +18,7 @@ mod codes;
 mod dates;
 mod mask;
 mod numbers;
+mod relations;
 mod roster;
 mod text;
 
@@ -33,6 +34,8 @@ pub(crate) use numbers::show_hundredths;
 pub use roster::{ROSTER_MAX_ROWS, RosterRow, UNIT_MAX_CHARS, Vote, roster};
 pub(crate) use text::compile_pattern;
 pub use text::{TEXT_CAP, has_control, is_forbidden_char};
+
+pub use relations::comparable_kind;
 
 use codes::{credit_code_error, email_valid, id_card_errors, phone_valid};
 use dates::check_date;
@@ -70,6 +73,7 @@ pub fn validate(def: &Definition, form: &Map<String, Value>, mode: Mode) -> Vec<
             }
         }
     }
+    relations::check(def, form, &mut problems);
     for key in form.keys() {
         if def.field(key).is_none() {
             problems.push(Problem::new(
