@@ -102,6 +102,9 @@ pub struct Authority {
     pub name_en: String,
     /// The working-day calendar (a region in seeds/calendars).
     pub region: String,
+    /// The rule set the items take values from (a file of seeds/rules without `.toml`: a
+    /// province's thresholds, a city's consent shares and notice lengths); empty for none.
+    pub rules: String,
     /// The authority's time zone as minutes east of UTC: it decides when a day ends and when
     /// the jobs' cron strings fire (China keeps no daylight saving, so a fixed offset is exact).
     pub utc_offset_minutes: i32,
@@ -337,6 +340,10 @@ impl Settings {
 
     pub fn items_dir(&self) -> PathBuf {
         self.root.join("seeds/items")
+    }
+
+    pub fn rules_dir(&self) -> PathBuf {
+        self.root.join("seeds/rules")
     }
 }
 

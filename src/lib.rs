@@ -69,7 +69,8 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     }
     let departments = services::seed::departments(&mut conn, &settings.root.join("seeds"))?;
     let now = SystemClock.now();
-    let items = Registry::sync(&mut conn, &settings.items_dir(), &departments, now)?;
+    let rules = services::items::Rules::load(&settings.rules_dir(), &settings.authority.rules)?;
+    let items = Registry::sync(&mut conn, &settings.items_dir(), &rules, &departments, now)?;
     calendar_service::sync_seeds(&mut conn, &settings.root.join("seeds/calendars"), now)?;
     let calendars = Calendars::load(&mut conn)?;
     if calendars.get(&settings.authority.region).is_none() {

@@ -211,7 +211,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ItemsCommand::Check { dir },
         } => {
             let dir = dir.unwrap_or_else(|| settings.items_dir());
-            let defs = items::read_dir(&dir)?;
+            let rules = items::Rules::load(&settings.rules_dir(), &settings.authority.rules)?;
+            let defs = items::read_dir(&dir, &rules)?;
             for (def, source) in &defs {
                 println!(
                     "ok  {:<28} {} states, {} actions, digest {}",
@@ -226,7 +227,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Items {
             command: ItemsCommand::Graph { code, lang },
         } => {
-            let defs = items::read_dir(&settings.items_dir())?;
+            let rules = items::Rules::load(&settings.rules_dir(), &settings.authority.rules)?;
+            let defs = items::read_dir(&settings.items_dir(), &rules)?;
             let (def, _) = defs.iter().find(|(d, _)| d.code == code).with_context(|| {
                 format!("no item `{code}` in {}", settings.items_dir().display())
             })?;

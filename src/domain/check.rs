@@ -62,13 +62,48 @@ pub const MAX_MB: u32 = 100;
 /// Read a definition from TOML and check it. A syntax or shape error (an unknown key, a wrong
 /// type) is one error at place "syntax" with its line and column; otherwise every rule violation.
 pub fn parse(file: &str, text: &str) -> Result<Definition, DefinitionError> {
-    let def: Definition = toml::from_str(text).map_err(|e| DefinitionError {
+    parse_with(file, text, None).map(|(def, _)| def)
+}
+
+/// [`parse`] with the region's rules for the item (values for its settings); the definition,
+/// and the text it was read from once its setting references were resolved (what a stored
+/// version is made of).
+pub fn parse_with(
+    file: &str,
+    text: &str,
+    rules: Option<&toml_edit::Table>,
+) -> Result<(Definition, String), DefinitionError> {
+    let failed = |errors| DefinitionError {
         file: file.to_owned(),
-        errors: vec![syntax_error(text, &e)],
+        errors,
+    };
+    // Read once as plain TOML for the syntax (its errors carry the position), then as an
+    // editable document.
+    toml::from_str::<toml::Table>(text).map_err(|e| failed(vec![syntax_error(text, &e)]))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        failed(vec![CheckError {
+            place: "syntax".into(),
+            message: one_line(&e.to_string()),
+        }])
     })?;
+    let unresolved = super::settings::resolve(&mut doc, rules);
+    if !unresolved.is_empty() {
+        return Err(failed(
+            unresolved
+                .into_iter()
+                .map(|u| CheckError {
+                    place: u.place,
+                    message: u.message,
+                })
+                .collect(),
+        ));
+    }
+    let resolved = doc.to_string();
+    let def: Definition =
+        toml::from_str(&resolved).map_err(|e| failed(vec![syntax_error(&resolved, &e)]))?;
     let errors = check(&def);
     if errors.is_empty() {
-        Ok(def)
+        Ok((def, resolved))
     } else {
         Err(DefinitionError {
             file: file.to_owned(),
@@ -1142,6 +1177,38 @@ inputs = ["reason"]
         );
         assert_eq!(err.to_string().lines().count(), 1);
         assert!(err.to_string().starts_with("bad.toml: syntax: line 2"));
+    }
+
+    #[test]
+    fn a_reference_to_a_missing_setting_is_refused_with_the_file_and_place() {
+        let text = SMALL.replace("max_mb = 50", "max_mb = { setting = \"largest_file_mb\" }");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].place, "materials.plan.max_mb");
+        assert!(
+            err.to_string().starts_with(
+                "small.toml: materials.plan.max_mb: names the setting `largest_file_mb`"
+            ),
+            "{err}"
+        );
+
+        // Declared, it is used; a later error still names its own line in the file.
+        let declared = format!("{text}\n[settings]\nlargest_file_mb = 20\n");
+        let def = parse("small.toml", &declared).unwrap();
+        assert_eq!(def.material("plan").unwrap().max_mb, 20);
+        let broken = declared.replacen("prefix = ", "prefix = 12 #", 1);
+        let err = parse("small.toml", &broken).unwrap_err();
+        let prefix_line = broken
+            .lines()
+            .position(|l| l.starts_with("prefix"))
+            .unwrap()
+            + 1;
+        assert!(
+            err.errors[0]
+                .message
+                .starts_with(&format!("line {prefix_line},")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod legal_time;
 pub mod notify;
 #[cfg(test)]
 mod proptests;
+pub mod settings;
 
 use serde::Serialize;
 

@@ -33,8 +33,51 @@ pub struct Registry {
     latest: RwLock<BTreeMap<String, Arc<Item>>>,
 }
 
-/// Parse and check every `*.toml` in a folder; all errors of all files are reported together.
-pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<(Definition, String)>> {
+/// A region's rule set (`seeds/rules/<name>.toml`): values for the settings of some items (a
+/// province's thresholds, a city's consent shares and notice length), by item code.
+#[derive(Debug, Default, Clone)]
+pub struct Rules {
+    /// The file's name without `.toml`; empty for none.
+    pub name: String,
+    pub items: BTreeMap<String, toml_edit::Table>,
+}
+
+impl Rules {
+    /// The rule set `name` under `dir` (`""`: none). An unknown name, or a rule set for an
+    /// item that does not exist, stops the start.
+    pub fn load(dir: &Path, name: &str) -> anyhow::Result<Rules> {
+        if name.trim().is_empty() {
+            return Ok(Rules::default());
+        }
+        let path = dir.join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("authority.rules = {name:?}: reading {}", path.display()))?;
+        let doc: toml_edit::DocumentMut = text
+            .parse()
+            .with_context(|| format!("{}: not TOML", path.display()))?;
+        let mut items = BTreeMap::new();
+        if let Some(t) = doc.get("items").and_then(toml_edit::Item::as_table) {
+            for (code, rules) in t.iter() {
+                let table = rules.as_table().with_context(|| {
+                    format!(
+                        "{}: [items.{code}] must be a table of settings",
+                        path.display()
+                    )
+                })?;
+                items.insert(code.to_owned(), table.clone());
+            }
+        }
+        Ok(Rules {
+            name: name.to_owned(),
+            items,
+        })
+    }
+}
+
+/// Parse and check every `*.toml` in a folder, with the region's rules for each item; all
+/// errors of all files are reported together. Each definition comes with the text it was read
+/// from once its setting references were resolved: what a stored version is made of.
+pub fn read_dir(dir: &Path, rules: &Rules) -> anyhow::Result<Vec<(Definition, String)>> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading item definitions from {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -47,22 +90,31 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<(Definition, String)>> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let name = path.display().to_string();
-        match check::parse(&name, &text) {
-            Ok(def) => {
-                let stem = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        match check::parse_with(&name, &text, rules.items.get(stem)) {
+            Ok((def, resolved)) => {
                 if def.code != stem {
                     errors.push(format!(
                         "{name}: code `{}` must equal the file name `{stem}`",
                         def.code
                     ));
                 } else {
-                    out.push((def, text));
+                    out.push((def, resolved));
                 }
             }
             Err(e) => errors.push(e.to_string()),
+        }
+    }
+    for code in rules.items.keys() {
+        if !out.iter().any(|(d, _)| &d.code == code) && errors.iter().all(|e| !e.contains(code)) {
+            errors.push(format!(
+                "rules {:?}: [items.{code}] names no item of {}",
+                rules.name,
+                dir.display()
+            ));
         }
     }
     if !errors.is_empty() {
@@ -80,10 +132,11 @@ impl Registry {
     pub fn sync(
         conn: &mut PgConnection,
         dir: &Path,
+        rules: &Rules,
         departments: &[String],
         now: DateTime<Utc>,
     ) -> anyhow::Result<Self> {
-        let defs = read_dir(dir)?;
+        let defs = read_dir(dir, rules)?;
         let mut missing = Vec::new();
         for (def, _) in &defs {
             let mut used: Vec<&str> = vec![def.department.as_str()];

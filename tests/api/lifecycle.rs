@@ -238,6 +238,60 @@ async fn a_small_project_is_told_no_permit_is_needed() {
     assert_eq!(f["state"]["kind"], "not_accepted");
 }
 
+/// The thresholds come from the region's rules: an 800,000 CNY, 400 m² project needs a permit
+/// under the national thresholds (the demo's 长沙 rules) and none in 湖北, which raised them to
+/// 1,000,000 CNY or 500 m²; the service guide shows the values in force.
+#[actix_web::test]
+async fn the_regions_rules_decide_whether_a_project_needs_a_permit() {
+    for (rules, needs_permit) in [("changsha", true), ("hubei", false)] {
+        let app = TestApp::spawn_with(|s| s.authority.rules = rules.into()).await;
+        let builder = app.applicant("builder").await;
+        let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+        let mut form = construction_form();
+        form["investment"] = json!("800000");
+        form["contract_price"] = json!("760000");
+        form["floor_area"] = json!("400");
+        let f = submitted(
+            &app,
+            &builder,
+            "construction-permit",
+            form,
+            CONSTRUCTION_MATERIALS,
+        )
+        .await;
+        let (good, bad) = if needs_permit {
+            ("accept", "not_required")
+        } else {
+            ("not_required", "accept")
+        };
+        let (status, body) = refused(&app, &clerk, &f, bad, json!({})).await;
+        assert_eq!(status, 422, "{rules}: {body}");
+        assert_eq!(body["errors"][0]["code"], "threshold", "{rules}: {body}");
+        let f = app.act(&clerk, &f, good, json!({})).await;
+        assert_eq!(
+            f["state"]["code"],
+            if needs_permit {
+                "review"
+            } else {
+                "not_required"
+            },
+            "{rules}"
+        );
+        let item: Value = app
+            .get(&builder, "/api/v1/items/construction-permit")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let expected = if needs_permit { 300000 } else { 1000000 };
+        assert_eq!(
+            item["settings"]["investment_threshold_cny"], expected,
+            "{rules}: {item}"
+        );
+        app.allow_unsent_mail();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers for the lifecycles below.
 

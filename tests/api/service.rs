@@ -195,10 +195,14 @@ async fn a_changed_definition_is_a_new_version_and_running_filings_keep_theirs()
     ]
     .map(String::from)
     .to_vec();
-    let registry = Registry::sync(&mut app.conn(), &dir, &departments, app.clock_now()).unwrap();
+    let s = &app.state.settings;
+    let rules = permits::services::items::Rules::load(&s.rules_dir(), &s.authority.rules).unwrap();
+    let registry =
+        Registry::sync(&mut app.conn(), &dir, &rules, &departments, app.clock_now()).unwrap();
     assert_eq!(registry.latest("construction-permit").unwrap().version, 2);
     // Loading the same files again stores nothing new.
-    let again = Registry::sync(&mut app.conn(), &dir, &departments, app.clock_now()).unwrap();
+    let again =
+        Registry::sync(&mut app.conn(), &dir, &rules, &departments, app.clock_now()).unwrap();
     assert_eq!(again.latest("construction-permit").unwrap().version, 2);
     // Only the file whose text changed got a new version (the others lack the replaced label).
     assert_eq!(app.count("item_versions"), 4);
@@ -223,7 +227,7 @@ async fn a_bad_definition_file_is_refused_with_its_name_and_place() {
     let text = std::fs::read_to_string(src).unwrap();
     let text = text.replacen("to = \"passed\"", "to = \"nowhere\"", 1);
     std::fs::write(dir.join("fire-acceptance-filing.toml"), text).unwrap();
-    let err = permits::services::items::read_dir(&dir)
+    let err = permits::services::items::read_dir(&dir, &Default::default())
         .unwrap_err()
         .to_string();
     std::fs::remove_dir_all(&dir).unwrap();

@@ -30,6 +30,12 @@ pub struct ItemGuide {
     pub limits: Limits,
     pub materials: Vec<Material>,
     pub fields: Vec<Field>,
+    /// Rules between two fields (a completion date not before the start, …).
+    pub relations: Vec<crate::domain::definition::Relation>,
+    /// The item's settings as in force here (the region's rules applied): thresholds, shares,
+    /// notice lengths.
+    #[schema(value_type = Object)]
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
     pub states: Vec<State>,
     pub actions: Vec<GuideAction>,
 }
@@ -55,6 +61,8 @@ fn guide(def: &Definition, version: i32) -> ItemGuide {
         limits: def.limits.clone(),
         materials: def.materials.clone(),
         fields: def.fields.clone(),
+        relations: def.relations.clone(),
+        settings: def.settings.clone(),
         states: def.states.clone(),
         actions: def
             .actions
