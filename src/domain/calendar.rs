@@ -533,6 +533,19 @@ pub fn parse_days(items: &[String]) -> Result<Vec<NaiveDate>, String> {
     Ok(out)
 }
 
+/// The national calendar of the seed file, built once, for tests elsewhere in the domain.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn seed_cn() -> &'static Calendar {
+    static CN: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
+    CN.get_or_init(|| {
+        let text = include_str!("../../seeds/calendars/CN.toml");
+        let f = RegionFile::parse("CN.toml", text).unwrap();
+        let notices: Vec<YearNotice> = f.years.iter().map(|y| y.to_notice().unwrap()).collect();
+        Calendar::build("CN", &notices, &f.local().unwrap()).unwrap()
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -584,6 +584,10 @@ impl TryFrom<RawField> for Field {
     }
 }
 
+fn calendar_days() -> DayUnit {
+    DayUnit::Calendar
+}
+
 /// A numeric comparison in a guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum CompareOp {
@@ -723,10 +727,13 @@ pub enum Guard {
     /// No objection has been recorded during the public notice.
     NoObjections,
     HasObjections,
-    /// At least `days` calendar days have passed since the filing entered the current state
-    /// (a public notice of N days runs from the day after posting, 民法典 §201).
+    /// A period of `days` (calendar days unless `unit = "working"`, counted on the region's
+    /// calendar) has run since the filing entered the current state (a public notice of N
+    /// days runs from the day after posting, 民法典 §201).
     PeriodElapsed {
         days: u32,
+        #[serde(default = "calendar_days")]
+        unit: DayUnit,
     },
 }
 

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Problem;
+use super::calendar::Calendar;
 use super::definition::{
-    Action, ClockMode, CompareOp, ConsentBase, Definition, EffectKind, Fraction, Guard, Input,
-    Requirement, Role, State, StateKind, SuspendReason,
+    Action, ClockMode, CompareOp, ConsentBase, DayUnit, Definition, EffectKind, Fraction, Guard,
+    Input, Requirement, Role, State, StateKind, SuspendReason,
 };
 use super::forms::{self, Mode, Vote};
 use super::legal_time::Phase;
@@ -72,6 +73,8 @@ pub struct Snapshot<'a> {
     pub entered_state_on: NaiveDate,
     /// Where the main clocks' ledger stands (they start once and stop once).
     pub clock: Phase,
+    /// The region's working-day calendar (periods counted in working days).
+    pub calendar: &'a Calendar,
 }
 
 /// What the actor supplies with the action.
@@ -580,23 +583,35 @@ pub fn eval(
                 )]
             }
         }
-        Guard::PeriodElapsed { days } => {
+        Guard::PeriodElapsed { days, unit } => {
             // 民法典 §201: the period starts the day after posting; it has run when that many
-            // whole days have passed, i.e. from day entered + days + 1.
-            let ends = snap
-                .entered_state_on
-                .checked_add_days(chrono::Days::new(u64::from(*days)));
+            // whole days have passed: calendar days, or working days on the region's calendar
+            // (the period ends on the Nth working day after posting).
+            let ends = match unit {
+                DayUnit::Calendar => snap
+                    .entered_state_on
+                    .checked_add_days(chrono::Days::new(u64::from(*days))),
+                DayUnit::Working => snap
+                    .calendar
+                    .add_working_days(snap.entered_state_on, *days)
+                    .ok()
+                    .map(|a| a.value),
+            };
+            let (zh_unit, en_unit) = match unit {
+                DayUnit::Calendar => ("日", "day"),
+                DayUnit::Working => ("个工作日", "working-day"),
+            };
             match ends {
                 Some(end) if today > end => Vec::new(),
                 _ => vec![Problem::new(
                     "guard.period_elapsed",
                     "period_running",
                     format!(
-                        "期限（{days} 日）尚未届满，届满日为 {}",
+                        "期限（{days} {zh_unit}）尚未届满，届满日为 {}",
                         ends.map(|d| d.to_string()).unwrap_or_default()
                     ),
                     format!(
-                        "The {days}-day period has not run; it ends on {}",
+                        "The {days}-{en_unit} period has not run; it ends on {}",
                         ends.map(|d| d.to_string()).unwrap_or_default()
                     ),
                 )],

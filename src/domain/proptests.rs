@@ -458,6 +458,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             objections,
             entered_state_on: entered,
             clock,
+            calendar: crate::domain::calendar::seed_cn(),
         };
         let result = engine::decide(def, &snap, &actor, &req, today);
         let place = format!("{}: `{}` in `{state}` by {role:?}", def.code, action.code);
@@ -661,6 +662,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                     objections,
                     entered_state_on: entered,
                     clock,
+                    calendar: crate::domain::calendar::seed_cn(),
                 };
                 prop_assert!(
                     engine::available_actions(def, &snap, &everyone).is_empty(),
@@ -857,6 +859,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
             objections: 0,
             entered_state_on: today,
             clock,
+            calendar: crate::domain::calendar::seed_cn(),
         };
         let o = engine::decide(def, &snap, &actor, &req, today)
             .unwrap_or_else(|r| panic!("{code} from {state}: {r:?}"));
@@ -963,6 +966,7 @@ fn consent_problems(guard: &Guard, rows: &[(&str, &str, bool)]) -> Vec<String> {
         objections: 0,
         entered_state_on: day(2025, 9, 26),
         clock: Phase::NotStarted,
+        calendar: crate::domain::calendar::seed_cn(),
     };
     engine::eval(&def, guard, &snap, day(2025, 9, 26))
         .into_iter()
@@ -1063,8 +1067,12 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
         objections: 0,
         entered_state_on: posted,
         clock: Phase::NotStarted,
+        calendar: crate::domain::calendar::seed_cn(),
     };
-    let guard = Guard::PeriodElapsed { days: 10 };
+    let guard = Guard::PeriodElapsed {
+        days: 10,
+        unit: crate::domain::definition::DayUnit::Calendar,
+    };
     let codes = |today: NaiveDate| -> Vec<String> {
         engine::eval(&def, &guard, &snap, today)
             .into_iter()
@@ -1100,4 +1108,42 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
     }
     let o = engine::decide(&def, &snap, &clerk, &close, day(2025, 10, 11)).unwrap();
     assert_eq!(o.to, "joint_review");
+}
+
+// A public notice of N working days, on the region's calendar (长沙: at least 15 working days).
+#[test]
+fn a_fifteen_working_day_notice_posted_before_national_day_runs_until_the_28th_of_october() {
+    let def = item("elevator-installation");
+    let fx = fixture(def.clone(), Some(elevator_form(10, 12)));
+    // 2025: 1–8 October are holidays, Saturday 11 October a make-up working day.
+    let posted = day(2025, 9, 30);
+    let snap = Snapshot {
+        state: "public_notice",
+        form: &fx.form,
+        materials: &fx.materials,
+        promises: &fx.promises,
+        reviews: &[],
+        objections: 0,
+        entered_state_on: posted,
+        clock: Phase::NotStarted,
+        calendar: crate::domain::calendar::seed_cn(),
+    };
+    let guard = Guard::PeriodElapsed {
+        days: 15,
+        unit: crate::domain::definition::DayUnit::Working,
+    };
+    let problems = |today: NaiveDate| engine::eval(&def, &guard, &snap, today);
+    // Counted: 9, 10, 11 (the make-up Saturday), 13–17, 20–24, 27, 28 October.
+    let running = problems(day(2025, 10, 28));
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].code, "period_running");
+    assert!(running[0].message.zh.contains("15 个工作日"), "{running:?}");
+    assert!(running[0].message.zh.contains("2025-10-28"), "{running:?}");
+    assert!(problems(day(2025, 10, 29)).is_empty());
+    // In calendar days the same notice would have run on 16 October.
+    let calendar = Guard::PeriodElapsed {
+        days: 15,
+        unit: crate::domain::definition::DayUnit::Calendar,
+    };
+    assert!(engine::eval(&def, &calendar, &snap, day(2025, 10, 16)).is_empty());
 }

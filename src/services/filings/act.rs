@@ -141,7 +141,7 @@ fn act_once(
         ));
     }
 
-    let snap = facts.snapshot(&row, ctx.offset);
+    let snap = facts.snapshot(&row, ctx.offset, ctx.calendar);
     let req = engine::Request {
         action: r.action,
         reason: r.input.reason.as_deref(),

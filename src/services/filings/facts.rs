@@ -128,7 +128,12 @@ impl Facts {
         self
     }
 
-    pub fn snapshot<'a>(&'a self, row: &'a FilingRow, offset: FixedOffset) -> Snapshot<'a> {
+    pub fn snapshot<'a>(
+        &'a self,
+        row: &'a FilingRow,
+        offset: FixedOffset,
+        calendar: &'a crate::domain::calendar::Calendar,
+    ) -> Snapshot<'a> {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
         Snapshot {
             state: &row.state,
@@ -142,6 +147,7 @@ impl Facts {
             objections: self.objections,
             entered_state_on: local_date(row.entered_state_at, offset),
             clock: crate::domain::legal_time::phase_of(&self.ledger),
+            calendar,
         }
     }
 }

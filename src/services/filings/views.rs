@@ -196,7 +196,7 @@ pub(super) fn render(
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
     let actions: Vec<ActionView> = {
-        let snap = facts.snapshot(&row, ctx.offset);
+        let snap = facts.snapshot(&row, ctx.offset, ctx.calendar);
         engine::available_actions(&item.def, &snap, &actor(p, &row))
             .into_iter()
             .map(|a: &Action| ActionView {
