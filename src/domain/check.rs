@@ -385,6 +385,49 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// A condition names a select or boolean field of the item and values it can hold.
+    fn condition(&mut self, place: &str, c: &crate::domain::definition::Condition) {
+        let Some(f) = self.def.field(&c.field) else {
+            self.err(
+                place,
+                format!(
+                    "required_when names the field `{}`, which does not exist",
+                    c.field
+                ),
+            );
+            return;
+        };
+        let allowed: Vec<String> = match &f.ty {
+            FieldType::Select { options } => options.iter().map(|o| o.value.clone()).collect(),
+            FieldType::Boolean => vec!["true".into(), "false".into()],
+            _ => {
+                self.err(
+                    place,
+                    format!(
+                        "required_when names `{}`, which is neither a select nor a boolean field",
+                        c.field
+                    ),
+                );
+                return;
+            }
+        };
+        if c.values.is_empty() {
+            self.err(place, "required_when lists no value (`in = [...]`)");
+        }
+        for v in &c.values {
+            if !allowed.contains(v) {
+                self.err(
+                    place,
+                    format!(
+                        "required_when: `{}` can never be `{v}` (it is one of {})",
+                        c.field,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
     fn relations(&mut self) {
         for (i, r) in self.def.relations.iter().enumerate() {
             let place = format!("relation {} (`{}` and `{}`)", i + 1, r.field, r.other);
@@ -418,6 +461,15 @@ impl<'d> Checker<'d> {
             let place = format!("field `{}`", f.code);
             if blank(&f.label) {
                 self.err(&place, "the label needs Chinese and English text");
+            }
+            if let Some(c) = &f.required_when {
+                if f.required {
+                    self.err(&place, "a field is `required` or `required_when`, not both");
+                }
+                if c.field == f.code {
+                    self.err(&place, "required_when cannot depend on the field itself");
+                }
+                self.condition(&place, c);
             }
             match &f.ty {
                 FieldType::Text {
@@ -536,6 +588,12 @@ impl<'d> Checker<'d> {
             let place = format!("material `{}`", m.code);
             if blank(&m.label) {
                 self.err(&place, "the label needs Chinese and English text");
+            }
+            if let Some(c) = &m.required_when {
+                if m.requirement == crate::domain::definition::Requirement::Optional {
+                    self.err(&place, "an optional material needs no required_when");
+                }
+                self.condition(&place, c);
             }
             if m.file_types.is_empty() {
                 self.err(
@@ -1427,6 +1485,53 @@ inputs = ["reason"]
             &mutated(|d| d.relations = vec![rel("cost", "cost")]),
             "relation 1 (`cost` and `cost`)",
             "with itself",
+        );
+    }
+
+    #[test]
+    fn a_condition_names_a_select_or_boolean_field_and_values_it_can_hold() {
+        use crate::domain::definition::Condition;
+        let when = |field: &str, values: &[&str]| {
+            Some(Condition {
+                field: field.into(),
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            })
+        };
+        let funding = |d: &Definition| match &d.field("funding").unwrap().ty {
+            FieldType::Select { options } => options[0].value.clone(),
+            _ => unreachable!(),
+        };
+        let def = small();
+        let value = funding(&def);
+        assert!(
+            check(&mutated(
+                |d| d.materials[0].required_when = when("funding", &[&value])
+            ))
+            .is_empty()
+        );
+        refused(
+            &mutated(|d| d.materials[0].required_when = when("project_kind", &["new"])),
+            "material `plan`",
+            "`project_kind`, which does not exist",
+        );
+        refused(
+            &mutated(|d| d.materials[0].required_when = when("funding", &["gold"])),
+            "material `plan`",
+            "can never be `gold`",
+        );
+        refused(
+            &mutated(|d| d.materials[0].required_when = when("floors", &["3"])),
+            "material `plan`",
+            "neither a select nor a boolean",
+        );
+        refused(
+            &mutated(|d| {
+                let f = d.fields.iter_mut().find(|f| f.code == "cost").unwrap();
+                f.required = true;
+                f.required_when = when("funding", &[&value]);
+            }),
+            "field `cost`",
+            "not both",
         );
     }
 

@@ -357,6 +357,10 @@ pub struct Material {
     pub code: String,
     pub label: Text,
     pub requirement: Requirement,
+    /// The requirement applies only when this holds (land-use and planning approvals for new
+    /// works, not for decoration); otherwise the material is not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_when: Option<Condition>,
     /// Accepted file types by extension, lower case: pdf, jpg, jpeg, png, ofd, dwg, zip.
     #[serde(default = "default_file_types")]
     pub file_types: Vec<String>,
@@ -365,6 +369,44 @@ pub struct Material {
     pub max_mb: u32,
     #[serde(default)]
     pub note: Option<Text>,
+}
+
+impl Material {
+    /// What the material is for a filing with this form: its requirement, or optional where
+    /// its condition does not hold.
+    pub fn requirement_for(
+        &self,
+        form: &serde_json::Map<String, serde_json::Value>,
+    ) -> Requirement {
+        match &self.required_when {
+            Some(c) if !c.holds(form) => Requirement::Optional,
+            _ => self.requirement,
+        }
+    }
+}
+
+/// A condition on the form: the field `field` holds one of `in` (a select's values; `"true"`
+/// or `"false"` for a boolean). An empty field holds none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub field: String,
+    #[serde(rename = "in")]
+    pub values: Vec<String>,
+}
+
+impl Condition {
+    pub fn holds(&self, form: &serde_json::Map<String, serde_json::Value>) -> bool {
+        use serde_json::Value;
+        match form.get(&self.field) {
+            Some(Value::String(s)) => self.values.iter().any(|v| v == s),
+            Some(Value::Bool(b)) => {
+                let b = if *b { "true" } else { "false" };
+                self.values.iter().any(|v| v == b)
+            }
+            _ => false,
+        }
+    }
 }
 
 fn default_file_types() -> Vec<String> {
@@ -444,11 +486,21 @@ pub struct Field {
     pub ty: FieldType,
     #[serde(default)]
     pub required: bool,
+    /// Required when this holds (and `required` is false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_when: Option<Condition>,
     /// Personal data (个人信息保护法): masked where it is not needed.
     #[serde(default)]
     pub personal: bool,
     #[serde(default)]
     pub help: Option<Text>,
+}
+
+impl Field {
+    /// Whether the field must be filled in, for a filing with this form.
+    pub fn is_required(&self, form: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.required || self.required_when.as_ref().is_some_and(|c| c.holds(form))
+    }
 }
 
 #[derive(Deserialize)]
@@ -460,6 +512,8 @@ pub struct RawField {
     ty: String,
     #[serde(default)]
     required: bool,
+    #[serde(default)]
+    required_when: Option<Condition>,
     #[serde(default)]
     personal: bool,
     #[serde(default)]
@@ -578,6 +632,7 @@ impl TryFrom<RawField> for Field {
             label: r.label,
             ty,
             required: r.required,
+            required_when: r.required_when,
             personal: r.personal,
             help: r.help,
         })

@@ -407,7 +407,9 @@ pub fn eval(
         Guard::TolerableSupplied => def
             .materials
             .iter()
-            .filter(|m| m.requirement == Requirement::Tolerable && count(snap, &m.code) == 0)
+            .filter(|m| {
+                m.requirement_for(snap.form) == Requirement::Tolerable && count(snap, &m.code) == 0
+            })
             .map(|m| {
                 Problem::new(
                     format!("materials.{}", m.code),
@@ -665,7 +667,7 @@ fn missing_materials(
             continue;
         }
         let path = format!("materials.{}", m.code);
-        match m.requirement {
+        match m.requirement_for(snap.form) {
             Requirement::Optional => {}
             Requirement::Required => problems.push(Problem::new(
                 path,

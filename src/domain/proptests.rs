@@ -88,6 +88,7 @@ fn elevator_form(agree: usize, total: usize) -> Value {
 fn construction_form() -> Value {
     json!({
         "project_name": "示范小学教学楼",
+        "project_type": "new",
         "project_code": "2025-330108-47-01-123456",
         "builder_name": "示范建设集团有限公司",
         "builder_credit_code": "91350100M000100Y43",

@@ -510,6 +510,14 @@ async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_re
                 )
                 .await
                 .unwrap();
+        } else if k == "project_type" {
+            builder
+                .find(Locator::Css("#project_type"))
+                .await
+                .unwrap()
+                .select_by_value(&value)
+                .await
+                .unwrap();
         } else if k == "builder_credit_code" {
             fill(&builder, "#builder_credit_code", "91350100M000100Y44").await;
         } else {

@@ -875,6 +875,7 @@ pub fn pdf(seed: &str) -> Vec<u8> {
 pub fn construction_form() -> Value {
     json!({
         "project_name": "示范小学教学楼",
+        "project_type": "new",
         "project_code": "2025-330108-47-01-123456",
         "builder_name": "示范建设集团有限公司",
         "builder_credit_code": "91350100M000100Y43",

@@ -238,6 +238,96 @@ async fn a_small_project_is_told_no_permit_is_needed() {
     assert_eq!(f["state"]["kind"], "not_accepted");
 }
 
+/// Land-use and planning approvals are asked of new works, alterations and municipal works, not
+/// of interior decoration (`required_when` on the project type): a decoration permit is submitted
+/// and accepted without them; a new building is told both are missing, and the clerk's one-time
+/// notice lists them.
+#[actix_web::test]
+async fn a_decoration_permit_needs_no_land_use_or_planning_approval_and_a_new_building_does() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let conditional = ["land_use_approval", "planning_permit"];
+    let others: Vec<&str> = CONSTRUCTION_MATERIALS
+        .iter()
+        .copied()
+        .filter(|m| !conditional.contains(m))
+        .collect();
+
+    let mut decoration = construction_form();
+    decoration["project_type"] = json!("decoration");
+    let f = submitted(&app, &builder, "construction-permit", decoration, &others).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+
+    let new = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = new["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, &others).await;
+    let new = app.filing(&builder, &id).await;
+    let (status, body) = refused(&app, &builder, &new, "submit", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_paths(&body),
+        ["materials.land_use_approval", "materials.planning_permit"]
+    );
+    // Changed to decoration, the same draft goes in.
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": new["version"], "form": { "project_type": "decoration" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let new = app.filing(&builder, &id).await;
+    let new = app.act(&builder, &new, "submit", json!({})).await;
+    assert_eq!(new["state"]["code"], "intake");
+    // Nothing is missing for decoration works, so the clerk's notice says what to correct: the
+    // kind of works. Back to a new building, the supplement needs what a new building needs.
+    let new = app
+        .act(
+            &clerk,
+            &new,
+            "request_supplement",
+            json!({ "notice_items": ["工程类别应为新建"] }),
+        )
+        .await;
+    let r = app
+        .patch(
+            &builder,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": new["version"], "form": { "project_type": "new" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let new = app.filing(&builder, &id).await;
+    let (status, body) = refused(&app, &builder, &new, "supplement", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_paths(&body),
+        ["materials.land_use_approval", "materials.planning_permit"]
+    );
+    let guide: Value = app
+        .get(&builder, "/api/v1/items/construction-permit")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let land = guide["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["code"] == "land_use_approval")
+        .unwrap();
+    assert_eq!(
+        land["required_when"],
+        json!({ "field": "project_type", "in": ["new", "extension", "municipal"] })
+    );
+    app.allow_unsent_mail();
+}
+
 /// The thresholds come from the region's rules: an 800,000 CNY, 400 m² project needs a permit
 /// under the national thresholds (the demo's 长沙 rules) and none in 湖北, which raised them to
 /// 1,000,000 CNY or 500 m²; the service guide shows the values in force.

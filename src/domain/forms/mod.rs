@@ -62,7 +62,7 @@ pub fn validate(def: &Definition, form: &Map<String, Value>, mode: Mode) -> Vec<
                 check_value(field, value, &path, &mut problems)
             }
             _ => {
-                if mode == Mode::Complete && field.required {
+                if mode == Mode::Complete && field.is_required(form) {
                     problems.push(Problem::new(
                         path,
                         "required",
@@ -271,6 +271,7 @@ mod tests {
             label: text(&format!("{code}标签"), &format!("{code} label")),
             ty,
             required,
+            required_when: None,
             personal: false,
             help: None,
         }

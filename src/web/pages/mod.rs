@@ -326,6 +326,39 @@ impl Viewer {
     }
 }
 
+/// When a conditional material or field is asked for, in words: 「工程类别」为新建、改建、扩建时.
+pub fn condition_text(
+    def: &crate::domain::definition::Definition,
+    c: &crate::domain::definition::Condition,
+    lang: Lang,
+) -> String {
+    use crate::domain::definition::FieldType;
+    let Some(f) = def.field(&c.field) else {
+        return String::new();
+    };
+    let values: Vec<String> = c
+        .values
+        .iter()
+        .map(|v| match &f.ty {
+            FieldType::Select { options } => options
+                .iter()
+                .find(|o| &o.value == v)
+                .map_or_else(|| v.clone(), |o| o.label.get(lang).to_owned()),
+            _ => match (v.as_str(), lang) {
+                ("true", Lang::Zh) => "是".into(),
+                ("false", Lang::Zh) => "否".into(),
+                ("true", Lang::En) => "yes".into(),
+                ("false", Lang::En) => "no".into(),
+                _ => v.clone(),
+            },
+        })
+        .collect();
+    match lang {
+        Lang::Zh => format!("「{}」为{}时", f.label.zh, values.join("、")),
+        Lang::En => format!("when {} is {}", f.label.en, values.join(" or ")),
+    }
+}
+
 /// Departments as (code, name in the viewer's language).
 pub fn department_names(
     departments: Vec<crate::services::staff::Department>,

@@ -131,6 +131,13 @@ struct ItemPage<'a> {
     steps: Vec<Step>,
 }
 
+impl ItemPage<'_> {
+    /// When a conditional material is asked for, in the viewer's language.
+    fn when(&self, c: &crate::domain::definition::Condition) -> String {
+        super::condition_text(self.def, c, self.ui.lang)
+    }
+}
+
 /// An item's service guide: conditions, materials, limits, basis, the steps.
 #[get("/items/{code}")]
 pub async fn item(

@@ -95,7 +95,7 @@ fn field_inputs(
                 inputmode,
                 checked: form.get(&f.code).and_then(Value::as_bool).unwrap_or(false),
                 value,
-                required: f.required,
+                required: f.is_required(form),
                 options,
                 error: (!error.is_empty()).then(|| error.join("；")),
             }

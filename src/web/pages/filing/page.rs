@@ -22,7 +22,7 @@ pub struct Fact {
 pub struct MaterialLine {
     pub code: String,
     pub label: String,
-    pub requirement: &'static str,
+    pub requirement: String,
     pub types: String,
     /// Id, file name, size, whether it may be previewed in the browser.
     pub files: Vec<(Uuid, String, String, bool)>,
@@ -188,7 +188,17 @@ pub(super) fn build_page(
             MaterialLine {
                 code: m.code.clone(),
                 label: m.label.get(lang).to_owned(),
-                requirement: v.ui().requirement(&m.requirement),
+                requirement: match &m.required_when {
+                    Some(c) => {
+                        let when = crate::web::pages::condition_text(&item.def, c, lang);
+                        let r = v.ui().requirement(&m.requirement);
+                        match lang {
+                            Lang::Zh => format!("{r}（{when}）"),
+                            Lang::En => format!("{r} ({when})"),
+                        }
+                    }
+                    None => v.ui().requirement(&m.requirement).to_owned(),
+                },
                 types: format!("{} ≤ {} MB", m.file_types.join(", "), m.max_mb),
                 files: view
                     .materials
