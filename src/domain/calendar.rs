@@ -614,13 +614,7 @@ mod tests {
     }
 
     fn cn() -> &'static Calendar {
-        static CN: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
-        CN.get_or_init(|| {
-            let text = include_str!("../../seeds/calendars/CN.toml");
-            let f = RegionFile::parse("CN.toml", text).unwrap();
-            let notices: Vec<YearNotice> = f.years.iter().map(|y| y.to_notice().unwrap()).collect();
-            Calendar::build("CN", &notices, &f.local().unwrap()).unwrap()
-        })
+        crate::domain::calendar::seed_cn()
     }
 
     fn range(a: &str, b: &str) -> Vec<NaiveDate> {

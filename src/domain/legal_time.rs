@@ -360,16 +360,9 @@ pub fn step_due(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{RegionFile, YearNotice};
 
     fn cn() -> &'static Calendar {
-        static CN: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
-        CN.get_or_init(|| {
-            let f = RegionFile::parse("CN.toml", include_str!("../../seeds/calendars/CN.toml"))
-                .unwrap();
-            let notices: Vec<YearNotice> = f.years.iter().map(|y| y.to_notice().unwrap()).collect();
-            Calendar::build("CN", &notices, &f.local().unwrap()).unwrap()
-        })
+        crate::domain::calendar::seed_cn()
     }
 
     fn d(s: &str) -> NaiveDate {

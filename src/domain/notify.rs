@@ -150,14 +150,10 @@ pub fn next_reminder(days: &[NaiveDate], today: NaiveDate) -> (Option<NaiveDate>
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{RegionFile, YearNotice};
     use crate::domain::definition::{DayUnit, Limit};
 
-    fn cal() -> Calendar {
-        let f =
-            RegionFile::parse("CN.toml", include_str!("../../seeds/calendars/CN.toml")).unwrap();
-        let notices: Vec<YearNotice> = f.years.iter().map(|y| y.to_notice().unwrap()).collect();
-        Calendar::build("CN", &notices, &f.local().unwrap()).unwrap()
+    fn cal() -> &'static Calendar {
+        crate::domain::calendar::seed_cn()
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -169,7 +165,7 @@ mod tests {
         let c = cal();
         // 2026-03-16 + 3 months = 2026-06-16, a Tuesday.
         assert_eq!(
-            period_end(&c, d("2026-03-16"), Within::Months(3))
+            period_end(c, d("2026-03-16"), Within::Months(3))
                 .unwrap()
                 .value,
             d("2026-06-16")
@@ -177,7 +173,7 @@ mod tests {
         // 2026-07-01 + 3 months = 2026-10-01, National Day: moves past the holiday (10-01–07)
         // to Thursday 10-08.
         assert_eq!(
-            period_end(&c, d("2026-07-01"), Within::Months(3))
+            period_end(c, d("2026-07-01"), Within::Months(3))
                 .unwrap()
                 .value,
             d("2026-10-08")
@@ -185,7 +181,7 @@ mod tests {
         // 2025-11-30 + 3 months: February has no 30th, so its last day (2026-02-28, a make-up
         // working Saturday).
         assert_eq!(
-            period_end(&c, d("2025-11-30"), Within::Months(3))
+            period_end(c, d("2025-11-30"), Within::Months(3))
                 .unwrap()
                 .value,
             d("2026-02-28")
@@ -201,7 +197,7 @@ mod tests {
         });
         // Friday 2026-09-18 + 5 working days, across 中秋 (09-25–27).
         assert_eq!(
-            period_end(&c, d("2026-09-18"), w).unwrap().value,
+            period_end(c, d("2026-09-18"), w).unwrap().value,
             c.add_working_days(d("2026-09-18"), 5).unwrap().value
         );
     }
@@ -210,13 +206,13 @@ mod tests {
     fn reminders_fall_on_working_days_before_the_deadline() {
         let c = cal();
         // Deadline Thursday 2026-10-08, right after National Day (10-01–07; 10-10 is worked).
-        let days = reminder_days(&c, d("2026-10-08"), &[3, 1, 0]).unwrap();
+        let days = reminder_days(c, d("2026-10-08"), &[3, 1, 0]).unwrap();
         assert_eq!(
             days,
             vec![d("2026-09-28"), d("2026-09-30"), d("2026-10-08")]
         );
         // On-the-day reminder of a deadline on a Sunday goes out on the Friday before.
-        let days = reminder_days(&c, d("2026-11-22"), &[0]).unwrap();
+        let days = reminder_days(c, d("2026-11-22"), &[0]).unwrap();
         assert_eq!(days, vec![d("2026-11-20")]);
     }
 
