@@ -24,6 +24,8 @@ diesel::table! {
         reminders_sent -> Int4,
         opened_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        extensions -> Int4,
+        expires_with -> Nullable<Text>,
     }
 }
 

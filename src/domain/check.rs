@@ -17,7 +17,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::definition::{
-    Definition, EffectKind, FieldType, Guard, Input, Limit, State, StateKind, Text,
+    Definition, EffectKind, FieldType, Guard, Input, Limit, Role, State, StateKind, Text,
 };
 use super::forms;
 
@@ -332,6 +332,115 @@ impl<'d> Checker<'d> {
                     &place,
                     "a reminder more than 60 working days ahead is not a reminder",
                 );
+            }
+            self.deadline_life(d, &place);
+        }
+        // The service takes an action only when a deadline expires: a `system` action nothing
+        // triggers would never be taken, and one shared with people would be theirs to take.
+        for a in &def.actions {
+            if !a.roles.contains(&Role::System) {
+                continue;
+            }
+            let place = action_place(&a.code);
+            if a.roles.len() > 1 {
+                self.err(
+                    &place,
+                    "the `system` role cannot share an action with people: the service takes it alone",
+                );
+            }
+            if !def
+                .deadlines
+                .iter()
+                .any(|d| d.on_expiry.as_deref() == Some(a.code.as_str()))
+            {
+                self.err(
+                    &place,
+                    "an action of the `system` role must be a deadline's `on_expiry`: nothing else takes it",
+                );
+            }
+        }
+    }
+
+    /// A deadline's extension and expiry name actions that can be taken while it runs.
+    fn deadline_life(&mut self, d: &crate::domain::definition::ApplicantDeadline, place: &str) {
+        let def = self.def;
+        if let Some(e) = &d.extension {
+            match def.action(&e.action) {
+                None => self.err(
+                    place,
+                    format!("`extension.action` names the unknown action `{}`", e.action),
+                ),
+                Some(a) => {
+                    if !a.from.contains(&d.on_entering) {
+                        self.err(
+                            place,
+                            format!(
+                                "the extension action `{}` cannot be taken in `{}`, where the deadline runs",
+                                a.code, d.on_entering
+                            ),
+                        );
+                    }
+                    if a.to.is_some() {
+                        self.err(
+                            place,
+                            format!(
+                                "the extension action `{}` must not have `to`: leaving the state would end the deadline it extends",
+                                a.code
+                            ),
+                        );
+                    }
+                }
+            }
+            if e.max < 1 {
+                self.err(place, "`extension.max` must be at least 1");
+            }
+            match e.within {
+                crate::domain::definition::Within::Months(m) if !(1..=120).contains(&m) => {
+                    self.err(place, "`extension.within.months` must be between 1 and 120")
+                }
+                crate::domain::definition::Within::Days(l) if !(1..=3660).contains(&l.days) => {
+                    self.err(place, "`extension.within.days` must be between 1 and 3660")
+                }
+                _ => {}
+            }
+        }
+        if let Some(code) = &d.on_expiry {
+            if !d.ends_on_leaving {
+                self.err(
+                    place,
+                    "a deadline with `on_expiry` needs `ends_on_leaving = true`: the expiry's action leaves the state and so ends it",
+                );
+            }
+            match def.action(code) {
+                None => self.err(
+                    place,
+                    format!("`on_expiry` names the unknown action `{code}`"),
+                ),
+                Some(a) => {
+                    if !a.from.contains(&d.on_entering) {
+                        self.err(
+                            place,
+                            format!(
+                                "the expiry action `{code}` cannot be taken in `{}`, where the deadline runs",
+                                d.on_entering
+                            ),
+                        );
+                    }
+                    if a.to.as_deref().is_none_or(|t| t == d.on_entering) {
+                        self.err(
+                            place,
+                            format!("the expiry action `{code}` must leave `{}`", d.on_entering),
+                        );
+                    }
+                    if a.roles != [Role::System] {
+                        self.err(
+                            place,
+                            format!(
+                                "the expiry action `{code}` must have `roles = [\"system\"]`: the service takes it"
+                            ),
+                        );
+                    }
+                }
             }
         }
     }
@@ -768,13 +877,27 @@ impl<'d> Checker<'d> {
             if a.from.is_empty() {
                 self.err(&place, "`from` must list at least one state");
             }
+            let target = a.to.as_deref().and_then(|t| def.state(t));
             for f in &a.from {
                 match def.state(f) {
                     None => self.err(&place, format!("from-state `{f}` does not exist")),
-                    Some(s) if s.kind.is_final() => self.err(
+                    // Life after the decision: a granted permit starts works, lapses, is
+                    // revoked; a refusal, a withdrawal or a non-acceptance is the end.
+                    Some(s) if s.kind.is_final() && s.kind != StateKind::Approved => self.err(
                         &place,
-                        format!("leaves final state `{f}`, but a closed filing does not move"),
+                        format!(
+                            "leaves final state `{f}` of kind {}, but only an approved state has a life after the decision",
+                            s.kind.as_str()
+                        ),
                     ),
+                    Some(s) if s.kind.is_final() && target.is_some_and(|t| !t.kind.is_final()) => {
+                        self.err(
+                            &place,
+                            format!(
+                                "leads from the decided state `{f}` back to an open state: a decided filing stays decided"
+                            ),
+                        )
+                    }
                     Some(_) => {}
                 }
             }
@@ -788,11 +911,17 @@ impl<'d> Checker<'d> {
             }
             let objection = a.effects.contains(&EffectKind::RecordObjection);
             let review = a.effects.contains(&EffectKind::RecordReview);
-            if a.to.is_none() && !objection && !review {
+            let extends = def
+                .deadlines
+                .iter()
+                .any(|d| d.extension.as_ref().is_some_and(|e| e.action == a.code));
+            let written = a.inputs.contains(&Input::Reason) || a.inputs.contains(&Input::Opinion);
+            if a.to.is_none() && !objection && !review && !extends && !written {
                 self.err(
                     &place,
-                    "an action without `to` must record an objection or a review \
-                     (effect record_objection or record_review)",
+                    "an action without `to` must record something: an objection or a review \
+                     (effect record_objection or record_review), a deadline's extension, or a \
+                     written `reason` or `opinion` kept in the history",
                 );
             }
             if review {
@@ -1605,11 +1734,20 @@ inputs = ["reason"]
     }
 
     #[test]
-    fn nothing_leaves_a_final_state() {
+    fn only_an_approved_state_has_a_life_after_the_decision_and_it_stays_decided() {
+        // A refusal or a withdrawal is the end.
         refused(
-            &mutated(|d| action(d, "withdraw").from.push("done".into())),
+            &mutated(|d| action(d, "withdraw").from.push("refused".into())),
             "action `withdraw`",
-            "final state `done`",
+            "final state `refused` of kind refused",
+        );
+        // A granted filing may move on (a permit lapses, is revoked), to a decided state only.
+        let after = mutated(|d| action(d, "withdraw").from.push("done".into()));
+        assert_eq!(check(&after), vec![]);
+        refused(
+            &mutated(|d| action(d, "submit").from.push("done".into())),
+            "action `submit`",
+            "decided state `done` back to an open state",
         );
         refused(
             &mutated(|d| {

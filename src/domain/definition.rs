@@ -101,16 +101,25 @@ pub enum UserKind {
     Person,
     Company,
     Staff,
+    /// The service itself, taking the actions a deadline's expiry causes (one account, which
+    /// cannot sign in).
+    System,
 }
 
 impl UserKind {
-    pub const ALL: [UserKind; 3] = [UserKind::Person, UserKind::Company, UserKind::Staff];
+    pub const ALL: [UserKind; 4] = [
+        UserKind::Person,
+        UserKind::Company,
+        UserKind::Staff,
+        UserKind::System,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             UserKind::Person => "person",
             UserKind::Company => "company",
             UserKind::Staff => "staff",
+            UserKind::System => "system",
         }
     }
 }
@@ -138,10 +147,13 @@ pub enum Role {
     Manager,
     Admin,
     Auditor,
+    /// The service itself: an action only a deadline's expiry takes (a permit lapses when
+    /// works have not started in time). Never granted to an account.
+    System,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Applicant,
         Role::Clerk,
         Role::Reviewer,
@@ -149,6 +161,7 @@ impl Role {
         Role::Manager,
         Role::Admin,
         Role::Auditor,
+        Role::System,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +173,7 @@ impl Role {
             Role::Manager => "manager",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::System => "system",
         }
     }
 
@@ -169,7 +183,7 @@ impl Role {
 
     /// Staff roles work in a department and see its filings.
     pub fn is_staff(self) -> bool {
-        !matches!(self, Role::Applicant)
+        !matches!(self, Role::Applicant | Role::System)
     }
 }
 
@@ -1025,9 +1039,30 @@ pub struct ApplicantDeadline {
     /// Working days before the deadline on which the applicant is reminded (0: on the day).
     pub remind_before: Vec<u32>,
     /// The deadline lapses when the filing leaves the state (a rectification ends with the
-    /// re-check request); otherwise it stands until its day (a permit's start of works).
+    /// re-check request, a permit's start of works with the start report); otherwise it
+    /// stands until its day.
     #[serde(default)]
     pub ends_on_leaving: bool,
+    /// An action that moves the deadline on, applied for before it passes and a limited number
+    /// of times (建筑法 §9: at most twice, three months each).
+    #[serde(default)]
+    pub extension: Option<Extension>,
+    /// The action the service takes itself, as `system`, when the deadline passes still open
+    /// (the permit lapses, 废止). It leaves the state, which ends the deadline.
+    #[serde(default)]
+    pub on_expiry: Option<String>,
+}
+
+/// How a deadline on the applicant is extended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// The action that extends it (taken in the deadline's state; it stays there).
+    pub action: String,
+    /// Each extension, counted on from the day the deadline was due.
+    pub within: Within,
+    /// How many times it may be extended.
+    pub max: u32,
 }
 
 /// A period: `{ months = 3 }` (民法典 §202: ends on the same day of the last month) or

@@ -75,6 +75,19 @@ pub struct Snapshot<'a> {
     pub clock: Phase,
     /// The region's working-day calendar (periods counted in working days).
     pub calendar: &'a Calendar,
+    /// The deadlines on the applicant still open (start of works, rectification).
+    pub deadlines: &'a [DeadlineFact],
+}
+
+/// An open deadline on the applicant, as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineFact {
+    pub code: String,
+    pub due_on: NaiveDate,
+    /// Times it was extended so far.
+    pub extensions: u32,
+    /// The state visit it is bound to (it ends when the filing leaves it).
+    pub state_visit: Option<i32>,
 }
 
 /// What the actor supplies with the action.
@@ -127,6 +140,14 @@ pub enum Effect {
     /// The filing entered a joint review: one task per department.
     OpenReviews(Vec<String>),
     Clock(ClockChange),
+    /// A deadline on the applicant moves on: its new day and how many times it has now been
+    /// extended.
+    ExtendDeadline {
+        code: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        extensions: u32,
+    },
 }
 
 /// The result of an allowed action.
@@ -216,11 +237,18 @@ pub fn decide(
     for guard in &action.guards {
         problems.extend(eval(def, guard, snap, today));
     }
+    let extension = match extend_deadline(def, action, snap, today) {
+        Ok(e) => e,
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
     if !problems.is_empty() {
         return Err(Refusal::Unprocessable(problems));
     }
 
-    let mut effects = Vec::new();
+    let mut effects: Vec<Effect> = extension.into_iter().collect();
     let mut to = action.to.clone().unwrap_or_else(|| from.code.clone());
     for kind in &action.effects {
         match kind {
@@ -296,6 +324,79 @@ pub fn decide(
     })
 }
 
+/// The extension an action makes of a deadline on the applicant, if it is one's `extension`
+/// action: applied for while the deadline is open and before its day has passed, and fewer
+/// times than allowed (建筑法 §9; 18号令 §8). A refusal names the rule it fails.
+fn extend_deadline(
+    def: &Definition,
+    action: &Action,
+    snap: &Snapshot<'_>,
+    today: NaiveDate,
+) -> Result<Option<Effect>, Problem> {
+    let Some((deadline, ext)) = def.deadlines.iter().find_map(|d| {
+        d.extension
+            .as_ref()
+            .filter(|e| e.action == action.code)
+            .map(|e| (d, e))
+    }) else {
+        return Ok(None);
+    };
+    let label = &deadline.label;
+    let Some(open) = snap.deadlines.iter().find(|d| d.code == deadline.code) else {
+        return Err(Problem::new(
+            "action",
+            "no_open_deadline",
+            format!("「{}」不在进行中，无需延期", label.zh),
+            format!("{} is not running: there is nothing to extend", label.en),
+        ));
+    };
+    if today > open.due_on {
+        return Err(Problem::new(
+            "action",
+            "deadline_passed",
+            format!(
+                "「{}」已于{}届满；延期应当在期满前申请",
+                label.zh,
+                open.due_on.format("%Y年%-m月%-d日")
+            ),
+            format!(
+                "{} ended on {}; an extension must be applied for before then",
+                label.en, open.due_on
+            ),
+        ));
+    }
+    if open.extensions >= ext.max {
+        return Err(Problem::new(
+            "action",
+            "extensions_used",
+            format!(
+                "「{}」延期以{}次为限，已延期{}次",
+                label.zh, ext.max, open.extensions
+            ),
+            format!(
+                "{} may be extended {} times; it has been extended {} times",
+                label.en, ext.max, open.extensions
+            ),
+        ));
+    }
+    let to = super::notify::period_end(snap.calendar, open.due_on, ext.within)
+        .map_err(|e| {
+            Problem::new(
+                "action",
+                "calendar",
+                format!("无法计算延期后的期限：{e}"),
+                format!("The extended deadline cannot be computed: {e}"),
+            )
+        })?
+        .value;
+    Ok(Some(Effect::ExtendDeadline {
+        code: deadline.code.clone(),
+        from: open.due_on,
+        to,
+        extensions: open.extensions + 1,
+    }))
+}
+
 /// May this actor take this action here? Returns the department the actor acts for (staff).
 fn permitted(
     def: &Definition,
@@ -314,6 +415,10 @@ fn permitted(
                 return Ok(None);
             }
             continue;
+        }
+        // Only the service holds `system` (no account can be granted it).
+        if *role == Role::System {
+            return Ok(None);
         }
         let Some(dept) = actor.department else {
             continue;

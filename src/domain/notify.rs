@@ -64,8 +64,11 @@ pub fn applicant_event(
     let suspended_for_other = outcome.effects.iter().any(|e| {
         matches!(e, Effect::Clock(ClockChange::Suspend { reason }) if *reason != SuspendReason::Supplement)
     });
+    // The decision, once: a decided filing moving on (works started, the permit lapsed) is
+    // told as a state entered, if the item tells it at all.
     let decided = outcome.changes_state()
         && to.kind.is_final()
+        && !from.kind.is_final()
         && to.kind != StateKind::Withdrawn
         && from.kind != StateKind::Draft;
     let received = first_submission
@@ -73,12 +76,14 @@ pub fn applicant_event(
             .effects
             .iter()
             .any(|e| matches!(e, Effect::AssignNumber));
-    // Most telling first.
+    let accepted = is_acceptance(from, to, outcome);
+    // Most telling first. A first submission whose clock runs from receipt is told so in the
+    // receipt.
     let candidates = [
         (decided, ApplicantEvent::Decided),
         (notice, ApplicantEvent::SupplementRequested),
-        (clock(ClockChange::Start), ApplicantEvent::Accepted),
         (received, ApplicantEvent::Received),
+        (accepted, ApplicantEvent::Accepted),
         (suspended_for_other, ApplicantEvent::ClockSuspended),
         (clock(ClockChange::Resume), ApplicantEvent::ClockResumed),
     ];
@@ -89,6 +94,21 @@ pub fn applicant_event(
         return Some(ApplicantEvent::StateEntered);
     }
     None
+}
+
+/// Whether an action accepts the filing (受理): it leaves the window's intake for anything but
+/// the applicant's hands, a refusal to accept or a withdrawal. The clock starts with it, or
+/// ran from receipt already (建筑法 §8: seven days from receipt).
+pub fn is_acceptance(from: &State, to: &State, outcome: &Outcome) -> bool {
+    outcome.changes_state()
+        && from.kind == StateKind::Intake
+        && !matches!(
+            to.kind,
+            StateKind::Intake
+                | StateKind::WaitingApplicant
+                | StateKind::NotAccepted
+                | StateKind::Withdrawn
+        )
 }
 
 /// The last day of a period counted from `from` (民法典 §201: that day not counted; §202: a

@@ -402,10 +402,11 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             TestCaseError::fail(format!("{}: state `{state}` is not defined", def.code))
         })?;
         let mut from_here: Vec<_> = def.actions_from(&state).collect();
+        // An action that ends the walk: to a state nothing leaves (a granted permit still has
+        // its life after the decision to walk).
         let closes = |a: &&super::definition::Action| {
             a.to.as_deref()
-                .and_then(|t| def.state(t))
-                .is_some_and(|t| t.kind.is_final())
+                .is_some_and(|t| def.actions_from(t).next().is_none())
         };
         if s.keep_open && from_here.iter().any(|a| !closes(a)) {
             from_here.retain(|a| !closes(a));
@@ -431,7 +432,8 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             _ => def.department_of(here),
         };
         let department = match role {
-            Role::Applicant => None,
+            // The service acts for no department (an action a deadline's expiry causes).
+            Role::Applicant | Role::System => None,
             _ if s.fitting_department => Some(fitting),
             _ => Some(fx.departments[s.department % fx.departments.len()].as_str()),
         };
@@ -460,6 +462,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             entered_state_on: entered,
             clock,
             calendar: crate::domain::calendar::seed_cn(),
+            deadlines: &[],
         };
         let result = engine::decide(def, &snap, &actor, &req, today);
         let place = format!("{}: `{}` in `{state}` by {role:?}", def.code, action.code);
@@ -526,6 +529,10 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
         // Who may act: the owning applicant, or staff of the department working the state (or,
         // in a joint review, of a department with a task in it).
         match department {
+            None if role == Role::System => prop_assert!(
+                action.roles.contains(&Role::System),
+                "{place}: the service took an action not its own"
+            ),
             None => prop_assert!(s.owner, "{place}: an applicant not owning the filing acted"),
             Some(d) if records_review => prop_assert!(
                 here.parallel
@@ -577,6 +584,10 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                         department: d.clone(),
                         verdict: *verdict,
                     });
+                }
+                // The snapshot holds no open deadline, so nothing can be extended.
+                Effect::ExtendDeadline { code, .. } => {
+                    prop_assert!(false, "{place}: extended `{code}`, which is not open");
                 }
             }
         }
@@ -642,8 +653,9 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             visited.insert(state.clone());
         }
 
-        // A closed filing offers nothing to anyone.
-        if to.kind.is_final() {
+        // A closed filing offers nothing to anyone, unless it was granted and has a life
+        // after the decision (works started, lapsed …), which keeps it decided.
+        if to.kind.is_final() && to.kind != StateKind::Approved {
             prop_assert!(
                 def.actions_from(&state).next().is_none(),
                 "{place}: actions leave final `{state}`"
@@ -664,6 +676,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                     entered_state_on: entered,
                     clock,
                     calendar: crate::domain::calendar::seed_cn(),
+                    deadlines: &[],
                 };
                 prop_assert!(
                     engine::available_actions(def, &snap, &everyone).is_empty(),
@@ -861,6 +874,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
             entered_state_on: today,
             clock,
             calendar: crate::domain::calendar::seed_cn(),
+            deadlines: &[],
         };
         let o = engine::decide(def, &snap, &actor, &req, today)
             .unwrap_or_else(|r| panic!("{code} from {state}: {r:?}"));
@@ -878,7 +892,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
 }
 
 #[test]
-fn the_construction_permits_clock_starts_once_on_acceptance_even_after_a_supplement() {
+fn the_construction_permits_clock_runs_from_receipt_and_stops_for_each_supplement() {
     let def = item("construction-permit");
     let events = clock_events_along(
         &def,
@@ -900,6 +914,10 @@ fn the_construction_permits_clock_starts_once_on_acceptance_even_after_a_supplem
                 reason: SuspendReason::Supplement
             },
             ClockChange::Resume,
+            ClockChange::Suspend {
+                reason: SuspendReason::Supplement
+            },
+            ClockChange::Resume,
             ClockChange::Stop
         ]
     );
@@ -910,10 +928,17 @@ fn the_construction_permits_clock_starts_once_on_acceptance_even_after_a_supplem
 /// counts from acceptance) nor start it twice: the engine follows the ledger's phase.
 #[test]
 fn a_definition_that_passes_the_checker_never_starts_the_clock_twice() {
+    // The permit as an item whose clock runs from acceptance: intake and its supplement keep
+    // their kinds' defaults.
     let text = replaced(
         &item_text(PERMIT),
-        "# Before acceptance the legal clock has not started (行政许可法 §32: it counts from acceptance).\nclock = \"not_started\"",
-        "suspend_reason = \"supplement\"",
+        "clock = \"run\"\nstep_limit",
+        "step_limit",
+    );
+    let text = replaced(
+        &text,
+        "clock = \"suspend\"\nsuspend_reason = \"supplement\"\napplicant_edits",
+        "suspend_reason = \"supplement\"\napplicant_edits",
     );
     let Ok(def) = check::parse(PERMIT, &text) else {
         return; // refusing such a definition is one right answer
@@ -968,6 +993,7 @@ fn consent_problems(guard: &Guard, rows: &[(&str, &str, bool)]) -> Vec<String> {
         entered_state_on: day(2025, 9, 26),
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
+        deadlines: &[],
     };
     engine::eval(&def, guard, &snap, day(2025, 9, 26))
         .into_iter()
@@ -1069,6 +1095,7 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
         entered_state_on: posted,
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
+        deadlines: &[],
     };
     let guard = Guard::PeriodElapsed {
         days: 10,
@@ -1128,6 +1155,7 @@ fn a_fifteen_working_day_notice_posted_before_national_day_runs_until_the_28th_o
         entered_state_on: posted,
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
+        deadlines: &[],
     };
     let guard = Guard::PeriodElapsed {
         days: 15,

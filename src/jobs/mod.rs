@@ -178,10 +178,14 @@ pub async fn deadline_scan(state: AppState) -> Result<Value, AppError> {
     let (open_due_rows, rest_day) = state
         .run(move |conn, ctx| Ok((scan::fold_open_due(conn)?, ctx.is_rest_day(&jobs)?)))
         .await?;
+    // Deadlines that passed move their filings on rest days too (the last day of a period
+    // on a rest day was already moved to the next working day).
+    let expired = state.run(scan::expire).await?;
     if rest_day {
         return to_json(scan::ScanReport {
             rest_day: true,
             open_due_rows,
+            expired,
             ..scan::ScanReport::default()
         });
     }
@@ -201,6 +205,7 @@ pub async fn deadline_scan(state: AppState) -> Result<Value, AppError> {
         reminders: reminded.reminders,
         mails: escalated.mails + reminded.mails,
         open_due_rows,
+        expired,
     })
 }
 

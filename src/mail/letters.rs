@@ -165,6 +165,8 @@ pub struct EventDetail<'a> {
     pub opinion: Option<&'a str>,
     /// For a decision: whether it is favourable.
     pub approved: bool,
+    /// The statutory clock started before this event, on receipt (建筑法 §8).
+    pub clock_from_receipt: bool,
 }
 
 pub fn suspend_reason_text(r: SuspendReason) -> Text {
@@ -225,6 +227,14 @@ pub fn applicant_event(
                 format!("您申请的「{item}」已收件，办件编号 {reference}。窗口将审查材料是否齐全，并告知是否受理。"),
                 format!("We have received your application for {item}, number {reference}. The window will check that it is complete and tell you whether it is accepted."),
             ));
+            if d.statutory_due.is_some() {
+                paragraphs.push(pick(
+                    lang,
+                    "办理时限自收件次日起按工作日计算；需要补正的，补正期间不计入。",
+                    "The time limit counts in working days from the day after receipt; time spent supplementing the application is not counted.",
+                ));
+                due_rows(&mut facts);
+            }
             pick(
                 lang,
                 format!("【收件】{reference} {item}"),
@@ -232,11 +242,28 @@ pub fn applicant_event(
             )
         }
         ApplicantEvent::Accepted => {
-            paragraphs.push(pick(
-                lang,
-                format!("您的申请 {reference} 已受理。办理时限自受理次日起按工作日计算。"),
-                format!("Your application {reference} has been accepted. The time limit counts in working days from the day after acceptance."),
-            ));
+            paragraphs.push(if d.clock_from_receipt {
+                pick(
+                    lang,
+                    format!("您的申请 {reference} 已受理。办理时限自收件次日起按工作日计算，补正期间不计入。"),
+                    format!("Your application {reference} has been accepted. The time limit counts in working days from the day after receipt; time spent supplementing it is not counted."),
+                )
+            } else {
+                pick(
+                    lang,
+                    format!("您的申请 {reference} 已受理。办理时限自受理次日起按工作日计算。"),
+                    format!("Your application {reference} has been accepted. The time limit counts in working days from the day after acceptance."),
+                )
+            });
+            // Accepted into a step the law does not count (a public notice): told at once.
+            if let Some(r) = d.suspend_reason {
+                let why = suspend_reason_text(r).get(lang).to_owned();
+                paragraphs.push(pick(
+                    lang,
+                    format!("依照《行政许可法》第四十五条，申请现进入「{why}」环节，所需时间不计入办理时限。"),
+                    format!("Under Article 45 of the Administrative Licensing Law, the application now enters {why}; the time it takes is not counted in the time limit."),
+                ));
+            }
             due_rows(&mut facts);
             pick(
                 lang,

@@ -52,6 +52,8 @@ pub struct ActionPlan {
     /// Deadlines on the applicant the action ends, and those it starts.
     pub close_deadlines: Option<Closing>,
     pub open_deadlines: Vec<OpenDeadline>,
+    /// A deadline moved to a new day, with the times it has now been extended.
+    pub extend_deadline: Option<(NewDeadline, i32)>,
     /// A first submission, counted received.
     pub received: Option<Received>,
     /// The filing closes: counted closed.
@@ -206,6 +208,9 @@ pub fn write_action(
     for d in &plan.open_deadlines {
         let after = closed.as_deref().filter(|_| d.after_closing);
         reminders::open_in(&mut batch, after, &d.deadline, plan.at);
+    }
+    if let Some((d, extensions)) = &plan.extend_deadline {
+        reminders::extend_in(&mut batch, d, *extensions);
     }
 
     // The statement's last word: the new tasks (reading the closing of the old ones and the

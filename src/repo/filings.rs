@@ -488,7 +488,8 @@ pub fn set_deadlines(
     Ok(())
 }
 
-/// Open filings whose clock has started (for recomputation after a calendar change), in pages.
+/// Open filings that were submitted, whose clock may have started (for recomputation after a
+/// calendar change), in pages.
 pub fn open_started(
     conn: &mut PgConnection,
     after: Option<Uuid>,
@@ -496,7 +497,7 @@ pub fn open_started(
 ) -> QueryResult<Vec<Uuid>> {
     let mut q = filings::table
         .filter(filings::closed_at.is_null())
-        .filter(filings::accepted_at.is_not_null())
+        .filter(filings::submitted_at.is_not_null())
         .select(filings::id)
         .order(filings::id)
         .limit(limit)
@@ -518,9 +519,20 @@ pub struct FactsRows {
     pub objections: i64,
     pub ledger: Vec<ClockEventRow>,
     pub tasks: Vec<super::tasks::TaskRow>,
-    pub open_deadlines: i64,
+    /// Deadlines on the applicant still open.
+    pub open_deadlines: Vec<OpenDeadlineRow>,
     /// `None` when the applicant's account is not active.
     pub applicant: Option<ApplicantContact>,
+}
+
+/// An open deadline on the applicant, as an action's facts hold it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OpenDeadlineRow {
+    pub id: i64,
+    pub code: String,
+    pub due_on: chrono::NaiveDate,
+    pub extensions: i32,
+    pub state_visit: Option<i32>,
 }
 
 /// What a letter to the applicant needs.
@@ -546,8 +558,8 @@ struct FactsJson {
     ledger: Vec<Value>,
     #[diesel(sql_type = JsonbRows)]
     tasks: Vec<Value>,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    open_deadlines: i64,
+    #[diesel(sql_type = JsonbRows)]
+    open_deadlines: Vec<Value>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
     applicant: Option<Value>,
 }
@@ -576,8 +588,10 @@ fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
             (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
              FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL) t \
             ORDER BY t.id) AS tasks, \
-         (SELECT count(*) FROM applicant_deadlines WHERE filing_id = {filing} AND closed_at IS NULL) \
-            AS open_deadlines, \
+         ARRAY(SELECT to_jsonb(d) FROM \
+            (SELECT id, code, due_on, extensions, state_visit FROM applicant_deadlines \
+             WHERE filing_id = {filing} AND closed_at IS NULL) d \
+            ORDER BY d.id) AS open_deadlines, \
          (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
             FROM users WHERE id = {applicant} AND active) AS applicant"
     )
@@ -690,7 +704,7 @@ impl FactsJson {
             objections: self.objections,
             ledger: list(self.ledger)?,
             tasks: list(self.tasks)?,
-            open_deadlines: self.open_deadlines,
+            open_deadlines: list(self.open_deadlines)?,
             applicant: self
                 .applicant
                 .map(serde_json::from_value)

@@ -34,6 +34,8 @@ pub struct DeadlineRow {
     pub reminders_sent: i32,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub extensions: i32,
+    pub expires_with: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct NewDeadline {
     pub remind_on: Vec<NaiveDate>,
     pub next_remind_on: Option<NaiveDate>,
     pub reminders_sent: i32,
+    /// The action the service takes when the deadline passes still open.
+    pub expires_with: Option<String>,
 }
 
 /// Open a deadline unless the same one (filing, code, day) is open already (with the batch).
@@ -60,7 +64,7 @@ pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline, at: Date
     batch.push(
         Raw::new(
             "INSERT INTO applicant_deadlines (filing_id, code, due_on, state_visit, remind_on, \
-             next_remind_on, reminders_sent, opened_at) SELECT ",
+             next_remind_on, reminders_sent, expires_with, opened_at) SELECT ",
         )
         .bind::<SqlUuid, _>(d.filing)
         .sql(", ")
@@ -76,10 +80,59 @@ pub fn open_in(batch: &mut Batch, after: Option<&str>, d: &NewDeadline, at: Date
         .sql(", ")
         .bind::<Integer, _>(d.reminders_sent)
         .sql(", ")
+        .bind::<Nullable<Text>, _>(d.expires_with.clone())
+        .sql(", ")
         .bind::<Timestamptz, _>(at)
         .sql(after)
         .sql(" ON CONFLICT (filing_id, code, due_on) WHERE closed_at IS NULL DO NOTHING"),
     );
+}
+
+/// Move an open deadline to its new day with its new reminders, counting the extension (with
+/// the batch).
+pub fn extend_in(batch: &mut Batch, d: &NewDeadline, extensions: i32) {
+    use diesel::sql_types::{Array, Date, Integer, Nullable, Text, Uuid as SqlUuid};
+    batch.push(
+        Raw::new("UPDATE applicant_deadlines SET due_on = ")
+            .bind::<Date, _>(d.due_on)
+            .sql(", remind_on = ")
+            .bind::<Array<Date>, _>(d.remind_on.clone())
+            .sql(", next_remind_on = ")
+            .bind::<Nullable<Date>, _>(d.next_remind_on)
+            .sql(", reminders_sent = ")
+            .bind::<Integer, _>(d.reminders_sent)
+            .sql(", extensions = ")
+            .bind::<Integer, _>(extensions)
+            .sql(" WHERE filing_id = ")
+            .bind::<SqlUuid, _>(d.filing)
+            .sql(" AND code = ")
+            .bind::<Text, _>(d.code.clone())
+            .sql(" AND closed_at IS NULL"),
+    );
+}
+
+/// Open deadlines that passed before `today` and that the service ends by an action of its
+/// own, a page at a time in (day, id) order.
+/// `after`: the last (day, id) of the previous page.
+pub fn expired(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    after: Option<(NaiveDate, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<DeadlineRow>> {
+    use applicant_deadlines as d;
+    let mut q = d::table
+        .filter(d::closed_at.is_null())
+        .filter(d::expires_with.is_not_null())
+        .filter(d::due_on.lt(today))
+        .into_boxed();
+    if let Some((day, id)) = after {
+        q = q.filter(d::due_on.gt(day).or(d::due_on.eq(day).and(d::id.gt(id))));
+    }
+    q.order((d::due_on, d::id))
+        .limit(limit)
+        .select(DeadlineRow::as_select())
+        .load(conn)
 }
 
 /// Close a filing's open deadlines: now, or with the batch.

@@ -120,7 +120,8 @@ pub fn list_with_roles(
     let roles = diesel::dsl::sql::<Array<Text>>(
         "ARRAY(SELECT r.role FROM user_roles r WHERE r.user_id = users.id ORDER BY r.role)",
     );
-    let mut q = users::table.into_boxed();
+    // The service's own account is not one to manage.
+    let mut q = users::table.filter(users::kind.ne("system")).into_boxed();
     if let Some(name) = after {
         q = q.filter(users::username.gt(name.to_owned()));
     }
@@ -133,7 +134,10 @@ pub fn list_with_roles(
 
 /// How many accounts there are.
 pub fn count(conn: &mut PgConnection) -> QueryResult<i64> {
-    users::table.count().get_result(conn)
+    users::table
+        .filter(users::kind.ne("system"))
+        .count()
+        .get_result(conn)
 }
 
 /// When logins for a name are refused until, if they are.

@@ -60,7 +60,24 @@ pub struct Principal {
     pub lang: Lang,
 }
 
+/// The service's own account (created by the `life_after_decision` migration).
+pub const SYSTEM_USER: Uuid = Uuid::from_u128(1);
+
 impl Principal {
+    /// The service itself, taking the action a deadline's expiry causes. It holds the one
+    /// role no account can be granted.
+    pub fn system() -> Principal {
+        Principal {
+            user_id: SYSTEM_USER,
+            username: "system".into(),
+            display_name: "系统".into(),
+            kind: UserKind::System,
+            roles: vec![Role::System],
+            department: None,
+            lang: Lang::Zh,
+        }
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -487,7 +504,8 @@ pub fn login(
     let name = username.trim().to_lowercase();
     ensure_not_locked(conn, &name, now)?;
     // Unknown and inactive accounts cost one verification too: no enumeration by timing.
-    let user = users::by_username(conn, &name)?.filter(|u| u.active);
+    let user = users::by_username(conn, &name)?
+        .filter(|u| u.active && u.kind != crate::domain::definition::UserKind::System);
     let hash = user
         .as_ref()
         .map_or(dummy_hash(), |u| u.password_hash.as_str());

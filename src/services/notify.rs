@@ -197,6 +197,11 @@ pub fn after_action(
             reason: a.reason,
             opinion: a.opinion,
             approved: a.to.kind == StateKind::Approved,
+            clock_from_receipt: s.started_on.is_some()
+                && !a
+                    .outcome
+                    .effects
+                    .contains(&Effect::Clock(ClockChange::Start)),
         };
         let facts = FilingFacts {
             number: a.after.number.as_deref(),
@@ -233,18 +238,19 @@ pub fn after_action(
                     due.value,
                     d.ends_on_leaving.then_some(a.after.state_visit),
                     &d.remind_before,
-                )?,
+                )
+                .map(|n| NewDeadline {
+                    expires_with: d.on_expiry.clone(),
+                    ..n
+                })?,
                 after_closing: out.close_deadlines.is_some(),
             });
         }
     }
     // 容缺: accepted with a material missing on a promise of a date; remind of the date until
     // the material is on file.
-    let started = a
-        .outcome
-        .effects
-        .contains(&Effect::Clock(ClockChange::Start));
-    if started && !def.notifications.promise_reminders.is_empty() {
+    let accepted = notify::is_acceptance(a.from, a.to, a.outcome);
+    if accepted && !def.notifications.promise_reminders.is_empty() {
         for (material, date) in a.after.promise_dates() {
             if !(a.materials_on_file)(&material) {
                 out.open_deadlines.push(OpenDeadline {
@@ -290,6 +296,30 @@ fn new_deadline(
         remind_on: days,
         next_remind_on: next,
         reminders_sent: i32::try_from(passed).unwrap_or(i32::MAX),
+        expires_with: None,
+    })
+}
+
+/// An extended deadline with its reminders counted again to its new day (those already past
+/// are not sent late).
+pub fn extended_deadline(
+    cal: &Calendar,
+    today: NaiveDate,
+    filing: Uuid,
+    deadline: &crate::domain::definition::ApplicantDeadline,
+    due: NaiveDate,
+) -> Result<NewDeadline, AppError> {
+    Ok(NewDeadline {
+        expires_with: deadline.on_expiry.clone(),
+        ..new_deadline(
+            cal,
+            today,
+            filing,
+            &deadline.code,
+            due,
+            None,
+            &deadline.remind_before,
+        )?
     })
 }
 

@@ -39,6 +39,8 @@ pub struct ScanReport {
     pub mails: usize,
     /// Rows of the `open_due` aggregate after folding (one per item and due day).
     pub open_due_rows: i64,
+    /// Deadlines that passed and moved their filings.
+    pub expired: ExpiryReport,
 }
 
 /// Housekeeping for the reports, on every tick and rest days too: fold the `open_due`
@@ -247,4 +249,54 @@ fn deadline_label(def: &crate::domain::definition::Definition, code: &str) -> Te
         .find(|d| d.code == code)
         .map(|d| d.label.clone())
         .unwrap_or_else(|| plain(code))
+}
+
+/// What the expiry of deadlines did.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct ExpiryReport {
+    /// Filings the service moved (a permit lapsed), by number or id.
+    pub moved: Vec<String>,
+    /// Deadlines whose action was refused or raced, with why: tried again at the next scan.
+    pub failed: Vec<String>,
+}
+
+/// Deadlines that passed still open and that the item ends by an action of the service's own
+/// (`on_expiry`: a permit whose works did not start and were not extended lapses, 废止): take
+/// it, as `system`, one filing per transaction, audited like any action, and the applicant told
+/// as the item says. A deadline's day itself is still within it: it expires the day after.
+pub fn expire(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<ExpiryReport, AppError> {
+    let system = super::auth::Principal::system();
+    let today = ctx.today();
+    let mut report = ExpiryReport::default();
+    let mut after = None;
+    loop {
+        let page = reminders::expired(conn, today, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.due_on, last.id));
+        for d in &page {
+            let Some(action) = d.expires_with.as_deref() else {
+                continue;
+            };
+            let Some(row) = crate::repo::filings::find(conn, d.filing_id)? else {
+                continue;
+            };
+            let input = super::filings::ActInput::default();
+            match super::filings::act(conn, ctx, &system, row.id, action, row.version, &input) {
+                Ok(view) => report
+                    .moved
+                    .push(view.number.unwrap_or_else(|| row.id.to_string())),
+                Err(
+                    e @ (AppError::Conflict { .. } | AppError::Validation(_) | AppError::Forbidden),
+                ) => {
+                    tracing::warn!(filing = %row.id, deadline = %d.code, action, error = %e, "expiry not taken");
+                    report.failed.push(format!("{}: {e}", row.id));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if page.len() < usize::try_from(PAGE).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    Ok(report)
 }

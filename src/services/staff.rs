@@ -84,6 +84,14 @@ pub fn create(
             "A staff account cannot have the applicant role",
         ));
     }
+    if s.roles.contains(&Role::System) {
+        return Err(AppError::one_invalid(
+            "roles",
+            "system_role",
+            "「system」角色只属于系统本身，不能授予账号",
+            "The system role belongs to the service itself and cannot be granted",
+        ));
+    }
     if !users::departments(conn)?
         .iter()
         .any(|d| d.code == s.department)

@@ -343,19 +343,28 @@ async fn an_action_is_decided_again_when_its_filing_changes_between_its_read_and
         1,
         "the other writer's change stands"
     );
-    for table in ["clock_events", "tasks"] {
-        let extra = if table == "tasks" {
-            " AND state = 'review'"
-        } else {
-            ""
-        };
-        assert_eq!(
-            count(format!(
-                "SELECT count(*) AS n FROM {table} WHERE filing_id = '{id}'{extra}"
-            )),
-            0,
-            "nothing of the acceptance in {table}"
-        );
+    // The permit's clock ran from receipt; the acceptance left no mark of its own.
+    for (what, sql) in [
+        (
+            "a review task",
+            format!(
+                "SELECT count(*) AS n FROM tasks WHERE filing_id = '{id}' AND state = 'review'"
+            ),
+        ),
+        (
+            "an acceptance day",
+            format!(
+                "SELECT count(*) AS n FROM filings WHERE id = '{id}' AND accepted_at IS NOT NULL"
+            ),
+        ),
+        (
+            "a clock event after the receipt's start",
+            format!(
+                "SELECT count(*) AS n FROM clock_events WHERE filing_id = '{id}' AND event <> 'start'"
+            ),
+        ),
+    ] {
+        assert_eq!(count(sql), 0, "nothing of the acceptance: {what}");
     }
     assert_eq!(
         count(format!(

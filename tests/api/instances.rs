@@ -60,7 +60,7 @@ impl Drop for Fleet {
     }
 }
 
-/// Fire filings submitted three weeks ago (each told "accepted"): all are red today, so each
+/// Fire filings submitted three weeks ago (each told "received"): all are red today, so each
 /// of the fire managers is due one red card per filing.
 async fn red_filings(app: &TestApp, n: usize) -> usize {
     at(app, "2026-11-02");
@@ -171,7 +171,7 @@ async fn three_instances_send_each_reminder_and_letter_exactly_once() {
     assert!(rows.iter().all(|r| r.status == "sent"));
     let accepted = rows
         .iter()
-        .filter(|r| r.kind == "applicant.accepted")
+        .filter(|r| r.kind == "applicant.received")
         .count();
     assert_eq!(accepted, filings);
     // Every outbox row went out once under its own Message-ID.
@@ -192,7 +192,7 @@ async fn killing_an_instance_mid_send_loses_nothing_and_duplicates_at_most_its_b
 
     let mut fleet = Fleet((0..3).map(|n| instance(&app, sink.port, n)).collect());
     // Kill an instance that holds claims once letters have begun to arrive: it dies between
-    // sending and marking. (12 "accepted" letters wait in the outbox from the start, so there
+    // sending and marking. (12 "received" letters wait in the outbox from the start, so there
     // is work to die in.)
     let victim = {
         let mut killed = None;

@@ -9,7 +9,11 @@ use crate::helpers::*;
 
 #[actix_web::test]
 async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
-    let app = TestApp::spawn().await;
+    // Sessions that outlive the weeks the test moves the clock through.
+    let app = TestApp::spawn_with(|s| s.auth.token_ttl_hours = 24 * 60).await;
+    // Friday before National Day 2025 (1–8 October off; Sunday 28 September and Saturday 11
+    // October are working days).
+    at(&app, "2025-09-26");
     let builder = app.applicant("builder").await;
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let reviewer = app
@@ -55,7 +59,7 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
         {
             let r = app
             .patch(&builder, &format!("/api/v1/filings/{id}"), json!({
-                "expected_version": f["version"], "promises": { "site_readiness": "2026-12-31" }
+                "expected_version": f["version"], "promises": { "site_readiness": "2025-12-31" }
             }))
             .await;
             assert_eq!(r.status(), 200);
@@ -80,13 +84,20 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
     let f = app.filing(&builder, &id).await;
     let f = app.act(&builder, &f, "submit", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");
+    // 建筑法 §8: seven days from receipt, counted from the next day in working days: 28 and 29
+    // September, 30 September, 9, 10, 11 (a working Saturday) and 13 October.
+    assert_eq!(f["clocks"]["statutory"]["started_on"], "2025-09-26");
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2025-10-13");
+    assert!(f["accepted_at"].is_null(), "received, not yet accepted");
     let number = f["number"].as_str().unwrap();
     assert!(
         number.starts_with("SGXK-") && number.ends_with("-000001"),
         "{number}"
     );
 
-    // The clerk asks for a supplement: the one-time notice carries the clerk's items.
+    // On Monday the clerk asks for a supplement: the one-time notice carries the clerk's items,
+    // and the clock stops after two working days used (28 and 29 September).
+    at(&app, "2025-09-29");
     let f = app.filing(&clerk, &id).await;
     assert!(
         f["actions"]
@@ -105,6 +116,13 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
         .await;
     assert_eq!(f["state"]["code"], "supplement");
     assert_eq!(f["notice"]["items"][0], "施工合同缺少盖章页");
+    assert_eq!(f["clocks"]["statutory"]["used"], 2);
+    assert_eq!(f["clocks"]["statutory"]["phase"], "suspended");
+
+    // The applicant supplements after the holiday, on Thursday 9 October: the five days left
+    // run from the next day (10, 11, 13, 14 and 15 October). The time in supplement extends
+    // the period (18号令 §5: 顺延).
+    at(&app, "2025-10-09");
 
     // The applicant sends the contract with its seal page and supplements; the notice is
     // cleared.
@@ -122,12 +140,17 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
     let f = app.act(&builder, &f, "supplement", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");
     assert!(f["notice"].is_null());
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2025-10-15");
+    assert_eq!(f["clocks"]["statutory"]["used"], 2);
 
-    // Accepted with the tolerated material still missing: the clock starts.
+    // Accepted the next day with the tolerated material still missing: the clock, running
+    // since receipt, does not start again.
+    at(&app, "2025-10-10");
     let f = app.filing(&clerk, &id).await;
     let f = app.act(&clerk, &f, "accept", json!({})).await;
     assert_eq!(f["state"]["code"], "review");
     assert!(f["accepted_at"].is_string());
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2025-10-15");
 
     // The decision waits for the tolerated material (容缺: approval blocked until supplied).
     let f = app.filing(&reviewer, &id).await;
@@ -171,9 +194,27 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
     assert_eq!(f["state"]["code"], "issued");
     assert_eq!(f["state"]["kind"], "approved");
     assert!(f["closed_at"].is_string());
-    assert!(f["actions"].as_array().unwrap().is_empty());
+    // The permit's life after issue: the applicant starts works or asks for more time; the
+    // issuer approves changes, revokes or cancels.
+    let codes = |f: &Value| -> Vec<String> {
+        f["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(codes(&f), ["approve_change", "revoke", "cancel"]);
+    let mine = app.filing(&builder, &id).await;
+    assert_eq!(codes(&mine), ["report_start", "extend_start"]);
+    // Three months from issue on 10 October 2025 end on Saturday 10 January 2026, a rest day:
+    // the period runs to Monday 12 January (民法典 §203).
+    assert_eq!(mine["deadlines"][0]["code"], "start_construction");
+    assert_eq!(mine["deadlines"][0]["due_on"], "2026-01-12");
+    assert_eq!(mine["deadlines"][0]["max_extensions"], 2);
 
-    // The clock ledger: started on acceptance, suspended for the correction, resumed, stopped.
+    // The clock ledger: started on receipt, suspended for the supplement and the correction,
+    // resumed after each, stopped.
     let events: Vec<String> = {
         use diesel::prelude::*;
         use permits::db::schema::clock_events::dsl::*;
@@ -183,7 +224,10 @@ async fn a_construction_permit_goes_from_draft_through_supplement_to_issue() {
             .load(&mut app.conn())
             .unwrap()
     };
-    assert_eq!(events, ["start", "suspend", "resume", "stop"]);
+    assert_eq!(
+        events,
+        ["start", "suspend", "resume", "suspend", "resume", "stop"]
+    );
 
     // The history tells the whole story, in order.
     let h: Value = app
@@ -832,10 +876,14 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
     )
     .await;
     assert!(f["number"].as_str().unwrap().starts_with("XFBA-"));
-    assert!(f["accepted_at"].is_string());
+    assert!(f["accepted_at"].is_null(), "received, not yet taken in");
     assert_eq!(clock_ledger(&app, &f), ledger(&[("start", None)]));
 
     let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    assert!(
+        f["accepted_at"].is_string(),
+        "the filing receipt takes it in"
+    );
     assert_eq!(f["state"]["code"], "filed");
     assert_eq!(
         clock_ledger(&app, &f),
@@ -1125,4 +1173,259 @@ async fn submissions_of_one_item_get_consecutive_numbers_and_a_refused_one_takes
         [number(&first), number(&second), number(&third)],
         [1, 2, 3].map(|n| format!("XFBA-{year}-{n:06}"))
     );
+}
+
+/// A construction permit issued on `day` (a long session: the tests walk months on).
+async fn issued_permit(app: &TestApp, day: &str) -> (User, User, String) {
+    at(app, day);
+    let builder = app
+        .mail_user(
+            "builder",
+            None,
+            &[Role::Applicant],
+            permits::domain::Lang::Zh,
+        )
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(&builder, &id).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    let f = app.filing(&reviewer, &id).await;
+    let f = app
+        .act(&reviewer, &f, "approve", json!({ "opinion": "符合条件" }))
+        .await;
+    assert_eq!(f["state"]["code"], "issued");
+    (builder, reviewer, id)
+}
+
+fn long_sessions(s: &mut permits::config::Settings) {
+    s.auth.token_ttl_hours = 24 * 800;
+}
+
+/// The start-of-works deadline as the applicant sees it.
+fn start_deadline(f: &Value) -> &Value {
+    f["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "start_construction")
+        .unwrap_or(&Value::Null)
+}
+
+/// 建筑法 §9, 18号令 §8: three months to start, two extensions of three months applied for
+/// before the period ends, a third refused; when the last period passes with no start the
+/// permit lapses (废止) by the scheduled scan, as the service's own audited action, and the
+/// applicant is told.
+#[actix_web::test]
+async fn an_unstarted_permit_is_extended_twice_refused_a_third_time_and_lapses_by_the_scan() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    let (builder, _reviewer, id) = issued_permit(&app, "2026-03-02").await;
+    let f = app.filing(&builder, &id).await;
+    assert_eq!(start_deadline(&f)["due_on"], "2026-06-02");
+
+    // A scan on the deadline's last day moves nothing.
+    at(&app, "2026-06-02");
+    let r = app.run_job("deadline_scan").await;
+    assert_eq!(r["expired"]["moved"], json!([]), "{r}");
+
+    // Extended on its last day, and again: three months each, from the day it was due.
+    let f = app.filing(&builder, &id).await;
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "extend_start",
+            json!({ "reason": "征收未完成" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "issued");
+    assert_eq!(start_deadline(&f)["due_on"], "2026-09-02");
+    assert_eq!(start_deadline(&f)["extensions"], 1);
+    at(&app, "2026-08-20");
+    let f = app.filing(&builder, &id).await;
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "extend_start",
+            json!({ "reason": "施工图变更" }),
+        )
+        .await;
+    assert_eq!(start_deadline(&f)["due_on"], "2026-12-02");
+    assert_eq!(start_deadline(&f)["extensions"], 2);
+
+    // A third is refused, naming the rule.
+    let r = app
+        .act_raw(
+            &builder,
+            &id,
+            "extend_start",
+            f["version"].as_i64().unwrap(),
+            json!({ "reason": "资金未到位" }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "extensions_used", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("延期以2次为限"),
+        "{body}"
+    );
+
+    // The day after the last day, the scan lapses it: the service's action, in the history.
+    at(&app, "2026-12-03");
+    let outbox_before = app.outbox().len();
+    let r = app.run_job("deadline_scan").await;
+    let number = f["number"].as_str().unwrap();
+    assert_eq!(r["expired"]["moved"], json!([number]), "{r}");
+    let f = app.filing(&builder, &id).await;
+    assert_eq!(f["state"]["code"], "lapsed");
+    assert_eq!(f["state"]["label"]["zh"], "施工许可证已废止");
+    assert_eq!(f["deadlines"], json!([]));
+    assert!(f["actions"].as_array().unwrap().is_empty());
+    let h: Value = app
+        .get(&builder, &format!("/api/v1/filings/{id}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = h.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "action:lapse");
+    assert_eq!(
+        last["actor_id"],
+        permits::services::auth::SYSTEM_USER.to_string()
+    );
+    let told: Vec<String> = app.outbox()[outbox_before..]
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(
+        told,
+        [format!(
+            "【办件进度】{number} 建筑工程施工许可证核发：施工许可证已废止"
+        )]
+    );
+    // A second scan finds nothing left to do.
+    let r = app.run_job("deadline_scan").await;
+    assert_eq!(r["expired"]["moved"], json!([]), "{r}");
+    assert_eq!(r["expired"]["failed"], json!([]), "{r}");
+    app.allow_unsent_mail();
+}
+
+/// An extension asked for after the period ended is refused; works reported started end the
+/// deadline, so nothing lapses; a stoppage of a year or more needs the issuer's re-check (核验)
+/// before works resume.
+#[actix_web::test]
+async fn a_late_extension_is_refused_and_a_started_permit_does_not_lapse() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    let (builder, reviewer, id) = issued_permit(&app, "2026-03-02").await;
+
+    at(&app, "2026-06-03");
+    let f = app.filing(&builder, &id).await;
+    let r = app
+        .act_raw(
+            &builder,
+            &id,
+            "extend_start",
+            f["version"].as_i64().unwrap(),
+            json!({ "reason": "征收未完成" }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "deadline_passed", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("已于2026年6月2日届满"),
+        "{body}"
+    );
+
+    // The start report, late but before the scan, ends the deadline: the scan leaves it be.
+    let f = app.act(&builder, &f, "report_start", json!({})).await;
+    assert_eq!(f["state"]["code"], "under_construction");
+    assert_eq!(f["deadlines"], json!([]));
+    let r = app.run_job("deadline_scan").await;
+    assert_eq!(r["expired"]["moved"], json!([]), "{r}");
+    assert_eq!(
+        app.filing(&builder, &id).await["state"]["code"],
+        "under_construction"
+    );
+
+    // Works stop; resumed within the year the applicant reports it alone.
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "report_suspension",
+            json!({ "reason": "资金问题" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "works_suspended");
+    at(&app, "2026-09-01");
+    let f = app.act(&builder, &f, "report_resumption", json!({})).await;
+    assert_eq!(f["state"]["code"], "under_construction");
+
+    // After a year's stoppage the report is refused and the issuer re-checks the permit.
+    let f = app
+        .act(
+            &builder,
+            &f,
+            "report_suspension",
+            json!({ "reason": "诉讼" }),
+        )
+        .await;
+    at(&app, "2027-09-02");
+    let r = app
+        .act_raw(
+            &builder,
+            &id,
+            "report_resumption",
+            f["version"].as_i64().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let f = app.filing(&reviewer, &id).await;
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "verify_resumption",
+            json!({ "opinion": "经核验，仍符合施工条件" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "under_construction");
+
+    // The issuer revokes it (行政许可法 §69): the applicant is told, with the reasons.
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "revoke",
+            json!({ "reason": "以欺骗手段取得" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "revoked");
+    let last = app.outbox().last().unwrap().clone();
+    assert!(last.subject.ends_with("施工许可已撤销"), "{}", last.subject);
+    assert!(
+        last.body_text.contains("以欺骗手段取得"),
+        "{}",
+        last.body_text
+    );
+    app.allow_unsent_mail();
 }

@@ -68,7 +68,14 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
     assert_eq!(got.len(), 4);
     let mail = by_subject(&got);
 
-    let accepted = &mail[&format!("【已受理】{number} 建设工程竣工验收消防备案")];
+    let accepted = &mail[&format!("【收件】{number} 建设工程竣工验收消防备案")];
+    // The bureau's limit runs from receipt, and the receipt says until when.
+    assert!(
+        accepted.text.contains("办理时限自收件次日起按工作日计算"),
+        "{}",
+        accepted.text
+    );
+    assert!(accepted.text.contains("法定办结期限"), "{}", accepted.text);
     assert_eq!(accepted.envelope_to, vec!["builder_zh@example.test"]);
     assert!(
         accepted.to.contains("builder_zh@example.test"),
@@ -107,7 +114,7 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
             .contains(&format!("/filings/{}", f["id"].as_str().unwrap()))
     );
 
-    let english = &mail[&format!("Accepted: {en_number} Fire-acceptance filing after completion")];
+    let english = &mail[&format!("Received: {en_number} Fire-acceptance filing after completion")];
     assert_eq!(english.envelope_to, vec!["builder_en@example.test"]);
     assert!(
         english.text.contains("Dear builder_en,"),
@@ -267,7 +274,7 @@ async fn a_refused_recipient_is_parked_for_an_admin_who_sends_it_again() {
     assert_eq!(r.status(), 200);
     let failed: Value = r.json().await.unwrap();
     assert_eq!(failed.as_array().unwrap().len(), 1);
-    assert_eq!(failed[0]["kind"], "applicant.accepted");
+    assert_eq!(failed[0]["kind"], "applicant.received");
     assert!(
         failed[0]["last_error"]
             .as_str()
@@ -568,7 +575,7 @@ async fn start_of_works_reminders_fall_on_working_days_across_national_day() {
     assert_eq!(
         reminders(&app),
         vec![format!(
-            "【期限提醒】{number} 自领取施工许可证之日起三个月内开工（不能按期开工的，应当申请延期）：2026年10月8日"
+            "【期限提醒】{number} 自领取施工许可证之日起三个月内开工：2026年10月8日"
         )]
     );
     // Saturday: a rest day, nothing goes out even though nothing is pending.
@@ -1081,7 +1088,7 @@ async fn mail_goes_over_starttls_with_auth_to_a_relay_signed_by_an_internal_ca()
     let got = sink.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].envelope_to, vec!["builder@example.test"]);
-    assert!(got[0].subject.starts_with("【已受理】"));
+    assert!(got[0].subject.starts_with("【收件】"));
 
     // A wrong password is refused for good: parked, not retried.
     let port = sink.port;
@@ -1157,7 +1164,7 @@ async fn mail_goes_over_implicit_tls_to_an_smtps_relay_and_only_to_a_trusted_one
     let got = sink.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].envelope_to, vec!["builder@example.test"]);
-    assert!(got[0].subject.starts_with("Accepted"), "{}", got[0].subject);
+    assert!(got[0].subject.starts_with("Received"), "{}", got[0].subject);
     assert_eq!(got[0].message_id, app.outbox()[0].message_id);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,11 +8,12 @@ use diesel::PgConnection;
 use serde_json::{Map, Value};
 
 use crate::clock::local_date;
-use crate::domain::engine::{ReviewRecord, Snapshot};
+use crate::domain::engine::{DeadlineFact, ReviewRecord, Snapshot};
 use crate::domain::legal_time::LedgerEntry;
 use crate::error::AppError;
 use crate::repo::actions::ActionPlan;
 use crate::repo::filings::{self as repo, FilingRow, MaterialRow};
+use crate::repo::reminders::Closing;
 use crate::repo::tasks::TaskRow;
 use crate::services::deadlines;
 use crate::services::notify::Recipient;
@@ -30,7 +31,7 @@ pub(super) struct Facts {
     pub ledger: Vec<LedgerEntry>,
     pub tasks: Vec<TaskRow>,
     /// Deadlines on the applicant still open (an action that leaves a state closes them).
-    pub open_deadlines: i64,
+    pub deadlines: Vec<DeadlineFact>,
     /// The applicant, when their account is active (the recipient of their letters).
     pub applicant: Option<Recipient>,
 }
@@ -70,7 +71,16 @@ impl Facts {
             material_rows: f.materials,
             review_rows: f.reviews,
             tasks: f.tasks,
-            open_deadlines: f.open_deadlines,
+            deadlines: f
+                .open_deadlines
+                .into_iter()
+                .map(|d| DeadlineFact {
+                    code: d.code,
+                    due_on: d.due_on,
+                    extensions: u32::try_from(d.extensions).unwrap_or(0),
+                    state_visit: d.state_visit,
+                })
+                .collect(),
             applicant: f.applicant.map(Recipient::from),
             materials,
             promises: row.promise_dates(),
@@ -113,6 +123,35 @@ impl Facts {
                 verdict: r.verdict,
             });
         }
+        // The deadlines the action ended, moved on and opened.
+        if let Some(which) = &plan.close_deadlines {
+            self.deadlines.retain(|d| match which {
+                Closing::All => false,
+                Closing::Visit(v) => d.state_visit != Some(*v),
+                Closing::Code(c) => d.code != *c,
+            });
+        }
+        if let Some((moved, extensions)) = &plan.extend_deadline
+            && let Some(d) = self.deadlines.iter_mut().find(|d| d.code == moved.code)
+        {
+            d.due_on = moved.due_on;
+            d.extensions = u32::try_from(*extensions).unwrap_or(0);
+        }
+        for o in &plan.open_deadlines {
+            let d = &o.deadline;
+            if !self
+                .deadlines
+                .iter()
+                .any(|x| x.code == d.code && x.due_on == d.due_on)
+            {
+                self.deadlines.push(DeadlineFact {
+                    code: d.code.clone(),
+                    due_on: d.due_on,
+                    extensions: 0,
+                    state_visit: d.state_visit,
+                });
+            }
+        }
         if let Some(opened) = opened {
             self.reviews.clear();
             self.objections = 0;
@@ -148,6 +187,7 @@ impl Facts {
             entered_state_on: local_date(row.entered_state_at, offset),
             clock: crate::domain::legal_time::phase_of(&self.ledger),
             calendar,
+            deadlines: &self.deadlines,
         }
     }
 }

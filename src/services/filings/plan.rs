@@ -65,6 +65,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
     let mut objection = None;
     let mut review = None;
     let mut close_task_of = None;
+    let mut extend_deadline = None;
     for effect in &outcome.effects {
         match effect {
             Effect::AssignNumber => {
@@ -120,6 +121,27 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
                 );
             }
             Effect::OpenReviews(_) => {}
+            Effect::ExtendDeadline {
+                code,
+                from,
+                to,
+                extensions,
+            } => {
+                let deadline = def
+                    .deadlines
+                    .iter()
+                    .find(|d| d.code == *code)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("an extension of `{code}`, which the item does not declare")
+                    })?;
+                let moved =
+                    notify::extended_deadline(ctx.calendar, ctx.today(), row.id, deadline, *to)?;
+                extend_deadline = Some((moved, i32::try_from(*extensions).unwrap_or(i32::MAX)));
+                audit_extra.insert(
+                    "extended".into(),
+                    json!({ "deadline": code, "from": from, "to": to, "extensions": extensions }),
+                );
+            }
             Effect::Clock(change) => {
                 let (event, reason, kind) = match change {
                     ClockChange::Start => (ClockEvent::Start, None, LedgerKind::Start),
@@ -131,9 +153,6 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
                     ClockChange::Resume => (ClockEvent::Resume, None, LedgerKind::Resume),
                     ClockChange::Stop => (ClockEvent::Stop, None, LedgerKind::Stop),
                 };
-                if event == ClockEvent::Start && row.accepted_at.is_none() {
-                    changes.accepted_at = Some(ctx.now);
-                }
                 clock_events.push(NewClockEvent { event, reason });
                 ledger.push(LedgerEntry {
                     kind,
@@ -147,6 +166,10 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
         }
     }
 
+    if row.accepted_at.is_none() && crate::domain::notify::is_acceptance(d.from, to, outcome) {
+        changes.accepted_at = Some(ctx.now);
+    }
+
     // The row as it will be, to derive its deadlines before writing it once.
     let mut next = row.clone();
     if outcome.changes_state() {
@@ -155,7 +178,9 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
         changes.department = Some(def.department_of(to).to_owned());
         changes.state_visit = Some(version);
         changes.entered_state_at = Some(ctx.now);
-        if to.kind.is_final() {
+        // A filing closes once, at its decision; moving on after it (works started, the
+        // permit lapsed) keeps that day.
+        if to.kind.is_final() && row.closed_at.is_none() {
             changes.closed_at = Some(ctx.now);
         }
         // The notice is answered once the filing leaves the applicant's hands.
@@ -175,7 +200,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
         work: queue_work(item, to),
         due_on: clocks.next_due_on,
     });
-    let closed = (outcome.changes_state() && to.kind.is_final())
+    let closed = (outcome.changes_state() && to.kind.is_final() && row.closed_at.is_none())
         .then(|| closing(ctx, d.p, item, row, to.kind, &clocks));
 
     let mut payload = json!({
@@ -216,7 +241,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
             opinion: input.opinion.as_deref(),
             materials_on_file: &|code: &str| d.facts.on_file(code),
             applicant: d.facts.applicant.as_ref(),
-            open_deadlines: d.facts.open_deadlines > 0,
+            open_deadlines: !d.facts.deadlines.is_empty(),
         },
     )?;
 
@@ -237,6 +262,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
             letter: mail.letter,
             close_deadlines: mail.close_deadlines,
             open_deadlines: mail.open_deadlines,
+            extend_deadline,
             received,
             closed,
         },

@@ -109,6 +109,9 @@ pub struct FilingView {
     pub actions: Vec<ActionView>,
     /// Statutory, promised and step clocks as of today.
     pub clocks: Clocks,
+    /// Deadlines on the applicant still running (the start of works, a rectification, a
+    /// promised material), with their extensions.
+    pub deadlines: Vec<DeadlineView>,
     pub entered_state_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
@@ -118,6 +121,18 @@ pub struct FilingView {
     pub rating: Option<i16>,
     /// What the caller may do now besides the actions, by the rules that enforce it.
     pub may: Capabilities,
+}
+
+/// A deadline on the applicant.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeadlineView {
+    pub code: String,
+    /// The item's words for it (a promised material: the material's name).
+    pub label: Option<Text>,
+    pub due_on: chrono::NaiveDate,
+    pub extensions: u32,
+    /// How many extensions the item allows, when it can be extended.
+    pub max_extensions: Option<u32>,
 }
 
 /// What the caller may do with a filing now besides its actions. Each is computed by the rule
@@ -207,6 +222,26 @@ pub(super) fn render(
             .collect()
     };
     let reviews = reviews(item, &row, state, &facts);
+    let deadlines = facts
+        .deadlines
+        .iter()
+        .map(|d| {
+            let declared = item.def.deadlines.iter().find(|x| x.code == d.code);
+            let label = declared.map(|x| x.label.clone()).or_else(|| {
+                d.code
+                    .strip_prefix("promise:")
+                    .and_then(|m| item.def.material(m))
+                    .map(|m| m.label.clone())
+            });
+            DeadlineView {
+                code: d.code.clone(),
+                label,
+                due_on: d.due_on,
+                extensions: d.extensions,
+                max_extensions: declared.and_then(|x| x.extension.as_ref()).map(|e| e.max),
+            }
+        })
+        .collect();
     let may = Capabilities {
         edit: rules::ensure_applicant_may_edit(p, &row, state).is_ok(),
         upload: item
@@ -278,6 +313,7 @@ pub(super) fn render(
             .collect(),
         actions,
         clocks,
+        deadlines,
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
         accepted_at: row.accepted_at,

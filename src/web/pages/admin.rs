@@ -53,6 +53,7 @@ fn role_label(lang: Lang, r: Role) -> String {
         Role::Manager => ("科室负责人", "manager"),
         Role::Admin => ("管理员", "admin"),
         Role::Auditor => ("审计", "auditor"),
+        Role::System => ("系统", "system"),
     };
     match lang {
         Lang::Zh => zh.into(),
