@@ -16,8 +16,10 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::consent;
 use super::definition::{
-    Definition, EffectKind, FieldType, Guard, Input, Limit, Role, State, StateKind, Text,
+    ConsentColumns, Definition, EffectKind, Field, FieldType, Guard, Input, Limit, Role, State,
+    StateKind, Text,
 };
 use super::forms;
 
@@ -565,9 +567,24 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// Fields, and the columns of tables as fields of their own (`field `owners`, column
+    /// `unit``): each is checked by the same rules.
     fn fields(&mut self) {
-        for f in &self.def.fields {
-            let place = format!("field `{}`", f.code);
+        let def = self.def;
+        let columns = def.fields.iter().flat_map(|f| {
+            let columns = match &f.ty {
+                FieldType::Table { columns, .. } => columns.as_slice(),
+                _ => &[],
+            };
+            columns
+                .iter()
+                .map(move |c| (format!("field `{}`, column `{}`", f.code, c.code), c))
+        });
+        let fields = def
+            .fields
+            .iter()
+            .map(|f| (format!("field `{}`", f.code), f));
+        for (place, f) in fields.chain(columns) {
             if blank(&f.label) {
                 self.err(&place, "the label needs Chinese and English text");
             }
@@ -686,8 +703,77 @@ impl<'d> Checker<'d> {
                 | FieldType::IdCard
                 | FieldType::Phone
                 | FieldType::Email
-                | FieldType::Boolean
-                | FieldType::Roster => {}
+                | FieldType::Boolean => {}
+                FieldType::Table {
+                    max_rows,
+                    unique,
+                    columns,
+                } => {
+                    if f.personal {
+                        self.err(
+                            &place,
+                            "a table is not `personal` itself: mark the columns that are personal",
+                        );
+                    }
+                    self.table(&place, *max_rows, unique, columns);
+                }
+            }
+        }
+    }
+
+    /// A table's own rules: at least one column, column codes unique and plain, no table in a
+    /// table, no condition on a column; `unique` names its columns. The columns are checked as
+    /// fields by [`Self::fields`].
+    fn table(&mut self, place: &str, max_rows: Option<u32>, unique: &[String], columns: &[Field]) {
+        if columns.is_empty() {
+            self.err(
+                place,
+                "a table needs at least one column (`columns = [...]`)",
+            );
+        }
+        if let Some(m) = max_rows
+            && !(1..=forms::TABLE_MAX_ROWS).contains(&m)
+        {
+            self.err(
+                place,
+                format!(
+                    "max_rows {m} must be between 1 and {}",
+                    forms::TABLE_MAX_ROWS
+                ),
+            );
+        }
+        let mut seen = HashSet::new();
+        for c in columns {
+            let col_place = format!("{place}, column `{}`", c.code);
+            if !is_member_code(&c.code) {
+                self.err(
+                    &col_place,
+                    "the code must be lower-case letters, digits, `_` or `-`, start with a letter \
+                     and be at most 64 characters",
+                );
+            }
+            if !seen.insert(c.code.as_str()) {
+                self.err(
+                    &col_place,
+                    "the code is used by more than one column; column codes must be unique",
+                );
+            }
+            if c.required_when.is_some() {
+                self.err(
+                    &col_place,
+                    "a column cannot have required_when: it is `required` in every row or not",
+                );
+            }
+            if matches!(c.ty, FieldType::Table { .. }) {
+                self.err(&col_place, "a column cannot be a table: tables do not nest");
+            }
+        }
+        for u in unique {
+            if !columns.iter().any(|c| &c.code == u) {
+                self.err(
+                    place,
+                    format!("unique names the column `{u}`, which the table does not have"),
+                );
             }
         }
     }
@@ -989,17 +1075,7 @@ impl<'d> Checker<'d> {
                     );
                 }
             }
-            Guard::OwnerConsent { roster, .. } => match def.field(roster).map(|f| &f.ty) {
-                None => self.err(
-                    place,
-                    format!("owner_consent names roster field `{roster}`, which does not exist"),
-                ),
-                Some(FieldType::Roster) => {}
-                Some(_) => self.err(
-                    place,
-                    format!("owner_consent needs a roster field, but `{roster}` is not one"),
-                ),
-            },
+            Guard::OwnerConsent { table, columns, .. } => self.owner_consent(place, table, columns),
             Guard::AllOf { guards } | Guard::AnyOf { guards } => {
                 if guards.is_empty() {
                     let kind = if matches!(g, Guard::AllOf { .. }) {
@@ -1020,6 +1096,87 @@ impl<'d> Checker<'d> {
             | Guard::NoObjections
             | Guard::HasObjections
             | Guard::PeriodElapsed { .. } => {}
+        }
+    }
+
+    /// An `owner_consent` guard counts a table of the item by the columns it names: an owner
+    /// (text or a code, required), an area (required), a vote (a required select of exactly
+    /// the votes the count knows) and optionally a boolean signature.
+    fn owner_consent(&mut self, place: &str, table: &str, cols: &ConsentColumns) {
+        let columns = match self.def.field(table).map(|f| &f.ty) {
+            None => {
+                self.err(
+                    place,
+                    format!(
+                        "owner_consent names the table `{table}`, which is not a field of the item"
+                    ),
+                );
+                return;
+            }
+            Some(FieldType::Table { columns, .. }) => columns,
+            Some(_) => {
+                self.err(
+                    place,
+                    format!("owner_consent needs a table field, but `{table}` is not a table"),
+                );
+                return;
+            }
+        };
+        let named = [
+            ("owner", Some(&cols.owner)),
+            ("area", Some(&cols.area)),
+            ("vote", Some(&cols.vote)),
+            ("signed", cols.signed.as_ref()),
+        ];
+        for (role, code) in named {
+            let Some(code) = code else { continue };
+            let Some(c) = columns.iter().find(|c| &c.code == code) else {
+                self.err(
+                    place,
+                    format!(
+                        "owner_consent: columns.{role} names the column `{code}`, which table `{table}` does not have"
+                    ),
+                );
+                continue;
+            };
+            let (fits, wanted) = match (role, &c.ty) {
+                ("owner", FieldType::Text { .. } | FieldType::IdCard | FieldType::CreditCode) => {
+                    (true, "")
+                }
+                ("owner", _) => (false, "a text, id_card or credit_code column"),
+                ("area", FieldType::Area { .. }) => (true, ""),
+                ("area", _) => (false, "an area column"),
+                ("vote", FieldType::Select { options }) => {
+                    let mut values: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+                    values.sort_unstable();
+                    let mut votes = consent::VOTES;
+                    votes.sort_unstable();
+                    (
+                        values == votes,
+                        "a select whose values are exactly agree, object, abstain and absent",
+                    )
+                }
+                ("vote", _) => (
+                    false,
+                    "a select whose values are exactly agree, object, abstain and absent",
+                ),
+                (_, FieldType::Boolean) => (true, ""),
+                _ => (false, "a boolean column"),
+            };
+            if !fits {
+                self.err(
+                    place,
+                    format!("owner_consent: columns.{role} `{code}` must be {wanted}"),
+                );
+            }
+            if role != "signed" && !c.required {
+                self.err(
+                    place,
+                    format!(
+                        "owner_consent: columns.{role} `{code}` must be required: a row without it cannot be counted"
+                    ),
+                );
+            }
         }
     }
 
@@ -1139,7 +1296,7 @@ pub(crate) mod tests {
         SuspendReason,
     };
 
-    /// A small item that uses every part of the vocabulary: a roster with an owners' decision, a
+    /// A small item that uses every part of the vocabulary: a table with an owners' decision, a
     /// public notice with objections, a parallel review, a self-loop and a withdrawal.
     pub(crate) const SMALL: &str = r#"
 code = "small-item"
@@ -1156,9 +1313,23 @@ completeness = { days = 5, unit = "working" }
 
 [[fields]]
 code = "owners"
-type = "roster"
+type = "table"
 label = { zh = "业主名册", en = "Owners" }
 required = true
+max_rows = 500
+unique = ["unit"]
+columns = [
+  { code = "unit", type = "text", label = { zh = "房号", en = "Unit" }, required = true, max_len = 50 },
+  { code = "owner", type = "text", label = { zh = "业主", en = "Owner" }, required = true, personal = true },
+  { code = "area", type = "area", label = { zh = "专有部分面积", en = "Area" }, required = true, min = 0.01 },
+  { code = "vote", type = "select", label = { zh = "表决意见", en = "Vote" }, required = true, options = [
+    { value = "agree", label = { zh = "同意", en = "Agree" } },
+    { value = "object", label = { zh = "反对", en = "Object" } },
+    { value = "abstain", label = { zh = "弃权", en = "Abstain" } },
+    { value = "absent", label = { zh = "未参与", en = "Did not vote" } },
+  ] },
+  { code = "signed", type = "boolean", label = { zh = "已签字", en = "Signed" } },
+]
 
 [[fields]]
 code = "cost"
@@ -1263,7 +1434,7 @@ guards = [
     { kind = "compare", field = "cost", op = ">", value = 1000 },
     { kind = "not", guard = { kind = "compare", field = "floors", op = "<", value = 2 } },
   ] },
-  { kind = "owner_consent", roster = "owners", participation_area = "2/3", participation_headcount = "2/3", approval_area = "3/4", approval_headcount = "3/4", base = "participating" },
+  { kind = "owner_consent", table = "owners", columns = { owner = "owner", area = "area", vote = "vote", signed = "signed" }, participation_area = "2/3", participation_headcount = "2/3", approval_area = "3/4", approval_headcount = "3/4", base = "participating" },
 ]
 
 [[actions]]
@@ -1896,13 +2067,24 @@ inputs = ["reason"]
         refused(
             &mutated(|d| {
                 for g in &mut action(d, "accept").guards {
-                    if let Guard::OwnerConsent { roster, .. } = g {
-                        *roster = "cost".into();
+                    if let Guard::OwnerConsent { table, .. } = g {
+                        *table = "cost".into();
                     }
                 }
             }),
             place,
-            "roster field",
+            "needs a table field, but `cost` is not a table",
+        );
+        refused(
+            &mutated(|d| {
+                for g in &mut action(d, "accept").guards {
+                    if let Guard::OwnerConsent { table, .. } = g {
+                        *table = "roster".into();
+                    }
+                }
+            }),
+            place,
+            "the table `roster`, which is not a field",
         );
         refused(
             &mutated(|d| {
@@ -2051,5 +2233,242 @@ inputs = ["reason"]
         ok.materials[0].max_mb = 100;
         ok.materials[0].file_types = FILE_TYPES.iter().map(|t| t.to_string()).collect();
         assert_eq!(check(&ok), vec![]);
+    }
+
+    fn table_of<'a>(
+        d: &'a mut Definition,
+        code: &str,
+    ) -> (&'a mut Vec<Field>, &'a mut Vec<String>) {
+        match &mut field(d, code).ty {
+            FieldType::Table {
+                columns, unique, ..
+            } => (columns, unique),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_table_declares_its_columns_once_each_of_a_scalar_type() {
+        let place = "field `owners`";
+        refused(
+            &mutated(|d| table_of(d, "owners").0.clear()),
+            place,
+            "at least one column",
+        );
+        refused(
+            &mutated(|d| {
+                let (columns, _) = table_of(d, "owners");
+                let copy = columns[1].clone();
+                columns.push(copy);
+            }),
+            "field `owners`, column `owner`",
+            "more than one column",
+        );
+        refused(
+            &mutated(|d| {
+                let (columns, _) = table_of(d, "owners");
+                let mut inner = columns[0].clone();
+                inner.code = "rooms".into();
+                inner.ty = FieldType::Table {
+                    max_rows: None,
+                    unique: vec![],
+                    columns: vec![columns[0].clone()],
+                };
+                columns.push(inner);
+            }),
+            "field `owners`, column `rooms`",
+            "tables do not nest",
+        );
+        // A column is checked as a field is.
+        refused(
+            &mutated(|d| {
+                table_of(d, "owners").0[0].ty = FieldType::Text {
+                    min_len: Some(9),
+                    max_len: Some(3),
+                    pattern: None,
+                }
+            }),
+            "field `owners`, column `unit`",
+            "min_len",
+        );
+        refused(
+            &mutated(|d| table_of(d, "owners").0[0].label = text(" ")),
+            "field `owners`, column `unit`",
+            "label",
+        );
+        refused(
+            &mutated(|d| table_of(d, "owners").0[0].code = "Unit No".into()),
+            "field `owners`, column `Unit No`",
+            "lower-case",
+        );
+        refused(
+            &mutated(|d| *table_of(d, "owners").1 = vec!["room".into()]),
+            place,
+            "unique names the column `room`",
+        );
+        refused(
+            &mutated(|d| {
+                table_of(d, "owners").0[0].required_when =
+                    Some(crate::domain::definition::Condition {
+                        field: "funding".into(),
+                        values: vec!["owners".into()],
+                    })
+            }),
+            "field `owners`, column `unit`",
+            "required_when",
+        );
+        refused(
+            &mutated(|d| field(d, "owners").personal = true),
+            place,
+            "personal",
+        );
+        for bad in [0, forms::TABLE_MAX_ROWS + 1] {
+            refused(
+                &mutated(|d| {
+                    if let FieldType::Table { max_rows, .. } = &mut field(d, "owners").ty {
+                        *max_rows = Some(bad);
+                    }
+                }),
+                place,
+                "max_rows",
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_column_type_or_key_is_refused_with_the_file_and_line() {
+        let text = SMALL.replace(
+            r#"{ code = "signed", type = "boolean""#,
+            r#"{ code = "signed", type = "checkbox""#,
+        );
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        // The line is the table field's (`[[fields]]` before `code = "owners"`), and the
+        // message names the field and the column.
+        let line = text.lines().position(|l| l == "code = \"owners\"").unwrap();
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("small.toml: syntax: line {line}, column 1: ")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("field `owners`, column `signed`: unknown type `checkbox`"),
+            "{shown}"
+        );
+
+        let text = SMALL.replace("max_rows = 500", "max_rows = 500\nmax_len = 3");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert!(err.to_string().contains("max_len not allowed"), "{err}");
+        let text = SMALL.replace(
+            "label = { zh = \"费用（元）\", en = \"Cost (CNY)\" }",
+            "label = { zh = \"费用（元）\", en = \"Cost (CNY)\" }\ncolumns = []",
+        );
+        let err = parse("small.toml", &text).unwrap_err();
+        assert!(err.to_string().contains("columns not allowed"), "{err}");
+    }
+
+    #[test]
+    fn an_owner_consent_naming_a_missing_column_is_refused_with_the_file_and_place() {
+        let text = SMALL.replace("vote = \"vote\", signed", "vote = \"ballot\", signed");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "small.toml: guard of action `accept`: owner_consent: columns.vote names the column \
+             `ballot`, which table `owners` does not have"
+        );
+        // Every role is checked, and a column must be present in the guard.
+        let text = SMALL.replace(
+            "owner = \"owner\", area = \"area\"",
+            "owner = \"name\", area = \"size\"",
+        );
+        let err = parse("small.toml", &text).unwrap_err();
+        assert_eq!(err.errors.len(), 2, "{err}");
+        assert!(
+            err.errors
+                .iter()
+                .all(|e| e.place == "guard of action `accept`")
+        );
+        let text = SMALL.replace("owner = \"owner\", ", "");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert!(
+            err.errors[0].place == "syntax" && err.errors[0].message.contains("owner"),
+            "{err}"
+        );
+    }
+
+    fn column<'a>(d: &'a mut Definition, code: &str) -> &'a mut Field {
+        table_of(d, "owners")
+            .0
+            .iter_mut()
+            .find(|c| c.code == code)
+            .unwrap()
+    }
+
+    #[test]
+    fn an_owner_consent_counts_columns_of_the_right_type() {
+        let place = "guard of action `accept`";
+        let o = |v: &str| SelectOption {
+            value: v.into(),
+            label: text(v),
+        };
+        // The vote column's values are exactly the votes the count knows.
+        for options in [
+            vec![o("agree"), o("object"), o("abstain")],
+            vec![
+                o("agree"),
+                o("object"),
+                o("abstain"),
+                o("absent"),
+                o("proxy"),
+            ],
+            vec![o("yes"), o("object"), o("abstain"), o("absent")],
+        ] {
+            refused(
+                &mutated(|d| column(d, "vote").ty = FieldType::Select { options }),
+                place,
+                "columns.vote `vote` must be a select whose values are exactly agree, object, abstain and absent",
+            );
+        }
+        refused(
+            &mutated(|d| column(d, "vote").ty = FieldType::Boolean),
+            place,
+            "columns.vote `vote` must be a select",
+        );
+        refused(
+            &mutated(|d| {
+                column(d, "area").ty = FieldType::Integer {
+                    min: None,
+                    max: None,
+                }
+            }),
+            place,
+            "columns.area `area` must be an area column",
+        );
+        refused(
+            &mutated(|d| column(d, "owner").ty = FieldType::Date),
+            place,
+            "columns.owner `owner` must be a text, id_card or credit_code column",
+        );
+        refused(
+            &mutated(|d| column(d, "signed").ty = FieldType::Date),
+            place,
+            "columns.signed `signed` must be a boolean column",
+        );
+        refused(
+            &mutated(|d| column(d, "owner").required = false),
+            place,
+            "columns.owner `owner` must be required",
+        );
+        // An ID card column may identify the owners; the signature is optional.
+        let by_id = mutated(|d| {
+            column(d, "owner").ty = FieldType::IdCard;
+            for g in &mut action(d, "accept").guards {
+                if let Guard::OwnerConsent { columns, .. } = g {
+                    columns.signed = None;
+                }
+            }
+        });
+        assert_eq!(check(&by_id), vec![]);
     }
 }

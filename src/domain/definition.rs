@@ -477,8 +477,20 @@ pub enum FieldType {
         options: Vec<SelectOption>,
     },
     Boolean,
-    /// 业主名册: one row per owner (unit, exclusive area, vote, signed consent).
-    Roster,
+    /// Rows of cells whose columns are declared in the item (业主名册: unit, owner, exclusive
+    /// area, vote, signed). A column is a field of one of the types above: a table holds no
+    /// table.
+    Table {
+        /// The most rows accepted; at most, and by default, [`crate::domain::forms::TABLE_MAX_ROWS`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_rows: Option<u32>,
+        /// Columns whose cells differ from row to row (a unit is listed once), compared trimmed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unique: Vec<String>,
+        /// In the order the columns are shown and typed (one row per line on the pages).
+        #[schema(no_recursion)]
+        columns: Vec<Field>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -544,13 +556,28 @@ pub struct RawField {
     max: Option<f64>,
     #[serde(default)]
     options: Option<Vec<SelectOption>>,
+    #[serde(default)]
+    max_rows: Option<u32>,
+    #[serde(default)]
+    unique: Option<Vec<String>>,
+    #[serde(default)]
+    columns: Option<Vec<RawField>>,
 }
 
 impl TryFrom<RawField> for Field {
     type Error = String;
 
     fn try_from(r: RawField) -> Result<Self, Self::Error> {
-        let code = r.code.clone();
+        let what = format!("field `{}`", r.code);
+        r.read(&what)
+    }
+}
+
+impl RawField {
+    /// The field, or what is wrong with it, said of `what` (`field `owners``, or
+    /// `field `owners`, column `vote`` for a table's column).
+    fn read(self, what: &str) -> Result<Field, String> {
+        let r = self;
         let mut misplaced = Vec::new();
         let mut not_here = |present: bool, key: &str| {
             if present {
@@ -560,12 +587,17 @@ impl TryFrom<RawField> for Field {
         let integer = |v: Option<f64>, key: &str| -> Result<Option<i64>, String> {
             match v {
                 Some(x) if x.fract() != 0.0 || x.abs() > 9.0e15 => Err(format!(
-                    "field `{code}`: `{key}` of an integer field must be a whole number"
+                    "{what}: `{key}` of an integer field must be a whole number"
                 )),
                 Some(x) => Ok(Some(x as i64)),
                 None => Ok(None),
             }
         };
+        if r.ty != "table" {
+            not_here(r.max_rows.is_some(), "max_rows");
+            not_here(r.unique.is_some(), "unique");
+            not_here(r.columns.is_some(), "columns");
+        }
         let ty = match r.ty.as_str() {
             "text" => {
                 not_here(r.min.is_some(), "min");
@@ -607,8 +639,29 @@ impl TryFrom<RawField> for Field {
                     options: r.options.unwrap_or_default(),
                 }
             }
-            simple @ ("date" | "credit_code" | "id_card" | "phone" | "email" | "boolean"
-            | "roster") => {
+            "table" => {
+                not_here(r.min_len.is_some(), "min_len");
+                not_here(r.max_len.is_some(), "max_len");
+                not_here(r.pattern.is_some(), "pattern");
+                not_here(r.min.is_some(), "min");
+                not_here(r.max.is_some(), "max");
+                not_here(r.options.is_some(), "options");
+                let columns = r
+                    .columns
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| {
+                        let what = format!("{what}, column `{}`", c.code);
+                        c.read(&what)
+                    })
+                    .collect::<Result<_, _>>()?;
+                FieldType::Table {
+                    max_rows: r.max_rows,
+                    unique: r.unique.unwrap_or_default(),
+                    columns,
+                }
+            }
+            simple @ ("date" | "credit_code" | "id_card" | "phone" | "email" | "boolean") => {
                 not_here(r.min_len.is_some(), "min_len");
                 not_here(r.max_len.is_some(), "max_len");
                 not_here(r.pattern.is_some(), "pattern");
@@ -621,22 +674,19 @@ impl TryFrom<RawField> for Field {
                     "id_card" => FieldType::IdCard,
                     "phone" => FieldType::Phone,
                     "email" => FieldType::Email,
-                    "boolean" => FieldType::Boolean,
-                    _ => FieldType::Roster,
+                    _ => FieldType::Boolean,
                 }
             }
             other => {
                 return Err(format!(
-                    "field `{}`: unknown type `{other}` (text, integer, amount, area, date, credit_code, \
-                     id_card, phone, email, select, boolean, roster)",
-                    r.code
+                    "{what}: unknown type `{other}` (text, integer, amount, area, date, credit_code, \
+                     id_card, phone, email, select, boolean, table)"
                 ));
             }
         };
         if !misplaced.is_empty() {
             return Err(format!(
-                "field `{}`: {} not allowed for a field of type `{}`",
-                r.code,
+                "{what}: {} not allowed for a field of type `{}`",
                 misplaced.join(", "),
                 r.ty
             ));
@@ -692,6 +742,24 @@ pub enum ConsentBase {
     Participating,
     /// Some cities: of all owners of the building.
     Total,
+}
+
+/// The columns of the table an `owner_consent` guard counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentColumns {
+    /// Who owns the unit (a name as in the 不动产登记簿, or an ID or credit code), compared
+    /// trimmed and otherwise exactly: rows with the same owner are one head (司法解释 on
+    /// 建筑物区分所有权 §9: one buyer of several units, the developer's unsold units).
+    pub owner: String,
+    /// The unit's exclusive area: an area column.
+    pub area: String,
+    /// The owner's vote: a select whose values are agree, object, abstain and absent.
+    pub vote: String,
+    /// A boolean column: the written consent is signed. When named, an agreement counts only
+    /// when signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<String>,
 }
 
 /// When a clock turns yellow.
@@ -779,9 +847,11 @@ pub enum Guard {
     Not {
         guard: Box<Guard>,
     },
-    /// 民法典 §278 owners' decision, computed from a roster field.
+    /// 民法典 §278 owners' decision, counted from a table field with a row per unit: areas
+    /// per unit, heads per owner (the owner column names the same owner on each of their rows).
     OwnerConsent {
-        roster: String,
+        table: String,
+        columns: ConsentColumns,
         /// Share of the exclusive area and of the owners that must take part.
         participation_area: Fraction,
         participation_headcount: Fraction,

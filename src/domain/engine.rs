@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 use super::Problem;
 use super::calendar::Calendar;
 use super::definition::{
-    Action, ClockMode, CompareOp, ConsentBase, DayUnit, Definition, EffectKind, Fraction, Guard,
-    Input, Requirement, Role, State, StateKind, SuspendReason,
+    Action, ClockMode, CompareOp, DayUnit, Definition, EffectKind, Guard, Input, Requirement, Role,
+    State, StateKind, SuspendReason,
 };
-use super::forms::{self, Mode, Vote};
+use super::forms::{self, Mode};
 use super::legal_time::Phase;
 
 /// A department's answer in a joint review.
@@ -555,114 +555,7 @@ pub fn eval(
                 Vec::new()
             }
         }
-        Guard::OwnerConsent {
-            roster,
-            participation_area,
-            participation_headcount,
-            approval_area,
-            approval_headcount,
-            base,
-            no_objection,
-        } => {
-            let path = format!("form.{roster}");
-            let rows = match snap.form.get(roster).map(|v| forms::roster(v, &path)) {
-                Some(Ok(rows)) => rows,
-                Some(Err(problems)) => return problems,
-                None => {
-                    return vec![Problem::new(
-                        path,
-                        "required",
-                        "缺少业主名册",
-                        "The owners' roster is missing",
-                    )];
-                }
-            };
-            let total_area: i64 = rows.iter().map(|r| r.area).sum();
-            let total_heads = rows.len() as i64;
-            let taking_part: Vec<_> = rows.iter().filter(|r| r.vote != Vote::Absent).collect();
-            let part_area: i64 = taking_part.iter().map(|r| r.area).sum();
-            let part_heads = taking_part.len() as i64;
-            let agreeing: Vec<_> = rows
-                .iter()
-                .filter(|r| r.vote == Vote::Agree && r.signed)
-                .collect();
-            let agree_area: i64 = agreeing.iter().map(|r| r.area).sum();
-            let agree_heads = agreeing.len() as i64;
-            let (base_area, base_heads) = match base {
-                ConsentBase::Participating => (part_area, part_heads),
-                ConsentBase::Total => (total_area, total_heads),
-            };
-            let mut problems = Vec::new();
-            let mut need = |ok: bool, code: &str, zh: String, en: String| {
-                if !ok {
-                    problems.push(Problem::new(path.clone(), code, zh, en));
-                }
-            };
-            need(
-                at_least(part_area, total_area, *participation_area),
-                "participation_area",
-                format!(
-                    "参与表决的专有面积 {} ㎡ 未达总面积 {} ㎡ 的 {}",
-                    m2(part_area),
-                    m2(total_area),
-                    frac(*participation_area)
-                ),
-                format!(
-                    "Owners taking part hold {} m² of {} m², less than {}",
-                    m2(part_area),
-                    m2(total_area),
-                    frac(*participation_area)
-                ),
-            );
-            need(
-                at_least(part_heads, total_heads, *participation_headcount),
-                "participation_headcount",
-                format!(
-                    "参与表决的业主 {part_heads} 人未达总人数 {total_heads} 人的 {}",
-                    frac(*participation_headcount)
-                ),
-                format!(
-                    "{part_heads} of {total_heads} owners took part, less than {}",
-                    frac(*participation_headcount)
-                ),
-            );
-            need(
-                at_least(agree_area, base_area, *approval_area),
-                "approval_area",
-                format!(
-                    "同意（已签字）业主的专有面积 {} ㎡ 未达 {} ㎡ 的 {}",
-                    m2(agree_area),
-                    m2(base_area),
-                    frac(*approval_area)
-                ),
-                format!(
-                    "Owners agreeing (signed) hold {} m² of {} m², less than {}",
-                    m2(agree_area),
-                    m2(base_area),
-                    frac(*approval_area)
-                ),
-            );
-            need(
-                at_least(agree_heads, base_heads, *approval_headcount),
-                "approval_headcount",
-                format!(
-                    "同意（已签字）业主 {agree_heads} 人未达 {base_heads} 人的 {}",
-                    frac(*approval_headcount)
-                ),
-                format!(
-                    "{agree_heads} of {base_heads} owners agree (signed), less than {}",
-                    frac(*approval_headcount)
-                ),
-            );
-            let objecting = rows.iter().filter(|r| r.vote == Vote::Object).count();
-            need(
-                !*no_objection || objecting == 0,
-                "owner_objects",
-                format!("有 {objecting} 户业主表示反对，本地规定须无反对意见"),
-                format!("{objecting} owners object; local rules require no objection"),
-            );
-            problems
-        }
+        Guard::OwnerConsent { .. } => super::consent::eval(def, guard, snap.form),
         Guard::NoObjections => {
             if snap.objections == 0 {
                 Vec::new()
@@ -743,17 +636,8 @@ fn guard_name(g: &Guard) -> &'static str {
     }
 }
 
-/// `part / whole >= f`, exactly. An empty whole satisfies nothing.
-fn at_least(part: i64, whole: i64, f: Fraction) -> bool {
-    whole > 0 && i128::from(part) * i128::from(f.den) >= i128::from(whole) * i128::from(f.num)
-}
-
 fn m2(hundredths: i64) -> String {
     format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
-}
-
-fn frac(f: Fraction) -> String {
-    format!("{}/{}", f.num, f.den)
 }
 
 fn count(snap: &Snapshot<'_>, code: &str) -> u32 {

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod check;
+pub mod consent;
 pub mod definition;
 pub mod engine;
 pub mod forms;

@@ -65,6 +65,7 @@ fn elevator_form(agree: usize, total: usize) -> Value {
         .map(|i| {
             json!({
                 "unit": format!("{}0{}", i / 2 + 1, i % 2 + 1),
+                "owner": format!("业主{}", i + 1),
                 "area": "89.50",
                 "vote": if i < agree { "agree" } else { "object" },
                 "signed": true
@@ -960,7 +961,13 @@ fn frac(s: &str) -> Fraction {
 
 fn consent(pa: &str, ph: &str, aa: &str, ah: &str, base: ConsentBase) -> Guard {
     Guard::OwnerConsent {
-        roster: "owners".into(),
+        table: "owners".into(),
+        columns: super::definition::ConsentColumns {
+            owner: "owner".into(),
+            area: "area".into(),
+            vote: "vote".into(),
+            signed: Some("signed".into()),
+        },
         participation_area: frac(pa),
         participation_headcount: frac(ph),
         approval_area: frac(aa),
@@ -970,14 +977,20 @@ fn consent(pa: &str, ph: &str, aa: &str, ah: &str, base: ConsentBase) -> Guard {
     }
 }
 
-/// The problem codes of `guard` on a roster of (area, vote, signed).
+/// The problem codes of `guard` on a roster of (area, vote, signed), each unit its own owner.
 fn consent_problems(guard: &Guard, rows: &[(&str, &str, bool)]) -> Vec<String> {
     let def = item("elevator-installation");
     let owners: Vec<Value> = rows
         .iter()
         .enumerate()
         .map(|(i, (area, vote, signed))| {
-            json!({ "unit": format!("{}", 101 + i), "area": area, "vote": vote, "signed": signed })
+            json!({
+                "unit": format!("{}", 101 + i),
+                "owner": format!("业主{}", i + 1),
+                "area": area,
+                "vote": vote,
+                "signed": signed
+            })
         })
         .collect();
     let mut form = Map::new();

@@ -903,11 +903,14 @@ pub const CONSTRUCTION_MATERIALS: &[&str] = &[
     "funds_commitment",
 ];
 
+/// An elevator filing whose `total` units each have their own owner, of 89.50 m² each: the
+/// first `agree` agree (signed), the others object.
 pub fn elevator_form(agree: usize, total: usize) -> Value {
     let owners: Vec<Value> = (0..total)
         .map(|i| {
             json!({
                 "unit": format!("{}0{}", i / 2 + 1, i % 2 + 1),
+                "owner": format!("业主{}", i + 1),
                 "area": "89.50",
                 "vote": if i < agree { "agree" } else { "object" },
                 "signed": true

@@ -854,6 +854,98 @@ async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_
     assert_eq!(codes, ["participation_area", "participation_headcount"]);
 }
 
+/// An elevator filing's roster from (owner, exclusive area, vote) per unit, every vote signed.
+fn owned_units(rows: &[(&str, &str, &str)]) -> Value {
+    let mut form = elevator_form(0, 0);
+    form["owners"] = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (owner, area, vote))| {
+            json!({ "unit": format!("{}0{}", i / 2 + 1, i % 2 + 1), "owner": owner,
+                    "area": area, "vote": vote, "signed": true })
+        })
+        .collect();
+    form
+}
+
+/// 司法解释 on 建筑物区分所有权 §9: the headcount counts owners, not rows, so an owner of three
+/// units is one head (their area still counts unit by unit). Each roster here is decided the
+/// other way if rows were counted.
+#[actix_web::test]
+async fn an_owner_of_three_units_is_counted_once_in_the_elevator_vote() {
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+
+    // Six of eight units agree: 3/4 by rows and by area. But 张三's three units are one
+    // owner: four of six owners agree, less than 3/4.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        owned_units(&[
+            ("张三", "90", "agree"),
+            ("张三", "90", "agree"),
+            ("张三", "90", "agree"),
+            ("李四", "90", "agree"),
+            ("王五", "90", "agree"),
+            ("赵六", "90", "agree"),
+            ("钱七", "90", "object"),
+            ("孙八", "90", "object"),
+        ]),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["approval_headcount"]);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("4 人未达 6 人的 3/4"), "{message}");
+
+    // 张三's three small units object and three owners of large units agree: three of six
+    // rows (short of 3/4), but three of four owners and 270 of 300 m².
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        owned_units(&[
+            ("张三", "10", "object"),
+            ("张三", "10", "object"),
+            ("张三", "10", "object"),
+            ("李四", "90", "agree"),
+            ("王五", "90", "agree"),
+            ("赵六", "90", "agree"),
+        ]),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "public_notice");
+
+    // One owner has one vote: 张三 agreeing on one unit and objecting on another is sent back
+    // to be put right, naming the rows.
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        owned_units(&[
+            ("张三", "90", "agree"),
+            ("李四", "90", "agree"),
+            ("张三", "90", "object"),
+        ]),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["owner_votes_differ"]);
+    assert_eq!(error_paths(&body), ["form.owners"]);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("「张三」在第 1、3 行"), "{message}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 建设工程竣工验收消防备案
 

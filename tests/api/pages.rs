@@ -1036,3 +1036,92 @@ async fn a_department_refuses_from_the_page_with_reasons_and_the_answers_stay_on
     assert_eq!(html.matches("review-approve").count(), first.len());
     assert_eq!(html.matches("review-refuse").count(), 1);
 }
+
+/// A table field on the pages: typed one row per line (cells separated by commas, or by tabs as
+/// pasted from a spreadsheet), every bad cell told by row and column in Chinese with what was
+/// typed kept; the filing page shows the table under its column headers, and the edit form gives
+/// the rows back as they were typed.
+#[actix_web::test]
+async fn a_roster_is_typed_one_row_per_line_and_shown_as_a_table_under_its_headers() {
+    let app = TestApp::spawn().await;
+    app.user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let c = signed_in(&app, "resident").await;
+    let new = "/filings/new/elevator-installation";
+    let (status, html) = page(&c, &app, new).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<textarea id=\"owners\" name=\"owners\""),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "依次填写：房号、业主（产权人）、专有部分面积（㎡）、表决意见（同意/反对/弃权/未参与）、已签字（是/否）"
+        ),
+        "the help gives the columns in order"
+    );
+
+    let bad = "101, 张三, 89.5, 同意, 是\n\
+               102, 李四, 八十, 同意, 是\n\
+               201, 王五, 80, 赞成, 否\n\
+               202, 赵六, 80, 同意, 是, 多余\n";
+    let (status, html) =
+        post_form(&c, &app, new, &[("_csrf", &csrf(&html)), ("owners", bad)]).await;
+    assert_eq!(status, 422);
+    for message in [
+        "「业主名册及表决情况」第 2 行：「专有部分面积（㎡）」不是有效的数字",
+        "「业主名册及表决情况」第 3 行：「表决意见」只能选择：同意、反对、弃权、未参与",
+        "「业主名册及表决情况」第 4 行应依次填写：房号、业主（产权人）、专有部分面积（㎡）、表决意见、已签字",
+    ] {
+        assert!(html.contains(message), "{message} missing: {html}");
+    }
+    assert!(html.contains("id=\"owners-error\""));
+    // What was typed is kept, the unreadable cells as typed.
+    assert!(
+        html.contains(
+            "101, 张三, 89.5, 同意, 是\n102, 李四, 八十, 同意, 是\n201, 王五, 80, 赞成, 否\n\
+             202, 赵六, 80, 同意, 是, 多余"
+        ),
+        "{html}"
+    );
+    assert_eq!(app.count("filings"), 0);
+
+    // Tabs from a spreadsheet, option values or labels, a co-owned unit with a comma.
+    let good = "101\t张三\t89.5\t同意\t是\n\
+                102, 李四, 80.5, agree, yes\n\
+                201\t张三，李四\t70\t反对\t否\n";
+    let r = c
+        .post(app.url(new))
+        .form(&[("_csrf", csrf(&html).as_str()), ("owners", good)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let filing = r.headers()["location"].to_str().unwrap().to_owned();
+    let (status, html) = page(&c, &app, &filing).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"fact-owners\""), "{html}");
+    assert!(html.contains("<caption>共 3 行</caption>"), "{html}");
+    for header in [
+        "房号",
+        "业主（产权人）",
+        "专有部分面积（㎡）",
+        "表决意见",
+        "已签字",
+    ] {
+        assert!(
+            html.contains(&format!("<th scope=\"col\">{header}</th>")),
+            "{header}"
+        );
+    }
+    assert!(
+        html.contains("<tr><td>102</td><td>李四</td><td>80.5</td><td>同意</td><td>是</td></tr>")
+    );
+    let (_, html) = page(&c, &app, &format!("{filing}/edit")).await;
+    assert!(
+        html.contains(
+            "101, 张三, 89.5, 同意, 是\n102, 李四, 80.5, 同意, 是\n201\t张三，李四\t70\t反对\t否</textarea>"
+        ),
+        "{html}"
+    );
+}

@@ -145,6 +145,44 @@ async fn the_catalogue_lists_every_item_with_its_guide_and_diagram() {
     );
     assert!(!guide["basis"].as_array().unwrap().is_empty());
 
+    // A table field shows its columns, and the guard that counts it is shown as the item's
+    // rules are (its thresholds in the settings).
+    let guide: Value = app
+        .client
+        .get(app.url("/api/v1/items/elevator-installation"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owners = guide["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "owners")
+        .unwrap();
+    assert_eq!(owners["type"], "table");
+    assert_eq!(owners["max_rows"], 2000);
+    let columns: Vec<(&str, &str)> = owners["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["code"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("unit", "text"),
+            ("owner", "text"),
+            ("area", "area"),
+            ("vote", "select"),
+            ("signed", "boolean")
+        ]
+    );
+    assert_eq!(owners["columns"][3]["options"][0]["label"]["zh"], "同意");
+    assert_eq!(guide["settings"]["consent_approval_headcount"], "3/4");
+
     let graph = app
         .client
         .get(app.url("/api/v1/items/elevator-installation/graph"))

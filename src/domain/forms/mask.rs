@@ -10,6 +10,9 @@ use crate::domain::definition::{Field, FieldType};
 /// harmless part and are hidden whole. An ID number is masked even if the definition forgot to
 /// mark it personal: it identifies a person on its own. Other fields are returned unchanged.
 pub fn mask(field: &Field, value: &Value) -> Value {
+    if let (FieldType::Table { columns, .. }, Value::Array(rows)) = (&field.ty, value) {
+        return mask_table(columns, rows);
+    }
     let personal = field.personal || matches!(field.ty, FieldType::IdCard);
     if !personal {
         return value.clone();
@@ -19,28 +22,34 @@ pub fn mask(field: &Field, value: &Value) -> Value {
         (FieldType::Phone, Value::String(s)) => Value::String(mask_keep(s, 3, 4)),
         (FieldType::IdCard, Value::String(s)) => Value::String(mask_keep(s, 6, 4)),
         (_, Value::String(s)) => Value::String(mask_keep(s, 1, 0)),
-        // A personal roster keeps its numbers (they are what the decision is computed from) but
-        // not who lives where.
-        (FieldType::Roster, Value::Array(rows)) => Value::Array(
-            rows.iter()
-                .map(|row| match row {
-                    Value::Object(cells) => Value::Object(
-                        cells
-                            .iter()
-                            .map(|(k, v)| match (k.as_str(), v) {
-                                ("unit", Value::String(u)) => {
-                                    (k.clone(), Value::String(mask_keep(u, 1, 0)))
-                                }
-                                _ => (k.clone(), v.clone()),
-                            })
-                            .collect(),
-                    ),
-                    _ => Value::String("***".into()),
-                })
-                .collect(),
-        ),
         _ => Value::String("***".into()),
     }
+}
+
+/// A table's cells are masked as their columns say: an owners' roster keeps its areas and votes
+/// (what the decision is computed from) and hides who the owners are where their columns are
+/// personal. A row that is not a record, or a cell of no column, has nothing to go by and is
+/// hidden whole.
+fn mask_table(columns: &[Field], rows: &[Value]) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|row| match row {
+                Value::Object(cells) => Value::Object(
+                    cells
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = match columns.iter().find(|c| &c.code == k) {
+                                Some(c) => mask(c, v),
+                                None => Value::String("***".into()),
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                ),
+                _ => Value::String("***".into()),
+            })
+            .collect(),
+    )
 }
 
 /// Keep `head` characters at the start and `tail` at the end, one `*` for each other character.
@@ -71,7 +80,7 @@ fn mask_keep(s: &str, head: usize, tail: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::forms::tests::field;
+    use crate::domain::forms::tests::{field, roster};
     use serde_json::json;
 
     #[test]
@@ -106,11 +115,16 @@ mod tests {
         assert_eq!(mask(&name, &json!("张")), json!("*"));
         assert_eq!(mask(&name, &json!("")), json!(""));
         assert_eq!(mask(&name, &json!(42)), json!("***"));
-        let mut owners = field("owners", FieldType::Roster, false);
-        owners.personal = true;
+        let mut owners = field("owners", roster(), false);
+        if let FieldType::Table { columns, .. } = &mut owners.ty {
+            columns[0].personal = true;
+        }
         assert_eq!(
-            mask(&owners, &json!([{"unit": "1-101", "area": 1}, 3])),
-            json!([{"unit": "1****", "area": 1}, "***"])
+            mask(
+                &owners,
+                &json!([{"unit": "1-101", "area": 1, "vote": "agree"}, 3, {"x": "y"}])
+            ),
+            json!([{"unit": "1****", "area": 1, "vote": "agree"}, "***", {"x": "***"}])
         );
     }
 }

@@ -6,7 +6,7 @@
 //! - Every problem is reported, not the first (行政许可法 §32: the applicant is told everything that
 //!   is wrong at once). Each problem has a path (`form.<code>`, `form.<code>[<row>].<column>`), a
 //!   stable machine code and a message in Chinese and English that names the field's label.
-//! - `null`, a blank string and an empty roster count as absent: a draft may be saved with gaps
+//! - `null`, a blank string and an empty table count as absent: a draft may be saved with gaps
 //!   ([`Mode::Draft`]); only [`Mode::Complete`] (submitting, accepting) insists on required fields.
 //! - Money and areas are exact: they are read from their decimal text into hundredths (分, 0.01 m²)
 //!   and never pass through a float, so 0.1 + 0.2 is never 0.30000000000000004 and a threshold of
@@ -19,7 +19,7 @@ mod dates;
 mod mask;
 mod numbers;
 mod relations;
-mod roster;
+mod table;
 mod text;
 
 use serde_json::{Map, Value};
@@ -31,7 +31,7 @@ pub use codes::{EMAIL_MAX, credit_code_valid, id_card_valid};
 pub use mask::mask;
 pub use numbers::hundredths;
 pub(crate) use numbers::show_hundredths;
-pub use roster::{ROSTER_MAX_ROWS, RosterRow, UNIT_MAX_CHARS, Vote, roster};
+pub use table::{TABLE_MAX_ROWS, cell_absent, records, row_cap};
 pub(crate) use text::compile_pattern;
 pub use text::{TEXT_CAP, has_control, is_forbidden_char};
 
@@ -40,7 +40,6 @@ pub use relations::comparable_kind;
 use codes::{credit_code_error, email_valid, id_card_errors, phone_valid};
 use dates::check_date;
 use numbers::{check_decimal, check_integer};
-use roster::roster_labelled;
 use text::check_text;
 
 /// How strict a validation is.
@@ -87,15 +86,23 @@ pub fn validate(def: &Definition, form: &Map<String, Value>, mode: Mode) -> Vec<
     problems
 }
 
-/// `null`, a blank string and (for a roster) an empty table are what a form sends for a field the
+/// `null`, a blank string and (for a table) no rows are what a form sends for a field the
 /// applicant has not filled in yet.
 fn is_absent(field: &Field, value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),
-        Value::Array(rows) => rows.is_empty() && matches!(field.ty, FieldType::Roster),
+        Value::Array(rows) => rows.is_empty() && matches!(field.ty, FieldType::Table { .. }),
         _ => false,
     }
+}
+
+/// Every problem of one value of a field, as [`validate`] finds it (an `owner_consent` guard
+/// judges its table with this before counting).
+pub fn judge(field: &Field, value: &Value, path: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    check_value(field, value, path, &mut out);
+    out
 }
 
 fn check_value(field: &Field, value: &Value, path: &str, out: &mut Vec<Problem>) {
@@ -203,11 +210,11 @@ fn check_value(field: &Field, value: &Value, path: &str, out: &mut Vec<Problem>)
                 out.push(wrong_type(l, path, "是或否", "yes or no"));
             }
         }
-        FieldType::Roster => {
-            if let Err(problems) = roster_labelled(value, path, l) {
-                out.extend(problems);
-            }
-        }
+        FieldType::Table {
+            max_rows,
+            unique,
+            columns,
+        } => table::check_table(field, *max_rows, unique, columns, value, path, out),
     }
 }
 
@@ -347,7 +354,7 @@ mod tests {
                 true,
             ),
             field("promise", FieldType::Boolean, true),
-            field("owners", FieldType::Roster, true),
+            field("owners", roster(), true),
             field(
                 "broken",
                 FieldType::Text {
@@ -358,6 +365,47 @@ mod tests {
                 false,
             ),
         ]
+    }
+
+    /// An owners' roster: unit, exclusive area, vote and signed.
+    pub(super) fn roster() -> FieldType {
+        let option = |v: &str| SelectOption {
+            value: v.into(),
+            label: text(v, v),
+        };
+        FieldType::Table {
+            max_rows: Some(2000),
+            unique: vec!["unit".into()],
+            columns: vec![
+                field(
+                    "unit",
+                    FieldType::Text {
+                        min_len: None,
+                        max_len: Some(50),
+                        pattern: None,
+                    },
+                    true,
+                ),
+                field(
+                    "area",
+                    FieldType::Area {
+                        min: Some(0.01),
+                        max: None,
+                    },
+                    true,
+                ),
+                field(
+                    "vote",
+                    FieldType::Select {
+                        options: ["agree", "object", "abstain", "absent"]
+                            .map(option)
+                            .to_vec(),
+                    },
+                    true,
+                ),
+                field("signed", FieldType::Boolean, false),
+            ],
+        }
     }
 
     pub(super) fn def_with(fields: Vec<Field>) -> Definition {
@@ -559,7 +607,6 @@ mod tests {
                 let _ = mask(&f, &v);
             }
             let _ = hundredths(&v);
-            let _ = roster(&v, "form.o");
         }
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::domain::Problem;
-use crate::domain::definition::{FieldType, Lang, Requirement, Role};
+use crate::domain::definition::{Field, FieldType, Lang, Requirement, Role};
 use crate::error::AppError;
 use crate::services::auth::Principal;
 use crate::services::filings;
@@ -18,7 +18,7 @@ use crate::services::items::Item;
 use crate::web::extract::Form;
 use crate::web::pages::{PageError, Ui, Viewer, form_value, see_other};
 
-use super::{pick, value_text};
+use super::{pick, table_text, value_text};
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -63,29 +63,39 @@ fn field_inputs(
                 FieldType::Date => ("date", "text"),
                 FieldType::Select { .. } => ("select", "text"),
                 FieldType::Boolean => ("checkbox", "text"),
-                FieldType::Roster => ("textarea", "text"),
+                FieldType::Table { .. } => ("textarea", "text"),
                 FieldType::Email => ("email", "email"),
                 FieldType::Phone => ("tel", "tel"),
                 FieldType::Integer { .. } => ("text", "numeric"),
                 FieldType::Amount { .. } | FieldType::Area { .. } => ("text", "decimal"),
                 _ => ("text", "text"),
             };
-            let value = value_text(form.get(&f.code));
+            let value = match (&f.ty, form.get(&f.code)) {
+                (FieldType::Table { columns, .. }, Some(v)) => table_text(columns, v, lang),
+                (_, v) => value_text(v),
+            };
             let options = match &f.ty {
                 FieldType::Select { options } => options
                     .iter()
-                    .map(|o| (o.value.clone(), o.label.get(lang).to_owned(), o.value == value))
+                    .map(|o| {
+                        (
+                            o.value.clone(),
+                            o.label.get(lang).to_owned(),
+                            o.value == value,
+                        )
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
             let help = match (&f.ty, &f.help) {
-                (_, Some(h)) => Some(h.get(lang).to_owned()),
-                (FieldType::Roster, None) => Some(pick(
-                    lang,
-                    "一行一户：房号, 专有面积（平方米）, 意见（agree 同意 / object 反对 / abstain 弃权）, 是否签字（yes/no）",
-                    "One unit per line: unit, exclusive area (m²), vote (agree / object / abstain), signed (yes/no)",
-                )),
-                _ => None,
+                (FieldType::Table { columns, .. }, h) => Some(
+                    h.iter()
+                        .map(|h| h.get(lang).to_owned())
+                        .chain([table_help(columns, lang)])
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                (_, h) => h.as_ref().map(|h| h.get(lang).to_owned()),
             };
             FieldInput {
                 code: f.code.clone(),
@@ -142,22 +152,7 @@ fn form_json(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Ma
                     .map(Value::from)
                     .unwrap_or(Value::String(r)),
             ),
-            (FieldType::Roster, Some(r)) => Some(Value::Array(
-                r.lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| {
-                        let c: Vec<&str> = l.split([',', '，']).map(str::trim).collect();
-                        let col = |i: usize| c.get(i).copied().unwrap_or("");
-                        let signed = matches!(
-                            col(3).to_lowercase().as_str(),
-                            "yes" | "true" | "是" | "已签" | "y"
-                        );
-                        serde_json::json!({
-                            "unit": col(0), "area": col(1), "vote": col(2), "signed": signed
-                        })
-                    })
-                    .collect(),
-            )),
+            (FieldType::Table { columns, .. }, Some(r)) => Some(table_rows(columns, &r)),
             (_, Some(r)) => Some(Value::String(r)),
         };
         if let Some(v) = value {
@@ -171,6 +166,100 @@ fn form_json(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Ma
         }
     }
     (form, promises)
+}
+
+/// What a table's textarea takes: the columns in order, with the choices of selects and
+/// booleans.
+fn table_help(columns: &[Field], lang: Lang) -> String {
+    let described: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let label = c.label.get(lang);
+            let choices = match &c.ty {
+                FieldType::Select { options } => options
+                    .iter()
+                    .map(|o| o.label.get(lang))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                FieldType::Boolean => pick(lang, "是/否", "yes/no"),
+                _ => return label.to_owned(),
+            };
+            match lang {
+                Lang::Zh => format!("{label}（{choices}）"),
+                Lang::En => format!("{label} ({choices})"),
+            }
+        })
+        .collect();
+    match lang {
+        Lang::Zh => format!(
+            "每行一条，依次填写：{}；各栏以逗号或制表符分隔（可从表格软件直接复制粘贴）。",
+            described.join("、")
+        ),
+        Lang::En => format!(
+            "One row per line, in this order: {}; cells separated by commas or tabs (rows may be \
+             pasted from a spreadsheet).",
+            described.join(", ")
+        ),
+    }
+}
+
+/// A table's textarea as rows: one per non-blank line, cells split at tabs when the line has
+/// any (a row pasted from a spreadsheet) and otherwise at commas, matched to the columns in
+/// order. A select takes its value or its label in either language, a boolean 是/否 or
+/// yes/no (empty: no). What cannot be read is passed on as typed, so that the validation names
+/// it at its cell; a line with more cells than columns is passed on whole, and is told what
+/// its row should hold.
+fn table_rows(columns: &[Field], text: &str) -> Value {
+    let rows = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut cells: Vec<&str> = if line.contains('\t') {
+                line.split('\t').map(str::trim).collect()
+            } else {
+                line.split([',', '，']).map(str::trim).collect()
+            };
+            while cells.len() > columns.len() && cells.last().is_some_and(|c| c.is_empty()) {
+                cells.pop();
+            }
+            if cells.len() > columns.len() {
+                return Value::String(line.trim().to_owned());
+            }
+            let mut row = Map::new();
+            for (i, c) in columns.iter().enumerate() {
+                let raw = cells.get(i).copied().unwrap_or("");
+                if let Some(v) = cell_value(c, raw) {
+                    row.insert(c.code.clone(), v);
+                }
+            }
+            Value::Object(row)
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+fn cell_value(column: &Field, raw: &str) -> Option<Value> {
+    let text = || Value::String(raw.to_owned());
+    match &column.ty {
+        FieldType::Boolean => Some(match raw.to_lowercase().as_str() {
+            "" | "否" | "no" | "n" | "false" | "0" | "未签" | "未签字" => Value::Bool(false),
+            "是" | "yes" | "y" | "true" | "1" | "已签" | "已签字" | "√" | "✓" => {
+                Value::Bool(true)
+            }
+            _ => text(),
+        }),
+        _ if raw.is_empty() => None,
+        FieldType::Select { options } => Some(
+            options
+                .iter()
+                .find(|o| {
+                    o.value == raw || o.label.zh == raw || o.label.en.eq_ignore_ascii_case(raw)
+                })
+                .map_or_else(text, |o| Value::String(o.value.clone())),
+        ),
+        FieldType::Integer { .. } => Some(raw.parse::<i64>().map_or_else(|_| text(), Value::from)),
+        _ => Some(text()),
+    }
 }
 
 #[derive(Template)]

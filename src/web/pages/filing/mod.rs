@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{PageError, Viewer, form_value, see_other};
 use crate::app::AppState;
-use crate::domain::definition::Lang;
+use crate::domain::definition::{Field, FieldType, Lang};
 use crate::domain::engine::Verdict;
 use crate::error::AppError;
 use crate::services::filings::{self, ActInput};
@@ -33,36 +33,61 @@ pub(super) fn pick(lang: Lang, zh: &str, en: &str) -> String {
     }
 }
 
-fn roster_text(v: &Value) -> String {
+/// A cell as shown and typed: a select's label in the viewer's language, 是/否 (yes/no), the
+/// text or number as it is.
+fn cell_text(column: &Field, v: Option<&Value>, lang: Lang) -> String {
+    match (&column.ty, v) {
+        (_, None | Some(Value::Null)) => String::new(),
+        (FieldType::Select { options }, Some(Value::String(s))) => options
+            .iter()
+            .find(|o| &o.value == s)
+            .map_or_else(|| s.clone(), |o| o.label.get(lang).to_owned()),
+        (_, Some(Value::Bool(b))) => match (b, lang) {
+            (true, Lang::Zh) => "是".into(),
+            (false, Lang::Zh) => "否".into(),
+            (true, Lang::En) => "yes".into(),
+            (false, Lang::En) => "no".into(),
+        },
+        (_, v) => value_text(v),
+    }
+}
+
+/// The cells of a table's rows, in column order (a row that is not a record as it was sent).
+fn table_cells(columns: &[Field], v: &Value, lang: Lang) -> Vec<Vec<String>> {
     v.as_array()
-        .map(|rows| {
-            rows.iter()
-                .map(|r| {
-                    let s = |k: &str| match r.get(k) {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
-                        Some(other) if !other.is_null() => other.to_string(),
-                        _ => String::new(),
-                    };
-                    format!(
-                        "{}, {}, {}, {}",
-                        s("unit"),
-                        s("area"),
-                        s("vote"),
-                        s("signed")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
+        .into_iter()
+        .flatten()
+        .map(|row| match row {
+            Value::Object(cells) => columns
+                .iter()
+                .map(|c| cell_text(c, cells.get(&c.code), lang))
+                .collect(),
+            other => vec![value_text(Some(other))],
         })
-        .unwrap_or_default()
+        .collect()
+}
+
+/// A table as typed in its textarea: one row per line, the cells in column order separated by
+/// commas, or by tabs where a cell holds a comma, so that it reads back the same
+/// ([`form`] parses it).
+fn table_text(columns: &[Field], v: &Value, lang: Lang) -> String {
+    table_cells(columns, v, lang)
+        .iter()
+        .map(|cells| {
+            if cells.iter().any(|c| c.contains([',', '，'])) {
+                cells.join("\t")
+            } else {
+                cells.join(", ")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub(super) fn value_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(_)) => v.map(roster_text).unwrap_or_default(),
         Some(other) => other.to_string(),
     }
 }

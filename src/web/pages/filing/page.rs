@@ -12,11 +12,19 @@ use crate::services::filings;
 use crate::services::items::Item;
 use crate::web::pages::{Ui, Viewer};
 
-use super::{pick, value_text};
+use super::{pick, table_cells, value_text};
 
 pub struct Fact {
+    pub code: String,
     pub label: String,
     pub value: String,
+    /// A table field, shown as a table under its column headers.
+    pub table: Option<FactTable>,
+}
+
+pub struct FactTable {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 pub struct MaterialLine {
@@ -151,6 +159,7 @@ pub(super) fn build_page(
         .fields
         .iter()
         .filter_map(|f| {
+            let mut table = None;
             let value = match (&f.ty, form.get(&f.code)) {
                 (_, None) | (_, Some(Value::Null)) => return None,
                 (FieldType::Boolean, Some(Value::Bool(b))) => pick(
@@ -158,11 +167,20 @@ pub(super) fn build_page(
                     if *b { "是" } else { "否" },
                     if *b { "yes" } else { "no" },
                 ),
-                (FieldType::Roster, Some(Value::Array(rows))) => pick(
-                    lang,
-                    &format!("{} 户", rows.len()),
-                    &format!("{} units", rows.len()),
-                ),
+                (FieldType::Table { columns, .. }, Some(v @ Value::Array(rows))) => {
+                    table = Some(FactTable {
+                        headers: columns
+                            .iter()
+                            .map(|c| c.label.get(lang).to_owned())
+                            .collect(),
+                        rows: table_cells(columns, v, lang),
+                    });
+                    pick(
+                        lang,
+                        &format!("共 {} 行", rows.len()),
+                        &format!("{} rows", rows.len()),
+                    )
+                }
                 (FieldType::Select { options }, Some(Value::String(s))) => options
                     .iter()
                     .find(|o| &o.value == s)
@@ -171,8 +189,10 @@ pub(super) fn build_page(
                 (_, v) => value_text(v),
             };
             Some(Fact {
+                code: f.code.clone(),
                 label: f.label.get(lang).to_owned(),
                 value,
+                table,
             })
         })
         .collect();
