@@ -1521,3 +1521,232 @@ async fn a_late_extension_is_refused_and_a_started_permit_does_not_lapse() {
     );
     app.allow_unsent_mail();
 }
+
+/// 特殊建设工程消防设计审查 with a special fire design (51号令 原第十七条至第二十二条): accepted
+/// into the referral, sent to the province's expert review, whose time is not counted in the 15
+/// working days (行政许可法 §45: the applicant is told in writing), then passed.
+#[actix_web::test]
+async fn a_special_fire_design_goes_through_expert_review_with_the_clock_suspended() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    at(&app, "2026-03-02");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app.staff("fire-reviewer", "fire", &[Role::Reviewer]).await;
+    let form = json!({
+        "project_name": "示范商业综合体",
+        "builder_name": "示范置业有限公司",
+        "builder_credit_code": "91350100M000100Y43",
+        "project_address": "示范区文昌路 99 号",
+        "works_type": "new",
+        "special_category": "hotel_commercial",
+        "category_floor_area": "32000",
+        "total_floor_area": "45000",
+        "design_unit": "示范建筑设计研究院有限公司",
+        "design_unit_credit_code": "91110000600037341L",
+        "design_qualification_no": "A135000001",
+        "special_design_case": "new_technology",
+        "foreign_standard": false,
+        "contact_name": "李工",
+        "contact_phone": "13800138000"
+    });
+    // The special design needs its file and two cases: submission names them.
+    let f = app
+        .create(&builder, "special-fire-design-review", form)
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(
+        &builder,
+        &id,
+        &[
+            "application_form",
+            "fire_design_documents",
+            "planning_permit",
+        ],
+    )
+    .await;
+    let f = app.filing(&builder, &id).await;
+    let r = app
+        .act_raw(
+            &builder,
+            &id,
+            "submit",
+            f["version"].as_i64().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        error_paths(&body),
+        [
+            "materials.special_design_file",
+            "materials.application_cases"
+        ]
+    );
+    app.upload_all(&builder, &id, &["special_design_file", "application_cases"])
+        .await;
+    let f = app.filing(&builder, &id).await;
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+    assert!(f["number"].as_str().unwrap().starts_with("XFSJ-"));
+
+    // Accepted into the referral on Monday 2 March: 15 working days, to 23 March.
+    let f = app.filing(&clerk, &id).await;
+    let f = app.act(&clerk, &f, "accept_special", json!({})).await;
+    assert_eq!(f["state"]["code"], "referral");
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-03-23");
+
+    // Sent to the province on Wednesday 4 March (2 days used): the clock stops for the review.
+    at(&app, "2026-03-04");
+    let f = app.filing(&reviewer, &id).await;
+    let f = app.act(&reviewer, &f, "refer_to_province", json!({})).await;
+    assert_eq!(f["state"]["code"], "expert_review");
+    assert_eq!(f["clocks"]["statutory"]["phase"], "suspended");
+    assert_eq!(
+        f["clocks"]["statutory"]["suspended_reason"],
+        "expert_review"
+    );
+    assert_eq!(f["clocks"]["statutory"]["used"], 2);
+    // Its own limit: at most 20 working days, to 1 April.
+    assert_eq!(f["clocks"]["step"]["due_on"], "2026-04-01");
+
+    // The opinion comes back on Wednesday 18 March: 13 days left from the 19th, past the
+    // Qingming holiday (4–6 April), to 7 April.
+    at(&app, "2026-03-18");
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "resume_review",
+            json!({ "opinion": "专家评审通过（7人中6人同意）" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "review");
+    assert_eq!(f["clocks"]["statutory"]["used"], 2);
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-04-07");
+
+    at(&app, "2026-03-20");
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "approve",
+            json!({ "opinion": "消防设计审查合格" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "passed");
+    assert_eq!(f["clocks"]["statutory"]["used"], 4);
+    assert_eq!(
+        clock_ledger(&app, &f),
+        ledger(&[
+            ("start", None),
+            ("suspend", Some("expert_review")),
+            ("resume", None),
+            ("stop", None)
+        ])
+    );
+}
+
+/// 特殊建设工程消防验收: accepted, the site assessment (现场评定) and the opinion; a failed
+/// acceptance says use is forbidden.
+#[actix_web::test]
+async fn a_special_fire_acceptance_goes_through_the_site_assessment_to_its_opinion() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    at(&app, "2026-03-02");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app.staff("fire-reviewer", "fire", &[Role::Reviewer]).await;
+    let inspector = app
+        .staff("fire-inspector", "fire", &[Role::Inspector])
+        .await;
+    let item: Value = app
+        .client
+        .get(app.url("/api/v1/items/special-fire-acceptance"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A form from the item's own fields: every required text, date, select and number filled.
+    let mut form = serde_json::Map::new();
+    for fld in item["fields"].as_array().unwrap() {
+        if fld["required"] != true {
+            continue;
+        }
+        let code = fld["code"].as_str().unwrap().to_owned();
+        let v = match fld["type"].as_str().unwrap() {
+            "credit_code" => json!("91350100M000100Y43"),
+            "phone" => json!("13800138000"),
+            "date" => json!("2026-02-27"),
+            "select" => fld["options"][0]["value"].clone(),
+            "boolean" => json!(true),
+            "area" | "amount" | "number" | "integer" => json!("12000"),
+            _ => json!("示范商业综合体"),
+        };
+        form.insert(code, v);
+    }
+    let materials: Vec<String> = item["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["requirement"] == "required" && m.get("required_when").is_none_or(Value::is_null)
+        })
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect();
+    let materials: Vec<&str> = materials.iter().map(String::as_str).collect();
+    let f = submitted(
+        &app,
+        &builder,
+        "special-fire-acceptance",
+        Value::Object(form),
+        &materials,
+    )
+    .await;
+    assert!(f["number"].as_str().unwrap().starts_with("XFYS-"));
+    let f = app.filing(&clerk, &id_of(&f)).await;
+    let f = app.act(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+    let f = app.filing(&reviewer, &id_of(&f)).await;
+    let f = app
+        .act(&reviewer, &f, "start_site_assessment", json!({}))
+        .await;
+    assert_eq!(f["state"]["code"], "site_assessment");
+    assert_eq!(
+        f["clocks"]["statutory"]["suspended_reason"],
+        "site_inspection"
+    );
+    at(&app, "2026-03-05");
+    let f = app.filing(&inspector, &id_of(&f)).await;
+    let f = app
+        .act(
+            &inspector,
+            &f,
+            "record_site_assessment",
+            json!({ "opinion": "现场评定：疏散宽度不足" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "opinion");
+    let f = app.filing(&reviewer, &id_of(&f)).await;
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "refuse",
+            json!({ "reason": "疏散宽度不符合规范", "opinion": "消防验收不合格" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "failed");
+    assert!(
+        f["state"]["label"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("禁止投入使用"),
+        "{}",
+        f["state"]["label"]
+    );
+}
+
+fn id_of(f: &Value) -> String {
+    f["id"].as_str().unwrap().to_owned()
+}

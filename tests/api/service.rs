@@ -122,7 +122,9 @@ async fn the_catalogue_lists_every_item_with_its_guide_and_diagram() {
         [
             "construction-permit",
             "elevator-installation",
-            "fire-acceptance-filing"
+            "fire-acceptance-filing",
+            "special-fire-acceptance",
+            "special-fire-design-review"
         ]
     );
 
@@ -217,8 +219,11 @@ async fn a_changed_definition_is_a_new_version_and_running_filings_keep_theirs()
     let dir = std::env::temp_dir().join(format!("permits-items-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/items");
+    let (mut files, mut changed) = (0, 0);
     for e in std::fs::read_dir(&src).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap();
+        files += 1;
+        changed += i64::from(text.contains("审查中"));
         let text = text.replace("审查中", "审查中（新版）");
         std::fs::write(dir.join(e.file_name()), text).unwrap();
     }
@@ -243,7 +248,8 @@ async fn a_changed_definition_is_a_new_version_and_running_filings_keep_theirs()
         Registry::sync(&mut app.conn(), &dir, &rules, &departments, app.clock_now()).unwrap();
     assert_eq!(again.latest("construction-permit").unwrap().version, 2);
     // Only the file whose text changed got a new version (the others lack the replaced label).
-    assert_eq!(app.count("item_versions"), 4);
+    assert!(changed >= 1 && changed < files, "{changed} of {files}");
+    assert_eq!(app.count("item_versions"), files + changed);
     assert_eq!(
         registry.latest("fire-acceptance-filing").unwrap().version,
         1
