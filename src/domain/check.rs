@@ -314,15 +314,7 @@ impl<'d> Checker<'d> {
                     format!("`on_entering` names the unknown state `{}`", d.on_entering),
                 );
             }
-            match d.within {
-                crate::domain::definition::Within::Months(m) if !(1..=120).contains(&m) => {
-                    self.err(&place, "`within.months` must be between 1 and 120")
-                }
-                crate::domain::definition::Within::Days(l) if !(1..=3660).contains(&l.days) => {
-                    self.err(&place, "`within.days` must be between 1 and 3660")
-                }
-                _ => {}
-            }
+            self.within(&place, "within", d.within);
             if d.remind_before.is_empty() {
                 self.err(
                     &place,
@@ -363,6 +355,20 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// A period of a deadline: up to ten years.
+    fn within(&mut self, place: &str, key: &str, w: crate::domain::definition::Within) {
+        use crate::domain::definition::Within;
+        match w {
+            Within::Months(m) if !(1..=120).contains(&m) => {
+                self.err(place, format!("`{key}.months` must be between 1 and 120"))
+            }
+            Within::Days(l) if !(1..=3660).contains(&l.days) => {
+                self.err(place, format!("`{key}.days` must be between 1 and 3660"))
+            }
+            _ => {}
+        }
+    }
+
     /// A deadline's extension and expiry name actions that can be taken while it runs.
     fn deadline_life(&mut self, d: &crate::domain::definition::ApplicantDeadline, place: &str) {
         let def = self.def;
@@ -396,15 +402,7 @@ impl<'d> Checker<'d> {
             if e.max < 1 {
                 self.err(place, "`extension.max` must be at least 1");
             }
-            match e.within {
-                crate::domain::definition::Within::Months(m) if !(1..=120).contains(&m) => {
-                    self.err(place, "`extension.within.months` must be between 1 and 120")
-                }
-                crate::domain::definition::Within::Days(l) if !(1..=3660).contains(&l.days) => {
-                    self.err(place, "`extension.within.days` must be between 1 and 3660")
-                }
-                _ => {}
-            }
+            self.within(place, "extension.within", e.within);
         }
         if let Some(code) = &d.on_expiry {
             if !d.ends_on_leaving {

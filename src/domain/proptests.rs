@@ -1189,3 +1189,44 @@ fn a_fifteen_working_day_notice_posted_before_national_day_runs_until_the_28th_o
     };
     assert!(engine::eval(&def, &calendar, &snap, day(2025, 10, 16)).is_empty());
 }
+
+/// A deadline's life is checked: its expiry is the service's alone and leaves the state (which
+/// ends the deadline, so the scan cannot take it twice), its extension stays, and a `system`
+/// action nothing triggers is refused.
+#[test]
+fn a_deadlines_extension_and_expiry_are_checked_naming_the_deadline() {
+    let text = item_text(PERMIT);
+    refused(
+        &replaced(&text, "ends_on_leaving = true\nextension", "extension"),
+        "deadline `start_construction`",
+        "needs `ends_on_leaving = true`",
+    );
+    refused(
+        &replaced(
+            &text,
+            "to = \"lapsed\"\nroles = [\"system\"]",
+            "to = \"lapsed\"\nroles = [\"reviewer\"]",
+        ),
+        "deadline `start_construction`",
+        "must have `roles = [\"system\"]`",
+    );
+    refused(
+        &replaced(&text, "on_expiry = \"lapse\"", ""),
+        "action `lapse`",
+        "must be a deadline's `on_expiry`",
+    );
+    refused(
+        &replaced(
+            &text,
+            "from = [\"issued\"]\nroles = [\"applicant\"]\ninputs = [\"reason\"]",
+            "from = [\"issued\"]\nto = \"under_construction\"\nroles = [\"applicant\"]\ninputs = [\"reason\"]",
+        ),
+        "deadline `start_construction`",
+        "must not have `to`",
+    );
+    refused(
+        &replaced(&text, "max = { setting = \"max_extensions\" }", "max = 0"),
+        "deadline `start_construction`",
+        "`extension.max` must be at least 1",
+    );
+}

@@ -1212,3 +1212,36 @@ async fn a_sign_in_racing_a_password_change_opens_no_session() {
     );
     assert_eq!(live, 0, "no session outlives the change");
 }
+
+/// The service's own account (the actor of a lapsed permit) cannot sign in, and its role
+/// cannot be granted to anyone.
+#[actix_web::test]
+async fn the_system_account_cannot_sign_in_and_its_role_cannot_be_granted() {
+    let app = TestApp::spawn().await;
+    for password in ["!", PASSWORD] {
+        let r = app
+            .post_anon(
+                "/api/v1/auth/login",
+                json!({ "username": "system", "password": password }),
+            )
+            .await;
+        assert_eq!(r.status(), 401, "password {password:?}");
+    }
+    let admin = app
+        .user("admin", "staff", Some("window"), &[Role::Admin])
+        .await;
+    let users = app.count("users");
+    let r = app
+        .post(
+            &admin,
+            "/api/v1/admin/users",
+            json!({ "username": "robot", "password": PASSWORD, "display_name": "机器人",
+                    "department": "window", "roles": ["clerk", "system"] }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["path"], "roles", "{body}");
+    assert_eq!(body["errors"][0]["code"], "system_role", "{body}");
+    assert_eq!(app.count("users"), users, "no account made");
+}

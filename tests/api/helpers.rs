@@ -452,6 +452,17 @@ impl TestApp {
         .await
     }
 
+    /// Take an action that must be refused as unprocessable (422); returns the problem.
+    pub async fn refused(&self, user: &User, filing: &Value, action: &str, body: Value) -> Value {
+        let id = filing["id"].as_str().unwrap();
+        let version = filing["version"].as_i64().unwrap();
+        let r = self.act_raw(user, id, action, version, body).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 422, "{action} by {}: {v}", user.username);
+        v
+    }
+
     /// Take an action that must succeed; returns the new filing.
     pub async fn act(&self, user: &User, filing: &Value, action: &str, body: Value) -> Value {
         let id = filing["id"].as_str().unwrap();

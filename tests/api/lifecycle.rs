@@ -1356,17 +1356,14 @@ async fn an_unstarted_permit_is_extended_twice_refused_a_third_time_and_lapses_b
     assert_eq!(start_deadline(&f)["extensions"], 2);
 
     // A third is refused, naming the rule.
-    let r = app
-        .act_raw(
+    let body = app
+        .refused(
             &builder,
-            &id,
+            &f,
             "extend_start",
-            f["version"].as_i64().unwrap(),
             json!({ "reason": "资金未到位" }),
         )
         .await;
-    assert_eq!(r.status(), 422);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "extensions_used", "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -1426,17 +1423,14 @@ async fn a_late_extension_is_refused_and_a_started_permit_does_not_lapse() {
 
     at(&app, "2026-06-03");
     let f = app.filing(&builder, &id).await;
-    let r = app
-        .act_raw(
+    let body = app
+        .refused(
             &builder,
-            &id,
+            &f,
             "extend_start",
-            f["version"].as_i64().unwrap(),
             json!({ "reason": "征收未完成" }),
         )
         .await;
-    assert_eq!(r.status(), 422);
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "deadline_passed", "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -1481,16 +1475,8 @@ async fn a_late_extension_is_refused_and_a_started_permit_does_not_lapse() {
         )
         .await;
     at(&app, "2027-09-02");
-    let r = app
-        .act_raw(
-            &builder,
-            &id,
-            "report_resumption",
-            f["version"].as_i64().unwrap(),
-            json!({}),
-        )
+    app.refused(&builder, &f, "report_resumption", json!({}))
         .await;
-    assert_eq!(r.status(), 422);
     let f = app.filing(&reviewer, &id).await;
     let f = app
         .act(
@@ -1565,17 +1551,7 @@ async fn a_special_fire_design_goes_through_expert_review_with_the_clock_suspend
     )
     .await;
     let f = app.filing(&builder, &id).await;
-    let r = app
-        .act_raw(
-            &builder,
-            &id,
-            "submit",
-            f["version"].as_i64().unwrap(),
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status(), 422);
-    let body: Value = r.json().await.unwrap();
+    let body = app.refused(&builder, &f, "submit", json!({})).await;
     assert_eq!(
         error_paths(&body),
         [
