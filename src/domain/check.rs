@@ -151,6 +151,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.actions();
     c.graph();
     c.notifications();
+    c.flags();
     c.errors
 }
 
@@ -355,6 +356,28 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// Flags: a code each, a label, and a guard that could hold.
+    fn flags(&mut self) {
+        let def = self.def;
+        let mut seen = HashSet::new();
+        for f in &def.flags {
+            let place = format!("flag `{}`", f.code);
+            if !is_member_code(&f.code) {
+                self.err(
+                    &place,
+                    "the code must be lower-case ASCII letters, digits, `_` or `-`",
+                );
+            }
+            if !seen.insert(f.code.as_str()) {
+                self.err(&place, "the code is used twice");
+            }
+            if blank(&f.label) {
+                self.err(&place, "the flag needs a label in Chinese and in English");
+            }
+            self.guard(&place, &f.when);
+        }
+    }
+
     /// A period of a deadline: up to ten years.
     fn within(&mut self, place: &str, key: &str, w: crate::domain::definition::Within) {
         use crate::domain::definition::Within;
@@ -496,13 +519,16 @@ impl<'d> Checker<'d> {
 
     /// A condition names a select or boolean field of the item and values it can hold.
     fn condition(&mut self, place: &str, c: &crate::domain::definition::Condition) {
+        self.condition_as(place, "required_when", c);
+    }
+
+    /// A condition (`required_when`, a `field_in` guard) names a select or boolean field of the
+    /// item and values it can hold; `what` names it in the errors.
+    fn condition_as(&mut self, place: &str, what: &str, c: &crate::domain::definition::Condition) {
         let Some(f) = self.def.field(&c.field) else {
             self.err(
                 place,
-                format!(
-                    "required_when names the field `{}`, which does not exist",
-                    c.field
-                ),
+                format!("{what} names the field `{}`, which does not exist", c.field),
             );
             return;
         };
@@ -513,7 +539,7 @@ impl<'d> Checker<'d> {
                 self.err(
                     place,
                     format!(
-                        "required_when names `{}`, which is neither a select nor a boolean field",
+                        "{what} names `{}`, which is neither a select nor a boolean field",
                         c.field
                     ),
                 );
@@ -521,14 +547,14 @@ impl<'d> Checker<'d> {
             }
         };
         if c.values.is_empty() {
-            self.err(place, "required_when lists no value (`in = [...]`)");
+            self.err(place, format!("{what} lists no value (`in = [...]`)"));
         }
         for v in &c.values {
             if !allowed.contains(v) {
                 self.err(
                     place,
                     format!(
-                        "required_when: `{}` can never be `{v}` (it is one of {})",
+                        "{what}: `{}` can never be `{v}` (it is one of {})",
                         c.field,
                         allowed.join(", ")
                     ),
@@ -1088,6 +1114,32 @@ impl<'d> Checker<'d> {
                 }
             }
             Guard::Not { guard } => self.guard(place, guard),
+            Guard::FieldIn { field, values } => self.condition_as(
+                place,
+                "field_in",
+                &crate::domain::definition::Condition {
+                    field: field.clone(),
+                    values: values.clone(),
+                },
+            ),
+            Guard::FieldPeriodElapsed { field, days, .. } => {
+                match def.field(field).map(|f| &f.ty) {
+                    None => self.err(
+                        place,
+                        format!("field_period_elapsed names field `{field}`, which does not exist"),
+                    ),
+                    Some(FieldType::Date) => {}
+                    Some(_) => self.err(
+                        place,
+                        format!(
+                            "field_period_elapsed needs a date field, but `{field}` is not one"
+                        ),
+                    ),
+                }
+                if *days < 1 {
+                    self.err(place, "field_period_elapsed needs at least 1 day");
+                }
+            }
             Guard::FieldsValid
             | Guard::MaterialsComplete { .. }
             | Guard::TolerableSupplied

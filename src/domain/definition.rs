@@ -874,6 +874,33 @@ pub enum Guard {
         #[serde(default = "calendar_days")]
         unit: DayUnit,
     },
+    /// A select or boolean field holds one of the values (`{ kind = "field_in", field =
+    /// "special_design_case", in = ["no_standard", …] }`).
+    FieldIn {
+        field: String,
+        #[serde(rename = "in")]
+        values: Vec<String>,
+    },
+    /// More than `days` (calendar or working, on the region's calendar) have run from the date
+    /// in `field` to the day the filing was submitted, or to today before it is: the builder's
+    /// five working days to file after completion acceptance have passed.
+    FieldPeriodElapsed {
+        field: String,
+        days: u32,
+        #[serde(default = "calendar_days")]
+        unit: DayUnit,
+    },
+}
+
+/// A fact about a filing that an item declares and the service derives whenever it shows the
+/// filing (a late filing): shown on the filing, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Flag {
+    pub code: String,
+    pub label: Text,
+    /// The flag is raised when this guard holds.
+    pub when: Guard,
 }
 
 /// What an action asks of the person taking it.
@@ -1017,6 +1044,9 @@ pub struct Definition {
     /// Deadlines on the applicant (start of works, rectification), with reminders.
     #[serde(default)]
     pub deadlines: Vec<ApplicantDeadline>,
+    /// Facts derived from the filing and shown on it (a late filing).
+    #[serde(default)]
+    pub flags: Vec<Flag>,
 }
 
 /// Which notifications an item sends (DESIGN principle 6: rendered into the outbox in the

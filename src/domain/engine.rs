@@ -77,6 +77,8 @@ pub struct Snapshot<'a> {
     pub calendar: &'a Calendar,
     /// The deadlines on the applicant still open (start of works, rectification).
     pub deadlines: &'a [DeadlineFact],
+    /// The authority's local date of the first submission, once submitted.
+    pub submitted_on: Option<NaiveDate>,
 }
 
 /// An open deadline on the applicant, as the engine needs it.
@@ -587,20 +589,8 @@ pub fn eval(
             // 民法典 §201: the period starts the day after posting; it has run when that many
             // whole days have passed: calendar days, or working days on the region's calendar
             // (the period ends on the Nth working day after posting).
-            let ends = match unit {
-                DayUnit::Calendar => snap
-                    .entered_state_on
-                    .checked_add_days(chrono::Days::new(u64::from(*days))),
-                DayUnit::Working => snap
-                    .calendar
-                    .add_working_days(snap.entered_state_on, *days)
-                    .ok()
-                    .map(|a| a.value),
-            };
-            let (zh_unit, en_unit) = match unit {
-                DayUnit::Calendar => ("日", "day"),
-                DayUnit::Working => ("个工作日", "working-day"),
-            };
+            let ends = period_end(snap.calendar, snap.entered_state_on, *days, *unit);
+            let (zh_unit, en_unit) = unit_words(*unit);
             match ends {
                 Some(end) if today > end => Vec::new(),
                 _ => vec![Problem::new(
@@ -617,6 +607,86 @@ pub fn eval(
                 )],
             }
         }
+        Guard::FieldIn { field, values } => {
+            let condition = super::definition::Condition {
+                field: field.clone(),
+                values: values.clone(),
+            };
+            if condition.holds(snap.form) {
+                Vec::new()
+            } else {
+                vec![Problem::new(
+                    format!("form.{}", condition.field),
+                    "field_not_in",
+                    format!(
+                        "「{}」须为：{}",
+                        label_zh(def, &condition.field),
+                        condition.values.join("、")
+                    ),
+                    format!(
+                        "`{}` must be one of: {}",
+                        condition.field,
+                        condition.values.join(", ")
+                    ),
+                )]
+            }
+        }
+        Guard::FieldPeriodElapsed { field, days, unit } => {
+            let on = snap.submitted_on.unwrap_or(today);
+            let from = snap
+                .form
+                .get(field)
+                .and_then(Value::as_str)
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+            let ends = from.and_then(|d| period_end(snap.calendar, d, *days, *unit));
+            let (zh_unit, en_unit) = unit_words(*unit);
+            match ends {
+                Some(end) if on > end => Vec::new(),
+                _ => vec![Problem::new(
+                    format!("form.{field}"),
+                    "period_running",
+                    format!(
+                        "自「{}」起 {days} {zh_unit}的期限至 {} 未过",
+                        label_zh(def, field),
+                        ends.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                    format!("The {days}-{en_unit} period from `{field}` had not run by {on}"),
+                )],
+            }
+        }
+    }
+}
+
+/// A field's Chinese label, or its code.
+fn label_zh<'a>(def: &'a Definition, field: &'a str) -> &'a str {
+    def.field(field).map_or(field, |f| f.label.zh.as_str())
+}
+
+/// The item's flags that hold for the filing (derived, never stored).
+pub fn flags<'a>(
+    def: &'a Definition,
+    snap: &Snapshot<'_>,
+    today: NaiveDate,
+) -> Vec<&'a super::definition::Flag> {
+    def.flags
+        .iter()
+        .filter(|f| eval(def, &f.when, snap, today).is_empty())
+        .collect()
+}
+
+/// The last day of a period of `days` counted from `from` (民法典 §201: from the next day), in
+/// calendar days or working days on the region's calendar.
+fn period_end(cal: &Calendar, from: NaiveDate, days: u32, unit: DayUnit) -> Option<NaiveDate> {
+    match unit {
+        DayUnit::Calendar => from.checked_add_days(chrono::Days::new(u64::from(days))),
+        DayUnit::Working => cal.add_working_days(from, days).ok().map(|a| a.value),
+    }
+}
+
+fn unit_words(unit: DayUnit) -> (&'static str, &'static str) {
+    match unit {
+        DayUnit::Calendar => ("日", "day"),
+        DayUnit::Working => ("个工作日", "working-day"),
     }
 }
 
@@ -633,6 +703,8 @@ fn guard_name(g: &Guard) -> &'static str {
         Guard::NoObjections => "no_objections",
         Guard::HasObjections => "has_objections",
         Guard::PeriodElapsed { .. } => "period_elapsed",
+        Guard::FieldIn { .. } => "field_in",
+        Guard::FieldPeriodElapsed { .. } => "field_period_elapsed",
     }
 }
 

@@ -464,6 +464,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
             clock,
             calendar: crate::domain::calendar::seed_cn(),
             deadlines: &[],
+            submitted_on: None,
         };
         let result = engine::decide(def, &snap, &actor, &req, today);
         let place = format!("{}: `{}` in `{state}` by {role:?}", def.code, action.code);
@@ -678,6 +679,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                     clock,
                     calendar: crate::domain::calendar::seed_cn(),
                     deadlines: &[],
+                    submitted_on: None,
                 };
                 prop_assert!(
                     engine::available_actions(def, &snap, &everyone).is_empty(),
@@ -876,6 +878,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
             clock,
             calendar: crate::domain::calendar::seed_cn(),
             deadlines: &[],
+            submitted_on: None,
         };
         let o = engine::decide(def, &snap, &actor, &req, today)
             .unwrap_or_else(|r| panic!("{code} from {state}: {r:?}"));
@@ -1007,6 +1010,7 @@ fn consent_problems(guard: &Guard, rows: &[(&str, &str, bool)]) -> Vec<String> {
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
         deadlines: &[],
+        submitted_on: None,
     };
     engine::eval(&def, guard, &snap, day(2025, 9, 26))
         .into_iter()
@@ -1109,6 +1113,7 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
         deadlines: &[],
+        submitted_on: None,
     };
     let guard = Guard::PeriodElapsed {
         days: 10,
@@ -1169,6 +1174,7 @@ fn a_fifteen_working_day_notice_posted_before_national_day_runs_until_the_28th_o
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
         deadlines: &[],
+        submitted_on: None,
     };
     let guard = Guard::PeriodElapsed {
         days: 15,
@@ -1228,5 +1234,42 @@ fn a_deadlines_extension_and_expiry_are_checked_naming_the_deadline() {
         &replaced(&text, "max = { setting = \"max_extensions\" }", "max = 0"),
         "deadline `start_construction`",
         "`extension.max` must be at least 1",
+    );
+}
+
+/// A `field_in` guard names a select or boolean and values it can hold; a
+/// `field_period_elapsed` one a date field.
+#[test]
+fn guards_reading_fields_are_checked_naming_the_place() {
+    const FIRE: &str = "fire-acceptance-filing.toml";
+    let text = item_text(FIRE);
+    let refused_fire = |text: &str, problem: &str| {
+        let shown = match check::parse(FIRE, text) {
+            Ok(_) => panic!("accepted, but should be refused for {problem}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with(&format!("{FIRE}: flag `late_filing`: "))
+                    && l.contains(problem)),
+            "{shown}"
+        );
+    };
+    refused_fire(
+        &replaced(
+            &text,
+            "field = \"completion_acceptance_date\", days",
+            "field = \"project_name\", days",
+        ),
+        "needs a date field, but `project_name` is not one",
+    );
+    refused_fire(
+        &replaced(
+            &text,
+            "when = { kind = \"field_period_elapsed\", field = \"completion_acceptance_date\", days = { setting = \"file_within_working_days\" }, unit = \"working\" }",
+            "when = { kind = \"field_in\", field = \"project_class\", in = [\"huge\"] }",
+        ),
+        "field_in: `project_class` can never be `huge`",
     );
 }

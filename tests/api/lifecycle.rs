@@ -1565,8 +1565,16 @@ async fn a_special_fire_design_goes_through_expert_review_with_the_clock_suspend
     let f = app.act(&builder, &f, "submit", json!({})).await;
     assert!(f["number"].as_str().unwrap().starts_with("XFSJ-"));
 
-    // Accepted into the referral on Monday 2 March: 15 working days, to 23 March.
+    // A special design cannot go the plain way, which would skip the expert review.
     let f = app.filing(&clerk, &id).await;
+    let body = app.refused(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(body["errors"][0]["code"], "field_not_in", "{body}");
+    assert_eq!(
+        body["errors"][0]["path"], "form.special_design_case",
+        "{body}"
+    );
+
+    // Accepted into the referral on Monday 2 March: 15 working days, to 23 March.
     let f = app.act(&clerk, &f, "accept_special", json!({})).await;
     assert_eq!(f["state"]["code"], "referral");
     assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-03-23");
@@ -1725,4 +1733,66 @@ async fn a_special_fire_acceptance_goes_through_the_site_assessment_to_its_opini
 
 fn id_of(f: &Value) -> String {
     f["id"].as_str().unwrap().to_owned()
+}
+
+/// The builder files within five working days after completion acceptance (51号令 原第三十四条):
+/// that is the builder's deadline, not the bureau's. A filing submitted eight working days after
+/// is shown as late (消防法 §58 ¶3), one on the fifth working day is not, and a draft shows
+/// where it would stand if submitted today.
+#[actix_web::test]
+async fn a_fire_filing_submitted_eight_working_days_after_completion_is_marked_late() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    at(&app, "2026-11-09");
+    let builder = app.applicant("builder").await;
+    let late_flag = |f: &Value| -> Vec<String> {
+        f["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Completion acceptance on Monday 2 November 2026: the five working days end on Monday 9.
+    let mut form = fire_form();
+    form["completion_acceptance_date"] = json!("2026-11-02");
+    let on_time = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        form.clone(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    assert_eq!(late_flag(&on_time), Vec::<String>::new());
+    // The bureau's own limit is local configuration: one working day from receipt.
+    assert_eq!(on_time["clocks"]["statutory"]["days"], 1);
+    assert_eq!(on_time["clocks"]["statutory"]["due_on"], "2026-11-10");
+
+    let draft = app
+        .create(&builder, "fire-acceptance-filing", form.clone())
+        .await;
+    at(&app, "2026-11-12");
+    let draft = app.filing(&builder, &id_of(&draft)).await;
+    assert_eq!(
+        late_flag(&draft),
+        ["late_filing"],
+        "as it would stand today"
+    );
+    let late = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        form,
+        FIRE_MATERIALS,
+    )
+    .await;
+    assert_eq!(late_flag(&late), ["late_filing"]);
+    assert_eq!(
+        late["flags"][0]["label"]["zh"],
+        "逾期备案（竣工验收合格之日起超过5个工作日）"
+    );
+    // It stays late: the flag reads the day of submission, not today.
+    at(&app, "2027-01-04");
+    let on_time = app.filing(&builder, &id_of(&on_time)).await;
+    assert_eq!(late_flag(&on_time), Vec::<String>::new());
 }

@@ -374,8 +374,8 @@ fn sent(app: &TestApp) -> Vec<(String, String)> {
 #[actix_web::test]
 async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
     let app = TestApp::spawn().await;
-    // Monday 2026-11-23: a fire filing's 5 working days end on Monday 11-30; yellow from
-    // Thursday 11-26 (2 working days before).
+    // Monday 2026-11-23: the bureau's one working day for a fire filing ends on Tuesday 11-24,
+    // yellow that day.
     at(&app, "2026-11-23");
     let zh = app.applicant("builder").await;
     let manager = app
@@ -389,35 +389,32 @@ async fn managers_get_a_yellow_then_a_red_card_once_even_when_scans_overlap() {
         .await;
     let f = submitted_fire_filing(&app, &zh).await;
     let number = f["number"].as_str().unwrap().to_owned();
-    assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-11-30");
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2026-11-24");
 
-    at(&app, "2026-11-25");
     let r = app.run_due_jobs().await;
     assert_eq!(r["scan"]["mails"], 0, "{r}");
 
-    at(&app, "2026-11-26");
+    at(&app, "2026-11-24");
     let r = app.run_due_jobs().await;
     assert_eq!(r["scan"]["yellow_filings"], 1, "{r}");
     assert_eq!(r["scan"]["mails"], 2);
     let mails = sent(&app);
     assert!(
         mails.contains(&(
-            format!("【黄牌预警】{number} 建设工程竣工验收消防备案 将于 2026年11月30日 到期"),
+            format!("【黄牌预警】{number} 建设工程竣工验收消防备案 将于 2026年11月24日 到期"),
             "manager <manager@example.test>".into()
         )),
         "{mails:?}"
     );
     assert!(mails.contains(&(
-        format!("Yellow card: {number} Fire-acceptance filing after completion is due on 30 November 2026"),
+        format!("Yellow card: {number} Fire-acceptance filing after completion is due on 24 November 2026"),
         "manager_en <manager_en@example.test>".into()
     )), "{mails:?}");
-    // Scanning again the same day, or the next, sends nothing more.
-    assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
-    at(&app, "2026-11-27");
+    // Scanning again the same day sends nothing more.
     assert_eq!(app.run_due_jobs().await["scan"]["mails"], 0);
 
     // Past the due day: red. Two scans at once (two instances) send each card once.
-    at(&app, "2026-12-01");
+    at(&app, "2026-11-25");
     let (a, b) = futures::join!(
         permits::jobs::run(&app.state, "deadline_scan"),
         // Called directly: a second instance would not be stopped by the first one's lease.
@@ -455,7 +452,7 @@ async fn an_action_during_the_scan_s_page_neither_deadlocks_nor_loses_the_moved_
         .select(e::due_on)
         .first(&mut app.conn())
         .unwrap();
-    assert_eq!(due.map(|d| d.to_string()).as_deref(), Some("2026-11-30"));
+    assert_eq!(due.map(|d| d.to_string()).as_deref(), Some("2026-11-24"));
 
     // A scan's page, by hand: lock the row, wait until the action waits for it, then do what
     // the outbox row's foreign key does, and commit.

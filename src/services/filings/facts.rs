@@ -188,6 +188,7 @@ impl Facts {
             clock: crate::domain::legal_time::phase_of(&self.ledger),
             calendar,
             deadlines: &self.deadlines,
+            submitted_on: row.submitted_at.map(|t| local_date(t, offset)),
         }
     }
 }

@@ -109,6 +109,8 @@ pub struct FilingView {
     pub actions: Vec<ActionView>,
     /// Statutory, promised and step clocks as of today.
     pub clocks: Clocks,
+    /// The item's flags that hold for the filing (a late filing), derived as it is shown.
+    pub flags: Vec<FlagView>,
     /// Deadlines on the applicant still running (the start of works, a rectification, a
     /// promised material), with their extensions.
     pub deadlines: Vec<DeadlineView>,
@@ -121,6 +123,13 @@ pub struct FilingView {
     pub rating: Option<i16>,
     /// What the caller may do now besides the actions, by the rules that enforce it.
     pub may: Capabilities,
+}
+
+/// A flag the item raises on the filing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlagView {
+    pub code: String,
+    pub label: Text,
 }
 
 /// A deadline on the applicant.
@@ -210,16 +219,24 @@ pub(super) fn render(
     clocks: Clocks,
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
-    let actions: Vec<ActionView> = {
+    let (actions, flags): (Vec<ActionView>, Vec<FlagView>) = {
         let snap = facts.snapshot(&row, ctx.offset, ctx.calendar);
-        engine::available_actions(&item.def, &snap, &actor(p, &row))
+        let actions = engine::available_actions(&item.def, &snap, &actor(p, &row))
             .into_iter()
             .map(|a: &Action| ActionView {
                 code: a.code.clone(),
                 label: a.label.clone(),
                 inputs: a.inputs.clone(),
             })
-            .collect()
+            .collect();
+        let flags = engine::flags(&item.def, &snap, ctx.today())
+            .into_iter()
+            .map(|f| FlagView {
+                code: f.code.clone(),
+                label: f.label.clone(),
+            })
+            .collect();
+        (actions, flags)
     };
     let reviews = reviews(item, &row, state, &facts);
     let deadlines = facts
@@ -313,6 +330,7 @@ pub(super) fn render(
             .collect(),
         actions,
         clocks,
+        flags,
         deadlines,
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
