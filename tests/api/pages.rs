@@ -1125,3 +1125,68 @@ async fn a_roster_is_typed_one_row_per_line_and_shown_as_a_table_under_its_heade
         "{html}"
     );
 }
+
+/// The filing page shows what the item derives and what the applicant owes: a late fire filing
+/// carries its flag, and an issued permit the three months to start works with the extensions.
+#[actix_web::test]
+async fn the_filing_page_shows_a_late_filing_and_the_start_of_works_deadline() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-12");
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let mut form = crate::helpers::fire_form();
+    form["completion_acceptance_date"] = json!("2026-11-02");
+    let f = app.create(&builder, "fire-acceptance-filing", form).await;
+    let fire = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &fire, crate::helpers::FIRE_MATERIALS)
+        .await;
+    let f = app.filing(&builder, &fire).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+
+    let f = app
+        .create(
+            &builder,
+            "construction-permit",
+            crate::helpers::construction_form(),
+        )
+        .await;
+    let permit = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &permit, crate::helpers::CONSTRUCTION_MATERIALS)
+        .await;
+    let f = app.filing(&builder, &permit).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &permit).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    let f = app.filing(&reviewer, &permit).await;
+    app.act(&reviewer, &f, "approve", json!({ "opinion": "同意" }))
+        .await;
+
+    let c = signed_in(&app, "builder").await;
+    let (status, html) = page(&c, &app, &format!("/filings/{fire}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(
+            "<span class=\"badge red\">逾期备案（竣工验收合格之日起超过5个工作日）</span>"
+        ),
+        "{html}"
+    );
+    let (status, html) = page(&c, &app, &format!("/filings/{permit}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("id=\"flags\""));
+    // Issued on Thursday 12 November 2026: three months to Friday 12 February 2027.
+    assert!(
+        html.contains("<td>自领取施工许可证之日起三个月内开工</td><td>2027-02-12</td>"),
+        "{html}"
+    );
+    assert!(html.contains("已延期 0 次，最多 2 次"), "{html}");
+    // The decided permit's clocks are its record, with no days left to count.
+    assert!(
+        html.contains("<td>2026-11-12 办结</td><td><span class=\"badge green\">按时办结</span></td><td>用时 0 个工作日（限 7），暂停 0</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("剩余"), "{html}");
+    assert!(html.contains("报告开工") && html.contains("申请延期开工"));
+}

@@ -87,6 +87,8 @@ pub(super) struct FilingPageHtml {
     message: Option<String>,
     problems: Vec<String>,
     notice: Vec<String>,
+    /// The item's flags that hold (a late filing).
+    flags: Vec<String>,
     clocks: Vec<ClockLine>,
     reviews: Vec<ReviewLine>,
     facts: Vec<Fact>,
@@ -288,6 +290,37 @@ pub(super) fn build_page(
         if cv.started_on.is_none() {
             return;
         }
+        // A stopped clock is a closed filing's record: on time or late, and what it used; no
+        // days are left to count.
+        if let Some(stopped) = cv.stopped_on {
+            let (colour, status) = if cv.on_time() {
+                ("green", pick(lang, "按时办结", "closed on time"))
+            } else {
+                ("red", pick(lang, "超期办结", "closed late"))
+            };
+            clocks.push(ClockLine {
+                name,
+                due: pick(
+                    lang,
+                    &format!("{stopped} 办结"),
+                    &format!("closed {stopped}"),
+                ),
+                colour,
+                status,
+                detail: pick(
+                    lang,
+                    &format!(
+                        "用时 {} 个工作日（限 {}），暂停 {}",
+                        cv.used, cv.days, cv.suspended
+                    ),
+                    &format!(
+                        "{} of {} working days used, {} suspended",
+                        cv.used, cv.days, cv.suspended
+                    ),
+                ),
+            });
+            return;
+        }
         let (colour, status) = status_text(lang, cv.status);
         clocks.push(ClockLine {
             name,
@@ -334,6 +367,27 @@ pub(super) fn build_page(
             detail: String::new(),
         });
     }
+    // The applicant's own deadlines (start works within three months, a promised material).
+    for d in &view.deadlines {
+        clocks.push(ClockLine {
+            name: d
+                .label
+                .as_ref()
+                .map(|l| l.get(lang).to_owned())
+                .unwrap_or_else(|| d.code.clone()),
+            due: d.due_on.to_string(),
+            colour: "",
+            status: pick(lang, "申请人期限", "Applicant's deadline"),
+            detail: match d.max_extensions {
+                Some(max) => pick(
+                    lang,
+                    &format!("已延期 {} 次，最多 {max} 次", d.extensions),
+                    &format!("extended {} of {max} times", d.extensions),
+                ),
+                None => String::new(),
+            },
+        });
+    }
     let notice = view
         .notice
         .as_ref()
@@ -378,6 +432,11 @@ pub(super) fn build_page(
         message,
         problems,
         notice,
+        flags: view
+            .flags
+            .iter()
+            .map(|f| f.label.get(lang).to_owned())
+            .collect(),
         clocks,
         facts,
         materials,
