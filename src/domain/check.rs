@@ -1122,19 +1122,23 @@ impl<'d> Checker<'d> {
                     values: values.clone(),
                 },
             ),
-            Guard::FieldPeriodElapsed { field, days, .. } => {
-                match def.field(field).map(|f| &f.ty) {
-                    None => self.err(
-                        place,
-                        format!("field_period_elapsed names field `{field}`, which does not exist"),
-                    ),
-                    Some(FieldType::Date) => {}
-                    Some(_) => self.err(
-                        place,
-                        format!(
-                            "field_period_elapsed needs a date field, but `{field}` is not one"
+            Guard::FieldPeriodElapsed {
+                field, until, days, ..
+            } => {
+                for f in std::iter::once(field).chain(until) {
+                    match def.field(f).map(|x| &x.ty) {
+                        None => self.err(
+                            place,
+                            format!("field_period_elapsed names field `{f}`, which does not exist"),
                         ),
-                    ),
+                        Some(FieldType::Date) => {}
+                        Some(_) => self.err(
+                            place,
+                            format!(
+                                "field_period_elapsed needs a date field, but `{f}` is not one"
+                            ),
+                        ),
+                    }
                 }
                 if *days < 1 {
                     self.err(place, "field_period_elapsed needs at least 1 day");

@@ -882,10 +882,14 @@ pub enum Guard {
         values: Vec<String>,
     },
     /// More than `days` (calendar or working, on the region's calendar) have run from the date
-    /// in `field` to the day the filing was submitted, or to today before it is: the builder's
-    /// five working days to file after completion acceptance have passed.
+    /// in `field` to the date in `until`, or without `until` to the day the filing was
+    /// submitted (today before it is): the builder's five working days to file after
+    /// completion acceptance have passed; a public notice posted on one day and taken down on
+    /// another lasted its fifteen working days.
     FieldPeriodElapsed {
         field: String,
+        #[serde(default)]
+        until: Option<String>,
         days: u32,
         #[serde(default = "calendar_days")]
         unit: DayUnit,

@@ -631,13 +631,33 @@ pub fn eval(
                 )]
             }
         }
-        Guard::FieldPeriodElapsed { field, days, unit } => {
-            let on = snap.submitted_on.unwrap_or(today);
-            let from = snap
-                .form
-                .get(field)
-                .and_then(Value::as_str)
-                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+        Guard::FieldPeriodElapsed {
+            field,
+            until,
+            days,
+            unit,
+        } => {
+            let date = |f: &str| {
+                snap.form
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            };
+            let on = match until {
+                Some(u) => match date(u) {
+                    Some(d) => d,
+                    None => {
+                        return vec![Problem::new(
+                            format!("form.{u}"),
+                            "required",
+                            format!("请填写「{}」", label_zh(def, u)),
+                            format!("`{u}` is needed to count the period"),
+                        )];
+                    }
+                },
+                None => snap.submitted_on.unwrap_or(today),
+            };
+            let from = date(field);
             let ends = from.and_then(|d| period_end(snap.calendar, d, *days, *unit));
             let (zh_unit, en_unit) = unit_words(*unit);
             match ends {

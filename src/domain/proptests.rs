@@ -1273,3 +1273,51 @@ fn guards_reading_fields_are_checked_naming_the_place() {
         "field_in: `project_class` can never be `huge`",
     );
 }
+
+/// `field_period_elapsed` with `until` counts between two dates of the form, on the region's
+/// calendar: a notice posted on 30 September 2025 and taken down on 28 October has not run its
+/// 15 working days; taken down on the 29th it has; without the second date it cannot be told.
+#[test]
+fn a_period_between_two_dates_of_the_form_counts_working_days() {
+    let def = item("construction-permit");
+    let guard = Guard::FieldPeriodElapsed {
+        field: "planned_start".into(),
+        until: Some("planned_end".into()),
+        days: 15,
+        unit: crate::domain::definition::DayUnit::Working,
+    };
+    let codes = |end: Option<&str>| {
+        let mut form = Map::new();
+        form.insert("planned_start".into(), json!("2025-09-30"));
+        if let Some(e) = end {
+            form.insert("planned_end".into(), json!(e));
+        }
+        let none = BTreeMap::new();
+        let snap = Snapshot {
+            state: "draft",
+            form: &form,
+            materials: &none,
+            promises: &BTreeMap::new(),
+            reviews: &[],
+            objections: 0,
+            entered_state_on: day(2025, 9, 30),
+            clock: Phase::NotStarted,
+            calendar: crate::domain::calendar::seed_cn(),
+            deadlines: &[],
+            submitted_on: None,
+        };
+        engine::eval(&def, &guard, &snap, day(2026, 1, 5))
+            .into_iter()
+            .map(|p| (p.path, p.code))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(Some("2025-10-28")),
+        [("form.planned_start".to_owned(), "period_running".to_owned())]
+    );
+    assert_eq!(codes(Some("2025-10-29")), []);
+    assert_eq!(
+        codes(None),
+        [("form.planned_end".to_owned(), "required".to_owned())]
+    );
+}
