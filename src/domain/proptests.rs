@@ -102,7 +102,17 @@ fn construction_form() -> Value {
         "planned_start": "2026-12-01",
         "planned_end": "2028-06-30",
         "project_manager": "王建国",
-        "project_manager_phone": "13800138000"
+        "project_manager_phone": "13800138000",
+        "project_manager_id": "11010519491231002X",
+        "project_scale": "地上5层，建筑面积8650.5平方米",
+        "contract_duration_days": 540,
+        "safety_licence_no": "(闽)JZ安许证字[2024]000123",
+        "survey_unit": "示范勘察院有限公司",
+        "survey_unit_credit_code": "91350100M000100Y43",
+        "design_unit": "示范建筑设计研究院有限公司",
+        "design_unit_credit_code": "91110000600037341L",
+        "drawing_review_no": "SCTS-2026-0088",
+        "supervised": false
     })
 }
 

@@ -519,6 +519,16 @@ async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_re
                 .select_by_value(&value)
                 .await
                 .unwrap();
+        } else if let Some(on) = v.as_bool() {
+            if on {
+                builder
+                    .find(Locator::Css(&format!("#{k}")))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+            }
         } else if k == "builder_credit_code" {
             fill(&builder, "#builder_credit_code", "91350100M000100Y44").await;
         } else {

@@ -899,7 +899,20 @@ pub fn construction_form() -> Value {
         "planned_start": "2026-12-01",
         "planned_end": "2028-06-30",
         "project_manager": "王建国",
-        "project_manager_phone": "13800138000"
+        "project_manager_phone": "13800138000",
+        "project_manager_id": "11010519491231002X",
+        "project_scale": "地上5层，建筑面积8650.5平方米",
+        "contract_duration_days": 540,
+        "safety_licence_no": "(闽)JZ安许证字[2024]000123",
+        "survey_unit": "示范勘察院有限公司",
+        "survey_unit_credit_code": "91350100M000100Y43",
+        "design_unit": "示范建筑设计研究院有限公司",
+        "design_unit_credit_code": "91110000600037341L",
+        "drawing_review_no": "SCTS-2026-0088",
+        "supervised": true,
+        "supervision_unit": "示范工程监理有限公司",
+        "supervision_unit_credit_code": "91350100M000100Y43",
+        "chief_supervisor": "陈监理"
     })
 }
 
@@ -912,6 +925,7 @@ pub const CONSTRUCTION_MATERIALS: &[&str] = &[
     "drawing_review",
     "quality_safety",
     "funds_commitment",
+    "supervision_contract",
 ];
 
 /// An elevator filing whose `total` units each have their own owner, of 89.50 m² each: the

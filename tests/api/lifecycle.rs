@@ -1796,3 +1796,47 @@ async fn a_fire_filing_submitted_eight_working_days_after_completion_is_marked_l
     let on_time = app.filing(&builder, &id_of(&on_time)).await;
     assert_eq!(late_flag(&on_time), Vec::<String>::new());
 }
+
+/// Where supervision is compulsory (建设工程质量管理条例 §12) the permit names the supervision
+/// firm and its chief engineer and the supervision contract is filed; unsupervised works need
+/// none of them.
+#[actix_web::test]
+async fn a_supervised_permit_names_its_supervisor_and_files_the_contract() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let mut form = construction_form();
+    for k in [
+        "supervision_unit",
+        "supervision_unit_credit_code",
+        "chief_supervisor",
+    ] {
+        form.as_object_mut().unwrap().remove(k);
+    }
+    let f = app
+        .create(&builder, "construction-permit", form.clone())
+        .await;
+    let others: Vec<&str> = CONSTRUCTION_MATERIALS
+        .iter()
+        .copied()
+        .filter(|m| *m != "supervision_contract")
+        .collect();
+    app.upload_all(&builder, &id_of(&f), &others).await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let body = app.refused(&builder, &f, "submit", json!({})).await;
+    assert_eq!(
+        error_paths(&body),
+        [
+            "form.supervision_unit",
+            "form.supervision_unit_credit_code",
+            "form.chief_supervisor",
+            "materials.supervision_contract"
+        ]
+    );
+
+    form["supervised"] = json!(false);
+    let f = app.create(&builder, "construction-permit", form).await;
+    app.upload_all(&builder, &id_of(&f), &others).await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+}
