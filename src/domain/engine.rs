@@ -615,19 +615,46 @@ pub fn eval(
             if condition.holds(snap.form) {
                 Vec::new()
             } else {
+                // The values as the form shows them: an option's label, 是 or 否.
+                let shown = |zh: bool| -> Vec<String> {
+                    values
+                        .iter()
+                        .map(|v| match def.field(field).map(|f| &f.ty) {
+                            Some(super::definition::FieldType::Select { options }) => {
+                                options.iter().find(|o| o.value == *v).map_or_else(
+                                    || v.clone(),
+                                    |o| {
+                                        if zh {
+                                            o.label.zh.clone()
+                                        } else {
+                                            o.label.en.clone()
+                                        }
+                                    },
+                                )
+                            }
+                            Some(super::definition::FieldType::Boolean) => match (v.as_str(), zh) {
+                                ("true", true) => "是".into(),
+                                ("false", true) => "否".into(),
+                                ("true", false) => "yes".into(),
+                                ("false", false) => "no".into(),
+                                _ => v.clone(),
+                            },
+                            _ => v.clone(),
+                        })
+                        .collect()
+                };
+                let en_label = def
+                    .field(field)
+                    .map_or(field.as_str(), |f| f.label.en.as_str());
                 vec![Problem::new(
-                    format!("form.{}", condition.field),
+                    format!("form.{field}"),
                     "field_not_in",
                     format!(
                         "「{}」须为：{}",
-                        label_zh(def, &condition.field),
-                        condition.values.join("、")
+                        label_zh(def, field),
+                        shown(true).join("或")
                     ),
-                    format!(
-                        "`{}` must be one of: {}",
-                        condition.field,
-                        condition.values.join(", ")
-                    ),
+                    format!("{en_label} must be: {}", shown(false).join(" or ")),
                 )]
             }
         }

@@ -1840,3 +1840,48 @@ async fn a_supervised_permit_names_its_supervisor_and_files_the_contract() {
     let f = app.act(&builder, &f, "submit", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");
 }
+
+/// 告知承诺 (2023 §37): only a general project files on a written commitment, and then with the
+/// 承诺书; a key project is told so, in the form's words.
+#[actix_web::test]
+async fn only_a_general_project_files_on_a_written_commitment_and_with_the_letter() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let mut form = fire_form();
+    form["commitment"] = json!(true);
+    form["project_class"] = json!("key");
+    let f = app
+        .create(&builder, "fire-acceptance-filing", form.clone())
+        .await;
+    app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let body = app.refused(&builder, &f, "submit", json!({})).await;
+    assert_eq!(
+        error_paths(&body),
+        [
+            "materials.commitment_letter",
+            "form.commitment",
+            "form.project_class"
+        ]
+    );
+    let messages: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages[1], "「采用告知承诺制（仅一般项目）」须为：否");
+    assert_eq!(messages[2], "「工程类别」须为：一般项目");
+
+    form["project_class"] = json!("general");
+    let f = app.create(&builder, "fire-acceptance-filing", form).await;
+    app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let body = app.refused(&builder, &f, "submit", json!({})).await;
+    assert_eq!(error_paths(&body), ["materials.commitment_letter"]);
+    app.upload_all(&builder, &id_of(&f), &["commitment_letter"])
+        .await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+}
