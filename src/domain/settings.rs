@@ -138,8 +138,62 @@ fn walk_value(v: &mut Value, place: String, settings: &Table, problems: &mut Vec
                 walk_value(child, format!("{place}.{}", k.get()), settings, problems);
             }
         }
+        Value::String(text) if text.value().contains("{{") => {
+            match interpolate(text.value(), settings) {
+                Ok(filled) => {
+                    let decor = v.decor().clone();
+                    *v = Value::from(filled);
+                    *v.decor_mut() = decor;
+                }
+                Err(message) => problems.push(Unresolved { place, message }),
+            }
+        }
         _ => {}
     }
+}
+
+/// A text that tells a setting's value: `{{name}}` as written, `{{name:万}}` in 万 (tens of
+/// thousands: 300000 → 30), so that a guide says the threshold the guards use.
+fn interpolate(text: &str, settings: &Table) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("`{{{{` without `}}}}` in \"{text}\""))?;
+        let (name, unit) = match after[..end].split_once(':') {
+            Some((n, u)) => (n.trim(), Some(u.trim())),
+            None => (after[..end].trim(), None),
+        };
+        let value = settings.get(name).and_then(Item::as_value).ok_or_else(|| {
+            format!("the text names the setting `{name}`, which [settings] does not have")
+        })?;
+        let shown = match (value, unit) {
+            (Value::String(s), None) => s.value().clone(),
+            (Value::Integer(i), None) => i.value().to_string(),
+            (Value::Float(f), None) => f.value().to_string(),
+            (Value::Integer(i), Some("万")) => {
+                let n = *i.value();
+                if n % 10_000 == 0 {
+                    (n / 10_000).to_string()
+                } else {
+                    format!("{}", n as f64 / 10_000.0)
+                }
+            }
+            (_, Some(u)) => {
+                return Err(format!(
+                    "`{name}:{u}`: only a whole number can be shown in 万"
+                ));
+            }
+            _ => return Err(format!("the setting `{name}` cannot be shown in a text")),
+        };
+        out.push_str(&shown);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -192,6 +246,36 @@ mod tests {
             Some(1000000)
         );
         assert_eq!(d2["settings"]["threshold"].as_integer(), Some(1000000));
+    }
+
+    #[test]
+    fn texts_tell_the_settings_in_force() {
+        let text = r#"
+            [settings]
+            investment_threshold_cny = 300000
+            floor_area_threshold_m2 = 300
+            [[deadlines]]
+            code = "start"
+            label = { zh = "投资额在{{investment_threshold_cny:万}}万元以下或者建筑面积在{{floor_area_threshold_m2}}平方米以下" }
+        "#;
+        let mut d = doc(text);
+        assert!(resolve(&mut d, None).is_empty());
+        assert_eq!(
+            d["deadlines"][0]["label"]["zh"].as_str(),
+            Some("投资额在30万元以下或者建筑面积在300平方米以下")
+        );
+        let mut d = doc(text);
+        let hubei = rules("investment_threshold_cny = 1000000\nfloor_area_threshold_m2 = 500");
+        assert!(resolve(&mut d, Some(&hubei)).is_empty());
+        assert_eq!(
+            d["deadlines"][0]["label"]["zh"].as_str(),
+            Some("投资额在100万元以下或者建筑面积在500平方米以下")
+        );
+        let mut d = doc(&text.replace("{{floor_area_threshold_m2}}", "{{floor_area}}"));
+        let got = resolve(&mut d, None);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].place, "deadlines.start.label.zh");
+        assert!(got[0].message.contains("`floor_area`"), "{got:?}");
     }
 
     #[test]

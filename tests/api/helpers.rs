@@ -452,13 +452,24 @@ impl TestApp {
         .await
     }
 
-    /// Take an action that must be refused as unprocessable (422); returns the problem.
-    pub async fn refused(&self, user: &User, filing: &Value, action: &str, body: Value) -> Value {
+    /// Try an action with the filing's version; returns the status and the body.
+    pub async fn attempt(
+        &self,
+        user: &User,
+        filing: &Value,
+        action: &str,
+        body: Value,
+    ) -> (u16, Value) {
         let id = filing["id"].as_str().unwrap();
         let version = filing["version"].as_i64().unwrap();
         let r = self.act_raw(user, id, action, version, body).await;
-        let status = r.status();
-        let v: Value = r.json().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// Take an action that must be refused as unprocessable (422); returns the problem.
+    pub async fn refused(&self, user: &User, filing: &Value, action: &str, body: Value) -> Value {
+        let (status, v) = self.attempt(user, filing, action, body).await;
         assert_eq!(status, 422, "{action} by {}: {v}", user.username);
         v
     }

@@ -310,7 +310,7 @@ async fn a_decoration_permit_needs_no_land_use_or_planning_approval_and_a_new_bu
     let id = new["id"].as_str().unwrap().to_owned();
     app.upload_all(&builder, &id, &others).await;
     let new = app.filing(&builder, &id).await;
-    let (status, body) = refused(&app, &builder, &new, "submit", json!({})).await;
+    let (status, body) = app.attempt(&builder, &new, "submit", json!({})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         error_paths(&body),
@@ -347,7 +347,7 @@ async fn a_decoration_permit_needs_no_land_use_or_planning_approval_and_a_new_bu
         .await;
     assert_eq!(r.status(), 200);
     let new = app.filing(&builder, &id).await;
-    let (status, body) = refused(&app, &builder, &new, "supplement", json!({})).await;
+    let (status, body) = app.attempt(&builder, &new, "supplement", json!({})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         error_paths(&body),
@@ -398,7 +398,7 @@ async fn the_regions_rules_decide_whether_a_project_needs_a_permit() {
         } else {
             ("not_required", "accept")
         };
-        let (status, body) = refused(&app, &clerk, &f, bad, json!({})).await;
+        let (status, body) = app.attempt(&clerk, &f, bad, json!({})).await;
         assert_eq!(status, 422, "{rules}: {body}");
         assert_eq!(body["errors"][0]["code"], "threshold", "{rules}: {body}");
         let f = app.act(&clerk, &f, good, json!({})).await;
@@ -422,6 +422,18 @@ async fn the_regions_rules_decide_whether_a_project_needs_a_permit() {
             item["settings"]["investment_threshold_cny"], expected,
             "{rules}: {item}"
         );
+        // The guide's words say the same numbers.
+        let (wan, m2) = if needs_permit { (30, 300) } else { (100, 500) };
+        let said = format!("工程投资额在{wan}万元以下或者建筑面积在{m2}平方米以下");
+        assert!(
+            item["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["zh"].as_str().unwrap().starts_with(&said)),
+            "{rules}: {}",
+            item["conditions"]
+        );
         app.allow_unsent_mail();
     }
 }
@@ -444,28 +456,6 @@ async fn submitted(
     let f = app.act(applicant, &f, "submit", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");
     f
-}
-
-/// Take an action that must be refused; returns the status and the problem document.
-async fn refused(
-    app: &TestApp,
-    user: &User,
-    filing: &Value,
-    action: &str,
-    body: Value,
-) -> (u16, Value) {
-    let r = app
-        .act_raw(
-            user,
-            filing["id"].as_str().unwrap(),
-            action,
-            filing["version"].as_i64().unwrap(),
-            body,
-        )
-        .await;
-    let status = r.status().as_u16();
-    let body = r.json::<Value>().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 /// The `code`s of a 422's errors.
@@ -565,12 +555,16 @@ async fn an_elevator_filing_waits_out_its_notice_and_is_filed_once_four_departme
     );
 
     // 民法典 §201: the 10 days run from the day after posting; on day 10 they still run.
-    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    let (status, body) = app
+        .attempt(&housing_clerk, &f, "close_notice", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["period_running"]);
     app.advance_days(10);
     sign_in_again(&app, &mut housing_clerk).await;
-    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    let (status, body) = app
+        .attempt(&housing_clerk, &f, "close_notice", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["period_running"]);
     app.advance_days(1);
@@ -613,7 +607,9 @@ async fn an_elevator_filing_waits_out_its_notice_and_is_filed_once_four_departme
     assert_eq!(open_tasks(&f).len(), 3);
 
     // The same department cannot answer twice.
-    let (status, body) = refused(&app, &reviewers[0], &f, "review", approve("planning")).await;
+    let (status, body) = app
+        .attempt(&reviewers[0], &f, "review", approve("planning"))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "already_answered");
     assert_eq!(body["department"], "planning");
@@ -623,7 +619,9 @@ async fn an_elevator_filing_waits_out_its_notice_and_is_filed_once_four_departme
     let outsider = app
         .staff("window-reviewer", "window", &[Role::Reviewer])
         .await;
-    let (status, body) = refused(&app, &outsider, &f, "review", approve("window")).await;
+    let (status, body) = app
+        .attempt(&outsider, &f, "review", approve("window"))
+        .await;
     assert_eq!(status, 403, "{body}");
 
     let f = app
@@ -650,7 +648,9 @@ async fn an_elevator_filing_waits_out_its_notice_and_is_filed_once_four_departme
         ])
     );
     // Once closed, a department answering again is out of place.
-    let (status, body) = refused(&app, &reviewers[3], &f, "review", approve("fire")).await;
+    let (status, body) = app
+        .attempt(&reviewers[3], &f, "review", approve("fire"))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "action_not_allowed");
     assert_eq!(body["allowed_actions"], json!([]));
@@ -677,7 +677,9 @@ async fn elevator_objections_go_to_mediation_and_one_refusal_refuses_once_all_ha
     let f = app.act(&window, &f, "accept", json!({})).await;
 
     // An objection needs its text; then it is recorded and the notice goes on.
-    let (status, body) = refused(&app, &housing_clerk, &f, "record_objection", json!({})).await;
+    let (status, body) = app
+        .attempt(&housing_clerk, &f, "record_objection", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), ["input.objection"]);
     let f = app
@@ -695,7 +697,9 @@ async fn elevator_objections_go_to_mediation_and_one_refusal_refuses_once_all_ha
     app.advance_days(11);
     sign_in_again(&app, &mut housing_clerk).await;
     sign_in_again(&app, &mut street_clerk).await;
-    let (status, body) = refused(&app, &housing_clerk, &f, "close_notice", json!({})).await;
+    let (status, body) = app
+        .attempt(&housing_clerk, &f, "close_notice", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["has_objections"]);
     let f = app
@@ -706,14 +710,9 @@ async fn elevator_objections_go_to_mediation_and_one_refusal_refuses_once_all_ha
 
     // The street office mediates, not the housing department.
     let resolved = json!({ "opinion": "经街道调解，一楼业主同意加装方案" });
-    let (status, _) = refused(
-        &app,
-        &housing_clerk,
-        &f,
-        "mediation_resolved",
-        resolved.clone(),
-    )
-    .await;
+    let (status, _) = app
+        .attempt(&housing_clerk, &f, "mediation_resolved", resolved.clone())
+        .await;
     assert_eq!(status, 403);
     let f = app
         .act(&street_clerk, &f, "mediation_resolved", resolved)
@@ -728,14 +727,14 @@ async fn elevator_objections_go_to_mediation_and_one_refusal_refuses_once_all_ha
         );
     }
     // A refusal needs a reason.
-    let (status, body) = refused(
-        &app,
-        &reviewers[0],
-        &f,
-        "review",
-        json!({ "verdict": "refuse", "opinion": "不符合规划" }),
-    )
-    .await;
+    let (status, body) = app
+        .attempt(
+            &reviewers[0],
+            &f,
+            "review",
+            json!({ "verdict": "refuse", "opinion": "不符合规划" }),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), ["input.reason"]);
     let f = app
@@ -812,7 +811,7 @@ async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_
         ELEVATOR_MATERIALS,
     )
     .await;
-    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    let (status, body) = app.attempt(&window, &f, "accept", json!({})).await;
     assert_eq!(status, 422, "{body}");
     let mut codes = error_codes(&body);
     codes.sort();
@@ -832,7 +831,7 @@ async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_
         ELEVATOR_MATERIALS,
     )
     .await;
-    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    let (status, body) = app.attempt(&window, &f, "accept", json!({})).await;
     assert_eq!(status, 422, "{body}");
     let mut codes = error_codes(&body);
     codes.sort();
@@ -847,7 +846,7 @@ async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_
         ELEVATOR_MATERIALS,
     )
     .await;
-    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    let (status, body) = app.attempt(&window, &f, "accept", json!({})).await;
     assert_eq!(status, 422, "{body}");
     let mut codes = error_codes(&body);
     codes.sort();
@@ -898,7 +897,7 @@ async fn an_owner_of_three_units_is_counted_once_in_the_elevator_vote() {
         ELEVATOR_MATERIALS,
     )
     .await;
-    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    let (status, body) = app.attempt(&window, &f, "accept", json!({})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["approval_headcount"]);
     let message = body["errors"][0]["message"].as_str().unwrap();
@@ -938,7 +937,7 @@ async fn an_owner_of_three_units_is_counted_once_in_the_elevator_vote() {
         ELEVATOR_MATERIALS,
     )
     .await;
-    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    let (status, body) = app.attempt(&window, &f, "accept", json!({})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["owner_votes_differ"]);
     assert_eq!(error_paths(&body), ["form.owners"]);
@@ -989,25 +988,20 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
         [("inspector".to_owned(), "fire".to_owned())]
     );
     // Inspecting is the inspector's, not the clerk's.
-    let (status, _) = refused(
-        &app,
-        &clerk,
-        &f,
-        "pass_inspection",
-        json!({ "opinion": "合格" }),
-    )
-    .await;
+    let (status, _) = app
+        .attempt(&clerk, &f, "pass_inspection", json!({ "opinion": "合格" }))
+        .await;
     assert_eq!(status, 403);
 
     // A failed inspection needs both the reason and the opinion.
-    let (status, body) = refused(
-        &app,
-        &inspector,
-        &f,
-        "fail_inspection",
-        json!({ "reason": "疏散指示标志缺失" }),
-    )
-    .await;
+    let (status, body) = app
+        .attempt(
+            &inspector,
+            &f,
+            "fail_inspection",
+            json!({ "reason": "疏散指示标志缺失" }),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), ["input.opinion"]);
     let f = app
@@ -1021,7 +1015,9 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
     assert_eq!(f["state"]["code"], "rectification");
     assert_eq!(f["state"]["kind"], "waiting_applicant");
 
-    let (status, body) = refused(&app, &builder, &f, "request_recheck", json!({})).await;
+    let (status, body) = app
+        .attempt(&builder, &f, "request_recheck", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), ["input.reason"]);
     let f = app
@@ -1090,7 +1086,9 @@ async fn a_fire_filing_is_told_at_once_what_to_supplement_and_the_notice_clears_
     let id = f["id"].as_str().unwrap().to_owned();
 
     // Nothing is missing, so a notice must say what to supplement.
-    let (status, body) = refused(&app, &clerk, &f, "request_supplement", json!({})).await;
+    let (status, body) = app
+        .attempt(&clerk, &f, "request_supplement", json!({}))
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_codes(&body), ["empty_notice"]);
 
@@ -1126,7 +1124,7 @@ async fn a_fire_filing_is_told_at_once_what_to_supplement_and_the_notice_clears_
         .await;
     assert_eq!(r.status(), 200);
     let f: Value = r.json().await.unwrap();
-    let (status, body) = refused(&app, &builder, &f, "supplement", json!({})).await;
+    let (status, body) = app.attempt(&builder, &f, "supplement", json!({})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), ["form.contact_phone"]);
 
@@ -1177,7 +1175,7 @@ async fn an_applicant_withdraws_a_permit_under_review_with_a_reason_and_then_not
     assert_eq!(f["state"]["code"], "review");
 
     for body in [json!({}), json!({ "reason": "   " })] {
-        let (status, problem) = refused(&app, &builder, &f, "withdraw", body).await;
+        let (status, problem) = app.attempt(&builder, &f, "withdraw", body).await;
         assert_eq!(status, 422, "{problem}");
         assert_eq!(error_paths(&problem), ["input.reason"]);
     }
@@ -1198,20 +1196,16 @@ async fn an_applicant_withdraws_a_permit_under_review_with_a_reason_and_then_not
         ledger(&[("start", None), ("stop", None)])
     );
 
-    let (status, body) = refused(
-        &app,
-        &builder,
-        &f,
-        "withdraw",
-        json!({ "reason": "再次撤回" }),
-    )
-    .await;
+    let (status, body) = app
+        .attempt(&builder, &f, "withdraw", json!({ "reason": "再次撤回" }))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "action_not_allowed");
     assert_eq!(body["allowed_actions"], json!([]));
     assert_eq!(body["current"]["state"], "withdrawn");
-    let (status, body) =
-        refused(&app, &reviewer, &f, "approve", json!({ "opinion": "同意" })).await;
+    let (status, body) = app
+        .attempt(&reviewer, &f, "approve", json!({ "opinion": "同意" }))
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "action_not_allowed");
     assert_eq!(body["allowed_actions"], json!([]));
@@ -1245,7 +1239,7 @@ async fn submissions_of_one_item_get_consecutive_numbers_and_a_refused_one_takes
     let draft = app
         .create(&builder, "fire-acceptance-filing", fire_form())
         .await;
-    let (status, body) = refused(&app, &builder, &draft, "submit", json!({})).await;
+    let (status, body) = app.attempt(&builder, &draft, "submit", json!({})).await;
     assert_eq!(status, 422, "{body}");
     let id = draft["id"].as_str().unwrap();
     assert!(app.filing(&builder, id).await["number"].is_null());
