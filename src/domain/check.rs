@@ -238,6 +238,28 @@ impl<'d> Checker<'d> {
         self.limit("limits", "statutory", Some(limits.statutory));
         self.limit("limits", "promised", limits.promised);
         self.limit("limits", "completeness", limits.completeness);
+        for (reason, days) in &limits.suspension_caps {
+            if *days < 1 {
+                self.err(
+                    "limits.suspension_caps",
+                    format!("the cap on `{}` must be at least 1 day", reason.as_str()),
+                );
+            }
+            if !self
+                .def
+                .states
+                .iter()
+                .any(|s| s.suspend_reason == Some(*reason))
+            {
+                self.err(
+                    "limits.suspension_caps",
+                    format!(
+                        "caps `{}`, but no state suspends the clock for it",
+                        reason.as_str()
+                    ),
+                );
+            }
+        }
         if let Some(p) = limits.promised
             && p.unit == limits.statutory.unit
             && p.days > limits.statutory.days

@@ -273,7 +273,9 @@ pub enum ClockMode {
 }
 
 /// Why a clock is suspended; told to the applicant in writing (§45).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SuspendReason {
     /// 补正
@@ -353,6 +355,12 @@ pub struct Limits {
     /// §42: the most days a manager may add to the statutory limit (e.g. 10).
     #[serde(default)]
     pub max_extension_days: u32,
+    /// The most days, in each clock's unit, that a suspension for a reason is not counted
+    /// (51号令 原第二十二条: expert review at most 20 working days); days beyond count as
+    /// running.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub suspension_caps: BTreeMap<SuspendReason, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

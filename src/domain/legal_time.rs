@@ -12,6 +12,8 @@
 //! - Due dates, warning dates and the colour are derived here from the ledger every time; the
 //!   database keeps copies only so that queues and reports can use indexes.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -178,6 +180,34 @@ pub fn evaluate(
     today: NaiveDate,
     warning: Warning,
 ) -> Result<ClockView, CalendarError> {
+    evaluate_capped(cal, limit, ledger, today, warning, &BTreeMap::new())
+}
+
+/// Days of a suspension from `since` to `until` split into (not counted, counted): at most
+/// `cap` days of it are not counted, the rest counts as running.
+fn split_suspension(
+    c: &mut Counter<'_>,
+    since: NaiveDate,
+    until: NaiveDate,
+    cap: Option<u32>,
+) -> Result<(i64, i64), CalendarError> {
+    let days = c.between(since, until)?.max(0);
+    Ok(match cap {
+        Some(cap) if days > i64::from(cap) => (i64::from(cap), days - i64::from(cap)),
+        _ => (days, 0),
+    })
+}
+
+/// As [`evaluate`], with `caps`: the most days a suspension for a reason is not counted
+/// (expert review at most 20 working days, 51号令 原第二十二条); the days beyond count.
+pub fn evaluate_capped(
+    cal: &Calendar,
+    limit: Limit,
+    ledger: &[LedgerEntry],
+    today: NaiveDate,
+    warning: Warning,
+    caps: &BTreeMap<SuspendReason, u32>,
+) -> Result<ClockView, CalendarError> {
     let mut c = Counter {
         cal,
         unit: limit.unit,
@@ -211,7 +241,10 @@ pub fn evaluate(
             }
             LedgerKind::Resume => {
                 if let Some(since) = suspended_since.take() {
-                    suspended += c.between(since, e.on)?;
+                    let cap = suspended_reason.and_then(|r| caps.get(&r).copied());
+                    let (not_counted, counted) = split_suspension(&mut c, since, e.on, cap)?;
+                    suspended += not_counted;
+                    used += counted;
                     suspended_reason = None;
                     running_since = Some(e.on);
                 }
@@ -222,7 +255,10 @@ pub fn evaluate(
                     used += c.between(since, e.on)?;
                 }
                 if let Some(since) = suspended_since.take() {
-                    suspended += c.between(since, e.on)?;
+                    let cap = suspended_reason.and_then(|r| caps.get(&r).copied());
+                    let (not_counted, counted) = split_suspension(&mut c, since, e.on, cap)?;
+                    suspended += not_counted;
+                    used += counted;
                 }
                 stopped_on = Some(e.on);
             }
@@ -237,7 +273,14 @@ pub fn evaluate(
         used += c.between(since, today)?.max(0);
         Phase::Running
     } else if let Some(since) = suspended_since {
-        suspended += c.between(since, today)?.max(0);
+        let cap = suspended_reason.and_then(|r| caps.get(&r).copied());
+        let (not_counted, counted) = split_suspension(&mut c, since, today, cap)?;
+        suspended += not_counted;
+        used += counted;
+        // Past its cap the suspension counts again: the clock runs from the cap's last day.
+        if let (Some(cap), true) = (cap, counted > 0) {
+            running_since = Some(c.end(since, cap)?);
+        }
         Phase::Suspended
     } else {
         Phase::NotStarted
@@ -245,7 +288,7 @@ pub fn evaluate(
     let remaining = budget - used;
 
     let (mut due_on, mut warn_on) = (None, None);
-    if let (Phase::Running, Some(since)) = (phase, running_since) {
+    if let (Phase::Running | Phase::Suspended, Some(since)) = (phase, running_since) {
         let left = budget - used_before_current;
         let due = if left >= 1 {
             c.end(since, u32::try_from(left).unwrap_or(u32::MAX))?
@@ -278,6 +321,11 @@ pub fn evaluate(
             }
         }
         Phase::Running => match (due_on, warn_on) {
+            (Some(due), _) if today > due => Status::Red,
+            (_, Some(warn)) if today >= warn => Status::Yellow,
+            _ => Status::Green,
+        },
+        Phase::Suspended if due_on.is_some() => match (due_on, warn_on) {
             (Some(due), _) if today > due => Status::Red,
             (_, Some(warn)) if today >= warn => Status::Yellow,
             _ => Status::Green,
@@ -377,6 +425,61 @@ mod tests {
         days: 15,
         unit: DayUnit::Working,
     };
+
+    /// 51号令 原第二十二条: the expert review is not counted for at most 20 working days. Started
+    /// Monday 12 October 2026, suspended on the 14th (2 used): the cap ends on 11 November; resumed
+    /// on the 16th, 3 days of the review count, and the 15 days end on 30 November, not on
+    /// 3 December. Still under review on the 16th, the clock runs from the cap's end to the same
+    /// day.
+    #[test]
+    fn an_expert_review_past_its_cap_counts_the_days_beyond() {
+        let caps = BTreeMap::from([(SuspendReason::ExpertReview, 20)]);
+        let suspended = [
+            e(LedgerKind::Start, "2026-10-12"),
+            e(
+                LedgerKind::Suspend(SuspendReason::ExpertReview),
+                "2026-10-14",
+            ),
+        ];
+        let mut resumed = suspended.to_vec();
+        resumed.push(e(LedgerKind::Resume, "2026-11-16"));
+        let eval = |ledger: &[LedgerEntry], caps: &BTreeMap<SuspendReason, u32>| {
+            evaluate_capped(
+                cn(),
+                FIFTEEN,
+                ledger,
+                d("2026-11-16"),
+                Warning::DaysBefore(2),
+                caps,
+            )
+            .unwrap()
+        };
+        let v = eval(&resumed, &caps);
+        assert_eq!((v.used, v.suspended), (5, 20));
+        assert_eq!(v.due_on, Some(d("2026-11-30")));
+        let uncapped = eval(&resumed, &BTreeMap::new());
+        assert_eq!((uncapped.used, uncapped.suspended), (2, 23));
+        assert_eq!(uncapped.due_on, Some(d("2026-12-03")));
+
+        let v = eval(&suspended, &caps);
+        assert_eq!(v.phase, Phase::Suspended);
+        assert_eq!((v.used, v.suspended), (5, 20));
+        assert_eq!(v.due_on, Some(d("2026-11-30")));
+        // Within its cap a review is not counted at all, and no due day is given.
+        let within = evaluate_capped(
+            cn(),
+            FIFTEEN,
+            &suspended,
+            d("2026-11-11"),
+            Warning::DaysBefore(2),
+            &caps,
+        )
+        .unwrap();
+        assert_eq!(
+            (within.used, within.suspended, within.due_on),
+            (2, 20, None)
+        );
+    }
 
     #[test]
     fn a_running_clock_is_due_on_the_nth_working_day_after_acceptance() {

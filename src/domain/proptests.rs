@@ -1331,3 +1331,22 @@ fn a_period_between_two_dates_of_the_form_counts_working_days() {
         [("form.planned_end".to_owned(), "required".to_owned())]
     );
 }
+
+/// A cap on a suspension names a reason some state suspends the clock for.
+#[test]
+fn a_suspension_cap_for_a_reason_no_state_has_is_refused() {
+    const FILE: &str = "special-fire-design-review.toml";
+    let text = replaced(
+        &item_text(FILE),
+        "suspension_caps = { expert_review",
+        "suspension_caps = { hearing",
+    );
+    let shown = check::parse(FILE, &text).unwrap_err().to_string();
+    assert!(
+        shown.lines().any(
+            |l| l.starts_with(&format!("{FILE}: limits.suspension_caps: "))
+                && l.contains("caps `hearing`, but no state suspends the clock for it")
+        ),
+        "{shown}"
+    );
+}

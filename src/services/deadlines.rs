@@ -108,7 +108,8 @@ pub fn clocks(
     let limits = &item.def.limits;
     let warning = limits.warning;
     let eval = |limit: Limit| {
-        legal_time::evaluate(cal, limit, ledger, today, warning).map_err(calendar_error)
+        legal_time::evaluate_capped(cal, limit, ledger, today, warning, &limits.suspension_caps)
+            .map_err(calendar_error)
     };
     let statutory = eval(limits.statutory)?;
     let promised = limits.promised.map(eval).transpose()?;
