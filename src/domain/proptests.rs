@@ -1094,6 +1094,65 @@ fn owner_consent_measured_against_all_owners_counts_the_absent_ones() {
     );
 }
 
+/// 民法典 §278 ¶2: the other matters (using the maintenance fund, item (5)) need "过半数" of the
+/// participating area and owners: more than half, so a tie is not carried, where "以上" (2/3,
+/// 3/4) includes the share itself.
+#[test]
+fn owner_consent_more_than_half_is_not_carried_by_a_tie() {
+    let g = consent("2/3", "2/3", ">1/2", ">1/2", ConsentBase::Participating);
+    let tie = [
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "object", true),
+        ("80.00", "object", true),
+    ];
+    assert_eq!(
+        consent_problems(&g, &tie),
+        ["approval_area", "approval_headcount"]
+    );
+    let one_more = [
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "object", true),
+    ];
+    assert_eq!(consent_problems(&g, &one_more), Vec::<String>::new());
+    // Reached but not exceeded: the message says so.
+    let def = item("elevator-installation");
+    let mut form = Map::new();
+    form.insert(
+        "owners".into(),
+        json!([
+            { "unit": "101", "owner": "甲", "area": "80", "vote": "agree", "signed": true },
+            { "unit": "102", "owner": "乙", "area": "80", "vote": "object", "signed": true },
+        ]),
+    );
+    let p = super::consent::eval(&def, &g, &form);
+    assert!(
+        p[1].message.zh.contains("1 人未超过 2 人的 1/2"),
+        "{}",
+        p[1].message.zh
+    );
+    assert!(
+        p[1].message.en.contains("not more than 1/2"),
+        "{}",
+        p[1].message.en
+    );
+
+    // Written and read back with its `>`; more than the whole is refused.
+    assert_eq!(String::from(frac(">1/2")), ">1/2");
+    assert!(!frac("1/2").more_than);
+    assert!(Fraction::try_from(">1/1".to_owned()).is_err());
+    assert!(Fraction::try_from(">3/2".to_owned()).is_err());
+    // A warning share is a plain share of the limit.
+    let text = replaced(
+        &item_text(PERMIT),
+        "warning = { days_before = 2 }",
+        "warning = { share = \">4/5\" }",
+    );
+    refused(&text, "limits.warning", "without `>`");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A public notice of N calendar days (民法典 §201: from the day after posting).
 
