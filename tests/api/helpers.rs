@@ -579,6 +579,43 @@ impl Drop for TestApp {
     }
 }
 
+/// Settings whose seeds are the project's with the item files of `tests/api/fixtures` named
+/// here added (a copy of `seeds/` under the test's own var_dir, removed with it): an item the
+/// tests need and the service does not ship.
+pub fn with_fixture_items(files: &'static [&'static str]) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        let root = s.storage.var_dir.join("root");
+        copy_dir(&s.root.join("seeds"), &root.join("seeds"));
+        let fixtures = s.root.join("tests/api/fixtures");
+        for f in files {
+            std::fs::copy(fixtures.join(f), root.join("seeds/items").join(f)).unwrap();
+        }
+        s.root = root;
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The test app with the test item `extendable-licence` among its items (行政许可法 §42: 20
+/// working days, extendable by 10 with the head's approval).
+pub async fn spawn_with_extendable_licence(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    TestApp::spawn_with(|s| {
+        tweak(s);
+        with_fixture_items(&["extendable-licence.toml"])(s);
+    })
+    .await
+}
+
 /// Settings that send mail over SMTP to a local port, with short timeouts.
 pub fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
