@@ -952,7 +952,9 @@ pub const CONSTRUCTION_MATERIALS: &[&str] = &[
 ];
 
 /// An elevator filing whose `total` units each have their own owner, of 89.50 m² each: the
-/// first `agree` agree (signed), the others object.
+/// first `agree` agree (signed), the others object. One elevator, paid by the owners with a
+/// subsidy; the owners' notice ran from 1 to 25 August 2025 (15 working days end on the 22nd)
+/// without objection, and no neighbour is affected.
 pub fn elevator_form(agree: usize, total: usize) -> Value {
     let owners: Vec<Value> = (0..total)
         .map(|i| {
@@ -969,22 +971,34 @@ pub fn elevator_form(agree: usize, total: usize) -> Value {
         "residential_area": "幸福里小区",
         "building_address": "幸福里 3 栋 2 单元",
         "floors": 6,
+        "elevator_count": 1,
         "owners": owners,
         "representative": "刘业主",
         "representative_phone": "13912345678",
         "representative_id": "11010519491231002X",
+        "notice_posted_on": "2025-08-01",
+        "notice_removed_on": "2025-08-25",
+        "notice_places": "本单元楼道口、小区公示栏",
+        "notice_outcome": "no_objection",
+        "affected_neighbours": false,
         "design_unit": "示范建筑设计院",
         "estimated_cost": "580000",
         "funding": "owners_and_subsidy"
     })
 }
 
+/// The materials every elevator filing needs (none of the conditional ones).
 pub const ELEVATOR_MATERIALS: &[&str] = &[
     "application",
+    "ownership_proof",
+    "representative_authorisation",
     "owners_consent",
-    "design_plan",
-    "structural_assessment",
     "cost_sharing",
+    "notice_result",
+    "design_plan",
+    "drawing_review",
+    "structural_assessment",
+    "installer_qualification",
 ];
 
 pub fn fire_form() -> Value {

@@ -944,10 +944,11 @@ async fn a_department_refuses_from_the_page_with_reasons_and_the_answers_stay_on
     let f = app.filing(&resident, &id).await;
     let f = app.act(&resident, &f, "submit", json!({})).await;
     let f = app.act(&window, &f, "accept", json!({})).await;
-    assert_eq!(f["state"]["code"], "public_notice");
-    app.advance_days(11);
+    assert_eq!(f["state"]["code"], "forwarding");
     let housing = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
-    let f = app.act(&housing, &f, "close_notice", json!({})).await;
+    let f = app
+        .act(&housing, &f, "forward", json!({ "opinion": "同意转送" }))
+        .await;
     assert_eq!(f["state"]["code"], "joint_review");
     let departments: Vec<String> = f["reviews"]
         .as_array()
