@@ -536,6 +536,21 @@ async fn under_the_civil_code() -> TestApp {
     TestApp::spawn_with(|s| s.authority.rules = String::new()).await
 }
 
+/// A filing whose clock dates are tested: sessions outlive the weeks the clock moves through.
+async fn with_long_sessions() -> TestApp {
+    TestApp::spawn_with(long_sessions).await
+}
+
+/// An applicant's deadline on the filing, by code.
+fn deadline<'a>(f: &'a Value, code: &str) -> &'a Value {
+    f["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == code)
+        .unwrap_or(&Value::Null)
+}
+
 // ---------------------------------------------------------------------------------------------
 // 既有住宅增设电梯
 
@@ -824,6 +839,70 @@ async fn an_elevator_filing_is_accepted_only_if_three_quarters_of_participating_
     assert_eq!(codes, ["participation_area", "participation_headcount"]);
 }
 
+/// 长沙 (the demo's and the tests' rules): 2/3 of ALL the area and of ALL the owners agree. Twelve
+/// owners, eight of 100 m² taking part and four of 10 m² absent, six agreeing: 3/4 of those
+/// taking part by area and by head, so 民法典 carries it; but six of twelve owners is less than
+/// 2/3 of all of them (the area, 600 of 840 m², is enough).
+#[actix_web::test]
+async fn changsha_refuses_a_roster_the_civil_code_carries_where_too_few_of_all_owners_agree() {
+    let mut form = elevator_form(0, 0);
+    form["owners"] = (0..12)
+        .map(|i| {
+            let (area, vote) = match i {
+                0..6 => ("100", "agree"),
+                6..8 => ("100", "object"),
+                _ => ("10", "absent"),
+            };
+            json!({ "unit": format!("{}0{}", i / 2 + 1, i % 2 + 1), "owner": format!("业主{}", i + 1),
+                    "area": area, "vote": vote, "signed": true })
+        })
+        .collect();
+
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let guide: Value = app
+        .get(&resident, "/api/v1/items/elevator-installation")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(guide["settings"]["consent_base"], "total");
+    assert_eq!(guide["settings"]["consent_approval_headcount"], "2/3");
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        form.clone(),
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_codes(&body), ["approval_headcount"]);
+    assert_eq!(error_paths(&body), ["form.owners"]);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("6 人未达 12 人的 2/3"), "{message}");
+
+    let app = under_the_civil_code().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        form,
+        ELEVATOR_MATERIALS,
+    )
+    .await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "forwarding");
+}
+
 /// An elevator filing's roster from (owner, exclusive area, vote) per unit, every vote signed.
 fn owned_units(rows: &[(&str, &str, &str)]) -> Value {
     let mut form = elevator_form(0, 0);
@@ -914,6 +993,259 @@ async fn an_owner_of_three_units_is_counted_once_in_the_elevator_vote() {
     assert_eq!(error_paths(&body), ["form.owners"]);
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("「张三」在第 1、3 行"), "{message}");
+}
+
+/// An elevator filing in 长沙, its days on the calendar. The owners posted their notice on 30
+/// September 2025, before National Day (1–8 October off, Saturday 11 October worked): taken down
+/// on 28 October it lasted 14 working days and the submission is refused naming the posting
+/// date; taken down on the 29th it lasted 15. Accepted on Thursday 30 October, the lead forwards
+/// within 5 working days (by 6 November) and the departments sign within 5 of receiving it; the
+/// filing's 10 working days end on 13 November. Filed, the owners report the works up to the
+/// elevator in service, which must be registered for use within 30 days (特种设备安全法 §33):
+/// the deadline is on the filing until the registration is reported.
+#[actix_web::test]
+async fn an_elevator_filing_runs_on_changsha_s_calendar_from_the_owners_notice_to_registration() {
+    let app = with_long_sessions().await;
+    at(&app, "2025-10-28");
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    let housing_clerk = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
+    let planning = app
+        .staff("planning-reviewer", "planning", &[Role::Reviewer])
+        .await;
+    let market = app
+        .staff("market-reviewer", "market", &[Role::Reviewer])
+        .await;
+
+    let mut form = elevator_form(10, 12);
+    form["elevator_count"] = json!(2);
+    form["notice_posted_on"] = json!("2025-09-30");
+    form["notice_removed_on"] = json!("2025-10-28");
+    let f = app.create(&resident, "elevator-installation", form).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, ELEVATOR_MATERIALS).await;
+    let f = app.filing(&resident, &id).await;
+    let (status, body) = refused(&app, &resident, &f, "submit", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_paths(&body), ["form.notice_posted_on"]);
+    assert_eq!(error_codes(&body), ["period_running"]);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("15 个工作日") && message.contains("2025-10-28"),
+        "{message}"
+    );
+    assert_eq!(app.filing(&resident, &id).await["state"]["code"], "draft");
+
+    // The notice stayed up one more working day.
+    at(&app, "2025-10-29");
+    let r = app
+        .patch(
+            &resident,
+            &format!("/api/v1/filings/{id}"),
+            json!({ "expected_version": f["version"], "form": { "notice_removed_on": "2025-10-29" } }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    let f = app.act(&resident, &f, "submit", json!({})).await;
+    assert_eq!(f["state"]["code"], "intake");
+    assert_eq!(f["clocks"]["statutory"]["phase"], "not_started");
+
+    at(&app, "2025-10-30");
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "forwarding");
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2025-11-13");
+    assert_eq!(f["clocks"]["step"]["state"], "forwarding");
+    assert_eq!(f["clocks"]["step"]["due_on"], "2025-11-06");
+
+    at(&app, "2025-11-05");
+    let f = app.filing(&housing_clerk, &id).await;
+    let f = app
+        .act(
+            &housing_clerk,
+            &f,
+            "forward",
+            json!({ "opinion": "材料齐全，转送并联备案" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "joint_review");
+    assert_eq!(f["clocks"]["step"]["due_on"], "2025-11-12");
+    assert_eq!(f["clocks"]["statutory"]["due_on"], "2025-11-13");
+
+    at(&app, "2025-11-10");
+    let f = app.filing(&planning, &id).await;
+    let f = app
+        .act(
+            &planning,
+            &f,
+            "review",
+            json!({ "verdict": "approve", "opinion": "符合规划要求，同意备案" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "joint_review");
+    assert_eq!(f["clocks"]["step"]["status"], "yellow");
+    at(&app, "2025-11-12");
+    let f = app.filing(&market, &id).await;
+    let f = app
+        .act(
+            &market,
+            &f,
+            "review",
+            json!({ "verdict": "approve", "opinion": "同意，安装前办理施工告知" }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "filed");
+    assert_eq!(f["state"]["label"]["zh"], "已备案");
+    assert_eq!(f["clocks"]["statutory"]["phase"], "stopped");
+    assert_eq!(f["clocks"]["statutory"]["stopped_on"], "2025-11-12");
+    assert_eq!(f["clocks"]["statutory"]["used"], 9);
+    assert!(f["clocks"]["step"].is_null());
+    assert_eq!(f["form"]["elevator_count"], 2);
+    assert_eq!(f["deadlines"], json!([]));
+
+    // Life after the filing: the owners report each milestone; the filing stays decided.
+    let steps = [
+        ("2025-11-20", "report_start", "installing"),
+        ("2026-01-15", "report_inspection", "inspected"),
+        ("2026-01-20", "report_completion", "completed"),
+        ("2026-01-26", "report_in_service", "in_service"),
+    ];
+    let mut f = f;
+    for (on, action, state) in steps {
+        at(&app, on);
+        // Not the bureau's to report.
+        let (status, _) = refused(&app, &housing_clerk, &f, action, json!({})).await;
+        assert_eq!(status, 403, "{action}");
+        f = app.act(&resident, &f, action, json!({})).await;
+        assert_eq!(f["state"]["code"], state);
+        assert_eq!(f["state"]["kind"], "approved");
+    }
+    assert_eq!(f["state"]["label"]["zh"], "已投入使用（待办理使用登记）");
+    // 30 days from 26 January 2026.
+    let registration = deadline(&f, "use_registration");
+    assert_eq!(registration["due_on"], "2026-02-25", "{f}");
+    assert_eq!(
+        registration["label"]["zh"],
+        "投入使用后三十日内办理特种设备使用登记"
+    );
+
+    at(&app, "2026-02-10");
+    let f = app
+        .act(&resident, &f, "report_registration", json!({}))
+        .await;
+    assert_eq!(f["state"]["code"], "registered");
+    assert_eq!(f["deadlines"], json!([]));
+    assert!(f["actions"].as_array().unwrap().is_empty());
+    // Filed, then in use: the history keeps when each milestone was reported.
+    let h: Value = app
+        .get(&resident, &format!("/api/v1/filings/{id}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reported: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("action:report_"))
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            "action:report_start",
+            "action:report_inspection",
+            "action:report_completion",
+            "action:report_in_service",
+            "action:report_registration"
+        ]
+    );
+}
+
+/// 民法典 §278 (5): using the maintenance fund is a decision of its own, and more than half of the
+/// participating area and owners must agree. Without the fund's vote the filing cannot be
+/// submitted; with a tie it is not accepted; with one more owner agreeing it is.
+#[actix_web::test]
+async fn the_maintenance_fund_is_used_only_on_a_vote_of_its_own() {
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let window = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+
+    let mut form = elevator_form(12, 12);
+    form["funding"] = json!("owners_and_fund");
+    let f = app
+        .create(&resident, "elevator-installation", form.clone())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, ELEVATOR_MATERIALS).await;
+    let f = app.filing(&resident, &id).await;
+    let (status, body) = refused(&app, &resident, &f, "submit", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        error_paths(&body),
+        ["form.fund_owners", "materials.fund_consent"]
+    );
+
+    // Six of twelve agree to use the fund: half is not more than half.
+    let fund_vote = |agree: usize| -> Value {
+        (0..12)
+            .map(|i| {
+                json!({ "unit": format!("{}0{}", i / 2 + 1, i % 2 + 1), "owner": format!("业主{}", i + 1),
+                        "area": "89.50", "vote": if i < agree { "agree" } else { "object" }, "signed": true })
+            })
+            .collect()
+    };
+    form["fund_owners"] = fund_vote(6);
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        form.clone(),
+        &[ELEVATOR_MATERIALS, &["fund_consent"]].concat(),
+    )
+    .await;
+    let (status, body) = refused(&app, &window, &f, "accept", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let fund: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .filter(|(p, _)| *p == "form.fund_owners")
+        .collect();
+    assert_eq!(
+        fund,
+        [
+            ("form.fund_owners", "approval_area"),
+            ("form.fund_owners", "approval_headcount")
+        ],
+        "{body}"
+    );
+    let message = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == "approval_headcount")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("6 人未超过 12 人的 1/2"), "{message}");
+
+    form["fund_owners"] = fund_vote(7);
+    let f = submitted(
+        &app,
+        &resident,
+        "elevator-installation",
+        form,
+        &[ELEVATOR_MATERIALS, &["fund_consent"]].concat(),
+    )
+    .await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "forwarding");
 }
 
 // ---------------------------------------------------------------------------------------------
