@@ -260,6 +260,14 @@ impl<'d> Checker<'d> {
                 );
             }
         }
+        if let super::definition::Warning::Share(f) = limits.warning
+            && f.more_than
+        {
+            self.err(
+                "limits.warning",
+                "a warning share is the share of the limit used, written like 4/5, without `>`",
+            );
+        }
         if let Some(p) = limits.promised
             && p.unit == limits.statutory.unit
             && p.days > limits.statutory.days

@@ -149,60 +149,68 @@ pub fn eval(def: &Definition, guard: &Guard, form: &Map<String, Value>) -> Vec<P
     };
     let m2 = forms::show_hundredths;
     need(
-        at_least(part_area, total_area, *participation_area),
+        participation_area.met_by(part_area, total_area),
         "participation_area",
         format!(
-            "参与表决的专有面积 {} ㎡ 未达总面积 {} ㎡ 的 {}",
+            "参与表决的专有面积 {} ㎡ {}总面积 {} ㎡ 的 {}",
             m2(part_area),
+            short_zh(*participation_area),
             m2(total_area),
             frac(*participation_area)
         ),
         format!(
-            "Owners taking part hold {} m² of {} m², less than {}",
+            "Owners taking part hold {} m² of {} m², {} {}",
             m2(part_area),
             m2(total_area),
+            short_en(*participation_area),
             frac(*participation_area)
         ),
     );
     need(
-        at_least(part_heads, total_heads, *participation_headcount),
+        participation_headcount.met_by(part_heads, total_heads),
         "participation_headcount",
         format!(
-            "参与表决的业主 {part_heads} 人未达业主总人数 {total_heads} 人的 {}（一人拥有多套的按一人计）",
+            "参与表决的业主 {part_heads} 人{}业主总人数 {total_heads} 人的 {}（一人拥有多套的按一人计）",
+            short_zh(*participation_headcount),
             frac(*participation_headcount)
         ),
         format!(
-            "{part_heads} of {total_heads} owners took part, less than {} \
+            "{part_heads} of {total_heads} owners took part, {} {} \
              (an owner of several units counts once)",
+            short_en(*participation_headcount),
             frac(*participation_headcount)
         ),
     );
     need(
-        at_least(agree_area, base_area, *approval_area),
+        approval_area.met_by(agree_area, base_area),
         "approval_area",
         format!(
-            "同意（已签字）业主的专有面积 {} ㎡ 未达 {} ㎡ 的 {}",
+            "同意（已签字）业主的专有面积 {} ㎡ {} {} ㎡ 的 {}",
             m2(agree_area),
+            short_zh(*approval_area),
             m2(base_area),
             frac(*approval_area)
         ),
         format!(
-            "Owners agreeing (signed) hold {} m² of {} m², less than {}",
+            "Owners agreeing (signed) hold {} m² of {} m², {} {}",
             m2(agree_area),
             m2(base_area),
+            short_en(*approval_area),
             frac(*approval_area)
         ),
     );
     need(
-        at_least(agree_heads, base_heads, *approval_headcount),
+        approval_headcount.met_by(agree_heads, base_heads),
         "approval_headcount",
         format!(
-            "同意（已签字）业主 {agree_heads} 人未达 {base_heads} 人的 {}（一人拥有多套的按一人计）",
+            "同意（已签字）业主 {agree_heads} 人{} {base_heads} 人的 {}（一人拥有多套的按一人计）",
+            short_zh(*approval_headcount),
             frac(*approval_headcount)
         ),
         format!(
-            "{agree_heads} of {base_heads} owners agree (signed), less than {} \
+            "{agree_heads} of {base_heads} owners agree (signed), {} {} \
              (an owner of several units counts once)",
+            short_en(*approval_headcount),
             frac(*approval_headcount)
         ),
     );
@@ -308,13 +316,21 @@ fn conflict(path: &str, table: &crate::domain::Text, o: &Owner<'_>) -> Problem {
     )
 }
 
-/// `part / whole >= f`, exactly. An empty whole satisfies nothing.
-fn at_least(part: i64, whole: i64, f: Fraction) -> bool {
-    whole > 0 && i128::from(part) * i128::from(f.den) >= i128::from(whole) * i128::from(f.num)
-}
-
 fn frac(f: Fraction) -> String {
     format!("{}/{}", f.num, f.den)
+}
+
+/// How a share is missed: not reached (以上), or not exceeded (过半数).
+fn short_zh(f: Fraction) -> &'static str {
+    if f.more_than { "未超过" } else { "未达" }
+}
+
+fn short_en(f: Fraction) -> &'static str {
+    if f.more_than {
+        "not more than"
+    } else {
+        "less than"
+    }
 }
 
 #[cfg(test)]

@@ -786,19 +786,40 @@ impl Default for Warning {
     }
 }
 
-/// A fraction written as "2/3"; compared exactly, never as a float.
+/// A fraction written as "2/3"; compared exactly, never as a float. Written ">1/2" it is a
+/// share that must be exceeded, not only reached (民法典 §278: "过半数", more than half, where
+/// "三分之二以上" includes two thirds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Fraction {
     pub num: u32,
     pub den: u32,
+    /// More than the share ("过半数"), not at least it ("以上").
+    pub more_than: bool,
+}
+
+impl Fraction {
+    /// `part` of `whole` reaches the share (exceeds it, if `more_than`); nothing of nothing
+    /// never does.
+    pub fn met_by(self, part: i64, whole: i64) -> bool {
+        let (left, right) = (
+            i128::from(part) * i128::from(self.den),
+            i128::from(whole) * i128::from(self.num),
+        );
+        whole > 0
+            && if self.more_than {
+                left > right
+            } else {
+                left >= right
+            }
+    }
 }
 
 impl utoipa::PartialSchema for Fraction {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .examples(["2/3"])
+            .examples(["2/3", ">1/2"])
             .into()
     }
 }
@@ -808,20 +829,35 @@ impl utoipa::ToSchema for Fraction {}
 impl TryFrom<String> for Fraction {
     type Error = String;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        let bad = || format!("`{s}` is not a fraction like 2/3 between 0 and 1");
-        let (n, d) = s.split_once('/').ok_or_else(bad)?;
+        let bad = || {
+            format!(
+                "`{s}` is not a fraction like 2/3 between 0 and 1 (or >1/2 for more than a share below 1)"
+            )
+        };
+        let trimmed = s.trim();
+        let (more_than, rest) = match trimmed.strip_prefix('>') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let (n, d) = rest.split_once('/').ok_or_else(bad)?;
         let num: u32 = n.trim().parse().map_err(|_| bad())?;
         let den: u32 = d.trim().parse().map_err(|_| bad())?;
-        if den == 0 || num > den {
+        // More than the whole can never be met.
+        if den == 0 || num > den || (more_than && num == den) {
             return Err(bad());
         }
-        Ok(Fraction { num, den })
+        Ok(Fraction {
+            num,
+            den,
+            more_than,
+        })
     }
 }
 
 impl From<Fraction> for String {
     fn from(f: Fraction) -> String {
-        format!("{}/{}", f.num, f.den)
+        let more = if f.more_than { ">" } else { "" };
+        format!("{more}{}/{}", f.num, f.den)
     }
 }
 

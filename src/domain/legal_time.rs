@@ -625,7 +625,11 @@ mod tests {
     #[test]
     fn a_share_warning_turns_yellow_when_that_share_is_used() {
         let ledger = [e(LedgerKind::Start, "2025-11-03")];
-        let share = Warning::Share(Fraction { num: 4, den: 5 });
+        let share = Warning::Share(Fraction {
+            num: 4,
+            den: 5,
+            more_than: false,
+        });
         let v = evaluate(cn(), FIFTEEN, &ledger, d("2025-11-03"), share).unwrap();
         // 12 of 15 working days used on 11-19.
         assert_eq!(v.warn_on, Some(d("2025-11-19")));

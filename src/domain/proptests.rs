@@ -76,10 +76,16 @@ fn elevator_form(agree: usize, total: usize) -> Value {
         "residential_area": "幸福里小区",
         "building_address": "幸福里 3 栋 2 单元",
         "floors": 6,
+        "elevator_count": 1,
         "owners": owners,
         "representative": "刘业主",
         "representative_phone": "13912345678",
         "representative_id": "11010519491231002X",
+        "notice_posted_on": "2025-08-01",
+        "notice_removed_on": "2025-08-25",
+        "notice_places": "本单元楼道口、小区公示栏",
+        "notice_outcome": "no_objection",
+        "affected_neighbours": false,
         "design_unit": "示范建筑设计院",
         "estimated_cost": "580000",
         "funding": "owners_and_subsidy"
@@ -128,7 +134,13 @@ fn valid_forms(code: &str) -> Vec<Value> {
             small["contract_price"] = json!("260000");
             vec![construction_form(), small]
         }
-        "elevator-installation" => vec![elevator_form(10, 12), elevator_form(8, 12)],
+        "elevator-installation" => {
+            // The maintenance fund used, on a vote of its own.
+            let mut fund = elevator_form(10, 12);
+            fund["funding"] = json!("owners_and_fund");
+            fund["fund_owners"] = fund["owners"].clone();
+            vec![elevator_form(10, 12), elevator_form(8, 12), fund]
+        }
         "fire-acceptance-filing" => vec![json!({
             "project_name": "示范商业综合体",
             "builder_name": "示范建设集团有限公司",
@@ -1104,26 +1116,87 @@ fn owner_consent_measured_against_all_owners_counts_the_absent_ones() {
     );
 }
 
-// ---------------------------------------------------------------------------------------------
-// A public notice of N calendar days (民法典 §201: from the day after posting).
-
+/// 民法典 §278 ¶2: the other matters (using the maintenance fund, item (5)) need "过半数" of the
+/// participating area and owners: more than half, so a tie is not carried, where "以上" (2/3,
+/// 3/4) includes the share itself.
 #[test]
-fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
+fn owner_consent_more_than_half_is_not_carried_by_a_tie() {
+    let g = consent("2/3", "2/3", ">1/2", ">1/2", ConsentBase::Participating);
+    let tie = [
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "object", true),
+        ("80.00", "object", true),
+    ];
+    assert_eq!(
+        consent_problems(&g, &tie),
+        ["approval_area", "approval_headcount"]
+    );
+    let one_more = [
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "agree", true),
+        ("80.00", "object", true),
+    ];
+    assert_eq!(consent_problems(&g, &one_more), Vec::<String>::new());
+    // Reached but not exceeded: the message says so.
     let def = item("elevator-installation");
-    let fx = fixture(def.clone(), Some(elevator_form(10, 12)));
-    let posted = day(2025, 9, 30);
+    let mut form = Map::new();
+    form.insert(
+        "owners".into(),
+        json!([
+            { "unit": "101", "owner": "甲", "area": "80", "vote": "agree", "signed": true },
+            { "unit": "102", "owner": "乙", "area": "80", "vote": "object", "signed": true },
+        ]),
+    );
+    let p = super::consent::eval(&def, &g, &form);
+    assert!(
+        p[1].message.zh.contains("1 人未超过 2 人的 1/2"),
+        "{}",
+        p[1].message.zh
+    );
+    assert!(
+        p[1].message.en.contains("not more than 1/2"),
+        "{}",
+        p[1].message.en
+    );
+
+    // Written and read back with its `>`; more than the whole is refused.
+    assert_eq!(String::from(frac(">1/2")), ">1/2");
+    assert!(!frac("1/2").more_than);
+    assert!(Fraction::try_from(">1/1".to_owned()).is_err());
+    assert!(Fraction::try_from(">3/2".to_owned()).is_err());
+    // A warning share is a plain share of the limit.
+    let text = replaced(
+        &item_text(PERMIT),
+        "warning = { days_before = 2 }",
+        "warning = { share = \">4/5\" }",
+    );
+    refused(&text, "limits.warning", "without `>`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Periods (民法典 §201: from the day after the start).
+
+/// A period of N calendar days entered on D has run on D + N + 1, not on D + N; through an
+/// action too: the construction permit's re-check after a year's stoppage.
+#[test]
+fn a_calendar_day_period_entered_on_d_has_run_the_day_after_its_last_day() {
+    let def = item("construction-permit");
+    let fx = fixture(def.clone(), Some(construction_form()));
+    let stopped = day(2025, 9, 30);
     let snap = Snapshot {
-        state: "public_notice",
+        state: "works_suspended",
         form: &fx.form,
         materials: &fx.materials,
         promises: &fx.promises,
         reviews: &[],
         objections: 0,
-        entered_state_on: posted,
-        clock: Phase::NotStarted,
+        entered_state_on: stopped,
+        clock: Phase::Stopped,
         calendar: crate::domain::calendar::seed_cn(),
         deadlines: &[],
-        submitted_on: None,
+        submitted_on: Some(day(2025, 1, 6)),
     };
     let guard = Guard::PeriodElapsed {
         days: 10,
@@ -1135,75 +1208,135 @@ fn a_ten_day_period_entered_on_d_has_run_on_d_plus_eleven_not_on_d_plus_ten() {
             .map(|p| p.code)
             .collect()
     };
-    assert_eq!(codes(posted), ["period_running"]);
+    assert_eq!(codes(stopped), ["period_running"]);
     assert_eq!(codes(day(2025, 10, 10)), ["period_running"]);
     assert_eq!(codes(day(2025, 10, 11)), Vec::<String>::new());
 
-    // The same through the action that closes the notice.
-    let roles = [Role::Clerk];
-    let clerk = Actor {
+    // 18号令 §9: works resuming after a stoppage of a year (365 days) are re-checked first.
+    let roles = [Role::Reviewer];
+    let reviewer = Actor {
         roles: &roles,
-        department: Some("housing"),
+        department: Some("construction"),
         is_owner: false,
     };
-    let close = Request {
-        action: "close_notice",
+    let verify = Request {
+        action: "verify_resumption",
+        opinion: Some("核验合格"),
         ..Request::default()
     };
-    match engine::decide(&def, &snap, &clerk, &close, day(2025, 10, 10)) {
+    match engine::decide(&def, &snap, &reviewer, &verify, day(2026, 9, 30)) {
         Err(Refusal::Unprocessable(p)) => {
             assert_eq!(p.len(), 1);
             assert_eq!(p[0].code, "period_running");
             assert!(
-                p[0].message.en.contains("2025-10-10"),
+                p[0].message.en.contains("2026-09-30"),
                 "{}",
                 p[0].message.en
             );
         }
-        other => panic!("closed on D+10: {other:?}"),
+        other => panic!("re-checked on D+365: {other:?}"),
     }
-    let o = engine::decide(&def, &snap, &clerk, &close, day(2025, 10, 11)).unwrap();
-    assert_eq!(o.to, "joint_review");
+    let o = engine::decide(&def, &snap, &reviewer, &verify, day(2026, 10, 1)).unwrap();
+    assert_eq!(o.to, "under_construction");
 }
 
-// A public notice of N working days, on the region's calendar (长沙: at least 15 working days).
+/// The elevator item as the demo runs it, with 长沙's rules (seeds/rules/changsha.toml).
+fn changsha(code: &str) -> Definition {
+    let rules: toml_edit::DocumentMut = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/seeds/rules/changsha.toml"
+    ))
+    .unwrap()
+    .parse()
+    .unwrap();
+    let file = format!("{code}.toml");
+    check::parse_with(&file, &item_text(&file), rules["items"][code].as_table())
+        .unwrap()
+        .0
+}
+
+/// 长沙: the owners' notice lasts at least 15 working days, counted from the day after posting
+/// on the region's calendar, before they file. Posted on 30 September 2025 (1–8 October are
+/// holidays, Saturday 11 October a make-up working day), it has not run when taken down on 28
+/// October, and has on the 29th: the submission is refused naming the posting date, then taken.
 #[test]
 fn a_fifteen_working_day_notice_posted_before_national_day_runs_until_the_28th_of_october() {
-    let def = item("elevator-installation");
-    let fx = fixture(def.clone(), Some(elevator_form(10, 12)));
-    // 2025: 1–8 October are holidays, Saturday 11 October a make-up working day.
-    let posted = day(2025, 9, 30);
+    let def = changsha("elevator-installation");
+    assert_eq!(def.settings["notice_working_days"], json!(15));
+    let roles = [Role::Applicant];
+    let owner = Actor {
+        roles: &roles,
+        department: None,
+        is_owner: true,
+    };
+    let submit = Request {
+        action: "submit",
+        ..Request::default()
+    };
+    let submitted = |removed: &str| {
+        let mut form = elevator_form(10, 12);
+        form["notice_posted_on"] = json!("2025-09-30");
+        form["notice_removed_on"] = json!(removed);
+        let fx = fixture(def.clone(), Some(form));
+        let snap = Snapshot {
+            state: "draft",
+            form: &fx.form,
+            materials: &fx.materials,
+            promises: &fx.promises,
+            reviews: &[],
+            objections: 0,
+            entered_state_on: day(2025, 9, 1),
+            clock: Phase::NotStarted,
+            calendar: crate::domain::calendar::seed_cn(),
+            deadlines: &[],
+            submitted_on: None,
+        };
+        engine::decide(&def, &snap, &owner, &submit, day(2025, 11, 3))
+    };
+    // Counted: 9, 10, 11 (the make-up Saturday), 13–17, 20–24, 27, 28 October.
+    match submitted("2025-10-28") {
+        Err(Refusal::Unprocessable(p)) => {
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].path, "form.notice_posted_on");
+            assert_eq!(p[0].code, "period_running");
+            assert!(p[0].message.zh.contains("15 个工作日"), "{p:?}");
+            assert!(p[0].message.zh.contains("2025-10-28"), "{p:?}");
+        }
+        other => panic!("a notice of 14 working days was taken: {other:?}"),
+    }
+    assert_eq!(submitted("2025-10-29").unwrap().to, "intake");
+
+    // In calendar days the same notice would have run by 16 October.
+    let mut form = Map::new();
+    form.insert("notice_posted_on".into(), json!("2025-09-30"));
+    form.insert("notice_removed_on".into(), json!("2025-10-16"));
+    let none = BTreeMap::new();
     let snap = Snapshot {
-        state: "public_notice",
-        form: &fx.form,
-        materials: &fx.materials,
-        promises: &fx.promises,
+        state: "draft",
+        form: &form,
+        materials: &none,
+        promises: &BTreeMap::new(),
         reviews: &[],
         objections: 0,
-        entered_state_on: posted,
+        entered_state_on: day(2025, 9, 1),
         clock: Phase::NotStarted,
         calendar: crate::domain::calendar::seed_cn(),
         deadlines: &[],
         submitted_on: None,
     };
-    let guard = Guard::PeriodElapsed {
+    let in_days = |unit| Guard::FieldPeriodElapsed {
+        field: "notice_posted_on".into(),
+        until: Some("notice_removed_on".into()),
         days: 15,
-        unit: crate::domain::definition::DayUnit::Working,
+        unit,
     };
-    let problems = |today: NaiveDate| engine::eval(&def, &guard, &snap, today);
-    // Counted: 9, 10, 11 (the make-up Saturday), 13–17, 20–24, 27, 28 October.
-    let running = problems(day(2025, 10, 28));
-    assert_eq!(running.len(), 1);
-    assert_eq!(running[0].code, "period_running");
-    assert!(running[0].message.zh.contains("15 个工作日"), "{running:?}");
-    assert!(running[0].message.zh.contains("2025-10-28"), "{running:?}");
-    assert!(problems(day(2025, 10, 29)).is_empty());
-    // In calendar days the same notice would have run on 16 October.
-    let calendar = Guard::PeriodElapsed {
-        days: 15,
-        unit: crate::domain::definition::DayUnit::Calendar,
-    };
-    assert!(engine::eval(&def, &calendar, &snap, day(2025, 10, 16)).is_empty());
+    use crate::domain::definition::DayUnit;
+    let today = day(2025, 11, 3);
+    assert!(engine::eval(&def, &in_days(DayUnit::Calendar), &snap, today).is_empty());
+    assert_eq!(
+        engine::eval(&def, &in_days(DayUnit::Working), &snap, today).len(),
+        1
+    );
 }
 
 /// A deadline's life is checked: its expiry is the service's alone and leaves the state (which

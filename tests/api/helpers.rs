@@ -590,6 +590,43 @@ impl Drop for TestApp {
     }
 }
 
+/// Settings whose seeds are the project's with the item files of `tests/api/fixtures` named
+/// here added (a copy of `seeds/` under the test's own var_dir, removed with it): an item the
+/// tests need and the service does not ship.
+pub fn with_fixture_items(files: &'static [&'static str]) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        let root = s.storage.var_dir.join("root");
+        copy_dir(&s.root.join("seeds"), &root.join("seeds"));
+        let fixtures = s.root.join("tests/api/fixtures");
+        for f in files {
+            std::fs::copy(fixtures.join(f), root.join("seeds/items").join(f)).unwrap();
+        }
+        s.root = root;
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The test app with the test item `extendable-licence` among its items (行政许可法 §42: 20
+/// working days, extendable by 10 with the head's approval).
+pub async fn spawn_with_extendable_licence(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    TestApp::spawn_with(|s| {
+        tweak(s);
+        with_fixture_items(&["extendable-licence.toml"])(s);
+    })
+    .await
+}
+
 /// Settings that send mail over SMTP to a local port, with short timeouts.
 pub fn smtp_to(port: u16) -> impl FnOnce(&mut Settings) {
     move |s: &mut Settings| {
@@ -940,7 +977,9 @@ pub const CONSTRUCTION_MATERIALS: &[&str] = &[
 ];
 
 /// An elevator filing whose `total` units each have their own owner, of 89.50 m² each: the
-/// first `agree` agree (signed), the others object.
+/// first `agree` agree (signed), the others object. One elevator, paid by the owners with a
+/// subsidy; the owners' notice ran from 1 to 25 August 2025 (15 working days end on the 22nd)
+/// without objection, and no neighbour is affected.
 pub fn elevator_form(agree: usize, total: usize) -> Value {
     let owners: Vec<Value> = (0..total)
         .map(|i| {
@@ -957,22 +996,34 @@ pub fn elevator_form(agree: usize, total: usize) -> Value {
         "residential_area": "幸福里小区",
         "building_address": "幸福里 3 栋 2 单元",
         "floors": 6,
+        "elevator_count": 1,
         "owners": owners,
         "representative": "刘业主",
         "representative_phone": "13912345678",
         "representative_id": "11010519491231002X",
+        "notice_posted_on": "2025-08-01",
+        "notice_removed_on": "2025-08-25",
+        "notice_places": "本单元楼道口、小区公示栏",
+        "notice_outcome": "no_objection",
+        "affected_neighbours": false,
         "design_unit": "示范建筑设计院",
         "estimated_cost": "580000",
         "funding": "owners_and_subsidy"
     })
 }
 
+/// The materials every elevator filing needs (none of the conditional ones).
 pub const ELEVATOR_MATERIALS: &[&str] = &[
     "application",
+    "ownership_proof",
+    "representative_authorisation",
     "owners_consent",
-    "design_plan",
-    "structural_assessment",
     "cost_sharing",
+    "notice_result",
+    "design_plan",
+    "drawing_review",
+    "structural_assessment",
+    "installer_qualification",
 ];
 
 pub fn fire_form() -> Value {

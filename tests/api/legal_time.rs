@@ -221,7 +221,8 @@ async fn a_correction_suspends_the_clock_and_the_remaining_budget_is_kept() {
 
 #[actix_web::test]
 async fn a_manager_extends_within_the_item_s_maximum_and_others_may_not() {
-    let app = spawn().await;
+    // 行政许可法 §42 (20 days, +10): a test item, as no seeded item is extendable.
+    let app = spawn_with_extendable_licence(|s| s.auth.token_ttl_hours = 24 * 365 * 3).await;
     at(&app, "2025-11-03");
     let resident = app
         .user("resident", "person", None, &[Role::Applicant])
@@ -229,20 +230,21 @@ async fn a_manager_extends_within_the_item_s_maximum_and_others_may_not() {
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let manager = app.staff("head", "housing", &[Role::Manager]).await;
     let f = app
-        .create(&resident, "elevator-installation", elevator_form(12, 12))
+        .create(
+            &resident,
+            "extendable-licence",
+            json!({ "subject": "测试事项" }),
+        )
         .await;
     let id = f["id"].as_str().unwrap().to_owned();
-    app.upload_all(&resident, &id, ELEVATOR_MATERIALS).await;
+    app.upload_all(&resident, &id, &["application"]).await;
     let f = app.filing(&resident, &id).await;
     app.act(&resident, &f, "submit", json!({})).await;
     let f = app.filing(&clerk, &id).await;
     let f = app.act(&clerk, &f, "accept", json!({})).await;
-    // The public notice suspends the clock on the day of acceptance.
-    assert_eq!(f["clocks"]["statutory"]["phase"], "suspended");
-    assert_eq!(
-        f["clocks"]["statutory"]["suspended_reason"],
-        "public_notice"
-    );
+    // The clock runs from the day after acceptance: nothing used yet.
+    assert_eq!(f["clocks"]["statutory"]["phase"], "running");
+    assert_eq!(f["clocks"]["statutory"]["remaining"], 20);
     let version = f["version"].as_i64().unwrap();
 
     let r = app

@@ -250,7 +250,8 @@ async fn fire_filing(app: &TestApp, builder: &crate::helpers::User) -> serde_jso
 
 #[actix_web::test]
 async fn a_manager_extends_the_limit_from_the_filing_page_where_the_item_allows_it() {
-    let app = TestApp::spawn().await;
+    // 行政许可法 §42 (20 days, +10): a test item, as no seeded item is extendable.
+    let app = crate::helpers::spawn_with_extendable_licence(|_| {}).await;
     at(&app, "2026-11-23");
     let resident = app
         .user("resident", "person", None, &[Role::Applicant])
@@ -260,13 +261,12 @@ async fn a_manager_extends_the_limit_from_the_filing_page_where_the_item_allows_
     let f = app
         .create(
             &resident,
-            "elevator-installation",
-            crate::helpers::elevator_form(12, 12),
+            "extendable-licence",
+            json!({ "subject": "测试事项" }),
         )
         .await;
     let id = f["id"].as_str().unwrap().to_owned();
-    app.upload_all(&resident, &id, crate::helpers::ELEVATOR_MATERIALS)
-        .await;
+    app.upload_all(&resident, &id, &["application"]).await;
     let f = app.filing(&resident, &id).await;
     app.act(&resident, &f, "submit", json!({})).await;
     let f = app.filing(&clerk, &id).await;
@@ -944,10 +944,11 @@ async fn a_department_refuses_from_the_page_with_reasons_and_the_answers_stay_on
     let f = app.filing(&resident, &id).await;
     let f = app.act(&resident, &f, "submit", json!({})).await;
     let f = app.act(&window, &f, "accept", json!({})).await;
-    assert_eq!(f["state"]["code"], "public_notice");
-    app.advance_days(11);
+    assert_eq!(f["state"]["code"], "forwarding");
     let housing = app.staff("housing-clerk", "housing", &[Role::Clerk]).await;
-    let f = app.act(&housing, &f, "close_notice", json!({})).await;
+    let f = app
+        .act(&housing, &f, "forward", json!({ "opinion": "同意转送" }))
+        .await;
     assert_eq!(f["state"]["code"], "joint_review");
     let departments: Vec<String> = f["reviews"]
         .as_array()

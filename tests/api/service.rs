@@ -183,7 +183,23 @@ async fn the_catalogue_lists_every_item_with_its_guide_and_diagram() {
         ]
     );
     assert_eq!(owners["columns"][3]["options"][0]["label"]["zh"], "同意");
-    assert_eq!(guide["settings"]["consent_approval_headcount"], "3/4");
+    // The settings in force: 长沙's (the tests' rules) over the item's 民法典 shares.
+    assert_eq!(guide["settings"]["consent_approval_headcount"], "2/3");
+    assert_eq!(guide["settings"]["consent_base"], "total");
+    assert_eq!(guide["settings"]["fund_approval_headcount"], ">1/2");
+    assert_eq!(guide["settings"]["notice_working_days"], 15);
+    // The maintenance fund's vote is asked for only when the fund is used.
+    let fund = guide["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "fund_owners")
+        .unwrap();
+    assert_eq!(fund["type"], "table");
+    assert_eq!(
+        fund["required_when"],
+        json!({ "field": "funding", "in": ["owners_and_fund"] })
+    );
 
     let graph = app
         .client
@@ -195,7 +211,9 @@ async fn the_catalogue_lists_every_item_with_its_guide_and_diagram() {
         .await
         .unwrap();
     assert!(graph.starts_with("stateDiagram-v2"));
-    assert!(graph.contains("public_notice"));
+    assert!(graph.contains("forwarding --> joint_review"), "{graph}");
+    assert!(graph.contains("in_service --> registered"), "{graph}");
+    assert!(!graph.contains("public_notice"), "{graph}");
 
     let r = app
         .client
