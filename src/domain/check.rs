@@ -1103,6 +1103,18 @@ impl<'d> Checker<'d> {
                     "an action that records an objection needs the `objection` input",
                 );
             }
+            let mut sets = HashSet::new();
+            for f in &a.sets {
+                if def.field(f).is_none() {
+                    self.err(
+                        &place,
+                        format!("`sets` names the field `{f}`, which does not exist"),
+                    );
+                }
+                if !sets.insert(f.as_str()) {
+                    self.err(&place, format!("`sets` names `{f}` twice"));
+                }
+            }
             let guard_place = format!("guard of action `{}`", a.code);
             for g in &a.guards {
                 self.guard(&guard_place, g);

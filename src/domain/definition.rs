@@ -1054,6 +1054,11 @@ pub struct Action {
     pub effects: Vec<EffectKind>,
     #[serde(default)]
     pub inputs: Vec<Input>,
+    /// Fields of the form the person taking the action may change with it (a clerk confirms
+    /// or corrects a declared project class; the issuer approves a change of contractor). A
+    /// field not sent stays as it is; each change is validated and audited.
+    #[serde(default)]
+    pub sets: Vec<String>,
 }
 
 /// A parsed item definition. `version` and `digest` are assigned when it is stored.

@@ -101,6 +101,8 @@ pub struct Request<'a> {
     pub verdict: Option<Verdict>,
     pub notice_items: &'a [String],
     pub objection: Option<&'a str>,
+    /// Values for fields the action `sets`; `null` clears one.
+    pub fields: Option<&'a Map<String, Value>>,
 }
 
 /// Longest accepted free text in an action (a reason, an opinion, an objection).
@@ -142,6 +144,8 @@ pub enum Effect {
     /// The filing entered a joint review: one task per department.
     OpenReviews(Vec<String>),
     Clock(ClockChange),
+    /// Fields of the form set by the action (those it `sets`), as sent.
+    SetFields(Map<String, Value>),
     /// A deadline on the applicant moves on: its new day and how many times it has now been
     /// extended.
     ExtendDeadline {
@@ -236,6 +240,23 @@ pub fn decide(
     let department = permitted(def, from, action, snap, actor)?;
 
     let mut problems = check_inputs(action, req);
+    // Fields the action sets: the guards judge the form as it will be.
+    let (set, merged) = set_fields(def, action, snap.form, req.fields, &mut problems).unzip();
+    // A value that cannot stand is told alone: the guards would only repeat it.
+    if !problems.is_empty() {
+        return Err(Refusal::Unprocessable(problems));
+    }
+    let with_set;
+    let snap = match &merged {
+        Some(form) => {
+            with_set = Snapshot {
+                form,
+                ..snap.clone()
+            };
+            &with_set
+        }
+        None => snap,
+    };
     for guard in &action.guards {
         problems.extend(eval(def, guard, snap, today));
     }
@@ -251,6 +272,9 @@ pub fn decide(
     }
 
     let mut effects: Vec<Effect> = extension.into_iter().collect();
+    if let Some(set) = set {
+        effects.push(Effect::SetFields(set));
+    }
     let mut to = action.to.clone().unwrap_or_else(|| from.code.clone());
     for kind in &action.effects {
         match kind {
@@ -324,6 +348,56 @@ pub fn decide(
         to,
         effects,
     })
+}
+
+/// The fields an action sets, checked: only those it `sets`, each valid as the form's field
+/// (its problems at `form.<field>`). Returns what changes and the form as it will be, if
+/// anything changes.
+fn set_fields(
+    def: &Definition,
+    action: &Action,
+    form: &Map<String, Value>,
+    sent: Option<&Map<String, Value>>,
+    problems: &mut Vec<Problem>,
+) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    // What changes: a value sent as it already stands changes nothing.
+    let sent: Map<String, Value> = sent
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| form.get(*k).unwrap_or(&Value::Null) != *v)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if sent.is_empty() {
+        return None;
+    }
+    let mut merged = form.clone();
+    for (k, v) in &sent {
+        if !action.sets.iter().any(|f| f == k) {
+            problems.push(Problem::new(
+                format!("input.fields.{k}"),
+                "not_settable",
+                format!("「{}」不能通过此操作修改", label_zh(def, k)),
+                format!("`{k}` cannot be changed by this action"),
+            ));
+            continue;
+        }
+        if v.is_null() {
+            merged.remove(k);
+        } else {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    problems.extend(
+        forms::validate(def, &merged, Mode::Complete)
+            .into_iter()
+            .filter(|p| {
+                sent.keys().any(|k| {
+                    let at = format!("form.{k}");
+                    p.path == at || p.path.starts_with(&format!("{at}["))
+                })
+            }),
+    );
+    Some((sent, merged))
 }
 
 /// The extension an action makes of a deadline on the applicant, if it is one's `extension`

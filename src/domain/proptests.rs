@@ -468,6 +468,7 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
         };
         let text = |t: &'static str| s.inputs.then_some(t);
         let req = Request {
+            fields: None,
             action: &action.code,
             reason: text("理由"),
             opinion: text("意见"),
@@ -608,6 +609,10 @@ fn walk(fx: &Fixture, steps: &[Step]) -> Result<BTreeSet<String>, TestCaseError>
                         department: d.clone(),
                         verdict: *verdict,
                     });
+                }
+                // The walks send no fields.
+                Effect::SetFields(f) => {
+                    prop_assert!(false, "{place}: set {f:?}, though nothing was sent");
                 }
                 // The snapshot holds no open deadline, so nothing can be extended.
                 Effect::ExtendDeadline { code, .. } => {
@@ -882,6 +887,7 @@ fn clock_events_along(def: &Definition, actions: &[&str]) -> Vec<ClockChange> {
         };
         let items = vec!["补充说明".to_owned()];
         let req = Request {
+            fields: None,
             action: code,
             reason: Some("理由"),
             opinion: Some("意见"),
@@ -1481,5 +1487,20 @@ fn a_suspension_cap_for_a_reason_no_state_has_is_refused() {
                 && l.contains("caps `hearing`, but no state suspends the clock for it")
         ),
         "{shown}"
+    );
+}
+
+/// An action sets only fields the item has, each once.
+#[test]
+fn an_action_setting_a_missing_field_is_refused_naming_it() {
+    let text = replaced(
+        &item_text(PERMIT),
+        "sets = [\"contractor_name\"",
+        "sets = [\"contractor\"",
+    );
+    refused(
+        &text,
+        "action `approve_change`",
+        "`sets` names the field `contractor`, which does not exist",
     );
 }

@@ -2182,3 +2182,159 @@ async fn only_a_general_project_files_on_a_written_commitment_and_with_the_lette
     let f = app.act(&builder, &f, "submit", json!({})).await;
     assert_eq!(f["state"]["code"], "intake");
 }
+
+/// The clerk confirms the class a builder declared, or corrects it, with the filing receipt
+/// (the class sets the draw's ratio): only the fields the action `sets`, each checked, the
+/// guards judging the form as it will be, the change in the history.
+#[actix_web::test]
+async fn the_clerk_confirms_or_corrects_the_declared_class_with_the_receipt() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let mut form = fire_form();
+    form["commitment"] = json!(true);
+    let f = app.create(&builder, "fire-acceptance-filing", form).await;
+    app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
+    app.upload_all(&builder, &id_of(&f), &["commitment_letter"])
+        .await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &id_of(&f)).await;
+    let receipt = f["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "issue_receipt")
+        .unwrap();
+    assert_eq!(receipt["sets"], json!(["project_class"]));
+
+    // A value the field cannot hold, and a field the action does not set: both named.
+    let body = app
+        .refused(
+            &clerk,
+            &f,
+            "issue_receipt",
+            json!({ "fields": { "project_class": "huge", "builder_name": "别人" } }),
+        )
+        .await;
+    assert_eq!(
+        error_paths(&body),
+        ["input.fields.builder_name", "form.project_class"]
+    );
+    // A key project cannot stand on a commitment: the guards read the class as corrected.
+    let body = app
+        .refused(
+            &clerk,
+            &f,
+            "issue_receipt",
+            json!({ "fields": { "project_class": "key" } }),
+        )
+        .await;
+    assert_eq!(
+        error_paths(&body),
+        ["form.commitment", "form.project_class"]
+    );
+    let after = app.filing(&clerk, &id_of(&f)).await;
+    assert_eq!(after["form"]["project_class"], "general", "nothing written");
+    assert_eq!(after["version"], f["version"]);
+
+    // Confirmed as declared: the same value sent changes nothing and is not recorded.
+    let g = app
+        .act(
+            &clerk,
+            &f,
+            "issue_receipt",
+            json!({ "fields": { "project_class": "general" } }),
+        )
+        .await;
+    assert_eq!(g["state"]["code"], "filed");
+    let h: Value = app
+        .get(&clerk, &format!("/api/v1/filings/{}/history", id_of(&g)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = h.as_array().unwrap().last().unwrap();
+    assert_eq!(last["action"], "action:issue_receipt");
+    assert!(last["payload"].get("set").is_none(), "{last}");
+
+    // Another filing, declared general without a commitment, corrected to key.
+    let f = submitted(
+        &app,
+        &builder,
+        "fire-acceptance-filing",
+        fire_form(),
+        FIRE_MATERIALS,
+    )
+    .await;
+    let f = app.filing(&clerk, &id_of(&f)).await;
+    let f = app
+        .act(
+            &clerk,
+            &f,
+            "issue_receipt",
+            json!({ "fields": { "project_class": "key" } }),
+        )
+        .await;
+    assert_eq!(f["form"]["project_class"], "key");
+    let h: Value = app
+        .get(&builder, &format!("/api/v1/filings/{}/history", id_of(&f)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = h.as_array().unwrap().last().unwrap();
+    assert_eq!(last["payload"]["set"], json!({ "project_class": "key" }));
+}
+
+/// 变更: the issuer approves a change of contractor's project manager on an issued permit; the
+/// form takes the new values and the history keeps them, the ID number masked.
+#[actix_web::test]
+async fn the_issuer_approves_a_change_of_project_manager_and_the_history_keeps_it() {
+    let app = TestApp::spawn_with(long_sessions).await;
+    let (builder, reviewer, id) = issued_permit(&app, "2026-03-02").await;
+    let f = app.filing(&reviewer, &id).await;
+    let body = app
+        .refused(
+            &reviewer,
+            &f,
+            "approve_change",
+            json!({ "reason": "原项目经理调离", "opinion": "同意变更",
+                    "fields": { "project_manager_id": "123" } }),
+        )
+        .await;
+    assert_eq!(error_paths(&body), ["form.project_manager_id"]);
+    let f = app
+        .act(
+            &reviewer,
+            &f,
+            "approve_change",
+            json!({ "reason": "原项目经理调离", "opinion": "同意变更",
+                    "fields": { "project_manager": "李建设", "project_manager_id": "110101199003074477" } }),
+        )
+        .await;
+    assert_eq!(
+        f["state"]["code"], "issued",
+        "a change keeps the permit where it is"
+    );
+    let mine = app.filing(&builder, &id).await;
+    assert_eq!(mine["form"]["project_manager"], "李建设");
+    assert_eq!(mine["form"]["project_manager_id"], "110101199003074477");
+    let h: Value = app
+        .get(&builder, &format!("/api/v1/filings/{id}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = h.as_array().unwrap().last().unwrap();
+    assert_eq!(last["action"], "action:approve_change");
+    // Both are personal: the log says they changed, masked.
+    let set = &last["payload"]["set"];
+    assert_eq!(set["project_manager"], "李**", "{set}");
+    let masked = set["project_manager_id"].as_str().unwrap();
+    assert!(
+        masked.starts_with("1101") && !masked.contains("19900307"),
+        "{masked}"
+    );
+    app.allow_unsent_mail();
+}

@@ -1191,3 +1191,49 @@ async fn the_filing_page_shows_a_late_filing_and_the_start_of_works_deadline() {
     assert!(!html.contains("剩余"), "{html}");
     assert!(html.contains("报告开工") && html.contains("申请延期开工"));
 }
+
+/// The clerk corrects the declared class from the filing page: the receipt's form offers the
+/// class with the builder's value chosen, and what is posted is written.
+#[actix_web::test]
+async fn the_clerk_corrects_the_class_on_the_receipt_from_the_page() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    app.staff("clerk", "fire", &[Role::Clerk]).await;
+    let f = app
+        .create(
+            &builder,
+            "fire-acceptance-filing",
+            crate::helpers::fire_form(),
+        )
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &id, crate::helpers::FIRE_MATERIALS)
+        .await;
+    let f = app.filing(&builder, &id).await;
+    let f = app.act(&builder, &f, "submit", json!({})).await;
+
+    let c = signed_in(&app, "clerk").await;
+    let (status, html) = page(&c, &app, &format!("/filings/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<select id=\"issue_receipt-set-project_class\" name=\"set.project_class\"><option value=\"general\" selected>一般项目</option><option value=\"key\">重点项目</option></select>"),
+        "{html}"
+    );
+    let token = csrf(&html);
+    let version = f["version"].as_i64().unwrap().to_string();
+    let (status, _) = post_form(
+        &c,
+        &app,
+        &format!("/filings/{id}/actions/issue_receipt"),
+        &[
+            ("_csrf", &token),
+            ("version", &version),
+            ("set.project_class", "key"),
+        ],
+    )
+    .await;
+    assert!(status == 200 || status == 303, "{status}");
+    let f = app.filing(&builder, &id).await;
+    assert_eq!(f["state"]["code"], "filed");
+    assert_eq!(f["form"]["project_class"], "key");
+}

@@ -25,6 +25,8 @@ pub struct ActInput {
     pub verdict: Option<Verdict>,
     pub notice_items: Vec<String>,
     pub objection: Option<String>,
+    /// Values for the fields the action `sets`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Take an action on a filing.
@@ -149,6 +151,7 @@ fn act_once(
         verdict: r.input.verdict,
         notice_items: &r.input.notice_items,
         objection: r.input.objection.as_deref(),
+        fields: Some(&r.input.fields),
     };
     let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
         .map_err(|e| refusal(e, &item, &row))?;

@@ -121,6 +121,25 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
                 );
             }
             Effect::OpenReviews(_) => {}
+            Effect::SetFields(set) => {
+                let mut form = row.form.as_object().cloned().unwrap_or_default();
+                let mut told = Map::new();
+                for (k, v) in set {
+                    if v.is_null() {
+                        form.remove(k);
+                    } else {
+                        form.insert(k.clone(), v.clone());
+                    }
+                    // The audit log keeps what changed, personal data masked.
+                    let shown = def
+                        .field(k)
+                        .map(|f| crate::domain::forms::mask(f, v))
+                        .unwrap_or_else(|| v.clone());
+                    told.insert(k.clone(), shown);
+                }
+                changes.form = Some(Value::Object(form));
+                audit_extra.insert("set".into(), Value::Object(told));
+            }
             Effect::ExtendDeadline {
                 code,
                 from,

@@ -32,6 +32,8 @@ pub struct ActionView {
     pub code: String,
     pub label: Text,
     pub inputs: Vec<Input>,
+    /// Fields of the form the action may change (send them in `fields`).
+    pub sets: Vec<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -227,6 +229,7 @@ pub(super) fn render(
                 code: a.code.clone(),
                 label: a.label.clone(),
                 inputs: a.inputs.clone(),
+                sets: a.sets.clone(),
             })
             .collect();
         let flags = engine::flags(&item.def, &snap, ctx.today())

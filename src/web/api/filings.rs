@@ -202,6 +202,10 @@ pub struct ActRequest {
     pub notice_items: Vec<String>,
     #[validate(length(max = 4000))]
     pub objection: Option<String>,
+    /// Values for the fields of the form the action may change (its `sets`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Take an action (submit, accept, request_supplement, approve, ... as the item defines).
@@ -236,6 +240,7 @@ pub async fn act(
                 verdict: body.verdict,
                 notice_items: body.notice_items,
                 objection: body.objection,
+                fields: body.fields,
             };
             filings::act(conn, ctx, p, id, &action, expected, &input)
         })

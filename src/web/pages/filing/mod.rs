@@ -167,6 +167,15 @@ pub async fn act(
             })
             .unwrap_or_default(),
         objection: get("objection"),
+        // Fields the action sets, as typed; a text left as it was is sent as it was.
+        fields: pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("set.")
+                    .map(|code| (code.to_owned(), Value::String(v.trim().to_owned())))
+            })
+            .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+            .collect(),
     };
     let result = v
         .attempt(&state, move |conn, ctx, p| {

@@ -48,6 +48,17 @@ pub struct ActionForm {
     pub verdict: bool,
     pub notice_items: bool,
     pub objection: bool,
+    /// Fields of the form the action may change, with their current values.
+    pub sets: Vec<SetInput>,
+}
+
+/// A field an action may change: a select with its options, or a text box.
+pub struct SetInput {
+    pub code: String,
+    pub label: String,
+    pub value: String,
+    /// (value, label) of a select's options; empty for a text box.
+    pub options: Vec<(String, String)>,
 }
 
 /// A department's answer in a joint review, or its place while it has not answered.
@@ -252,6 +263,23 @@ pub(super) fn build_page(
             verdict: a.inputs.contains(&Input::Verdict),
             notice_items: a.inputs.contains(&Input::NoticeItems),
             objection: a.inputs.contains(&Input::Objection),
+            sets: a
+                .sets
+                .iter()
+                .filter_map(|code| item.def.field(code))
+                .map(|f| SetInput {
+                    code: f.code.clone(),
+                    label: f.label.get(lang).to_owned(),
+                    value: super::value_text(view.form.get(&f.code)),
+                    options: match &f.ty {
+                        crate::domain::definition::FieldType::Select { options } => options
+                            .iter()
+                            .map(|o| (o.value.clone(), o.label.get(lang).to_owned()))
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect(),
         })
         .collect();
     let reviews = view
