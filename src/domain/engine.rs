@@ -620,16 +620,39 @@ pub fn eval(
             all
         }
         Guard::Not { guard } => {
-            if eval(def, guard, snap, today).is_empty() {
-                vec![Problem::new(
-                    format!("guard.{}", guard_name(guard)),
-                    "condition_holds",
-                    "条件不符合此操作",
-                    "The filing meets a condition that rules this action out",
-                )]
-            } else {
-                Vec::new()
+            if !eval(def, guard, snap, today).is_empty() {
+                return Vec::new();
             }
+            // A field's value that rules the action out is named with the field.
+            if let Guard::FieldIn { field, .. } = guard.as_ref() {
+                let raw = match snap.form.get(field) {
+                    Some(Value::Bool(b)) => b.to_string(),
+                    Some(Value::String(v)) => v.clone(),
+                    _ => String::new(),
+                };
+                let en_label = def
+                    .field(field)
+                    .map_or(field.as_str(), |f| f.label.en.as_str());
+                return vec![Problem::new(
+                    format!("form.{field}"),
+                    "condition_holds",
+                    format!(
+                        "「{}」为「{}」，不能进行此操作",
+                        label_zh(def, field),
+                        shown_value(def, field, &raw, true)
+                    ),
+                    format!(
+                        "{en_label} is \"{}\": this action is ruled out",
+                        shown_value(def, field, &raw, false)
+                    ),
+                )];
+            }
+            vec![Problem::new(
+                format!("guard.{}", guard_name(guard)),
+                "condition_holds",
+                "条件不符合此操作",
+                "The filing meets a condition that rules this action out",
+            )]
         }
         Guard::OwnerConsent { .. } => super::consent::eval(def, guard, snap.form),
         Guard::NoObjections => {
@@ -689,32 +712,10 @@ pub fn eval(
             if condition.holds(snap.form) {
                 Vec::new()
             } else {
-                // The values as the form shows them: an option's label, 是 or 否.
                 let shown = |zh: bool| -> Vec<String> {
                     values
                         .iter()
-                        .map(|v| match def.field(field).map(|f| &f.ty) {
-                            Some(super::definition::FieldType::Select { options }) => {
-                                options.iter().find(|o| o.value == *v).map_or_else(
-                                    || v.clone(),
-                                    |o| {
-                                        if zh {
-                                            o.label.zh.clone()
-                                        } else {
-                                            o.label.en.clone()
-                                        }
-                                    },
-                                )
-                            }
-                            Some(super::definition::FieldType::Boolean) => match (v.as_str(), zh) {
-                                ("true", true) => "是".into(),
-                                ("false", true) => "否".into(),
-                                ("true", false) => "yes".into(),
-                                ("false", false) => "no".into(),
-                                _ => v.clone(),
-                            },
-                            _ => v.clone(),
-                        })
+                        .map(|v| shown_value(def, field, v, zh))
                         .collect()
                 };
                 let en_label = def
@@ -775,6 +776,32 @@ pub fn eval(
                 )],
             }
         }
+    }
+}
+
+/// A select's or a boolean's value as the form shows it: the option's label, 是 or 否.
+fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
+    match def.field(field).map(|f| &f.ty) {
+        Some(super::definition::FieldType::Select { options }) => {
+            options.iter().find(|o| o.value == v).map_or_else(
+                || v.to_owned(),
+                |o| {
+                    if zh {
+                        o.label.zh.clone()
+                    } else {
+                        o.label.en.clone()
+                    }
+                },
+            )
+        }
+        Some(super::definition::FieldType::Boolean) => match (v, zh) {
+            ("true", true) => "是".into(),
+            ("false", true) => "否".into(),
+            ("true", false) => "yes".into(),
+            ("false", false) => "no".into(),
+            _ => v.to_owned(),
+        },
+        _ => v.to_owned(),
     }
 }
 

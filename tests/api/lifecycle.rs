@@ -2146,6 +2146,7 @@ async fn only_a_general_project_files_on_a_written_commitment_and_with_the_lette
     let builder = app.applicant("builder").await;
     let mut form = fire_form();
     form["commitment"] = json!(true);
+    form["commitment_excluded"] = json!(false);
     form["project_class"] = json!("key");
     let f = app
         .create(&builder, "fire-acceptance-filing", form.clone())
@@ -2170,7 +2171,23 @@ async fn only_a_general_project_files_on_a_written_commitment_and_with_the_lette
     assert_eq!(messages[1], "「采用告知承诺制（仅一般项目）」须为：否");
     assert_eq!(messages[2], "「工程类别」须为：一般项目");
 
+    // Works that add floors cannot stand on a commitment.
     form["project_class"] = json!("general");
+    form["commitment_excluded"] = json!(true);
+    let f = app
+        .create(&builder, "fire-acceptance-filing", form.clone())
+        .await;
+    app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
+    app.upload_all(&builder, &id_of(&f), &["commitment_letter"])
+        .await;
+    let f = app.filing(&builder, &id_of(&f)).await;
+    let body = app.refused(&builder, &f, "submit", json!({})).await;
+    assert_eq!(
+        error_paths(&body),
+        ["form.commitment", "form.commitment_excluded"]
+    );
+
+    form["commitment_excluded"] = json!(false);
     let f = app.create(&builder, "fire-acceptance-filing", form).await;
     app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
     let f = app.filing(&builder, &id_of(&f)).await;
@@ -2193,6 +2210,7 @@ async fn the_clerk_confirms_or_corrects_the_declared_class_with_the_receipt() {
     let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
     let mut form = fire_form();
     form["commitment"] = json!(true);
+    form["commitment_excluded"] = json!(false);
     let f = app.create(&builder, "fire-acceptance-filing", form).await;
     app.upload_all(&builder, &id_of(&f), FIRE_MATERIALS).await;
     app.upload_all(&builder, &id_of(&f), &["commitment_letter"])
@@ -2337,4 +2355,32 @@ async fn the_issuer_approves_a_change_of_project_manager_and_the_history_keeps_i
         "{masked}"
     );
     app.allow_unsent_mail();
+}
+
+/// 建筑法 §7 ¶2: works whose start-of-works report was approved under the State Council's rules
+/// need no permit, whatever their size: the window says so, and cannot accept them.
+#[actix_web::test]
+async fn works_with_an_approved_start_report_need_no_permit() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    let mut form = construction_form();
+    form["start_report_approved"] = json!(true);
+    let f = submitted(
+        &app,
+        &builder,
+        "construction-permit",
+        form,
+        CONSTRUCTION_MATERIALS,
+    )
+    .await;
+    let f = app.filing(&clerk, &id_of(&f)).await;
+    let body = app.refused(&clerk, &f, "accept", json!({})).await;
+    assert_eq!(error_paths(&body), ["form.start_report_approved"], "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "「已按国务院规定的权限和程序批准开工报告」为「是」，不能进行此操作"
+    );
+    let f = app.act(&clerk, &f, "not_required", json!({})).await;
+    assert_eq!(f["state"]["code"], "not_required");
 }
