@@ -1332,6 +1332,15 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
         )
         .await;
     assert_eq!(f["state"]["code"], "recheck");
+    // Until the re-check passes, the filing says the building is not to be used
+    // (51号令 原第三十七条), and the re-check has its seven working days.
+    assert!(
+        f["state"]["label"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("复查合格前不得使用")
+    );
+    assert_eq!(f["clocks"]["step"]["days"], 7);
 
     let f = app
         .act(
