@@ -1,6 +1,6 @@
-//! An item's settings and the references to them: a number or a fraction in a definition (a
-//! guard's threshold, a limit's days, a period's length, a consent share) may be written as
-//! `{ setting = "name" }`, and takes the value of `name` in the item's `[settings]`, or in the
+//! An item's settings and the references to them: a value in a definition (a guard's
+//! threshold, a limit's days, a period's length, a consent share, a select's options, a joint
+//! review's departments) may be written as `{ setting = "name" }`, and takes the value of `name` in the item's `[settings]`, or in the
 //! region's rule set for the item when it has one (a province raising a threshold, a city's
 //! notice length). One number lives in one place.
 //!
@@ -103,14 +103,16 @@ fn walk_item(item: &mut Item, place: String, settings: &Table, problems: &mut Ve
 fn walk_value(v: &mut Value, place: String, settings: &Table, problems: &mut Vec<Unresolved>) {
     if let Some(name) = reference(v) {
         match settings.get(&name).map(Item::as_value) {
-            Some(Some(value)) if !value.is_array() && !value.is_inline_table() => {
+            // A single value, or a list or table a region sets whole (a city's joint-review
+            // departments, a province's project classes).
+            Some(Some(value)) => {
                 let decor = v.decor().clone();
                 *v = value.clone();
                 *v.decor_mut() = decor;
             }
-            Some(_) => problems.push(Unresolved {
+            Some(None) => problems.push(Unresolved {
                 place,
-                message: format!("the setting `{name}` is not a single value"),
+                message: format!("the setting `{name}` is not a value"),
             }),
             None => problems.push(Unresolved {
                 place,
@@ -246,6 +248,38 @@ mod tests {
             Some(1000000)
         );
         assert_eq!(d2["settings"]["threshold"].as_integer(), Some(1000000));
+    }
+
+    #[test]
+    fn a_region_sets_a_list_whole() {
+        let text = r#"
+            [settings]
+            classes = [{ value = "general" }, { value = "key" }]
+            [[fields]]
+            code = "class"
+            options = { setting = "classes" }
+        "#;
+        let mut d = doc(text);
+        assert!(resolve(&mut d, None).is_empty());
+        assert_eq!(
+            d["fields"][0]["options"].as_array().map(|a| a.len()),
+            Some(2)
+        );
+        let mut d = doc(text);
+        let crowded = rules(
+            r#"classes = [{ value = "crowded" }, { value = "general" }, { value = "unfiled" }]"#,
+        );
+        assert!(resolve(&mut d, Some(&crowded)).is_empty());
+        let options = d["fields"][0]["options"].as_array().unwrap();
+        assert_eq!(options.len(), 3);
+        assert_eq!(
+            options
+                .get(0)
+                .and_then(|o| o.as_inline_table())
+                .and_then(|t| t.get("value"))
+                .and_then(|v| v.as_str()),
+            Some("crowded")
+        );
     }
 
     #[test]

@@ -605,6 +605,18 @@ pub fn with_fixture_items(files: &'static [&'static str]) -> impl FnOnce(&mut Se
     }
 }
 
+/// A settings tweak: the service reads a copy of the seeds with a region rule set `name` of
+/// `text` among them, and runs under it.
+pub fn with_rules(name: &'static str, text: &'static str) -> impl FnOnce(&mut Settings) {
+    move |s: &mut Settings| {
+        let root = s.storage.var_dir.join("root");
+        copy_dir(&s.root.join("seeds"), &root.join("seeds"));
+        std::fs::write(root.join(format!("seeds/rules/{name}.toml")), text).unwrap();
+        s.root = root;
+        s.authority.rules = name.into();
+    }
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {

@@ -2393,3 +2393,89 @@ async fn works_with_an_approved_start_report_need_no_permit() {
     let f = app.act(&clerk, &f, "not_required", json!({})).await;
     assert_eq!(f["state"]["code"], "not_required");
 }
+
+/// Lists a region sets whole: a province's project classes for the fire filing (吉林 draws
+/// crowded places, other works and unfiled works at different ratios) and a city's departments
+/// for the elevator's parallel filing.
+#[actix_web::test]
+async fn a_region_sets_the_fire_classes_and_the_elevator_departments() {
+    let app = TestApp::spawn_with(with_rules(
+        "testprovince",
+        r#"
+[region]
+name = { zh = "测试省", en = "Test province" }
+
+[items.fire-acceptance-filing]
+project_classes = [
+  { value = "crowded", label = { zh = "人员密集场所", en = "Crowded place" } },
+  { value = "general", label = { zh = "其他建设工程", en = "Other works" } },
+  { value = "unfiled", label = { zh = "未依法备案受处罚的工程", en = "Unfiled and penalised" } },
+]
+
+[items.elevator-installation]
+joint_review_tasks = [
+  { department = "planning", label = { zh = "规划部门会签", en = "Planning" } },
+  { department = "market", label = { zh = "市场监管部门会签", en = "Market regulation" } },
+  { department = "fire", label = { zh = "消防部门会签", en = "Fire" } },
+]
+"#,
+    ))
+    .await;
+    let guide = |code: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&format!("/api/v1/items/{code}")))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let fire = guide("fire-acceptance-filing").await;
+    let class = fire["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "project_class")
+        .unwrap();
+    let values: Vec<&str> = class["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["crowded", "general", "unfiled"]);
+
+    let elevator = guide("elevator-installation").await;
+    let joint = elevator["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "joint_review")
+        .unwrap();
+    let departments: Vec<&str> = joint["parallel"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["department"].as_str().unwrap())
+        .collect();
+    assert_eq!(departments, ["planning", "market", "fire"]);
+
+    // A filing declares one of the province's classes; one the province does not have is told.
+    let builder = app.applicant("builder").await;
+    let mut form = fire_form();
+    form["project_class"] = json!("key");
+    let r = app
+        .post(
+            &builder,
+            "/api/v1/filings",
+            json!({ "item": "fire-acceptance-filing", "form": form }),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(error_paths(&body), ["form.project_class"]);
+}
