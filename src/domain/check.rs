@@ -1156,6 +1156,19 @@ impl<'d> Checker<'d> {
                 }
             }
             Guard::Not { guard } => self.guard(place, guard),
+            Guard::MaterialsOnFile { materials } => {
+                if materials.is_empty() {
+                    self.err(place, "materials_on_file lists no material");
+                }
+                for m in materials {
+                    if def.material(m).is_none() {
+                        self.err(
+                            place,
+                            format!("materials_on_file names material `{m}`, which does not exist"),
+                        );
+                    }
+                }
+            }
             Guard::FieldIn { field, values } => self.condition_as(
                 place,
                 "field_in",

@@ -876,6 +876,11 @@ pub enum Guard {
     },
     /// Every tolerable material accepted with a promise has since been supplied.
     TolerableSupplied,
+    /// These materials are on file, whatever their requirement at submission (the written
+    /// re-check request and the rectification report, asked for when the re-check is).
+    MaterialsOnFile {
+        materials: Vec<String>,
+    },
     /// A numeric field compared with a constant (thresholds are configuration).
     Compare {
         field: String,

@@ -241,9 +241,10 @@ pub fn decide(
 
     let mut problems = check_inputs(action, req);
     // Fields the action sets: the guards judge the form as it will be.
+    let before = problems.len();
     let (set, merged) = set_fields(def, action, snap.form, req.fields, &mut problems).unzip();
-    // A value that cannot stand is told alone: the guards would only repeat it.
-    if !problems.is_empty() {
+    // A value that cannot stand is told with the inputs alone: the guards would repeat it.
+    if problems.len() > before {
         return Err(Refusal::Unprocessable(problems));
     }
     let with_set;
@@ -585,6 +586,22 @@ pub fn eval(
     match guard {
         Guard::FieldsValid => forms::validate(def, snap.form, Mode::Complete),
         Guard::MaterialsComplete { tolerate } => missing_materials(def, snap, *tolerate, today),
+        Guard::MaterialsOnFile { materials } => materials
+            .iter()
+            .filter(|m| count(snap, m) == 0)
+            .map(|m| {
+                let label = def.material(m).map(|x| x.label.clone());
+                let (zh, en) = label
+                    .map(|l| (l.zh, l.en))
+                    .unwrap_or_else(|| (m.clone(), m.clone()));
+                Problem::new(
+                    format!("materials.{m}"),
+                    "required",
+                    format!("请上传「{zh}」"),
+                    format!("{en} is required"),
+                )
+            })
+            .collect(),
         Guard::TolerableSupplied => def
             .materials
             .iter()
@@ -843,6 +860,7 @@ fn guard_name(g: &Guard) -> &'static str {
         Guard::FieldsValid => "fields_valid",
         Guard::MaterialsComplete { .. } => "materials_complete",
         Guard::TolerableSupplied => "tolerable_supplied",
+        Guard::MaterialsOnFile { .. } => "materials_on_file",
         Guard::Compare { .. } => "compare",
         Guard::AllOf { .. } => "all_of",
         Guard::AnyOf { .. } => "any_of",

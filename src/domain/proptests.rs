@@ -1504,3 +1504,21 @@ fn an_action_setting_a_missing_field_is_refused_naming_it() {
         "`sets` names the field `contractor`, which does not exist",
     );
 }
+
+/// A guard asking for materials on file names materials the item has.
+#[test]
+fn a_guard_asking_for_a_missing_material_is_refused_naming_it() {
+    const FIRE: &str = "fire-acceptance-filing.toml";
+    let text = replaced(
+        &item_text(FIRE),
+        "materials = [\"recheck_application\", \"rectification_report\"]",
+        "materials = [\"recheck_form\"]",
+    );
+    let shown = check::parse(FIRE, &text).unwrap_err().to_string();
+    assert!(
+        shown.lines().any(|l| l
+            .starts_with(&format!("{FIRE}: guard of action `request_recheck`: "))
+            && l.contains("materials_on_file names material `recheck_form`, which does not exist")),
+        "{shown}"
+    );
+}

@@ -1318,11 +1318,26 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
     assert_eq!(f["state"]["code"], "rectification");
     assert_eq!(f["state"]["kind"], "waiting_applicant");
 
+    // The re-check follows a written request with the rectification report (原第三十七条).
     let (status, body) = app
         .attempt(&builder, &f, "request_recheck", json!({}))
         .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(error_paths(&body), ["input.reason"]);
+    assert_eq!(
+        error_paths(&body),
+        [
+            "input.reason",
+            "materials.recheck_application",
+            "materials.rectification_report"
+        ]
+    );
+    app.upload_all(
+        &builder,
+        &id_of(&f),
+        &["recheck_application", "rectification_report"],
+    )
+    .await;
+    let f = app.filing(&builder, &id_of(&f)).await;
     let f = app
         .act(
             &builder,

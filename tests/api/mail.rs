@@ -862,6 +862,14 @@ async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_request
     // The builder asks for the re-check: the period ends, and so do its reminders.
     at(&app, "2026-12-18");
     let builder = app.relogin(&builder).await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(
+        &builder,
+        &id,
+        &["recheck_application", "rectification_report"],
+    )
+    .await;
+    let f = app.filing(&builder, &id).await;
     app.act(
         &builder,
         &f,
@@ -882,6 +890,13 @@ async fn a_rectification_ordered_again_the_same_day_is_reminded_too() {
     let app = TestApp::spawn().await;
     let (builder, inspector, f, number) = fire_filing_failed_on_tuesday(&app).await;
     let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(
+        &builder,
+        &id,
+        &["recheck_application", "rectification_report"],
+    )
+    .await;
+    let f = app.filing(&builder, &id).await;
     let f = app
         .act(
             &builder,
