@@ -43,6 +43,8 @@ pub struct AppState {
     /// rather than on a blocking thread inside the pool's checkout, whose wake-ups favour no
     /// one (at 32 clients on 8 connections that unfairness was the tail of the latency).
     pub db_gate: Arc<tokio::sync::Semaphore>,
+    /// The bureau as it issues and seals documents.
+    pub issuer: Arc<crate::services::documents::Issuer>,
 }
 
 impl AppState {
@@ -73,7 +75,16 @@ impl AppState {
                 en: settings.authority.name_en.clone(),
             },
         });
+        let issuer = Arc::new(crate::services::documents::Issuer {
+            name_zh: settings.authority.name_zh.clone(),
+            credit_code: settings.authority.credit_code.clone(),
+            division_code: settings.authority.division_code.clone(),
+            seal_role: settings.authority.seal_role.clone(),
+            key: seal_key(&settings)?,
+            public_url: settings.mail.public_url.clone(),
+        });
         let state = AppState {
+            issuer,
             mail: mail_context,
             mailer,
             instance: instance_name().into(),
@@ -145,6 +156,7 @@ impl AppState {
                 now: self.clock.now(),
                 offset: self.offset,
                 mail: &self.mail,
+                issuer: &self.issuer,
             };
             f(&mut conn, &ctx)
         })
@@ -206,4 +218,61 @@ pub fn instance_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned());
     let suffix: u32 = rand::random();
     format!("{host}:{}:{suffix:08x}", std::process::id())
+}
+
+/// The key that seals documents: the configured file; else (demo and test, production refuses
+/// at validation) the one under `<var_dir>/seal/`, made on first start.
+fn seal_key(settings: &Settings) -> anyhow::Result<crate::documents::seal::SealKey> {
+    use crate::documents::seal::SealKey;
+    let configured = settings.documents.key_file.trim();
+    if !configured.is_empty() {
+        let pem = std::fs::read_to_string(configured)
+            .with_context(|| format!("documents.key_file {configured} cannot be read"))?;
+        return SealKey::from_pem(&pem).with_context(|| format!("documents.key_file {configured}"));
+    }
+    let dir = settings.storage.var_dir.join("seal");
+    let path = dir.join("sm2-private.pem");
+    if let Ok(pem) = std::fs::read_to_string(&path) {
+        return SealKey::from_pem(&pem).with_context(|| format!("{}", path.display()));
+    }
+    let key = SealKey::generate();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Written whole under a private name, then linked into place: two instances starting on
+    // one var/ at once both read the key that got there first.
+    let tmp = dir.join(format!("sm2-private.pem.{}", uuid::Uuid::new_v4()));
+    write_private(&tmp, key.to_pem()?.as_bytes())?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return SealKey::from_pem(&pem).with_context(|| format!("{}", path.display()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+    std::fs::write(dir.join("sm2-public.pem"), key.public().to_pem()?)
+        .with_context(|| format!("writing the public key in {}", dir.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        key = %key.public().key_id(),
+        "made a demo seal key (SM2): documents are sealed with it; production needs documents.key_file"
+    );
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }

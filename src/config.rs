@@ -53,6 +53,16 @@ pub struct Settings {
     pub demo: Demo,
     pub mail: Mail,
     pub jobs: Jobs,
+    pub documents: Documents,
+}
+
+/// Documents and their seal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Documents {
+    /// The SM2 private key (PKCS#8 PEM) that seals documents. Empty: in demo and test a key is
+    /// made under `<var_dir>/seal/` on first start; production refuses to start without one.
+    pub key_file: String,
 }
 
 fn default_env() -> Environment {
@@ -108,6 +118,13 @@ pub struct Authority {
     /// The authority's time zone as minutes east of UTC: it decides when a day ends and when
     /// the jobs' cron strings fire (China keeps no daylight saving, so a fixed offset is exact).
     pub utc_offset_minutes: i32,
+    /// The bureau's unified social credit code (18 characters): the issuer in certificate
+    /// identifiers.
+    pub credit_code: String,
+    /// The 6-digit administrative division code: the start of construction permit numbers.
+    pub division_code: String,
+    /// The seal's lower line.
+    pub seal_role: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -309,7 +326,25 @@ impl Settings {
                 ));
             }
         }
+        let credit = &self.authority.credit_code;
+        if !crate::domain::forms::credit_code_valid(credit) {
+            errors.push(format!(
+                "authority.credit_code = {credit:?} is not a unified social credit code (GB 32100: 18 characters and its check character)"
+            ));
+        }
+        let division = &self.authority.division_code;
+        if division.len() != 6 || !division.chars().all(|c| c.is_ascii_digit()) {
+            errors.push(format!(
+                "authority.division_code = {division:?} must be the 6-digit administrative division code"
+            ));
+        }
         if self.env == Environment::Production {
+            if self.documents.key_file.trim().is_empty() {
+                errors.push(
+                    "documents.key_file is required in production: the SM2 key that seals documents (PKCS#8 PEM)"
+                        .to_owned(),
+                );
+            }
             if self.mail.backend != MailBackend::Smtp {
                 errors.push("mail.backend must be \"smtp\" in production".to_owned());
             }
@@ -374,18 +409,19 @@ mod tests {
         for env in [Environment::Demo, Environment::Test] {
             Settings::load(&root(), env).unwrap();
         }
-        // Production needs its relay, given by the operator.
+        // Production needs its relay and its seal key, given by the operator.
         let err = Settings::load(&root(), Environment::Production)
             .unwrap_err()
             .to_string();
         assert!(err.contains("mail.smtp_url is required"), "{err}");
+        assert!(err.contains("documents.key_file is required"), "{err}");
         let dir = root().join("config");
         Settings::extract(
             Figment::new()
                 .merge(Toml::file(dir.join("base.toml")))
                 .merge(Toml::file(dir.join("production.toml")))
                 .merge(Toml::string(
-                    "[mail]\nsmtp_url = \"smtp://relay.example.gov.cn:25\"",
+                    "[mail]\nsmtp_url = \"smtp://relay.example.gov.cn:25\"\n[documents]\nkey_file = \"/etc/permits/seal.pem\"",
                 )),
             &root(),
             Environment::Production,

@@ -22,6 +22,9 @@ pub const MAX_LISTED_PROBLEMS: usize = 200;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// Not found, saying what was looked for (a public look-up: "no such certificate").
+    #[error("not found: {}", .0.en)]
+    NoSuch(Text),
     #[error("unauthenticated")]
     Unauthenticated,
     #[error("forbidden")]
@@ -98,7 +101,7 @@ impl AppError {
     /// The stable problem type code.
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::NotFound => "not_found",
+            AppError::NotFound | AppError::NoSuch(_) => "not_found",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
             AppError::BadRequest(..) => "bad_request",
@@ -120,7 +123,7 @@ impl AppError {
             en: en.into(),
         };
         match self {
-            AppError::NotFound => t("未找到", "Not found"),
+            AppError::NotFound | AppError::NoSuch(_) => t("未找到", "Not found"),
             AppError::Unauthenticated => t(
                 "未登录或登录已过期",
                 "Not signed in, or the session expired",
@@ -148,6 +151,7 @@ impl AppError {
         };
         match self {
             AppError::BadRequest(m, _)
+            | AppError::NoSuch(m)
             | AppError::PayloadTooLarge(m)
             | AppError::UnsupportedMediaType(m) => Some(m.clone()),
             AppError::Conflict { message, .. } => Some(message.clone()),
@@ -228,7 +232,7 @@ fn localize_value(v: &Value, lang: Lang) -> Value {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::NoSuch(_) => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(..) => StatusCode::BAD_REQUEST,

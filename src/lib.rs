@@ -8,6 +8,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod jobs;

@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Electronic certificates and sealed documents.
+    Certificates {
+        #[command(subcommand)]
+        command: CertificatesCommand,
+    },
     /// Working-day calendars.
     Calendar {
         #[command(subcommand)]
@@ -91,6 +96,20 @@ enum ItemsCommand {
         code: String,
         #[arg(long, default_value = "zh")]
         lang: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertificatesCommand {
+    /// Check a downloaded document offline against the published seal key: prints valid,
+    /// tampered or unknown (exit 0, 2 or 3).
+    Verify {
+        /// The PDF as downloaded.
+        file: std::path::PathBuf,
+        /// The published public key (PEM, from /.well-known/permits-seal.pem); by default this
+        /// installation's own.
+        #[arg(long)]
+        key: Option<std::path::PathBuf>,
     },
 }
 
@@ -237,6 +256,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calendar { command } => calendar(&settings, command),
+        Command::Certificates {
+            command: CertificatesCommand::Verify { file, key },
+        } => verify_certificate(&settings, &file, key.as_deref()),
         Command::Jobs { command } => jobs(settings, command),
         Command::Audit {
             command: AuditCommand::Verify { seal },
@@ -344,5 +366,61 @@ fn display_addr(bind: &str, port: u16) -> String {
     match bind.rsplit_once(':') {
         Some((host, _)) => format!("{host}:{port}"),
         None => format!("{bind}:{port}"),
+    }
+}
+
+/// `permits certificates verify FILE [--key PEM]`: no database, no network.
+fn verify_certificate(
+    settings: &permits::config::Settings,
+    file: &std::path::Path,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use permits::documents::seal::{PublicSealKey, SealKey, Verdict};
+    let public = match key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the key {}", path.display()))?;
+            PublicSealKey::from_pem(&pem).with_context(|| format!("{}", path.display()))?
+        }
+        None if !settings.documents.key_file.trim().is_empty() => {
+            let path = settings.documents.key_file.trim();
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading documents.key_file {path}"))?;
+            SealKey::from_pem(&pem)
+                .with_context(|| format!("documents.key_file {path}"))?
+                .public()
+        }
+        None => {
+            let path = settings.storage.var_dir.join("seal").join("sm2-public.pem");
+            let pem = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "no --key given and no key at {} (download it from /.well-known/permits-seal.pem)",
+                    path.display()
+                )
+            })?;
+            PublicSealKey::from_pem(&pem).with_context(|| format!("{}", path.display()))?
+        }
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    match permits::services::documents::verify_file(&bytes, &public) {
+        Verdict::Valid(r) => {
+            println!(
+                "valid: {} {}{} (sealed by key {}, issued {})",
+                r.title,
+                r.number,
+                r.identifier.map(|i| format!(", {i}")).unwrap_or_default(),
+                r.key,
+                r.issued_at
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Tampered(why) => {
+            println!("tampered: {why}");
+            Ok(ExitCode::from(2))
+        }
+        Verdict::Unknown(why) => {
+            println!("unknown: {why}");
+            Ok(ExitCode::from(3))
+        }
     }
 }

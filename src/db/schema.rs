@@ -101,6 +101,43 @@ diesel::table! {
 }
 
 diesel::table! {
+    certificate_events (id) {
+        id -> Int8,
+        certificate_id -> Uuid,
+        status -> Text,
+        at -> Timestamptz,
+        reason -> Nullable<Text>,
+        action -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    certificate_serials (type_code, day) {
+        type_code -> Text,
+        day -> Date,
+        last -> Int4,
+    }
+}
+
+diesel::table! {
+    certificates (id) {
+        id -> Uuid,
+        identifier -> Text,
+        filing_id -> Uuid,
+        document_code -> Text,
+        version -> Int4,
+        number -> Text,
+        status -> Text,
+        status_at -> Timestamptz,
+        status_reason -> Nullable<Text>,
+        valid_until -> Nullable<Date>,
+        issued_at -> Timestamptz,
+        public_fields -> Jsonb,
+        superseded_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
     clock_events (id) {
         id -> Int8,
         filing_id -> Uuid,
@@ -128,6 +165,30 @@ diesel::table! {
         name_zh -> Text,
         name_en -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Uuid,
+        filing_id -> Uuid,
+        code -> Text,
+        kind -> Text,
+        title_zh -> Text,
+        title_en -> Text,
+        version -> Int4,
+        action -> Text,
+        issued_at -> Timestamptz,
+        issued_by -> Uuid,
+        sheet -> Jsonb,
+        certificate_id -> Nullable<Uuid>,
+        superseded_by -> Nullable<Uuid>,
+        superseded_at -> Nullable<Timestamptz>,
+        pdf -> Nullable<Bytea>,
+        sha256 -> Nullable<Text>,
+        seal_signature -> Nullable<Text>,
+        rendered_at -> Nullable<Timestamptz>,
+        seq -> Int8,
     }
 }
 
@@ -362,10 +423,15 @@ diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(audit_seal_heads -> audit_seals (seal_seq));
 diesel::joinable!(calendar_years -> calendar_regions (region));
 diesel::joinable!(calendar_years -> users (loaded_by));
+diesel::joinable!(certificate_events -> certificates (certificate_id));
+diesel::joinable!(certificates -> filings (filing_id));
 diesel::joinable!(clock_events -> filings (filing_id));
 diesel::joinable!(clock_events -> users (actor_id));
 diesel::joinable!(create_requests -> filings (filing_id));
 diesel::joinable!(create_requests -> users (applicant_id));
+diesel::joinable!(documents -> certificates (certificate_id));
+diesel::joinable!(documents -> filings (filing_id));
+diesel::joinable!(documents -> users (issued_by));
 diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(filings -> departments (department));
 diesel::joinable!(filings -> item_versions (item_version_id));
@@ -396,9 +462,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_seals,
     calendar_regions,
     calendar_years,
+    certificate_events,
+    certificate_serials,
+    certificates,
     clock_events,
     create_requests,
     departments,
+    documents,
     escalations,
     filing_counters,
     filings,

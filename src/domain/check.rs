@@ -152,6 +152,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.graph();
     c.notifications();
     c.flags();
+    c.documents();
     c.errors
 }
 
@@ -405,6 +406,113 @@ impl<'d> Checker<'d> {
                 self.err(&place, "the flag needs a label in Chinese and in English");
             }
             self.guard(&place, &f.when);
+        }
+    }
+
+    fn documents(&mut self) {
+        use crate::domain::definition::{CertNumbering, DocumentKind};
+        let def = self.def;
+        let mut seen = HashSet::new();
+        for d in &def.documents {
+            let place = format!("document `{}`", d.code);
+            if !is_member_code(&d.code) {
+                self.err(
+                    &place,
+                    "the code must be lower-case ASCII letters, digits, `_` or `-`",
+                );
+            }
+            if !seen.insert(d.code.as_str()) {
+                self.err(&place, "the code is used twice");
+            }
+            if d.title.as_ref().is_some_and(blank) {
+                self.err(&place, "the title needs Chinese and English");
+            }
+            let needs_title = matches!(d.kind, DocumentKind::Certificate | DocumentKind::Opinion);
+            if needs_title && d.title.is_none() {
+                self.err(&place, "a certificate or an opinion needs its own `title`");
+            }
+            if d.on.is_empty() && d.on_entering.is_empty() {
+                self.err(
+                    &place,
+                    "`on` or `on_entering` must name the actions or states that issue it",
+                );
+            }
+            for s in &d.on_entering {
+                if def.state(s).is_none() {
+                    self.err(
+                        &place,
+                        format!("`on_entering` names the unknown state `{s}`"),
+                    );
+                }
+            }
+            let mut actions: Vec<&String> = d.on.iter().collect();
+            if let Some(c) = &d.certificate {
+                actions.extend(c.reissue_on.iter());
+                actions.extend(c.status_on.keys());
+            }
+            for a in actions {
+                if def.action(a).is_none() {
+                    self.err(&place, format!("names the unknown action `{a}`"));
+                }
+            }
+            for f in &d.fields {
+                if def.field(f).is_none() {
+                    self.err(&place, format!("prints the unknown field `{f}`"));
+                }
+            }
+            match (&d.certificate, d.kind) {
+                (Some(c), DocumentKind::Certificate) => {
+                    let code_ok = !c.type_code.is_empty()
+                        && c.type_code
+                            .chars()
+                            .all(|ch| ch.is_ascii_digit() || ch.is_ascii_uppercase());
+                    if !code_ok {
+                        self.err(
+                            &place,
+                            "`certificate.type_code` must be digits and capital letters (GB/T 36904)",
+                        );
+                    }
+                    if let Some(f) = &c.class_field
+                        && def.field(f).is_none()
+                    {
+                        self.err(
+                            &place,
+                            format!("`class_field` names the unknown field `{f}`"),
+                        );
+                    }
+                    if c.classes
+                        .values()
+                        .any(|v| v.len() != 2 || !v.chars().all(|ch| ch.is_ascii_digit()))
+                    {
+                        self.err(
+                            &place,
+                            "`classes` maps values to 2-digit class codes (01 … 19)",
+                        );
+                    }
+                    if c.class_field.is_some() && c.numbering != CertNumbering::Permit {
+                        self.err(
+                            &place,
+                            "`class_field` is used by `numbering = \"permit\"` only",
+                        );
+                    }
+                    if let Some(dl) = &c.validity_deadline
+                        && !def.deadlines.iter().any(|x| &x.code == dl)
+                    {
+                        self.err(
+                            &place,
+                            format!("`validity_deadline` names the unknown deadline `{dl}`"),
+                        );
+                    }
+                }
+                (None, DocumentKind::Certificate) => {
+                    self.err(&place, "a certificate needs its `certificate` table")
+                }
+                (Some(_), _) => self.err(
+                    &place,
+                    "only a `certificate` kind has a `certificate` table",
+                ),
+                (None, _) => {}
+            }
         }
     }
 

@@ -956,6 +956,114 @@ pub struct Flag {
     pub when: Guard,
 }
 
+/// What a document is, in law: it decides the document's standard wording, the law it cites,
+/// and whether it tells the right to review or sue (行政许可法 §38 ¶2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// 受理通知书 (行政许可法 §32): dated and sealed.
+    Acceptance,
+    /// 不予受理决定书 (§32), with the reason and the remedies.
+    RefusalToAccept,
+    /// 补正材料告知书: everything to supplement, at once (§32 ¶1 (4)).
+    Supplement,
+    /// 准予行政许可决定书 (§38 ¶1).
+    Approval,
+    /// 不予行政许可决定书 (§38 ¶2), with the reasons and the remedies.
+    Refusal,
+    /// An electronic certificate (电子证照): identifier, permit number, QR code and seal.
+    Certificate,
+    /// A filing receipt (备案凭证).
+    FilingReceipt,
+    /// A review's or an inspection's written opinion (意见书, 检查记录, 结果通知书).
+    Opinion,
+}
+
+impl DocumentKind {
+    /// Whether the document tells the right to administrative review or litigation.
+    pub fn tells_remedy(self) -> bool {
+        matches!(self, DocumentKind::RefusalToAccept | DocumentKind::Refusal)
+    }
+}
+
+/// A written instrument an item issues: which actions issue it and what it says. The layout is
+/// the service's; the words are the kind's standard wording unless the item writes its own.
+/// Texts may name `{item}`, `{filing_number}`, `{submitted_on}`, `{today}`, `{due_on}`,
+/// `{applicant}`, `{authority}`, `{reason}`, `{opinion}` and `{form.<field>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentDef {
+    pub code: String,
+    pub kind: DocumentKind,
+    /// The title; the kind's standard title when absent (a certificate or opinion needs one).
+    #[serde(default)]
+    pub title: Option<Text>,
+    /// The actions that issue it.
+    #[serde(default)]
+    pub on: Vec<String>,
+    /// The states whose entering issues it, by whichever action (a joint review's last verdict
+    /// files the elevator).
+    #[serde(default)]
+    pub on_entering: Vec<String>,
+    /// Printed beside the title (备案凭证（抽中）).
+    #[serde(default)]
+    pub mark: Option<String>,
+    /// The text, paragraph by paragraph (Chinese); the kind's standard text when empty.
+    #[serde(default)]
+    pub text: Vec<String>,
+    /// Fields of the form printed in the document's table.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// The law the document is issued under; the kind's when absent.
+    #[serde(default)]
+    pub basis: Option<String>,
+    /// Tells the right to review or sue even when its kind does not (an unfavourable opinion).
+    #[serde(default)]
+    pub remedy: bool,
+    /// The document is an electronic certificate.
+    #[serde(default)]
+    pub certificate: Option<CertificateDef>,
+}
+
+/// How an electronic certificate is identified, numbered and kept up to date after issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateDef {
+    /// The certificate type in the national catalogue (the owner's credit code and 3 digits).
+    pub type_code: String,
+    /// Numbered as a construction permit (18 digits: division, date, serial of the day and the
+    /// class from `class_field`), or with the filing number.
+    #[serde(default)]
+    pub numbering: CertNumbering,
+    /// The field holding the permit's 2-digit professional class (01 … 19); `01` without it.
+    #[serde(default)]
+    pub class_field: Option<String>,
+    /// The class code (2 digits) of each value of `class_field`.
+    #[serde(default)]
+    pub classes: BTreeMap<String, String>,
+    /// How the certificate's validity day is labelled (有效期至; a permit's 开工期限).
+    #[serde(default)]
+    pub validity_label: Option<String>,
+    /// The deadline whose day the certificate is valid until (works must start by it); an
+    /// extension moves it.
+    #[serde(default)]
+    pub validity_deadline: Option<String>,
+    /// Actions that issue a new version (变更): the old one is marked changed.
+    #[serde(default)]
+    pub reissue_on: Vec<String>,
+    /// Actions after issue and the status each gives the certificate.
+    #[serde(default)]
+    pub status_on: BTreeMap<String, crate::domain::certificate::CertStatus>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CertNumbering {
+    #[default]
+    Filing,
+    Permit,
+}
+
 /// What an action asks of the person taking it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -1105,6 +1213,9 @@ pub struct Definition {
     /// Facts derived from the filing and shown on it (a late filing).
     #[serde(default)]
     pub flags: Vec<Flag>,
+    /// The written instruments the item issues (受理通知书, 决定书, 证照, 凭证).
+    #[serde(default)]
+    pub documents: Vec<DocumentDef>,
 }
 
 /// Which notifications an item sends (DESIGN principle 6: rendered into the outbox in the
@@ -1284,6 +1395,22 @@ impl Definition {
 
     pub fn action(&self, code: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.code == code)
+    }
+
+    /// The documents an action issues (a reissue of a certificate included), `entered` being
+    /// the state it enters, if it changes state.
+    pub fn documents_on<'a>(
+        &'a self,
+        action: &'a str,
+        entered: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a DocumentDef> + 'a {
+        self.documents.iter().filter(move |d| {
+            d.on.iter().any(|a| a == action)
+                || entered.is_some_and(|s| d.on_entering.iter().any(|x| x == s))
+                || d.certificate
+                    .as_ref()
+                    .is_some_and(|c| c.reissue_on.iter().any(|a| a == action))
+        })
     }
 
     pub fn field(&self, code: &str) -> Option<&Field> {

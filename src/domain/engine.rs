@@ -797,7 +797,7 @@ pub fn eval(
 }
 
 /// A select's or a boolean's value as the form shows it: the option's label, 是 or 否.
-fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
+pub fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
     match def.field(field).map(|f| &f.ty) {
         Some(super::definition::FieldType::Select { options }) => {
             options.iter().find(|o| o.value == v).map_or_else(

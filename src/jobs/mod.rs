@@ -66,6 +66,12 @@ pub static JOBS: &[Job] = &[
         run: |s| Box::pin(release_stale_claims(s)),
     },
     Job {
+        name: "documents",
+        exclusive: false,
+        about: "Render and seal documents an action issued but did not render (after a crash)",
+        run: |s| Box::pin(documents(s)),
+    },
+    Job {
         name: "audit_seal",
         exclusive: true,
         about: "Seal the heads of the audit chains that grew since the last seal",
@@ -225,6 +231,15 @@ pub async fn release_stale_claims(state: AppState) -> Result<Value, AppError> {
             .run(move |conn, ctx| queues::release_stale_claims(conn, ctx, &jobs))
             .await?,
     )
+}
+
+/// Documents still pending: each is rendered under its own row lock (SKIP LOCKED), so every
+/// instance may run this at once.
+pub async fn documents(state: AppState) -> Result<Value, AppError> {
+    let rendered = state
+        .run(|conn, ctx| crate::services::documents::render_pending(conn, ctx, None, 100))
+        .await?;
+    Ok(serde_json::json!({ "rendered": rendered }))
 }
 
 pub async fn audit_seal(state: AppState) -> Result<Value, AppError> {

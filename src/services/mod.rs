@@ -8,6 +8,7 @@ pub mod calendars;
 pub mod clock;
 pub mod deadlines;
 pub mod digest;
+pub mod documents;
 pub mod filings;
 pub mod items;
 pub mod job_runs;
@@ -35,6 +36,8 @@ pub struct Ctx<'a> {
     pub offset: FixedOffset,
     /// Sender, links and signature of the mail this use case writes into the outbox.
     pub mail: &'a notify::MailContext,
+    /// Who issues and seals documents.
+    pub issuer: &'a documents::Issuer,
 }
 
 impl Ctx<'_> {

@@ -69,8 +69,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::mail::list)
                 .service(api::mail::retry)
                 .service(api::jobs::runs)
-                .service(api::jobs::run),
+                .service(api::jobs::run)
+                .service(api::documents::list)
+                .service(api::documents::download)
+                // `key` before `{identifier}`, which would match it.
+                .service(api::documents::key)
+                .service(api::documents::certificate)
+                .service(api::documents::check),
         )
+        .service(api::documents::well_known_key)
         .service(
             SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),
         )

@@ -1589,7 +1589,7 @@ async fn submissions_of_one_item_get_consecutive_numbers_and_a_refused_one_takes
 }
 
 /// A construction permit issued on `day` (a long session: the tests walk months on).
-async fn issued_permit(app: &TestApp, day: &str) -> (User, User, String) {
+pub async fn issued_permit(app: &TestApp, day: &str) -> (User, User, String) {
     at(app, day);
     let builder = app
         .mail_user(

@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod documents;
 mod helpers;
 mod instances;
 mod legal_time;

@@ -2,7 +2,7 @@
 
 use chrono::Datelike;
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::facts::Facts;
@@ -15,6 +15,7 @@ use crate::repo::actions::{self, Guard, Written};
 use crate::repo::filings::{self as repo, FilingRow};
 use crate::services::Ctx;
 use crate::services::auth::Principal;
+use crate::services::documents;
 use crate::services::items::Item;
 
 /// What the caller sends with an action.
@@ -69,12 +70,19 @@ pub fn act(
             Acted::NeedsLock => break,
         }
     }
-    conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
+    let view = conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
         Acted::Done(view) => Ok(*view),
         Acted::Changed | Acted::NeedsLock => Err(AppError::Internal(anyhow::anyhow!(
             "an action under the filing's lock asked to be taken again"
         ))),
-    })
+    })?;
+    // Documents the action issued are rendered now, after its commit and outside the filing's
+    // lock (see `services::documents`). The action stands whatever happens here: a document
+    // not rendered now is rendered by the `documents` job or when first downloaded.
+    if let Err(e) = crate::services::documents::render_pending(conn, ctx, Some(id), 16) {
+        tracing::error!(filing = %id, error = ?e, "rendering the action's documents failed; the documents job retries");
+    }
+    Ok(view)
 }
 
 /// How many times an action is read and decided again when its filing changed in between,
@@ -180,6 +188,29 @@ fn act_once(
         Some(xmin) => Guard::Unchanged { xmin },
         None => Guard::Locked,
     };
+    let mut planned = planned;
+    // Documents and certificates (taken under the filing's lock, see `needs_lock`): written
+    // before the action's own rows, in the same transaction, and recorded in its audit entry.
+    let entered = outcome.changes_state().then_some(outcome.to.as_str());
+    if documents::touches(&item.def, r.action, entered) {
+        let done = documents::on_action(
+            conn,
+            ctx,
+            &documents::Issued {
+                item: &item,
+                row: &planned.row,
+                action: r.action,
+                input: r.input,
+                actor: p.user_id,
+                plan: &planned.plan,
+                due_on: planned.clocks.statutory.due_on,
+                entered,
+            },
+        )?;
+        if let Value::Object(payload) = &mut planned.plan.audit_payload {
+            payload.extend(done);
+        }
+    }
     let opened = match actions::write_action(conn, &planned.plan, guard)? {
         Written::Done(opened) => opened,
         Written::Changed => return Ok(Acted::Changed),
@@ -214,7 +245,11 @@ fn needs_lock(item: &Item, row: &FilingRow, outcome: &Outcome) -> bool {
             .def
             .state(&outcome.to)
             .is_none_or(|s| s.kind.is_final());
-    numbers || closes
+    // Documents take gapless serials, and their certificates' statuses must change with the
+    // action.
+    let entered = outcome.changes_state().then_some(outcome.to.as_str());
+    let documents = documents::touches(&item.def, &outcome.action, entered);
+    numbers || closes || documents
 }
 
 /// Map an engine refusal to the API's meaning.

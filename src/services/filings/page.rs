@@ -21,6 +21,8 @@ pub struct FilingPage {
     pub item: Arc<Item>,
     pub history: Vec<HistoryEntry>,
     pub assignable: Vec<Assignable>,
+    /// The documents issued on it.
+    pub documents: Vec<crate::services::documents::DocumentView>,
 }
 
 /// A task a manager may assign, with the active staff of its department holding its role.
@@ -60,10 +62,12 @@ pub fn page(
             });
         }
     }
+    let documents = crate::services::documents::list(conn, p, id)?;
     Ok(FilingPage {
         view,
         item,
         history,
         assignable,
+        documents,
     })
 }

@@ -11,6 +11,7 @@ pub mod account;
 pub mod admin;
 pub mod filing;
 pub mod public;
+pub mod verify;
 pub mod work;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -566,6 +567,7 @@ impl PageError {
                     "Someone else acted first: go back, reload and try again.",
                 ),
             ),
+            AppError::NoSuch(what) => (fixed("未找到", "Not found"), what),
             AppError::NotFound => (
                 fixed("页面不存在", "Not found"),
                 fixed(
@@ -646,6 +648,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(public::index)
         .service(public::item)
         .service(public::calculator)
+        .service(verify::verify)
         .service(account::switch_lang)
         .service(account::login_page)
         .service(account::login)
@@ -661,6 +664,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::act)
         .service(filing::upload)
         .service(filing::download)
+        .service(filing::document)
         .service(filing::extend)
         .service(filing::rate)
         .service(work::queue)

@@ -293,6 +293,29 @@ pub async fn download(
         .map_err(|e| PageError::from_app(&v, e))
 }
 
+#[derive(serde::Deserialize)]
+pub struct DocumentQuery {
+    pub download: Option<u8>,
+}
+
+/// A document's sealed PDF: shown in the browser to read and print, or (`?download=1`) saved.
+#[get("/filings/{id}/documents/{document}")]
+pub async fn document(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    path: web::Path<(Uuid, Uuid)>,
+    q: Query<DocumentQuery>,
+) -> Result<HttpResponse, PageError> {
+    let save = v.query(q)?.download.is_some();
+    let (id, doc) = path.into_inner();
+    let (bytes, meta) = v
+        .run(&state, move |conn, ctx, p| {
+            crate::services::documents::file(conn, ctx, p, id, doc)
+        })
+        .await?;
+    Ok(crate::web::api::documents::pdf_response(bytes, &meta, save))
+}
+
 /// A manager extends the statutory limit (行政许可法 §42), with written reasons.
 #[post("/filings/{id}/extend")]
 pub async fn extend(

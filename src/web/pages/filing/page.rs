@@ -112,6 +112,17 @@ pub(super) struct FilingPageHtml {
     assignable: Vec<filings::Assignable>,
     /// The applicant may rate the closed filing (好差评), or has rated it.
     rating: Option<RatingBox>,
+    /// The documents issued on the filing, to open, download and print.
+    documents: Vec<DocumentLine>,
+}
+
+pub struct DocumentLine {
+    pub href: String,
+    pub title: String,
+    pub version: i32,
+    pub issued: String,
+    pub identifier: Option<String>,
+    pub superseded: bool,
 }
 
 pub struct RatingBox {
@@ -163,6 +174,7 @@ pub(super) fn build_page(
         item,
         history,
         assignable,
+        documents,
     } = data;
     let item = &*item;
     let form = view.form.as_object().cloned().unwrap_or_default();
@@ -441,7 +453,23 @@ pub(super) fn build_page(
         })
         .collect();
     let rating = view.may.rate.then_some(RatingBox { given: view.rating });
+    let documents = documents
+        .into_iter()
+        .map(|d| DocumentLine {
+            href: format!("/filings/{}/documents/{}", view.id, d.id),
+            title: d.title.get(lang).to_owned(),
+            version: d.version,
+            issued: d
+                .issued_at
+                .with_timezone(&offset)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            identifier: d.identifier,
+            superseded: d.superseded_by.is_some(),
+        })
+        .collect();
     FilingPageHtml {
+        documents,
         extend_up_to: view.may.extend_up_to,
         assignable,
         rating,
