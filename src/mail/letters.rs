@@ -167,6 +167,8 @@ pub struct EventDetail<'a> {
     pub approved: bool,
     /// The statutory clock started before this event, on receipt (建筑法 §8).
     pub clock_from_receipt: bool,
+    /// The documents the action issued (受理通知书, 施工许可证), to be found on the filing.
+    pub documents: &'a [Text],
 }
 
 pub fn suspend_reason_text(r: SuspendReason) -> Text {
@@ -357,6 +359,22 @@ pub fn applicant_event(
             )
         }
     };
+    if !d.documents.is_empty() {
+        let titles: Vec<&str> = d.documents.iter().map(|t| t.get(lang)).collect();
+        paragraphs.push(pick(
+            lang,
+            format!(
+                "本次出具的文书：{}。文书加盖电子印章，与纸质文书具有同等效力；请登录后在办件页面的「文书与证照」栏查看、下载或打印：{}#documents",
+                titles.join("、"),
+                f.url
+            ),
+            format!(
+                "Issued with this step: {}. They carry the bureau's electronic seal and have the force of paper; sign in to view, download or print them under \"Documents and certificates\" on the filing: {}#documents",
+                titles.join(", "),
+                f.url
+            ),
+        ));
+    }
     Letter {
         lang,
         subject,

@@ -187,7 +187,13 @@ pub fn after_action(
             _ => None,
         });
         let s = &a.clocks.statutory;
+        let entered = a.outcome.changes_state().then_some(a.to.code.as_str());
+        let documents: Vec<Text> = def
+            .documents_on(&a.outcome.action, entered)
+            .map(crate::services::documents::title_of)
+            .collect();
         let detail = EventDetail {
+            documents: &documents,
             statutory_due: s.due_on,
             promised_due: a.clocks.promised.as_ref().and_then(|p| p.due_on),
             remaining_working_days: s.started_on.map(|_| s.remaining),

@@ -100,7 +100,6 @@ async fn issued(app: &TestApp, day: &str) -> (User, User, String) {
 #[actix_web::test]
 async fn a_decided_permit_gives_a_sealed_pdf_certificate_with_its_numbers_that_anyone_can_verify() {
     let app = TestApp::spawn().await;
-    app.allow_unsent_mail();
     let (builder, _, id) = issued(&app, "2026-12-03").await;
     let f = app.filing(&builder, &id).await;
     let number = f["number"].as_str().unwrap().to_owned();
@@ -224,6 +223,22 @@ async fn a_decided_permit_gives_a_sealed_pdf_certificate_with_its_numbers_that_a
             assert!(text.contains(want), "{want} not in:\n{text}");
         }
     }
+
+    // The letter announcing the decision names the documents and links to them.
+    app.run_job("outbox").await;
+    let sent = app.sent_mail();
+    let decided = sent
+        .iter()
+        .find(|m| m.text.contains("本次出具的文书：准予"))
+        .unwrap_or_else(|| panic!("no letter names the decision's documents: {sent:#?}"));
+    assert!(
+        decided
+            .text
+            .contains("本次出具的文书：准予行政许可决定书、建筑工程施工许可证"),
+        "{}",
+        decided.text
+    );
+    assert!(decided.text.contains(&format!("/filings/{id}#documents")));
 
     // Another applicant sees neither the list nor the file; anyone sees the public record.
     let other = app.applicant("stranger").await;
