@@ -1005,6 +1005,9 @@ pub struct DocumentDef {
     /// files the elevator).
     #[serde(default)]
     pub on_entering: Vec<String>,
+    /// Whom it is addressed to, when not the builder (`{form.residential_area}全体业主`).
+    #[serde(default)]
+    pub addressee: Option<String>,
     /// Printed beside the title (备案凭证（抽中）).
     #[serde(default)]
     pub mark: Option<String>,

@@ -65,6 +65,9 @@ pub struct Issued<'a> {
     pub due_on: Option<NaiveDate>,
     /// The state the action entered, if it changed state.
     pub entered: Option<&'a str>,
+    /// The reasons the departments of this round's joint review gave for refusing (a refusal
+    /// that a join decides has no reason of its own).
+    pub review_reasons: Vec<String>,
 }
 
 /// Whether an action issues a document or changes a certificate (it then runs under the
@@ -378,10 +381,15 @@ fn sheet_for(ctx: &Ctx<'_>, a: &Issued<'_>, d: &DocumentDef) -> Sheet {
         .submitted_at
         .map(|t| chinese_date(crate::clock::local_date(t, ctx.offset)))
         .unwrap_or_default();
-    let applicant = ["builder_name", "applicant_name", "owner_name"]
-        .iter()
-        .find_map(|f| row.form.get(*f).and_then(Value::as_str))
-        .map(str::to_owned);
+    let named = [
+        "builder_name",
+        "applicant_name",
+        "owner_name",
+        "representative",
+    ]
+    .iter()
+    .find_map(|f| row.form.get(*f).and_then(Value::as_str))
+    .map(str::to_owned);
     let due_sentence = a
         .due_on
         .map(|d| format!("，最迟不晚于{}", chinese_date(d)))
@@ -394,7 +402,6 @@ fn sheet_for(ctx: &Ctx<'_>, a: &Issued<'_>, d: &DocumentDef) -> Sheet {
             .replace("{today}", &chinese_date(ctx.today()))
             .replace("{due_on}", &a.due_on.map(chinese_date).unwrap_or_default())
             .replace("{due_sentence}", &due_sentence)
-            .replace("{applicant}", applicant.as_deref().unwrap_or(""))
             .replace("{authority}", &ctx.issuer.name_zh)
             .replace("{reason}", a.input.reason.as_deref().unwrap_or(""))
             .replace("{opinion}", a.input.opinion.as_deref().unwrap_or(""));
@@ -412,6 +419,9 @@ fn sheet_for(ctx: &Ctx<'_>, a: &Issued<'_>, d: &DocumentDef) -> Sheet {
         }
         s
     };
+    // The addressee: as the item words it (the owners of a building), else the builder.
+    let applicant = d.addressee.as_deref().map(&fill).or(named);
+    let fill = |t: &str| fill(t).replace("{applicant}", applicant.as_deref().unwrap_or(""));
     let (standard_text, standard_basis) = standard(d.kind);
     let paragraphs: Vec<String> = if d.text.is_empty() {
         standard_text.iter().map(|t| fill(t)).collect()
@@ -431,9 +441,19 @@ fn sheet_for(ctx: &Ctx<'_>, a: &Issued<'_>, d: &DocumentDef) -> Sheet {
     }
     let mut closing = Vec::new();
     // A certificate prints what it certifies, not the file's reasons and opinions.
-    if d.kind != DocumentKind::Certificate {
+    // Reasons and opinions belong to decisions and opinions, not to receipts and certificates.
+    let tells_reasons = matches!(
+        d.kind,
+        DocumentKind::RefusalToAccept
+            | DocumentKind::Refusal
+            | DocumentKind::Opinion
+            | DocumentKind::Approval
+    );
+    if tells_reasons {
         if let Some(r) = a.input.reason.as_deref().filter(|r| !r.trim().is_empty()) {
             closing.push(format!("理由：{r}"));
+        } else if !a.review_reasons.is_empty() {
+            closing.push(format!("理由：{}", a.review_reasons.join("；")));
         }
         if let Some(o) = a.input.opinion.as_deref().filter(|o| !o.trim().is_empty()) {
             closing.push(format!("意见：{o}"));

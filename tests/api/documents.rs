@@ -92,6 +92,41 @@ async fn certificate(app: &TestApp, identifier: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// Every document on a filing as (code, its text without white space), after checking each
+/// is a sealed PDF whose listed hash is its own. The text is `None` without pdftotext.
+pub async fn issued_documents(
+    app: &TestApp,
+    user: &User,
+    id: &str,
+) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for d in documents(app, user, id).await {
+        let bytes = download(app, user, &d).await;
+        assert_eq!(
+            d["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&bytes))
+        );
+        let code = d["code"].as_str().unwrap().to_owned();
+        keep_png(&bytes, &format!("{}-{code}", d["kind"].as_str().unwrap()));
+        out.push((code, pdf_text(&bytes)));
+    }
+    out
+}
+
+/// Assert the codes, in issue order, and that each document's text holds the strings given.
+pub fn assert_documents(docs: &[(String, Option<String>)], want: &[(&str, &[&str])]) {
+    let codes: Vec<&str> = docs.iter().map(|(c, _)| c.as_str()).collect();
+    let wanted: Vec<&str> = want.iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, wanted);
+    for ((_, text), (code, strings)) in docs.iter().zip(want) {
+        if let Some(text) = text {
+            for s in *strings {
+                assert!(text.contains(s), "{s} not in {code}:\n{text}");
+            }
+        }
+    }
+}
+
 /// A permit through to issue (as lifecycle's), on the given day.
 async fn issued(app: &TestApp, day: &str) -> (User, User, String) {
     crate::lifecycle::issued_permit(app, day).await

@@ -659,6 +659,20 @@ async fn an_elevator_filing_is_forwarded_and_filed_once_planning_and_market_sign
         clock_ledger(&app, &f),
         ledger(&[("start", None), ("stop", None)])
     );
+    // The filing confirmation (备案证明) carries its number, issued as the join files it.
+    let number = f["number"].as_str().unwrap().to_owned();
+    let id = f["id"].as_str().unwrap().to_owned();
+    let docs = crate::documents::issued_documents(&app, &resident, &id).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &["受理通知书", "予以受理"]),
+            (
+                "filing_certificate",
+                &["既有住宅增设电梯备案证明", "予以备案", &number, "使用登记"],
+            ),
+        ],
+    );
     // Once closed, a department answering again is out of place; the owners report on.
     let (status, body) = app
         .attempt(&reviewers[1], &f, "review", approve("market"))
@@ -763,6 +777,18 @@ async fn a_mediated_notice_needs_its_agreement_and_one_refusal_refuses_once_all_
     assert_eq!(
         clock_ledger(&app, &f),
         ledger(&[("start", None), ("stop", None)])
+    );
+    // The refusal is written, with the department's reason and the remedies (行政许可法 §38).
+    let docs = crate::documents::issued_documents(&app, &resident, &id).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &[]),
+            (
+                "refusal_to_file",
+                &["不予备案通知书", "理由：电梯井占用规划道路红线", "行政复议"],
+            ),
+        ],
     );
 }
 
@@ -1949,6 +1975,21 @@ async fn a_special_fire_design_goes_through_expert_review_with_the_clock_suspend
             ("stop", None)
         ])
     );
+    let docs = crate::documents::issued_documents(&app, &builder, &id_of(&f)).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &["受理通知书"]),
+            (
+                "design_approved",
+                &[
+                    "特殊建设工程消防设计审查意见书（合格）",
+                    "消防设计审查合格",
+                    "第二十二条",
+                ],
+            ),
+        ],
+    );
 }
 
 /// 特殊建设工程消防验收: accepted, the site assessment (现场评定) and the opinion; a failed
@@ -2049,6 +2090,22 @@ async fn a_special_fire_acceptance_goes_through_the_site_assessment_to_its_opini
             .contains("禁止投入使用"),
         "{}",
         f["state"]["label"]
+    );
+    let docs = crate::documents::issued_documents(&app, &builder, &id_of(&f)).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &["受理通知书"]),
+            (
+                "acceptance_failed",
+                &[
+                    "消防验收意见书（不合格）",
+                    "理由：疏散宽度不符合规范",
+                    "禁止投入使用",
+                    "行政诉讼",
+                ],
+            ),
+        ],
     );
 }
 

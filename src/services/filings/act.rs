@@ -205,6 +205,7 @@ fn act_once(
                 plan: &planned.plan,
                 due_on: planned.clocks.statutory.due_on,
                 entered,
+                review_reasons: refusal_reasons(&facts, &row, &planned.plan),
             },
         )?;
         if let Value::Object(payload) = &mut planned.plan.audit_payload {
@@ -218,6 +219,25 @@ fn act_once(
     let facts = facts.after(&planned.plan, &planned.row, planned.ledger, opened);
     let view = views::render(conn, ctx, p, &item, planned.row, facts, planned.clocks)?;
     Ok(Acted::Done(Box::new(view)))
+}
+
+/// The refusals' reasons of this round's joint review, the action's own answer included.
+fn refusal_reasons(
+    facts: &Facts,
+    row: &FilingRow,
+    plan: &crate::repo::actions::ActionPlan,
+) -> Vec<String> {
+    let earlier = facts
+        .review_rows
+        .iter()
+        .filter(|r| r.visit == row.state_visit && r.verdict == Verdict::Refuse)
+        .filter_map(|r| r.reason.clone());
+    let this = plan
+        .review
+        .iter()
+        .filter(|r| r.verdict == Verdict::Refuse)
+        .filter_map(|r| r.reason.clone());
+    earlier.chain(this).collect()
 }
 
 /// Whether the action gives the filing its public number now.
