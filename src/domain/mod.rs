@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod check;
 pub mod consent;
 pub mod definition;
+pub mod draw;
 pub mod engine;
 pub mod forms;
 pub mod graph;
