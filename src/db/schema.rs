@@ -132,6 +132,45 @@ diesel::table! {
 }
 
 diesel::table! {
+    draw_conflicts (user_id, credit_code) {
+        user_id -> Uuid,
+        credit_code -> Text,
+        reason -> Text,
+        declared_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    draw_filings (filing_id) {
+        filing_id -> Uuid,
+        draw_id -> Uuid,
+        number -> Text,
+        class -> Text,
+        late -> Bool,
+        selected -> Nullable<Bool>,
+        inspectors -> Array<Uuid>,
+    }
+}
+
+diesel::table! {
+    draws (id) {
+        id -> Uuid,
+        item_code -> Text,
+        item_version_id -> Int4,
+        pool_state -> Text,
+        mode -> Text,
+        rule_version -> Text,
+        inputs -> Jsonb,
+        committed_at -> Timestamptz,
+        commit_seq -> Int8,
+        seal_seq -> Nullable<Int8>,
+        seed -> Nullable<Text>,
+        result -> Nullable<Jsonb>,
+        drawn_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     escalations (filing_id) {
         filing_id -> Uuid,
         warn_on -> Nullable<Date>,
@@ -366,6 +405,11 @@ diesel::joinable!(clock_events -> filings (filing_id));
 diesel::joinable!(clock_events -> users (actor_id));
 diesel::joinable!(create_requests -> filings (filing_id));
 diesel::joinable!(create_requests -> users (applicant_id));
+diesel::joinable!(draw_conflicts -> users (user_id));
+diesel::joinable!(draw_filings -> draws (draw_id));
+diesel::joinable!(draw_filings -> filings (filing_id));
+diesel::joinable!(draws -> audit_seals (seal_seq));
+diesel::joinable!(draws -> item_versions (item_version_id));
 diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(filings -> departments (department));
 diesel::joinable!(filings -> item_versions (item_version_id));
@@ -399,6 +443,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     clock_events,
     create_requests,
     departments,
+    draw_conflicts,
+    draw_filings,
+    draws,
     escalations,
     filing_counters,
     filings,

@@ -360,8 +360,32 @@ impl<'d> Checker<'d> {
             }
             self.deadline_life(d, &place);
         }
-        // The service takes an action only when a deadline expires: a `system` action nothing
-        // triggers would never be taken, and one shared with people would be theirs to take.
+        // The service takes an action only when a deadline expires, or as the spot check's
+        // draw (`domain::draw`: its two actions, in an item with draw rules): a `system`
+        // action nothing triggers would never be taken, and one shared with people would be
+        // theirs to take.
+        match crate::domain::draw::Rules::from_settings(&def.settings) {
+            Ok(Some(_)) => {
+                for code in crate::domain::draw::ACTIONS {
+                    if def
+                        .action(code)
+                        .is_none_or(|a| !a.roles.contains(&Role::System))
+                    {
+                        self.err(
+                            action_place(code),
+                            "an item that draws (spot_check_ratios) needs this action, for the `system` role",
+                        );
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(problems) => {
+                for p in problems {
+                    self.err("settings", &p);
+                }
+            }
+        }
+        let draws = def.settings.contains_key(crate::domain::draw::RATIOS);
         for a in &def.actions {
             if !a.roles.contains(&Role::System) {
                 continue;
@@ -373,10 +397,12 @@ impl<'d> Checker<'d> {
                     "the `system` role cannot share an action with people: the service takes it alone",
                 );
             }
-            if !def
-                .deadlines
-                .iter()
-                .any(|d| d.on_expiry.as_deref() == Some(a.code.as_str()))
+            let drawn = draws && crate::domain::draw::ACTIONS.contains(&a.code.as_str());
+            if !drawn
+                && !def
+                    .deadlines
+                    .iter()
+                    .any(|d| d.on_expiry.as_deref() == Some(a.code.as_str()))
             {
                 self.err(
                     &place,
@@ -967,6 +993,12 @@ impl<'d> Checker<'d> {
             s.kind,
             StateKind::Intake | StateKind::Review | StateKind::Suspended
         ) {
+            return;
+        }
+        // A state only the service leaves (the spot check's pool, left by the draw) waits on
+        // no one's work list.
+        let mut leaving = self.def.actions_from(&s.code).peekable();
+        if leaving.peek().is_some() && leaving.all(|a| a.roles == [Role::System]) {
             return;
         }
         let place = state_place(&s.code);

@@ -31,7 +31,8 @@ pub struct Ratio {
 
 impl Ratio {
     pub fn parse(s: &str) -> Result<Ratio, String> {
-        let bad = || format!("`{s}` is not a share like \"1/10\" (num/den, 0 ≤ num ≤ den, den > 0)");
+        let bad =
+            || format!("`{s}` is not a share like \"1/10\" (num/den, 0 ≤ num ≤ den, den > 0)");
         let (n, d) = s.trim().split_once('/').ok_or_else(bad)?;
         let num: u64 = n.trim().parse().map_err(|_| bad())?;
         let den: u64 = d.trim().parse().map_err(|_| bad())?;
@@ -126,7 +127,10 @@ impl Rules {
                 "settings.{RATIOS}: a table of shares by project class, e.g. {{ general = \"1/10\" }}"
             )),
         }
-        let late = match settings.get("spot_check_ratio_late").and_then(Value::as_str) {
+        let late = match settings
+            .get("spot_check_ratio_late")
+            .and_then(Value::as_str)
+        {
             Some(s) => Ratio::parse(s).unwrap_or_else(|e| {
                 problems.push(format!("settings.spot_check_ratio_late: {e}"));
                 Ratio { num: 1, den: 1 }
@@ -136,7 +140,10 @@ impl Rules {
                 Ratio { num: 1, den: 1 }
             }
         };
-        let inspectors = match settings.get("spot_check_inspectors").and_then(Value::as_u64) {
+        let inspectors = match settings
+            .get("spot_check_inspectors")
+            .and_then(Value::as_u64)
+        {
             Some(n) if n >= 2 => usize::try_from(n).unwrap_or(2),
             _ => {
                 problems.push(
@@ -156,7 +163,10 @@ impl Rules {
                 Mode::AtReceipt
             }
         };
-        let rule_version = match settings.get("spot_check_rule_version").and_then(Value::as_str) {
+        let rule_version = match settings
+            .get("spot_check_rule_version")
+            .and_then(Value::as_str)
+        {
             Some(v) if !v.trim().is_empty() => v.to_owned(),
             _ => {
                 problems.push("settings.spot_check_rule_version: name the rule in force".into());
@@ -332,8 +342,16 @@ pub fn differences(recorded: &[Drawn], recomputed: &[Drawn]) -> Vec<String> {
             None => out.push(format!("{number}: missing from the recorded result")),
             Some(got) if got.selected != want.selected => out.push(format!(
                 "{number}: recorded {}, recomputed {}",
-                if got.selected { "selected" } else { "not selected" },
-                if want.selected { "selected" } else { "not selected" }
+                if got.selected {
+                    "selected"
+                } else {
+                    "not selected"
+                },
+                if want.selected {
+                    "selected"
+                } else {
+                    "not selected"
+                }
             )),
             Some(got) if got.inspectors != want.inspectors => out.push(format!(
                 "{number}: recorded inspectors {:?}, recomputed {:?}",
@@ -450,7 +468,10 @@ mod tests {
     #[test]
     fn an_unknown_class_is_an_error_naming_the_filing() {
         let err = draw(&inputs(vec![candidate(1, "crowded", false)]), SEED).unwrap_err();
-        assert!(err.contains("XFBA-2026-000001") && err.contains("crowded"), "{err}");
+        assert!(
+            err.contains("XFBA-2026-000001") && err.contains("crowded"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -66,6 +66,12 @@ pub static JOBS: &[Job] = &[
         run: |s| Box::pin(release_stale_claims(s)),
     },
     Job {
+        name: "draw",
+        exclusive: true,
+        about: "Draw the spot checks waiting (the daily mode) and finish draws left undone",
+        run: |s| Box::pin(draw(s)),
+    },
+    Job {
         name: "audit_seal",
         exclusive: true,
         about: "Seal the heads of the audit chains that grew since the last seal",
@@ -225,6 +231,11 @@ pub async fn release_stale_claims(state: AppState) -> Result<Value, AppError> {
             .run(move |conn, ctx| queues::release_stale_claims(conn, ctx, &jobs))
             .await?,
     )
+}
+
+/// The spot-check draw (services::draw): commit, seal, draw, move the filings on.
+pub async fn draw(state: AppState) -> Result<Value, AppError> {
+    to_json(state.run(crate::services::draw::run).await?)
 }
 
 pub async fn audit_seal(state: AppState) -> Result<Value, AppError> {

@@ -8,6 +8,7 @@ pub mod calendars;
 pub mod clock;
 pub mod deadlines;
 pub mod digest;
+pub mod draw;
 pub mod filings;
 pub mod items;
 pub mod job_runs;
