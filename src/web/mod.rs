@@ -69,7 +69,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::mail::list)
                 .service(api::mail::retry)
                 .service(api::jobs::runs)
-                .service(api::jobs::run),
+                .service(api::jobs::run)
+                .service(api::draws::verify)
+                .service(api::draws::get)
+                .service(api::draws::list),
         )
         .service(
             SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api::ApiDoc::openapi()),

@@ -683,6 +683,7 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
         ("/items/elevator-installation", None),
         ("/items/fire-acceptance-filing", None),
         ("/calculator?from=2026-09-26&days=15", None),
+        ("/draws", None),
         ("/register", None),
         ("/login", None),
     ] {

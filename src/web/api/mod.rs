@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod calendars;
+pub mod draws;
 pub mod filings;
 pub mod health;
 pub mod items;
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         reports::sla, reports::due, reports::workload,
         admin::create_user, admin::list_users, admin::deactivate_user, admin::activate_user, admin::reset_password, admin::verify_audit, admin::get_clock, admin::move_clock,
         mail::list, mail::retry, jobs::runs, jobs::run,
+        draws::list, draws::get, draws::verify,
     ),
     modifiers(&Bearer),
     tags(
@@ -41,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reports", description = "SLA reports for managers"),
         (name = "admin", description = "Administration"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "draws", description = "Spot-check draws (双随机、一公开), public and verifiable"),
     )
 )]
 pub struct ApiDoc;

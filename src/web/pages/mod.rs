@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod draws;
 pub mod filing;
 pub mod public;
 pub mod work;
@@ -646,6 +647,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(public::index)
         .service(public::item)
         .service(public::calculator)
+        .service(draws::index)
         .service(account::switch_lang)
         .service(account::login_page)
         .service(account::login)
