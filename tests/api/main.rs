@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod draw;
 mod helpers;
 mod instances;
 mod legal_time;
