@@ -1659,6 +1659,29 @@ inputs = ["reason"]
         }
     }
 
+    /// The fire filing's draw is the service's: its two actions belong to `system` alone, its
+    /// pool waits on no queue, and its rules are checked when the item is loaded.
+    #[test]
+    fn an_item_that_draws_leaves_its_pool_to_the_service_alone() {
+        let text = include_str!("../../seeds/items/fire-acceptance-filing.toml");
+        let fire = parse("fire-acceptance-filing.toml", text).unwrap();
+        assert_eq!(check(&fire), vec![]);
+
+        let mut by_clerk = fire.clone();
+        action(&mut by_clerk, "select_for_check").roles = vec![Role::Clerk];
+        refused(&by_clerk, "action `select_for_check`", "`system` role");
+
+        let mut bad = fire.clone();
+        bad.settings.insert(
+            "spot_check_ratios".into(),
+            serde_json::json!({ "general": "10%" }),
+        );
+        bad.settings
+            .insert("spot_check_inspectors".into(), serde_json::json!(1));
+        refused(&bad, "settings", "spot_check_ratios.general");
+        refused(&bad, "settings", "at least 2 inspectors");
+    }
+
     #[test]
     fn the_small_definition_passes() {
         assert_eq!(check(&small()), vec![]);

@@ -251,6 +251,20 @@ pub fn first_seal_recording(
         .optional()
 }
 
+/// The head of `chain` a seal recorded: (seq, hash).
+pub fn sealed_head(
+    conn: &mut PgConnection,
+    seal: i64,
+    chain: &str,
+) -> QueryResult<Option<(i64, String)>> {
+    audit_seal_heads::table
+        .filter(audit_seal_heads::seal_seq.eq(seal))
+        .filter(audit_seal_heads::chain.eq(chain))
+        .select((audit_seal_heads::seq, audit_seal_heads::hash))
+        .first(conn)
+        .optional()
+}
+
 /// The entry at `seq` of a chain: (entry, prev_hash, hash).
 pub fn chain_entry(
     conn: &mut PgConnection,

@@ -490,7 +490,7 @@ pub fn declare_conflict(
 
 /// A draw recomputed from its evidence.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Verification {
+pub struct DrawVerification {
     pub ok: bool,
     pub draw: Uuid,
     /// False while the draw waits for its seal (nothing to recompute yet).
@@ -503,15 +503,17 @@ pub struct Verification {
 /// the seed against the first seal recording the commitment (and that seal's hash), and the
 /// result, from the committed inputs and the seed, against the recorded result, its audit entry
 /// and each filing's row.
-pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<Verification, AppError> {
+pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<DrawVerification, AppError> {
     let d = repo::find(conn, id)?.ok_or(AppError::NotFound)?;
     let chain_key = chain_of(id);
     let mut diffs = Vec::new();
+    let mut commitment_hash = String::new();
     let commitment = match repo::chain_entry(conn, &chain_key, d.commit_seq)? {
         Some((entry, prev, hash)) => {
             if chain::link(&prev, &entry) != hash {
                 diffs.push("commitment: the audit entry does not hash to its recorded hash".into());
             }
+            commitment_hash = hash;
             serde_json::from_str::<Value>(&entry)
                 .ok()
                 .and_then(|v| v.get("payload").cloned())
@@ -534,7 +536,7 @@ pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<Verification, AppErro
         diffs.push("rule_version: the draw's record differs from its commitment".into());
     }
     let Some(seal_seq) = d.seal_seq else {
-        return Ok(Verification {
+        return Ok(DrawVerification {
             ok: diffs.is_empty(),
             draw: id,
             drawn: false,
@@ -546,6 +548,16 @@ pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<Verification, AppErro
         Some(s) if s.seq == seal_seq => {
             if chain::link(&s.prev_hash, &s.entry) != s.hash {
                 diffs.push(format!("seal {}: its hash does not match its entry", s.seq));
+            }
+            // The seal recorded this very commitment (when it sealed the chain at it).
+            if let Some((seq, hash)) = repo::sealed_head(conn, s.seq, &chain_key)?
+                && seq == d.commit_seq
+                && hash != commitment_hash
+            {
+                diffs.push(format!(
+                    "seal {}: it recorded another commitment than the one in the log",
+                    s.seq
+                ));
             }
         }
         Some(s) => diffs.push(format!(
@@ -603,7 +615,7 @@ pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<Verification, AppErro
             .into_iter()
             .map(|l| format!("draw_filings: {l}")),
     );
-    Ok(Verification {
+    Ok(DrawVerification {
         ok: diffs.is_empty(),
         draw: id,
         drawn: true,

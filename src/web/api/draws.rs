@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::services::draw::{self, DrawDetail, DrawSummary, Verification};
+use crate::services::draw::{self, DrawDetail, DrawSummary, DrawVerification};
 use crate::web::extract::{Page, Query, paged};
 
 /// Draws, newest first.
@@ -39,7 +39,7 @@ pub async fn get(
 }
 
 /// Recompute a draw from its commitment and its seal: `ok`, or what differs.
-#[utoipa::path(tag = "draws", params(("id" = Uuid, Path)), responses((status = 200, body = Verification), (status = 404)))]
+#[utoipa::path(tag = "draws", params(("id" = Uuid, Path)), responses((status = 200, body = DrawVerification), (status = 404)))]
 #[get("/draws/{id}/verify")]
 pub async fn verify(
     state: web::Data<AppState>,
