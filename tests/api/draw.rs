@@ -339,6 +339,20 @@ async fn the_public_page_shows_the_ratios_and_the_draws_without_login() {
     assert!(html.contains(&number));
     assert!(html.contains("未抽中"));
     assert!(!html.contains("示范建设集团"));
+
+    // In English when asked.
+    let r = app
+        .client
+        .get(app.url("/draws"))
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Ratios in force"), "{html}");
+    assert!(html.contains("General"));
+    assert!(html.contains("Not selected"));
 }
 
 /// A process that stopped after the commitment leaves the draw undrawn: the job finishes it
@@ -389,4 +403,33 @@ async fn a_draw_committed_but_not_drawn_is_finished_by_the_job() {
     assert_eq!(v["ok"], true, "{v}");
     let f = app.filing(&builder, &filing.to_string()).await;
     assert!(["inspection", "not_selected"].contains(&f["state"]["code"].as_str().unwrap()));
+}
+
+/// The builder hears the result: 抽中 (the inspection's state) or 未抽中 (the decision).
+#[actix_web::test]
+async fn the_builder_is_told_whether_the_filing_was_drawn() {
+    for (every, told) in [(true, "被抽中，待检查"), (false, "已备案（未抽中）")] {
+        let app = TestApp::spawn_with(fire_draws(every)).await;
+        at(&app, "2026-11-20");
+        let builder = app
+            .mail_user(
+                "builder",
+                None,
+                &[Role::Applicant],
+                permits::domain::Lang::Zh,
+            )
+            .await;
+        let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
+        let f = submitted_fire(&app, &builder, fire_form()).await;
+        let number = f["number"].as_str().unwrap().to_owned();
+        app.act(&clerk, &f, "issue_receipt", json!({})).await;
+        app.run_job("outbox").await;
+        let mail = app.sent_mail();
+        assert!(
+            mail.iter()
+                .any(|m| m.subject.contains(&number) && m.subject.contains(told)),
+            "{:?}",
+            mail.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+    }
 }
