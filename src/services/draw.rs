@@ -666,6 +666,7 @@ fn summary(d: &DrawRow) -> DrawSummary {
 pub struct PublishedFiling {
     pub number: String,
     pub class: String,
+    pub class_label: Text,
     pub late: bool,
     /// Null while the draw waits for its seal.
     pub selected: Option<bool>,
@@ -715,6 +716,7 @@ pub fn get(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<DrawDetai
             });
             PublishedFiling {
                 number: e.number,
+                class_label: class_label(&item, &e.class),
                 class: e.class,
                 late: e.late,
                 selected: e.selected,
@@ -756,22 +758,7 @@ pub fn in_force(ctx: &Ctx<'_>) -> Result<Vec<RatiosInForce>, AppError> {
         let Some(plan) = of_item(&item)? else {
             continue;
         };
-        let label = |class: &str| -> Text {
-            item.def
-                .settings
-                .get("project_classes")
-                .and_then(Value::as_array)
-                .and_then(|a| {
-                    a.iter()
-                        .find(|o| o.get("value").and_then(Value::as_str) == Some(class))
-                })
-                .and_then(|o| o.get("label").cloned())
-                .and_then(|l| serde_json::from_value(l).ok())
-                .unwrap_or_else(|| Text {
-                    zh: class.to_owned(),
-                    en: class.to_owned(),
-                })
-        };
+        let label = |class: &str| class_label(&item, class);
         out.push(RatiosInForce {
             item: item.def.code.clone(),
             item_name: item.def.name.clone(),
@@ -788,6 +775,24 @@ pub fn in_force(ctx: &Ctx<'_>) -> Result<Vec<RatiosInForce>, AppError> {
         });
     }
     Ok(out)
+}
+
+/// A project class as the item names it (the province's list), or its code.
+fn class_label(item: &Item, class: &str) -> Text {
+    item.def
+        .settings
+        .get("project_classes")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .find(|o| o.get("value").and_then(Value::as_str) == Some(class))
+        })
+        .and_then(|o| o.get("label").cloned())
+        .and_then(|l| serde_json::from_value(l).ok())
+        .unwrap_or_else(|| Text {
+            zh: class.to_owned(),
+            en: class.to_owned(),
+        })
 }
 
 /// A filing's place in a draw, as its view shows it (抽中 / 未抽中).

@@ -338,6 +338,14 @@ async fn the_public_page_shows_the_ratios_and_the_draws_without_login() {
     assert!(html.contains("0/1"));
     assert!(html.contains(&number));
     assert!(html.contains("未抽中"));
+    assert!(
+        // Filed more than five working days after completion acceptance (the test's clock
+        // stands in December): late, drawn here at the rules' 0/1.
+        html.contains(&format!(
+            "<td>{number}</td>\n        <td>一般项目（逾期）</td>"
+        )),
+        "the filing's class by its name: {html}"
+    );
     assert!(!html.contains("示范建设集团"));
 
     // In English when asked.
