@@ -148,7 +148,7 @@ diesel::table! {
         class -> Text,
         late -> Bool,
         selected -> Nullable<Bool>,
-        inspectors -> Array<Uuid>,
+        inspectors -> Array<Nullable<Uuid>>,
     }
 }
 

@@ -53,7 +53,16 @@ pub struct DrawFilingRow {
     pub class: String,
     pub late: bool,
     pub selected: Option<bool>,
-    pub inspectors: Vec<Uuid>,
+    /// The drawn inspectors, lead first (empty unless selected; a Postgres array's elements
+    /// are nullable, none is null here).
+    pub inspectors: Vec<Option<Uuid>>,
+}
+
+impl DrawFilingRow {
+    /// The drawn inspectors, lead first.
+    pub fn inspector_ids(&self) -> Vec<Uuid> {
+        self.inspectors.iter().flatten().copied().collect()
+    }
 }
 
 pub fn insert(
@@ -144,7 +153,7 @@ pub fn record_result(
         )
         .set((
             draw_filings::selected.eq(Some(*selected)),
-            draw_filings::inspectors.eq(inspectors),
+            draw_filings::inspectors.eq(inspectors.iter().map(|u| Some(*u)).collect::<Vec<_>>()),
         ))
         .execute(conn)?;
     }

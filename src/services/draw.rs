@@ -334,7 +334,7 @@ pub fn complete(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<Comp
             }
             Err(err) => return Err(err),
         }
-        if let Some(lead) = e.inspectors.first() {
+        if let Some(lead) = e.inspector_ids().first() {
             assign_lead(conn, ctx, &plan, &e, *lead)?;
         }
     }
@@ -363,7 +363,7 @@ fn assign_lead(
                     SYSTEM_USER,
                     "task:assign",
                     ctx.now,
-                    json!({ "task_id": t.id, "to": lead, "draw": e.draw_id, "inspectors": e.inspectors }),
+                    json!({ "task_id": t.id, "to": lead, "draw": e.draw_id, "inspectors": e.inspector_ids() }),
                 ),
             )?;
         }
@@ -393,8 +393,8 @@ pub fn check_inspector(
     match repo::for_filing(conn, filing)? {
         Some(e)
             if e.selected == Some(true)
-                && !e.inspectors.is_empty()
-                && !e.inspectors.contains(&p.user_id) =>
+                && !e.inspector_ids().is_empty()
+                && !e.inspector_ids().contains(&p.user_id) =>
         {
             Err(AppError::Forbidden)
         }
@@ -607,7 +607,7 @@ pub fn verify(conn: &mut PgConnection, id: Uuid) -> Result<DrawVerification, App
         .map(|e| Drawn {
             number: e.number,
             selected: e.selected == Some(true),
-            inspectors: e.inspectors.iter().map(Uuid::to_string).collect(),
+            inspectors: e.inspectors.iter().flatten().map(Uuid::to_string).collect(),
         })
         .collect();
     diffs.extend(
