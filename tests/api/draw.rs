@@ -163,14 +163,33 @@ async fn a_clerk_cannot_select_a_filing_or_pass_it_over() {
         assert_eq!(status, 403, "{action}: {body}");
     }
 
+    // A second filing of the day: one batch draws both.
+    let g = submitted_fire(&app, &builder, fire_form()).await;
+    app.act(&clerk, &g, "issue_receipt", json!({})).await;
+
     let report = app.run_job("draw").await;
     assert_eq!(report["committed"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(report["drawn"], 1, "{report}");
-    assert_eq!(report["moved"], 1, "{report}");
+    assert_eq!(report["moved"], 2, "{report}");
     let f = app.filing(&builder, f["id"].as_str().unwrap()).await;
     assert!(["inspection", "not_selected"].contains(&f["state"]["code"].as_str().unwrap()));
+    let g = app.filing(&builder, g["id"].as_str().unwrap()).await;
+    assert_eq!(draw_id(&g), draw_id(&f));
     let d = anon_json(&app, &format!("/api/v1/draws/{}", draw_id(&f))).await;
     assert_eq!(d["mode"], "daily");
+    // The pool in the order of the numbers.
+    let pool: Vec<&str> = d["inputs"]["pool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pool,
+        [f["number"].as_str().unwrap(), g["number"].as_str().unwrap()]
+    );
+    let v = anon_json(&app, &format!("/api/v1/draws/{}/verify", draw_id(&f))).await;
+    assert_eq!(v["ok"], true, "{v}");
     // Run again: nothing left to do.
     let again = app.run_job("draw").await;
     assert_eq!(again["committed"], json!([]));
