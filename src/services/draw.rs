@@ -341,7 +341,8 @@ pub fn complete(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<Comp
     Ok(done)
 }
 
-/// The inspection's task goes to the lead drawn inspector (audited in the filing's chain).
+/// The inspection's task goes to the lead drawn inspector, audited in the filing's chain as an
+/// assignment by the service (as a manager's would be, with the draw).
 fn assign_lead(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -361,9 +362,14 @@ fn assign_lead(
                 Event::filing(
                     e.filing_id,
                     SYSTEM_USER,
-                    "task:assign",
+                    "assign",
                     ctx.now,
-                    json!({ "task_id": t.id, "to": lead, "draw": e.draw_id, "inspectors": e.inspector_ids() }),
+                    json!({
+                        "task_id": t.id,
+                        "role": t.role,
+                        "department": t.department,
+                        "detail": { "previous": null, "assignee": lead, "draw": e.draw_id, "inspectors": e.inspector_ids() },
+                    }),
                 ),
             )?;
         }

@@ -324,6 +324,27 @@ async fn the_drawn_inspector_gets_the_task_and_another_cannot_pass_it() {
     let f = app.filing(&drawn, f["id"].as_str().unwrap()).await;
     assert_eq!(f["tasks"][0]["claimed_by"], drawn.id.to_string());
     assert_eq!(f["clocks"]["step"]["days"], 15);
+    // The history says the service assigned it, with the draw.
+    let h: Value = app
+        .get(
+            &drawn,
+            &format!("/api/v1/filings/{}/history", f["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assigned = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "assign")
+        .unwrap_or_else(|| panic!("no assignment in {h}"));
+    assert_eq!(
+        assigned["payload"]["detail"]["assignee"],
+        drawn.id.to_string()
+    );
+    assert_eq!(assigned["payload"]["detail"]["draw"], f["draw"]["draw_id"]);
 
     for other in [&related, &clerk] {
         let (status, body) = app
