@@ -22,8 +22,8 @@
 //! CPU per request, to show what any request costs before an action does anything.
 //!
 //! Each filing goes through its life: one round of the one-time notice (clerk
-//! `request_supplement`, applicant `supplement`), then clerk `issue_receipt` and
-//! `select_for_check`, inspector `fail_inspection`, and from then on the re-check cycle
+//! `request_supplement`, applicant `supplement`), then clerk `issue_receipt` (the service draws
+//! the filing at once: filed late, it is always selected), inspector `fail_inspection`, and from then on the re-check cycle
 //! (applicant `request_recheck` ⇄ inspector `fail_recheck`), a repeatable cycle whose per-action
 //! cost does not grow with the filing's history. (The notice cycle does: every round adds two
 //! clock events, and every action loads and evaluates the whole clock ledger; set
@@ -311,7 +311,6 @@ async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<String>
 enum St {
     Intake,
     Supplement,
-    Filed,
     Inspection,
     Rectification,
     Recheck,
@@ -322,7 +321,6 @@ impl St {
         Some(match code {
             "intake" => St::Intake,
             "supplement" => St::Supplement,
-            "filed" => St::Filed,
             "inspection" => St::Inspection,
             "rectification" => St::Rectification,
             "recheck" => St::Recheck,
@@ -355,9 +353,8 @@ fn next_step(f: &Flow) -> (Who, &'static str, &'static str, St) {
         St::Intake if f.supplements_left > 0 => {
             (Who::Clerk, "request_supplement", NOTICE, St::Supplement)
         }
-        St::Intake => (Who::Clerk, "issue_receipt", EMPTY, St::Filed),
+        St::Intake => (Who::Clerk, "issue_receipt", EMPTY, St::Inspection),
         St::Supplement => (Who::Applicant, "supplement", EMPTY, St::Intake),
-        St::Filed => (Who::Clerk, "select_for_check", EMPTY, St::Inspection),
         St::Inspection => (Who::Inspector, "fail_inspection", FAIL, St::Rectification),
         St::Rectification => (Who::Applicant, "request_recheck", RECHECK, St::Recheck),
         St::Recheck => (Who::Inspector, "fail_recheck", FAIL, St::Rectification),

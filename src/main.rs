@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// The spot-check draws (双随机、一公开).
+    Draw {
+        #[command(subcommand)]
+        command: DrawCommand,
+    },
     /// Scheduled jobs: run one now, or list when each last ran.
     Jobs {
         #[command(subcommand)]
@@ -110,6 +115,19 @@ enum CertificatesCommand {
         /// installation's own.
         #[arg(long)]
         key: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DrawCommand {
+    /// Recompute a draw from its commitment and its seal; exit non-zero naming what differs.
+    Verify { id: uuid::Uuid },
+    /// Declare that an inspector may not inspect a builder's works (回避), by its credit code.
+    Conflict {
+        username: String,
+        credit_code: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -260,6 +278,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: CertificatesCommand::Verify { file, key },
         } => verify_certificate(&settings, &file, key.as_deref()),
         Command::Jobs { command } => jobs(settings, command),
+        Command::Draw { command } => {
+            let db = permits::find_database(&settings)?;
+            let pool = permits::db::build_pool(&db.url, &settings.database)?;
+            let mut conn = pool.get()?;
+            match command {
+                DrawCommand::Verify { id } => {
+                    let v = permits::services::draw::verify(&mut conn, id)
+                        .map_err(|e| anyhow::anyhow!("draw {id}: {e}"))?;
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    Ok(if v.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    })
+                }
+                DrawCommand::Conflict {
+                    username,
+                    credit_code,
+                    reason,
+                } => {
+                    permits::services::draw::declare_conflict(
+                        &mut conn,
+                        chrono::Utc::now(),
+                        &username,
+                        &credit_code,
+                        &reason,
+                    )
+                    .map_err(|e| anyhow::anyhow!("{username}: {e}"))?;
+                    println!("{username} will not be drawn for works of {credit_code}");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
         Command::Audit {
             command: AuditCommand::Verify { seal },
         } => {

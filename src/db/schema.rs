@@ -193,6 +193,45 @@ diesel::table! {
 }
 
 diesel::table! {
+    draw_conflicts (user_id, credit_code) {
+        user_id -> Uuid,
+        credit_code -> Text,
+        reason -> Text,
+        declared_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    draw_filings (filing_id) {
+        filing_id -> Uuid,
+        draw_id -> Uuid,
+        number -> Text,
+        class -> Text,
+        late -> Bool,
+        selected -> Nullable<Bool>,
+        inspectors -> Array<Nullable<Uuid>>,
+    }
+}
+
+diesel::table! {
+    draws (id) {
+        id -> Uuid,
+        item_code -> Text,
+        item_version_id -> Int4,
+        pool_state -> Text,
+        mode -> Text,
+        rule_version -> Text,
+        inputs -> Jsonb,
+        committed_at -> Timestamptz,
+        commit_seq -> Int8,
+        seal_seq -> Nullable<Int8>,
+        seed -> Nullable<Text>,
+        result -> Nullable<Jsonb>,
+        drawn_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     escalations (filing_id) {
         filing_id -> Uuid,
         warn_on -> Nullable<Date>,
@@ -432,6 +471,11 @@ diesel::joinable!(create_requests -> users (applicant_id));
 diesel::joinable!(documents -> certificates (certificate_id));
 diesel::joinable!(documents -> filings (filing_id));
 diesel::joinable!(documents -> users (issued_by));
+diesel::joinable!(draw_conflicts -> users (user_id));
+diesel::joinable!(draw_filings -> draws (draw_id));
+diesel::joinable!(draw_filings -> filings (filing_id));
+diesel::joinable!(draws -> audit_seals (seal_seq));
+diesel::joinable!(draws -> item_versions (item_version_id));
 diesel::joinable!(escalations -> filings (filing_id));
 diesel::joinable!(filings -> departments (department));
 diesel::joinable!(filings -> item_versions (item_version_id));
@@ -469,6 +513,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     create_requests,
     departments,
     documents,
+    draw_conflicts,
+    draw_filings,
+    draws,
     escalations,
     filing_counters,
     filings,

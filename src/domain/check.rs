@@ -361,8 +361,32 @@ impl<'d> Checker<'d> {
             }
             self.deadline_life(d, &place);
         }
-        // The service takes an action only when a deadline expires: a `system` action nothing
-        // triggers would never be taken, and one shared with people would be theirs to take.
+        // The service takes an action only when a deadline expires, or as the spot check's
+        // draw (`domain::draw`: its two actions, in an item with draw rules): a `system`
+        // action nothing triggers would never be taken, and one shared with people would be
+        // theirs to take.
+        match crate::domain::draw::Rules::from_settings(&def.settings) {
+            Ok(Some(_)) => {
+                for code in crate::domain::draw::ACTIONS {
+                    if def
+                        .action(code)
+                        .is_none_or(|a| !a.roles.contains(&Role::System))
+                    {
+                        self.err(
+                            action_place(code),
+                            "an item that draws (spot_check_ratios) needs this action, for the `system` role",
+                        );
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(problems) => {
+                for p in problems {
+                    self.err("settings", &p);
+                }
+            }
+        }
+        let draws = def.settings.contains_key(crate::domain::draw::RATIOS);
         for a in &def.actions {
             if !a.roles.contains(&Role::System) {
                 continue;
@@ -374,10 +398,12 @@ impl<'d> Checker<'d> {
                     "the `system` role cannot share an action with people: the service takes it alone",
                 );
             }
-            if !def
-                .deadlines
-                .iter()
-                .any(|d| d.on_expiry.as_deref() == Some(a.code.as_str()))
+            let drawn = draws && crate::domain::draw::ACTIONS.contains(&a.code.as_str());
+            if !drawn
+                && !def
+                    .deadlines
+                    .iter()
+                    .any(|d| d.on_expiry.as_deref() == Some(a.code.as_str()))
             {
                 self.err(
                     &place,
@@ -1077,6 +1103,12 @@ impl<'d> Checker<'d> {
         ) {
             return;
         }
+        // A state only the service leaves (the spot check's pool, left by the draw) waits on
+        // no one's work list.
+        let mut leaving = self.def.actions_from(&s.code).peekable();
+        if leaving.peek().is_some() && leaving.all(|a| a.roles == [Role::System]) {
+            return;
+        }
         let place = state_place(&s.code);
         let Some(role) = s.queue else {
             self.err(
@@ -1733,6 +1765,29 @@ inputs = ["reason"]
             zh: s.into(),
             en: s.into(),
         }
+    }
+
+    /// The fire filing's draw is the service's: its two actions belong to `system` alone, its
+    /// pool waits on no queue, and its rules are checked when the item is loaded.
+    #[test]
+    fn an_item_that_draws_leaves_its_pool_to_the_service_alone() {
+        let text = include_str!("../../seeds/items/fire-acceptance-filing.toml");
+        let fire = parse("fire-acceptance-filing.toml", text).unwrap();
+        assert_eq!(check(&fire), vec![]);
+
+        let mut by_clerk = fire.clone();
+        action(&mut by_clerk, "select_for_check").roles = vec![Role::Clerk];
+        refused(&by_clerk, "action `select_for_check`", "`system` role");
+
+        let mut bad = fire.clone();
+        bad.settings.insert(
+            "spot_check_ratios".into(),
+            serde_json::json!({ "general": "10%" }),
+        );
+        bad.settings
+            .insert("spot_check_inspectors".into(), serde_json::json!(1));
+        refused(&bad, "settings", "spot_check_ratios.general");
+        refused(&bad, "settings", "at least 2 inspectors");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod check;
 pub mod consent;
 pub mod definition;
+pub mod draw;
 pub mod engine;
 pub mod forms;
 pub mod graph;

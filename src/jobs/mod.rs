@@ -72,6 +72,12 @@ pub static JOBS: &[Job] = &[
         run: |s| Box::pin(documents(s)),
     },
     Job {
+        name: "draw",
+        exclusive: true,
+        about: "Draw the spot checks waiting (the daily mode) and finish draws left undone",
+        run: |s| Box::pin(draw(s)),
+    },
+    Job {
         name: "audit_seal",
         exclusive: true,
         about: "Seal the heads of the audit chains that grew since the last seal",
@@ -240,6 +246,11 @@ pub async fn documents(state: AppState) -> Result<Value, AppError> {
         .run(|conn, ctx| crate::services::documents::render_pending(conn, ctx, None, 100))
         .await?;
     Ok(serde_json::json!({ "rendered": rendered }))
+}
+
+/// The spot-check draw (services::draw): commit, seal, draw, move the filings on.
+pub async fn draw(state: AppState) -> Result<Value, AppError> {
+    to_json(state.run(crate::services::draw::run).await?)
 }
 
 pub async fn audit_seal(state: AppState) -> Result<Value, AppError> {

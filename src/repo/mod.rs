@@ -5,6 +5,7 @@ pub mod actions;
 pub mod audit;
 pub mod calendars;
 pub mod documents;
+pub mod draws;
 pub mod filings;
 pub mod items;
 pub mod jobs;

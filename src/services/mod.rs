@@ -9,6 +9,7 @@ pub mod clock;
 pub mod deadlines;
 pub mod digest;
 pub mod documents;
+pub mod draw;
 pub mod filings;
 pub mod items;
 pub mod job_runs;

@@ -142,6 +142,15 @@ pub const DEMO_USERS: &[DemoUser] = &[
         &[Role::Inspector],
         None,
     ),
+    // 双随机: at least two inspectors are drawn for a spot check.
+    (
+        "inspector2",
+        "消防审验科 冯检",
+        UserKind::Staff,
+        Some("fire"),
+        &[Role::Inspector],
+        None,
+    ),
     (
         "street",
         "街道办 郑调",

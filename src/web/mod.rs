@@ -75,7 +75,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 // `key` before `{identifier}`, which would match it.
                 .service(api::documents::key)
                 .service(api::documents::certificate)
-                .service(api::documents::check),
+                .service(api::documents::check)
+                .service(api::draws::verify)
+                .service(api::draws::get)
+                .service(api::draws::list),
         )
         .service(api::documents::well_known_key)
         .service(

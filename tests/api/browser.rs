@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use permits::domain::definition::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_form, free_port};
+use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_draws, fire_form, free_port};
 
 struct Driver {
     process: Child,
@@ -651,7 +651,8 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
     let Some(driver) = chromedriver() else {
         return;
     };
-    let app = TestApp::spawn().await;
+    // The receipted filing is drawn (always, under these rules): the same pages every run.
+    let app = TestApp::spawn_with(fire_draws(true)).await;
     at(&app, "2026-11-02");
     let builder = app.applicant("builder").await;
     // One overdue filing accepted with its receipt, one waiting at the window.
@@ -683,6 +684,7 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
         ("/items/elevator-installation", None),
         ("/items/fire-acceptance-filing", None),
         ("/calculator?from=2026-09-26&days=15", None),
+        ("/draws", None),
         ("/register", None),
         ("/login", None),
     ] {

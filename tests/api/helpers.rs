@@ -629,6 +629,22 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Rules under which the fire filing's draw selects every filing (`true`) or none (`false`),
+/// for the tests of what follows the draw, which is random otherwise.
+pub fn fire_draws(every: bool) -> impl FnOnce(&mut Settings) {
+    if every {
+        with_rules(
+            "draw-every",
+            "[items.fire-acceptance-filing]\nspot_check_ratios = { general = \"1/1\", key = \"1/1\" }\nspot_check_rule_version = \"test: every filing\"\n",
+        )
+    } else {
+        with_rules(
+            "draw-none",
+            "[items.fire-acceptance-filing]\nspot_check_ratios = { general = \"0/1\", key = \"0/1\" }\nspot_check_ratio_late = \"0/1\"\nspot_check_rule_version = \"test: no filing\"\n",
+        )
+    }
+}
+
 /// The test app with the test item `extendable-licence` among its items (行政许可法 §42: 20
 /// working days, extendable by 10 with the head's approval).
 pub async fn spawn_with_extendable_licence(tweak: impl FnOnce(&mut Settings)) -> TestApp {

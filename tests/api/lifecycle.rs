@@ -1279,7 +1279,7 @@ async fn the_maintenance_fund_is_used_only_on_a_vote_of_its_own() {
 
 #[actix_web::test]
 async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(fire_draws(true)).await;
     let builder = app.applicant("builder").await;
     let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
     let inspector = app
@@ -1304,14 +1304,13 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
         f["accepted_at"].is_string(),
         "the filing receipt takes it in"
     );
-    assert_eq!(f["state"]["code"], "filed");
+    // The service drew it at once (under rules that draw every filing).
+    assert_eq!(f["state"]["code"], "inspection");
+    assert_eq!(f["draw"]["selected"], true);
     assert_eq!(
         clock_ledger(&app, &f),
         ledger(&[("start", None), ("stop", None)])
     );
-
-    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
-    assert_eq!(f["state"]["code"], "inspection");
     assert_eq!(
         open_tasks(&f),
         [("inspector".to_owned(), "fire".to_owned())]
@@ -1403,7 +1402,7 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
 
 #[actix_web::test]
 async fn a_fire_filing_not_drawn_for_a_spot_check_closes_as_not_selected() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(fire_draws(false)).await;
     let builder = app.applicant("builder").await;
     let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
     let f = submitted(
@@ -1415,8 +1414,10 @@ async fn a_fire_filing_not_drawn_for_a_spot_check_closes_as_not_selected() {
     )
     .await;
     let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
-    let f = app.act(&clerk, &f, "mark_not_selected", json!({})).await;
+    // The service drew it at once (under rules that draw no filing).
     assert_eq!(f["state"]["code"], "not_selected");
+    assert_eq!(f["draw"]["selected"], false);
+    assert_eq!(f["draw"]["label"]["zh"], "未抽中");
     assert_eq!(f["state"]["kind"], "approved");
     assert!(f["closed_at"].is_string());
     let f = app.filing(&builder, f["id"].as_str().unwrap()).await;
@@ -1502,7 +1503,8 @@ async fn a_fire_filing_is_told_at_once_what_to_supplement_and_the_notice_clears_
         ])
     );
     let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
-    assert_eq!(f["state"]["code"], "filed");
+    // Filed, and drawn at once: selected or not.
+    assert!(f["draw"]["selected"].is_boolean(), "{f}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2346,14 +2348,15 @@ async fn the_clerk_confirms_or_corrects_the_declared_class_with_the_receipt() {
             json!({ "fields": { "project_class": "general" } }),
         )
         .await;
-    assert_eq!(g["state"]["code"], "filed");
+    assert!(g["draw"]["selected"].is_boolean(), "filed and drawn: {g}");
     let h: Value = app
         .get(&clerk, &format!("/api/v1/filings/{}/history", id_of(&g)))
         .await
         .json()
         .await
         .unwrap();
-    let last = h.as_array().unwrap().last().unwrap();
+    // The receipt's entry (the draw's action follows it).
+    let last = receipt_entry(&h);
     assert_eq!(last["action"], "action:issue_receipt");
     assert!(last["payload"].get("set").is_none(), "{last}");
 
@@ -2382,8 +2385,18 @@ async fn the_clerk_confirms_or_corrects_the_declared_class_with_the_receipt() {
         .json()
         .await
         .unwrap();
-    let last = h.as_array().unwrap().last().unwrap();
+    let last = receipt_entry(&h);
     assert_eq!(last["payload"]["set"], json!({ "project_class": "key" }));
+}
+
+fn receipt_entry(history: &Value) -> &Value {
+    history
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "action:issue_receipt")
+        .unwrap()
 }
 
 /// 变更: the issuer approves a change of contractor's project manager on an issued permit; the

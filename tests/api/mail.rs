@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     CONSTRUCTION_MATERIALS, FIRE_MATERIALS, SmtpSink, TestApp, TlsFront, User, at,
-    construction_form, fire_form, free_port, smtp_to,
+    construction_form, fire_draws, fire_form, free_port, smtp_to,
 };
 
 /// A fire filing submitted by `who` (its clock runs from receipt: "accepted" is its first mail).
@@ -31,7 +31,13 @@ fn by_subject(got: &[crate::helpers::Received]) -> HashMap<String, crate::helper
 #[actix_web::test]
 async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
     let sink = SmtpSink::start();
-    let app = TestApp::spawn_with(smtp_to(sink.port)).await;
+    let port = sink.port;
+    // Under rules that draw every filing: the draw's result is told too.
+    let app = TestApp::spawn_with(move |s| {
+        smtp_to(port)(s);
+        fire_draws(true)(s);
+    })
+    .await;
     at(&app, "2026-11-23");
     let zh = app
         .mail_user("builder_zh", None, &[Role::Applicant], Lang::Zh)
@@ -59,13 +65,13 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
     // Nothing has left yet: the rows wait in the outbox for the sender.
     assert_eq!(sink.count(), 0);
     let rows = app.outbox();
-    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows.len(), 5, "{rows:?}");
     assert!(rows.iter().all(|r| r.status == "pending"));
 
     let report = app.run_job("outbox").await;
-    assert_eq!(report["sent"], 4, "{report}");
+    assert_eq!(report["sent"], 5, "{report}");
     let got = sink.received();
-    assert_eq!(got.len(), 4);
+    assert_eq!(got.len(), 5);
     let mail = by_subject(&got);
 
     let accepted = &mail[&format!("【收件】{number} 建设工程竣工验收消防备案")];
@@ -114,6 +120,11 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
             .contains(&format!("/filings/{}", f["id"].as_str().unwrap()))
     );
 
+    // The draw, made right after the receipt, is told: 抽中.
+    assert!(mail.contains_key(&format!(
+        "【办件进度】{number} 建设工程竣工验收消防备案：被抽中，待检查"
+    )));
+
     let english = &mail[&format!("Received: {en_number} Fire-acceptance filing after completion")];
     assert_eq!(english.envelope_to, vec!["builder_en@example.test"]);
     assert!(
@@ -138,7 +149,7 @@ async fn applicants_are_told_each_step_over_smtp_in_their_own_language() {
     // A second run sends nothing again.
     let again = app.run_job("outbox").await;
     assert_eq!(again["claimed"], 0);
-    assert_eq!(sink.count(), 4);
+    assert_eq!(sink.count(), 5);
 }
 
 #[actix_web::test]
@@ -796,8 +807,9 @@ async fn fire_filing_failed_on_tuesday(app: &TestApp) -> (User, User, Value, Str
     let inspector = app.staff("inspector", "fire", &[Role::Inspector]).await;
     let f = submitted_fire_filing(app, &builder).await;
     let number = f["number"].as_str().unwrap().to_owned();
+    // Drawn at once (the tests spawn with rules that draw every filing).
     let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
-    let f = app.act(&clerk, &f, "select_for_check", json!({})).await;
+    assert_eq!(f["state"]["code"], "inspection");
     at(app, "2026-11-24");
     let inspector = app.relogin(&inspector).await;
     let builder = app.relogin(&builder).await;
@@ -811,7 +823,7 @@ fn failure() -> Value {
 
 #[actix_web::test]
 async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_requested() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(fire_draws(true)).await;
     let (builder, _, f, number) = fire_filing_failed_on_tuesday(&app).await;
     app.run_job("outbox").await;
     // The builder heard of the receipt, the draw and the failure, with its reasons.
@@ -887,7 +899,7 @@ async fn a_rectification_period_is_reminded_and_ends_when_the_recheck_is_request
 /// reminded: the first one is closed, and only open deadlines are unique per due day.
 #[actix_web::test]
 async fn a_rectification_ordered_again_the_same_day_is_reminded_too() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(fire_draws(true)).await;
     let (builder, inspector, f, number) = fire_filing_failed_on_tuesday(&app).await;
     let id = f["id"].as_str().unwrap().to_owned();
     app.upload_all(

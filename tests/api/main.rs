@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod documents;
+mod draw;
 mod helpers;
 mod instances;
 mod legal_time;

@@ -362,7 +362,7 @@ async fn a_manager_gives_a_task_only_to_staff_of_the_department_with_its_role() 
 
 #[actix_web::test]
 async fn the_applicant_rates_a_decided_filing_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(crate::helpers::fire_draws(false)).await;
     at(&app, "2026-11-23");
     let builder = app.applicant("builder").await;
     let clerk = app.staff("clerk", "fire", &[Role::Clerk]).await;
@@ -377,8 +377,8 @@ async fn the_applicant_rates_a_decided_filing_once() {
         )
         .await;
     assert_eq!(r.status(), 409);
-    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
-    app.act(&clerk, &f, "mark_not_selected", json!({})).await;
+    // Drawn at once, and not selected: decided.
+    app.act(&clerk, &f, "issue_receipt", json!({})).await;
 
     let c = signed_in(&app, "builder").await;
     let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
@@ -1234,6 +1234,6 @@ async fn the_clerk_corrects_the_class_on_the_receipt_from_the_page() {
     .await;
     assert!(status == 200 || status == 303, "{status}");
     let f = app.filing(&builder, &id).await;
-    assert_eq!(f["state"]["code"], "filed");
+    assert!(f["draw"]["selected"].is_boolean(), "filed and drawn: {f}");
     assert_eq!(f["form"]["project_class"], "key");
 }

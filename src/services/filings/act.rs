@@ -65,24 +65,34 @@ pub fn act(
     };
     for _ in 0..OPTIMISTIC_TRIES {
         match act_once(conn, ctx, p, &req, Read::Optimistic)? {
-            Acted::Done(view) => return Ok(*view),
+            Acted::Done(view, _) => return Ok(*view),
             Acted::Changed => continue,
             Acted::NeedsLock => break,
         }
     }
-    let view = conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
-        Acted::Done(view) => Ok(*view),
-        Acted::Changed | Acted::NeedsLock => Err(AppError::Internal(anyhow::anyhow!(
-            "an action under the filing's lock asked to be taken again"
-        ))),
-    })?;
+    let (view, draw) =
+        conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
+            Acted::Done(view, draw) => Ok((view, draw)),
+            Acted::Changed | Acted::NeedsLock => Err(AppError::Internal(anyhow::anyhow!(
+                "an action under the filing's lock asked to be taken again"
+            ))),
+        })?;
     // Documents the action issued are rendered now, after its commit and outside the filing's
     // lock (see `services::documents`). The action stands whatever happens here: a document
     // not rendered now is rendered by the `documents` job or when first downloaded.
     if let Err(e) = crate::services::documents::render_pending(conn, ctx, Some(id), 16) {
         tracing::error!(filing = %id, error = ?e, "rendering the action's documents failed; the documents job retries");
     }
-    Ok(view)
+    // 双随机: a draw committed with the receipt is sealed and drawn now, after the commit
+    // (services::draw). The receipt stands whatever happens here: the `draw` job finishes a
+    // draw left undone. (The draw's own actions issue and render the filing receipt.)
+    if let Some(draw) = draw {
+        match crate::services::draw::complete(conn, ctx, draw) {
+            Ok(_) => return super::get(conn, ctx, p, id),
+            Err(e) => tracing::warn!(%draw, filing = %id, error = %e, "draw left to the job"),
+        }
+    }
+    Ok(*view)
 }
 
 /// How many times an action is read and decided again when its filing changed in between,
@@ -103,7 +113,8 @@ enum Read {
 }
 
 enum Acted {
-    Done(Box<FilingView>),
+    /// Taken; with the draw it committed (a receipt drawn at once).
+    Done(Box<FilingView>, Option<Uuid>),
     /// The filing changed after it was read (optimistic only): nothing was written.
     Changed,
     /// The action must be taken under the filing's lock (optimistic only): nothing was written.
@@ -135,6 +146,7 @@ fn act_once(
     let item = ctx.items.by_id(conn, row.item_version_id)?;
     let from = state_of(&item, &row)?;
     check_version(&row, r.expected_version, &row.state)?;
+    crate::services::draw::check_inspector(conn, &item, &row.state, p, row.id)?;
     let facts = Facts::from_rows(&row, facts, ctx.offset)?;
     // Someone else holds this department's task: acting behind their back is a conflict.
     if let Some(dept) = p.department.as_deref()
@@ -217,8 +229,28 @@ fn act_once(
         Written::Changed => return Ok(Acted::Changed),
     };
     let facts = facts.after(&planned.plan, &planned.row, planned.ledger, opened);
+    // At receipt the draw is committed in the receipt's transaction (under the filing's lock).
+    let draw = if how == Read::Locked
+        && crate::services::draw::draws_at_receipt(&item, &outcome.to, outcome.changes_state())
+    {
+        let snap = facts.snapshot(&planned.row, ctx.offset, ctx.calendar);
+        let flags = engine::flags(&item.def, &snap, ctx.today())
+            .into_iter()
+            .map(|f| f.code.clone())
+            .collect();
+        let filing = (planned.row.clone(), flags);
+        Some(crate::services::draw::commit(
+            conn,
+            ctx,
+            &item,
+            &[filing],
+            p.user_id,
+        )?)
+    } else {
+        None
+    };
     let view = views::render(conn, ctx, p, &item, planned.row, facts, planned.clocks)?;
-    Ok(Acted::Done(Box::new(view)))
+    Ok(Acted::Done(Box::new(view), draw))
 }
 
 /// The refusals' reasons of this round's joint review, the action's own answer included.
@@ -269,7 +301,8 @@ fn needs_lock(item: &Item, row: &FilingRow, outcome: &Outcome) -> bool {
     // action.
     let entered = outcome.changes_state().then_some(outcome.to.as_str());
     let documents = documents::touches(&item.def, &outcome.action, entered);
-    numbers || closes || documents
+    let draws = crate::services::draw::draws_at_receipt(item, &outcome.to, outcome.changes_state());
+    numbers || closes || documents || draws
 }
 
 /// Map an engine refusal to the API's meaning.

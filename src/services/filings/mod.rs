@@ -197,6 +197,22 @@ pub fn get(
     views::view(conn, ctx, p, &item, row)
 }
 
+/// The codes of the item's flags that hold for a filing (a late filing): what a draw reads.
+pub fn flag_codes(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    item: &Item,
+    row: &FilingRow,
+) -> Result<Vec<String>, AppError> {
+    let rows = repo::facts(conn, row.id, row.state_visit, row.applicant_id)?;
+    let facts = facts::Facts::from_rows(row, rows, ctx.offset)?;
+    let snap = facts.snapshot(row, ctx.offset, ctx.calendar);
+    Ok(crate::domain::engine::flags(&item.def, &snap, ctx.today())
+        .into_iter()
+        .map(|f| f.code.clone())
+        .collect())
+}
+
 /// Filings the caller may list: an applicant's own; a department's; all for admins and auditors.
 pub fn list(
     conn: &mut PgConnection,

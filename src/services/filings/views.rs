@@ -125,6 +125,8 @@ pub struct FilingView {
     pub rating: Option<i16>,
     /// What the caller may do now besides the actions, by the rules that enforce it.
     pub may: Capabilities,
+    /// The spot-check draw that holds the filing (抽中 / 未抽中), for an item that draws.
+    pub draw: Option<crate::services::draw::FilingDraw>,
 }
 
 /// A flag the item raises on the filing.
@@ -338,6 +340,7 @@ pub(super) fn render(
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
         accepted_at: row.accepted_at,
+        draw: crate::services::draw::of_filing(conn, item, row.id)?,
         // Only a closed filing can have been rated: no query on the hot path of open ones.
         rating: if row.closed_at.is_some() {
             repo::rating_of(conn, row.id)?

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod calendars;
 pub mod documents;
+pub mod draws;
 pub mod filings;
 pub mod health;
 pub mod items;
@@ -31,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         admin::create_user, admin::list_users, admin::deactivate_user, admin::activate_user, admin::reset_password, admin::verify_audit, admin::get_clock, admin::move_clock,
         mail::list, mail::retry, jobs::runs, jobs::run,
         documents::list, documents::download, documents::certificate, documents::check, documents::key,
+        draws::list, draws::get, draws::verify,
     ),
     modifiers(&Bearer),
     tags(
@@ -44,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "Administration"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "documents", description = "Written instruments, electronic certificates and their public verification"),
+        (name = "draws", description = "Spot-check draws (双随机、一公开), public and verifiable"),
     )
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod draws;
 pub mod filing;
 pub mod public;
 pub mod verify;
@@ -649,6 +650,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(public::item)
         .service(public::calculator)
         .service(verify::verify)
+        .service(draws::index)
         .service(account::switch_lang)
         .service(account::login_page)
         .service(account::login)
