@@ -1398,6 +1398,28 @@ async fn a_fire_filing_is_received_drawn_failed_rectified_and_passed_on_recheck(
         clock_ledger(&app, &f),
         ledger(&[("start", None), ("stop", None)])
     );
+    // The receipt marked 抽中, each result in writing (orig. §35–37).
+    let number = f["number"].as_str().unwrap().to_owned();
+    let docs = crate::documents::issued_documents(&app, &builder, &id_of(&f)).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[
+            (
+                "filing_receipt_selected",
+                &[
+                    "竣工验收消防备案凭证（抽中）",
+                    &number,
+                    "确定为检查对象",
+                    "十五个工作日",
+                ],
+            ),
+            (
+                "check_failed",
+                &["检查结果为不合格", "停止使用", "七个工作日"],
+            ),
+            ("check_passed", &["检查结果为合格", "第三十六条"]),
+        ],
+    );
 }
 
 #[actix_web::test]
@@ -1422,6 +1444,19 @@ async fn a_fire_filing_not_drawn_for_a_spot_check_closes_as_not_selected() {
     assert!(f["closed_at"].is_string());
     let f = app.filing(&builder, f["id"].as_str().unwrap()).await;
     assert_eq!(f["actions"], json!([]));
+    // The filing receipt at once, marked 未抽中.
+    let docs = crate::documents::issued_documents(&app, &builder, &id_of(&f)).await;
+    crate::documents::assert_documents(
+        &docs,
+        &[(
+            "filing_receipt_not_selected",
+            &[
+                "竣工验收消防备案凭证（未抽中）",
+                "予以备案",
+                "未被确定为检查对象",
+            ],
+        )],
+    );
 }
 
 #[actix_web::test]
