@@ -224,7 +224,7 @@ fn issue(
             status_at: ctx.now,
             valid_until,
             issued_at: ctx.now,
-            public_fields: public_fields(&a.item.def, d, a.row, &sheet),
+            public_fields: public_fields(&a.item.def, d, a.row),
         };
         repo::insert_certificate(conn, &new)?;
         if let Some(cur) = &current
@@ -541,23 +541,40 @@ fn notice_items(row: &FilingRow, input: &ActInput) -> Vec<String> {
     }
 }
 
-/// What the public sees of a certificate: its number, the filing's number, the printed fields
-/// with personal data masked.
-fn public_fields(def: &Definition, d: &DocumentDef, row: &FilingRow, sheet: &Sheet) -> Value {
-    let mut out = Map::new();
-    out.insert("证照编号".into(), json!(sheet.number));
+/// What the public sees of a certificate: the filing's number and the printed fields in their
+/// order, personal data masked; and how its validity day is labelled.
+fn public_fields(def: &Definition, d: &DocumentDef, row: &FilingRow) -> Value {
+    let mut rows = Vec::new();
     if let Some(n) = &row.number {
-        out.insert("申请号".into(), json!(n));
+        rows.push(PublicField {
+            label: "申请号".into(),
+            value: n.clone(),
+        });
     }
     for f in &d.fields {
         if let (Some(field), Some(v)) = (def.field(f), row.form.get(f)) {
             let masked = crate::domain::forms::mask(field, v);
             if let Some(shown) = printed(def, f, &masked) {
-                out.insert(field.label.zh.clone(), json!(shown));
+                rows.push(PublicField {
+                    label: field.label.zh.clone(),
+                    value: shown,
+                });
             }
         }
     }
-    Value::Object(out)
+    let validity_label = d
+        .certificate
+        .as_ref()
+        .and_then(|c| c.validity_label.clone())
+        .unwrap_or_else(|| "有效期至".into());
+    json!({ "rows": rows, "validity_label": validity_label })
+}
+
+/// A field of a certificate as the public sees it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PublicField {
+    pub label: String,
+    pub value: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,8 +733,10 @@ pub struct CertificateView {
     pub issued_at: DateTime<Utc>,
     pub issuer: String,
     pub title: Text,
-    /// The fields as printed, personal data masked.
-    pub fields: Value,
+    /// The fields as printed, in their order, personal data masked.
+    pub fields: Vec<PublicField>,
+    /// What the validity day means (开工期限 for a permit: works must start by it).
+    pub valid_until_label: String,
     /// SHA-256 of the document file as issued.
     pub sha256: Option<String>,
     /// Whether the stored file's seal verifies against the published key.
@@ -838,7 +857,13 @@ fn certificate_view(
         issued_at: row.issued_at,
         issuer: ctx.issuer.name_zh.clone(),
         title,
-        fields: row.public_fields,
+        fields: serde_json::from_value(row.public_fields["rows"].clone()).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("certificate fields stored malformed: {e}"))
+        })?,
+        valid_until_label: row.public_fields["validity_label"]
+            .as_str()
+            .unwrap_or("有效期至")
+            .to_owned(),
         sha256,
         signature_valid,
         superseded_by,

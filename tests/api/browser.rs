@@ -596,6 +596,23 @@ async fn a_construction_permit_goes_from_the_applicant_through_the_window_and_re
     take(&reviewer, "approve", "已发证").await;
     shot(&reviewer, "15-issued").await;
 
+    // The builder finds the sealed certificate on the filing and checks it on the public page,
+    // as its QR code leads there.
+    builder.refresh().await.unwrap();
+    wait_text(&builder, "#documents", "建筑工程施工许可证").await;
+    wait_text(&builder, "#documents", "准予行政许可决定书").await;
+    shot(&builder, "15b-documents").await;
+    builder
+        .find(Locator::Css("#documents a[href^='/verify?id=']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&builder, "#status", "有效").await;
+    wait_text(&builder, "#seal", "签章有效").await;
+    shot(&builder, "15c-verify").await;
+
     // The section head sees it decided on time on the dashboard.
     let manager = signed_in(&driver, &app, "manager").await;
     manager.goto(&app.url("/dashboard")).await.unwrap();
@@ -685,6 +702,11 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
         ("/items/fire-acceptance-filing", None),
         ("/calculator?from=2026-09-26&days=15", None),
         ("/draws", None),
+        ("/verify", None),
+        (
+            "/verify?id=1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0",
+            None,
+        ),
         ("/register", None),
         ("/login", None),
     ] {

@@ -91,17 +91,11 @@ pub async fn verify(
     match looked_up {
         None => {}
         Some(Ok(Ok(c))) => {
-            if let serde_json::Value::Object(m) = &c.fields {
-                page.fields = m
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect();
-            }
+            page.fields = c
+                .fields
+                .iter()
+                .map(|f| (f.label.clone(), f.value.clone()))
+                .collect();
             page.certificate = Some(c);
         }
         Some(Ok(Err(d))) => page.document = Some(d),
