@@ -37,6 +37,8 @@
 //! LOAD_SUPPLEMENT_ROUNDS (1),
 //! LOAD_SQL (none: SQL run on the database after the setup and before the levels, to measure a
 //! change of schema or setting against the same binary, e.g. dropping an index),
+//! LOAD_DOCUMENTS (1; 0 runs the service on a copy of the items without their `[[documents]]`,
+//! so the same actions issue nothing: the difference is what documents cost),
 //! LOAD_CLIENTS ("8,32"), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
 //! Results: a table on stdout and `target/load-report.json`; the service's log is
 //! `target/load-server.log`. The database `permits_bench` is left in place for inspection.
@@ -80,6 +82,8 @@ struct Config {
     filings_per_client: usize,
     supplement_rounds: u32,
     sql: Option<String>,
+    /// Items issue their documents (LOAD_DOCUMENTS=1, the default); 0 strips them.
+    documents: bool,
     levels: Vec<usize>,
     pg_host: String,
     pg_port: String,
@@ -117,6 +121,7 @@ impl Config {
             sql: std::env::var("LOAD_SQL")
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
+            documents: env_or("LOAD_DOCUMENTS", 1u8)? != 0,
             levels,
             pg_host: env_or("PGHOST", "/var/run/postgresql".to_owned())?,
             pg_port: env_or("PGPORT", "5432".to_owned())?,
@@ -201,6 +206,36 @@ impl Drop for Server {
     }
 }
 
+/// A copy of config/ and seeds/ whose items issue no documents (LOAD_DOCUMENTS=0): the same
+/// actions without rendering and sealing, to measure what documents add.
+fn root_without_documents(target: &Path) -> Result<PathBuf> {
+    fn copy(from: &Path, to: &Path) -> Result<()> {
+        std::fs::create_dir_all(to)?;
+        for e in std::fs::read_dir(from)? {
+            let e = e?;
+            let dest = to.join(e.file_name());
+            if e.file_type()?.is_dir() {
+                copy(&e.path(), &dest)?;
+            } else {
+                std::fs::copy(e.path(), &dest)?;
+            }
+        }
+        Ok(())
+    }
+    let root = target.join("load-root-without-documents");
+    let _ = std::fs::remove_dir_all(&root);
+    for dir in ["config", "seeds"] {
+        copy(&manifest_dir().join(dir), &root.join(dir))?;
+    }
+    for e in std::fs::read_dir(root.join("seeds/items"))? {
+        let path = e?.path();
+        let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&path)?.parse()?;
+        doc.remove("documents");
+        std::fs::write(&path, doc.to_string())?;
+    }
+    Ok(root)
+}
+
 impl Server {
     fn start(cfg: &Config, port: u16) -> Result<Server> {
         let target = target_dir();
@@ -209,13 +244,18 @@ impl Server {
         let _ = std::fs::remove_dir_all(&var_dir);
         std::fs::create_dir_all(&var_dir)?;
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let root = if cfg.documents {
+            manifest_dir()
+        } else {
+            root_without_documents(&target)?
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_permits"))
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .current_dir(manifest_dir())
             .env_remove("DATABASE_URL")
             .env_remove("PERMITS_BIND")
             .env("PERMITS_ENV", "demo")
-            .env("PERMITS_ROOT", manifest_dir())
+            .env("PERMITS_ROOT", &root)
             .env("PERMITS__DATABASE__URL", cfg.database_url())
             .env("PERMITS__DATABASE__NAME", DB)
             .env("PERMITS__DATABASE__POOL_SIZE", cfg.pool_size.to_string())

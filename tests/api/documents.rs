@@ -536,3 +536,284 @@ async fn a_rendered_document_cannot_be_changed_and_a_pending_one_is_rendered_by_
     assert_eq!(report["rendered"], 1, "{report}");
     assert_eq!(app.count("documents WHERE pdf IS NULL"), 0);
 }
+
+/// A form and the required materials for an item, from its own definition: every required
+/// field filled with a plausible value (the special fire items have no hand-written form).
+async fn generic_filing(app: &TestApp, item: &str) -> (Value, Vec<String>) {
+    let def: Value = reqwest::get(app.url(&format!("/api/v1/items/{item}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut form = serde_json::Map::new();
+    for fld in def["fields"].as_array().unwrap() {
+        if fld["required"] != true {
+            continue;
+        }
+        let v = match fld["type"].as_str().unwrap() {
+            "credit_code" => json!("91350100M000100Y43"),
+            "phone" => json!("13800138000"),
+            "date" => json!("2026-11-27"),
+            "select" => fld["options"][0]["value"].clone(),
+            "boolean" => json!(false),
+            "area" | "amount" | "number" | "integer" => json!("12000"),
+            _ => json!("示范商业综合体"),
+        };
+        form.insert(fld["code"].as_str().unwrap().to_owned(), v);
+    }
+    let materials = def["materials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["requirement"] == "required" && m.get("required_when").is_none_or(Value::is_null)
+        })
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect();
+    (Value::Object(form), materials)
+}
+
+/// Every document of every item that the lifecycle tests do not reach: the one-time notice and
+/// the refusal to accept of each item, the permit's correction notice in review, the design
+/// review's "not special" notice and failed opinion, the fire acceptance's passed opinion.
+/// Each is rendered, sealed, listed with its hash, and says what its kind must say.
+#[actix_web::test]
+async fn every_item_writes_its_notices_refusals_and_remaining_opinions() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-12-03");
+    let builder = app.applicant("builder").await;
+    let window = app.staff("clerk-window", "window", &[Role::Clerk]).await;
+    let fire_clerk = app.staff("clerk-fire", "fire", &[Role::Clerk]).await;
+    let reviewer = app
+        .staff("reviewer", "construction", &[Role::Reviewer])
+        .await;
+    let fire_reviewer = app.staff("fire-reviewer", "fire", &[Role::Reviewer]).await;
+    let inspector = app
+        .staff("fire-inspector", "fire", &[Role::Inspector])
+        .await;
+
+    let mut items: Vec<(&str, Value, Vec<String>, &User)> = vec![
+        (
+            "construction-permit",
+            construction_form(),
+            CONSTRUCTION_MATERIALS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            &window,
+        ),
+        (
+            "elevator-installation",
+            elevator_form(10, 12),
+            ELEVATOR_MATERIALS.iter().map(|s| s.to_string()).collect(),
+            &window,
+        ),
+        (
+            "fire-acceptance-filing",
+            fire_form(),
+            FIRE_MATERIALS.iter().map(|s| s.to_string()).collect(),
+            &fire_clerk,
+        ),
+    ];
+    items.push((
+        "special-fire-design-review",
+        json!({
+            "project_name": "示范商业综合体",
+            "builder_name": "示范置业有限公司",
+            "builder_credit_code": "91350100M000100Y43",
+            "project_address": "示范区文昌路 99 号",
+            "works_type": "new",
+            "special_category": "hotel_commercial",
+            "category_floor_area": "32000",
+            "total_floor_area": "45000",
+            "design_unit": "示范建筑设计研究院有限公司",
+            "design_unit_credit_code": "91110000600037341L",
+            "design_qualification_no": "A135000001",
+            "special_design_case": "none",
+            "foreign_standard": false,
+            "contact_name": "李工",
+            "contact_phone": "13800138000"
+        }),
+        [
+            "application_form",
+            "fire_design_documents",
+            "planning_permit",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        &window,
+    ));
+    let (form, materials) = generic_filing(&app, "special-fire-acceptance").await;
+    items.push(("special-fire-acceptance", form, materials, &window));
+    let submit = |item: &'static str, form: Value, materials: Vec<String>| {
+        let app = &app;
+        let builder = &builder;
+        async move {
+            let f = app.create(builder, item, form).await;
+            let id = f["id"].as_str().unwrap().to_owned();
+            let m: Vec<&str> = materials.iter().map(String::as_str).collect();
+            app.upload_all(builder, &id, &m).await;
+            let f = app.filing(builder, &id).await;
+            let f = app.act(builder, &f, "submit", json!({})).await;
+            assert_eq!(f["state"]["code"], "intake", "{item}");
+            id
+        }
+    };
+    for (item, form, materials, clerk) in items.clone() {
+        // The one-time notice lists what the clerk wrote.
+        let id = submit(item, form.clone(), materials.clone()).await;
+        let f = app.filing(clerk, &id).await;
+        app.act(
+            clerk,
+            &f,
+            "request_supplement",
+            json!({ "notice_items": ["现场照片不清晰"] }),
+        )
+        .await;
+        let docs = issued_documents(&app, &builder, &id).await;
+        assert_documents(
+            &docs,
+            &[(
+                "supplement_notice",
+                &["补正材料告知书", "一次性告知", "现场照片不清晰"],
+            )],
+        );
+        // The refusal to accept, with its reason and the remedies.
+        let id = submit(item, form, materials).await;
+        let f = app.filing(clerk, &id).await;
+        app.act(
+            clerk,
+            &f,
+            "refuse_to_accept",
+            json!({ "reason": "不属于本机关管辖范围" }),
+        )
+        .await;
+        let code = match item {
+            "fire-acceptance-filing" => "refusal_to_file",
+            _ => "refusal_to_accept",
+        };
+        let docs = issued_documents(&app, &builder, &id).await;
+        assert_documents(
+            &docs,
+            &[(
+                code,
+                &["理由：不属于本机关管辖范围", "行政复议", "行政诉讼"],
+            )],
+        );
+    }
+
+    // The permit's correction asked for in review.
+    let (_, form, materials, _) = items[0].clone();
+    let id = submit("construction-permit", form, materials).await;
+    let f = app.filing(&window, &id).await;
+    app.act(&window, &f, "accept", json!({})).await;
+    let f = app.filing(&reviewer, &id).await;
+    app.act(
+        &reviewer,
+        &f,
+        "request_correction",
+        json!({ "notice_items": ["施工图审查合格书编号有误"] }),
+    )
+    .await;
+    let docs = issued_documents(&app, &builder, &id).await;
+    assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &["受理通知书"]),
+            (
+                "correction_notice",
+                &["补正材料告知书（审查阶段）", "施工图审查合格书编号有误"],
+            ),
+        ],
+    );
+
+    // Not a special construction work; and a failed design review.
+    let (_, form, materials, _) = items[3].clone();
+    let id = submit(
+        "special-fire-design-review",
+        form.clone(),
+        materials.clone(),
+    )
+    .await;
+    let f = app.filing(&window, &id).await;
+    app.act(
+        &window,
+        &f,
+        "not_special",
+        json!({ "reason": "建筑面积未达到特殊建设工程标准" }),
+    )
+    .await;
+    let docs = issued_documents(&app, &builder, &id).await;
+    assert_documents(
+        &docs,
+        &[(
+            "not_special_notice",
+            &["不属于特殊建设工程告知书", "不需办理消防设计审查"],
+        )],
+    );
+    let id = submit("special-fire-design-review", form, materials).await;
+    let f = app.filing(&window, &id).await;
+    let f = app.act(&window, &f, "accept", json!({})).await;
+    assert_eq!(f["state"]["code"], "review");
+    let f = app.filing(&fire_reviewer, &id).await;
+    app.act(
+        &fire_reviewer,
+        &f,
+        "refuse",
+        json!({ "reason": "疏散楼梯数量不足", "opinion": "不合格" }),
+    )
+    .await;
+    let docs = issued_documents(&app, &builder, &id).await;
+    assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &[]),
+            (
+                "design_refused",
+                &[
+                    "消防设计审查意见书（不合格）",
+                    "理由：疏散楼梯数量不足",
+                    "行政复议",
+                ],
+            ),
+        ],
+    );
+
+    // A fire acceptance passed after its site assessment.
+    let (_, form, materials, _) = items[4].clone();
+    let id = submit("special-fire-acceptance", form, materials).await;
+    let f = app.filing(&window, &id).await;
+    app.act(&window, &f, "accept", json!({})).await;
+    let f = app.filing(&fire_reviewer, &id).await;
+    app.act(&fire_reviewer, &f, "start_site_assessment", json!({}))
+        .await;
+    let f = app.filing(&inspector, &id).await;
+    app.act(
+        &inspector,
+        &f,
+        "record_site_assessment",
+        json!({ "opinion": "现场评定合格" }),
+    )
+    .await;
+    let f = app.filing(&fire_reviewer, &id).await;
+    app.act(
+        &fire_reviewer,
+        &f,
+        "approve",
+        json!({ "opinion": "消防验收合格" }),
+    )
+    .await;
+    let docs = issued_documents(&app, &builder, &id).await;
+    assert_documents(
+        &docs,
+        &[
+            ("acceptance_notice", &[]),
+            (
+                "acceptance_passed",
+                &["消防验收意见书（合格）", "消防验收合格", "第三十条"],
+            ),
+        ],
+    );
+}
