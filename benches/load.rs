@@ -67,7 +67,15 @@ const P99_TARGET_MS: f64 = 50.0;
 /// A hard bound on any client's loop, whatever the clock says.
 const MAX_REQUESTS_PER_CLIENT: usize = 1_000_000;
 
-const MATERIALS: &[&str] = &["filing_form", "completion_report", "as_built_drawings"];
+/// The filing's materials, and the re-check's written request and rectification report (原第三十七条:
+/// asked for by `request_recheck`), uploaded once with the rest.
+const MATERIALS: &[&str] = &[
+    "filing_form",
+    "completion_report",
+    "as_built_drawings",
+    "recheck_application",
+    "rectification_report",
+];
 const NOTICE: &str = r#"{"notice_items":["请补充消防设施检测报告（加盖检测机构公章）"]}"#;
 const FAIL: &str = r#"{"reason":"疏散指示标志不连续","opinion":"三层东侧疏散走道缺少疏散指示标志，责令整改后申请复查"}"#;
 const RECHECK: &str = r#"{"reason":"已按检查意见补设疏散指示标志并完成自检"}"#;
@@ -322,12 +330,30 @@ fn http_client() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// Tokens of one client: the fire department's clerk, its inspector and the applicant.
+/// Tokens of one client: the fire department's clerk, its inspectors (user id and token: the
+/// draw gives each selected filing to one of them) and the applicant.
 #[derive(Clone)]
 struct Tokens {
     clerk: String,
-    inspector: String,
+    inspectors: Vec<(String, String)>,
     applicant: String,
+}
+
+/// An inspector's user id and token.
+async fn inspector(http: &reqwest::Client, base: &str, user: &str) -> Result<(String, String)> {
+    let token = login(http, base, user).await?;
+    let me: Value = http
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = me["user_id"]
+        .as_str()
+        .with_context(|| format!("the user id of {user} in {me}"))?
+        .to_owned();
+    Ok((id, token))
 }
 
 async fn login(http: &reqwest::Client, base: &str, user: &str) -> Result<String> {
@@ -384,6 +410,8 @@ struct Flow {
     state: St,
     /// One-time notices still to request before the filing is receipted.
     supplements_left: u32,
+    /// The drawn inspector holding the inspection (user id), from the receipt's answer.
+    inspector: Option<String>,
     dead: bool,
 }
 
@@ -473,6 +501,7 @@ async fn prepare_filing(
         version: body["version"].as_i64().context("version")?,
         state: St::Intake,
         supplements_left: supplement_rounds,
+        inspector: None,
         dead: false,
     })
 }
@@ -531,7 +560,11 @@ async fn run_client(
         let (who, action, body, to) = next_step(&flows[i]);
         let token = match who {
             Who::Clerk => &tokens.clerk,
-            Who::Inspector => &tokens.inspector,
+            Who::Inspector => tokens
+                .inspectors
+                .iter()
+                .find(|(id, _)| flows[i].inspector.as_deref() == Some(id.as_str()))
+                .map_or(&tokens.inspectors[0].1, |(_, t)| t),
             Who::Applicant => &tokens.applicant,
         };
         let url = format!("{base}/api/v1/filings/{}/actions/{action}", flows[i].id);
@@ -568,6 +601,16 @@ async fn run_client(
                 flows[i].state = to;
                 if action == "request_supplement" {
                     flows[i].supplements_left = flows[i].supplements_left.saturating_sub(1);
+                }
+                if action == "issue_receipt" {
+                    // The draw gave the inspection to one of the inspectors: note whom.
+                    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                    flows[i].inspector = v["tasks"].as_array().and_then(|ts| {
+                        ts.iter()
+                            .find(|t| t["role"] == "inspector")
+                            .and_then(|t| t["claimed_by"].as_str())
+                            .map(str::to_owned)
+                    });
                 }
                 if in_window {
                     out.latencies_us
@@ -1104,7 +1147,10 @@ async fn run() -> Result<()> {
             async move {
                 Ok::<_, anyhow::Error>(Tokens {
                     clerk: login(&http, &base, "fire").await?,
-                    inspector: login(&http, &base, "inspector").await?,
+                    inspectors: vec![
+                        inspector(&http, &base, "inspector").await?,
+                        inspector(&http, &base, "inspector2").await?,
+                    ],
                     applicant: login(&http, &base, "builder").await?,
                 })
             }

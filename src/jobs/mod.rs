@@ -239,8 +239,8 @@ pub async fn release_stale_claims(state: AppState) -> Result<Value, AppError> {
     )
 }
 
-/// Documents still pending: each is rendered under its own row lock (SKIP LOCKED), so every
-/// instance may run this at once.
+/// Documents still pending. Every instance may run this at once: a document two render is
+/// stored once (the first file stands; see `services::documents::render`).
 pub async fn documents(state: AppState) -> Result<Value, AppError> {
     let rendered = state
         .run(|conn, ctx| crate::services::documents::render_pending(conn, ctx, None, 100))

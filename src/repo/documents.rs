@@ -278,9 +278,9 @@ pub fn pdf(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Vec<u8>>> {
         .map(Option::flatten)
 }
 
-/// A document to render: its sheet, taken with its row locked (SKIP LOCKED: a document another
-/// renderer holds is left to it). `None` when it is rendered already or held.
-pub fn claim_for_render(
+/// A document still to render: its sheet and its certificate's identifier. `None` when it is
+/// rendered already. No lock is taken: see [`store_render`].
+pub fn pending_sheet(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> QueryResult<Option<(DocumentMeta, Value, Option<String>)>> {
@@ -288,8 +288,6 @@ pub fn claim_for_render(
         .filter(documents::id.eq(id))
         .filter(documents::pdf.is_null())
         .select((DocumentMeta::as_select(), documents::sheet))
-        .for_update()
-        .skip_locked()
         .first(conn)
         .optional()?;
     let Some((meta, sheet)) = found else {
@@ -302,6 +300,9 @@ pub fn claim_for_render(
     Ok(Some((meta, sheet, identifier)))
 }
 
+/// Store a rendered file unless one was stored meanwhile: the first renderer's file stands (a
+/// second waits for the first's row lock, then finds `pdf` set and writes nothing). Whether
+/// this call stored it.
 pub fn store_render(
     conn: &mut PgConnection,
     id: Uuid,
@@ -309,7 +310,7 @@ pub fn store_render(
     sha256: &str,
     signature: &str,
     at: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     diesel::update(documents::table.find(id).filter(documents::pdf.is_null()))
         .set((
             documents::pdf.eq(file),
@@ -318,7 +319,7 @@ pub fn store_render(
             documents::rendered_at.eq(at),
         ))
         .execute(conn)
-        .map(|_| ())
+        .map(|n| n == 1)
 }
 
 /// Documents issued but not rendered, oldest first.
