@@ -270,6 +270,29 @@ async fn a_decided_permit_gives_a_sealed_pdf_certificate_with_its_numbers_that_a
         }
     }
 
+    // A document's QR code leads to its check: title, date, hash and seal, not its content.
+    let notice_doc = by_code(&docs, "acceptance_notice");
+    let doc_id = notice_doc["id"].as_str().unwrap();
+    let r = public_get(&app, &format!("/api/v1/documents/{doc_id}/check")).await;
+    assert_eq!(r.status(), 200);
+    let check: Value = r.json().await.unwrap();
+    assert_eq!(check["title"]["zh"], "受理通知书");
+    assert_eq!(check["signature_valid"], true);
+    assert_eq!(check["sha256"], notice_doc["sha256"]);
+    assert!(check.get("fields").is_none(), "no content: {check}");
+    let page = public_get(&app, &format!("/verify?document={doc_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("受理通知书") && page.contains("签章有效"));
+    let r = public_get(
+        &app,
+        &format!("/api/v1/documents/{}/check", uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+
     // The letter announcing the decision names the documents and links to them.
     app.run_job("outbox").await;
     let sent = app.sent_mail();
