@@ -153,6 +153,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.notifications();
     c.flags();
     c.documents();
+    c.report();
     c.errors
 }
 
@@ -432,6 +433,42 @@ impl<'d> Checker<'d> {
                 self.err(&place, "the flag needs a label in Chinese and in English");
             }
             self.guard(&place, &f.when);
+        }
+    }
+
+    fn report(&mut self) {
+        let def = self.def;
+        let Some(r) = &def.report else { return };
+        if blank(&r.sentence) {
+            self.err("report", "the sentence needs Chinese and English");
+        }
+        let mut seen = HashSet::new();
+        for c in &r.categories {
+            let place = format!("report category `{}`", c.code);
+            if !is_member_code(&c.code)
+                || ["item", "received", "decided", "open"].contains(&c.code.as_str())
+            {
+                self.err(
+                    &place,
+                    "the code must be a lower-case code other than item, received, decided, open",
+                );
+            }
+            if !seen.insert(c.code.as_str()) {
+                self.err(&place, "the code is used twice");
+            }
+            if c.state_in.is_empty() == c.ever_entered.is_empty() {
+                self.err(&place, "give exactly one of `state_in` and `ever_entered`");
+            }
+            for s in c.state_in.iter().chain(&c.ever_entered) {
+                if def.state(s).is_none() {
+                    self.err(&place, format!("names the unknown state `{s}`"));
+                }
+            }
+            if let Some(f) = &c.sum
+                && def.field(f).is_none()
+            {
+                self.err(&place, format!("sums the unknown field `{f}`"));
+            }
         }
     }
 
@@ -1788,6 +1825,88 @@ inputs = ["reason"]
             .insert("spot_check_inspectors".into(), serde_json::json!(1));
         refused(&bad, "settings", "spot_check_ratios.general");
         refused(&bad, "settings", "at least 2 inspectors");
+    }
+
+    /// Documents name actions, states, fields and deadlines that exist; a certificate has its
+    /// table and a type code of digits and capitals; report categories name states and fields
+    /// that exist, by exactly one rule.
+    #[test]
+    fn documents_and_report_categories_name_what_exists() {
+        let source = include_str!("../../seeds/items/construction-permit.toml");
+        let permit = parse("construction-permit.toml", source).unwrap();
+        assert_eq!(check(&permit), vec![]);
+
+        let mut bad = permit.clone();
+        let doc = bad
+            .documents
+            .iter_mut()
+            .find(|d| d.code == "construction_permit")
+            .unwrap();
+        doc.on = vec!["grant".into()];
+        doc.fields.push("colour".into());
+        let cert = doc.certificate.as_mut().unwrap();
+        cert.type_code = "w032".into();
+        cert.validity_deadline = Some("finish".into());
+        cert.status_on.insert(
+            "demolish".into(),
+            crate::domain::certificate::CertStatus::Revoked,
+        );
+        refused(
+            &bad,
+            "document `construction_permit`",
+            "unknown action `grant`",
+        );
+        refused(
+            &bad,
+            "document `construction_permit`",
+            "unknown field `colour`",
+        );
+        refused(&bad, "document `construction_permit`", "type_code");
+        refused(
+            &bad,
+            "document `construction_permit`",
+            "unknown deadline `finish`",
+        );
+        refused(
+            &bad,
+            "document `construction_permit`",
+            "unknown action `demolish`",
+        );
+
+        let mut bare = permit.clone();
+        bare.documents
+            .iter_mut()
+            .find(|d| d.code == "construction_permit")
+            .unwrap()
+            .certificate = None;
+        refused(
+            &bare,
+            "document `construction_permit`",
+            "`certificate` table",
+        );
+
+        let mut report = permit.clone();
+        let r = report.report.as_mut().unwrap();
+        r.categories[0].state_in = vec!["issued".into()];
+        r.categories
+            .push(crate::domain::definition::ReportCategory {
+                code: "demolished".into(),
+                label: text("拆除"),
+                state_in: vec!["demolished".into()],
+                ever_entered: vec![],
+                sum: Some("height".into()),
+            });
+        refused(&report, "report category `issued`", "exactly one");
+        refused(
+            &report,
+            "report category `demolished`",
+            "unknown state `demolished`",
+        );
+        refused(
+            &report,
+            "report category `demolished`",
+            "unknown field `height`",
+        );
     }
 
     #[test]

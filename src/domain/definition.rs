@@ -1219,6 +1219,36 @@ pub struct Definition {
     /// The written instruments the item issues (受理通知书, 决定书, 证照, 凭证).
     #[serde(default)]
     pub documents: Vec<DocumentDef>,
+    /// How the office's work report counts the item (LAW.md §8).
+    #[serde(default)]
+    pub report: Option<WorkReport>,
+}
+
+/// The item in the period work report: its categories and its sentence in the bureau's wording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkReport {
+    /// `受理{item}{received}件（其中{selected}件抽中，…）`: `{item}`, `{received}`, `{decided}`,
+    /// `{open}` and each category's code.
+    pub sentence: Text,
+    #[serde(default)]
+    pub categories: Vec<ReportCategory>,
+}
+
+/// A category of the filings received in the period: those now in some states, or those that
+/// ever entered some states; counted, or summing a number field (elevators, 台).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportCategory {
+    pub code: String,
+    pub label: Text,
+    #[serde(default)]
+    pub state_in: Vec<String>,
+    #[serde(default)]
+    pub ever_entered: Vec<String>,
+    /// A number field to sum instead of counting filings.
+    #[serde(default)]
+    pub sum: Option<String>,
 }
 
 /// Which notifications an item sends (DESIGN principle 6: rendered into the outbox in the

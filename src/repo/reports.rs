@@ -394,3 +394,42 @@ pub fn workload(conn: &mut PgConnection, department: Option<&str>) -> QueryResul
     .bind::<Nullable<Text>, _>(department)
     .load(conn)
 }
+
+/// A filing received in a period, as the work report counts it: where it is, whether it is
+/// closed, its form (for sums) and every state it ever entered (from its audit chain).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct WorkRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub item_code: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub state: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub closed: bool,
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    pub form: serde_json::Value,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    pub entered: Vec<String>,
+}
+
+/// The filings submitted in `[from, to)`, each with the states it entered by `to`.
+pub fn work_rows(
+    conn: &mut PgConnection,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Vec<WorkRow>> {
+    // Why the audit log: it is the one record of every transition; an entry's payload names
+    // the state an action entered (`to`).
+    diesel::sql_query(
+        "SELECT f.item_code, f.state, f.closed_at IS NOT NULL AND f.closed_at < $2 AS closed, f.form,
+                ARRAY(SELECT DISTINCT (a.entry::jsonb) -> 'payload' ->> 'to'
+                        FROM audit_log a
+                       WHERE a.filing_id = f.id AND a.at < $2
+                         AND (a.entry::jsonb) -> 'payload' ? 'to') AS entered
+           FROM filings f
+          WHERE f.submitted_at >= $1 AND f.submitted_at < $2
+          ORDER BY f.item_code, f.submitted_at",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(from)
+    .bind::<diesel::sql_types::Timestamptz, _>(to)
+    .load(conn)
+}

@@ -486,3 +486,122 @@ mod tests {
         assert_eq!(percentile(&BTreeMap::new(), 0.5), None);
     }
 }
+
+/// The office's work report for a period: per item, the filings received in it, how many are
+/// decided and open now, each of the item's categories, and its sentence in the bureau's
+/// wording ("受理建设工程竣工验收消防备案32件（其中7件抽中，19件未抽中，办理中6件）").
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WorkReportView {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub items: Vec<WorkItem>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WorkItem {
+    pub item: String,
+    pub name: crate::domain::Text,
+    pub received: i64,
+    /// Of those received, closed by the end of the period.
+    pub decided: i64,
+    pub open: i64,
+    pub categories: Vec<WorkCategory>,
+    /// The item's sentence with the figures in.
+    pub sentence: crate::domain::Text,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WorkCategory {
+    pub code: String,
+    pub label: crate::domain::Text,
+    /// Filings counted, or the field's sum.
+    pub value: i64,
+}
+
+/// Build the work report (managers of the item's department, admins, auditors).
+pub fn work(
+    conn: &mut PgConnection,
+    ctx: &crate::services::Ctx<'_>,
+    p: &Principal,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<WorkReportView, AppError> {
+    let own = scope(p, None)?;
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(ctx.offset).single())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no local midnight on {d}")))
+    };
+    let end = to
+        .checked_add_days(Days::new(1))
+        .ok_or_else(|| AppError::bad_request("日期超出范围", "The date is out of range"))?;
+    let rows = repo::work_rows(conn, start(from)?, start(end)?)?;
+    let mut items = Vec::new();
+    for item in ctx.items.all_latest() {
+        let def = &item.def;
+        if own.as_deref().is_some_and(|d| d != def.department) {
+            continue;
+        }
+        let mine: Vec<&repo::WorkRow> = rows.iter().filter(|r| r.item_code == def.code).collect();
+        let received = mine.len() as i64;
+        let decided = mine.iter().filter(|r| r.closed).count() as i64;
+        let mut categories = Vec::new();
+        let mut sentence = def
+            .report
+            .as_ref()
+            .map(|r| r.sentence.clone())
+            .unwrap_or_else(|| crate::domain::Text {
+                zh: "受理{item}{received}件，办结{decided}件，办理中{open}件".into(),
+                en: "{item}: {received} received, {decided} decided, {open} open".into(),
+            });
+        for c in def.report.iter().flat_map(|r| &r.categories) {
+            let counted = mine.iter().filter(|r| {
+                c.state_in.contains(&r.state)
+                    || r.entered.iter().any(|e| c.ever_entered.contains(e))
+            });
+            let value = match &c.sum {
+                Some(f) => counted
+                    .map(|r| {
+                        r.form
+                            .get(f)
+                            .and_then(|v| {
+                                v.as_i64()
+                                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                            })
+                            .unwrap_or(0)
+                    })
+                    .sum(),
+                None => counted.count() as i64,
+            };
+            for t in [&mut sentence.zh, &mut sentence.en] {
+                *t = t.replace(&format!("{{{}}}", c.code), &value.to_string());
+            }
+            categories.push(WorkCategory {
+                code: c.code.clone(),
+                label: c.label.clone(),
+                value,
+            });
+        }
+        let fill = |t: &str, name: &str| {
+            t.replace("{item}", name)
+                .replace("{received}", &received.to_string())
+                .replace("{decided}", &decided.to_string())
+                .replace("{open}", &(received - decided).to_string())
+        };
+        let sentence = crate::domain::Text {
+            zh: fill(&sentence.zh, &def.name.zh),
+            en: fill(&sentence.en, &def.name.en),
+        };
+        items.push(WorkItem {
+            item: def.code.clone(),
+            name: def.name.clone(),
+            received,
+            decided,
+            open: received - decided,
+            categories,
+            sentence,
+        });
+    }
+    Ok(WorkReportView { from, to, items })
+}

@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api::reports::sla)
                 .service(api::reports::due)
                 .service(api::reports::workload)
+                .service(api::reports::work)
                 .service(api::admin::create_user)
                 .service(api::admin::list_users)
                 .service(api::admin::deactivate_user)

@@ -357,3 +357,148 @@ async fn the_workload_report_counts_claimed_work_per_member_of_staff() {
         .unwrap();
     assert_eq!(clerk["claimed"], 1);
 }
+
+/// The work report counts the filings received in the period by the item's own categories and
+/// writes its sentence in the bureau's wording: here a key project drawn (抽中), a general one
+/// not drawn, one still at the window, under rules that draw key projects only; a filing
+/// received before the period is not counted.
+#[actix_web::test]
+async fn the_work_report_counts_the_fire_filings_by_draw_outcome_in_the_bureaus_words() {
+    let app = TestApp::spawn_with(with_rules(
+        "key-only",
+        "[items.fire-acceptance-filing]\nspot_check_ratios = { general = \"0/1\", key = \"1/1\" }\nspot_check_ratio_late = \"0/1\"\nspot_check_rule_version = \"test: key projects\"\n",
+    ))
+    .await;
+    app.allow_unsent_mail();
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("fire-clerk", "fire", &[Role::Clerk]).await;
+    let manager = app.staff("fire-head", "fire", &[Role::Manager]).await;
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let submit = |day: &'static str| {
+        let (app, builder) = (&app, &builder);
+        async move {
+            at(app, day);
+            // Completed the same day: filed in time, so the class alone decides the draw.
+            let mut form = fire_form();
+            form["completion_acceptance_date"] = json!(day);
+            let f = app.create(builder, "fire-acceptance-filing", form).await;
+            let id = f["id"].as_str().unwrap().to_owned();
+            app.upload_all(builder, &id, FIRE_MATERIALS).await;
+            let f = app.filing(builder, &id).await;
+            app.act(builder, &f, "submit", json!({})).await;
+            id
+        }
+    };
+    // Received in November, before the period.
+    let before = submit("2026-11-19").await;
+    let drawn = submit("2026-12-01").await;
+    let not_drawn = submit("2026-12-01").await;
+    let _waiting = submit("2026-12-02").await;
+    let f = app.filing(&clerk, &before).await;
+    app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    let f = app.filing(&clerk, &drawn).await;
+    let f = app
+        .act(
+            &clerk,
+            &f,
+            "issue_receipt",
+            json!({ "fields": { "project_class": "key" } }),
+        )
+        .await;
+    assert_eq!(f["state"]["code"], "inspection");
+    let f = app.filing(&clerk, &not_drawn).await;
+    let f = app.act(&clerk, &f, "issue_receipt", json!({})).await;
+    assert_eq!(f["state"]["code"], "not_selected");
+
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-01&to=2026-12-31",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    let items = report["items"].as_array().unwrap();
+    // The fire department's manager sees its items only.
+    let codes: Vec<&str> = items.iter().map(|i| i["item"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"fire-acceptance-filing"), "{codes:?}");
+    assert!(!codes.contains(&"construction-permit"), "{codes:?}");
+    let fire = items
+        .iter()
+        .find(|i| i["item"] == "fire-acceptance-filing")
+        .unwrap();
+    assert_eq!(fire["received"], 3);
+    assert_eq!(fire["decided"], 1, "not drawn: filed and closed");
+    assert_eq!(fire["open"], 2);
+    let value = |code: &str| {
+        fire["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == code)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("selected"), 1);
+    assert_eq!(value("not_selected"), 1);
+    assert_eq!(value("pending"), 1);
+    assert_eq!(
+        fire["sentence"]["zh"],
+        "受理建设工程竣工验收消防备案3件（其中1件抽中，1件未抽中，办理中1件）"
+    );
+
+    // November alone holds the one received then; an admin sees every item.
+    let r = app
+        .get(&admin, "/api/v1/reports/work?from=2026-11-01&to=2026-11-30")
+        .await;
+    let report: Value = r.json().await.unwrap();
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5, "every item");
+    let fire = items
+        .iter()
+        .find(|i| i["item"] == "fire-acceptance-filing")
+        .unwrap();
+    assert_eq!(fire["received"], 1);
+    let permits = items
+        .iter()
+        .find(|i| i["item"] == "construction-permit")
+        .unwrap();
+    assert_eq!(
+        permits["sentence"]["zh"],
+        "受理建筑工程施工许可证核发申请0件，核发施工许可证0件，办理中0件"
+    );
+
+    // CSV for the spreadsheet, with the BOM Excel needs for Chinese.
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-01&to=2026-12-31&format=csv",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8_lossy(&bytes[3..]).into_owned();
+    assert!(text.contains("抽中,1"), "{text}");
+    assert!(text.contains("未抽中,1"), "{text}");
+
+    // Bad input is named; an applicant may not read it.
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-13-01&to=2026-12-01",
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(error_paths(&body), ["from"]);
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-31&to=2026-12-01",
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = app.get(&builder, "/api/v1/reports/work").await;
+    assert_eq!(r.status(), 403);
+}

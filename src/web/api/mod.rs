@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         calendars::regions, calendars::get_year, calendars::add, calendars::load,
         materials::upload, materials::remove, materials::download,
         queue::list, queue::claim_next, queue::claim, queue::release, queue::assign,
-        reports::sla, reports::due, reports::workload,
+        reports::sla, reports::due, reports::workload, reports::work,
         admin::create_user, admin::list_users, admin::deactivate_user, admin::activate_user, admin::reset_password, admin::verify_audit, admin::get_clock, admin::move_clock,
         mail::list, mail::retry, jobs::runs, jobs::run,
         documents::list, documents::download, documents::certificate, documents::check, documents::key,

@@ -204,3 +204,92 @@ pub async fn workload(
     }
     Ok(HttpResponse::Ok().json(rows))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorkParams {
+    /// First day of the period (YYYY-MM-DD); 1 January of this year by default.
+    pub from: Option<String>,
+    /// Last day, inclusive; today by default.
+    pub to: Option<String>,
+    /// json (default) or csv (one line per item and category).
+    pub format: Option<String>,
+}
+
+#[derive(Clone, Copy, serde::Serialize)]
+struct WorkCsvRow<'a> {
+    item: &'a str,
+    name: &'a str,
+    received: i64,
+    decided: i64,
+    open: i64,
+    category: &'a str,
+    value: Option<i64>,
+    sentence: &'a str,
+}
+
+/// The office's work report (工作报告): per item, the filings received in the period, decided and
+/// open, the item's categories (抽中 / 未抽中 …, elevators by 台), and its sentence in the
+/// bureau's wording. Managers see their department's items; admins and auditors all.
+#[utoipa::path(tag = "reports", params(WorkParams),
+    responses((status = 200, body = reports::WorkReportView), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[get("/reports/work")]
+pub async fn work(
+    state: web::Data<AppState>,
+    who: Bearer,
+    q: Query<WorkParams>,
+) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner()?;
+    let csv = csv_wanted(q.format.as_deref())?;
+    let today = crate::clock::local_date(state.clock.now(), state.offset);
+    let first = today.with_ordinal(1).unwrap_or(today);
+    let mut problems = Vec::new();
+    let from = date("from", q.from.as_deref(), first, &mut problems);
+    let to = date("to", q.to.as_deref(), today, &mut problems);
+    if from > to {
+        problems.push(Problem::new(
+            "to",
+            "before_from",
+            "to 不能早于 from",
+            "to must not be before from",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let report = state
+        .run_as(who, move |conn, ctx, p| {
+            reports::work(conn, ctx, p, from, to)
+        })
+        .await?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let mut rows = Vec::new();
+    for i in &report.items {
+        let base = WorkCsvRow {
+            item: &i.item,
+            name: &i.name.zh,
+            received: i.received,
+            decided: i.decided,
+            open: i.open,
+            category: "",
+            value: None,
+            sentence: &i.sentence.zh,
+        };
+        if i.categories.is_empty() {
+            rows.push(base);
+        }
+        for c in &i.categories {
+            rows.push(WorkCsvRow {
+                category: &c.label.zh,
+                value: Some(c.value),
+                ..base
+            });
+        }
+    }
+    Ok(csv_response(
+        &format!("work-report-{from}-{to}"),
+        write_csv(&rows)?,
+    ))
+}
