@@ -178,7 +178,24 @@ pub const DEMO_USERS: &[DemoUser] = &[
 ];
 
 /// Create the demo accounts that do not exist yet; returns how many were created.
+///
+/// Several instances started at once on an empty database each seed: under one advisory lock,
+/// held to the end of the transaction, the first creates the accounts and the others wait, then
+/// find them (before, two of three instances exited with `username_taken`).
 pub fn demo_users(conn: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    conn.transaction::<_, anyhow::Error, _>(|conn| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(DEMO_SEED_LOCK)
+            .execute(conn)?;
+        create_demo_users(conn, now)
+    })
+}
+
+/// The advisory lock key of demo seeding (beside the migrations' 7012001 and the item
+/// loader's 7012002).
+const DEMO_SEED_LOCK: i64 = 7_012_003;
+
+fn create_demo_users(conn: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut created = 0;
     for (username, name, kind, dept, roles, credit) in DEMO_USERS {
         if users::by_username(conn, username)?.is_some() {

@@ -357,3 +357,30 @@ async fn a_busy_service_answers_503_after_the_checkout_timeout_and_recovers() {
     busy.await.unwrap().unwrap();
     assert_eq!(app.get(&who, "/api/v1/me").await.status(), 200);
 }
+
+/// Three instances started together on an empty database each seed the demo accounts: one
+/// creates them, the others wait for it and find them; none fails with `username_taken`.
+#[actix_web::test]
+async fn instances_seeding_the_demo_users_at_once_create_each_once() {
+    let app = TestApp::spawn().await;
+    let now = app.clock_now();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut conn = app.conn();
+            std::thread::spawn(move || permits::services::seed::demo_users(&mut conn, now))
+        })
+        .collect();
+    let created: Vec<usize> = runs
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("no instance fails"))
+        .collect();
+    assert_eq!(
+        created.iter().sum::<usize>(),
+        permits::services::seed::DEMO_USERS.len(),
+        "each account created once: {created:?}"
+    );
+    assert_eq!(
+        app.count("users WHERE email LIKE '%@demo.permits.invalid'"),
+        permits::services::seed::DEMO_USERS.len() as i64
+    );
+}
