@@ -45,6 +45,28 @@ fn date(name: &str, v: Option<&str>, default: NaiveDate, problems: &mut Vec<Prob
     }
 }
 
+/// A report's period from its `from` and `to` (defaults when absent), each bad date and a `to`
+/// before `from` added to `problems`.
+fn period(
+    from: &Option<String>,
+    to: &Option<String>,
+    default_from: NaiveDate,
+    default_to: NaiveDate,
+    problems: &mut Vec<Problem>,
+) -> (NaiveDate, NaiveDate) {
+    let from = date("from", from.as_deref(), default_from, problems);
+    let to = date("to", to.as_deref(), default_to, problems);
+    if from > to {
+        problems.push(Problem::new(
+            "to",
+            "before_from",
+            "to 不能早于 from",
+            "to must not be before from",
+        ));
+    }
+    (from, to)
+}
+
 fn csv_wanted(format: Option<&str>) -> Result<bool, AppError> {
     match format {
         None | Some("json") => Ok(false),
@@ -92,16 +114,7 @@ pub async fn sla(
     let today = crate::clock::local_date(state.clock.now(), state.offset);
     let first = today.with_day(1).unwrap_or(today);
     let mut problems = Vec::new();
-    let from = date("from", q.from.as_deref(), first, &mut problems);
-    let to = date("to", q.to.as_deref(), today, &mut problems);
-    if from > to {
-        problems.push(Problem::new(
-            "to",
-            "before_from",
-            "to 不能早于 from",
-            "to must not be before from",
-        ));
-    }
+    let (from, to) = period(&q.from, &q.to, first, today, &mut problems);
     let soon_days = q.soon_days.unwrap_or(3);
     if soon_days > 60 {
         problems.push(Problem::new(
@@ -244,16 +257,7 @@ pub async fn work(
     let today = crate::clock::local_date(state.clock.now(), state.offset);
     let first = today.with_ordinal(1).unwrap_or(today);
     let mut problems = Vec::new();
-    let from = date("from", q.from.as_deref(), first, &mut problems);
-    let to = date("to", q.to.as_deref(), today, &mut problems);
-    if from > to {
-        problems.push(Problem::new(
-            "to",
-            "before_from",
-            "to 不能早于 from",
-            "to must not be before from",
-        ));
-    }
+    let (from, to) = period(&q.from, &q.to, first, today, &mut problems);
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
