@@ -188,6 +188,18 @@ pub fn certificate_by_identifier(
         .optional()
 }
 
+/// The identifiers of a filing's certificates, by certificate id (one query for its list).
+pub fn identifiers_of(
+    conn: &mut PgConnection,
+    filing: Uuid,
+) -> QueryResult<std::collections::HashMap<Uuid, String>> {
+    certificates::table
+        .filter(certificates::filing_id.eq(filing))
+        .select((certificates::id, certificates::identifier))
+        .load::<(Uuid, String)>(conn)
+        .map(|rows| rows.into_iter().collect())
+}
+
 pub fn certificate_by_id(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<CertificateRow>> {
     certificates::table
         .find(id)

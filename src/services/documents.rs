@@ -689,16 +689,14 @@ pub fn list(
     filing: Uuid,
 ) -> Result<Vec<DocumentView>, AppError> {
     visible_filing(conn, p, filing)?;
-    let docs = repo::list(conn, filing)?;
-    let mut out = Vec::with_capacity(docs.len());
-    for m in docs {
-        let identifier = match m.certificate_id {
-            Some(c) => repo::certificate_by_id(conn, c)?.map(|c| c.identifier),
-            None => None,
-        };
-        out.push(view(m, identifier));
-    }
-    Ok(out)
+    let identifiers = repo::identifiers_of(conn, filing)?;
+    Ok(repo::list(conn, filing)?
+        .into_iter()
+        .map(|m| {
+            let identifier = m.certificate_id.and_then(|c| identifiers.get(&c).cloned());
+            view(m, identifier)
+        })
+        .collect())
 }
 
 /// A document's file (rendered now if it was still pending), with its title.
