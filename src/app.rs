@@ -45,6 +45,10 @@ pub struct AppState {
     pub db_gate: Arc<tokio::sync::Semaphore>,
     /// The bureau as it issues and seals documents.
     pub issuer: Arc<crate::services::documents::Issuer>,
+    /// Where the SPGL rows go (services::exchange).
+    pub front: Arc<crate::services::exchange::Front>,
+    /// The HTTP client of the permit uploads.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -83,8 +87,18 @@ impl AppState {
             key: seal_key(&settings)?,
             public_url: settings.mail.public_url.clone(),
         });
+        let front = Arc::new(crate::services::exchange::Front::of(
+            &settings,
+            &prepared.database.url,
+        )?);
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("the HTTP client")?;
         let state = AppState {
             issuer,
+            front,
+            http,
             mail: mail_context,
             mailer,
             instance: instance_name().into(),

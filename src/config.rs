@@ -54,6 +54,29 @@ pub struct Settings {
     pub mail: Mail,
     pub jobs: Jobs,
     pub documents: Documents,
+    pub exchange: Exchange,
+}
+
+/// Data exchange with the approval platforms (LAW.md §7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// The province's front database (前置库) the SPGL rows are written to. Empty: the demo and
+    /// test write to a database of their own, `<database.name>_spgl` on the same server, made
+    /// on the first export; production requires it.
+    pub spgl_url: String,
+    /// Create the SPGL tables when they are missing (demo and test: the province's front
+    /// database has its own).
+    pub create_tables: bool,
+    /// Rows per front-database transaction.
+    pub batch_size: u32,
+    /// A failed export is tried again after 30 s, doubling up to this.
+    pub backoff_max_seconds: u64,
+    /// Where issued permits are uploaded (建筑市场监管 platform): an http(s) URL the signed
+    /// upload is POSTed to, or "file" (demo): each upload is written under
+    /// `<var_dir>/platform/`.
+    pub platform_url: String,
+    pub platform_timeout_seconds: u64,
 }
 
 /// Documents and their seal.
@@ -326,6 +349,22 @@ impl Settings {
                 ));
             }
         }
+        let x = &self.exchange;
+        if x.platform_url != "file"
+            && !x.platform_url.starts_with("https://")
+            && !x.platform_url.starts_with("http://")
+        {
+            errors.push(format!(
+                "exchange.platform_url = {:?} must be an http(s) address or \"file\"",
+                x.platform_url
+            ));
+        }
+        if x.batch_size == 0 || x.platform_timeout_seconds == 0 || x.backoff_max_seconds < 30 {
+            errors.push(
+                "exchange.batch_size and exchange.platform_timeout_seconds must be at least 1, exchange.backoff_max_seconds at least 30"
+                    .to_owned(),
+            );
+        }
         let credit = &self.authority.credit_code;
         if !crate::domain::forms::credit_code_valid(credit) {
             errors.push(format!(
@@ -347,6 +386,20 @@ impl Settings {
             }
             if self.mail.backend != MailBackend::Smtp {
                 errors.push("mail.backend must be \"smtp\" in production".to_owned());
+            }
+            if self.exchange.spgl_url.trim().is_empty() {
+                errors.push(
+                    "exchange.spgl_url is required in production: the province's front database (前置库) for the SPGL tables"
+                        .to_owned(),
+                );
+            }
+            if !self.exchange.platform_url.starts_with("https://")
+                && !self.exchange.platform_url.starts_with("http://")
+            {
+                errors.push(
+                    "exchange.platform_url must be the 建筑市场监管 platform's http(s) address in production"
+                        .to_owned(),
+                );
             }
             if self.clock.mode == ClockMode::Manual {
                 errors.push("clock.mode = \"manual\" is refused in production".to_owned());
@@ -415,13 +468,15 @@ mod tests {
             .to_string();
         assert!(err.contains("mail.smtp_url is required"), "{err}");
         assert!(err.contains("documents.key_file is required"), "{err}");
+        assert!(err.contains("exchange.spgl_url is required"), "{err}");
+        assert!(err.contains("exchange.platform_url must be"), "{err}");
         let dir = root().join("config");
         Settings::extract(
             Figment::new()
                 .merge(Toml::file(dir.join("base.toml")))
                 .merge(Toml::file(dir.join("production.toml")))
                 .merge(Toml::string(
-                    "[mail]\nsmtp_url = \"smtp://relay.example.gov.cn:25\"\n[documents]\nkey_file = \"/etc/permits/seal.pem\"",
+                    "[mail]\nsmtp_url = \"smtp://relay.example.gov.cn:25\"\n[documents]\nkey_file = \"/etc/permits/seal.pem\"\n[exchange]\nspgl_url = \"postgres://spgl@front.example.gov.cn/spgl\"\nplatform_url = \"https://jzsc.example.gov.cn/api/permits\"",
                 )),
             &root(),
             Environment::Production,

@@ -242,6 +242,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    exchange_rows (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        filing_number -> Text,
+        action -> Text,
+        blzt -> Int2,
+        department -> Text,
+        actor_id -> Uuid,
+        actor_name -> Text,
+        opinion -> Nullable<Text>,
+        at -> Timestamptz,
+        special -> Nullable<Jsonb>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        exported_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     filing_counters (prefix, year) {
         prefix -> Text,
         year -> Int4,
@@ -280,6 +301,7 @@ diesel::table! {
         on_time_promised -> Nullable<Bool>,
         escalation_warn_on -> Nullable<Date>,
         escalation_due_on -> Nullable<Date>,
+        channel -> Nullable<Int2>,
     }
 }
 
@@ -363,6 +385,22 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         smtp_response -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    platform_uploads (id) {
+        id -> Int8,
+        certificate_id -> Uuid,
+        filing_id -> Uuid,
+        issued_at -> Timestamptz,
+        due_on -> Date,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        response -> Nullable<Text>,
     }
 }
 
@@ -493,6 +531,8 @@ diesel::joinable!(reviews -> filings (filing_id));
 diesel::joinable!(reviews -> users (decided_by));
 diesel::joinable!(tasks -> departments (department));
 diesel::joinable!(tasks -> filings (filing_id));
+diesel::joinable!(exchange_rows -> filings (filing_id));
+diesel::joinable!(platform_uploads -> certificates (certificate_id));
 diesel::joinable!(tasks -> users (claimed_by));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(users -> departments (department));
@@ -517,6 +557,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     draw_filings,
     draws,
     escalations,
+    exchange_rows,
     filing_counters,
     filings,
     item_versions,
@@ -525,6 +566,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     materials,
     objections,
     outbox,
+    platform_uploads,
     ratings,
     reviews,
     sla_closed,

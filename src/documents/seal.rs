@@ -80,7 +80,9 @@ impl SealKey {
         }
     }
 
-    fn sign(&self, msg: &[u8]) -> String {
+    /// An SM2 signature (with SM3, base64) of any message: a document's seal record, or a
+    /// request to another system (the permit upload).
+    pub fn sign(&self, msg: &[u8]) -> String {
         let sig: Signature = self.signing.sign(msg);
         STANDARD.encode(sig.to_bytes())
     }
@@ -114,7 +116,8 @@ impl PublicSealKey {
         hex::encode(&digest[..8])
     }
 
-    fn verifies(&self, msg: &[u8], sig_b64: &str) -> bool {
+    /// Whether `sig_b64` is this key's signature of `msg` (see [`SealKey::sign`]).
+    pub fn verifies(&self, msg: &[u8], sig_b64: &str) -> bool {
         let Ok(bytes) = STANDARD.decode(sig_b64) else {
             return false;
         };

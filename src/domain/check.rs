@@ -154,6 +154,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.flags();
     c.documents();
     c.report();
+    c.exchange();
     c.errors
 }
 
@@ -469,6 +470,77 @@ impl<'d> Checker<'d> {
             {
                 self.err(&place, format!("sums the unknown field `{f}`"));
             }
+        }
+    }
+
+    /// The SPGL exchange: known actions and states, BLZT codes in 1–15, and every action either
+    /// reported or deliberately not.
+    fn exchange(&mut self) {
+        let def = self.def;
+        let Some(x) = &def.exchange else { return };
+        if x.item_code.trim().is_empty() || x.item_version.trim().is_empty() {
+            self.err("exchange", "give the item's `item_code` and `item_version`");
+        }
+        let mut reported = HashSet::new();
+        for (table, map) in [("blzt", &x.blzt), ("tolerated", &x.tolerated)] {
+            for (key, codes) in map {
+                let place = format!("exchange {table} `{key}`");
+                let (action, to) = match key.split_once(':') {
+                    Some((a, t)) => (a, Some(t)),
+                    None => (key.as_str(), None),
+                };
+                match def.actions.iter().find(|a| a.code == action) {
+                    None => self.err(&place, format!("names the unknown action `{action}`")),
+                    Some(_) => {
+                        if table == "blzt" {
+                            reported.insert(action.to_owned());
+                        }
+                    }
+                }
+                if let Some(t) = to
+                    && def.state(t).is_none()
+                {
+                    self.err(&place, format!("names the unknown state `{t}`"));
+                }
+                if codes.list().is_empty() {
+                    self.err(&place, "give at least one BLZT code");
+                }
+                for c in codes.list() {
+                    if !(1..=15).contains(c) {
+                        self.err(&place, format!("{c} is not a BLZT code (1–15)"));
+                    }
+                }
+                if table == "tolerated" && !x.blzt.contains_key(key) {
+                    self.err(
+                        &place,
+                        "a tolerated code replaces a `blzt` code: give that first",
+                    );
+                }
+            }
+        }
+        for a in &x.not_reported {
+            let place = format!("exchange not_reported `{a}`");
+            if def.actions.iter().all(|d| &d.code != a) {
+                self.err(&place, format!("names the unknown action `{a}`"));
+            }
+            if reported.contains(a) {
+                self.err(&place, "the action is also given a BLZT code");
+            }
+        }
+        let unmapped: Vec<&str> = def
+            .actions
+            .iter()
+            .map(|a| a.code.as_str())
+            .filter(|a| !reported.contains(*a) && !x.not_reported.iter().any(|n| n == a))
+            .collect();
+        if !unmapped.is_empty() {
+            self.err(
+                "exchange",
+                format!(
+                    "every action is reported or listed in `not_reported`; these are neither: {}",
+                    unmapped.join(", ")
+                ),
+            );
         }
     }
 
@@ -1895,6 +1967,7 @@ inputs = ["reason"]
                 state_in: vec!["demolished".into()],
                 ever_entered: vec![],
                 sum: Some("height".into()),
+                online: false,
             });
         refused(&report, "report category `issued`", "exactly one");
         refused(
@@ -1907,6 +1980,60 @@ inputs = ["reason"]
             "report category `demolished`",
             "unknown field `height`",
         );
+    }
+
+    /// The SPGL exchange names actions and states that exist, codes in 1–15, and reports every
+    /// action or lists it as not reported.
+    #[test]
+    fn the_exchange_maps_every_action_to_known_blzt_codes() {
+        use crate::domain::definition::Codes;
+        let source = include_str!("../../seeds/items/construction-permit.toml");
+        let permit = parse("construction-permit.toml", source).unwrap();
+        assert_eq!(check(&permit), vec![]);
+        let x = permit.exchange.as_ref().unwrap();
+        assert_eq!(x.codes("approve", "issued", false), &[11]);
+        assert_eq!(x.codes("approve", "issued", true), &[12]);
+        assert_eq!(
+            x.codes("report_start", "under_construction", false),
+            &[] as &[u8]
+        );
+
+        let mut bad = permit.clone();
+        let x = bad.exchange.as_mut().unwrap();
+        x.blzt.insert("grant".into(), Codes::One(11));
+        x.blzt
+            .insert("refuse:demolished".into(), Codes::Many(vec![13, 16]));
+        x.blzt.remove("accept");
+        x.tolerated
+            .insert("refuse:refused".into(), Codes::Many(vec![]));
+        x.not_reported.push("approve".into());
+        refused(&bad, "exchange blzt `grant`", "unknown action `grant`");
+        refused(
+            &bad,
+            "exchange blzt `refuse:demolished`",
+            "unknown state `demolished`",
+        );
+        refused(
+            &bad,
+            "exchange blzt `refuse:demolished`",
+            "16 is not a BLZT code",
+        );
+        refused(
+            &bad,
+            "exchange tolerated `refuse:refused`",
+            "at least one BLZT code",
+        );
+        refused(
+            &bad,
+            "exchange tolerated `refuse:refused`",
+            "replaces a `blzt` code",
+        );
+        refused(
+            &bad,
+            "exchange not_reported `approve`",
+            "also given a BLZT code",
+        );
+        refused(&bad, "exchange", "these are neither: accept");
     }
 
     #[test]

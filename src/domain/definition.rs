@@ -1222,6 +1222,66 @@ pub struct Definition {
     /// How the office's work report counts the item (LAW.md §8).
     #[serde(default)]
     pub report: Option<WorkReport>,
+    /// How the item is reported to the province's 工程建设项目审批管理系统 (LAW.md §7.1).
+    #[serde(default)]
+    pub exchange: Option<Exchange>,
+}
+
+/// The item in the SPGL data exchange: its code in the province's catalogue and the BLZT code
+/// (办理状态) each transition is reported with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// SPSXBM: the item's code in the province's catalogue (事项编码).
+    pub item_code: String,
+    /// SPSXBBH: the version of that code.
+    pub item_version: String,
+    /// The BLZT codes (1–15) of each reported transition, keyed by action (`approve`) or by
+    /// action and the state it leads to (`review:filed`, for an action with several ends); an
+    /// action may report several rows in order (`pass_inspection = [10, 11]`).
+    pub blzt: BTreeMap<String, Codes>,
+    /// Codes used instead when the filing was accepted with tolerated materials (容缺受理):
+    /// `approve = 12` (办结（容缺通过）).
+    #[serde(default)]
+    pub tolerated: BTreeMap<String, Codes>,
+    /// Actions deliberately not reported (the life of a permit after its issue, internal
+    /// steps). Every action is either reported or listed here.
+    #[serde(default)]
+    pub not_reported: Vec<String>,
+}
+
+/// One BLZT code or several, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Codes {
+    One(u8),
+    Many(Vec<u8>),
+}
+
+impl Codes {
+    pub fn list(&self) -> &[u8] {
+        match self {
+            Codes::One(c) => std::slice::from_ref(c),
+            Codes::Many(v) => v,
+        }
+    }
+}
+
+/// BLZT 9 and 10: a special procedure (特别程序) starts and ends.
+pub const BLZT_SPECIAL_START: u8 = 9;
+pub const BLZT_SPECIAL_END: u8 = 10;
+
+impl Exchange {
+    /// The codes a transition is reported with (none: not reported).
+    pub fn codes(&self, action: &str, to: &str, tolerated: bool) -> &[u8] {
+        fn find<'m>(m: &'m BTreeMap<String, Codes>, action: &str, to: &str) -> Option<&'m Codes> {
+            m.get(&format!("{action}:{to}")).or_else(|| m.get(action))
+        }
+        if tolerated && let Some(c) = find(&self.tolerated, action, to) {
+            return c.list();
+        }
+        find(&self.blzt, action, to).map_or(&[], Codes::list)
+    }
 }
 
 /// The item in the period work report: its categories and its sentence in the bureau's wording.
@@ -1249,6 +1309,10 @@ pub struct ReportCategory {
     /// A number field to sum instead of counting filings.
     #[serde(default)]
     pub sum: Option<String>,
+    /// Only filings handled online from end to end (全流程网络办理): submitted online or from a
+    /// phone (GB/T 39046 A.5) and given an electronic certificate.
+    #[serde(default)]
+    pub online: bool,
 }
 
 /// Which notifications an item sends (DESIGN principle 6: rendered into the outbox in the

@@ -12,6 +12,7 @@ pub mod consent;
 pub mod definition;
 pub mod draw;
 pub mod engine;
+pub mod exchange;
 pub mod forms;
 pub mod graph;
 pub mod legal_time;

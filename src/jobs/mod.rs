@@ -72,6 +72,18 @@ pub static JOBS: &[Job] = &[
         run: |s| Box::pin(documents(s)),
     },
     Job {
+        name: "exchange",
+        exclusive: true,
+        about: "Copy the reported transitions to the province's SPGL front database",
+        run: |s| Box::pin(exchange(s)),
+    },
+    Job {
+        name: "platform",
+        exclusive: true,
+        about: "Upload issued permits to the 建筑市场监管 platform",
+        run: |s| Box::pin(platform(s)),
+    },
+    Job {
         name: "draw",
         exclusive: true,
         about: "Draw the spot checks waiting (the daily mode) and finish draws left undone",
@@ -246,6 +258,42 @@ pub async fn documents(state: AppState) -> Result<Value, AppError> {
         .run(|conn, ctx| crate::services::documents::render_pending(conn, ctx, None, 100))
         .await?;
     Ok(serde_json::json!({ "rendered": rendered }))
+}
+
+/// The SPGL export (services::exchange): due rows to the front database, batch by batch.
+pub async fn exchange(state: AppState) -> Result<Value, AppError> {
+    let front = state.front.clone();
+    to_json(
+        state
+            .run(move |conn, ctx| crate::services::exchange::export(conn, ctx, &front))
+            .await?,
+    )
+}
+
+/// The permit uploads due: build and sign each (a use case), send outside any transaction,
+/// record each result (a use case).
+pub async fn platform(state: AppState) -> Result<Value, AppError> {
+    use crate::services::exchange as x;
+    let outgoing = state.run(x::outgoing).await?;
+    let mut report = x::UploadReport::default();
+    for u in outgoing {
+        let result = x::send(&state.http, &state.settings, &u)
+            .await
+            .map_err(|e| format!("{e:#}"));
+        match &result {
+            Ok(_) => report.sent += 1,
+            Err(e) => {
+                tracing::warn!(certificate = %u.identifier, error = %e, "the permit upload failed; it waits");
+                report.failed += 1;
+                report.error = Some(e.clone());
+            }
+        }
+        let max = state.settings.exchange.backoff_max_seconds;
+        state
+            .run(move |conn, ctx| x::record(conn, ctx, &u, &result, max))
+            .await?;
+    }
+    to_json(report)
 }
 
 /// The spot-check draw (services::draw): commit, seal, draw, move the filings on.

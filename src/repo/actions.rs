@@ -58,6 +58,8 @@ pub struct ActionPlan {
     pub received: Option<Received>,
     /// The filing closes: counted closed.
     pub closed: Option<Closed>,
+    /// The rows reported to the province's front database (its BLZT codes), in order.
+    pub exchange: Vec<super::exchange::NewExchangeRow>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +203,7 @@ pub fn write_action(
     if let Some(letter) = &plan.letter {
         outbox::insert_one_in(&mut batch, letter.clone());
     }
+    super::exchange::insert_in(&mut batch, &plan.exchange);
     let closed = plan
         .close_deadlines
         .as_ref()

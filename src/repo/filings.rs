@@ -38,6 +38,8 @@ pub struct FilingRow {
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// GB/T 39046 A.5 办理形式 (1 窗口, 2 网上, 3 移动端), recorded at submission.
+    pub channel: Option<i16>,
 }
 
 #[derive(Debug, Insertable)]
@@ -76,6 +78,7 @@ pub struct FilingChanges {
     pub accepted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    pub channel: Option<i16>,
 }
 
 pub fn insert(conn: &mut PgConnection, f: &NewFiling<'_>) -> QueryResult<FilingRow> {
@@ -607,7 +610,7 @@ fn filing_with_facts_sql(extra: &str, tail: &str) -> String {
         "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
                 f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
                 f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
-                f.updated_at, {extra}{} \
+                f.updated_at, f.channel, {extra}{} \
          FROM filings f WHERE f.id = $1{tail}",
         facts_columns("f.id", "f.state_visit", "f.applicant_id")
     )
@@ -808,7 +811,11 @@ impl FilingRow {
             accepted_at,
             closed_at,
             updated_at,
+            channel,
         } = c;
+        if channel.is_some() {
+            self.channel = *channel;
+        }
         if number.is_some() {
             self.number.clone_from(number);
         }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendars;
 pub mod documents;
 pub mod draws;
+pub mod exchange;
 pub mod filings;
 pub mod items;
 pub mod jobs;

@@ -409,6 +409,12 @@ pub struct WorkRow {
     pub form: serde_json::Value,
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
     pub entered: Vec<String>,
+    /// GB/T 39046 A.5, recorded at submission.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::SmallInt>)]
+    pub channel: Option<i16>,
+    /// An electronic certificate was issued for it by the period's end.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub e_certificate: bool,
 }
 
 /// The filings submitted in `[from, to)`, each with the states it entered by `to`.
@@ -424,7 +430,10 @@ pub fn work_rows(
                 ARRAY(SELECT DISTINCT (a.entry::jsonb) -> 'payload' ->> 'to'
                         FROM audit_log a
                        WHERE a.filing_id = f.id AND a.at < $2
-                         AND (a.entry::jsonb) -> 'payload' ? 'to') AS entered
+                         AND (a.entry::jsonb) -> 'payload' ? 'to') AS entered,
+                f.channel,
+                EXISTS (SELECT 1 FROM certificates c
+                         WHERE c.filing_id = f.id AND c.issued_at < $2) AS e_certificate
            FROM filings f
           WHERE f.submitted_at >= $1 AND f.submitted_at < $2
           ORDER BY f.item_code, f.submitted_at",

@@ -227,6 +227,10 @@ fn issue(
             public_fields: public_fields(&a.item.def, d, a.row),
         };
         repo::insert_certificate(conn, &new)?;
+        // A permit goes to the 建筑市场监管 platform within five working days of issue.
+        if c.numbering == crate::domain::definition::CertNumbering::Permit {
+            crate::services::exchange::track_upload(conn, ctx, cert_id, a.row.id)?;
+        }
         if let Some(cur) = &current
             && c.reissue_on.iter().any(|x| x == a.action)
         {

@@ -10,6 +10,7 @@ pub mod deadlines;
 pub mod digest;
 pub mod documents;
 pub mod draw;
+pub mod exchange;
 pub mod filings;
 pub mod items;
 pub mod job_runs;

@@ -557,8 +557,13 @@ pub fn work(
             });
         for c in def.report.iter().flat_map(|r| &r.categories) {
             let counted = mine.iter().filter(|r| {
-                c.state_in.contains(&r.state)
-                    || r.entered.iter().any(|e| c.ever_entered.contains(e))
+                (c.state_in.contains(&r.state)
+                    || r.entered.iter().any(|e| c.ever_entered.contains(e)))
+                    && (!c.online
+                        || (r.e_certificate
+                            && r.channel
+                                .and_then(crate::domain::exchange::Channel::from_code)
+                                .is_some_and(|ch| ch.is_online())))
             });
             let value = match &c.sum {
                 Some(f) => counted

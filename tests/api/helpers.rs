@@ -68,7 +68,7 @@ fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 /// The URL of the tests' PostgreSQL server (found once per process; its database is
 /// `permits_test_maint`, created if missing).
-fn server_url() -> &'static str {
+pub fn server_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         let mut s = settings();
@@ -577,10 +577,9 @@ impl Drop for TestApp {
         let handle = self.handle.clone();
         drop(handle.stop(false));
         if let Ok(mut admin) = PgConnection::establish(&self.maint_url) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.db_name
-            ));
+            for db in [self.db_name.clone(), format!("{}_spgl", self.db_name)] {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            }
         }
         let _ = std::fs::remove_dir_all(&self.state.settings.storage.var_dir);
         assert!(

@@ -7,6 +7,7 @@ mod browser;
 mod concurrency;
 mod documents;
 mod draw;
+mod exchange;
 mod helpers;
 mod instances;
 mod legal_time;

@@ -465,7 +465,7 @@ async fn the_work_report_counts_the_fire_filings_by_draw_outcome_in_the_bureaus_
         .unwrap();
     assert_eq!(
         permits["sentence"]["zh"],
-        "受理建筑工程施工许可证核发申请0件，核发施工许可证0件，办理中0件"
+        "受理建筑工程施工许可证核发申请0件，核发施工许可证0件（其中全流程网络办理0件），办理中0件"
     );
 
     // CSV for the spreadsheet, with the BOM Excel needs for Chinese.
@@ -501,4 +501,55 @@ async fn the_work_report_counts_the_fire_filings_by_draw_outcome_in_the_bureaus_
     assert_eq!(r.status(), 422);
     let r = app.get(&builder, "/api/v1/reports/work").await;
     assert_eq!(r.status(), 403);
+}
+
+/// 全流程网络办理 counts permits applied for online or from a phone and issued as electronic
+/// certificates: a permit filed at the window is issued but not counted, nor is one still open.
+#[actix_web::test]
+async fn the_work_report_counts_permits_handled_wholly_online() {
+    let app = TestApp::spawn().await;
+    app.allow_unsent_mail();
+    let (builder, reviewer, online) = crate::lifecycle::issued_permit(&app, "2026-03-02").await;
+    let clerk = app.staff("clerk2", "window", &[Role::Clerk]).await;
+    let f = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let window = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &window, CONSTRUCTION_MATERIALS)
+        .await;
+    let f = app.filing(&builder, &window).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &window).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    let f = app.filing(&reviewer, &window).await;
+    app.act(&reviewer, &f, "approve", json!({ "opinion": "符合条件" }))
+        .await;
+    // Filed at the window: the channel a clerk filing for an applicant records (the service's
+    // window filing is not built yet, so the row says it directly).
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE filings SET channel = 1 WHERE id = $1::uuid")
+            .bind::<diesel::sql_types::Text, _>(&window),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let f = app.filing(&reviewer, &online).await;
+    assert_eq!(f["channel"], "online", "{f}");
+    let admin = app.staff("admin", "window", &[Role::Admin]).await;
+    let report: Value = app
+        .get(&admin, "/api/v1/reports/work?from=2026-01-01&to=2026-12-31")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let permit = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item"] == "construction-permit")
+        .unwrap();
+    assert_eq!(
+        permit["sentence"]["zh"],
+        "受理建筑工程施工许可证核发申请2件，核发施工许可证2件（其中全流程网络办理1件），办理中0件",
+        "{permit}"
+    );
 }

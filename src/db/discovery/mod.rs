@@ -45,7 +45,7 @@ use tracing::info;
 
 pub use cluster::stop_private_cluster;
 pub use database::{ensure_database, validate_db_name};
-pub use url::{maintenance_url, masked, with_database};
+pub use url::{database_of, maintenance_url, masked, with_connect_timeout, with_database};
 
 use cluster::{find_pg_bins, start_private_cluster};
 use database::{connect, create_database_if_missing};

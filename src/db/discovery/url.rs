@@ -40,6 +40,22 @@ pub fn masked(url: &str) -> String {
     }
 }
 
+/// The database a connection string names (`None`: libpq's default, the user's name).
+pub fn database_of(url: &str) -> Result<Option<String>> {
+    ConnStr::parse(url)
+        .with_context(|| format!("parsing {}", masked(url)))?
+        .database()
+}
+
+/// `url` with `connect_timeout=<secs>` unless it already sets a connect timeout.
+pub fn with_connect_timeout(url: &str, secs: u32) -> Result<String> {
+    let mut conn = ConnStr::parse(url).with_context(|| format!("parsing {}", masked(url)))?;
+    if conn.get("connect_timeout").is_none() {
+        conn.set("connect_timeout", &secs.to_string());
+    }
+    Ok(conn.to_string())
+}
+
 /// `url` with `connect_timeout=3` unless it already sets a connect timeout.
 pub(super) fn probe_url(url: &str) -> Result<String> {
     let mut conn = ConnStr::parse(url).with_context(|| format!("parsing {}", masked(url)))?;

@@ -28,6 +28,9 @@ pub struct ActInput {
     pub objection: Option<String>,
     /// Values for the fields the action `sets`.
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// At submission: the applicant files from a phone (GB/T 39046 A.5 移动端); otherwise
+    /// online, or at the window when staff file.
+    pub channel: Option<crate::domain::exchange::Channel>,
 }
 
 /// Take an action on a filing.

@@ -5,11 +5,15 @@ use serde_json::{Map, Value, json};
 
 use super::ActInput;
 use super::facts::Facts;
-use crate::domain::definition::{Role, State, StateKind};
+use crate::domain::definition::{
+    BLZT_SPECIAL_END, BLZT_SPECIAL_START, Role, State, StateKind, UserKind,
+};
 use crate::domain::engine::{ClockChange, Effect, Outcome};
+use crate::domain::exchange::{self, Channel};
 use crate::domain::legal_time::{ClockEvent, LedgerEntry, LedgerKind};
 use crate::error::AppError;
 use crate::repo::actions::{ActionPlan, EnterState, NewClockEvent, NewObjection, NewReview};
+use crate::repo::exchange::NewExchangeRow;
 use crate::repo::filings::{DeadlineColumns, FilingChanges, FilingRow};
 use crate::repo::reports::{Closed, Received};
 use crate::services::Ctx;
@@ -81,6 +85,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
                 }
                 if row.submitted_at.is_none() {
                     changes.submitted_at = Some(ctx.now);
+                    changes.channel = Some(channel_of(d.p, input).code());
                     received = Some(Received {
                         filing: row.id,
                         day: ctx.today(),
@@ -212,6 +217,7 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
     }
     let clocks = deadlines::clocks(ctx.calendar, item, &next, &ledger, ctx.today(), ctx.offset)?;
     let after = row.clone().with_changes(&changes);
+    let exchange = exchange_rows(ctx, d, to, &after);
     let columns: DeadlineColumns = deadlines::columns(&clocks);
     let enter = outcome.changes_state().then(|| EnterState {
         state: to.code.clone(),
@@ -284,11 +290,78 @@ pub(super) fn plan(ctx: &Ctx<'_>, d: &Decided<'_>) -> Result<Planned, AppError> 
             extend_deadline,
             received,
             closed,
+            exchange,
         },
         row: after,
         clocks,
         ledger,
     })
+}
+
+/// GB/T 39046 A.5: staff file at the window for an applicant; an applicant files online, or
+/// from a phone when the client says so.
+fn channel_of(p: &Principal, input: &ActInput) -> Channel {
+    if p.kind == UserKind::Staff {
+        Channel::Window
+    } else {
+        match input.channel {
+            Some(Channel::Mobile) => Channel::Mobile,
+            _ => Channel::Online,
+        }
+    }
+}
+
+/// The rows the transition is reported with to the province's front database (its BLZT codes
+/// in the item's `[exchange]`): none for an item without one, for a filing never submitted, or
+/// for an action not reported. A code 9 starts a special procedure (特别程序), a 10 ends it.
+fn exchange_rows(
+    ctx: &Ctx<'_>,
+    d: &Decided<'_>,
+    to: &State,
+    after: &FilingRow,
+) -> Vec<NewExchangeRow> {
+    let def = &d.item.def;
+    let (Some(x), Some(number), Some(_)) = (&def.exchange, &after.number, after.submitted_at)
+    else {
+        return Vec::new();
+    };
+    let tolerated = !after.promise_dates().is_empty();
+    let action = &d.outcome.action;
+    let label = def
+        .actions
+        .iter()
+        .find(|a| &a.code == action)
+        .map(|a| a.label.zh.clone());
+    x.codes(action, &to.code, tolerated)
+        .iter()
+        .map(|&code| NewExchangeRow {
+            filing_id: after.id,
+            filing_number: number.clone(),
+            action: action.clone(),
+            blzt: i16::from(code),
+            // The office that acted: the staff member's department; for the applicant's own
+            // steps, the office receiving the filing.
+            department: d
+                .p
+                .department
+                .clone()
+                .unwrap_or_else(|| d.row.department.clone()),
+            actor_id: d.p.user_id,
+            actor_name: d.p.display_name.clone(),
+            opinion: d.input.opinion.clone().or_else(|| d.input.reason.clone()),
+            at: ctx.now,
+            special: match code {
+                BLZT_SPECIAL_START => Some(json!({
+                    "kind": exchange::special_kind(false),
+                    "name": label.clone().unwrap_or_else(|| to.label.zh.clone()),
+                    "limit_days": to.step_limit.as_ref().map(|l| l.days),
+                })),
+                BLZT_SPECIAL_END => Some(json!({ "end": true })),
+                _ => None,
+            },
+            next_attempt_at: ctx.now,
+        })
+        .collect()
 }
 
 /// The tasks a state's queue needs: one per department of a joint review, or one for the

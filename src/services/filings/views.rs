@@ -118,6 +118,8 @@ pub struct FilingView {
     pub deadlines: Vec<DeadlineView>,
     pub entered_state_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// How it was submitted (GB/T 39046 A.5): window, online or mobile; none while a draft.
+    pub channel: Option<crate::domain::exchange::Channel>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -339,6 +341,9 @@ pub(super) fn render(
         deadlines,
         entered_state_at: row.entered_state_at,
         submitted_at: row.submitted_at,
+        channel: row
+            .channel
+            .and_then(crate::domain::exchange::Channel::from_code),
         accepted_at: row.accepted_at,
         draw: crate::services::draw::of_filing(conn, item, row.id)?,
         // Only a closed filing can have been rated: no query on the hot path of open ones.

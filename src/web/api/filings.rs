@@ -206,6 +206,9 @@ pub struct ActRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// At submission, how the applicant files (GB/T 39046 A.5): `online` (the default) or
+    /// `mobile`. Staff filing for an applicant are recorded at the window whatever is sent.
+    pub channel: Option<crate::domain::exchange::Channel>,
 }
 
 /// Take an action (submit, accept, request_supplement, approve, ... as the item defines).
@@ -241,6 +244,7 @@ pub async fn act(
                 notice_items: body.notice_items,
                 objection: body.objection,
                 fields: body.fields,
+                channel: body.channel,
             };
             filings::act(conn, ctx, p, id, &action, expected, &input)
         })

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod calendars;
 pub mod documents;
 pub mod draws;
+pub mod exchange;
 pub mod filings;
 pub mod health;
 pub mod items;
@@ -33,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         mail::list, mail::retry, jobs::runs, jobs::run,
         documents::list, documents::download, documents::certificate, documents::check, documents::key,
         draws::list, draws::get, draws::verify,
+        exchange::status, exchange::uploads, exchange::of_filing,
     ),
     modifiers(&Bearer),
     tags(
@@ -47,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "documents", description = "Written instruments, electronic certificates and their public verification"),
         (name = "draws", description = "Spot-check draws (双随机、一公开), public and verifiable"),
+        (name = "exchange", description = "Data exchange with the province's approval platforms (SPGL front database, 建筑市场监管 uploads)"),
     )
 )]
 pub struct ApiDoc;

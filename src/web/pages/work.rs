@@ -327,6 +327,8 @@ struct Dashboard {
     charts: Vec<Chart>,
     due: Vec<DueLine>,
     workload: Vec<reports::WorkloadRow>,
+    /// The data exchange: SPGL rows waiting, permit uploads pending and late.
+    exchange: crate::services::exchange::ExchangeStatus,
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,7 +423,9 @@ pub async fn dashboard(
     let Period { from, to, problems } = period(&v.ui(), &q, today);
     let wanted = q.department.clone().filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
-    let (asked, chooses, report, months, by_dept, due, workload, departments) = v
+    let front = state.front.clone();
+    let platform = state.settings.exchange.platform_url.clone();
+    let (asked, chooses, report, months, by_dept, due, workload, departments, exchange) = v
         .run(&state, move |conn, ctx, p| {
             p.require(&OVERSEERS)?;
             // A manager sees their own department whatever is asked; others choose or see all.
@@ -451,6 +455,7 @@ pub async fn dashboard(
             let due = reports::due(conn, p, department.clone(), until, 50, &owners)?;
             let workload = reports::workload(conn, p, department.clone())?;
             let departments = staff::departments(conn)?;
+            let exchange = crate::services::exchange::status(conn, ctx, p, &front, &platform)?;
             Ok((
                 asked,
                 chooses,
@@ -460,6 +465,7 @@ pub async fn dashboard(
                 due,
                 workload,
                 departments,
+                exchange,
             ))
         })
         .await?;
@@ -668,6 +674,7 @@ pub async fn dashboard(
             ],
             due,
             workload,
+            exchange,
         },
     )
 }

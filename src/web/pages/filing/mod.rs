@@ -176,6 +176,8 @@ pub async fn act(
             })
             .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
             .collect(),
+        // The pages are the online channel (staff acting here are at the window).
+        channel: None,
     };
     let result = v
         .attempt(&state, move |conn, ctx, p| {
