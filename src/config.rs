@@ -144,6 +144,12 @@ pub struct ClockSettings {
 #[serde(deny_unknown_fields)]
 pub struct Demo {
     pub seed: bool,
+    /// On a database with no filings, make a year of the office's work before listening
+    /// (`services::demo`). Needs the demo users (`seed`).
+    pub office: bool,
+    /// The day the demo year ends on (the office's "today"); by default the clock's date.
+    #[serde(default)]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -338,6 +344,12 @@ impl Settings {
                 "authority.division_code = {division:?} must be the 6-digit administrative division code"
             ));
         }
+        if self.demo.office && !self.demo.seed {
+            errors.push(
+                "demo.office = true needs demo.seed = true: the office's staff are the demo users"
+                    .to_owned(),
+            );
+        }
         if self.env == Environment::Production {
             if self.documents.key_file.trim().is_empty() {
                 errors.push(
@@ -353,6 +365,9 @@ impl Settings {
             }
             if self.demo.seed {
                 errors.push("demo.seed = true is refused in production".to_owned());
+            }
+            if self.demo.office {
+                errors.push("demo.office = true is refused in production".to_owned());
             }
             if !self.server.secure_cookies {
                 errors.push("server.secure_cookies = false is refused in production".to_owned());
