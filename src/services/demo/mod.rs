@@ -120,6 +120,9 @@ pub fn make_if_empty(
     }
     let started = std::time::Instant::now();
     let made = conn.transaction(|conn| -> Result<Option<Made>, AppError> {
+        // An instance waits here as long as another takes to make the year, longer than a
+        // request's statement timeout: this transaction alone may wait.
+        diesel::sql_query("SET LOCAL statement_timeout = 0").execute(conn)?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<diesel::sql_types::BigInt, _>(DEMO_SEED_LOCK)
             .execute(conn)?;
