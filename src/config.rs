@@ -508,6 +508,48 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_office_needs_the_demo_users_and_production_refuses_it() {
+        let err = Settings::extract(
+            figment("[demo]\nseed = false\noffice = true"),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("demo.office = true needs demo.seed"), "{err}");
+        let err = Settings::extract(
+            figment("[demo]\nseed = true\noffice = true\ntoday = \"2026-12-04\""),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("demo.office = true is refused"), "{err}");
+        let s = Settings::extract(
+            figment("[demo]\nseed = true\noffice = true\ntoday = \"2026-12-04\""),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap();
+        assert_eq!(
+            s.demo.today.map(|d| d.to_string()).as_deref(),
+            Some("2026-12-04")
+        );
+        assert!(
+            Settings::load(&root(), Environment::Demo)
+                .unwrap()
+                .demo
+                .office
+        );
+        assert!(
+            !Settings::load(&root(), Environment::Test)
+                .unwrap()
+                .demo
+                .office
+        );
+    }
+
+    #[test]
     fn a_zero_pool_is_refused() {
         let err = Settings::extract(
             figment("[database]\npool_size = 0"),
