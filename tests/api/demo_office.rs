@@ -124,6 +124,21 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
             "SELECT count(*) AS n FROM filings WHERE state_kind = 'not_accepted'"
         ) >= 2
     );
+    // One drawn filing awaits its inspection; no permit lapsed unstarted.
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM filings WHERE state = 'inspection'"
+        ),
+        1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM filings WHERE state = 'lapsed'"
+        ),
+        0
+    );
     // Everything lies in the demo year, before today.
     assert_eq!(
         scalar(
@@ -155,7 +170,15 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
     // Work in flight (in this test too: making the year takes most of a test's time, rendering
     // and sealing every document the year issued). Work waiting at the window, in the construction section, with the joint-review
     // departments and the fire section.
-    for user in ["clerk", "reviewer", "housing", "market", "fire"] {
+    for user in [
+        "clerk",
+        "reviewer",
+        "housing",
+        "market",
+        "fire",
+        "inspector",
+        "inspector2",
+    ] {
         let u = as_demo(&app, user).await;
         let r = app.get(&u, "/api/v1/queue").await;
         assert_eq!(r.status(), 200);

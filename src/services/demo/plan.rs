@@ -620,7 +620,10 @@ pub fn plan(rng: &mut StdRng, days: &[NaiveDate]) -> Vec<Journey> {
         let d = s.days(10, 30);
         s = s.then(d, act(me, "report_start"));
         let mut steps = s.steps();
-        if steps.last().is_some_and(|p| p.day + 55 > w) {
+        // Permits issued in the last 55 working days have not started yet (their start
+        // deadline is still running); earlier ones have, before the scan would lapse them.
+        let issued_on = steps.len().checked_sub(2).map(|i| steps[i].day);
+        if issued_on.is_some_and(|d| d + 55 > w) {
             steps.pop();
         }
         out.push(Journey {
@@ -1139,7 +1142,8 @@ pub fn inspection(rng: &mut StdRng, nth: usize, day: usize, minute: u32) -> Vec<
     if nth % 3 == 1 {
         let (fail, why) = FAILS[nth % FAILS.len()];
         let mut s = s;
-        let (a, b, c) = (s.days(4, 8), s.days(6, 12), s.days(2, 5));
+        // Rectified near the end of the 30 days ordered, after the reminder five days before.
+        let (a, b, c) = (s.days(4, 8), s.days(19, 20), s.days(2, 5));
         s.then(a, reason(lead, "fail_inspection", fail, Some(why)))
             .then(b, Step::Upload(RECHECK_MATERIALS.to_vec()))
             .then(

@@ -317,9 +317,14 @@ impl Office<'_> {
         };
         match state.as_str() {
             "inspection" => {
-                let more = plan::inspection(&mut self.rng, self.selected, day, minute);
-                self.journeys[j].steps.extend(more);
                 self.selected += 1;
+                // The last filing drawn lately awaits its inspection (the inspectors' queue
+                // has work, its 15 working days running); the others are inspected.
+                let last = self.selected == FIRE_SELECTED && day + 15 >= self.days.len();
+                if !last {
+                    let more = plan::inspection(&mut self.rng, self.selected - 1, day, minute);
+                    self.journeys[j].steps.extend(more);
+                }
             }
             "not_selected" => self.not_selected += 1,
             other => {
