@@ -166,3 +166,27 @@ pub fn drop_everything(conn: &mut PgConnection) -> Result<(), AppError> {
     conn.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_demo_year_starts_on_the_year_s_first_working_day_or_last_year_s_before_march() {
+        let cn = crate::domain::calendar::seed_cn();
+        // 2026: 1–3 January off, Sunday 4 January a make-up working day.
+        assert_eq!(first_day(cn, day("2026-12-04")), day("2026-01-04"));
+        assert_eq!(first_day(cn, day("2026-03-02")), day("2026-01-04"));
+        // Before March, the year before as well.
+        assert_eq!(first_day(cn, day("2026-02-27")), day("2025-01-02"));
+        let days = working_days(cn, day("2026-12-04"));
+        assert_eq!(days.first(), Some(&day("2026-01-04")));
+        assert_eq!(days.last(), Some(&day("2026-12-03")));
+        assert!(days.iter().all(|d| cn.is_working(*d).unwrap()));
+    }
+}
