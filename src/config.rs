@@ -167,6 +167,12 @@ pub struct ClockSettings {
 #[serde(deny_unknown_fields)]
 pub struct Demo {
     pub seed: bool,
+    /// On a database with no filings, make a year of the office's work before listening
+    /// (`services::demo`). Needs the demo users (`seed`).
+    pub office: bool,
+    /// The day the demo year ends on (the office's "today"); by default the clock's date.
+    #[serde(default)]
+    pub today: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -377,6 +383,12 @@ impl Settings {
                 "authority.division_code = {division:?} must be the 6-digit administrative division code"
             ));
         }
+        if self.demo.office && !self.demo.seed {
+            errors.push(
+                "demo.office = true needs demo.seed = true: the office's staff are the demo users"
+                    .to_owned(),
+            );
+        }
         if self.env == Environment::Production {
             if self.documents.key_file.trim().is_empty() {
                 errors.push(
@@ -406,6 +418,9 @@ impl Settings {
             }
             if self.demo.seed {
                 errors.push("demo.seed = true is refused in production".to_owned());
+            }
+            if self.demo.office {
+                errors.push("demo.office = true is refused in production".to_owned());
             }
             if !self.server.secure_cookies {
                 errors.push("server.secure_cookies = false is refused in production".to_owned());
@@ -544,6 +559,48 @@ mod tests {
                 Environment::Demo
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_demo_office_needs_the_demo_users_and_production_refuses_it() {
+        let err = Settings::extract(
+            figment("[demo]\nseed = false\noffice = true"),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("demo.office = true needs demo.seed"), "{err}");
+        let err = Settings::extract(
+            figment("[demo]\nseed = true\noffice = true\ntoday = \"2026-12-04\""),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("demo.office = true is refused"), "{err}");
+        let s = Settings::extract(
+            figment("[demo]\nseed = true\noffice = true\ntoday = \"2026-12-04\""),
+            &root(),
+            Environment::Demo,
+        )
+        .unwrap();
+        assert_eq!(
+            s.demo.today.map(|d| d.to_string()).as_deref(),
+            Some("2026-12-04")
+        );
+        assert!(
+            Settings::load(&root(), Environment::Demo)
+                .unwrap()
+                .demo
+                .office
+        );
+        assert!(
+            !Settings::load(&root(), Environment::Test)
+                .unwrap()
+                .demo
+                .office
         );
     }
 

@@ -96,6 +96,35 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     })
 }
 
+/// Make the demo office's year (`services::demo`) if the database holds no filing: at the
+/// service's time, or on `demo.today` at 09:00 when set. `None` when filings exist.
+pub fn demo_office(state: &AppState) -> anyhow::Result<Option<services::demo::Made>> {
+    let calendar = state.calendar().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = match state.settings.demo.today {
+        Some(day) => day
+            .and_hms_opt(9, 0, 0)
+            .and_then(|t| t.and_local_timezone(state.offset).single())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .context("demo.today has no 09:00")?,
+        None => state.clock.now(),
+    };
+    let ctx = services::Ctx {
+        items: &state.items,
+        calendar: &calendar.calendar,
+        now,
+        offset: state.offset,
+        mail: &state.mail,
+        issuer: &state.issuer,
+    };
+    let setup = services::demo::Setup {
+        uploads: state.settings.upload_dir(),
+        jobs: state.settings.jobs.clone(),
+    };
+    let mut conn = state.pool.get().context("connecting to the database")?;
+    services::demo::make_if_empty(&mut conn, &ctx, &setup)
+        .map_err(|e| anyhow::anyhow!("making the demo office: {e:?}"))
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -120,6 +149,10 @@ impl Application {
         jobs::check_schedule(&settings)?;
         let database_url = prepared.database.url.clone();
         let (state, manual_clock) = AppState::new(settings, prepared)?;
+        // Before listening, so that no client ever races the making of the demo year.
+        if state.settings.demo.office {
+            demo_office(&state)?;
+        }
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
         let port = listener.local_addr()?.port();
         let json_limit = state.settings.server.json_limit_kib * 1024;

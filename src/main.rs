@@ -60,6 +60,18 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The demo office (demo environment only).
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Drop everything in the database (filings, audit log, accounts) and make the demo year
+    /// again, as on a first start. Stop the service first.
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -201,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| settings.server.bind.clone());
             let demo = settings.demo.seed;
+            let office = settings.demo.office;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -230,6 +243,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             roles.join(","),
                             dept.unwrap_or("")
                         );
+                    }
+                    if office {
+                        println!("  and the demo office's applicants:");
+                        for (user, name) in permits::services::demo::people::extra_applicants() {
+                            println!("    {user:<10} {name} [applicant]");
+                        }
                     }
                 }
                 app.run_until_stopped().await.context("serving")
@@ -278,6 +297,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: CertificatesCommand::Verify { file, key },
         } => verify_certificate(&settings, &file, key.as_deref()),
         Command::Jobs { command } => jobs(settings, command),
+        Command::Demo {
+            command: DemoCommand::Reset,
+        } => demo_reset(settings),
         Command::Draw { command } => {
             let db = permits::find_database(&settings)?;
             let pool = permits::db::build_pool(&db.url, &settings.database)?;
@@ -411,6 +433,45 @@ fn calendar(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `permits demo reset`: the schema dropped and made again, then prepared and the demo year
+/// made as on a first start (see `services::demo`). Demo environment only.
+fn demo_reset(settings: config::Settings) -> anyhow::Result<ExitCode> {
+    if settings.env != Environment::Demo {
+        anyhow::bail!(
+            "permits demo reset drops every filing, account and audit entry: it runs only in the demo environment (PERMITS_ENV=demo), not in {}",
+            settings.env.as_str()
+        );
+    }
+    let db = permits::find_database(&settings)?;
+    {
+        let pool = permits::db::build_pool(&db.url, &settings.database)?;
+        let mut conn = pool.get()?;
+        permits::services::demo::drop_everything(&mut conn)
+            .map_err(|e| anyhow::anyhow!("dropping the demo database's schema: {e}"))?;
+    }
+    println!(
+        "dropped everything in {}",
+        permits::db::discovery::masked(&db.url)
+    );
+    let mut settings = settings;
+    settings.demo.seed = true;
+    let prepared = permits::prepare(&settings)?;
+    let (state, _) = permits::app::AppState::new(settings, prepared)?;
+    match permits::demo_office(&state)? {
+        Some(m) => println!(
+            "demo office: {} filings, {} actions in {:.1} s (from {}; fire filings drawn {}, not drawn {})",
+            m.filings,
+            m.actions,
+            m.seconds,
+            m.from.map(|d| d.to_string()).unwrap_or_default(),
+            m.selected,
+            m.not_selected
+        ),
+        None => println!("demo office: filings exist already, nothing made"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn display_addr(bind: &str, port: u16) -> String {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod calendars;
 pub mod clock;
 pub mod deadlines;
+pub mod demo;
 pub mod digest;
 pub mod documents;
 pub mod draw;
