@@ -263,6 +263,8 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env_remove("PERMITS_BIND")
             .env("PERMITS_ENV", "demo")
+            // The demo office (a year of work) is not the load the benchmark measures.
+            .env("PERMITS__DEMO__OFFICE", "false")
             .env("PERMITS_ROOT", &root)
             .env("PERMITS__DATABASE__URL", cfg.database_url())
             .env("PERMITS__DATABASE__NAME", DB)

@@ -119,6 +119,8 @@ pub fn demo_office(state: &AppState) -> anyhow::Result<Option<services::demo::Ma
     let setup = services::demo::Setup {
         uploads: state.settings.upload_dir(),
         jobs: state.settings.jobs.clone(),
+        platform_files: (state.settings.exchange.platform_url == "file")
+            .then(|| state.settings.storage.var_dir.join("platform")),
     };
     let mut conn = state.pool.get().context("connecting to the database")?;
     services::demo::make_if_empty(&mut conn, &ctx, &setup)

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, SmallInt, Text as SqlText, Timestamptz};
@@ -611,10 +611,27 @@ pub struct UploadReport {
     pub error: Option<String>,
 }
 
-/// The day an upload is due, for a certificate issued on `issued` (tests and pages).
-pub fn upload_due_on(ctx: &Ctx<'_>, issued: NaiveDate) -> Option<NaiveDate> {
-    ctx.calendar
-        .add_working_days(issued, UPLOAD_WORKING_DAYS)
-        .ok()
-        .map(|a| a.value)
+/// The uploads due, delivered to files under `dir` (the demo's `"file"` platform), each
+/// recorded sent: the demo office runs this each simulated morning, as the `platform` job
+/// would. The number delivered.
+pub fn deliver_to_files(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    dir: &std::path::Path,
+) -> Result<usize, AppError> {
+    let mut n = 0;
+    for u in outgoing(conn, ctx)? {
+        std::fs::create_dir_all(dir).map_err(anyhow::Error::from)?;
+        let path = dir.join(format!("{}.json", u.identifier));
+        std::fs::write(&path, &u.body).map_err(anyhow::Error::from)?;
+        record(
+            conn,
+            ctx,
+            &u,
+            &Ok(format!("written to {}", path.display())),
+            60,
+        )?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -89,6 +89,33 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
 
     let permits = item(&report, "construction-permit");
     assert_eq!(category(permits, "issued"), 18, "{permits}");
+    // 今年已全流程网络办理18件施工许可证: applied for online and issued as e-certificates.
+    assert_eq!(category(permits, "online"), 18, "{permits}");
+    assert!(
+        permits["sentence"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("核发施工许可证18件（其中全流程网络办理18件）"),
+        "{permits}"
+    );
+    // Each permit went to the 建筑市场监管 platform within its five working days (the demo's
+    // file platform, delivered each simulated morning).
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) AS n FROM platform_uploads WHERE status = 'sent' \
+             AND (sent_at + interval '8 hours')::date <= due_on"
+        ),
+        18
+    );
+    // Every reported transition waits for the exchange job, and goes once it runs.
+    let waiting = scalar(
+        &app,
+        "SELECT count(*) AS n FROM exchange_rows WHERE status = 'pending'",
+    );
+    assert!(waiting > 100, "{waiting}");
+    let r = app.run_job("exchange").await;
+    assert_eq!(r["exported"].as_i64().unwrap(), waiting, "{r}");
     // Each issued permit holds its electronic certificate, applied for online.
     assert_eq!(
         scalar(

@@ -50,6 +50,9 @@ pub struct Setup {
     /// Where uploads are kept (`Settings::upload_dir`).
     pub uploads: PathBuf,
     pub jobs: crate::config::Jobs,
+    /// The demo's `"file"` platform: permits issued are delivered there each morning, as the
+    /// `platform` job would (none when the platform is an address).
+    pub platform_files: Option<PathBuf>,
 }
 
 /// What a making made.

@@ -113,6 +113,12 @@ fn morning_jobs(conn: &mut PgConnection, ctx: &Ctx<'_>, setup: &Setup) -> Result
     if !ctx.is_rest_day(&setup.jobs)? {
         scan::escalate(conn, ctx)?;
         scan::remind(conn, ctx)?;
+        // Permits issued go to the platform within their five working days. (The SPGL rows
+        // wait for the `exchange` job after the start: the front database is written outside
+        // this transaction, and a making rolled back must leave nothing there.)
+        if let Some(dir) = &setup.platform_files {
+            crate::services::exchange::deliver_to_files(conn, ctx, dir)?;
+        }
     }
     audit::seal(conn, ctx.now)?;
     Ok(())
