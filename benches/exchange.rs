@@ -200,9 +200,9 @@ fn main() -> Result<()> {
                 '00000000-0000-0000-0000-000000000001', 'intake', 'intake', 'fire',
                 jsonb_build_object('project_code', '2026-430104-47-01-' || lpad(g::text, 6, '0')),
                 '{{}}', now(), now(), now(), now(), 2
-           FROM generate_series(1, {filings}) g;
-         VACUUM ANALYZE filings;"
+           FROM generate_series(1, {filings}) g"
     ))?;
+    conn.batch_execute("VACUUM ANALYZE filings")?;
 
     // ---- Added cost per action.
     std::fs::create_dir_all(&target)?;
@@ -249,9 +249,9 @@ fn main() -> Result<()> {
                 now() - interval '1 minute'
            FROM generate_series(0, {rows} - 1) g
            JOIN filings f ON f.number = 'XFBA-2026-' || lpad((1 + g % {filings})::text, 6, '0')
-          ORDER BY g;
-         VACUUM ANALYZE exchange_rows;"
+          ORDER BY g"
     ))?;
+    conn.batch_execute("VACUUM ANALYZE exchange_rows")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
