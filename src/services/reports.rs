@@ -518,6 +518,121 @@ pub struct WorkCategory {
     pub value: i64,
 }
 
+/// The work report as a spreadsheet (XLSX), in one language: a sheet of figures (one row per
+/// item and category, as the CSV) and a sheet of the sentences, ready to paste into a report.
+pub fn work_xlsx(report: &WorkReportView, lang: crate::domain::Lang) -> Result<Vec<u8>, AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let t = |zh: &'static str, en: &'static str| match lang {
+        crate::domain::Lang::Zh => zh,
+        crate::domain::Lang::En => en,
+    };
+    let fail = |e: rust_xlsxwriter::XlsxError| AppError::Internal(anyhow::anyhow!("XLSX: {e}"));
+    let bold = Format::new().set_bold();
+    let wrap = Format::new().set_text_wrap();
+    let mut book = Workbook::new();
+    let figures = book.add_worksheet();
+    figures.set_name(t("统计", "Figures")).map_err(fail)?;
+    let period = match lang {
+        crate::domain::Lang::Zh => format!("统计期间：{} 至 {}", report.from, report.to),
+        crate::domain::Lang::En => format!("Period: {} to {}", report.from, report.to),
+    };
+    figures
+        .write_string_with_format(0, 0, period, &bold)
+        .map_err(fail)?;
+    let heads = [
+        t("事项", "Item"),
+        t("受理", "Received"),
+        t("办结", "Decided"),
+        t("办理中", "Open"),
+        t("分类", "Category"),
+        t("数量", "Value"),
+    ];
+    for (c, h) in heads.iter().enumerate() {
+        figures
+            .write_string_with_format(2, c as u16, *h, &bold)
+            .map_err(fail)?;
+    }
+    let mut row = 3u32;
+    for i in &report.items {
+        let lines: Vec<Option<&WorkCategory>> = if i.categories.is_empty() {
+            vec![None]
+        } else {
+            i.categories.iter().map(Some).collect()
+        };
+        for c in lines {
+            figures
+                .write_string(row, 0, i.name.get(lang))
+                .map_err(fail)?;
+            figures
+                .write_number(row, 1, i.received as f64)
+                .map_err(fail)?;
+            figures
+                .write_number(row, 2, i.decided as f64)
+                .map_err(fail)?;
+            figures.write_number(row, 3, i.open as f64).map_err(fail)?;
+            if let Some(c) = c {
+                figures
+                    .write_string(row, 4, c.label.get(lang))
+                    .map_err(fail)?;
+                figures.write_number(row, 5, c.value as f64).map_err(fail)?;
+            }
+            row += 1;
+        }
+    }
+    figures.set_column_width(0, 34).map_err(fail)?;
+    figures.set_column_width(4, 18).map_err(fail)?;
+    let text = book.add_worksheet();
+    text.set_name(t("报告表述", "Sentences")).map_err(fail)?;
+    text.set_column_width(0, 100).map_err(fail)?;
+    for (r, i) in report.items.iter().enumerate() {
+        text.write_string_with_format(r as u32, 0, i.sentence.get(lang), &wrap)
+            .map_err(fail)?;
+    }
+    book.save_to_buffer().map_err(fail)
+}
+
+/// The work report as CSV: one line per item and category (an item without categories has one
+/// line), with the item's figures and its sentence, in one language.
+pub fn work_csv(report: &WorkReportView, lang: crate::domain::Lang) -> Result<Vec<u8>, AppError> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        item: &'a str,
+        name: &'a str,
+        received: i64,
+        decided: i64,
+        open: i64,
+        category: &'a str,
+        value: Option<i64>,
+        sentence: &'a str,
+    }
+    // The byte-order mark Excel needs to read the Chinese.
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    for i in &report.items {
+        let base = Line {
+            item: &i.item,
+            name: i.name.get(lang),
+            received: i.received,
+            decided: i.decided,
+            open: i.open,
+            category: "",
+            value: None,
+            sentence: i.sentence.get(lang),
+        };
+        if i.categories.is_empty() {
+            w.serialize(&base).map_err(anyhow::Error::from)?;
+        }
+        for c in &i.categories {
+            w.serialize(Line {
+                category: c.label.get(lang),
+                value: Some(c.value),
+                ..base
+            })
+            .map_err(anyhow::Error::from)?;
+        }
+    }
+    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("CSV: {e}"))?)
+}
+
 /// Build the work report (managers of the item's department, admins, auditors).
 pub fn work(
     conn: &mut PgConnection,

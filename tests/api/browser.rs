@@ -799,6 +799,7 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
         ("/admin", "23-admin"),
         ("/admin/calendar", "24-admin-calendar"),
         ("/dashboard", "25-dashboard-admin"),
+        ("/dashboard/work", "28-work-report"),
     ] {
         found.extend(visit(&admin, &app, path, Some(name)).await);
     }

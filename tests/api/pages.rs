@@ -231,6 +231,71 @@ async fn managers_export_the_dashboard_as_csv_and_others_may_not_open_it() {
     assert_eq!(r.headers()["location"], "/login?next=%2Fqueue");
 }
 
+/// The work report page: the period's sentences ready to paste, the figures by item, charts,
+/// and the Excel and CSV downloads; a wrong period is named at its field; applicants may not
+/// open it.
+#[actix_web::test]
+async fn managers_read_the_work_report_and_download_it_as_excel() {
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-23");
+    app.staff("manager", "fire", &[Role::Manager]).await;
+    let builder = app.applicant("builder").await;
+    fire_filing(&app, &builder).await;
+    fire_filing(&app, &builder).await;
+    app.allow_unsent_mail();
+    let m = signed_in(&app, "manager").await;
+    let (status, html) = page(&m, &app, "/dashboard/work?from=2026-11-01&to=2026-11-30").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("受理建设工程竣工验收消防备案2件（其中0件抽中，0件未抽中，办理中2件）"),
+        "{html}"
+    );
+    // The fire section's manager sees the fire items only, with the received chart.
+    assert!(!html.contains("施工许可证核发"), "{html}");
+    assert!(html.contains("受理件数（按事项）"));
+    assert!(html.contains("<svg"));
+    assert!(html.contains("/dashboard/work.xlsx?from=2026-11-01&amp;to=2026-11-30"));
+
+    let r = m
+        .get(app.url("/dashboard/work.xlsx?from=2026-11-01&to=2026-11-30"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, strings) = crate::reports::xlsx_text(&r.bytes().await.unwrap());
+    assert!(strings.contains("办理中2件"), "{strings}");
+    let r = m
+        .get(app.url("/dashboard/work.csv?from=2026-11-01&to=2026-11-30"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csv = r.text().await.unwrap();
+    assert!(csv.contains(",办理中,2,"), "{csv}");
+
+    // A wrong period is named at its field, and nothing is exported.
+    let (status, html) = page(&m, &app, "/dashboard/work?from=2026-02-30").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("id=\"from-error\""), "{html}");
+    let r = m
+        .get(app.url("/dashboard/work.xlsx?from=2026-02-30"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
+    let b = signed_in(&app, "builder").await;
+    assert_eq!(page(&b, &app, "/dashboard/work").await.0, 403);
+    assert_eq!(
+        b.get(app.url("/dashboard/work.xlsx"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
 async fn post_form(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let r = c.post(app.url(path)).form(form).send().await.unwrap();
     let status = r.status().as_u16();

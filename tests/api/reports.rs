@@ -482,6 +482,47 @@ async fn the_work_report_counts_the_fire_filings_by_draw_outcome_in_the_bureaus_
     assert!(text.contains("抽中,1"), "{text}");
     assert!(text.contains("未抽中,1"), "{text}");
 
+    // XLSX: a sheet of the figures and one of the sentences, in Chinese (or English if asked).
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-01&to=2026-12-31&format=xlsx",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let (sheets, strings) = xlsx_text(&r.bytes().await.unwrap());
+    assert!(
+        sheets.contains("统计") && sheets.contains("报告表述"),
+        "{sheets}"
+    );
+    assert!(
+        strings.contains("受理建设工程竣工验收消防备案3件（其中1件抽中，1件未抽中，办理中1件）"),
+        "{strings}"
+    );
+    assert!(strings.contains("未抽中"), "{strings}");
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-01&to=2026-12-31&format=xlsx&lang=en",
+        )
+        .await;
+    let (sheets, strings) = xlsx_text(&r.bytes().await.unwrap());
+    assert!(sheets.contains("Sentences"), "{sheets}");
+    assert!(strings.contains("Not drawn"), "{strings}");
+    let r = app
+        .get(
+            &manager,
+            "/api/v1/reports/work?from=2026-12-01&to=2026-12-31&format=pdf",
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(error_paths(&body), ["format"]);
+
     // Bad input is named; an applicant may not read it.
     let r = app
         .get(
@@ -552,4 +593,16 @@ async fn the_work_report_counts_permits_handled_wholly_online() {
         "受理建筑工程施工许可证核发申请2件，核发施工许可证2件（其中全流程网络办理1件），办理中0件",
         "{permit}"
     );
+}
+
+/// The sheet names (workbook.xml) and the shared strings of an XLSX file.
+pub fn xlsx_text(bytes: &[u8]) -> (String, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    (read("xl/workbook.xml"), read("xl/sharedStrings.xml"))
 }

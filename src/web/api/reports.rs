@@ -80,6 +80,17 @@ fn csv_wanted(format: Option<&str>) -> Result<bool, AppError> {
     }
 }
 
+/// A spreadsheet to download.
+pub fn xlsx_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.xlsx\""),
+        ))
+        .body(bytes)
+}
+
 fn csv_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -225,20 +236,11 @@ pub struct WorkParams {
     pub from: Option<String>,
     /// Last day, inclusive; today by default.
     pub to: Option<String>,
-    /// json (default) or csv (one line per item and category).
+    /// json (default), csv (one line per item and category) or xlsx (the same lines, and a sheet
+    /// of the sentences).
     pub format: Option<String>,
-}
-
-#[derive(Clone, Copy, serde::Serialize)]
-struct WorkCsvRow<'a> {
-    item: &'a str,
-    name: &'a str,
-    received: i64,
-    decided: i64,
-    open: i64,
-    category: &'a str,
-    value: Option<i64>,
-    sentence: &'a str,
+    /// The spreadsheet's language: zh (default) or en.
+    pub lang: Option<String>,
 }
 
 /// The office's work report (工作报告): per item, the filings received in the period, decided and
@@ -253,7 +255,32 @@ pub async fn work(
     q: Query<WorkParams>,
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner()?;
-    let csv = csv_wanted(q.format.as_deref())?;
+    let (csv, xlsx) = match q.format.as_deref() {
+        Some("xlsx") => (false, true),
+        other => (
+            csv_wanted(other).map_err(|_| {
+                AppError::one_invalid(
+                    "format",
+                    "not_an_option",
+                    "format 须为 json、csv 或 xlsx",
+                    "format must be json, csv or xlsx",
+                )
+            })?,
+            false,
+        ),
+    };
+    let lang = match q.lang.as_deref() {
+        None | Some("zh") => crate::domain::Lang::Zh,
+        Some("en") => crate::domain::Lang::En,
+        Some(_) => {
+            return Err(AppError::one_invalid(
+                "lang",
+                "not_an_option",
+                "lang 须为 zh 或 en",
+                "lang must be zh or en",
+            ));
+        }
+    };
     let today = crate::clock::local_date(state.clock.now(), state.offset);
     let first = today.with_ordinal(1).unwrap_or(today);
     let mut problems = Vec::new();
@@ -266,34 +293,17 @@ pub async fn work(
             reports::work(conn, ctx, p, from, to)
         })
         .await?;
+    if xlsx {
+        return Ok(xlsx_response(
+            &format!("work-report-{from}-{to}"),
+            reports::work_xlsx(&report, lang)?,
+        ));
+    }
     if !csv {
         return Ok(HttpResponse::Ok().json(report));
     }
-    let mut rows = Vec::new();
-    for i in &report.items {
-        let base = WorkCsvRow {
-            item: &i.item,
-            name: &i.name.zh,
-            received: i.received,
-            decided: i.decided,
-            open: i.open,
-            category: "",
-            value: None,
-            sentence: &i.sentence.zh,
-        };
-        if i.categories.is_empty() {
-            rows.push(base);
-        }
-        for c in &i.categories {
-            rows.push(WorkCsvRow {
-                category: &c.label.zh,
-                value: Some(c.value),
-                ..base
-            });
-        }
-    }
     Ok(csv_response(
         &format!("work-report-{from}-{to}"),
-        write_csv(&rows)?,
+        reports::work_csv(&report, lang)?,
     ))
 }

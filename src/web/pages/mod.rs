@@ -674,6 +674,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(work::task)
         .service(work::dashboard)
         .service(work::sla_csv)
+        .service(work::work_report)
+        .service(work::work_report_file)
         .service(work::drill)
         .service(admin::index)
         .service(admin::create_user)

@@ -877,3 +877,177 @@ pub async fn sla_csv(
         ))
         .body(body))
 }
+
+#[derive(Template)]
+#[template(path = "pages/work_report.html", config = "config/askama.toml")]
+struct WorkReportPage {
+    ui: Ui,
+    from: String,
+    to: String,
+    problems: Vec<(&'static str, String)>,
+    items: Vec<WorkLine>,
+    charts: Vec<Chart>,
+}
+
+struct WorkLine {
+    name: String,
+    received: i64,
+    decided: i64,
+    open: i64,
+    categories: Vec<(String, i64)>,
+    sentence: String,
+}
+
+/// The office's work report (工作报告) for a period: per item the filings received, decided and
+/// open, the item's categories, the sentences ready to paste, charts, and the downloads.
+#[get("/dashboard/work")]
+pub async fn work_report(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    q: Query<DashboardQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = v.query(q)?;
+    let lang = v.lang;
+    let Period { from, to, problems } = period(&v.ui(), &q, state.today());
+    let report = v
+        .run(&state, move |conn, ctx, p| {
+            p.require(&OVERSEERS)?;
+            reports::work(conn, ctx, p, from, to)
+        })
+        .await?;
+    let ui = v.ui();
+    let received = chart(
+        ui.t("受理件数（按事项）", "Received, by item").to_owned(),
+        ui.t(
+            "这段时间没有受理的办件。",
+            "Nothing received in this period.",
+        )
+        .to_owned(),
+        counts(
+            report
+                .items
+                .iter()
+                .map(|i| (i.name.get(lang).to_owned(), i.received, None)),
+            false,
+        ),
+        Paint::Plain,
+    );
+    let categories = chart(
+        ui.t("各事项分类", "Each item's categories").to_owned(),
+        ui.t(
+            "这段时间没有可分类的办件。",
+            "Nothing to count in this period.",
+        )
+        .to_owned(),
+        counts(
+            report.items.iter().flat_map(|i| {
+                i.categories.iter().map(move |c| {
+                    (
+                        format!("{} · {}", short(i.name.get(lang)), c.label.get(lang)),
+                        c.value,
+                        None,
+                    )
+                })
+            }),
+            false,
+        ),
+        Paint::Plain,
+    );
+    let items = report
+        .items
+        .iter()
+        .map(|i| WorkLine {
+            name: i.name.get(lang).to_owned(),
+            received: i.received,
+            decided: i.decided,
+            open: i.open,
+            categories: i
+                .categories
+                .iter()
+                .map(|c| (c.label.get(lang).to_owned(), c.value))
+                .collect(),
+            sentence: i.sentence.get(lang).to_owned(),
+        })
+        .collect();
+    v.render(
+        if problems.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
+        &WorkReportPage {
+            ui,
+            from: q
+                .from
+                .filter(|_| !problems.is_empty())
+                .unwrap_or_else(|| from.to_string()),
+            to: q
+                .to
+                .filter(|_| !problems.is_empty())
+                .unwrap_or_else(|| to.to_string()),
+            problems,
+            items,
+            charts: vec![received, categories],
+        },
+    )
+}
+
+/// An item's name cut to fit beside a bar (the chart's label column is 200 units wide).
+fn short(name: &str) -> String {
+    let mut s: String = name.chars().take(8).collect();
+    if name.chars().count() > 8 {
+        s.push('…');
+    }
+    s
+}
+
+/// The work report as a spreadsheet or CSV, for a signed-in manager (the API's, by session).
+#[get("/dashboard/work.{ext}")]
+pub async fn work_report_file(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    ext: web::Path<String>,
+    q: Query<DashboardQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = v.query(q)?;
+    let lang = v.lang;
+    let ext = ext.into_inner();
+    let Period { from, to, problems } = period(&v.ui(), &q, state.today());
+    if !problems.is_empty() || !(ext == "xlsx" || ext == "csv") {
+        return Err(PageError::new(
+            &v,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::domain::Text {
+                zh: "无法导出".into(),
+                en: "Cannot export".into(),
+            },
+            crate::domain::Text {
+                zh: "请检查统计期间（年-月-日），格式为 xlsx 或 csv。".into(),
+                en: "Check the period (year-month-day); the format is xlsx or csv.".into(),
+            },
+        ));
+    }
+    let name = format!("work-report-{from}-{to}");
+    let (bytes, xlsx) = v
+        .run(&state, move |conn, ctx, p| {
+            p.require(&OVERSEERS)?;
+            let report = reports::work(conn, ctx, p, from, to)?;
+            if ext == "xlsx" {
+                Ok((reports::work_xlsx(&report, lang)?, true))
+            } else {
+                Ok((reports::work_csv(&report, lang)?, false))
+            }
+        })
+        .await?;
+    Ok(if xlsx {
+        crate::web::api::reports::xlsx_response(&name, bytes)
+    } else {
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                actix_web::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ))
+            .body(bytes)
+    })
+}
