@@ -57,6 +57,24 @@ pub fn special_kind(extends: bool) -> i16 {
     if extends { 1 } else { 2 }
 }
 
+/// A.8 满意度 of a rating: the service's score runs 1 (very dissatisfied) to 5 (very
+/// satisfied); the standard's code runs the other way, 1 非常满意 … 5 非常不满意 (4 and 5 are 差评,
+/// bad ratings).
+pub fn satisfaction_code(score: i16) -> Option<i16> {
+    (1..=5).contains(&score).then(|| 6 - score)
+}
+
+pub fn satisfaction_label_zh(code: i16) -> &'static str {
+    match code {
+        1 => "非常满意",
+        2 => "满意",
+        3 => "基本满意",
+        4 => "不满意",
+        5 => "非常不满意",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +88,18 @@ mod tests {
         assert!(!Channel::Window.is_online());
         assert!(Channel::Online.is_online() && Channel::Mobile.is_online());
         assert_eq!(case_type(0), 1);
+        // Five stars is 非常满意 (code 1); one star 非常不满意 (5), a bad rating.
+        assert_eq!(satisfaction_code(5), Some(1));
+        assert_eq!(
+            satisfaction_label_zh(satisfaction_code(5).unwrap()),
+            "非常满意"
+        );
+        assert_eq!(satisfaction_code(1), Some(5));
+        assert_eq!(
+            satisfaction_label_zh(satisfaction_code(2).unwrap()),
+            "不满意"
+        );
+        assert_eq!(satisfaction_code(0), None);
         assert_eq!(case_type(20), 2);
     }
 }

@@ -296,6 +296,35 @@ async fn managers_read_the_work_report_and_download_it_as_excel() {
     );
 }
 
+/// The front database unreachable: the admin page says how many rows wait and why.
+#[actix_web::test]
+async fn the_admin_page_says_how_many_exchange_rows_wait_and_why() {
+    let port = crate::helpers::free_port();
+    let app = TestApp::spawn_with(move |s| {
+        s.exchange.spgl_url = format!("postgres://postgres@127.0.0.1:{port}/spgl");
+    })
+    .await;
+    at(&app, "2026-11-23");
+    app.staff("admin", "window", &[Role::Admin]).await;
+    let builder = app.applicant("builder").await;
+    fire_filing(&app, &builder).await;
+    app.allow_unsent_mail();
+    let r = app.run_job("exchange").await;
+    assert_eq!(r["exported"], 0, "{r}");
+    let a = signed_in(&app, "admin").await;
+    let (status, html) = page(&a, &app, "/admin").await;
+    assert_eq!(status, 200);
+    let section = &html[html.find("id=\"exchange\"").unwrap()..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(section.contains("待推送 1 条"), "{section}");
+    assert!(section.contains("其中推送失败、等待重试 1"), "{section}");
+    assert!(
+        section.contains("connecting to the front database"),
+        "{section}"
+    );
+    assert!(section.contains(&format!("127.0.0.1:{port}")), "{section}");
+}
+
 async fn post_form(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let r = c.post(app.url(path)).form(form).send().await.unwrap();
     let status = r.status().as_u16();
@@ -473,6 +502,8 @@ async fn the_applicant_rates_a_decided_filing_once() {
     let (_, html) = page(&c, &app, &format!("/filings/{id}")).await;
     assert!(html.contains("id=\"rated\">4<"), "{html}");
     assert_eq!(app.filing(&builder, &id).await["rating"], 4);
+    // As the national 好差评 system codes it (GB/T 39046 A.8): 4 of 5 stars is 2 满意.
+    assert_eq!(app.filing(&builder, &id).await["satisfaction_code"], 2);
     // A second rating from a page left open: the page again, saying it was rated already.
     let (status, html) = post_form(
         &c,

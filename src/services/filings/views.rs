@@ -123,8 +123,12 @@ pub struct FilingView {
     pub accepted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// The applicant's rating of a closed filing (好差评), 1 to 5.
+    /// The applicant's rating of a closed filing (好差评), 1 (very dissatisfied) to 5 (very
+    /// satisfied).
     pub rating: Option<i16>,
+    /// The rating as GB/T 39046 A.8 满意度 code for the national 好差评 system: 1 非常满意 … 5
+    /// 非常不满意.
+    pub satisfaction_code: Option<i16>,
     /// What the caller may do now besides the actions, by the rules that enforce it.
     pub may: Capabilities,
     /// The spot-check draw that holds the filing (抽中 / 未抽中), for an item that draws.
@@ -305,6 +309,12 @@ pub(super) fn render(
             .unwrap_or_default();
         Value::Object(masked)
     };
+    // Only a closed filing can have been rated: no query on the hot path of open ones.
+    let rating = if row.closed_at.is_some() {
+        repo::rating_of(conn, row.id)?
+    } else {
+        None
+    };
     Ok(FilingView {
         id: row.id,
         number: row.number,
@@ -346,12 +356,8 @@ pub(super) fn render(
             .and_then(crate::domain::exchange::Channel::from_code),
         accepted_at: row.accepted_at,
         draw: crate::services::draw::of_filing(conn, item, row.id)?,
-        // Only a closed filing can have been rated: no query on the hot path of open ones.
-        rating: if row.closed_at.is_some() {
-            repo::rating_of(conn, row.id)?
-        } else {
-            None
-        },
+        rating,
+        satisfaction_code: rating.and_then(crate::domain::exchange::satisfaction_code),
         closed_at: row.closed_at,
         created_at: row.created_at,
         may,

@@ -40,6 +40,8 @@ struct AdminPage {
     failed: Vec<crate::services::outbox::MailRow>,
     outbox: Vec<(&'static str, i64)>,
     jobs: Vec<crate::services::job_runs::JobRun>,
+    /// The data exchange: how many rows and uploads wait, and why.
+    exchange: crate::services::exchange::ExchangeStatus,
     message: Option<String>,
     problems: Vec<String>,
 }
@@ -68,7 +70,15 @@ async fn admin_page(
     message: Option<String>,
     problems: Vec<String>,
 ) -> Result<AdminPage, PageError> {
-    let o = v.run(state, |conn, _, p| admin::overview(conn, p)).await?;
+    let front = state.front.clone();
+    let platform = state.settings.exchange.platform_url.clone();
+    let (o, exchange) = v
+        .run(state, move |conn, ctx, p| {
+            let o = admin::overview(conn, p)?;
+            let x = crate::services::exchange::status(conn, ctx, p, &front, &platform)?;
+            Ok((o, x))
+        })
+        .await?;
     let lang = v.lang;
     let me = v.principal.as_ref().map(|p| p.user_id);
     let users = o
@@ -92,6 +102,7 @@ async fn admin_page(
         .collect();
     Ok(AdminPage {
         ui: v.ui(),
+        exchange,
         users,
         departments: super::department_names(o.departments, lang),
         roles: [
