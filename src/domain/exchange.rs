@@ -91,13 +91,13 @@ mod tests {
         // Five stars is 非常满意 (code 1); one star 非常不满意 (5), a bad rating.
         assert_eq!(satisfaction_code(5), Some(1));
         assert_eq!(
-            satisfaction_label_zh(satisfaction_code(5).unwrap()),
-            "非常满意"
+            satisfaction_code(5).map(satisfaction_label_zh),
+            Some("非常满意")
         );
         assert_eq!(satisfaction_code(1), Some(5));
         assert_eq!(
-            satisfaction_label_zh(satisfaction_code(2).unwrap()),
-            "不满意"
+            satisfaction_code(2).map(satisfaction_label_zh),
+            Some("不满意")
         );
         assert_eq!(satisfaction_code(0), None);
         assert_eq!(case_type(20), 2);
