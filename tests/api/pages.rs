@@ -17,13 +17,13 @@ fn client() -> Client {
         .unwrap()
 }
 
-fn csrf(html: &str) -> String {
+pub(crate) fn csrf(html: &str) -> String {
     let at = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
     html[at..at + 32].to_owned()
 }
 
 /// A browser-like client signed in as `user`.
-async fn signed_in(app: &TestApp, user: &str) -> Client {
+pub(crate) async fn signed_in(app: &TestApp, user: &str) -> Client {
     let c = client();
     let html = c
         .get(app.url("/login"))
@@ -47,7 +47,7 @@ async fn signed_in(app: &TestApp, user: &str) -> Client {
     c
 }
 
-async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
     let r = c.get(app.url(path)).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -231,7 +231,12 @@ async fn managers_export_the_dashboard_as_csv_and_others_may_not_open_it() {
     assert_eq!(r.headers()["location"], "/login?next=%2Fqueue");
 }
 
-async fn post_form(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post_form(
+    c: &Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let r = c.post(app.url(path)).form(form).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())

@@ -284,3 +284,120 @@ async fn a_window_create_sent_again_with_its_key_lands_on_the_same_draft() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(error_paths(&body), vec!["Idempotency-Key"], "{body}");
 }
+
+#[actix_web::test]
+async fn a_clerk_files_from_the_window_page_and_submits_from_the_filing_page() {
+    use crate::pages::{csrf, page, post_form, signed_in};
+    let app = TestApp::spawn().await;
+    let c = counter(&app).await;
+    let browser = signed_in(&app, "clerk").await;
+    let (status, html) = page(&browser, &app, "/window").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("href=\"/window\""),
+        "the nav leads clerks here"
+    );
+    assert!(html.contains("value=\"construction-permit\""), "{html}");
+    let token = csrf(&html);
+
+    // Problems at their fields, what was typed kept; nothing made.
+    let (status, html) = post_form(
+        &browser,
+        &app,
+        "/window",
+        &[("_csrf", &token), ("item", ""), ("applicant", "nobody")],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("id=\"item-error\""), "{html}");
+    assert!(!html.contains("id=\"applicant-error\""), "{html}");
+    assert!(html.contains("value=\"nobody\""), "{html}");
+    let (status, html) = post_form(
+        &browser,
+        &app,
+        "/window",
+        &[
+            ("_csrf", &token),
+            ("item", "construction-permit"),
+            ("applicant", "nobody"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("id=\"applicant-error\">没有用户名为「nobody」的申请人账户"),
+        "{html}"
+    );
+    assert_eq!(app.count("filings"), 0);
+
+    // Filed: the filing page, the applicant's draft, marked as filed at the window.
+    let r = browser
+        .post(app.url("/window"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("item", "construction-permit"),
+            ("applicant", "builder"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let id = to.trim_start_matches("/filings/").to_owned();
+    let f = app.filing(&c.builder, &id).await;
+    assert_eq!(f["applicant_id"], json!(c.builder.id));
+    let (status, html) = page(&browser, &app, &to).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"filed-by\""), "{html}");
+    assert!(
+        html.contains(&format!("href=\"/filings/{id}/edit\"")),
+        "{html}"
+    );
+
+    // The clerk fills in the form on the edit page, uploads, and submits from the page.
+    let (status, html) = page(&browser, &app, &format!("/filings/{id}/edit")).await;
+    assert_eq!(status, 200);
+    let form = construction_form();
+    let mut fields: Vec<(String, String)> = vec![
+        ("_csrf".into(), csrf(&html)),
+        ("version".into(), f["version"].to_string()),
+    ];
+    for (k, v) in form.as_object().unwrap() {
+        match v {
+            Value::Bool(true) => fields.push((k.clone(), "on".into())),
+            Value::Bool(false) => {}
+            Value::String(s) => fields.push((k.clone(), s.clone())),
+            other => fields.push((k.clone(), other.to_string())),
+        }
+    }
+    let r = browser
+        .post(app.url(&format!("/filings/{id}/edit")))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    app.upload_all(&c.clerk, &id, CONSTRUCTION_MATERIALS).await;
+    let f = app.filing(&c.clerk, &id).await;
+    let (_, html) = page(&browser, &app, &to).await;
+    let (status, html) = post_form(
+        &browser,
+        &app,
+        &format!("/filings/{id}/actions/submit"),
+        &[
+            ("_csrf", &csrf(&html)),
+            ("version", &f["version"].to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{html}");
+    let f = app.filing(&c.builder, &id).await;
+    assert_eq!(f["state"]["code"], "intake", "{f}");
+    assert_eq!(f["channel"], "window", "{f}");
+
+    // Not a page for applicants.
+    let applicant = signed_in(&app, "builder").await;
+    let (status, html) = page(&applicant, &app, "/window").await;
+    assert_eq!(status, 403);
+    assert!(!html.contains("href=\"/window\""));
+}
