@@ -302,6 +302,7 @@ diesel::table! {
         escalation_warn_on -> Nullable<Date>,
         escalation_due_on -> Nullable<Date>,
         channel -> Nullable<Int2>,
+        filed_by -> Nullable<Uuid>,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct FilingRow {
     pub updated_at: DateTime<Utc>,
     /// GB/T 39046 A.5 办理形式 (1 窗口, 2 网上, 3 移动端), recorded at submission.
     pub channel: Option<i16>,
+    /// The clerk who filed it at the window for the applicant (代办); `None` when the applicant
+    /// made it. Set at creation and never changed (so not in [`FilingChanges`]).
+    pub filed_by: Option<Uuid>,
 }
 
 #[derive(Debug, Insertable)]
@@ -58,6 +61,7 @@ pub struct NewFiling<'a> {
     pub entered_state_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub filed_by: Option<Uuid>,
 }
 
 /// Every change to a filing bumps `version`; `None` leaves a column as it is.
@@ -610,7 +614,7 @@ fn filing_with_facts_sql(extra: &str, tail: &str) -> String {
         "SELECT f.id, f.item_version_id, f.item_code, f.number, f.applicant_id, f.state, \
                 f.state_kind, f.department, f.version, f.state_visit, f.form, f.promises, f.notice, \
                 f.entered_state_at, f.submitted_at, f.accepted_at, f.closed_at, f.created_at, \
-                f.updated_at, f.channel, {extra}{} \
+                f.updated_at, f.channel, f.filed_by, {extra}{} \
          FROM filings f WHERE f.id = $1{tail}",
         facts_columns("f.id", "f.state_visit", "f.applicant_id")
     )

@@ -815,3 +815,53 @@ async fn every_page_passes_an_accessibility_audit_and_works_from_the_keyboard() 
         found.join("\n")
     );
 }
+
+/// 窗口收件: a clerk files for an applicant at the counter from the window page (a problem
+/// shown at its field first), lands on the applicant's draft marked as filed at the window;
+/// both pages pass the accessibility audit.
+#[actix_web::test]
+async fn a_clerk_files_for_an_applicant_from_the_window_page_in_the_browser() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    at(&app, "2026-03-02");
+    let builder = app.applicant("builder").await;
+    app.staff("clerk", "window", &[Role::Clerk]).await;
+    let c = signed_in(&driver, &app, "clerk").await;
+    let mut found = visit(&c, &app, "/window", Some("window")).await;
+    heading(&c, "窗口收件（代办）").await;
+    c.find(Locator::Css("#item"))
+        .await
+        .unwrap()
+        .select_by_value("construction-permit")
+        .await
+        .unwrap();
+    fill(&c, "#applicant", "nobody").await;
+    submit(&c, "form.card button[type=submit]").await;
+    wait_text(&c, "#applicant-error", "nobody").await;
+    found.extend(
+        audit(&c)
+            .await
+            .into_iter()
+            .map(|v| format!("/window (422): {v}")),
+    );
+    shot(&c, "window-error").await;
+    fill(&c, "#applicant", "builder").await;
+    submit(&c, "form.card button[type=submit]").await;
+    wait_text(&c, "#filed-by", "clerk").await;
+    shot(&c, "window-draft").await;
+    found.extend(
+        audit(&c)
+            .await
+            .into_iter()
+            .map(|v| format!("window draft: {v}")),
+    );
+    assert!(found.is_empty(), "{found:#?}");
+    let path = c.current_url().await.unwrap().path().to_owned();
+    let id = path.trim_start_matches("/filings/");
+    let f = app.filing(&builder, id).await;
+    assert_eq!(f["applicant_id"], json!(builder.id), "{f}");
+    assert_eq!(f["filed_by"]["display_name"], "clerk", "{f}");
+    c.close().await.unwrap();
+}

@@ -20,3 +20,4 @@ mod pages;
 mod reports;
 mod service;
 mod vocabulary;
+mod window;

@@ -17,13 +17,13 @@ fn client() -> Client {
         .unwrap()
 }
 
-fn csrf(html: &str) -> String {
+pub(crate) fn csrf(html: &str) -> String {
     let at = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
     html[at..at + 32].to_owned()
 }
 
 /// A browser-like client signed in as `user`.
-async fn signed_in(app: &TestApp, user: &str) -> Client {
+pub(crate) async fn signed_in(app: &TestApp, user: &str) -> Client {
     let c = client();
     let html = c
         .get(app.url("/login"))
@@ -47,7 +47,7 @@ async fn signed_in(app: &TestApp, user: &str) -> Client {
     c
 }
 
-async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
     let r = c.get(app.url(path)).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -325,7 +325,12 @@ async fn the_admin_page_says_how_many_exchange_rows_wait_and_why() {
     assert!(section.contains(&format!("127.0.0.1:{port}")), "{section}");
 }
 
-async fn post_form(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post_form(
+    c: &Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
     let r = c.post(app.url(path)).form(form).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())

@@ -551,28 +551,35 @@ async fn the_work_report_counts_permits_handled_wholly_online() {
     let app = TestApp::spawn().await;
     app.allow_unsent_mail();
     let (builder, reviewer, online) = crate::lifecycle::issued_permit(&app, "2026-03-02").await;
+    // The builder came to the counter: a clerk filed it at the window and submitted it there.
     let clerk = app.staff("clerk2", "window", &[Role::Clerk]).await;
-    let f = app
-        .create(&builder, "construction-permit", construction_form())
+    let r = app
+        .post(
+            &clerk,
+            "/api/v1/filings",
+            json!({ "item": "construction-permit", "form": construction_form(),
+                    "on_behalf_of": builder.username }),
+        )
         .await;
+    assert_eq!(r.status(), 201);
+    let f: Value = r.json().await.unwrap();
     let window = f["id"].as_str().unwrap().to_owned();
-    app.upload_all(&builder, &window, CONSTRUCTION_MATERIALS)
+    app.upload_all(&clerk, &window, CONSTRUCTION_MATERIALS)
         .await;
-    let f = app.filing(&builder, &window).await;
-    app.act(&builder, &f, "submit", json!({})).await;
+    let f = app.filing(&clerk, &window).await;
+    let f = app.act(&clerk, &f, "submit", json!({})).await;
+    assert_eq!(f["channel"], "window", "{f}");
     let f = app.filing(&clerk, &window).await;
     app.act(&clerk, &f, "accept", json!({})).await;
     let f = app.filing(&reviewer, &window).await;
-    app.act(&reviewer, &f, "approve", json!({ "opinion": "符合条件" }))
+    let f = app
+        .act(&reviewer, &f, "approve", json!({ "opinion": "符合条件" }))
         .await;
-    // Filed at the window: the channel a clerk filing for an applicant records (the service's
-    // window filing is not built yet, so the row says it directly).
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE filings SET channel = 1 WHERE id = $1::uuid")
-            .bind::<diesel::sql_types::Text, _>(&window),
-        &mut app.conn(),
-    )
-    .unwrap();
+    assert_eq!(f["state"]["code"], "issued", "{f}");
+    assert_eq!(
+        app.filing(&builder, &window).await["applicant_id"],
+        json!(builder.id)
+    );
     let f = app.filing(&reviewer, &online).await;
     assert_eq!(f["channel"], "online", "{f}");
     let admin = app.staff("admin", "window", &[Role::Admin]).await;

@@ -207,7 +207,7 @@ impl Office<'_> {
             _ => Map::new(),
         };
         let p = self.cast.get(conn, applicant)?.clone();
-        let view = match filings::create(conn, ctx, &p, item, form, Map::new(), None)? {
+        let view = match filings::create(conn, ctx, &p, item, form, Map::new(), None, None)? {
             Created::New(v) | Created::Replayed(v) => v,
         };
         self.live[j].filing = Some(view.id);

@@ -176,8 +176,15 @@ fn act_once(
         objection: r.input.objection.as_deref(),
         fields: Some(&r.input.fields),
     };
-    let outcome = engine::decide(&item.def, &snap, &actor(p, &row), &req, ctx.today())
-        .map_err(|e| refusal(e, &item, &row))?;
+    let for_applicant = super::stands_for_applicant(conn, p, &row)?;
+    let outcome = engine::decide(
+        &item.def,
+        &snap,
+        &actor(p, &row, for_applicant),
+        &req,
+        ctx.today(),
+    )
+    .map_err(|e| refusal(e, &item, &row))?;
     if how == Read::Optimistic && needs_lock(&item, &row, &outcome) {
         return Ok(Acted::NeedsLock);
     }

@@ -8,11 +8,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{FilingView, parse_promises, views};
+use crate::domain::Problem;
 use crate::domain::definition::Role;
 use crate::domain::forms::{self, Mode};
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
 use crate::repo::filings::{self as repo, NewFiling};
+use crate::repo::users;
 use crate::services::Ctx;
 use crate::services::auth::Principal;
 
@@ -32,6 +34,11 @@ pub enum Created {
 /// (the same item, form and promises: a retry after an answer that was lost) is answered with
 /// the filing the first one made, as it is now, and writes nothing; the same key with another
 /// request is refused.
+///
+/// Window filing (窗口收件 / 代办): a clerk names the applicant who came to the counter
+/// (`on_behalf_of`, their username). The draft is the applicant's; `filed_by` records the clerk,
+/// who (with the clerks of their department) carries it to submission, which records the
+/// window channel (GB/T 39046 A.5 code 1). Only a clerk may; the key is kept per clerk.
 #[allow(clippy::too_many_arguments)]
 pub fn create(
     conn: &mut PgConnection,
@@ -40,13 +47,22 @@ pub fn create(
     item_code: &str,
     form: Map<String, Value>,
     promises: Map<String, Value>,
+    on_behalf_of: Option<&str>,
     idempotency_key: Option<&str>,
 ) -> Result<Created, AppError> {
-    if !p.has(Role::Applicant) {
+    let may = match on_behalf_of {
+        None => p.has(Role::Applicant),
+        Some(_) => p.has(Role::Clerk),
+    };
+    if !may {
         return Err(AppError::Forbidden);
     }
     let keyed = idempotency_key.map(|key| {
-        let request = json!({ "item": item_code, "form": form, "promises": promises });
+        let mut request = json!({ "item": item_code, "form": form, "promises": promises });
+        // Only when sent, so that an applicant's keys hash as they always did.
+        if let Some(username) = on_behalf_of {
+            request["on_behalf_of"] = json!(username);
+        }
         let digest = Sha256::digest(crate::domain::audit::canonical(&request).as_bytes());
         (key, hex::encode(digest))
     });
@@ -64,6 +80,21 @@ pub fn create(
         )
     })?;
     let mut problems = forms::validate(&item.def, &form, Mode::Draft);
+    let applicant = match on_behalf_of {
+        None => Some(p.user_id),
+        Some(username) => {
+            let found = window_applicant(conn, username)?;
+            if found.is_none() {
+                problems.push(Problem::new(
+                    "on_behalf_of",
+                    "unknown_applicant",
+                    format!("没有用户名为「{username}」的申请人账户"),
+                    format!("There is no applicant account with username `{username}`"),
+                ));
+            }
+            found
+        }
+    };
     let promises = match parse_promises(&promises, &item) {
         Ok(p) => p,
         Err(more) => {
@@ -71,9 +102,10 @@ pub fn create(
             BTreeMap::new()
         }
     };
-    if !problems.is_empty() {
+    let Some(applicant_id) = applicant.filter(|_| problems.is_empty()) else {
         return Err(AppError::Validation(problems));
-    }
+    };
+    let filed_by = on_behalf_of.map(|_| p.user_id);
     let initial = item
         .def
         .state(&item.def.initial)
@@ -86,26 +118,28 @@ pub fn create(
                 id,
                 item_version_id: item.id,
                 item_code: &item.def.code,
-                applicant_id: p.user_id,
+                applicant_id,
                 state: &initial.code,
                 state_kind: initial.kind.as_str(),
                 department: item.def.department_of(initial),
                 form: Value::Object(form),
-                promises: serde_json::to_value(&promises).map_err(|e| AppError::Internal(e.into()))?,
+                promises: serde_json::to_value(&promises)
+                    .map_err(|e| AppError::Internal(e.into()))?,
                 entered_state_at: ctx.now,
                 created_at: ctx.now,
                 updated_at: ctx.now,
+                filed_by,
             },
         )?;
+        let mut payload =
+            json!({ "item": item.def.code, "item_version": item.version, "state": initial.code });
+        if let Some(clerk) = filed_by {
+            payload["filed_by"] = json!(clerk);
+            payload["on_behalf_of"] = json!(applicant_id);
+        }
         audit::append(
             conn,
-            Event::filing(
-                id,
-                p.user_id,
-                "create",
-                ctx.now,
-                json!({ "item": item.def.code, "item_version": item.version, "state": initial.code }),
-            ),
+            Event::filing(id, p.user_id, "create", ctx.now, payload),
         )?;
         if let Some((key, sha)) = &keyed {
             match repo::remember_key(conn, p.user_id, key, sha, id, ctx.now) {
@@ -136,6 +170,18 @@ pub fn create(
         }
         Err(NotMade::Failed(e)) => Err(e),
     }
+}
+
+/// The applicant a clerk files for at the window: an active account holding the applicant
+/// role; `None` for any other username (unknown, staff, or deactivated alike).
+fn window_applicant(conn: &mut PgConnection, username: &str) -> Result<Option<Uuid>, AppError> {
+    let Some(user) = users::by_username(conn, username.trim())? else {
+        return Ok(None);
+    };
+    if !user.active || !users::roles_of(conn, user.id)?.contains(&Role::Applicant) {
+        return Ok(None);
+    }
+    Ok(Some(user.id))
 }
 
 /// Why a create's transaction did not commit: the key was taken by a concurrent create with

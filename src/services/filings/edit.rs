@@ -1,10 +1,14 @@
-//! The applicant edits the form or the 容缺 promises.
+//! The applicant (or the clerk with a draft filed at the window) edits the form or the 容缺
+//! promises.
 
 use diesel::prelude::*;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{FilingView, check_version, lock_visible, parse_promises, rules, state_of, views};
+use super::{
+    FilingView, check_version, lock_visible, parse_promises, rules, stands_for_applicant, state_of,
+    views,
+};
 use crate::domain::forms::{self, Mode};
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
@@ -27,7 +31,7 @@ pub fn edit(
         let row = lock_visible(conn, p, id)?;
         let item = ctx.items.by_id(conn, row.item_version_id)?;
         let state = state_of(&item, &row)?;
-        rules::ensure_applicant_may_edit(p, &row, state)?;
+        rules::ensure_applicant_may_edit(stands_for_applicant(conn, p, &row)?, &row, state)?;
         check_version(&row, expected_version, &row.state)?;
 
         let mut form = row.form.as_object().cloned().unwrap_or_default();

@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{MaterialView, find_visible, lock_visible, not_found, rules, state_of};
+use super::{
+    MaterialView, find_visible, lock_visible, not_found, rules, stands_for_applicant, state_of,
+};
 use crate::error::AppError;
 use crate::repo::audit::{self, Event};
 use crate::repo::filings::{self as repo, FilingChanges, FilingRow, NewMaterial};
@@ -27,7 +29,8 @@ pub fn upload_policy(
 ) -> Result<UploadPolicy, AppError> {
     let row = find_visible(conn, p, id)?;
     let item = ctx.items.by_id(conn, row.item_version_id)?;
-    rules::ensure_may_upload(p, &row, state_of(&item, &row)?, material)?;
+    let for_applicant = stands_for_applicant(conn, p, &row)?;
+    rules::ensure_may_upload(for_applicant, &row, state_of(&item, &row)?, material)?;
     let m = item
         .def
         .material(material)
@@ -77,7 +80,9 @@ pub fn add_material(
     conn.transaction(|conn| {
         let row = lock_visible(conn, p, id)?;
         let item = ctx.items.by_id(conn, row.item_version_id)?;
-        let promised = rules::ensure_may_upload(p, &row, state_of(&item, &row)?, material)?;
+        let for_applicant = stands_for_applicant(conn, p, &row)?;
+        let promised =
+            rules::ensure_may_upload(for_applicant, &row, state_of(&item, &row)?, material)?;
         item.def
             .material(material)
             .ok_or_else(|| unknown_material(material))?;
@@ -129,7 +134,8 @@ pub fn remove_material(
     conn.transaction(|conn| {
         let row = lock_visible(conn, p, id)?;
         let item = ctx.items.by_id(conn, row.item_version_id)?;
-        rules::ensure_applicant_may_edit(p, &row, state_of(&item, &row)?)?;
+        let for_applicant = stands_for_applicant(conn, p, &row)?;
+        rules::ensure_applicant_may_edit(for_applicant, &row, state_of(&item, &row)?)?;
         let m = repo::find_material(conn, id, material_id)?.ok_or_else(not_found)?;
         if repo::supersede_material(conn, m.id, ctx.now)? == 0 {
             return Err(not_found());

@@ -51,21 +51,22 @@ pub use materials::{
 pub use page::{Assignable, FilingPage, page};
 pub use rate::rate;
 pub use views::{
-    ActionView, FilingSummary, FilingView, MaterialView, ReviewView, StateView, TaskBrief,
+    ActionView, FiledBy, FilingSummary, FilingView, MaterialView, ReviewView, StateView, TaskBrief,
 };
 
 fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// May `p` see this filing? Drafts are the applicant's alone; staff see their department's
-/// filings and those their department worked on; admins and auditors see all.
+/// May `p` see this filing? Drafts are the applicant's alone, and a draft filed at the window
+/// also theirs who stand for the applicant ([`stands_for_applicant`]); staff see their
+/// department's filings and those their department worked on; admins and auditors see all.
 pub fn can_see(conn: &mut PgConnection, p: &Principal, f: &FilingRow) -> Result<bool, AppError> {
     if f.applicant_id == p.user_id {
         return Ok(true);
     }
     if f.state_kind == StateKind::Draft {
-        return Ok(false);
+        return stands_for_applicant(conn, p, f);
     }
     if p.has(Role::Admin) || p.has(Role::Auditor) || p.has(Role::System) {
         return Ok(true);
@@ -177,11 +178,47 @@ fn state_of<'a>(item: &'a Item, f: &FilingRow) -> Result<&'a State, AppError> {
     })
 }
 
-fn actor<'a>(p: &'a Principal, row: &FilingRow) -> Actor<'a> {
+/// Does `p` stand for the filing's applicant: edit it, upload its materials and take the
+/// applicant's actions? The applicant always. And while a filing made at the window (窗口收件 /
+/// 代办: `filed_by` set) is still a draft, the clerk who filed it and the clerks of that clerk's
+/// department: the applicant is at the counter, and any clerk of the window may carry on where
+/// a colleague left off. Once submitted, the filing is the applicant's alone, and staff work it
+/// as any other; the clerk's department is the window's, not the item's, so it is read from the
+/// filer's account (one query, only for a window draft seen by another clerk).
+fn stands_for_applicant(
+    conn: &mut PgConnection,
+    p: &Principal,
+    row: &FilingRow,
+) -> Result<bool, AppError> {
+    if row.applicant_id == p.user_id {
+        return Ok(true);
+    }
+    let Some(filer) = row.filed_by else {
+        return Ok(false);
+    };
+    if row.state_kind != StateKind::Draft || !p.has(Role::Clerk) {
+        return Ok(false);
+    }
+    if filer == p.user_id {
+        return Ok(true);
+    }
+    let Some(dept) = p.department.as_deref() else {
+        return Ok(false);
+    };
+    Ok(crate::repo::users::by_id(conn, filer)?
+        .and_then(|u| u.department)
+        .is_some_and(|d| d == dept))
+}
+
+/// The engine's actor. A clerk standing for the applicant of a window draft acts with the
+/// applicant's role alone, as the applicant would (the draft's actions are the applicant's).
+fn actor<'a>(p: &'a Principal, row: &FilingRow, for_applicant: bool) -> Actor<'a> {
+    const APPLICANT: &[Role] = &[Role::Applicant];
+    let window = for_applicant && row.applicant_id != p.user_id;
     Actor {
-        roles: &p.roles,
+        roles: if window { APPLICANT } else { &p.roles },
         department: p.department.as_deref(),
-        is_owner: row.applicant_id == p.user_id,
+        is_owner: for_applicant,
     }
 }
 

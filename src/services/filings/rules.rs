@@ -14,12 +14,14 @@ use crate::services::items::Item;
 
 /// The applicant edits their filing (its form, its promises, its materials) in the states
 /// whose definition allows it: the draft, and while a supplement or correction is asked.
+/// `for_applicant`: the caller stands for the applicant ([`super::stands_for_applicant`]: the
+/// applicant, or a clerk with a draft filed at the window).
 pub(super) fn ensure_applicant_may_edit(
-    p: &Principal,
+    for_applicant: bool,
     row: &FilingRow,
     state: &State,
 ) -> Result<(), AppError> {
-    if row.applicant_id != p.user_id {
+    if !for_applicant {
         return Err(AppError::Forbidden);
     }
     if !state.applicant_edits {
@@ -39,18 +41,16 @@ pub(super) fn ensure_applicant_may_edit(
 /// The applicant uploads while the filing is theirs to edit, or, for a material accepted
 /// missing on a promise (容缺), while it is being examined. True for a promised material.
 pub(super) fn ensure_may_upload(
-    p: &Principal,
+    for_applicant: bool,
     row: &FilingRow,
     state: &State,
     material: &str,
 ) -> Result<bool, AppError> {
     let promised = row.promise_dates().contains_key(material);
-    let after_acceptance = promised
-        && row.accepted_at.is_some()
-        && !state.kind.is_final()
-        && row.applicant_id == p.user_id;
+    let after_acceptance =
+        promised && row.accepted_at.is_some() && !state.kind.is_final() && for_applicant;
     if !after_acceptance {
-        ensure_applicant_may_edit(p, row, state)?;
+        ensure_applicant_may_edit(for_applicant, row, state)?;
     }
     Ok(promised)
 }

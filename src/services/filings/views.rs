@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::facts::Facts;
-use super::{actor, rules, state_of};
+use super::{actor, rules, stands_for_applicant, state_of};
 use crate::domain::Text;
 use crate::domain::definition::{Action, Input, Role, StateKind};
 use crate::domain::engine::{self, Verdict};
@@ -120,6 +120,9 @@ pub struct FilingView {
     pub submitted_at: Option<DateTime<Utc>>,
     /// How it was submitted (GB/T 39046 A.5): window, online or mobile; none while a draft.
     pub channel: Option<crate::domain::exchange::Channel>,
+    /// The clerk who filed it at the window for the applicant (窗口收件 / 代办); none when the
+    /// applicant made it.
+    pub filed_by: Option<FiledBy>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -133,6 +136,13 @@ pub struct FilingView {
     pub may: Capabilities,
     /// The spot-check draw that holds the filing (抽中 / 未抽中), for an item that draws.
     pub draw: Option<crate::services::draw::FilingDraw>,
+}
+
+/// Who filed a filing at the window.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FiledBy {
+    pub id: Uuid,
+    pub display_name: String,
 }
 
 /// A flag the item raises on the filing.
@@ -229,9 +239,10 @@ pub(super) fn render(
     clocks: Clocks,
 ) -> Result<FilingView, AppError> {
     let state = state_of(item, &row)?;
+    let for_applicant = stands_for_applicant(conn, p, &row)?;
     let (actions, flags): (Vec<ActionView>, Vec<FlagView>) = {
         let snap = facts.snapshot(&row, ctx.offset, ctx.calendar);
-        let actions = engine::available_actions(&item.def, &snap, &actor(p, &row))
+        let actions = engine::available_actions(&item.def, &snap, &actor(p, &row, for_applicant))
             .into_iter()
             .map(|a: &Action| ActionView {
                 code: a.code.clone(),
@@ -271,12 +282,12 @@ pub(super) fn render(
         })
         .collect();
     let may = Capabilities {
-        edit: rules::ensure_applicant_may_edit(p, &row, state).is_ok(),
+        edit: rules::ensure_applicant_may_edit(for_applicant, &row, state).is_ok(),
         upload: item
             .def
             .materials
             .iter()
-            .filter(|m| rules::ensure_may_upload(p, &row, state, &m.code).is_ok())
+            .filter(|m| rules::ensure_may_upload(for_applicant, &row, state, &m.code).is_ok())
             .map(|m| m.code.clone())
             .collect(),
         extend_up_to: rules::ensure_may_extend(p, item, &row)
@@ -354,6 +365,16 @@ pub(super) fn render(
         channel: row
             .channel
             .and_then(crate::domain::exchange::Channel::from_code),
+        // Only a window filing has one: no query for the others.
+        filed_by: match row.filed_by {
+            Some(id) => Some(FiledBy {
+                id,
+                display_name: crate::repo::users::by_id(conn, id)?
+                    .map(|u| u.display_name)
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        },
         accepted_at: row.accepted_at,
         draw: crate::services::draw::of_filing(conn, item, row.id)?,
         rating,

@@ -26,16 +26,21 @@ pub struct CreateFiling {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub promises: Map<String, Value>,
+    /// Window filing (窗口收件 / 代办), clerks only: the username of the applicant who came to
+    /// the counter. The draft is theirs; the clerk is recorded as `filed_by`, may carry it to
+    /// submission, and the submission records the window channel.
+    #[validate(length(min = 1, max = 64))]
+    pub on_behalf_of: Option<String>,
 }
 
-/// Create a draft (applicants). With `Idempotency-Key`, the same create sent again (a retry
+/// Create a draft (applicants; a clerk with `on_behalf_of`, at the window). With `Idempotency-Key`, the same create sent again (a retry
 /// after an answer that was lost) is answered with the filing the first one made, as it is
 /// now, with `Idempotent-Replayed: true`, and writes nothing; the key with another request is
 /// 422.
 #[utoipa::path(tag = "filings", request_body = CreateFiling,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 64 visible ASCII characters, new for each new draft (a UUID, say); kept per applicant")),
-    responses((status = 201, body = FilingView), (status = 422, description = "unknown item, invalid fields, or an Idempotency-Key used for another request")),
+    responses((status = 201, body = FilingView), (status = 403, description = "not an applicant, or `on_behalf_of` from anyone but a clerk"), (status = 422, description = "unknown item, invalid fields, an `on_behalf_of` naming no applicant, or an Idempotency-Key used for another request")),
     security(("bearer" = [])))]
 #[post("/filings")]
 pub async fn create(
@@ -57,6 +62,7 @@ pub async fn create(
                 &body.item,
                 body.form,
                 body.promises,
+                body.on_behalf_of.as_deref(),
                 key.as_deref(),
             )
         })

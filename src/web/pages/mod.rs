@@ -13,6 +13,7 @@ pub mod draws;
 pub mod filing;
 pub mod public;
 pub mod verify;
+pub mod window;
 pub mod work;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -275,6 +276,7 @@ impl Viewer {
             user: self.principal.as_ref().map(|p| UserBrief {
                 name: p.display_name.clone(),
                 applicant: p.has(Role::Applicant),
+                clerk: p.has(Role::Clerk),
                 staff: p.has(Role::Clerk) || p.has(Role::Reviewer) || p.has(Role::Inspector),
                 manager: p.has(Role::Manager) || p.has(Role::Admin) || p.has(Role::Auditor),
                 admin: p.has(Role::Admin),
@@ -402,6 +404,8 @@ pub fn safe_next(next: &str) -> Option<&str> {
 pub struct UserBrief {
     pub name: String,
     pub applicant: bool,
+    /// Files for applicants at the window (窗口收件).
+    pub clerk: bool,
     /// Works a queue (clerk, reviewer, inspector).
     pub staff: bool,
     /// Sees the dashboard (managers, admins, auditors).
@@ -669,6 +673,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::document)
         .service(filing::extend)
         .service(filing::rate)
+        .service(window::form)
+        .service(window::file)
         .service(work::queue)
         .service(work::claim_next)
         .service(work::task)

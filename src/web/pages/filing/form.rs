@@ -334,7 +334,7 @@ pub async fn create(
     let create = |key: Option<String>| {
         let (code, form, promises) = (code.clone(), form.clone(), promises.clone());
         move |conn: &mut diesel::PgConnection, ctx: &crate::services::Ctx<'_>, p: &Principal| {
-            filings::create(conn, ctx, p, &code, form, promises, key.as_deref())
+            filings::create(conn, ctx, p, &code, form, promises, None, key.as_deref())
         }
     };
     let mut result = v.attempt(&state, create(sent_key.clone())).await?;

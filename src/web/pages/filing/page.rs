@@ -94,6 +94,8 @@ pub(super) struct FilingPageHtml {
     title: String,
     number: String,
     state: String,
+    /// Filed at the window (窗口收件 / 代办): by whom.
+    filed_by: Option<String>,
     version: i32,
     message: Option<String>,
     problems: Vec<String>,
@@ -484,6 +486,7 @@ pub(super) fn build_page(
             )
         }),
         state: view.state.label.get(lang).to_owned(),
+        filed_by: view.filed_by.as_ref().map(|f| f.display_name.clone()),
         version: view.version,
         message,
         problems,
