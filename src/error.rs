@@ -328,8 +328,39 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            // The database went away under the request (a restart, a failover, a dropped
+            // connection): try again shortly, not an internal error.
+            other if connection_lost(&other) => {
+                tracing::warn!(error = %other, "the database connection was lost");
+                AppError::Unavailable
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database query")),
         }
+    }
+}
+
+/// Whether a query failed because its connection was lost rather than because of the query:
+/// the server closed it (SQLSTATE 57P01 admin shutdown, 57P02, 57P03) or the socket broke.
+pub fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "connection to server",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "could not receive data from server",
+                "could not send data to server",
+            ]
+            .iter()
+            .any(|needle| m.contains(needle))
+        }
+        _ => false,
     }
 }
 
@@ -353,6 +384,56 @@ impl From<actix_web::error::BlockingError> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Info(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    /// A connection lost under a query is 503 (try again), whatever the query; a query's own
+    /// failure stays 500.
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_failed_query_internal() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let db = |kind, m: &'static str| Error::DatabaseError(kind, Box::new(Info(m)));
+        for lost in [
+            db(DatabaseErrorKind::ClosedConnection, "closed"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly",
+            ),
+            db(DatabaseErrorKind::Unknown, "no connection to the server"),
+        ] {
+            assert!(matches!(AppError::from(lost), AppError::Unavailable));
+        }
+        let failed = db(DatabaseErrorKind::Unknown, "division by zero");
+        assert!(matches!(AppError::from(failed), AppError::Internal(_)));
+    }
 
     #[test]
     fn every_error_maps_to_its_status_once() {

@@ -47,7 +47,9 @@ pub fn build_pool(url: &str, settings: &Database) -> anyhow::Result<DbPool> {
         .max_size(settings.pool_size)
         .min_idle(Some(1.min(settings.pool_size)))
         .connection_timeout(Duration::from_millis(settings.checkout_timeout_ms))
-        .test_on_check_out(false)
+        // A connection the server dropped (a restart, a failover) is found and replaced at
+        // checkout instead of failing the request that draws it: one round trip per checkout.
+        .test_on_check_out(true)
         .connection_customizer(Box::new(SessionSettings {
             statement_timeout_ms: settings.statement_timeout_ms,
         }))

@@ -419,6 +419,16 @@ pub fn reset_password(
     now: DateTime<Utc>,
 ) -> Result<PasswordChanged, AppError> {
     admin.require(&[Role::Admin])?;
+    // One's own password is changed knowing the current one (`/me/password`): the reset would
+    // let a stolen admin session take the account over for good.
+    if user == admin.user_id {
+        return Err(AppError::conflict(
+            "own_account",
+            "不能在此重置自己的密码，请在“修改密码”中输入当前密码后修改",
+            "You cannot reset your own password here: change it with your current password (/me/password)",
+            json!({ "change_password": "/api/v1/me/password" }),
+        ));
+    }
     check_new_password("password", new)?;
     let hash = hash_password(new)?;
     conn.transaction(|conn| {

@@ -1119,6 +1119,16 @@ async fn people_change_their_own_password_and_admins_reset_a_lost_one() {
     assert_eq!(login("brand-new-secret-1").await.unwrap().status(), 401);
     assert_eq!(login("initial-secret-9").await.unwrap().status(), 200);
     assert!(audit_actions(&app).contains(&"reset_password".to_owned()));
+    // Not one's own: that takes the current password.
+    let own = format!("/api/v1/admin/users/{}/password", admin.id);
+    let p = problem(
+        app.post(&admin, &own, json!({ "password": "taken-over-123" }))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "own_account", "{p}");
+    assert_eq!(app.get(&admin, "/api/v1/me").await.status(), 200);
     // No password is written into the audit log.
     let leaked = crate::concurrency::scalar(
         &app,

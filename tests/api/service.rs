@@ -91,6 +91,19 @@ async fn the_openapi_document_and_the_offline_docs_page_are_served() {
         "referred to but not in the document: {dangling:?}"
     );
     assert!(doc["components"]["schemas"].get("SealSummary").is_some());
+    // A filing without a notice answers `"notice": null`: the schema allows it.
+    let view = &doc["components"]["schemas"]["FilingView"];
+    let required: Vec<&str> = view["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let notice = &view["properties"]["notice"];
+    assert!(
+        !required.contains(&"notice") || notice.to_string().contains("null"),
+        "notice is required and not nullable: {notice}"
+    );
     let page = app.client.get(app.url("/api/docs/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -383,4 +396,33 @@ async fn instances_seeding_the_demo_users_at_once_create_each_once() {
         app.count("users WHERE email LIKE '%@demo.permits.invalid'"),
         permits::services::seed::DEMO_USERS.len() as i64
     );
+}
+
+/// The server drops every connection (as a restart or a failover does): the pool finds its
+/// broken connections at checkout and replaces them, so no request fails for it (before, each
+/// pooled connection failed one request with 500).
+#[actix_web::test]
+async fn connections_the_server_dropped_are_replaced_at_checkout_not_served() {
+    let app = TestApp::spawn().await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
+    // Warm the pool: several connections in it.
+    let warm: Vec<_> = (0..16).map(|_| app.get(&clerk, "/api/v1/me")).collect();
+    for r in futures::future::join_all(warm).await {
+        assert_eq!(r.status(), 200);
+    }
+    let killed = crate::concurrency::scalar(
+        &app,
+        &format!(
+            "SELECT count(*) AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t"
+        ),
+    );
+    assert!(killed >= 2, "{killed} connections dropped");
+    let after: Vec<_> = (0..16).map(|_| app.get(&clerk, "/api/v1/me")).collect();
+    let statuses: Vec<u16> = futures::future::join_all(after)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }

@@ -100,8 +100,8 @@ pub struct FilingView {
     pub form: Value,
     #[schema(value_type = Object)]
     pub promises: Value,
-    /// The one-time notice (一次性告知) while a supplement is requested.
-    #[schema(value_type = Object)]
+    /// The one-time notice (一次性告知) while a supplement is requested; null otherwise.
+    #[schema(value_type = Option<Object>)]
     pub notice: Option<Value>,
     pub materials: Vec<MaterialView>,
     pub reviews: Vec<ReviewView>,

@@ -114,7 +114,7 @@ pub struct ResetPassword {
 }
 
 /// Set a new initial password for an account (admins); every session of it ends.
-#[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), request_body = ResetPassword, responses((status = 200, body = auth::PasswordChanged), (status = 403), (status = 404), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), request_body = ResetPassword, responses((status = 200, body = auth::PasswordChanged), (status = 403), (status = 404), (status = 409, description = "one's own account: change it at /me/password"), (status = 422)), security(("bearer" = [])))]
 #[post("/admin/users/{id}/password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
