@@ -412,10 +412,8 @@ async fn connections_the_server_dropped_are_replaced_at_checkout_not_served() {
     }
     let killed = crate::concurrency::scalar(
         &app,
-        &format!(
-            "SELECT count(*) AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()) t"
-        ),
+        "SELECT count(*) AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
     );
     assert!(killed >= 2, "{killed} connections dropped");
     let after: Vec<_> = (0..16).map(|_| app.get(&clerk, "/api/v1/me")).collect();
