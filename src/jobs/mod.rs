@@ -372,12 +372,7 @@ pub async fn send_due(state: &AppState) -> Result<outbox::OutboxReport, AppError
         if n == 0 {
             break;
         }
-        let attempts = send(state, rows, claimed_at).await;
-        let tried = attempts.len();
-        let mail = state.settings.mail.clone();
-        let r = state
-            .run(move |conn, ctx| outbox::record(conn, ctx, &mail, attempts))
-            .await?;
+        let (tried, r) = send_and_record(state, rows, claimed_at).await?;
         total.claimed += n;
         total.sent += r.sent;
         total.retrying += r.retrying;
@@ -388,6 +383,63 @@ pub async fn send_due(state: &AppState) -> Result<outbox::OutboxReport, AppError
         }
     }
     Ok(total)
+}
+
+/// Send claimed rows, `mail.pool_size` at a time, recording each as soon as its server
+/// answered: a sender killed mid-batch sends again (after the lease) only the one letter it was
+/// sending, not every letter of its batch. A row whose lease is about to end is left alone.
+/// How many were tried, and what was recorded.
+pub async fn send_and_record(
+    state: &AppState,
+    rows: Vec<outbox::Claimed>,
+    claimed_at: Instant,
+) -> Result<(usize, outbox::OutboxReport), AppError> {
+    use futures_util::StreamExt;
+    let mail = &state.settings.mail;
+    let from: lettre::message::Mailbox = match mail.from.parse() {
+        Ok(m) => m,
+        Err(e) => {
+            // Settings::validate checks this at start; keep the rows for a fixed configuration.
+            tracing::error!(error = %e, "mail.from is not a mailbox");
+            return Ok((0, outbox::OutboxReport::default()));
+        }
+    };
+    let usable = Duration::from_secs(mail.lease_seconds)
+        .saturating_sub(Duration::from_secs(mail.timeout_seconds));
+    let start_by = claimed_at + usable;
+    let from = &from;
+    let results: Vec<Option<Result<outbox::OutboxReport, AppError>>> =
+        futures_util::stream::iter(rows)
+            .map(|r| async move {
+                if Instant::now() > start_by {
+                    return None;
+                }
+                let result = state.mailer.send(from, &r.mail).await;
+                let attempt = outbox::Attempt {
+                    id: r.mail.id,
+                    attempts: r.attempts,
+                    result,
+                };
+                let mail = state.settings.mail.clone();
+                Some(
+                    state
+                        .run(move |conn, ctx| outbox::record(conn, ctx, &mail, vec![attempt]))
+                        .await,
+                )
+            })
+            .buffer_unordered(mail.pool_size.max(1) as usize)
+            .collect()
+            .await;
+    let mut total = outbox::OutboxReport::default();
+    let mut tried = 0;
+    for r in results.into_iter().flatten() {
+        tried += 1;
+        let r = r?;
+        total.sent += r.sent;
+        total.retrying += r.retrying;
+        total.parked += r.parked;
+    }
+    Ok((tried, total))
 }
 
 #[cfg(test)]

@@ -374,6 +374,63 @@ async fn a_crash_between_sending_and_marking_sends_one_duplicate_with_the_same_m
     assert_eq!(sink.count(), 2);
 }
 
+/// Each letter is marked sent as soon as the server took it, not when its batch ends: a sender
+/// killed mid-batch sends again only the letter it was sending (issue 19: before, a whole batch
+/// went twice).
+#[actix_web::test]
+async fn each_letter_is_marked_sent_as_it_goes_not_at_the_end_of_its_batch() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(move |s| {
+        smtp_to(sink.port)(s);
+        s.mail.pool_size = 1;
+        s.mail.timeout_seconds = 5;
+        s.mail.lease_seconds = 60;
+    })
+    .await;
+    at(&app, "2026-11-23");
+    let zh = app
+        .mail_user("builder", None, &[Role::Applicant], Lang::Zh)
+        .await;
+    for _ in 0..3 {
+        submitted_fire_filing(&app, &zh).await;
+    }
+    let letters = app.outbox().len();
+    assert!(letters >= 3, "{letters}");
+    // The server takes a while over each letter; the batch takes them one at a time.
+    sink.delay(std::time::Duration::from_millis(700));
+    let state = app.state.clone();
+    let job = tokio::spawn(async move { permits::jobs::run(&state, "outbox").await });
+    let t0 = std::time::Instant::now();
+    while sink.count() < 1 {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "the first letter never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The second letter is on its way (700 ms); the first is already recorded sent.
+    let mut marked = 0;
+    for _ in 0..25 {
+        marked = app
+            .outbox()
+            .iter()
+            .filter(|m| m.status == permits::domain::notify::MailStatus::Sent)
+            .count();
+        if marked > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(sink.count() < letters, "the batch had already ended");
+    assert_eq!(
+        marked, 1,
+        "the first letter is marked while the batch goes on"
+    );
+    let r = job.await.unwrap().unwrap();
+    assert_eq!(r["sent"], letters, "{r}");
+    assert_eq!(sink.count(), letters);
+}
+
 /// Kinds of what the memory mailer sent, with their recipients, in order.
 fn sent(app: &TestApp) -> Vec<(String, String)> {
     app.sent_mail()
