@@ -296,6 +296,39 @@ async fn managers_read_the_work_report_and_download_it_as_excel() {
     );
 }
 
+/// Page titles are plain text (issue 18: the filing page's and the signed-in guide's tab titles
+/// showed raw HTML), and the guide's 在线申请 button is in the page for an applicant.
+#[actix_web::test]
+async fn tab_titles_are_plain_text_and_the_apply_button_is_in_the_page() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let f = app
+        .create(
+            &builder,
+            "construction-permit",
+            crate::helpers::construction_form(),
+        )
+        .await;
+    let b = signed_in(&app, "builder").await;
+    let title = |html: &str| {
+        let at = html.find("<title>").unwrap() + 7;
+        html[at..at + html[at..].find("</title>").unwrap()].to_owned()
+    };
+    let (status, html) = page(&b, &app, &format!("/filings/{}", f["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    let t = title(&html);
+    assert!(!t.contains('<') && !t.contains("&lt;"), "{t}");
+    assert!(t.starts_with("建筑工程施工许可证核发 · "), "{t}");
+    let (_, html) = page(&b, &app, "/items/construction-permit").await;
+    let t = title(&html);
+    assert!(!t.contains('<') && !t.contains("&lt;"), "{t}");
+    let body = &html[html.find("<body").unwrap()..];
+    assert!(
+        body.contains("id=\"apply\""),
+        "the apply button is in the page"
+    );
+}
+
 /// The front database unreachable: the admin page says how many rows wait and why.
 #[actix_web::test]
 async fn the_admin_page_says_how_many_exchange_rows_wait_and_why() {
