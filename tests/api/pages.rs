@@ -297,7 +297,7 @@ async fn managers_read_the_work_report_and_download_it_as_excel() {
 }
 
 /// Page titles are plain text (issue 18: the filing page's and the signed-in guide's tab titles
-/// showed raw HTML), and the guide's 在线申请 button is in the page for an applicant.
+/// showed raw HTML); the guide's 在线申请 button is in the page, once.
 #[actix_web::test]
 async fn tab_titles_are_plain_text_and_the_apply_button_is_in_the_page() {
     let app = TestApp::spawn().await;
