@@ -109,6 +109,11 @@ fn handling(front: &Front) -> Vec<Handling> {
     .unwrap()
 }
 
+/// `GET /api/v1/exchange` as `who`.
+async fn exchange_status(app: &TestApp, who: &User) -> Value {
+    app.get(who, "/api/v1/exchange").await.json().await.unwrap()
+}
+
 fn move_seconds(app: &TestApp, s: i64) {
     app.clock
         .set(app.clock_now() + chrono::Duration::seconds(s));
@@ -167,12 +172,7 @@ async fn every_transition_reaches_the_front_database_once_even_after_it_was_down
         r["error"].as_str().unwrap().contains("front database"),
         "{r}"
     );
-    let s: Value = app
-        .get(&admin, "/api/v1/exchange")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = exchange_status(&app, &admin).await;
     assert_eq!(s["spgl"]["pending"], 3, "{s}");
     assert_eq!(s["spgl"]["failing"], 2, "{s}"); // the first batch of two was tried
     assert!(
@@ -238,12 +238,7 @@ async fn every_transition_reaches_the_front_database_once_even_after_it_was_down
     assert_eq!(handling(&front).len(), 1);
     assert_eq!(handling(&front)[0].blzt, 11);
 
-    let s: Value = app
-        .get(&admin, "/api/v1/exchange")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = exchange_status(&app, &admin).await;
     assert_eq!(s["spgl"]["pending"], 0, "{s}");
     assert_eq!(s["spgl"]["exported"], 3, "{s}");
     // Applicants see none of it.
@@ -455,24 +450,14 @@ async fn an_issued_permit_is_uploaded_signed_and_counted_late_past_five_working_
     assert_eq!(r["failed"], 1, "{r}");
     assert!(r["error"].as_str().unwrap().contains("503"), "{r}");
     at(&app, "2026-03-13");
-    let s: Value = app
-        .get(&admin, "/api/v1/exchange")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = exchange_status(&app, &admin).await;
     assert_eq!(s["uploads"]["pending"], 1, "{s}");
     assert_eq!(
         s["uploads"]["late"], 0,
         "on its last day it is not late yet: {s}"
     );
     at(&app, "2026-03-16");
-    let s: Value = app
-        .get(&admin, "/api/v1/exchange")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = exchange_status(&app, &admin).await;
     assert_eq!(s["uploads"]["late"], 1, "{s}");
     assert!(
         s["uploads"]["last_error"].as_str().unwrap().contains("503"),
@@ -484,12 +469,7 @@ async fn an_issued_permit_is_uploaded_signed_and_counted_late_past_five_working_
     assert_eq!(r["sent"], 1, "{r}");
     let r = app.run_job("platform").await;
     assert_eq!(r["sent"], 0, "sent once: {r}");
-    let s: Value = app
-        .get(&admin, "/api/v1/exchange")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s = exchange_status(&app, &admin).await;
     assert_eq!(s["uploads"]["pending"], 0, "{s}");
     assert_eq!(s["uploads"]["sent_late"], 1, "{s}");
 

@@ -345,6 +345,23 @@ struct Period {
     problems: Vec<(&'static str, String)>,
 }
 
+/// What a period field shows again: what was typed when something was wrong, else the date
+/// used.
+fn period_input(typed: Option<String>, used: NaiveDate, problems: &[(&str, String)]) -> String {
+    typed
+        .filter(|_| !problems.is_empty())
+        .unwrap_or_else(|| used.to_string())
+}
+
+/// 422 when the period asked for was wrong (the page shows this year so far and says why).
+fn period_status(problems: &[(&str, String)]) -> StatusCode {
+    if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today);
     let mut problems: Vec<(&'static str, String)> = Vec::new();
@@ -642,21 +659,11 @@ pub async fn dashboard(
         })
         .collect();
     v.render(
-        if problems.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        period_status(&problems),
         &Dashboard {
             ui,
-            from: q
-                .from
-                .filter(|_| !problems.is_empty())
-                .unwrap_or_else(|| from.to_string()),
-            to: q
-                .to
-                .filter(|_| !problems.is_empty())
-                .unwrap_or_else(|| to.to_string()),
+            from: period_input(q.from, from, &problems),
+            to: period_input(q.to, to, &problems),
             problems,
             departments: if chooses { departments } else { Vec::new() },
             department: dept,
@@ -970,21 +977,11 @@ pub async fn work_report(
         })
         .collect();
     v.render(
-        if problems.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
+        period_status(&problems),
         &WorkReportPage {
             ui,
-            from: q
-                .from
-                .filter(|_| !problems.is_empty())
-                .unwrap_or_else(|| from.to_string()),
-            to: q
-                .to
-                .filter(|_| !problems.is_empty())
-                .unwrap_or_else(|| to.to_string()),
+            from: period_input(q.from, from, &problems),
+            to: period_input(q.to, to, &problems),
             problems,
             items,
             charts: vec![received, categories],
