@@ -130,11 +130,12 @@ impl AppState {
     {
         // No longer than a pool checkout may take: then 503, as when the pool is exhausted.
         let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
+        let queued = std::time::Instant::now();
         let _turn = tokio::time::timeout(wait, self.db_gate.acquire())
             .await
             .map_err(|_| AppError::Unavailable)?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("the database gate closed: {e}")))?;
-        self.clone().blocking(f).await
+        self.clone().blocking(queued, f).await
     }
 
     /// Like [`AppState::run`] if a connection is free now; `None` (and nothing run) otherwise.
@@ -147,23 +148,30 @@ impl AppState {
         F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let queued = std::time::Instant::now();
         let turn = self.db_gate.clone().try_acquire_owned().ok()?;
         let state = self.clone();
         Some(async move {
             let _turn = turn;
-            state.blocking(f).await
+            state.blocking(queued, f).await
         })
     }
 
-    /// The use case on a blocking thread, with a connection taken there.
-    async fn blocking<T, F>(self, f: F) -> Result<T, AppError>
+    /// The use case on a blocking thread, with a connection taken there. `queued`: when it
+    /// began to wait for its turn (the metrics' wait for a connection ends at the checkout).
+    async fn blocking<T, F>(self, queued: std::time::Instant, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        // The caller's span (the request's, with its id) goes along to the blocking thread, so
+        // that what the use case logs is found with the request.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let calendar = self.calendar()?;
             let mut conn = self.pool.get()?;
+            crate::metrics::pool_wait(queued.elapsed());
             let ctx = Ctx {
                 items: &self.items,
                 calendar: &calendar.calendar,

@@ -55,6 +55,28 @@ pub struct Settings {
     pub jobs: Jobs,
     pub documents: Documents,
     pub exchange: Exchange,
+    pub telemetry: Telemetry,
+}
+
+/// Logs, metrics and traces (operations).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Telemetry {
+    /// `text` (for people: the demo) or `json` (one object a line, for a log shipper:
+    /// production).
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+    /// Where `/metrics` is served: empty, on the service's own address (the demo); else an
+    /// address of its own (production requires one, off the public port).
+    pub metrics_bind: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Data exchange with the approval platforms (LAW.md §7).
@@ -425,6 +447,12 @@ impl Settings {
             if !self.server.secure_cookies {
                 errors.push("server.secure_cookies = false is refused in production".to_owned());
             }
+            if self.telemetry.metrics && self.telemetry.metrics_bind.trim().is_empty() {
+                errors.push(
+                    "telemetry.metrics_bind is required in production when telemetry.metrics = true: /metrics is served off the public port, e.g. 127.0.0.1:9464"
+                        .to_owned(),
+                );
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -560,6 +588,29 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn production_keeps_metrics_off_the_public_port() {
+        let err = Settings::extract(
+            figment("[telemetry]\nmetrics_bind = \"\""),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("telemetry.metrics_bind"), "{err}");
+        let err = Settings::extract(
+            figment("[telemetry]\nmetrics = false\nmetrics_bind = \"\""),
+            &root(),
+            Environment::Production,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("telemetry.metrics_bind"), "{err}");
+        let demo = Settings::extract(figment(""), &root(), Environment::Demo).unwrap();
+        assert!(demo.telemetry.metrics && demo.telemetry.metrics_bind.is_empty());
+        assert_eq!(demo.telemetry.log_format, LogFormat::Text);
     }
 
     #[test]

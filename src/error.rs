@@ -266,6 +266,13 @@ fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     if let AppError::TooManyRequests { retry_after_secs } = err {
         res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
     }
+    // Busy, or the database is away for a moment (a restart, a failover): come back shortly.
+    if matches!(err, AppError::Unavailable) {
+        res.insert_header((
+            header::RETRY_AFTER,
+            UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+        ));
+    }
     res.body(err.problem(lang).to_string())
 }
 
@@ -280,8 +287,12 @@ pub fn lang_of(req: &actix_web::HttpRequest) -> Lang {
     Lang::negotiate(header)
 }
 
+/// What a 503 asks the client to wait before trying again, in seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// Middleware body: re-render an [`AppError`] response in the request's language and add the
-/// request path as `instance`.
+/// request path as `instance` and the request's id as `request_id` (the same as the
+/// `X-Request-Id` header and the log's), so that a complaint can be found in the log.
 pub fn localize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let Some(err) = res
         .response()
@@ -293,6 +304,9 @@ pub fn localize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let lang = lang_of(res.request());
     let mut body = err.problem(lang);
     body["instance"] = Value::String(res.request().path().to_owned());
+    if let Some(id) = crate::web::telemetry::RequestId::of(res.request()) {
+        body["request_id"] = Value::String(id.to_string());
+    }
     let rendered = render(err, lang).set_body(BoxBody::new(body.to_string()));
     let (req, _) = res.into_parts();
     ServiceResponse::new(req, rendered)

@@ -12,7 +12,9 @@ pub mod documents;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod repo;
 pub mod services;
 pub mod web;
@@ -130,6 +132,8 @@ pub fn demo_office(state: &AppState) -> anyhow::Result<Option<services::demo::Ma
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on an address of its own (`telemetry.metrics_bind`), with its port.
+    metrics_server: Option<(u16, Server)>,
     pub state: AppState,
     /// Set when the clock is manual (test and demo): move it to exercise deadlines.
     pub manual_clock: Option<Arc<ManualClock>>,
@@ -165,8 +169,14 @@ impl Application {
             n => n,
         };
         let data = aweb::Data::new(state.clone());
+        let telemetry = &state.settings.telemetry;
+        if telemetry.metrics {
+            metrics::install();
+        }
+        // /metrics on the service's own address, or on one of its own (production).
+        let metrics_here = telemetry.metrics && telemetry.metrics_bind.trim().is_empty();
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(data.clone())
                 .app_data(web::extract::json_config(json_limit))
                 .app_data(web::extract::path_config())
@@ -175,15 +185,43 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::<
                     web::telemetry::RequestSpan,
                 >::new())
-                .configure(web::configure)
+                .wrap(from_fn(web::telemetry::observe));
+            let app = if metrics_here {
+                app.route("/metrics", aweb::get().to(web::telemetry::metrics))
+            } else {
+                app
+            };
+            app.configure(web::configure)
                 .default_service(aweb::to(not_found))
         })
         .workers(workers)
         .listen(listener)?
         .run();
+        let metrics_server = match telemetry.metrics_bind.trim() {
+            bind if telemetry.metrics && !bind.is_empty() => {
+                let data = aweb::Data::new(state.clone());
+                let listener =
+                    TcpListener::bind(bind).with_context(|| format!("binding {bind} (metrics)"))?;
+                let metrics_port = listener.local_addr()?.port();
+                tracing::info!(bind, port = metrics_port, "serving /metrics");
+                Some((
+                    metrics_port,
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(data.clone())
+                            .route("/metrics", aweb::get().to(web::telemetry::metrics))
+                    })
+                    .workers(1)
+                    .listen(listener)?
+                    .run(),
+                ))
+            }
+            _ => None,
+        };
         Ok(Application {
             port,
             server,
+            metrics_server,
             state,
             manual_clock,
             database_url,
@@ -194,8 +232,17 @@ impl Application {
         self.port
     }
 
+    /// The port of `/metrics` when it has an address of its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         actix_web::rt::spawn(self.state.clone().watch_calendars());
+        actix_web::rt::spawn(metrics::upkeep());
+        if let Some((_, metrics_server)) = self.metrics_server {
+            actix_web::rt::spawn(metrics_server);
+        }
         let scheduler = jobs::start(self.state.clone()).await?;
         let served = self.server.await;
         if let Some(mut s) = scheduler {
@@ -218,6 +265,10 @@ impl Application {
         let state = self.state.clone();
         let clock = self.manual_clock.clone();
         actix_web::rt::spawn(self.state.clone().watch_calendars());
+        actix_web::rt::spawn(metrics::upkeep());
+        if let Some((_, metrics_server)) = self.metrics_server {
+            actix_web::rt::spawn(metrics_server);
+        }
         let jobs_state = self.state.clone();
         actix_web::rt::spawn(async move {
             match jobs::start(jobs_state).await {
@@ -235,7 +286,11 @@ impl Application {
     }
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, error::AppError> {
+async fn not_found(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, error::AppError> {
+    use actix_web::HttpMessage;
+    req.extensions_mut().insert(web::telemetry::Unmatched);
     Err(error::AppError::NotFound)
 }
 

@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 use permits::config::{self, Environment};
 use permits::domain::{Lang, graph};
 use permits::services::{audit, items, seed};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -190,14 +189,18 @@ fn jobs(settings: config::Settings, command: JobsCommand) -> anyhow::Result<Exit
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn")),
-        )
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let loaded = Environment::from_env().and_then(|env| Ok((env, config::load(env)?)));
+    let (env, settings) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            permits::logging::init_plain();
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    permits::logging::init(&settings.telemetry);
+    match run(cli, env, settings) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -206,9 +209,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let env = Environment::from_env()?;
-    let settings = config::load(env)?;
+fn run(cli: Cli, env: Environment, settings: config::Settings) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| settings.server.bind.clone());

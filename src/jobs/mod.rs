@@ -115,6 +115,18 @@ fn to_json<T: Serialize>(v: T) -> Result<Value, AppError> {
 /// running is skipped.
 pub async fn run(state: &AppState, name: &str) -> Result<Value, AppError> {
     let job = find(name).ok_or(AppError::NotFound)?;
+    let started = Instant::now();
+    let result = run_job(state, job).await;
+    let outcome = match &result {
+        Ok(v) if v.get("skipped").is_some() => "skipped",
+        Ok(_) => "ok",
+        Err(_) => "error",
+    };
+    crate::metrics::job_run(job.name, outcome, started.elapsed());
+    result
+}
+
+async fn run_job(state: &AppState, job: &'static Job) -> Result<Value, AppError> {
     if !job.exclusive {
         return (job.run)(state.clone()).await;
     }
@@ -435,6 +447,7 @@ pub async fn send_and_record(
     for r in results.into_iter().flatten() {
         tried += 1;
         let r = r?;
+        crate::metrics::outbox(r.sent, r.retrying, r.parked);
         total.sent += r.sent;
         total.retrying += r.retrying;
         total.parked += r.parked;

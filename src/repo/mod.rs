@@ -10,6 +10,7 @@ pub mod exchange;
 pub mod filings;
 pub mod items;
 pub mod jobs;
+pub mod metrics;
 pub mod outbox;
 pub mod reminders;
 pub mod reports;

@@ -176,6 +176,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub db_url: String,
+    /// `/metrics`'s port when it has an address of its own (`telemetry.metrics_bind`).
+    pub metrics_port: Option<u16>,
     db_name: String,
     maint_url: String,
     handle: actix_web::dev::ServerHandle,
@@ -218,6 +220,7 @@ impl TestApp {
         tweak(&mut s);
         let db_url = s.database.url.clone();
         let app = permits::Application::build(s, "127.0.0.1:0").expect("building the app");
+        let metrics_port = app.metrics_port();
         let (port, state, clock, handle) = app.spawn();
         TestApp {
             addr: format!("http://127.0.0.1:{port}"),
@@ -225,6 +228,7 @@ impl TestApp {
             state,
             clock: clock.expect("the test environment uses a manual clock"),
             db_url,
+            metrics_port,
             db_name,
             maint_url,
             handle,

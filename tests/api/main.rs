@@ -16,6 +16,7 @@ mod lifecycle;
 mod lists;
 mod mail;
 mod migrations;
+mod observability;
 mod pages;
 mod reports;
 mod service;

@@ -65,16 +65,39 @@ pub fn act(
         action,
         expected_version,
         input,
+        seen: std::cell::RefCell::new(None),
     };
+    let result = act_recorded(conn, ctx, p, &req);
+    // Metrics: the item as read (none when the filing was not found), the action when the
+    // item has it (a made-up name would make the label set unbounded).
+    let seen = req.seen.into_inner();
+    crate::metrics::action(
+        seen.as_ref().map(|(item, _)| item.as_str()),
+        match &seen {
+            Some((_, true)) => action,
+            _ => "other",
+        },
+        &result,
+    );
+    result
+}
+
+fn act_recorded(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    p: &Principal,
+    req: &ActRequest<'_>,
+) -> Result<FilingView, AppError> {
+    let (id, req) = (req.id, req);
     for _ in 0..OPTIMISTIC_TRIES {
-        match act_once(conn, ctx, p, &req, Read::Optimistic)? {
+        match act_once(conn, ctx, p, req, Read::Optimistic)? {
             Acted::Done(view, _) => return Ok(*view),
             Acted::Changed => continue,
             Acted::NeedsLock => break,
         }
     }
     let (view, draw) =
-        conn.transaction(|conn| match act_once(conn, ctx, p, &req, Read::Locked)? {
+        conn.transaction(|conn| match act_once(conn, ctx, p, req, Read::Locked)? {
             Acted::Done(view, draw) => Ok((view, draw)),
             Acted::Changed | Acted::NeedsLock => Err(AppError::Internal(anyhow::anyhow!(
                 "an action under the filing's lock asked to be taken again"
@@ -107,6 +130,8 @@ struct ActRequest<'a> {
     action: &'a str,
     expected_version: i32,
     input: &'a ActInput,
+    /// The filing's item once read, and whether it has the action (for the metrics).
+    seen: std::cell::RefCell<Option<(String, bool)>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,6 +172,10 @@ fn act_once(
         return Err(not_found());
     }
     let item = ctx.items.by_id(conn, row.item_version_id)?;
+    r.seen.replace(Some((
+        item.def.code.clone(),
+        item.def.action(r.action).is_some(),
+    )));
     let from = state_of(&item, &row)?;
     check_version(&row, r.expected_version, &row.state)?;
     crate::services::draw::check_inspector(conn, &item, &row.state, p, row.id)?;

@@ -53,6 +53,8 @@ pub struct Viewer {
     pub path: String,
     pub authority: Text,
     pub secure: bool,
+    /// The request's id, shown on error pages (the same as in the log).
+    pub request_id: Option<String>,
 }
 
 fn digest(s: &str) -> String {
@@ -122,6 +124,7 @@ impl FromRequest for Viewer {
                 en: state.settings.authority.name_en.clone(),
             },
             secure: state.settings.server.secure_cookies,
+            request_id: crate::web::telemetry::RequestId::of(req).map(|id| id.to_string()),
         }))
     }
 }
@@ -477,6 +480,7 @@ struct ErrorPage<'a> {
     ui: Ui,
     title: &'a str,
     detail: &'a str,
+    request_id: Option<&'a str>,
 }
 
 /// An error shown as a page that says what happened and what to do, in the viewer's language;
@@ -504,6 +508,7 @@ impl PageError {
         let page = ErrorPage {
             title: title.get(v.lang),
             detail: detail.get(v.lang),
+            request_id: v.request_id.as_deref(),
             ui,
         };
         PageError {
