@@ -128,6 +128,15 @@ impl AppState {
         F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        self.run_named(use_case_name::<F>(), f).await
+    }
+
+    /// [`AppState::run`], naming the use case's span.
+    async fn run_named<T, F>(&self, name: &'static str, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
         // No longer than a pool checkout may take: then 503, as when the pool is exhausted.
         let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
         let queued = std::time::Instant::now();
@@ -135,7 +144,7 @@ impl AppState {
             .await
             .map_err(|_| AppError::Unavailable)?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("the database gate closed: {e}")))?;
-        self.clone().blocking(queued, f).await
+        self.clone().blocking(queued, name, f).await
     }
 
     /// Like [`AppState::run`] if a connection is free now; `None` (and nothing run) otherwise.
@@ -153,20 +162,31 @@ impl AppState {
         let state = self.clone();
         Some(async move {
             let _turn = turn;
-            state.blocking(queued, f).await
+            state.blocking(queued, use_case_name::<F>(), f).await
         })
     }
 
     /// The use case on a blocking thread, with a connection taken there. `queued`: when it
     /// began to wait for its turn (the metrics' wait for a connection ends at the checkout).
-    async fn blocking<T, F>(self, queued: std::time::Instant, f: F) -> Result<T, AppError>
+    async fn blocking<T, F>(
+        self,
+        queued: std::time::Instant,
+        name: &'static str,
+        f: F,
+    ) -> Result<T, AppError>
     where
         F: FnOnce(&mut PgConnection, &Ctx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        // The caller's span (the request's, with its id) goes along to the blocking thread, so
-        // that what the use case logs is found with the request.
-        let span = tracing::Span::current();
+        // The use case's span, a child of the caller's (the request's, with its id), goes along
+        // to the blocking thread: what the use case logs is found with the request, and its
+        // statements are its children in a trace.
+        let span = tracing::debug_span!(
+            target: "permits::use_case",
+            "use case",
+            otel.name = name,
+            code.function = name,
+        );
         actix_web::web::block(move || {
             let _entered = span.enter();
             let calendar = self.calendar()?;
@@ -194,7 +214,7 @@ impl AppState {
         T: Send + 'static,
     {
         let token = token.into();
-        self.run(move |conn, ctx| {
+        self.run_named(use_case_name::<F>(), move |conn, ctx| {
             let p = auth::principal(conn, &token, ctx.now)?;
             f(conn, ctx, &p)
         })
@@ -228,6 +248,25 @@ impl AppState {
             }
         }
     }
+}
+
+/// A use case's name for its span: the function its closure is written in
+/// (`permits::web::api::filings::act`), from the closure's type name.
+fn use_case_name<F>() -> &'static str {
+    let mut name = std::any::type_name::<F>();
+    // A handler of actix's route macros is written inside
+    // `<permits::web::api::filings::act as actix_web::service::HttpServiceFactory>::register`.
+    if let Some(handler) = name
+        .strip_prefix('<')
+        .and_then(|n| n.split_once(" as "))
+        .map(|(handler, _)| handler)
+    {
+        return handler;
+    }
+    while let Some(outer) = name.strip_suffix("::{{closure}}") {
+        name = outer;
+    }
+    name
 }
 
 /// A name for this process among several on one database: host, pid and a random suffix.

@@ -70,6 +70,11 @@ pub struct Telemetry {
     /// Where `/metrics` is served: empty, on the service's own address (the demo); else an
     /// address of its own (production requires one, off the public port).
     pub metrics_bind: String,
+    /// Where traces go: an OTLP/HTTP endpoint (JSON), e.g.
+    /// `http://127.0.0.1:4318/v1/traces` (an OpenTelemetry collector). Empty: no traces.
+    pub otlp_endpoint: String,
+    /// The traces' `service.name`.
+    pub service_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

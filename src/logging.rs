@@ -1,12 +1,25 @@
-//! The process's log (and trace) output, chosen by `telemetry.log_format`: human text for the
-//! demo, one JSON object a line for production's log shipper. Each line of a request carries
-//! the request's span, and with it its `request_id` (see `web::telemetry`).
+//! The process's logs and traces.
 //!
-//! `RUST_LOG` filters as usual (default: `info`, the scheduler's chatter at `warn`).
+//! - **Logs**, chosen by `telemetry.log_format`: human text for the demo, one JSON object a
+//!   line for production's log shipper. Each line of a request carries the request's span, and
+//!   with it its `request_id` (see `web::telemetry`). `RUST_LOG` filters them as usual
+//!   (default: `info`, the scheduler's chatter at `warn`).
+//! - **Traces**, when `telemetry.otlp_endpoint` is set: OpenTelemetry spans exported over
+//!   OTLP/HTTP (JSON) in batches: a span for each request (`web::telemetry::RequestSpan`),
+//!   each use case (`AppState::run`), each database statement (its SQL, never its values:
+//!   [`DbSpans`]) and each job run. Use cases and statements are `debug` spans of `permits`:
+//!   the traces see them whatever `RUST_LOG` says, the logs only when asked. Off, no span is
+//!   made for a statement.
+//!
+//! The batch's timing follows the SDK's environment variables (`OTEL_BSP_SCHEDULE_DELAY` ...).
 
-use tracing_subscriber::EnvFilter;
+use anyhow::Context;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, Telemetry};
 
@@ -15,28 +28,75 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn"))
 }
 
-/// Install the global subscriber. Called once, by `main`; a second call does nothing.
-pub fn init(telemetry: &Telemetry) {
-    let registry = tracing_subscriber::registry().with(filter());
-    let installed = match telemetry.log_format {
-        LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    // The request's fields (request_id, method, path) on every line, flat.
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .flatten_event(true)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-    };
-    if let Err(e) = installed {
-        eprintln!("logging was set up already: {e}");
+/// Flushes the traces not yet exported when dropped (at the end of `main`).
+pub struct Guard(Option<SdkTracerProvider>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("exporting the last traces failed: {e}");
+        }
     }
+}
+
+/// Install the global subscriber (logs, and traces when configured). Called once, by `main`.
+pub fn init(telemetry: &Telemetry) -> anyhow::Result<Guard> {
+    let logs = match telemetry.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            // The request's fields (request_id, method, path) on every line.
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+            .boxed(),
+    };
+    let endpoint = telemetry.otlp_endpoint.trim();
+    let (traces, provider) = if endpoint.is_empty() {
+        (None, None)
+    } else {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpJson)
+            .with_endpoint(endpoint)
+            .build()
+            .with_context(|| format!("telemetry.otlp_endpoint = {endpoint}"))?;
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(telemetry.service_name.clone())
+                    .build(),
+            )
+            .build();
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("permits"))
+            .with_filter(EnvFilter::new(
+                "info,permits=debug,tokio_cron_scheduler=warn",
+            ))
+            .boxed();
+        // Every connection made from now on (the pool is built after this) traces its
+        // statements.
+        diesel::connection::set_default_instrumentation(|| Some(Box::new(DbSpans::default())))
+            .context("tracing the database statements")?;
+        (Some(layer), Some(provider))
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init()
+        .context("setting up logging")?;
+    if provider.is_some() {
+        tracing::info!(endpoint, "exporting traces over OTLP");
+    }
+    Ok(Guard(provider))
 }
 
 /// Logging before the settings are read (their errors): plain text.
@@ -45,4 +105,43 @@ pub fn init_plain() {
         .with_writer(std::io::stderr)
         .with_env_filter(filter())
         .try_init();
+}
+
+/// A span for each statement a connection runs, a child of the span current when it starts
+/// (the use case's), from start to finish. It records the SQL only: values are bound
+/// separately and may be personal data.
+#[derive(Default)]
+pub struct DbSpans {
+    open: Vec<tracing::Span>,
+}
+
+impl diesel::connection::Instrumentation for DbSpans {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent as E;
+        match event {
+            E::StartQuery { query, .. } => {
+                let text = query.to_string();
+                // Diesel's display appends the bound values: keep the statement only.
+                let sql = text.split(" -- binds:").next().unwrap_or("").trim();
+                let verb = sql.split_whitespace().next().unwrap_or("").to_uppercase();
+                self.open.push(tracing::debug_span!(
+                    target: "permits::db",
+                    "db",
+                    otel.name = %format!("db {verb}"),
+                    otel.kind = "client",
+                    db.system = "postgresql",
+                    db.statement = %sql,
+                    otel.status_code = tracing::field::Empty,
+                ));
+            }
+            E::FinishQuery { error, .. } => {
+                if let Some(span) = self.open.pop()
+                    && error.is_some()
+                {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -199,7 +199,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    permits::logging::init(&settings.telemetry);
+    let _traces = match permits::logging::init(&settings.telemetry) {
+        Ok(guard) => guard,
+        Err(e) => {
+            permits::logging::init_plain();
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     match run(cli, env, settings) {
         Ok(code) => code,
         Err(e) => {

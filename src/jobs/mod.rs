@@ -116,7 +116,8 @@ fn to_json<T: Serialize>(v: T) -> Result<Value, AppError> {
 pub async fn run(state: &AppState, name: &str) -> Result<Value, AppError> {
     let job = find(name).ok_or(AppError::NotFound)?;
     let started = Instant::now();
-    let result = run_job(state, job).await;
+    let span = tracing::info_span!("job", otel.name = %format!("job {}", job.name), job = job.name);
+    let result = tracing::Instrument::instrument(run_job(state, job), span).await;
     let outcome = match &result {
         Ok(v) if v.get("skipped").is_some() => "skipped",
         Ok(_) => "ok",

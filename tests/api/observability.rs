@@ -354,3 +354,167 @@ async fn production_logs_are_json_lines_with_the_request_id() {
     assert_eq!(line["status"], 404);
     assert!(line["timestamp"].is_string());
 }
+
+/// A stand-in OpenTelemetry collector: what it received over OTLP/HTTP (JSON), as spans.
+async fn collector() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let kept = spans.clone();
+    let server = HttpServer::new(move || {
+        let kept = kept.clone();
+        App::new()
+            .app_data(web::PayloadConfig::new(64 << 20))
+            .route(
+                "/v1/traces",
+                web::post().to(move |body: web::Bytes| {
+                    let kept = kept.clone();
+                    async move {
+                        let v: Value = serde_json::from_slice(&body).unwrap();
+                        let mut kept = kept.lock().unwrap();
+                        for rs in v["resourceSpans"].as_array().into_iter().flatten() {
+                            for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+                                kept.extend(ss["spans"].as_array().into_iter().flatten().cloned());
+                            }
+                        }
+                        HttpResponse::Ok().json(json!({}))
+                    }
+                }),
+            )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    actix_web::rt::spawn(server.run());
+    (port, spans)
+}
+
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)?["value"]["stringValue"]
+        .as_str()
+}
+
+/// With `telemetry.otlp_endpoint` set, one action is one trace: the request's span, the use
+/// case's span under it, and the statements under that, with their SQL and never their values.
+#[actix_web::test]
+async fn an_action_is_one_trace_of_request_use_case_and_statements() {
+    let app = TestApp::spawn().await;
+    let applicant = app.applicant("obs_tracer").await;
+    let filing = app
+        .create(&applicant, "fire-acceptance-filing", fire_form())
+        .await;
+    let id = filing["id"].as_str().unwrap().to_owned();
+    app.upload_all(&applicant, &id, FIRE_MATERIALS).await;
+    let filing = app.filing(&applicant, &id).await;
+    let (port, spans) = collector().await;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_permits"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("PERMITS_ENV", "test")
+        .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
+        .env("PERMITS__DATABASE__URL", &app.db_url)
+        .env("PERMITS__DATABASE__POOL_SIZE", "2")
+        .env("PERMITS__SERVER__WORKERS", "1")
+        .env(
+            "PERMITS__TELEMETRY__OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{port}/v1/traces"),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env(
+            "PERMITS__STORAGE__VAR_DIR",
+            std::env::temp_dir().join(format!("permits-otlp-var-{}", std::process::id())),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let _child = Kill(child);
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let addr = first.split("http://").nth(1).unwrap().trim().to_owned();
+
+    let path = format!("/api/v1/filings/{id}/actions/submit");
+    let r = app
+        .client
+        .post(format!("http://{addr}{path}"))
+        .bearer_auth(&applicant.token)
+        .json(&json!({ "expected_version": filing["version"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    // The batch goes out every 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (request, use_case, statements) = loop {
+        let all = spans.lock().unwrap().clone();
+        let request = all
+            .iter()
+            .find(|s| attribute(s, "http.target") == Some(path.as_str()))
+            .cloned();
+        if let Some(request) = request {
+            let under = |parent: &Value| -> Vec<Value> {
+                all.iter()
+                    .filter(|s| s["parentSpanId"] == parent["spanId"])
+                    .cloned()
+                    .collect()
+            };
+            let use_case = under(&request)
+                .into_iter()
+                .find(|s| s["name"].as_str().unwrap_or("").ends_with("filings::act"));
+            if let Some(use_case) = use_case {
+                let statements = under(&use_case);
+                if statements.len() >= 2 {
+                    break (request, use_case, statements);
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no complete trace of {path}; spans: {}",
+            serde_json::to_string_pretty(&all).unwrap()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    };
+    let trace = &request["traceId"];
+    assert_eq!(&use_case["traceId"], trace);
+    assert_eq!(
+        attribute(&use_case, "code.function"),
+        Some("permits::web::api::filings::act")
+    );
+    assert!(attribute(&request, "request_id").is_some());
+    let sql: Vec<&str> = statements
+        .iter()
+        .map(|s| {
+            assert_eq!(&s["traceId"], trace);
+            assert_eq!(attribute(s, "db.system"), Some("postgresql"));
+            attribute(s, "db.statement").unwrap()
+        })
+        .collect();
+    // The sign-in check, the read of the filing, the guarded write.
+    assert!(sql.iter().any(|q| q.contains("api_tokens")), "{sql:#?}");
+    assert!(
+        sql.iter().any(|q| q.contains("UPDATE \"filings\"")),
+        "{sql:#?}"
+    );
+    // Statements, never their values.
+    assert!(sql.iter().all(|q| !q.contains("-- binds")), "{sql:#?}");
+    assert!(sql.iter().any(|q| q.contains("$1")), "{sql:#?}");
+    assert!(
+        sql.iter().all(|q| !q.contains(&id)),
+        "a filing id in a statement: {sql:#?}"
+    );
+}

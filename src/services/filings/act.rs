@@ -88,7 +88,7 @@ fn act_recorded(
     p: &Principal,
     req: &ActRequest<'_>,
 ) -> Result<FilingView, AppError> {
-    let (id, req) = (req.id, req);
+    let id = req.id;
     for _ in 0..OPTIMISTIC_TRIES {
         match act_once(conn, ctx, p, req, Read::Optimistic)? {
             Acted::Done(view, _) => return Ok(*view),
