@@ -201,6 +201,37 @@ async fn metrics_count_requests_and_actions_and_read_the_open_work() {
     app.run_job("audit_seal").await;
     let sealed = Scrape::of(&app, &base).await;
     assert!(sealed.text.contains("permits_audit_seal_age_seconds "));
+
+    // The alerting rules and the Grafana dashboard in deploy/ name only metrics the service
+    // serves (a renamed metric fails here, not silently in production).
+    let served: std::collections::BTreeSet<&str> = sealed
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let names = regex::Regex::new(r"permits_[a-z_]+").unwrap();
+    for file in ["prometheus/alerts.yml", "grafana/permits.json"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let used: std::collections::BTreeSet<&str> = names
+            .find_iter(&text)
+            .map(|m| m.as_str())
+            .filter(|n| *n != "permits_overview")
+            .map(|n| {
+                ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suffix| n.strip_suffix(suffix))
+                    .unwrap_or(n)
+            })
+            .collect();
+        assert!(used.len() >= 10, "{file}: {used:?}");
+        let unknown: Vec<_> = used.difference(&served).collect();
+        assert!(
+            unknown.is_empty(),
+            "{file} names unserved metrics {unknown:?}; served: {served:?}"
+        );
+    }
 }
 
 /// Production's /metrics is on an address of its own: not on the public port.
