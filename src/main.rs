@@ -59,6 +59,24 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Dump the database (pg_dump, custom format) to a file, with the newest audit seal's hash
+    /// beside it (`<file>.seal`): keep that hash apart from the backup.
+    Backup {
+        /// Where to write the dump; by default var/backups/permits-<date>-<time>.dump.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Restore a dump into a new database on the same server and check its audit log against
+    /// the seal kept with it (`<file>.seal`, or --seal).
+    Restore {
+        file: std::path::PathBuf,
+        /// The new database's name (it must not exist).
+        #[arg(long)]
+        into: String,
+        /// The seal hash kept from the backup; by default the one in `<file>.seal`.
+        #[arg(long)]
+        seal: Option<String>,
+    },
     /// The demo office (demo environment only).
     Demo {
         #[command(subcommand)]
@@ -308,6 +326,64 @@ fn run(cli: Cli, env: Environment, settings: config::Settings) -> anyhow::Result
         Command::Demo {
             command: DemoCommand::Reset,
         } => demo_reset(settings),
+        Command::Backup { out } => {
+            let db = permits::find_database(&settings)?;
+            let file = out.unwrap_or_else(|| {
+                settings.storage.var_dir.join("backups").join(format!(
+                    "permits-{}.dump",
+                    chrono::Utc::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+            let made = permits::db::backup::backup(&db.url, &file)?;
+            println!(
+                "backup {} ({:.1} MB)",
+                made.file.display(),
+                made.bytes as f64 / 1e6
+            );
+            match &made.seal {
+                Some((seq, hash)) => println!(
+                    "audit seal #{seq} {hash}\n  keep this hash apart from the backup; after a restore: permits audit verify --seal {hash}"
+                ),
+                None => {
+                    println!("no audit seal yet: the log cannot be checked against a kept seal")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, into, seal } => {
+            let seal = match seal {
+                Some(s) => Some(s),
+                None => std::fs::read_to_string(permits::db::backup::seal_file(&file))
+                    .ok()
+                    .and_then(|t| t.split_whitespace().nth(1).map(str::to_owned)),
+            };
+            if let Some(s) = &seal
+                && !audit::is_seal_hash(s)
+            {
+                anyhow::bail!("--seal {s}: a seal hash is 64 lower-case hexadecimal digits");
+            }
+            let db = permits::find_database(&settings)?;
+            let url = permits::db::backup::restore(&db.url, &file, &into)?;
+            println!("restored into {}", permits::db::discovery::masked(&url));
+            let pool = permits::db::build_pool(&url, &settings.database)?;
+            let mut conn = pool.get()?;
+            let v = match &seal {
+                Some(s) => audit::verify_kept(&mut conn, s),
+                None => audit::verify(&mut conn),
+            }
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            if seal.is_none() {
+                println!(
+                    "no kept seal: the chains were checked, not that the log is the one sealed"
+                );
+            }
+            Ok(if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
         Command::Draw { command } => {
             let db = permits::find_database(&settings)?;
             let pool = permits::db::build_pool(&db.url, &settings.database)?;

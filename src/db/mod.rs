@@ -4,6 +4,7 @@
 //! that saturation is a 503 rather than a hang. Every connection runs in UTC with a statement
 //! timeout. Diesel is synchronous: connections are only used inside `web::block` closures.
 
+pub mod backup;
 pub mod batch;
 pub mod cached;
 pub mod discovery;

@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod bad_input;
 mod browser;
 mod concurrency;
