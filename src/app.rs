@@ -26,6 +26,9 @@ use crate::services::notify::MailContext;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    /// The read replica's pool (`database.read_url`), for reports and dashboards.
+    pub read_pool: Option<DbPool>,
+    read_gate: Option<Arc<tokio::sync::Semaphore>>,
     pub items: Arc<Registry>,
     pub calendars: Arc<Calendars>,
     pub clock: Arc<dyn Clock>,
@@ -95,7 +98,12 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .context("the HTTP client")?;
+        let read_pool = crate::db::build_read_pool(&settings.database)?;
         let state = AppState {
+            read_gate: read_pool
+                .as_ref()
+                .map(|p| Arc::new(tokio::sync::Semaphore::new(p.max_size() as usize))),
+            read_pool,
             issuer,
             front,
             http,
@@ -144,7 +152,71 @@ impl AppState {
             .await
             .map_err(|_| AppError::Unavailable)?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("the database gate closed: {e}")))?;
-        self.clone().blocking(queued, name, f).await
+        self.clone().blocking(queued, name, false, f).await
+    }
+
+    /// How far behind the read replica is (`None` with no replica configured).
+    pub async fn replica_lag(&self) -> Result<Option<f64>, AppError> {
+        let Some(gate) = self.read_gate.clone() else {
+            return Ok(None);
+        };
+        let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
+        let queued = std::time::Instant::now();
+        let _turn = tokio::time::timeout(wait, gate.acquire())
+            .await
+            .map_err(|_| AppError::Unavailable)?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the read gate closed: {e}")))?;
+        self.clone()
+            .blocking(
+                queued,
+                "permits::repo::metrics::replica_lag",
+                true,
+                |conn, _| Ok(crate::repo::metrics::replica_lag(conn)?),
+            )
+            .await
+    }
+
+    /// Like [`AppState::run_as`], for a use case that only reads (reports, dashboards): on the
+    /// read replica when one is configured, with how far behind it is (`None` when reading
+    /// from the primary). The token is checked on the primary first, so a session that just
+    /// began or just ended counts at once, not when the replica catches up.
+    pub async fn run_read_as<T, F>(
+        &self,
+        token: impl Into<Token>,
+        f: F,
+    ) -> Result<(T, Option<f64>), AppError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, &Principal) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = use_case_name::<F>();
+        let token = token.into();
+        let Some(gate) = self.read_gate.clone() else {
+            return self
+                .run_named(name, move |conn, ctx| {
+                    let p = auth::principal(conn, &token, ctx.now)?;
+                    Ok((f(conn, ctx, &p)?, None))
+                })
+                .await;
+        };
+        let p = self
+            .run_named("permits::services::auth::principal", move |conn, ctx| {
+                auth::principal(conn, &token, ctx.now)
+            })
+            .await?;
+        let wait = std::time::Duration::from_millis(self.settings.database.checkout_timeout_ms);
+        let queued = std::time::Instant::now();
+        let _turn = tokio::time::timeout(wait, gate.acquire())
+            .await
+            .map_err(|_| AppError::Unavailable)?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the read gate closed: {e}")))?;
+        self.clone()
+            .blocking(queued, name, true, move |conn, ctx| {
+                let value = f(conn, ctx, &p)?;
+                let lag = crate::repo::metrics::replica_lag(conn)?;
+                Ok((value, lag))
+            })
+            .await
     }
 
     /// Like [`AppState::run`] if a connection is free now; `None` (and nothing run) otherwise.
@@ -162,7 +234,7 @@ impl AppState {
         let state = self.clone();
         Some(async move {
             let _turn = turn;
-            state.blocking(queued, use_case_name::<F>(), f).await
+            state.blocking(queued, use_case_name::<F>(), false, f).await
         })
     }
 
@@ -172,6 +244,7 @@ impl AppState {
         self,
         queued: std::time::Instant,
         name: &'static str,
+        read: bool,
         f: F,
     ) -> Result<T, AppError>
     where
@@ -190,7 +263,11 @@ impl AppState {
         actix_web::web::block(move || {
             let _entered = span.enter();
             let calendar = self.calendar()?;
-            let mut conn = self.pool.get()?;
+            let pool = match (&self.read_pool, read) {
+                (Some(replica), true) => replica,
+                _ => &self.pool,
+            };
+            let mut conn = pool.get()?;
             crate::metrics::pool_wait(queued.elapsed());
             let ctx = Ctx {
                 items: &self.items,

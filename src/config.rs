@@ -133,6 +133,10 @@ pub struct Server {
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: String,
+    /// A read replica (streaming standby) the reports and dashboards read from; empty: they
+    /// read from `url`. Nothing is ever written there (its connections are read-only), and
+    /// what is shown says how far behind the replica is.
+    pub read_url: String,
     pub name: String,
     pub pool_size: u32,
     pub checkout_timeout_ms: u64,

@@ -136,6 +136,15 @@ fn describe() {
         "The pool's connections, by state (idle, in_use)"
     );
     describe_gauge!("permits_db_pool_size", "The pool's largest size");
+    describe_gauge!(
+        "permits_db_replica_lag_seconds",
+        Unit::Seconds,
+        "How far behind the primary the read replica (database.read_url) is"
+    );
+    describe_gauge!(
+        "permits_db_replica_up",
+        "1 when the read replica could be read (only with database.read_url)"
+    );
     describe_histogram!(
         "permits_db_pool_wait_seconds",
         Unit::Seconds,
@@ -348,6 +357,19 @@ pub async fn render(state: &AppState) -> Option<String> {
         Err(e) => {
             tracing::warn!(error = %e, "metrics: the database could not be read");
             gauge!("permits_database_up").set(0.0);
+        }
+    }
+    if state.read_pool.is_some() {
+        match state.replica_lag().await {
+            Ok(Some(lag)) => {
+                gauge!("permits_db_replica_up").set(1.0);
+                gauge!("permits_db_replica_lag_seconds").set(lag);
+            }
+            Ok(None) => gauge!("permits_db_replica_up").set(1.0),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: the read replica could not be read");
+                gauge!("permits_db_replica_up").set(0.0);
+            }
         }
     }
     let pool = state.pool.state();

@@ -30,16 +30,46 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 #[derive(Debug, Clone, Copy)]
 struct SessionSettings {
     statement_timeout_ms: u64,
+    /// The replica's pool: every transaction read-only, so nothing is written there even by
+    /// mistake.
+    read_only: bool,
 }
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
-            "SET TIME ZONE 'UTC'; SET statement_timeout = {}; SET application_name = 'permits'",
-            self.statement_timeout_ms
+            "SET TIME ZONE 'UTC'; SET statement_timeout = {}; SET application_name = 'permits'{}",
+            self.statement_timeout_ms,
+            if self.read_only {
+                "; SET default_transaction_read_only = on"
+            } else {
+                ""
+            }
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// The pool of the read replica (`database.read_url`), if one is configured: connected lazily
+/// (a replica down at start does not stop the service; the reports say so with 503).
+pub fn build_read_pool(settings: &Database) -> anyhow::Result<Option<DbPool>> {
+    let url = settings.read_url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    Ok(Some(
+        Pool::builder()
+            .max_size(settings.pool_size.div_ceil(2).max(1))
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_millis(settings.checkout_timeout_ms))
+            .test_on_check_out(true)
+            .connection_customizer(Box::new(SessionSettings {
+                statement_timeout_ms: settings.statement_timeout_ms,
+                read_only: true,
+            }))
+            .build_unchecked(manager),
+    ))
 }
 
 pub fn build_pool(url: &str, settings: &Database) -> anyhow::Result<DbPool> {
@@ -53,6 +83,7 @@ pub fn build_pool(url: &str, settings: &Database) -> anyhow::Result<DbPool> {
         .test_on_check_out(true)
         .connection_customizer(Box::new(SessionSettings {
             statement_timeout_ms: settings.statement_timeout_ms,
+            read_only: false,
         }))
         .build(manager)
         .context("connecting the database pool")

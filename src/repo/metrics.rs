@@ -128,3 +128,23 @@ pub fn soon(today: NaiveDate) -> NaiveDate {
         .checked_add_days(chrono::Days::new(SOON_DAYS))
         .unwrap_or(today)
 }
+
+#[derive(QueryableByName)]
+struct Lag {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+    lag: Option<f64>,
+}
+
+/// How far behind the primary a replica is, in seconds: 0 when it streams from the primary
+/// and has replayed all it received; else the time since the last transaction it replayed
+/// (streaming stopped: an upper bound, the honest figure). `None` on a primary.
+pub fn replica_lag(conn: &mut PgConnection) -> QueryResult<Option<f64>> {
+    Ok(diesel::sql_query(
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL \
+           WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() \
+             AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0::float8 \
+           ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::float8 END AS lag",
+    )
+    .get_result::<Lag>(conn)?
+    .lag)
+}

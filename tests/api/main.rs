@@ -19,6 +19,7 @@ mod mail;
 mod migrations;
 mod observability;
 mod pages;
+mod replica;
 mod reports;
 mod service;
 mod vocabulary;

@@ -91,6 +91,19 @@ pub fn xlsx_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
         .body(bytes)
 }
 
+/// A report read from the replica says how far behind it was (`X-Replica-Lag-Seconds`).
+fn lagged(mut res: HttpResponse, lag: Option<f64>) -> HttpResponse {
+    if let Some(lag) = lag
+        && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!("{lag:.1}"))
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-replica-lag-seconds"),
+            v,
+        );
+    }
+    res
+}
+
 fn csv_response(name: &str, bytes: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -146,15 +159,15 @@ pub async fn sla(
         department: q.department,
         soon_days,
     };
-    let report = state
-        .run_as(who, move |conn, ctx, p| {
+    let (report, lag) = state
+        .run_read_as(who, move |conn, ctx, p| {
             reports::sla(conn, p, query, today, &reports::owners(ctx.items))
         })
         .await?;
     if csv {
-        return Ok(csv_response("sla", reports::to_csv(&report)?));
+        return Ok(lagged(csv_response("sla", reports::to_csv(&report)?), lag));
     }
-    Ok(HttpResponse::Ok().json(report))
+    Ok(lagged(HttpResponse::Ok().json(report), lag))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -183,8 +196,8 @@ pub async fn due(
         .checked_add_days(Days::new(u64::from(q.days.unwrap_or(3).min(366))))
         .unwrap_or(today);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let rows = state
-        .run_as(who, move |conn, ctx, p| {
+    let (rows, lag) = state
+        .run_read_as(who, move |conn, ctx, p| {
             reports::due(
                 conn,
                 p,
@@ -196,9 +209,9 @@ pub async fn due(
         })
         .await?;
     if csv {
-        return Ok(csv_response("due", write_csv(&rows)?));
+        return Ok(lagged(csv_response("due", write_csv(&rows)?), lag));
     }
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(lagged(HttpResponse::Ok().json(rows), lag))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -218,15 +231,15 @@ pub async fn workload(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner()?;
     let csv = csv_wanted(q.format.as_deref())?;
-    let rows = state
-        .run_as(who, move |conn, _, p| {
+    let (rows, lag) = state
+        .run_read_as(who, move |conn, _, p| {
             reports::workload(conn, p, q.department)
         })
         .await?;
     if csv {
-        return Ok(csv_response("workload", write_csv(&rows)?));
+        return Ok(lagged(csv_response("workload", write_csv(&rows)?), lag));
     }
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(lagged(HttpResponse::Ok().json(rows), lag))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -288,22 +301,23 @@ pub async fn work(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    let report = state
-        .run_as(who, move |conn, ctx, p| {
+    let (report, lag) = state
+        .run_read_as(who, move |conn, ctx, p| {
             reports::work(conn, ctx, p, from, to)
         })
         .await?;
-    if xlsx {
-        return Ok(xlsx_response(
+    let res = if xlsx {
+        xlsx_response(
             &format!("work-report-{from}-{to}"),
             reports::work_xlsx(&report, lang)?,
-        ));
-    }
-    if !csv {
-        return Ok(HttpResponse::Ok().json(report));
-    }
-    Ok(csv_response(
-        &format!("work-report-{from}-{to}"),
-        reports::work_csv(&report, lang)?,
-    ))
+        )
+    } else if csv {
+        csv_response(
+            &format!("work-report-{from}-{to}"),
+            reports::work_csv(&report, lang)?,
+        )
+    } else {
+        HttpResponse::Ok().json(report)
+    };
+    Ok(lagged(res, lag))
 }

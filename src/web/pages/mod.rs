@@ -159,6 +159,35 @@ impl Viewer {
         }
     }
 
+    /// [`Viewer::run`] for a page that only reads (the dashboards): on the read replica when
+    /// one is configured ([`AppState::run_read_as`]), with how far behind it is.
+    pub async fn run_read<T, F>(
+        &mut self,
+        state: &AppState,
+        f: F,
+    ) -> Result<(T, Option<f64>), PageError>
+    where
+        F: FnOnce(&mut PgConnection, &Ctx<'_>, &Principal) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(token) = self.session.clone() else {
+            return Err(PageError::to_login(self));
+        };
+        let ran = state
+            .run_read_as(token, move |conn, ctx, p| Ok((p.clone(), f(conn, ctx, p))))
+            .await;
+        match ran {
+            Ok(((p, result), lag)) => {
+                self.principal = Some(p);
+                result
+                    .map(|v| (v, lag))
+                    .map_err(|e| PageError::from_app(self, e))
+            }
+            Err(AppError::Unauthenticated) => Err(PageError::to_login(self)),
+            Err(e) => Err(PageError::from_app(self, e)),
+        }
+    }
+
     /// [`Viewer::attempt`], with the use case's failure shown as a page.
     pub async fn run<T, F>(&mut self, state: &AppState, f: F) -> Result<T, PageError>
     where

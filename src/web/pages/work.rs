@@ -314,6 +314,8 @@ pub struct FigureRow {
 #[template(path = "pages/dashboard.html", config = "config/askama.toml")]
 struct Dashboard {
     ui: Ui,
+    /// Read from the replica: how far behind it was (see [`replica_note`]).
+    replica: Option<String>,
     from: String,
     to: String,
     /// What is wrong with the period asked for, field by field.
@@ -442,8 +444,8 @@ pub async fn dashboard(
     let owners = reports::owners(&state.items);
     let front = state.front.clone();
     let platform = state.settings.exchange.platform_url.clone();
-    let (asked, chooses, report, months, by_dept, due, workload, departments, exchange) = v
-        .run(&state, move |conn, ctx, p| {
+    let ((asked, chooses, report, months, by_dept, due, workload, departments, exchange), lag) = v
+        .run_read(&state, move |conn, ctx, p| {
             p.require(&OVERSEERS)?;
             // A manager sees their own department whatever is asked; others choose or see all.
             let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
@@ -661,6 +663,7 @@ pub async fn dashboard(
     v.render(
         period_status(&problems),
         &Dashboard {
+            replica: replica_note(&ui, lag),
             ui,
             from: period_input(q.from, from, &problems),
             to: period_input(q.to, to, &problems),
@@ -889,6 +892,7 @@ pub async fn sla_csv(
 #[template(path = "pages/work_report.html", config = "config/askama.toml")]
 struct WorkReportPage {
     ui: Ui,
+    replica: Option<String>,
     from: String,
     to: String,
     problems: Vec<(&'static str, String)>,
@@ -916,8 +920,8 @@ pub async fn work_report(
     let q = v.query(q)?;
     let lang = v.lang;
     let Period { from, to, problems } = period(&v.ui(), &q, state.today());
-    let report = v
-        .run(&state, move |conn, ctx, p| {
+    let (report, lag) = v
+        .run_read(&state, move |conn, ctx, p| {
             p.require(&OVERSEERS)?;
             reports::work(conn, ctx, p, from, to)
         })
@@ -979,6 +983,7 @@ pub async fn work_report(
     v.render(
         period_status(&problems),
         &WorkReportPage {
+            replica: replica_note(&ui, lag),
             ui,
             from: period_input(q.from, from, &problems),
             to: period_input(q.to, to, &problems),
@@ -1046,5 +1051,29 @@ pub async fn work_report_file(
                 format!("attachment; filename=\"{name}.csv\""),
             ))
             .body(bytes)
+    })
+}
+
+/// What a page read from the replica says of it: how far behind the primary it was.
+fn replica_note(ui: &Ui, lag: Option<f64>) -> Option<String> {
+    lag.map(|secs| match secs {
+        s if s <= 0.0 => ui
+            .t(
+                "数据来自只读副本，与主库同步。",
+                "Read from the replica, up to date.",
+            )
+            .to_owned(),
+        s if s < 1.0 => ui
+            .t(
+                "数据来自只读副本，落后不到 1 秒。",
+                "Read from the replica, less than 1 s behind.",
+            )
+            .to_owned(),
+        s => format!(
+            "{}{:.0}{}",
+            ui.t("数据来自只读副本，约落后 ", "Read from the replica, about "),
+            s,
+            ui.t(" 秒。", " s behind."),
+        ),
     })
 }
