@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod concurrency;
 mod demo_office;
+mod deploy;
 mod documents;
 mod draw;
 mod exchange;
