@@ -168,7 +168,7 @@ pub struct EditFiling {
 
 /// Edit the form where the state allows it (draft, supplement).
 #[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), request_body = EditFiling,
-    responses((status = 200, body = FilingView), (status = 409, description = "stale version or not editable"), (status = 422), (status = 428)),
+    responses((status = 200, body = FilingView), (status = 403, description = "the caller does not stand for the applicant"), (status = 409, description = "stale version or not editable"), (status = 422), (status = 428)),
     security(("bearer" = [])))]
 #[patch("/filings/{id}")]
 pub async fn edit(

@@ -19,11 +19,21 @@ pub struct Uploaded {
     pub filing_version: i32,
 }
 
+/// The upload's body, as the OpenAPI document describes it (the handler streams the parts).
+#[derive(utoipa::ToSchema)]
+pub struct UploadForm {
+    /// The file, named with its extension (`drawings.pdf`); its first bytes must match it.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// Upload one file for a material (multipart/form-data, part `file`).
 #[utoipa::path(tag = "materials", params(("id" = Uuid, Path), ("material" = String, Path)),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = Uploaded),
         (status = 200, body = Uploaded, description = "the same file (by SHA-256) was already on file for this material, as when an upload is sent again: answered with it, with `Idempotent-Replayed: true`; nothing written"),
         (status = 413, description = "too large"), (status = 415, description = "wrong type"),
+        (status = 403, description = "the caller does not stand for the applicant"),
         (status = 409, description = "not editable now"), (status = 422, description = "unknown material")),
     security(("bearer" = [])))]
 #[post("/filings/{id}/materials/{material}")]
@@ -51,7 +61,7 @@ pub async fn upload(
 
 /// Remove (supersede) an uploaded file where the state allows edits.
 #[utoipa::path(tag = "materials", params(("id" = Uuid, Path), ("material_id" = Uuid, Path)),
-    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 204), (status = 403, description = "the caller does not stand for the applicant"), (status = 404), (status = 409, description = "not editable now")), security(("bearer" = [])))]
 #[delete("/filings/{id}/materials/{material_id}")]
 pub async fn remove(
     state: web::Data<AppState>,

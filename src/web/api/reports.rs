@@ -169,7 +169,7 @@ pub struct DueParams {
 }
 
 /// Open filings overdue or due soon, most urgent first.
-#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, body = [DueRow]), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, body = [DueRow]), (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/due")]
 pub async fn due(
     state: web::Data<AppState>,
@@ -209,7 +209,7 @@ pub struct WorkloadParams {
 }
 
 /// Open work claimed per member of staff.
-#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, body = [WorkloadRow]), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, body = [WorkloadRow]), (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/workload")]
 pub async fn workload(
     state: web::Data<AppState>,
