@@ -5,6 +5,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod contract;
 mod demo_office;
 mod documents;
 mod draw;
