@@ -19,7 +19,9 @@ pub struct QueueQuery {
     #[param(inline)]
     pub scope: Option<Scope>,
     /// Tasks a page holds: 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// The next page's cursor, from the previous page's `Link`.
     pub cursor: Option<String>,

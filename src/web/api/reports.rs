@@ -16,16 +16,20 @@ use crate::web::extract::{Bearer, Query};
 #[serde(deny_unknown_fields)]
 pub struct SlaParams {
     /// First day of the period (YYYY-MM-DD); the first of this month by default.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day of the period, inclusive; today by default.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// item (default), department, clerk or month.
     pub group_by: Option<GroupBy>,
     pub item: Option<String>,
     pub department: Option<String>,
     /// "Due soon" means due within this many days (0–60, default 3).
+    #[param(maximum = 60)]
     pub soon_days: Option<u32>,
     /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -165,6 +169,8 @@ pub struct DueParams {
     pub department: Option<String>,
     /// At most 1000 (default 200).
     pub limit: Option<i64>,
+    /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -205,6 +211,8 @@ pub async fn due(
 #[serde(deny_unknown_fields)]
 pub struct WorkloadParams {
     pub department: Option<String>,
+    /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -233,13 +241,17 @@ pub async fn workload(
 #[serde(deny_unknown_fields)]
 pub struct WorkParams {
     /// First day of the period (YYYY-MM-DD); 1 January of this year by default.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day, inclusive; today by default.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// json (default), csv (one line per item and category) or xlsx (the same lines, and a sheet
     /// of the sentences).
+    #[param(pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
     /// The spreadsheet's language: zh (default) or en.
+    #[param(pattern = "^(zh|en)$")]
     pub lang: Option<String>,
 }
 
