@@ -339,9 +339,56 @@ async fn the_filing_journey_answers_as_the_openapi_document_says() {
         )
         .await;
     assert_eq!(f["id"], id.as_str());
+    let mut uploaded = Vec::new();
     for m in CONSTRUCTION_MATERIALS {
-        c.upload(&builder, &id, m, 201).await;
+        uploaded.push(c.upload(&builder, &id, m, 201).await);
     }
+    // A file back: whole, a range of it, not again when the copy held is current, nothing for
+    // a range outside it, and a precondition that does not hold.
+    let material_id = uploaded[0]["material"]["id"].as_str().unwrap();
+    let content_t = "/filings/{id}/materials/{material_id}/content";
+    let content = format!("/filings/{id}/materials/{material_id}/content");
+    let whole = Answer::of(
+        c.request("GET", &content, Some(&builder))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    conforms(&c.doc, "GET", content_t, &whole).unwrap();
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.media_type.as_deref(), Some("application/pdf"));
+    let r = c
+        .request("GET", &content, Some(&builder))
+        .header("Range", "bytes=0-3");
+    c.expect("GET", content_t, r, 206).await;
+    let etag = c
+        .request("GET", &content, Some(&builder))
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .request("GET", &content, Some(&builder))
+        .header("If-None-Match", &etag);
+    c.expect("GET", content_t, r, 304).await;
+    let r = c
+        .request("GET", &content, Some(&builder))
+        .header("Range", "bytes=999999-");
+    c.expect("GET", content_t, r, 416).await;
+    let r = c
+        .request("GET", &content, Some(&builder))
+        .header("If-Match", "\"not-this-one\"");
+    c.expect("GET", content_t, r, 412).await;
+    let r = c.request("GET", &content, Some(&builder)).header(
+        "Range",
+        reqwest::header::HeaderValue::from_bytes(b"bytes=\xff").unwrap(),
+    );
+    let p = c.expect("GET", content_t, r, 400).await;
+    assert_eq!(p["code"], "bad_request");
     c.upload(&builder, &id, CONSTRUCTION_MATERIALS[0], 200)
         .await;
     c.get("/filings", "/filings", Some(&builder), 200).await;

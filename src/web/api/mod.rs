@@ -90,11 +90,16 @@ impl Modify for Bearer {
 ///   version;
 /// - every operation: 500 and 503 (the database busy or away).
 ///
-/// Every error answer is `application/problem+json` with the [`crate::error::ProblemDetails`]
-/// schema.
+/// Every answer with a status [`crate::error::AppError`] gives is `application/problem+json`
+/// with the [`crate::error::ProblemDetails`] schema.
 struct CommonResponses;
 
 const PROBLEM_TYPE: &str = "application/problem+json";
+
+/// Every status [`crate::error::AppError`] maps to (its `status_code`).
+const PROBLEM_STATUSES: &[&str] = &[
+    "400", "401", "403", "404", "405", "409", "413", "415", "422", "428", "429", "500", "503",
+];
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -210,8 +215,8 @@ fn add_common(op: &mut Operation, versioned: &[String]) {
 
     for (status, answer) in op.responses.responses.iter_mut() {
         let RefOr::T(answer) = answer else { continue };
-        let is_error = status.starts_with('4') || status.starts_with('5');
-        if !is_error {
+        // The statuses `AppError` answers with; others (a file's 412 and 416) have no body.
+        if !PROBLEM_STATUSES.contains(&status.as_str()) {
             continue;
         }
         if answer.description.is_empty() {
