@@ -569,6 +569,21 @@ async fn the_filing_journey_answers_as_the_openapi_document_says() {
     .await;
     c.get("/reports/work", "/reports/work", Some(&manager), 200)
         .await;
+    for (template, formats) in [
+        ("/reports/sla", &["csv"][..]),
+        ("/reports/due", &["csv"]),
+        ("/reports/workload", &["csv"]),
+        ("/reports/work", &["csv", "xlsx"]),
+    ] {
+        for format in formats {
+            let r = c.request(
+                "GET",
+                &format!("{template}?format={format}"),
+                Some(&manager),
+            );
+            c.expect("GET", template, r, 200).await;
+        }
+    }
     c.get("/exchange", "/exchange", Some(&admin), 200).await;
     c.get("/exchange/uploads", "/exchange/uploads", Some(&admin), 200)
         .await;

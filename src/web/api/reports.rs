@@ -117,7 +117,9 @@ fn write_csv<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, AppError> {
 
 /// Received, closed, on time and late, processing times, overdue and due soon.
 #[utoipa::path(tag = "reports", params(SlaParams),
-    responses((status = 200, body = SlaReport), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, description = "the report; CSV (UTF-8 with a BOM) with `format=csv`",
+            content((SlaReport = "application/json"), ("text/csv"))),
+        (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/reports/sla")]
 pub async fn sla(
     state: web::Data<AppState>,
@@ -175,7 +177,9 @@ pub struct DueParams {
 }
 
 /// Open filings overdue or due soon, most urgent first.
-#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, body = [DueRow]), (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, description = "the rows; CSV with `format=csv`",
+        content((Vec<DueRow> = "application/json"), ("text/csv"))),
+    (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/due")]
 pub async fn due(
     state: web::Data<AppState>,
@@ -217,7 +221,9 @@ pub struct WorkloadParams {
 }
 
 /// Open work claimed per member of staff.
-#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, body = [WorkloadRow]), (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, description = "the rows; CSV with `format=csv`",
+        content((Vec<WorkloadRow> = "application/json"), ("text/csv"))),
+    (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/workload")]
 pub async fn workload(
     state: web::Data<AppState>,
@@ -259,7 +265,10 @@ pub struct WorkParams {
 /// open, the item's categories (抽中 / 未抽中 …, elevators by 台), and its sentence in the
 /// bureau's wording. Managers see their department's items; admins and auditors all.
 #[utoipa::path(tag = "reports", params(WorkParams),
-    responses((status = 200, body = reports::WorkReportView), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, description = "the report; CSV with `format=csv`, a spreadsheet with `format=xlsx`",
+            content((reports::WorkReportView = "application/json"), ("text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/reports/work")]
 pub async fn work(
     state: web::Data<AppState>,
