@@ -230,12 +230,24 @@ fn add_common(op: &mut Operation, versioned: &[String]) {
                     .build(),
             );
         }
-        if status == "401" && !answer.headers.contains_key("WWW-Authenticate") {
+        // The headers `error::render` adds to these answers.
+        let header = match status.as_str() {
+            "401" => Some(("WWW-Authenticate", Type::String, "`Bearer`")),
+            "429" => Some((
+                "Retry-After",
+                Type::Integer,
+                "seconds until a new try may succeed",
+            )),
+            _ => None,
+        };
+        if let Some((name, kind, description)) = header
+            && !answer.headers.contains_key(name)
+        {
             let header = HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some("`Bearer`"))
+                .schema(ObjectBuilder::new().schema_type(kind))
+                .description(Some(description))
                 .build();
-            answer.headers.insert("WWW-Authenticate".to_owned(), header);
+            answer.headers.insert(name.to_owned(), header);
         }
     }
 }
