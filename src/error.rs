@@ -18,6 +18,41 @@ use crate::domain::{Lang, Problem, Text};
 /// more than it sent. The rest are counted in `errors_omitted` (the detail gives the total).
 pub const MAX_LISTED_PROBLEMS: usize = 200;
 
+/// The problem document every error answers with (`application/problem+json`), as the OpenAPI
+/// document describes it. Documentation only: [`AppError::problem`] writes the document, and
+/// the contract test (tests/api/contract.rs) holds real answers to this schema. Extension
+/// members (a conflict's `current`, `allowed_actions`, ...) are allowed beside these.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ProblemDetails {
+    /// `/problems/<code>`.
+    #[schema(rename = "type")]
+    pub kind: String,
+    /// The kind of problem, in the request's language (Accept-Language; Chinese by default).
+    pub title: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// A stable code to branch on: `not_found`, `validation`, `stale_version`, ...
+    pub code: String,
+    /// This occurrence, in the request's language.
+    pub detail: Option<String>,
+    /// The request's path.
+    pub instance: Option<String>,
+    /// Every field problem found (422, and a 400 that names its members).
+    pub errors: Option<Vec<FieldProblem>>,
+    /// Problems found beyond the first [`MAX_LISTED_PROBLEMS`] listed.
+    pub errors_omitted: Option<usize>,
+}
+
+/// One field problem of a [`ProblemDetails`]: where, a stable code, and a message in the
+/// request's language.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// `form.investment`, `materials.drawings`, `If-Match`, ...
+    pub path: String,
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]

@@ -6,6 +6,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod contract;
 mod demo_office;
 mod deploy;
 mod documents;

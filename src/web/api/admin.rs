@@ -39,7 +39,7 @@ pub struct Created {
 }
 
 /// Create a staff account (admins).
-#[utoipa::path(tag = "admin", request_body = CreateStaff, responses((status = 201, body = Created), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(tag = "admin", request_body = CreateStaff, responses((status = 201, body = Created), (status = 403), (status = 409, description = "username taken"), (status = 422)), security(("bearer" = [])))]
 #[post("/admin/users")]
 pub async fn create_user(
     state: web::Data<AppState>,

@@ -58,8 +58,10 @@ pub async fn register(
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub username: String,
     #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -104,8 +106,10 @@ pub async fn me(state: web::Data<AppState>, who: Bearer) -> Result<HttpResponse,
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub current_password: String,
     /// 10 to 128 characters, not the current one.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 

@@ -56,7 +56,7 @@ fn region_of(
 }
 
 /// A year of a region's calendar. Public.
-#[utoipa::path(tag = "calendars", params(("region" = String, Path), ("year" = i32, Path)),
+#[utoipa::path(tag = "calendars", params(("region" = String, Path, example = "CN"), ("year" = i32, Path, example = 2026)),
     responses((status = 200, body = YearView), (status = 404), (status = 422)))]
 #[get("/calendars/{region}/{year}")]
 pub async fn get_year(
@@ -89,8 +89,10 @@ pub async fn get_year(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AddQuery {
     /// YYYY-MM-DD; the day itself is not counted (民法典 §201).
+    #[param(format = Date)]
     pub from: Option<String>,
     /// 0 to 3650.
+    #[param(pattern = "^[0-9]{1,4}$")]
     pub days: Option<String>,
 }
 
@@ -102,7 +104,7 @@ pub struct DateAnswer {
 }
 
 /// The N-th working day after a date. Public.
-#[utoipa::path(tag = "calendars", params(("region" = String, Path), AddQuery),
+#[utoipa::path(tag = "calendars", params(("region" = String, Path, example = "CN"), AddQuery),
     responses((status = 200, body = DateAnswer), (status = 404), (status = 422, description = "bad date or number")))]
 #[get("/calendars/{region}/working-days/add")]
 pub async fn add(

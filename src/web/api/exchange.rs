@@ -37,7 +37,7 @@ pub async fn uploads(state: web::Data<AppState>, who: Bearer) -> Result<HttpResp
 }
 
 /// A filing's rows reported to the province (BLZT codes), in order, with their export state.
-#[utoipa::path(tag = "exchange", params(("id" = Uuid, Path)), responses((status = 200, body = [ExchangeRow]), (status = 401), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "exchange", params(("id" = Uuid, Path)), responses((status = 200, body = [ExchangeRow]), (status = 401), (status = 403, description = "not staff"), (status = 404)), security(("bearer" = [])))]
 #[get("/filings/{id}/exchange")]
 pub async fn of_filing(
     state: web::Data<AppState>,

@@ -17,6 +17,7 @@ use crate::web::extract::{Bearer, Body, BodyOrDefault, IfMatch, Page, Query, pag
 pub struct CreateFiling {
     /// The item's code, e.g. `construction-permit`.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64, example = "construction-permit")]
     pub item: String,
     /// Field code → value; may be partial in a draft.
     #[serde(default)]
@@ -101,7 +102,9 @@ pub struct ListQuery {
     pub state: Option<String>,
     pub item: Option<String>,
     /// Filings a page holds: 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// The next page's cursor, from the previous page's `Link`.
     pub cursor: Option<String>,
@@ -168,7 +171,7 @@ pub struct EditFiling {
 
 /// Edit the form where the state allows it (draft, supplement).
 #[utoipa::path(tag = "filings", params(("id" = Uuid, Path)), request_body = EditFiling,
-    responses((status = 200, body = FilingView), (status = 409, description = "stale version or not editable"), (status = 422), (status = 428)),
+    responses((status = 200, body = FilingView), (status = 403, description = "the caller does not stand for the applicant"), (status = 409, description = "stale version or not editable"), (status = 422), (status = 428)),
     security(("bearer" = [])))]
 #[patch("/filings/{id}")]
 pub async fn edit(
@@ -281,8 +284,10 @@ pub struct ExtendRequest {
     /// Or send `If-Match`.
     pub expected_version: Option<i32>,
     /// Working days to add to the statutory limit.
+    #[schema(minimum = 1)]
     pub days: u32,
     /// The written reasons (行政许可法 §42).
+    #[schema(min_length = 1)]
     pub reason: String,
 }
 
@@ -316,6 +321,7 @@ pub async fn extend(
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
     /// 1 very dissatisfied … 5 very satisfied (好差评).
+    #[schema(minimum = 1, maximum = 5)]
     pub score: i16,
     pub comment: Option<String>,
 }

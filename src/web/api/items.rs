@@ -98,7 +98,7 @@ pub async fn list(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// One item's service guide. Public.
-#[utoipa::path(tag = "items", params(("code" = String, Path)), responses((status = 200, body = ItemGuide), (status = 404)))]
+#[utoipa::path(tag = "items", params(("code" = String, Path, example = "construction-permit")), responses((status = 200, body = ItemGuide), (status = 404)))]
 #[get("/items/{code}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -109,7 +109,7 @@ pub async fn get(
 }
 
 /// The item's state machine as a Mermaid diagram (text/plain). Public.
-#[utoipa::path(tag = "items", params(("code" = String, Path)), responses((status = 200, content_type = "text/plain"), (status = 404)))]
+#[utoipa::path(tag = "items", params(("code" = String, Path, example = "construction-permit")), responses((status = 200, content_type = "text/plain"), (status = 404)))]
 #[get("/items/{code}/graph")]
 pub async fn graph(
     state: web::Data<AppState>,

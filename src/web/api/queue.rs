@@ -19,7 +19,9 @@ pub struct QueueQuery {
     #[param(inline)]
     pub scope: Option<Scope>,
     /// Tasks a page holds: 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// The next page's cursor, from the previous page's `Link`.
     pub cursor: Option<String>,
@@ -61,7 +63,7 @@ pub struct ClaimNext {
 }
 
 /// Claim the next unclaimed task; 204 when the queue is empty.
-#[utoipa::path(tag = "queue", request_body = ClaimNext, responses((status = 200, body = TaskView), (status = 204, description = "queue empty")), security(("bearer" = [])))]
+#[utoipa::path(tag = "queue", request_body = ClaimNext, responses((status = 200, body = TaskView), (status = 204, description = "queue empty"), (status = 403, description = "the caller works no queue (of that role)")), security(("bearer" = [])))]
 #[post("/queue/claim-next")]
 pub async fn claim_next(
     state: web::Data<AppState>,
@@ -81,7 +83,7 @@ pub async fn claim_next(
 }
 
 /// Claim a given task.
-#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView), (status = 409, description = "claimed by another")), security(("bearer" = [])))]
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView), (status = 403, description = "the caller does not hold the task's role"), (status = 409, description = "claimed by another, or the task is closed")), security(("bearer" = [])))]
 #[post("/tasks/{id}/claim")]
 pub async fn claim(
     state: web::Data<AppState>,
@@ -96,7 +98,7 @@ pub async fn claim(
 }
 
 /// Release a claimed task (the claimer or a manager).
-#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView)), security(("bearer" = [])))]
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), responses((status = 200, body = TaskView), (status = 403, description = "neither the claimer nor a manager"), (status = 409, description = "the task is closed")), security(("bearer" = [])))]
 #[post("/tasks/{id}/release")]
 pub async fn release(
     state: web::Data<AppState>,
@@ -119,7 +121,7 @@ pub struct Assign {
 }
 
 /// Reassign a task to a member of staff (managers).
-#[utoipa::path(tag = "queue", params(("id" = i64, Path)), request_body = Assign, responses((status = 200, body = TaskView), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(tag = "queue", params(("id" = i64, Path)), request_body = Assign, responses((status = 200, body = TaskView), (status = 403), (status = 409, description = "the task is closed"), (status = 422)), security(("bearer" = [])))]
 #[post("/tasks/{id}/assign")]
 pub async fn assign(
     state: web::Data<AppState>,

@@ -16,16 +16,20 @@ use crate::web::extract::{Bearer, Query};
 #[serde(deny_unknown_fields)]
 pub struct SlaParams {
     /// First day of the period (YYYY-MM-DD); the first of this month by default.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day of the period, inclusive; today by default.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// item (default), department, clerk or month.
     pub group_by: Option<GroupBy>,
     pub item: Option<String>,
     pub department: Option<String>,
     /// "Due soon" means due within this many days (0–60, default 3).
+    #[param(maximum = 60)]
     pub soon_days: Option<u32>,
     /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -126,7 +130,9 @@ fn write_csv<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, AppError> {
 
 /// Received, closed, on time and late, processing times, overdue and due soon.
 #[utoipa::path(tag = "reports", params(SlaParams),
-    responses((status = 200, body = SlaReport), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, description = "the report; CSV (UTF-8 with a BOM) with `format=csv`",
+            content((SlaReport = "application/json"), ("text/csv"))),
+        (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/reports/sla")]
 pub async fn sla(
     state: web::Data<AppState>,
@@ -178,11 +184,15 @@ pub struct DueParams {
     pub department: Option<String>,
     /// At most 1000 (default 200).
     pub limit: Option<i64>,
+    /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
 /// Open filings overdue or due soon, most urgent first.
-#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, body = [DueRow]), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(DueParams), responses((status = 200, description = "the rows; CSV with `format=csv`",
+        content((Vec<DueRow> = "application/json"), ("text/csv"))),
+    (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/due")]
 pub async fn due(
     state: web::Data<AppState>,
@@ -218,11 +228,15 @@ pub async fn due(
 #[serde(deny_unknown_fields)]
 pub struct WorkloadParams {
     pub department: Option<String>,
+    /// json (default) or csv.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
 /// Open work claimed per member of staff.
-#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, body = [WorkloadRow]), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "reports", params(WorkloadParams), responses((status = 200, description = "the rows; CSV with `format=csv`",
+        content((Vec<WorkloadRow> = "application/json"), ("text/csv"))),
+    (status = 403), (status = 422, description = "an unknown format")), security(("bearer" = [])))]
 #[get("/reports/workload")]
 pub async fn workload(
     state: web::Data<AppState>,
@@ -246,13 +260,17 @@ pub async fn workload(
 #[serde(deny_unknown_fields)]
 pub struct WorkParams {
     /// First day of the period (YYYY-MM-DD); 1 January of this year by default.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day, inclusive; today by default.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// json (default), csv (one line per item and category) or xlsx (the same lines, and a sheet
     /// of the sentences).
+    #[param(pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
     /// The spreadsheet's language: zh (default) or en.
+    #[param(pattern = "^(zh|en)$")]
     pub lang: Option<String>,
 }
 
@@ -260,7 +278,10 @@ pub struct WorkParams {
 /// open, the item's categories (抽中 / 未抽中 …, elevators by 台), and its sentence in the
 /// bureau's wording. Managers see their department's items; admins and auditors all.
 #[utoipa::path(tag = "reports", params(WorkParams),
-    responses((status = 200, body = reports::WorkReportView), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, description = "the report; CSV with `format=csv`, a spreadsheet with `format=xlsx`",
+            content((reports::WorkReportView = "application/json"), ("text/csv"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403), (status = 422)), security(("bearer" = [])))]
 #[get("/reports/work")]
 pub async fn work(
     state: web::Data<AppState>,
