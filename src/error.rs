@@ -37,6 +37,9 @@ pub struct ProblemDetails {
     pub detail: Option<String>,
     /// The request's path.
     pub instance: Option<String>,
+    /// The request's id, as in the `X-Request-Id` header and every log line of the request:
+    /// quote it in a complaint.
+    pub request_id: Option<String>,
     /// Every field problem found (422, and a 400 that names its members).
     pub errors: Option<Vec<FieldProblem>>,
     /// Problems found beyond the first [`MAX_LISTED_PROBLEMS`] listed.

@@ -230,19 +230,25 @@ fn add_common(op: &mut Operation, versioned: &[String]) {
                     .build(),
             );
         }
-        // The headers `error::render` adds to these answers.
-        let header = match status.as_str() {
-            "401" => Some(("WWW-Authenticate", Type::String, "`Bearer`")),
-            "429" => Some((
+        // The headers `error::render` and `web::telemetry::observe` add to these answers.
+        let mut headers = vec![(
+            "X-Request-Id",
+            Type::String,
+            "the request's id, also the problem's `request_id` and in every log line of it",
+        )];
+        match status.as_str() {
+            "401" => headers.push(("WWW-Authenticate", Type::String, "`Bearer`")),
+            "429" | "503" => headers.push((
                 "Retry-After",
                 Type::Integer,
                 "seconds until a new try may succeed",
             )),
-            _ => None,
-        };
-        if let Some((name, kind, description)) = header
-            && !answer.headers.contains_key(name)
-        {
+            _ => {}
+        }
+        for (name, kind, description) in headers {
+            if answer.headers.contains_key(name) {
+                continue;
+            }
             let header = HeaderBuilder::new()
                 .schema(ObjectBuilder::new().schema_type(kind))
                 .description(Some(description))
