@@ -145,6 +145,7 @@ pub fn check(def: &Definition) -> Vec<CheckError> {
     c.item();
     c.unique_codes();
     c.fields();
+    c.title();
     c.relations();
     c.materials();
     c.states();
@@ -190,6 +191,21 @@ impl<'d> Checker<'d> {
             place: place.into(),
             message: message.into(),
         });
+    }
+
+    /// The title names fields of the form that are not personal data (it is shown in lists).
+    fn title(&mut self) {
+        let def = self.def;
+        for code in &def.title {
+            match def.fields.iter().find(|f| &f.code == code) {
+                None => self.err("title", format!("`{code}` is not a field of the form")),
+                Some(f) if f.personal => self.err(
+                    "title",
+                    format!("`{code}` is personal data and would be shown in every list"),
+                ),
+                Some(_) => {}
+            }
+        }
     }
 
     fn item(&mut self) {

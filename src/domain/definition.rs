@@ -1194,6 +1194,11 @@ pub struct Definition {
     pub fees: Option<Text>,
     pub limits: Limits,
     pub initial: String,
+    /// The form fields that name a filing in lists (the applicant's filings, the queue),
+    /// joined by a space: a project's name, an estate and its building. Empty: the first text
+    /// field.
+    #[serde(default)]
+    pub title: Vec<String>,
     #[serde(default)]
     pub fields: Vec<Field>,
     /// Rules between two fields of the form (planned completion on or after planned start,
@@ -1488,6 +1493,31 @@ impl From<Within> for RawWithin {
 impl Definition {
     pub fn state(&self, code: &str) -> Option<&State> {
         self.states.iter().find(|s| s.code == code)
+    }
+
+    /// What names a filing of this item in a list: its [`Definition::title`] fields' values
+    /// (text as written, numbers as numbers), joined by a space; empty when none is filled in.
+    pub fn title_of(&self, form: &serde_json::Value) -> String {
+        let first_text = || {
+            self.fields
+                .iter()
+                .find(|f| matches!(f.ty, FieldType::Text { .. }) && !f.personal)
+                .map(|f| f.code.as_str())
+        };
+        let codes: Vec<&str> = if self.title.is_empty() {
+            first_text().into_iter().collect()
+        } else {
+            self.title.iter().map(String::as_str).collect()
+        };
+        codes
+            .iter()
+            .filter_map(|c| match form.get(*c)? {
+                serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn action(&self, code: &str) -> Option<&Action> {

@@ -850,21 +850,86 @@ impl FilingRow {
 pub type FilingLine = (FilingRow, Option<NaiveDate>, Option<NaiveDate>);
 
 /// An applicant's filings, newest first, with the running clock's due and warning days.
+/// Which of an applicant's filings a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shown {
+    #[default]
+    All,
+    /// Not closed.
+    Open,
+    /// Closed.
+    Closed,
+    /// Waiting on the applicant: a draft, or a state of the applicant's (补正, 整改).
+    Waiting,
+}
+
+/// A page of an applicant's filings.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicantQuery {
+    /// Matches the filing number or any value of the form (a project's name, an address).
+    pub search: Option<String>,
+    pub shown: Shown,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of an applicant's filings, newest first, and how many match in all. The applicant's
+/// own filings are a few hundred at most: the applicant index bounds the scan.
 pub fn applicant_lines(
     conn: &mut PgConnection,
     applicant: Uuid,
-    limit: i64,
-) -> QueryResult<Vec<FilingLine>> {
-    filings::table
-        .filter(filings::applicant_id.eq(applicant))
+    q: &ApplicantQuery,
+) -> QueryResult<(Vec<FilingLine>, i64)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let pattern = q.search.as_deref().map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let filtered = || {
+        let mut query = filings::table
+            .filter(filings::applicant_id.eq(applicant))
+            .into_boxed();
+        if let Some(p) = &pattern {
+            query = query.filter(
+                sql::<Bool>("(coalesce(number, '') ILIKE ")
+                    .bind::<Text, _>(p.clone())
+                    .sql(" OR form::text ILIKE ")
+                    .bind::<Text, _>(p.clone())
+                    .sql(")"),
+            );
+        }
+        match q.shown {
+            Shown::All => {}
+            Shown::Open => query = query.filter(filings::closed_at.is_null()),
+            Shown::Closed => query = query.filter(filings::closed_at.is_not_null()),
+            Shown::Waiting => {
+                query =
+                    query
+                        .filter(filings::closed_at.is_null())
+                        .filter(filings::state_kind.eq_any([
+                            StateKind::Draft.as_str(),
+                            StateKind::WaitingApplicant.as_str(),
+                        ]))
+            }
+        }
+        query
+    };
+    let total = filtered().count().get_result(conn)?;
+    let lines = filtered()
         .order((filings::created_at.desc(), filings::id))
-        .limit(limit)
+        .limit(q.limit)
+        .offset(q.offset)
         .select((
             FilingRow::as_select(),
             filings::escalation_due_on,
             filings::escalation_warn_on,
         ))
-        .load(conn)
+        .load(conn)?;
+    Ok((lines, total))
 }
 
 pub fn rating_of(conn: &mut PgConnection, filing: Uuid) -> QueryResult<Option<i16>> {

@@ -1371,3 +1371,68 @@ async fn the_clerk_corrects_the_class_on_the_receipt_from_the_page() {
     assert!(f["draw"]["selected"].is_boolean(), "filed and drawn: {f}");
     assert_eq!(f["form"]["project_class"], "key");
 }
+
+/// "我的办件" (issue 18 #1): every row links to its filing and names its project; the list is
+/// paged, searched by number or project, and filtered to what waits on the applicant.
+#[actix_web::test]
+async fn my_filings_are_links_with_their_project_paged_searched_and_filtered() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("list_builder").await;
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let mut form = fire_form();
+        form["project_name"] = json!(format!("示范项目{n:02}号楼"));
+        let f = app.create(&builder, "fire-acceptance-filing", form).await;
+        ids.push(f["id"].as_str().unwrap().to_owned());
+        app.clock.advance(chrono::Duration::minutes(1));
+    }
+    // One more, submitted: it waits on the bureau, not on the applicant.
+    let mut form = fire_form();
+    form["project_name"] = json!("滨江独特综合体");
+    let sent = app.create(&builder, "fire-acceptance-filing", form).await;
+    let sent_id = sent["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &sent_id, FIRE_MATERIALS).await;
+    let sent = app.filing(&builder, &sent_id).await;
+    let sent = app.act(&builder, &sent, "submit", json!({})).await;
+    let number = sent["number"].as_str().unwrap().to_owned();
+
+    let c = signed_in(&app, "list_builder").await;
+    let rows = |html: &str| html.matches("<tr>\n  <td><a href=\"/filings/").count();
+    let (status, first) = page(&c, &app, "/filings").await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&first), 20, "{first}");
+    assert!(first.contains("共 25 件"), "{first}");
+    // Newest first: the submitted one leads, linked by number and by project.
+    assert!(first.contains(&format!("<a href=\"/filings/{sent_id}\">{number}</a>")));
+    assert!(first.contains(&format!(
+        "<a href=\"/filings/{sent_id}\">滨江独特综合体</a>"
+    )));
+    assert!(first.contains("rel=\"next\""));
+    let (_, second) = page(&c, &app, "/filings?page=2").await;
+    assert_eq!(rows(&second), 5, "{second}");
+    assert!(second.contains(&format!("/filings/{}", ids[0])));
+    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+
+    // Found by project name and by number.
+    for q in ["%E7%8B%AC%E7%89%B9", number.as_str()] {
+        let (_, found) = page(&c, &app, &format!("/filings?q={q}")).await;
+        assert_eq!(rows(&found), 1, "{q}: {found}");
+        assert!(found.contains(&sent_id));
+    }
+    // A search's % is a character, not a wildcard.
+    let (_, none) = page(&c, &app, "/filings?q=%25%25%25").await;
+    assert!(none.contains("id=\"none-found\""), "{none}");
+
+    // Waiting on me: the 24 drafts (to submit), not the submitted one; open has all 25.
+    let (_, waiting) = page(&c, &app, "/filings?show=waiting&page=2").await;
+    assert_eq!(rows(&waiting), 4, "{waiting}");
+    assert!(waiting.contains("共 24 件"));
+    assert!(!waiting.contains(&sent_id));
+    let (_, open) = page(&c, &app, "/filings?show=open").await;
+    assert!(open.contains("共 25 件"));
+    let (_, closed) = page(&c, &app, "/filings?show=closed").await;
+    assert!(closed.contains("id=\"none-found\""));
+    // A page past the end, or not a number, is the first or an empty one, never an error.
+    let (status, _) = page(&c, &app, "/filings?page=abc").await;
+    assert_eq!(status, 200);
+}

@@ -302,26 +302,33 @@ pub struct ApplicantLine {
     pub item: std::sync::Arc<Item>,
     pub due_on: Option<NaiveDate>,
     pub warn_on: Option<NaiveDate>,
+    /// What names the filing in a list (the item's `title` fields).
+    pub title: String,
 }
 
-/// The applicant's own filings, newest first (at most 200).
+/// A page of the applicant's own filings, newest first, and how many match in all.
 pub fn applicant_lines(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     p: &Principal,
-) -> Result<Vec<ApplicantLine>, AppError> {
+    q: repo::ApplicantQuery,
+) -> Result<(Vec<ApplicantLine>, i64), AppError> {
     if !p.has(Role::Applicant) {
         return Err(AppError::Forbidden);
     }
-    repo::applicant_lines(conn, p.user_id, 200)?
+    let (lines, total) = repo::applicant_lines(conn, p.user_id, &q)?;
+    let lines = lines
         .into_iter()
         .map(|(row, due_on, warn_on)| {
+            let item = ctx.items.by_id(conn, row.item_version_id)?;
             Ok(ApplicantLine {
-                item: ctx.items.by_id(conn, row.item_version_id)?,
+                title: item.def.title_of(&row.form),
+                item,
                 filing: row.into(),
                 due_on,
                 warn_on,
             })
         })
-        .collect()
+        .collect::<Result<_, AppError>>()?;
+    Ok((lines, total))
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{LANG_COOKIE, PageError, SESSION_COOKIE, Ui, Viewer, safe_next, see_other};
 use crate::app::AppState;
 use crate::domain::Text;
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, StateKind};
 use crate::error::AppError;
 use crate::services::{auth, filings};
 use crate::web::extract::{Form, Query};
@@ -189,12 +189,16 @@ pub async fn logout(
 pub struct FilingLine {
     pub id: uuid::Uuid,
     pub number: String,
+    /// What names the filing (its project, its building), from the item's `title` fields.
+    pub title: String,
     pub item: String,
     pub state: String,
     pub due: Option<NaiveDate>,
     pub colour: &'static str,
     pub colour_label: &'static str,
     pub next: String,
+    /// The applicant has something to do.
+    pub yours: bool,
 }
 
 #[derive(Template)]
@@ -202,17 +206,60 @@ pub struct FilingLine {
 struct MyFilings {
     ui: Ui,
     rows: Vec<FilingLine>,
+    search: String,
+    /// (value, label, chosen) of the filter tabs.
+    shows: Vec<(&'static str, &'static str, bool)>,
+    show: &'static str,
+    total: i64,
+    page: i64,
+    pages: i64,
+    /// The query string of the previous and next pages.
+    prev: Option<String>,
+    next: Option<String>,
 }
 
-/// The applicant's filings: status, due date with its colour, and what they can do next.
+/// Filings on a page of "我的办件".
+const PER_PAGE: i64 = 20;
+
+#[derive(Debug, Deserialize)]
+pub struct MyFilingsQuery {
+    pub q: Option<String>,
+    pub show: Option<String>,
+    pub page: Option<String>,
+}
+
+/// The applicant's filings, newest first, a page at a time: each a link to the filing, with
+/// its project, status, due date and what they can do next; searched by number or any value
+/// of the form, and filtered to those waiting on them, open or closed.
 #[get("/filings")]
 pub async fn my_filings(
     state: web::Data<AppState>,
     mut v: Viewer,
+    q: Query<MyFilingsQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let lines = v
-        .run(&state, |conn, ctx, p| {
-            filings::applicant_lines(conn, ctx, p)
+    use crate::repo::filings::{ApplicantQuery, Shown};
+    let q = v.query(q)?;
+    let search: String = q.q.unwrap_or_default().trim().chars().take(100).collect();
+    let (shown, show) = match q.show.as_deref() {
+        Some("waiting") => (Shown::Waiting, "waiting"),
+        Some("open") => (Shown::Open, "open"),
+        Some("closed") => (Shown::Closed, "closed"),
+        _ => (Shown::All, "all"),
+    };
+    let page = q
+        .page
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| (1..=10_000).contains(p))
+        .unwrap_or(1);
+    let query = ApplicantQuery {
+        search: Some(search.clone()).filter(|s| !s.is_empty()),
+        shown,
+        limit: PER_PAGE,
+        offset: (page - 1) * PER_PAGE,
+    };
+    let (lines, total) = v
+        .run(&state, move |conn, ctx, p| {
+            filings::applicant_lines(conn, ctx, p, query)
         })
         .await?;
     let lang = v.lang;
@@ -235,12 +282,19 @@ pub async fn my_filings(
                 .filter(|a| a.roles.contains(&Role::Applicant))
                 .map(|a| a.label.get(lang))
                 .collect();
+            // The applicant's turn: a draft, or a state waiting on them (补正, 整改). Elsewhere
+            // their only actions are optional (撤回): the filing is with the bureau.
+            let yours = !final_
+                && !mine.is_empty()
+                && state.is_some_and(|s| {
+                    matches!(s.kind, StateKind::Draft | StateKind::WaitingApplicant)
+                });
             let next = if final_ {
                 ui.t("已办结", "Closed").to_owned()
-            } else if mine.is_empty() {
-                ui.t("等待办理", "With the bureau").to_owned()
-            } else {
+            } else if yours {
                 mine.join(lang_sep(lang))
+            } else {
+                ui.t("等待办理", "With the bureau").to_owned()
             };
             FilingLine {
                 id: f.id,
@@ -248,6 +302,7 @@ pub async fn my_filings(
                     .number
                     .clone()
                     .unwrap_or_else(|| ui.t("（草稿）", "(draft)").to_owned()),
+                title: l.title.clone(),
                 item: def.name.get(lang).to_owned(),
                 state: state
                     .map(|s| s.label.get(lang).to_owned())
@@ -255,11 +310,48 @@ pub async fn my_filings(
                 due: if final_ { None } else { l.due_on },
                 colour,
                 colour_label,
+                yours,
                 next,
             }
         })
         .collect();
-    v.render(StatusCode::OK, &MyFilings { ui, rows })
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let link = |p: i64| {
+        let mut pairs = form_urlencoded::Serializer::new(String::new());
+        if !search.is_empty() {
+            pairs.append_pair("q", &search);
+        }
+        if show != "all" {
+            pairs.append_pair("show", show);
+        }
+        pairs.append_pair("page", &p.to_string());
+        pairs.finish()
+    };
+    let shows = vec![
+        ("all", ui.t("全部", "All"), show == "all"),
+        (
+            "waiting",
+            ui.t("待我处理", "Waiting on me"),
+            show == "waiting",
+        ),
+        ("open", ui.t("办理中", "In progress"), show == "open"),
+        ("closed", ui.t("已办结", "Closed"), show == "closed"),
+    ];
+    v.render(
+        StatusCode::OK,
+        &MyFilings {
+            ui,
+            rows,
+            shows,
+            show,
+            total,
+            page,
+            pages,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+            search,
+        },
+    )
 }
 
 fn lang_sep(lang: crate::domain::Lang) -> &'static str {
