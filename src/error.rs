@@ -256,6 +256,9 @@ impl ResponseError for AppError {
     }
 }
 
+/// What a 503 asks the client to wait before trying again.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     let mut res = HttpResponse::build(err.status_code());
     res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -265,6 +268,14 @@ fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     }
     if let AppError::TooManyRequests { retry_after_secs } = err {
         res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+    }
+    if matches!(err, AppError::Unavailable) {
+        // The pool was busy or the database away: both pass in seconds (a restart, a
+        // failover), and a client that waits a little spares the recovering server.
+        res.insert_header((
+            header::RETRY_AFTER,
+            UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+        ));
     }
     res.body(err.problem(lang).to_string())
 }

@@ -179,6 +179,9 @@ impl Application {
                 .default_service(aweb::to(not_found))
         })
         .workers(workers)
+        // SIGTERM and SIGINT are handled in `run_until_stopped`, which stops the jobs too.
+        .disable_signals()
+        .shutdown_timeout(state.settings.server.shutdown_timeout_seconds)
         .listen(listener)?
         .run();
         Ok(Application {
@@ -194,13 +197,49 @@ impl Application {
         self.port
     }
 
+    /// Serve and run the jobs until SIGTERM or SIGINT, then shut down gracefully: `/readyz`
+    /// fails at once, the listener closes (a new connection is refused, which a proxy retries
+    /// elsewhere), requests in flight and a running job's page get `server.shutdown_timeout_seconds`
+    /// to finish, and this instance's outbox claims and job leases are released. A second
+    /// signal stops at once. Each step is logged.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        actix_web::rt::spawn(self.state.clone().watch_calendars());
-        let scheduler = jobs::start(self.state.clone()).await?;
-        let served = self.server.await;
-        if let Some(mut s) = scheduler {
-            let _ = s.shutdown().await;
-        }
+        let state = self.state;
+        actix_web::rt::spawn(state.clone().watch_calendars());
+        let scheduler = jobs::start(state.clone()).await?;
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let signal = tokio::select! {
+            served = &mut server => {
+                jobs::wind_down(&state, scheduler, std::time::Instant::now()).await;
+                return Ok(served?);
+            }
+            signal = stop_requested() => signal?,
+        };
+        let timeout = state.settings.server.shutdown_timeout_seconds;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        tracing::info!(
+            signal,
+            timeout_seconds = timeout,
+            "shutdown: begun; /readyz fails, no new connection is accepted, requests in flight finish"
+        );
+        state.shutdown.begin();
+        let forced = handle.clone();
+        actix_web::rt::spawn(async move {
+            if let Ok(again) = stop_requested().await {
+                tracing::warn!(signal = again, "shutdown: second signal, stopping now");
+                forced.stop(false).await;
+            }
+        });
+        let serving = async {
+            let (_, served) = futures_util::future::join(handle.stop(true), &mut server).await;
+            tracing::info!(
+                "shutdown: the HTTP server stopped; every request was answered or the timeout ran out"
+            );
+            served
+        };
+        let (served, ()) =
+            futures_util::future::join(serving, jobs::wind_down(&state, scheduler, deadline)).await;
+        tracing::info!("shutdown: done");
         Ok(served?)
     }
 
@@ -232,6 +271,25 @@ impl Application {
         });
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
+    }
+}
+
+/// The first SIGTERM or SIGINT (Ctrl-C), by name.
+async fn stop_requested() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => Ok("SIGTERM"),
+            _ = int.recv() => Ok("SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
     }
 }
 
