@@ -18,10 +18,11 @@
 //! retrying to record it until the database answers, so that its lease does not keep the job
 //! from running everywhere until the lease expires.
 //!
-//! **On shutdown** ([`wind_down`]) no new run starts, a run in progress ends after its current
-//! page (the outbox sender and the permit uploads stop between batches; the other jobs are one
-//! transaction each, which commits or, if the process has to exit first, rolls back), and then
-//! this instance's leases are released.
+//! **On shutdown** ([`wind_down`]) no new run starts, a run in progress ends after what it is
+//! doing (the outbox sender finishes the letters in flight and starts no other, the permit
+//! uploads stop between uploads; the other jobs are one transaction each, which commits or, if
+//! the process has to exit first, rolls back), and then this instance's untried claims and its
+//! leases are released.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -509,7 +510,9 @@ pub async fn send_and_record(
     let results: Vec<Option<Result<outbox::OutboxReport, AppError>>> =
         futures_util::stream::iter(rows)
             .map(|r| async move {
-                if Instant::now() > start_by {
+                // Shutting down: the letters in flight finish, the rest are given back
+                // (`wind_down`) for another instance to send now.
+                if Instant::now() > start_by || state.shutdown.begun() {
                     return None;
                 }
                 let result = state.mailer.send(from, &r.mail).await;

@@ -9,6 +9,7 @@ mod demo_office;
 mod documents;
 mod draw;
 mod exchange;
+mod faults;
 mod helpers;
 mod instances;
 mod legal_time;
