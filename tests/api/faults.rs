@@ -46,10 +46,8 @@ impl Instance {
     /// The test environment with the system clock, the audit seal every second (an exclusive
     /// job: leases in `job_runs`), small pool, two workers, `env` on top.
     fn start(name: &str, db_url: &str, env: &[(&str, &str)]) -> Instance {
-        let log = std::env::temp_dir().join(format!(
-            "permits-faults-{}-{name}.log",
-            std::process::id()
-        ));
+        let log =
+            std::env::temp_dir().join(format!("permits-faults-{}-{name}.log", std::process::id()));
         let _ = std::fs::remove_file(&log);
         let mut i = Instance {
             child: None,
@@ -386,13 +384,7 @@ impl Load {
             .into_iter()
             .enumerate()
             .map(|(n, token)| {
-                actix_web::rt::spawn(client(
-                    ports.clone(),
-                    token,
-                    n,
-                    stop.clone(),
-                    tally.clone(),
-                ))
+                actix_web::rt::spawn(client(ports.clone(), token, n, stop.clone(), tally.clone()))
             })
             .collect();
         Load {
@@ -562,7 +554,11 @@ fn assert_acknowledged_are_stored(db_url: &str, acks: &[Ack], exact: bool) {
         let version = acked.iter().map(|a| a.version).max().unwrap();
         let creates = acked.iter().filter(|a| a.action == "create").count() as i64;
         let edits = acked.iter().filter(|a| a.action == "edit").count() as i64;
-        assert!(stored.version >= version, "{id}: version {}", stored.version);
+        assert!(
+            stored.version >= version,
+            "{id}: version {}",
+            stored.version
+        );
         assert!(stored.creates >= creates, "{id}: creates audited");
         assert!(stored.edits >= edits, "{id}: edits audited");
         if exact {
@@ -711,12 +707,18 @@ async fn sigterm_finishes_the_request_in_flight_and_gives_back_untried_letters()
         match probe.get(&url).send().await {
             Err(e) if e.is_connect() => break,
             _ => {
-                assert!(started.elapsed() < Duration::from_secs(10), "still accepting");
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "still accepting"
+                );
                 actix_web::rt::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
-    assert!(instance.running(), "the process waits for the request in flight");
+    assert!(
+        instance.running(),
+        "the process waits for the request in flight"
+    );
 
     gate.batch_execute("COMMIT").unwrap();
     let answered = held.await.unwrap().expect("answered, not reset");
@@ -750,7 +752,11 @@ async fn sigterm_finishes_the_request_in_flight_and_gives_back_untried_letters()
     let sent: Vec<_> = rows.iter().filter(|r| r.status == "sent").collect();
     let left: Vec<_> = rows.iter().filter(|r| r.status != "sent").collect();
     assert!(!sent.is_empty(), "the letter in flight went out");
-    assert!(!left.is_empty(), "no other letter started: {} sent", sent.len());
+    assert!(
+        !left.is_empty(),
+        "no other letter started: {} sent",
+        sent.len()
+    );
     assert_eq!(sink.count(), sent.len(), "each sent letter once");
     for r in &sent {
         assert!(received.contains(&r.message_id));
@@ -759,7 +765,11 @@ async fn sigterm_finishes_the_request_in_flight_and_gives_back_untried_letters()
     for r in &left {
         assert_eq!(r.status, "pending");
         assert_eq!(r.claimed_by, None, "row {} given back", r.id);
-        assert_eq!(r.attempts, 0, "row {}: the claim's attempt is not counted", r.id);
+        assert_eq!(
+            r.attempts, 0,
+            "row {}: the claim's attempt is not counted",
+            r.id
+        );
         assert!(r.next_attempt_at <= now, "row {} due now", r.id);
         assert!(!received.contains(&r.message_id));
     }
@@ -797,9 +807,11 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_n
         instance.wait_ready(Duration::from_secs(60)).await;
     }
     let before = load.acks();
-    wait_until("the load to run after the restarts", Duration::from_secs(60), || {
-        load.acks() >= before + 20
-    })
+    wait_until(
+        "the load to run after the restarts",
+        Duration::from_secs(60),
+        || load.acks() >= before + 20,
+    )
     .await;
     let tally = load.finish().await;
     eprintln!(
@@ -938,7 +950,10 @@ async fn while_the_database_is_down_requests_get_503_and_all_recovers_when_it_re
     };
     for _ in 0..3 {
         let started = Instant::now();
-        let r = create().send().await.expect("answered while the database is down");
+        let r = create()
+            .send()
+            .await
+            .expect("answered while the database is down");
         let took = started.elapsed();
         assert_eq!(r.status(), 503);
         assert!(
@@ -952,6 +967,7 @@ async fn while_the_database_is_down_requests_get_503_and_all_recovers_when_it_re
             took < checkout * 2 + Duration::from_secs(5),
             "answered after {took:?}"
         );
+        eprintln!("database down: 503 after {took:?}");
     }
     let r = http
         .get(format!("{}/readyz", instance.base()))
