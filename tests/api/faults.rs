@@ -638,6 +638,53 @@ async fn readiness_fails_once_shutdown_has_begun() {
     assert_eq!(r.status(), 200);
 }
 
+/// An exclusive job whose end cannot be recorded (here its `job_runs` row is held locked past
+/// the statement timeout, as when the database goes away between the work and the record)
+/// keeps trying to record it, and its lease ends as soon as that works: it does not keep the
+/// job from running, on any instance, until the lease expires ten minutes later.
+#[actix_web::test]
+async fn a_job_whose_end_could_not_be_recorded_releases_its_lease_when_the_database_answers() {
+    let app = TestApp::spawn_with(|s| s.database.statement_timeout_ms = 1000).await;
+    let lease =
+        "SELECT count(*) AS n FROM job_runs WHERE job = 'audit_seal' AND running_until IS NOT NULL";
+    // The job's work waits here, after it took its lease...
+    let mut work = app.conn();
+    work.batch_execute("BEGIN; LOCK TABLE audit_seals IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let state = app.state.clone();
+    let run = actix_web::rt::spawn(async move { permits::jobs::run(&state, "audit_seal").await });
+    let db = app.db_url.clone();
+    wait_until("the job at work", Duration::from_secs(20), || {
+        scalar(
+            &db,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) == 1
+    })
+    .await;
+    assert_eq!(scalar(&app.db_url, lease), 1, "the lease taken");
+    // ...and its record cannot be written until this ends.
+    let mut record = app.conn();
+    record
+        .batch_execute("BEGIN; SELECT * FROM job_runs WHERE job = 'audit_seal' FOR UPDATE")
+        .unwrap();
+    work.batch_execute("COMMIT").unwrap();
+    let result = run.await.unwrap();
+    assert!(result.is_ok(), "the work was done: {result:?}");
+    assert_eq!(scalar(&app.db_url, lease), 1, "not recorded yet");
+    // A retry or two fail while the row stays locked.
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(scalar(&app.db_url, lease), 1);
+    record.batch_execute("COMMIT").unwrap();
+    wait_until("the lease released", Duration::from_secs(20), || {
+        scalar(&db, lease) == 0
+    })
+    .await;
+    // The job runs again at once.
+    let again = permits::jobs::run(&app.state, "audit_seal").await.unwrap();
+    assert!(again.get("skipped").is_none(), "{again}");
+}
+
 /// SIGTERM with a request held in flight (at a lock) and a letter being sent: new connections
 /// are refused at once, the process waits for the request, which is answered 201 and stored;
 /// the letter in flight goes out, no other starts, and the letters the instance had claimed
