@@ -201,7 +201,7 @@ impl Application {
     /// fails at once, the listener closes (a new connection is refused, which a proxy retries
     /// elsewhere), requests in flight and a running job's page get `server.shutdown_timeout_seconds`
     /// to finish, and this instance's outbox claims and job leases are released. A second
-    /// signal stops at once. Each step is logged.
+    /// signal exits at once (status 1). Each step is logged.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let state = self.state;
         actix_web::rt::spawn(state.clone().watch_calendars());
@@ -223,11 +223,12 @@ impl Application {
             "shutdown: begun; /readyz fails, no new connection is accepted, requests in flight finish"
         );
         state.shutdown.begin();
-        let forced = handle.clone();
         actix_web::rt::spawn(async move {
             if let Ok(again) = stop_requested().await {
-                tracing::warn!(signal = again, "shutdown: second signal, stopping now");
-                forced.stop(false).await;
+                // The operator means it: requests and job runs still going are cut off, and
+                // their transactions roll back as their connections close with the process.
+                tracing::warn!(signal = again, "shutdown: second signal, exiting now");
+                std::process::exit(1);
             }
         });
         let serving = async {

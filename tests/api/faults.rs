@@ -822,6 +822,50 @@ async fn sigterm_finishes_the_request_in_flight_and_gives_back_untried_letters()
     }
 }
 
+/// A second SIGTERM while the first waits for a request: the process exits at once (status 1)
+/// instead of waiting out the shutdown timeout.
+#[actix_web::test]
+async fn a_second_sigterm_exits_at_once() {
+    let app = TestApp::spawn().await;
+    let token = app.applicant("impatient").await.token;
+    let mut instance = Instance::start("twice", &app.db_url, &[]);
+    instance.wait_ready(Duration::from_secs(60)).await;
+    let mut gate = app.conn();
+    gate.batch_execute("BEGIN; LOCK TABLE filings IN SHARE MODE")
+        .unwrap();
+    let base = instance.base();
+    let held = actix_web::rt::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/filings"))
+            .bearer_auth(&token)
+            .json(&json!({ "item": "fire-acceptance-filing", "form": fire_form() }))
+            .send()
+            .await
+    });
+    let db = app.db_url.clone();
+    wait_until("the request at the lock", Duration::from_secs(30), || {
+        scalar(
+            &db,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) == 1
+    })
+    .await;
+    instance.signal("-TERM");
+    wait_until("shutdown to begin", Duration::from_secs(10), || {
+        instance.log().contains("shutdown: begun")
+    })
+    .await;
+    instance.signal("-TERM");
+    // Well within the 20 s the request would otherwise be given.
+    let status = instance.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(1), "{}", instance.log());
+    assert!(held.await.unwrap().is_err(), "the held request was cut off");
+    // Its transaction rolled back with the connection.
+    gate.batch_execute("COMMIT").unwrap();
+    assert_eq!(app.count("filings"), 0);
+}
+
 /// Two instances under load, each in turn stopped with SIGTERM and started again: every
 /// acknowledged action is stored exactly once and audited, the chains verify, and no request
 /// saw a reset or an incomplete response (refused connections were tried on the other
@@ -920,12 +964,20 @@ async fn after_kill_9_under_load_every_acknowledged_action_is_stored_and_the_out
         || load.acks() >= 20 && sink.count() >= 1,
     )
     .await;
-    let unsent_at_kill: Vec<String> = outbox(&app.db_url)
-        .into_iter()
-        .filter(|r| r.status != "sent")
-        .map(|r| r.message_id)
-        .collect();
+    let at_kill = outbox(&app.db_url);
     instance.kill9();
+    let unsent_at_kill: Vec<String> = at_kill
+        .iter()
+        .filter(|r| r.status != "sent")
+        .map(|r| r.message_id.clone())
+        .collect();
+    let now = chrono::Utc::now();
+    assert!(
+        at_kill
+            .iter()
+            .any(|r| r.status == "pending" && r.claimed_by.is_some() && r.next_attempt_at > now),
+        "the dead process held claims"
+    );
     let tally = load.finish().await;
     assert!(
         !unsent_at_kill.is_empty(),
