@@ -129,6 +129,11 @@ fn to_json<T: Serialize>(v: T) -> Result<Value, AppError> {
 /// running is skipped.
 pub async fn run(state: &AppState, name: &str) -> Result<Value, AppError> {
     let job = find(name).ok_or(AppError::NotFound)?;
+    // Held for the whole run, whoever started it (a tick, an administrator): shutdown waits
+    // for it before giving back this instance's claims. Once shutdown has begun: 503.
+    let Some(_run) = state.shutdown.job_run() else {
+        return Err(AppError::Unavailable);
+    };
     if !job.exclusive {
         return (job.run)(state.clone()).await;
     }
@@ -219,11 +224,10 @@ pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
             let st = st.clone();
             let busy = busy.clone();
             Box::pin(async move {
-                // Held for the whole run: shutdown waits for it.
-                let Some(_run) = st.shutdown.job_run() else {
+                if st.shutdown.begun() {
                     tracing::debug!(job = job.name, "shutting down: tick skipped");
                     return;
-                };
+                }
                 if busy.swap(true, Ordering::AcqRel) {
                     tracing::debug!(job = job.name, "still running: tick skipped");
                     return;
