@@ -134,6 +134,8 @@ pub struct Application {
     /// Set when the clock is manual (test and demo): move it to exercise deadlines.
     pub manual_clock: Option<Arc<ManualClock>>,
     pub database_url: String,
+    /// The listening socket, shared with the server: shut down first on SIGTERM.
+    listening: TcpListener,
 }
 
 impl Application {
@@ -157,6 +159,9 @@ impl Application {
         }
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
         let port = listener.local_addr()?.port();
+        let listening = listener
+            .try_clone()
+            .context("sharing the listening socket")?;
         let json_limit = state.settings.server.json_limit_kib * 1024;
         let workers = match state.settings.server.workers {
             0 => std::thread::available_parallelism()
@@ -190,6 +195,7 @@ impl Application {
             state,
             manual_clock,
             database_url,
+            listening,
         })
     }
 
@@ -231,6 +237,18 @@ impl Application {
                 std::process::exit(1);
             }
         });
+        // actix stops its acceptor and its workers at once: a stopping worker drops the
+        // connections accepted but not yet handed to it, and closing the listener resets those
+        // the kernel has queued; either way a client that sent its request sees it cut off. So
+        // turn new connections away first, let the acceptor take the queued ones into workers,
+        // which finish them, and only then stop (see `turn_connections_away`).
+        match turn_connections_away(&self.listening) {
+            Ok(()) => tracing::info!("shutdown: new connections are turned away"),
+            Err(e) => tracing::warn!(error = %e, "shutdown: turning new connections away failed"),
+        }
+        // The acceptor takes a queued connection within microseconds and hands it to a worker
+        // at once; this is ample even on a loaded machine.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let serving = async {
             let (_, served) = futures_util::future::join(handle.stop(true), &mut server).await;
             tracing::info!(
@@ -272,6 +290,27 @@ impl Application {
         });
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
+    }
+}
+
+/// Make the listening socket take no new connection while those the kernel already completed
+/// are still accepted. On Linux a socket filter that drops every packet does it: a new
+/// connection's SYN goes unanswered, the client sends it again a second later and by then the
+/// listener is closed and refuses it (a proxy tries another instance; nothing was sent), while
+/// connections already queued are sockets of their own, made before the filter, and are
+/// accepted and served. Elsewhere the listener is shut down, which refuses new connections at
+/// once but resets the queued ones.
+fn turn_connections_away(listener: &TcpListener) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(listener);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // BPF_RET | BPF_K with 0: keep no byte of any packet.
+        const DROP_EVERY_PACKET: u16 = 0x06;
+        socket.attach_filter(&[socket2::SockFilter::new(DROP_EVERY_PACKET, 0, 0, 0)])
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        socket.shutdown(std::net::Shutdown::Read)
     }
 }
 
