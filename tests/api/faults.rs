@@ -2,9 +2,9 @@
 //! stopped with SIGTERM and restarted under load, killed with SIGKILL, and cut off from a
 //! private PostgreSQL cluster that is stopped and started under them.
 //!
-//! The load's clients act as a proxy would: a connection refused before anything was sent is
-//! tried on the other instance; any other failure (a reset, an incomplete response) is a
-//! fault of the service. Each request goes on a fresh connection, as nginx sends upstream
+//! The load's clients act as a proxy would: a connection refused, or not made within the connect
+//! timeout, is tried on the other instance (nothing was sent); any other failure (a reset, an
+//! incomplete response) is a fault of the service. Each request goes on a fresh connection, as nginx sends upstream
 //! requests by default: a request written to a kept-alive connection the server is closing at
 //! that moment is a race no server can win, and proxies only retry it when it is idempotent.
 //! Only correctness is asserted; the bounds on time are generous correctness bounds (a 503
@@ -360,7 +360,8 @@ struct Ack {
 #[derive(Debug, Default)]
 struct Tally {
     acks: Vec<Ack>,
-    /// Connections refused before anything was sent (tried elsewhere, as a proxy does).
+    /// Connections refused or not made in time, before anything was sent (tried elsewhere, as a
+    /// proxy does).
     refused: usize,
     /// Requests that failed after they were sent: a reset, an incomplete response.
     broken: Vec<String>,
@@ -413,8 +414,8 @@ enum Sent {
     Stopped,
 }
 
-/// Send on the instance whose turn it is; a refused connection goes to the next one (after a
-/// short wait when every instance refused).
+/// Send on the instance whose turn it is; a connection refused or not made in time goes to the
+/// next one (after a short wait when every instance refused).
 async fn send(
     ports: &[u16],
     turn: usize,
@@ -456,6 +457,9 @@ async fn client(
     // A fresh connection per request (see the module's comment).
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
+        // A stopping instance leaves new connections unanswered (then refuses them): a proxy
+        // gives up after its connect timeout and tries another instance, as nginx does.
+        .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
@@ -623,9 +627,9 @@ fn scalar(db_url: &str, sql: &str) -> i64 {
 // Tests
 
 /// Once shutdown has begun, readiness fails (a proxy polling it stops routing here) while
-/// liveness still holds.
+/// liveness still holds, and no job run starts, whoever asks (503 to an administrator).
 #[actix_web::test]
-async fn readiness_fails_once_shutdown_has_begun() {
+async fn readiness_fails_and_no_job_starts_once_shutdown_has_begun() {
     let app = TestApp::spawn().await;
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -636,6 +640,12 @@ async fn readiness_fails_once_shutdown_has_begun() {
     assert_eq!(body["status"], "shutting_down");
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let refused = permits::jobs::run(&app.state, "audit_seal").await;
+    assert!(
+        matches!(refused, Err(permits::error::AppError::Unavailable)),
+        "{refused:?}"
+    );
+    assert_eq!(app.count("job_runs"), 0);
 }
 
 /// An exclusive job whose end cannot be recorded (here its `job_runs` row is held locked past
@@ -686,7 +696,7 @@ async fn a_job_whose_end_could_not_be_recorded_releases_its_lease_when_the_datab
 }
 
 /// SIGTERM with a request held in flight (at a lock) and a letter being sent: new connections
-/// are refused at once, the process waits for the request, which is answered 201 and stored;
+/// are turned away at once, the process waits for the request, which is answered 201 and stored;
 /// the letter in flight goes out, no other starts, and the letters the instance had claimed
 /// and not tried are given back (due now, the attempt uncounted, claimed by no one); the
 /// process exits 0 having logged each step.
@@ -746,8 +756,12 @@ async fn sigterm_finishes_the_request_in_flight_and_gives_back_untried_letters()
     .await;
 
     instance.signal("-TERM");
-    // The listener closes: a new connection is refused (a proxy tries another instance).
-    let probe = reqwest::Client::new();
+    // New connections are turned away: not answered, then refused (a proxy tries another
+    // instance).
+    let probe = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
     let url = format!("{}/healthz", instance.base());
     let started = Instant::now();
     loop {
@@ -868,8 +882,8 @@ async fn a_second_sigterm_exits_at_once() {
 
 /// Two instances under load, each in turn stopped with SIGTERM and started again: every
 /// acknowledged action is stored exactly once and audited, the chains verify, and no request
-/// saw a reset or an incomplete response (refused connections were tried on the other
-/// instance).
+/// saw a reset or an incomplete response (connections refused or not made in time were tried on
+/// the other instance).
 #[actix_web::test]
 async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_none() {
     let app = TestApp::spawn().await;
@@ -887,7 +901,7 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_n
     for instance in [&mut one, &mut two] {
         let before = load.acks();
         wait_until("the load to run", Duration::from_secs(60), || {
-            load.acks() >= before + 20
+            load.acks() >= before + 60
         })
         .await;
         instance.signal("-TERM");
@@ -901,12 +915,12 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_n
     wait_until(
         "the load to run after the restarts",
         Duration::from_secs(60),
-        || load.acks() >= before + 20,
+        || load.acks() >= before + 60,
     )
     .await;
     let tally = load.finish().await;
     eprintln!(
-        "rolling restart: {} acknowledged, {} connections refused and tried elsewhere",
+        "rolling restart: {} acknowledged, {} connections refused or timed out and tried elsewhere",
         tally.acks.len(),
         tally.refused
     );
