@@ -249,6 +249,9 @@ impl Application {
         // The acceptor takes a queued connection within microseconds and hands it to a worker
         // at once; this is ample even on a loaded machine.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Our copy of the socket must not keep it listening (silently dropping connection
+        // attempts) once the server has closed its own: closed, it refuses them.
+        drop(self.listening);
         let serving = async {
             let (_, served) = futures_util::future::join(handle.stop(true), &mut server).await;
             tracing::info!(
