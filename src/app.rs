@@ -71,10 +71,10 @@ impl Shutdown {
         self.begun.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Leave to start a job run: the guard keeps shutdown waiting until the run ends. `None`
-    /// once shutdown has begun (or is waiting for the runs: the lock prefers its writer). The flag is read after the guard is taken: a run that gets
-    /// its guard after [`Shutdown::runs_finished`] returned sees the flag set, so none slips
-    /// through.
+    /// Permission to start a job run: the guard keeps shutdown waiting until the run ends.
+    /// `None` once shutdown has begun (or is waiting for the runs: the lock prefers its
+    /// writer). The flag is read after the guard is taken: a run that gets its guard after
+    /// [`Shutdown::runs_finished`] returned sees the flag set, so none slips through.
     pub fn job_run(&self) -> Option<tokio::sync::OwnedRwLockReadGuard<()>> {
         let guard = self.runs.clone().try_read_owned().ok()?;
         (!self.begun()).then_some(guard)

@@ -134,7 +134,8 @@ pub struct Application {
     /// Set when the clock is manual (test and demo): move it to exercise deadlines.
     pub manual_clock: Option<Arc<ManualClock>>,
     pub database_url: String,
-    /// The listening socket, shared with the server: shut down first on SIGTERM.
+    /// The listening socket, shared with the server: on SIGTERM it turns new connections away
+    /// before the server stops (see `turn_connections_away`).
     listening: TcpListener,
 }
 
@@ -204,10 +205,11 @@ impl Application {
     }
 
     /// Serve and run the jobs until SIGTERM or SIGINT, then shut down gracefully: `/readyz`
-    /// fails at once, the listener closes (a new connection is refused, which a proxy retries
-    /// elsewhere), requests in flight and a running job's page get `server.shutdown_timeout_seconds`
-    /// to finish, and this instance's outbox claims and job leases are released. A second
-    /// signal exits at once (status 1). Each step is logged.
+    /// fails at once, new connections are turned away (which a proxy retries elsewhere: nothing
+    /// was sent on them), requests in flight and a running job get
+    /// `server.shutdown_timeout_seconds` to finish, and this instance's untried outbox claims
+    /// and job leases are released. A second signal exits at once (status 1). Each step is
+    /// logged.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let state = self.state;
         actix_web::rt::spawn(state.clone().watch_calendars());
