@@ -184,6 +184,10 @@ impl Drop for Instance {
             std::process::id(),
             self.name
         )));
+        // The log stays when the test failed, to read.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -326,18 +330,17 @@ async fn applicant_on(db_url: &str, base: &str, username: &str) -> String {
 
 /// `permits audit verify` on the database: every chain and seal checks.
 fn audit_verifies(db_url: &str) -> (bool, String) {
+    let var = std::env::temp_dir().join(format!("permits-faults-verify-{}", Uuid::new_v4()));
     let out = Command::new(env!("CARGO_BIN_EXE_permits"))
         .args(["audit", "verify"])
         .env("PERMITS_ENV", "test")
         .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
         .env("PERMITS__DATABASE__URL", db_url)
-        .env(
-            "PERMITS__STORAGE__VAR_DIR",
-            std::env::temp_dir().join(format!("permits-faults-verify-{}", std::process::id())),
-        )
+        .env("PERMITS__STORAGE__VAR_DIR", &var)
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&var);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
