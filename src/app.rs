@@ -52,6 +52,41 @@ pub struct AppState {
     pub front: Arc<crate::services::exchange::Front>,
     /// The HTTP client of the permit uploads.
     pub http: reqwest::Client,
+    /// Begun on SIGTERM: readiness fails and no new job run starts (see [`Shutdown`]).
+    pub shutdown: Arc<Shutdown>,
+}
+
+/// The process's way out. Once begun, `/readyz` answers 503 (a proxy stops routing here) and
+/// the scheduler starts no new run; shutdown then waits for the runs in progress, which hold a
+/// read guard each, by taking the write side.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    begun: std::sync::atomic::AtomicBool,
+    runs: Arc<tokio::sync::RwLock<()>>,
+}
+
+impl Shutdown {
+    pub fn begin(&self) {
+        self.begun.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn begun(&self) -> bool {
+        self.begun.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Permission to start a job run: the guard keeps shutdown waiting until the run ends.
+    /// `None` once shutdown has begun (or is waiting for the runs: the lock prefers its
+    /// writer). The flag is read after the guard is taken: a run that gets its guard after
+    /// [`Shutdown::runs_finished`] returned sees the flag set, so none slips through.
+    pub fn job_run(&self) -> Option<tokio::sync::OwnedRwLockReadGuard<()>> {
+        let guard = self.runs.clone().try_read_owned().ok()?;
+        (!self.begun()).then_some(guard)
+    }
+
+    /// Wait for every run in progress to end (call after [`Shutdown::begin`]).
+    pub async fn runs_finished(&self) {
+        drop(self.runs.write().await);
+    }
 }
 
 impl AppState {
@@ -113,6 +148,7 @@ impl AppState {
             db_gate: Arc::new(tokio::sync::Semaphore::new(
                 prepared.pool.max_size() as usize
             )),
+            shutdown: Arc::new(Shutdown::default()),
             pool: prepared.pool,
             items: prepared.items,
             calendars: prepared.calendars,

@@ -127,6 +127,9 @@ pub struct Server {
     pub json_limit_kib: usize,
     /// Session cookies only over HTTPS (production, behind TLS).
     pub secure_cookies: bool,
+    /// On SIGTERM, how long requests in flight and a running job's page have to finish
+    /// before the process exits anyway (an unfinished transaction then rolls back).
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -294,6 +294,9 @@ impl ResponseError for AppError {
     }
 }
 
+/// What a 503 asks the client to wait before trying again.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     let mut res = HttpResponse::build(err.status_code());
     res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -304,8 +307,9 @@ fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     if let AppError::TooManyRequests { retry_after_secs } = err {
         res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
     }
-    // Busy, or the database is away for a moment (a restart, a failover): come back shortly.
     if matches!(err, AppError::Unavailable) {
+        // The pool was busy or the database away: both pass in seconds (a restart, a
+        // failover), and a client that waits a little spares the recovering server.
         res.insert_header((
             header::RETRY_AFTER,
             UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
@@ -324,9 +328,6 @@ pub fn lang_of(req: &actix_web::HttpRequest) -> Lang {
         .unwrap_or("");
     Lang::negotiate(header)
 }
-
-/// What a 503 asks the client to wait before trying again, in seconds.
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 /// Middleware body: re-render an [`AppError`] response in the request's language and add the
 /// request path as `instance` and the request's id as `request_id` (the same as the

@@ -138,6 +138,9 @@ pub struct Application {
     /// Set when the clock is manual (test and demo): move it to exercise deadlines.
     pub manual_clock: Option<Arc<ManualClock>>,
     pub database_url: String,
+    /// The listening socket, shared with the server: on SIGTERM it turns new connections away
+    /// before the server stops (see `turn_connections_away`).
+    listening: TcpListener,
 }
 
 impl Application {
@@ -161,6 +164,9 @@ impl Application {
         }
         let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
         let port = listener.local_addr()?.port();
+        let listening = listener
+            .try_clone()
+            .context("sharing the listening socket")?;
         let json_limit = state.settings.server.json_limit_kib * 1024;
         let workers = match state.settings.server.workers {
             0 => std::thread::available_parallelism()
@@ -195,6 +201,9 @@ impl Application {
                 .default_service(aweb::to(not_found))
         })
         .workers(workers)
+        // SIGTERM and SIGINT are handled in `run_until_stopped`, which stops the jobs too.
+        .disable_signals()
+        .shutdown_timeout(state.settings.server.shutdown_timeout_seconds)
         .listen(listener)?
         .run();
         let metrics_server = match telemetry.metrics_bind.trim() {
@@ -212,6 +221,7 @@ impl Application {
                             .route("/metrics", aweb::get().to(web::telemetry::metrics))
                     })
                     .workers(1)
+                    .disable_signals()
                     .listen(listener)?
                     .run(),
                 ))
@@ -225,6 +235,7 @@ impl Application {
             state,
             manual_clock,
             database_url,
+            listening,
         })
     }
 
@@ -237,17 +248,71 @@ impl Application {
         self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
+    /// Serve and run the jobs until SIGTERM or SIGINT, then shut down gracefully: `/readyz`
+    /// fails at once, new connections are turned away (which a proxy retries elsewhere: nothing
+    /// was sent on them), requests in flight and a running job get
+    /// `server.shutdown_timeout_seconds` to finish, and this instance's untried outbox claims
+    /// and job leases are released. A second signal exits at once (status 1). Each step is
+    /// logged.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        actix_web::rt::spawn(self.state.clone().watch_calendars());
+        let state = self.state;
+        actix_web::rt::spawn(state.clone().watch_calendars());
         actix_web::rt::spawn(metrics::upkeep());
         if let Some((_, metrics_server)) = self.metrics_server {
+            // Ends with the process (its own signal handling is off).
             actix_web::rt::spawn(metrics_server);
         }
-        let scheduler = jobs::start(self.state.clone()).await?;
-        let served = self.server.await;
-        if let Some(mut s) = scheduler {
-            let _ = s.shutdown().await;
+        let scheduler = jobs::start(state.clone()).await?;
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let signal = tokio::select! {
+            served = &mut server => {
+                jobs::wind_down(&state, scheduler, std::time::Instant::now()).await;
+                return Ok(served?);
+            }
+            signal = stop_requested() => signal?,
+        };
+        let timeout = state.settings.server.shutdown_timeout_seconds;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        tracing::info!(
+            signal,
+            timeout_seconds = timeout,
+            "shutdown: begun; /readyz fails, no new connection is accepted, requests in flight finish"
+        );
+        state.shutdown.begin();
+        actix_web::rt::spawn(async move {
+            if let Ok(again) = stop_requested().await {
+                // The operator means it: requests and job runs still going are cut off, and
+                // their transactions roll back as their connections close with the process.
+                tracing::warn!(signal = again, "shutdown: second signal, exiting now");
+                std::process::exit(1);
+            }
+        });
+        // actix stops its acceptor and its workers at once: a stopping worker drops the
+        // connections accepted but not yet handed to it, and closing the listener resets those
+        // the kernel has queued; either way a client that sent its request sees it cut off. So
+        // turn new connections away first, let the acceptor take the queued ones into workers,
+        // which finish them, and only then stop (see `turn_connections_away`).
+        match turn_connections_away(&self.listening) {
+            Ok(()) => tracing::info!("shutdown: new connections are turned away"),
+            Err(e) => tracing::warn!(error = %e, "shutdown: turning new connections away failed"),
         }
+        // The acceptor takes a queued connection within microseconds and hands it to a worker
+        // at once; this is ample even on a loaded machine.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Our copy of the socket must not keep it listening (silently dropping connection
+        // attempts) once the server has closed its own: closed, it refuses them.
+        drop(self.listening);
+        let serving = async {
+            let (_, served) = futures_util::future::join(handle.stop(true), &mut server).await;
+            tracing::info!(
+                "shutdown: the HTTP server stopped; every request was answered or the timeout ran out"
+            );
+            served
+        };
+        let (served, ()) =
+            futures_util::future::join(serving, jobs::wind_down(&state, scheduler, deadline)).await;
+        tracing::info!("shutdown: done");
         Ok(served?)
     }
 
@@ -283,6 +348,46 @@ impl Application {
         });
         actix_web::rt::spawn(self.server);
         (port, state, clock, handle)
+    }
+}
+
+/// Make the listening socket take no new connection while those the kernel already completed
+/// are still accepted. On Linux a socket filter that drops every packet does it: a new
+/// connection's SYN goes unanswered, the client sends it again a second later and by then the
+/// listener is closed and refuses it (a proxy tries another instance; nothing was sent), while
+/// connections already queued are sockets of their own, made before the filter, and are
+/// accepted and served. Elsewhere the listener is shut down, which refuses new connections at
+/// once but resets the queued ones.
+fn turn_connections_away(listener: &TcpListener) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(listener);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // BPF_RET | BPF_K with 0: keep no byte of any packet.
+        const DROP_EVERY_PACKET: u16 = 0x06;
+        socket.attach_filter(&[socket2::SockFilter::new(DROP_EVERY_PACKET, 0, 0, 0)])
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        socket.shutdown(std::net::Shutdown::Read)
+    }
+}
+
+/// The first SIGTERM or SIGINT (Ctrl-C), by name.
+async fn stop_requested() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => Ok("SIGTERM"),
+            _ = int.recv() => Ok("SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
     }
 }
 

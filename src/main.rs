@@ -245,7 +245,7 @@ fn run(cli: Cli, env: Environment, settings: config::Settings) -> anyhow::Result
                 .build()
                 .context("starting the runtime")?;
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, async move {
+            let served = local.block_on(&runtime, async move {
                 let app = permits::Application::build(settings, &bind)?;
                 println!(
                     "permits ({}) listening on http://{}",
@@ -278,7 +278,11 @@ fn run(cli: Cli, env: Environment, settings: config::Settings) -> anyhow::Result
                     }
                 }
                 app.run_until_stopped().await.context("serving")
-            })?;
+            });
+            // A use case still running past the shutdown timeout must not keep the process:
+            // its connection closes with it and its transaction rolls back.
+            runtime.shutdown_background();
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

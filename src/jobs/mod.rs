@@ -9,6 +9,20 @@
 //! service refuses to start when a job has no entry or an entry names no job). It can then be
 //! run by the scheduler, by `permits jobs run NAME`, by administrators
 //! (`POST /api/v1/admin/jobs/NAME/run`) and by the tests ([`run`]).
+//!
+//! **When the database goes away** a run fails like any other (its use case gets 503 at
+//! checkout, or loses its connection and rolls back), the failure is logged, and the next tick
+//! tries again: that is all the backing off there is, and all there needs to be, since a tick
+//! only says "look now" and a run that cannot get a connection costs one checkout timeout. No
+//! failure stops the scheduler or the job. An exclusive run whose end cannot be recorded keeps
+//! retrying to record it until the database answers, so that its lease does not keep the job
+//! from running everywhere until the lease expires.
+//!
+//! **On shutdown** ([`wind_down`]) no new run starts, a run in progress ends after what it is
+//! doing (the outbox sender finishes the letters in flight and starts no other, the permit
+//! uploads stop between uploads; the other jobs are one transaction each, which commits or, if
+//! the process has to exit first, rolls back), and then this instance's untried claims and its
+//! leases are released.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -115,6 +129,11 @@ fn to_json<T: Serialize>(v: T) -> Result<Value, AppError> {
 /// running is skipped.
 pub async fn run(state: &AppState, name: &str) -> Result<Value, AppError> {
     let job = find(name).ok_or(AppError::NotFound)?;
+    // Held for the whole run, whoever started it (a tick, an administrator): shutdown waits
+    // for it before giving back this instance's claims. Once shutdown has begun: 503.
+    let Some(_run) = state.shutdown.job_run() else {
+        return Err(AppError::Unavailable);
+    };
     let started = Instant::now();
     let span = tracing::info_span!("job", otel.name = %format!("job {}", job.name), job = job.name);
     let result = tracing::Instrument::instrument(run_job(state, job), span).await;
@@ -139,14 +158,44 @@ async fn run_job(state: &AppState, job: &'static Job) -> Result<Value, AppError>
         return Ok(json!({ "skipped": "running on another instance" }));
     }
     let result = (job.run)(state.clone()).await;
-    let recorded = result
-        .as_ref()
-        .map(Value::clone)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
-    state
-        .run(move |conn, _| job_runs::finish(conn, job.name, &recorded))
-        .await?;
+    let recorded: Result<Value, String> = match &result {
+        Ok(v) => Ok(v.clone()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = record_end(state, job.name, recorded.clone()).await {
+        tracing::warn!(job = job.name, error = %e, "recording the end of the run failed: retrying until the database answers");
+        tokio::spawn(record_end_later(state.clone(), job.name, recorded));
+    }
     result
+}
+
+/// Record how a run ended and let its lease go.
+async fn record_end(
+    state: &AppState,
+    name: &'static str,
+    recorded: Result<Value, String>,
+) -> Result<(), AppError> {
+    let recorded = recorded.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
+    state
+        .run(move |conn, _| job_runs::finish(conn, name, &recorded))
+        .await
+}
+
+/// Record the end of a run whose end could not be recorded (the database was away), every two
+/// seconds until it works or the lease has expired anyway.
+async fn record_end_later(state: AppState, name: &'static str, recorded: Result<Value, String>) {
+    let wait = Duration::from_secs(2);
+    let tries = u64::try_from(job_runs::LEASE_SECONDS).unwrap_or(600) / wait.as_secs();
+    for _ in 0..tries {
+        tokio::time::sleep(wait).await;
+        if record_end(&state, name, recorded.clone()).await.is_ok() {
+            tracing::info!(
+                job = name,
+                "the end of the run is recorded: its lease is released"
+            );
+            return;
+        }
+    }
 }
 
 /// Every job has a cron entry and every entry names a job.
@@ -188,6 +237,10 @@ pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
             let st = st.clone();
             let busy = busy.clone();
             Box::pin(async move {
+                if st.shutdown.begun() {
+                    tracing::debug!(job = job.name, "shutting down: tick skipped");
+                    return;
+                }
                 if busy.swap(true, Ordering::AcqRel) {
                     tracing::debug!(job = job.name, "still running: tick skipped");
                     return;
@@ -205,6 +258,48 @@ pub async fn start(state: AppState) -> anyhow::Result<Option<JobScheduler>> {
     }
     sched.start().await?;
     Ok(Some(sched))
+}
+
+/// The jobs' part of a shutdown that has begun ([`crate::app::Shutdown::begin`]): stop the
+/// scheduler, wait until `deadline` for the runs in progress, then release this instance's
+/// outbox claims and job leases. When a run is still going at the deadline nothing is
+/// released: its sends may be under way, and its claims end with their lease.
+pub async fn wind_down(state: &AppState, scheduler: Option<JobScheduler>, deadline: Instant) {
+    if let Some(mut s) = scheduler {
+        match s.shutdown().await {
+            Ok(()) => tracing::info!("shutdown: the scheduler stopped; no new job run starts"),
+            Err(e) => {
+                tracing::warn!(error = %e, "shutdown: stopping the scheduler failed; no new job run starts")
+            }
+        }
+    }
+    let waited = tokio::time::timeout_at(deadline.into(), state.shutdown.runs_finished()).await;
+    if waited.is_err() {
+        tracing::warn!(
+            "shutdown: a job run did not finish in time; its transaction rolls back as the process exits, and its claims end with their lease"
+        );
+        return;
+    }
+    tracing::info!("shutdown: no job run in progress");
+    let instance = state.instance.clone();
+    let released = state
+        .run(move |conn, ctx| {
+            Ok((
+                outbox::release(conn, ctx, &instance)?,
+                job_runs::release(conn, &instance)?,
+            ))
+        })
+        .await;
+    match released {
+        Ok((claims, leases)) => tracing::info!(
+            outbox_claims = claims,
+            job_leases = leases,
+            "shutdown: this instance's claims and leases released"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "shutdown: releasing this instance's claims and leases failed; they end with their lease")
+        }
+    }
 }
 
 /// Fold the reports' `open_due` aggregate, then, on a working day, escalate filings that
@@ -290,6 +385,10 @@ pub async fn platform(state: AppState) -> Result<Value, AppError> {
     let outgoing = state.run(x::outgoing).await?;
     let mut report = x::UploadReport::default();
     for u in outgoing {
+        if state.shutdown.begun() {
+            // The rest wait for the next run, on this instance or another.
+            break;
+        }
         let result = x::send(&state.http, &state.settings, &u)
             .await
             .map_err(|e| format!("{e:#}"));
@@ -379,6 +478,10 @@ pub async fn send_due(state: &AppState) -> Result<outbox::OutboxReport, AppError
     let batch = state.settings.mail.batch_size as usize;
     let mut total = outbox::OutboxReport::default();
     loop {
+        if state.shutdown.begun() {
+            // The rest are sent by the next run, on another instance or after the restart.
+            break;
+        }
         let claimed_at = Instant::now();
         let rows = claim(state).await?;
         let n = rows.len();
@@ -424,7 +527,9 @@ pub async fn send_and_record(
     let results: Vec<Option<Result<outbox::OutboxReport, AppError>>> =
         futures_util::stream::iter(rows)
             .map(|r| async move {
-                if Instant::now() > start_by {
+                // Shutting down: the letters in flight finish, the rest are given back
+                // (`wind_down`) for another instance to send now.
+                if Instant::now() > start_by || state.shutdown.begun() {
                     return None;
                 }
                 let result = state.mailer.send(from, &r.mail).await;

@@ -58,6 +58,18 @@ pub fn finish(
     Ok(())
 }
 
+/// End every lease `instance` holds (it is shutting down and its runs have ended; a run whose
+/// end could not be recorded left its lease). The number released.
+pub fn release(conn: &mut PgConnection, instance: &str) -> QueryResult<usize> {
+    diesel::update(
+        job_runs::table
+            .filter(job_runs::last_instance.eq(instance))
+            .filter(job_runs::running_until.is_not_null()),
+    )
+    .set(job_runs::running_until.eq(None::<DateTime<Utc>>))
+    .execute(conn)
+}
+
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<JobRun>> {
     job_runs::table.order(job_runs::job).load(conn)
 }

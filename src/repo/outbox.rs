@@ -147,7 +147,8 @@ pub fn mark_sent(
     .execute(conn)
 }
 
-/// Record a failed attempt: due again at `retry_at`, or parked as failed.
+/// Record a failed attempt: due again at `retry_at`, or parked as failed. A row due for a
+/// retry is no longer claimed: [`release`] must not make it due before its backoff ends.
 pub fn mark_failed(
     conn: &mut PgConnection,
     id: i64,
@@ -161,7 +162,11 @@ pub fn mark_failed(
     );
     match retry_at {
         Some(at) => q
-            .set((outbox::last_error.eq(error), outbox::next_attempt_at.eq(at)))
+            .set((
+                outbox::last_error.eq(error),
+                outbox::next_attempt_at.eq(at),
+                outbox::claimed_by.eq(None::<String>),
+            ))
             .execute(conn),
         None => q
             .set((
@@ -170,6 +175,21 @@ pub fn mark_failed(
             ))
             .execute(conn),
     }
+}
+
+/// Give back the rows `instance` claimed and has not tried (it is shutting down and its sends
+/// have ended): due again at `now`, the claim's attempt uncounted, so that another instance
+/// sends them at once instead of when the lease ends. Rows tried and waiting for a retry are
+/// not claimed any more ([`mark_failed`]) and keep their backoff. The number released.
+pub fn release(conn: &mut PgConnection, instance: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE outbox SET next_attempt_at = $1, attempts = GREATEST(attempts - 1, 0), \
+             claimed_by = NULL \
+         WHERE claimed_by = $2 AND status = 'pending' AND next_attempt_at > $1",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<SqlText, _>(instance)
+    .execute(conn)
 }
 
 /// An administrator sends a parked message again: pending, due now, attempts from zero.

@@ -10,7 +10,7 @@ use crate::error::AppError;
 pub use crate::repo::jobs::JobRun;
 
 /// How long an exclusive run holds its lease at most (a crashed run's lease expires).
-const LEASE_SECONDS: i64 = 600;
+pub const LEASE_SECONDS: i64 = 600;
 
 /// Take the lease of job `name` for this instance. False when another run holds it.
 pub fn start(conn: &mut PgConnection, name: &str, instance: &str) -> Result<bool, AppError> {
@@ -38,6 +38,11 @@ pub fn finish(
         value,
         error.as_deref(),
     )?)
+}
+
+/// End the leases this instance holds (on the way out, after its runs ended).
+pub fn release(conn: &mut PgConnection, instance: &str) -> Result<usize, AppError> {
+    Ok(crate::repo::jobs::release(conn, instance)?)
 }
 
 /// Administrators watch the jobs and run them on demand.

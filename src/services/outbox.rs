@@ -124,6 +124,12 @@ pub fn record(
     Ok(report)
 }
 
+/// Give back the rows `instance` claimed and has not tried (on the way out, after its sends
+/// ended), so that another instance sends them now rather than when the lease ends.
+pub fn release(conn: &mut PgConnection, ctx: &Ctx<'_>, instance: &str) -> Result<usize, AppError> {
+    Ok(outbox::release(conn, instance, ctx.now)?)
+}
+
 /// Which outgoing mail to list: by status and filing, newest first, after a keyset cursor.
 pub struct MailFilter {
     pub status: Option<crate::domain::notify::MailStatus>,

@@ -12,6 +12,7 @@ mod deploy;
 mod documents;
 mod draw;
 mod exchange;
+mod faults;
 mod helpers;
 mod instances;
 mod legal_time;

@@ -632,6 +632,69 @@ mod tests {
         );
     }
 
+    /// libpq takes several hosts in one URL (`h1:p1,h2:p2`, tried in order, the first that
+    /// suits `target_session_attrs` wins): every change keeps the host list whole, and the
+    /// password stays hidden. The `url` crate would refuse such a URL; ours is parsed the way
+    /// libpq parses it.
+    #[test]
+    fn multi_host_urls_keep_every_host() {
+        let url = "postgres://u:s3cret@127.0.0.1:1,127.0.0.1:5432/permits?target_session_attrs=read-write";
+        assert_eq!(
+            with_database(url, "other").unwrap(),
+            "postgres://u:s3cret@127.0.0.1:1,127.0.0.1:5432/other?target_session_attrs=read-write"
+        );
+        assert_eq!(
+            maintenance_url(url).unwrap(),
+            "postgres://u:s3cret@127.0.0.1:1,127.0.0.1:5432/postgres?target_session_attrs=read-write"
+        );
+        assert_eq!(
+            masked(url),
+            "postgres://u:***@127.0.0.1:1,127.0.0.1:5432/permits?target_session_attrs=read-write"
+        );
+        assert_eq!(database_of(url).unwrap(), Some("permits".into()));
+        assert_eq!(
+            with_connect_timeout(url, 2).unwrap(),
+            "postgres://u:s3cret@127.0.0.1:1,127.0.0.1:5432/permits?target_session_attrs=read-write&connect_timeout=2"
+        );
+        assert_eq!(
+            probe_url(url).unwrap(),
+            "postgres://u:s3cret@127.0.0.1:1,127.0.0.1:5432/permits?target_session_attrs=read-write&connect_timeout=3"
+        );
+        // IPv6 hosts, hosts without ports, no database, ports as a parameter
+        let cases = [
+            (
+                "postgresql://[::1]:5433,[2001:db8::2]/permits",
+                "postgresql://[::1]:5433,[2001:db8::2]/other",
+            ),
+            (
+                "postgres://db1,db2,db3?port=5432,5433,5434&target_session_attrs=primary",
+                "postgres://db1,db2,db3/other?port=5432,5433,5434&target_session_attrs=primary",
+            ),
+            (
+                "postgres://u@h1:5432,h2:5433",
+                "postgres://u@h1:5432,h2:5433/other",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(with_database(input, "other").unwrap(), expected, "{input}");
+        }
+        assert_eq!(database_of("postgres://u@h1:5432,h2:5433").unwrap(), None);
+        // keyword form: host and port lists are single values
+        let kw = "host=h1,h2 port=5432,5433 password=s3cret target_session_attrs=read-write";
+        assert_eq!(
+            with_database(kw, "other").unwrap(),
+            format!("{kw} dbname=other")
+        );
+        assert_eq!(
+            masked(kw),
+            "host=h1,h2 port=5432,5433 password=*** target_session_attrs=read-write"
+        );
+        assert_eq!(
+            redact("password s3cret rejected", url),
+            "password *** rejected"
+        );
+    }
+
     #[test]
     fn database_from_url() {
         let db = |u: &str| ConnStr::parse(u).unwrap().database().unwrap();

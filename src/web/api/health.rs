@@ -13,10 +13,15 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers and every migration is applied.
+/// The database answers and every migration is applied, and the process is not shutting down:
+/// from SIGTERM on this is 503, so that a proxy polling it stops routing here while the
+/// requests in flight finish.
 #[utoipa::path(tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.shutdown.begun() {
+        return HttpResponse::ServiceUnavailable().json(json!({ "status": "shutting_down" }));
+    }
     let result = state
         .run(|conn, _| {
             diesel::sql_query("SELECT 1").execute(conn)?;
