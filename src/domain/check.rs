@@ -2226,6 +2226,37 @@ inputs = ["reason"]
     }
 
     #[test]
+    fn a_title_names_fields_of_the_form_that_are_not_personal() {
+        refused(
+            &mutated(|d| d.title = vec!["nowhere".into()]),
+            "title",
+            "not a field of the form",
+        );
+        let personal = mutated(|d| {
+            d.fields
+                .iter_mut()
+                .find(|f| f.code == "project_code")
+                .unwrap()
+                .personal = true;
+            d.title = vec!["project_code".into()];
+        });
+        refused(&personal, "title", "personal data");
+        assert_eq!(
+            check(&mutated(|d| d.title = vec!["project_code".into()])),
+            vec![]
+        );
+        // The title as lists show it: the named fields' values, or the first text field.
+        let d = mutated(|d| d.title = vec!["project_code".into(), "floors".into()]);
+        assert_eq!(
+            d.title_of(
+                &serde_json::json!({"project_code": "2026-430104-47-01-000001", "floors": 6})
+            ),
+            "2026-430104-47-01-000001 6"
+        );
+        assert_eq!(d.title_of(&serde_json::json!({})), "");
+    }
+
+    #[test]
     fn the_initial_state_exists_and_is_a_draft() {
         refused(
             &mutated(|d| d.initial = "nowhere".into()),
