@@ -34,7 +34,8 @@
 //! LOAD_POOL_SIZE (8, the service's database pool; README has a sweep: more backends than about
 //! four per core only add switching),
 //! LOAD_WORKERS (0: one HTTP worker per core), LOAD_FILINGS_PER_CLIENT (4),
-//! LOAD_SUPPLEMENT_ROUNDS (1),
+//! LOAD_SUPPLEMENT_ROUNDS (1), LOAD_RUST_LOG (info: the service's log filter; the access log
+//! writes a line per request), PERMITS__TELEMETRY__METRICS (true; false turns the metrics off),
 //! LOAD_SQL (none: SQL run on the database after the setup and before the levels, to measure a
 //! change of schema or setting against the same binary, e.g. dropping an index),
 //! LOAD_DOCUMENTS (1; 0 runs the service on a copy of the items without their `[[documents]]`,
@@ -275,7 +276,12 @@ impl Server {
             // them is the jobs benchmark's business. The demo's file mailer would otherwise
             // create a file per letter during the run, ~10% of the machine's CPU in a profile.
             .env("PERMITS__JOBS__CRON__OUTBOX", "")
-            .env("RUST_LOG", "info")
+            // As the demo logs: one access line a request (LOAD_RUST_LOG changes it, e.g.
+            // `info,permits::access=warn` to measure what the access log costs).
+            .env(
+                "RUST_LOG",
+                std::env::var("LOAD_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
