@@ -1436,3 +1436,52 @@ async fn my_filings_are_links_with_their_project_paged_searched_and_filtered() {
     let (status, _) = page(&c, &app, "/filings?page=abc").await;
     assert_eq!(status, 200);
 }
+
+/// Staff land on their workbench after signing in, not on the public home page (issue 18);
+/// a page they were sent from still wins.
+#[actix_web::test]
+async fn each_person_lands_where_their_day_starts_after_signing_in() {
+    let app = TestApp::spawn().await;
+    app.applicant("land_builder").await;
+    app.staff("land_clerk", "fire", &[Role::Clerk]).await;
+    app.staff("land_manager", "fire", &[Role::Manager]).await;
+    app.staff("land_admin", "fire", &[Role::Admin]).await;
+    app.staff("land_auditor", "fire", &[Role::Auditor]).await;
+    let land = |next: &'static str| {
+        let app = &app;
+        move |user: &'static str| async move {
+            let c = client();
+            let html = c
+                .get(app.url("/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let r = c
+                .post(app.url("/login"))
+                .form(&[
+                    ("_csrf", csrf(&html).as_str()),
+                    ("username", user),
+                    ("password", crate::helpers::PASSWORD),
+                    ("next", next),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "{user}");
+            r.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    for (user, to) in [
+        ("land_builder", "/filings"),
+        ("land_clerk", "/queue"),
+        ("land_manager", "/dashboard"),
+        ("land_admin", "/admin"),
+        ("land_auditor", "/admin/audit"),
+    ] {
+        assert_eq!(land("")(user).await, to, "{user}");
+    }
+    assert_eq!(land("/calculator")("land_clerk").await, "/calculator");
+}

@@ -111,12 +111,24 @@ pub async fn login(
     };
     match result {
         Ok(login) => {
+            // Where each person starts their day: applicants their filings, staff their
+            // workbench, managers the time limits, administrators and auditors their pages.
             let to = safe_next(&form.next).map(str::to_owned).unwrap_or_else(|| {
-                if login.user.has(Role::Applicant) {
-                    "/filings".into()
+                let u = &login.user;
+                if u.has(Role::Applicant) {
+                    "/filings"
+                } else if u.has(Role::Clerk) || u.has(Role::Reviewer) || u.has(Role::Inspector) {
+                    "/queue"
+                } else if u.has(Role::Manager) {
+                    "/dashboard"
+                } else if u.has(Role::Admin) {
+                    "/admin"
+                } else if u.has(Role::Auditor) {
+                    "/admin/audit"
                 } else {
-                    "/".into()
+                    "/"
                 }
+                .into()
             });
             let ttl = (login.expires_at - state.clock.now()).num_seconds().max(60);
             let mut r = see_other(&to);
