@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use diesel::{Connection, PgConnection};
 use permits::db::discovery;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIRE_MATERIALS, TestApp, fire_form};
+use crate::helpers::{FIRE_MATERIALS, Served, TestApp, fire_form};
 
 fn permits(db_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_permits"))
@@ -119,37 +118,15 @@ async fn a_backup_restores_into_a_new_database_verifies_against_its_seal_and_ser
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
 
     // The service starts on the restored database and serves the filing as it was.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_permits"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("PERMITS_ENV", "test")
-        .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
-        .env("PERMITS__DATABASE__URL", &restored_url)
-        .env("PERMITS__DATABASE__POOL_SIZE", "2")
-        .env("PERMITS__SERVER__WORKERS", "1")
-        .env("PERMITS__STORAGE__VAR_DIR", dir.join("var"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .unwrap_or_else(|| panic!("not serving: {first:?}"))
-        .trim()
-        .to_owned();
+    let served = Served::start(
+        &restored_url,
+        &[(
+            "PERMITS__STORAGE__VAR_DIR",
+            dir.join("var").display().to_string(),
+        )],
+        Stdio::null(),
+    );
+    let addr = served.addr.clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = app

@@ -1105,3 +1105,55 @@ impl Gate {
         self.0.batch_execute(end).unwrap();
     }
 }
+
+/// A `permits serve` process on `db_url` (the test environment, one worker, a pool of 2), with
+/// `env` on top, its address read from the first line it prints; killed when dropped.
+pub struct Served {
+    pub addr: String,
+    /// Its standard error, when asked for piped.
+    pub stderr: Option<std::process::ChildStderr>,
+    child: std::process::Child,
+}
+
+impl Served {
+    pub fn start(db_url: &str, env: &[(&str, String)], stderr: std::process::Stdio) -> Served {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_permits"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("PERMITS_ENV", "test")
+            .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
+            .env("PERMITS__DATABASE__URL", db_url)
+            .env("PERMITS__DATABASE__POOL_SIZE", "2")
+            .env("PERMITS__SERVER__WORKERS", "1")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let stderr = child.stderr.take();
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        // Keep reading: a closed pipe would fail the service's next line.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = first
+            .split("http://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("not serving: {first:?}"))
+            .trim()
+            .to_owned();
+        Served {
+            addr,
+            stderr,
+            child,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

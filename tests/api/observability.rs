@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use permits::domain::definition::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIRE_MATERIALS, TestApp, fire_form};
+use crate::helpers::{FIRE_MATERIALS, Served, TestApp, fire_form};
 
 /// A scrape, parsed: each sample line's name and labels to its value.
 struct Scrape {
@@ -308,45 +308,23 @@ async fn each_request_has_an_id_in_its_header_its_problem_and_its_error_page() {
 #[actix_web::test]
 async fn production_logs_are_json_lines_with_the_request_id() {
     let app = TestApp::spawn().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_permits"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("PERMITS_ENV", "test")
-        .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
-        .env("PERMITS__DATABASE__URL", &app.db_url)
-        .env("PERMITS__DATABASE__POOL_SIZE", "2")
-        .env("PERMITS__SERVER__WORKERS", "1")
-        .env("PERMITS__TELEMETRY__LOG_FORMAT", "json")
-        .env(
-            "PERMITS__STORAGE__VAR_DIR",
-            std::env::temp_dir().join(format!("permits-obs-var-{}", std::process::id())),
-        )
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let child = Kill(child);
-    // "permits (test) listening on http://127.0.0.1:PORT"
-    let mut first = String::new();
-    let mut stdout = BufReader::new(stdout);
-    stdout.read_line(&mut first).unwrap();
-    // Keep reading: a closed pipe would fail the service's next line.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .trim()
-        .to_owned();
+    let mut served = Served::start(
+        &app.db_url,
+        &[
+            ("PERMITS__TELEMETRY__LOG_FORMAT", "json".into()),
+            (
+                "PERMITS__STORAGE__VAR_DIR",
+                std::env::temp_dir()
+                    .join(format!("permits-obs-var-{}", std::process::id()))
+                    .display()
+                    .to_string(),
+            ),
+            ("RUST_LOG", "info".into()),
+        ],
+        Stdio::piped(),
+    );
+    let stderr = served.stderr.take().unwrap();
+    let addr = served.addr.clone();
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -378,7 +356,7 @@ async fn production_logs_are_json_lines_with_the_request_id() {
         }
         seen.push(line);
     };
-    drop(child);
+    drop(served);
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["method"], "GET");
     assert_eq!(line["route"], "/api/v1/items/{code}");
@@ -442,40 +420,25 @@ async fn an_action_is_one_trace_of_request_use_case_and_statements() {
     let filing = app.filing(&applicant, &id).await;
     let (port, spans) = collector().await;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_permits"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("PERMITS_ENV", "test")
-        .env("PERMITS_ROOT", env!("CARGO_MANIFEST_DIR"))
-        .env("PERMITS__DATABASE__URL", &app.db_url)
-        .env("PERMITS__DATABASE__POOL_SIZE", "2")
-        .env("PERMITS__SERVER__WORKERS", "1")
-        .env(
-            "PERMITS__TELEMETRY__OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{port}/v1/traces"),
-        )
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env(
-            "PERMITS__STORAGE__VAR_DIR",
-            std::env::temp_dir().join(format!("permits-otlp-var-{}", std::process::id())),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let _child = Kill(child);
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = first.split("http://").nth(1).unwrap().trim().to_owned();
+    let served = Served::start(
+        &app.db_url,
+        &[
+            (
+                "PERMITS__TELEMETRY__OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}/v1/traces"),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+            (
+                "PERMITS__STORAGE__VAR_DIR",
+                std::env::temp_dir()
+                    .join(format!("permits-otlp-var-{}", std::process::id()))
+                    .display()
+                    .to_string(),
+            ),
+        ],
+        Stdio::null(),
+    );
+    let addr = served.addr.clone();
 
     let path = format!("/api/v1/filings/{id}/actions/submit");
     let r = app
