@@ -283,6 +283,23 @@ pub fn departments(conn: &mut PgConnection) -> QueryResult<Vec<DepartmentRow>> {
         .load(conn)
 }
 
+/// Who these people are, for a timeline: id, display name and department (code and names)
+/// of each that exists.
+pub fn names_of(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, String, Option<DepartmentRow>)>> {
+    users::table
+        .left_join(departments::table.on(users::department.eq(departments::code.nullable())))
+        .filter(users::id.eq_any(ids))
+        .select((
+            users::id,
+            users::display_name,
+            Option::<DepartmentRow>::as_select(),
+        ))
+        .load(conn)
+}
+
 /// Active users of a department holding a role (managers to escalate to).
 pub fn with_role_in(
     conn: &mut PgConnection,

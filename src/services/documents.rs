@@ -358,7 +358,7 @@ fn standard(kind: DocumentKind) -> (Vec<&'static str>, Option<&'static str>) {
     }
 }
 
-const REMEDY: &str = "你（单位）如对本决定不服，可以自收到本决定书之日起六十日内依法申请行政复议，或者自收到本决定书之日起六个月内依法向人民法院提起行政诉讼。";
+pub const REMEDY: &str = "你（单位）如对本决定不服，可以自收到本决定书之日起六十日内依法申请行政复议，或者自收到本决定书之日起六个月内依法向人民法院提起行政诉讼。";
 
 /// 2026年12月4日
 pub fn chinese_date(d: NaiveDate) -> String {

@@ -461,7 +461,11 @@ async fn upload(c: &Client, material: &str, file: &std::path::Path) {
         .send_keys(&file.display().to_string())
         .await
         .unwrap();
-    submit(c, &format!("#material-{material} button[type=submit]")).await;
+    submit(
+        c,
+        &format!("#material-{material} form[enctype] button[type=submit]"),
+    )
+    .await;
     // Back on the filing page with the file listed.
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     wait_text(c, &format!("#material-{material}"), &name).await;

@@ -72,19 +72,22 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
 
     let fire = item(&report, "fire-acceptance-filing");
     let drawn = category(fire, "selected");
-    assert!(
-        drawn <= 7,
-        "the spot-check draw selected {drawn} fire filings, more than the 7 of the figures: \
-         the draw is fair and its seed unchosen, and the general filings it happened to select \
-         exceeded 7 (about 1 in 10,000 years); run the test again. Report: {fire}"
-    );
-    assert_eq!(fire["received"], 32, "{fire}");
-    assert_eq!(drawn, 7, "{fire}");
+    // The draw is fair and its seed unchosen: the general filings it happens to select before
+    // 19 were not drawn may exceed 7 (services::demo says so and the log warns); late filings
+    // top the drawn up to 7 otherwise. The year's figures then follow the draw.
+    assert!(drawn >= 7, "{fire}");
+    if drawn > 7 {
+        eprintln!("the draw selected {drawn} general fire filings, more than the figures' 7");
+    }
     assert_eq!(category(fire, "not_selected"), 19, "{fire}");
     assert_eq!(category(fire, "pending"), 6, "{fire}");
+    assert_eq!(fire["received"], drawn + 19 + 6, "{fire}");
     assert_eq!(
         fire["sentence"]["zh"],
-        "受理建设工程竣工验收消防备案32件（其中7件抽中，19件未抽中，办理中6件）"
+        format!(
+            "受理建设工程竣工验收消防备案{}件（其中{drawn}件抽中，19件未抽中，办理中6件）",
+            drawn + 19 + 6
+        )
     );
 
     let permits = item(&report, "construction-permit");
@@ -151,13 +154,18 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
             "SELECT count(*) AS n FROM filings WHERE state_kind = 'not_accepted'"
         ) >= 2
     );
-    // One drawn filing awaits its inspection; no permit lapsed unstarted.
+    // One drawn filing awaits its inspection (the last of the late filings topping the drawn up
+    // to 7: none when the draw alone selected 7 or more); no permit
+    // lapsed unstarted.
+    let inspecting = scalar(
+        &app,
+        "SELECT count(*) AS n FROM filings WHERE state = 'inspection'",
+    );
+    let topped_up = scalar(&app, "SELECT count(*) AS n FROM draw_filings WHERE late");
     assert_eq!(
-        scalar(
-            &app,
-            "SELECT count(*) AS n FROM filings WHERE state = 'inspection'"
-        ),
-        1
+        inspecting,
+        i64::from(topped_up > 0),
+        "drawn {drawn}, late {topped_up}"
     );
     assert_eq!(
         scalar(
@@ -206,6 +214,9 @@ async fn the_demo_year_reads_as_the_bureau_s_report_verifies_has_work_in_flight_
         "inspector",
         "inspector2",
     ] {
+        if user.starts_with("inspector") && inspecting == 0 {
+            continue;
+        }
         let u = as_demo(&app, user).await;
         let r = app.get(&u, "/api/v1/queue").await;
         assert_eq!(r.status(), 200);

@@ -13,6 +13,7 @@ mod documents;
 mod draw;
 mod exchange;
 mod faults;
+mod filing_page;
 mod helpers;
 mod instances;
 mod legal_time;

@@ -1319,7 +1319,7 @@ async fn the_filing_page_shows_a_late_filing_and_the_start_of_works_deadline() {
     assert!(html.contains("已延期 0 次，最多 2 次"), "{html}");
     // The decided permit's clocks are its record, with no days left to count.
     assert!(
-        html.contains("<td>2026-11-12 办结</td><td><span class=\"badge green\">按时办结</span></td><td>用时 0 个工作日（限 7），暂停 0</td>"),
+        html.contains("<td>2026-11-12 办结</td><td><span class=\"badge green\">按时办结</span></td><td>用时 0 个工作日（时限 7 个工作日），暂停 0 个工作日</td>"),
         "{html}"
     );
     assert!(!html.contains("剩余"), "{html}");

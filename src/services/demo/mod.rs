@@ -18,7 +18,7 @@
 //!   completed). The fire draw is the service's own, fair and unchosen: general filings are
 //!   received in order until 19 were not drawn (whatever the draw selected among them), then
 //!   late filings (drawn with certainty, ratio 1/1) top the drawn up to 7. Should the draw
-//!   select more than 7 general filings (about 1 in 10,000 years), the year shows that and
+//!   select more than 7 general filings, the year shows that and
 //!   the log says so.
 //! - **Deterministic**: one seeded RNG (`plan::SEED`) picks names, projects, amounts and
 //!   timings; only the draw's outcome and the ids differ from one making to the next.

@@ -347,7 +347,7 @@ impl Office<'_> {
             if self.selected > FIRE_SELECTED {
                 tracing::warn!(
                     selected = self.selected,
-                    "demo office: the draw selected {} of the general fire filings, more than the {FIRE_SELECTED} the figures want (about 1 in 10,000): the year shows {}",
+                    "demo office: the draw selected {} of the general fire filings, more than the {FIRE_SELECTED} the figures want: the year shows {}",
                     self.selected,
                     self.selected
                 );

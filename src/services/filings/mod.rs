@@ -48,7 +48,7 @@ pub use materials::{
     Added, Upload, UploadPolicy, add_material, material_for_download, remove_material,
     upload_policy,
 };
-pub use page::{Assignable, FilingPage, page};
+pub use page::{ActorName, Assignable, FilingPage, page};
 pub use rate::rate;
 pub use views::{
     ActionView, FiledBy, FilingSummary, FilingView, MaterialView, ReviewView, StateView, TaskBrief,
@@ -80,7 +80,11 @@ pub fn can_see(conn: &mut PgConnection, p: &Principal, f: &FilingRow) -> Result<
 }
 
 /// The filing, if the caller may see it; not found otherwise (whether or not it exists).
-fn find_visible(conn: &mut PgConnection, p: &Principal, id: Uuid) -> Result<FilingRow, AppError> {
+pub fn find_visible(
+    conn: &mut PgConnection,
+    p: &Principal,
+    id: Uuid,
+) -> Result<FilingRow, AppError> {
     let row = repo::find(conn, id)?.ok_or_else(not_found)?;
     if !can_see(conn, p, &row)? {
         return Err(not_found());

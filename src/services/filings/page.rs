@@ -1,6 +1,7 @@
 //! Everything the filing's page shows, read once: the view, the timeline, and for a manager
 //! the staff each task of their department may be assigned to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use super::history::{self, HistoryEntry};
 use super::{FilingView, find_visible, views};
-use crate::domain::definition::Role;
+use crate::domain::definition::{Role, Text};
 use crate::error::AppError;
 use crate::repo::users;
 use crate::services::Ctx;
@@ -23,6 +24,17 @@ pub struct FilingPage {
     pub assignable: Vec<Assignable>,
     /// The documents issued on it.
     pub documents: Vec<crate::services::documents::DocumentView>,
+    /// Who acted in the timeline, by id: their name and department.
+    pub actors: HashMap<Uuid, ActorName>,
+    /// The departments' names, by code.
+    pub departments: HashMap<String, Text>,
+}
+
+/// A person who acted on the filing, as the timeline names them.
+pub struct ActorName {
+    pub name: String,
+    /// The department of a member of staff.
+    pub department: Option<Text>,
 }
 
 /// A task a manager may assign, with the active staff of its department holding its role.
@@ -63,7 +75,34 @@ pub fn page(
         }
     }
     let documents = crate::services::documents::list(conn, p, id)?;
+    let mut ids: Vec<Uuid> = history.iter().filter_map(|h| h.actor_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let actors = users::names_of(conn, &ids)?
+        .into_iter()
+        .map(|(id, name, d)| {
+            let department = d.map(|d| Text {
+                zh: d.name_zh,
+                en: d.name_en,
+            });
+            (id, ActorName { name, department })
+        })
+        .collect();
+    let departments = users::departments(conn)?
+        .into_iter()
+        .map(|d| {
+            (
+                d.code,
+                Text {
+                    zh: d.name_zh,
+                    en: d.name_en,
+                },
+            )
+        })
+        .collect();
     Ok(FilingPage {
+        departments,
+        actors,
         view,
         item,
         history,

@@ -703,6 +703,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::show)
         .service(filing::act)
         .service(filing::upload)
+        .service(filing::remove)
         .service(filing::download)
         .service(filing::document)
         .service(filing::extend)

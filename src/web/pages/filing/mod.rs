@@ -6,6 +6,7 @@
 
 mod form;
 mod page;
+mod story;
 
 use std::collections::BTreeMap;
 
@@ -92,25 +93,28 @@ pub(super) fn value_text(v: Option<&Value>) -> String {
     }
 }
 
-/// The filing page again, fresh, with what went wrong.
+/// The filing page again, fresh, with what was done or went wrong.
 async fn again(
     state: &AppState,
     v: &mut Viewer,
     id: Uuid,
     status: StatusCode,
-    message: Option<String>,
-    problems: Vec<String>,
+    feedback: page::Feedback,
 ) -> Result<HttpResponse, PageError> {
     let data = v
         .run(state, move |conn, ctx, p| filings::page(conn, ctx, p, id))
         .await?;
-    let page = page::build_page(v, state.offset, data, message, problems);
+    let page = page::build_page(v, state.offset, data, feedback);
     v.render(status, &page)
 }
 
 #[derive(serde::Deserialize)]
 pub struct PageFlags {
     pub changed: Option<u8>,
+    /// What was just done: an action's code, `extend`, `rating`, `upload` or `remove`.
+    pub done: Option<String>,
+    /// The material just uploaded or removed.
+    pub material: Option<String>,
 }
 
 /// The filing page.
@@ -121,16 +125,83 @@ pub async fn show(
     id: web::Path<Uuid>,
     flags: Query<PageFlags>,
 ) -> Result<HttpResponse, PageError> {
-    let message = v.query(flags)?.changed.map(|_| changed_message(v.lang));
-    again(
-        &state,
-        &mut v,
-        id.into_inner(),
-        StatusCode::OK,
-        message,
-        Vec::new(),
-    )
-    .await
+    let flags = v.query(flags)?;
+    let id = id.into_inner();
+    let data = v
+        .run(&state, move |conn, ctx, p| filings::page(conn, ctx, p, id))
+        .await?;
+    let feedback = page::Feedback {
+        message: flags.changed.map(|_| changed_message(v.lang)),
+        done: done_message(
+            v.lang,
+            &data,
+            flags.done.as_deref(),
+            flags.material.as_deref(),
+        ),
+        ..Default::default()
+    };
+    let page = page::build_page(&v, state.offset, data, feedback);
+    v.render(StatusCode::OK, &page)
+}
+
+/// The success notice after a form: what was done, in words (nothing for a code the filing's
+/// item does not know: the link was made up).
+fn done_message(
+    lang: Lang,
+    data: &filings::FilingPage,
+    done: Option<&str>,
+    material: Option<&str>,
+) -> Option<String> {
+    let def = &data.item.def;
+    let material_label = || {
+        material
+            .and_then(|m| def.materials.iter().find(|x| x.code == m))
+            .map(|m| m.label.get(lang).to_owned())
+    };
+    Some(match done? {
+        "extend" => pick(
+            lang,
+            "已延长办理期限，并书面告知申请人。",
+            "The limit was extended; the applicant is told in writing.",
+        ),
+        "rating" => pick(lang, "感谢您的评价。", "Thank you for your rating."),
+        "upload" => {
+            let m = material_label()?;
+            pick(
+                lang,
+                &format!("已上传「{m}」。"),
+                &format!("Uploaded: {m}."),
+            )
+        }
+        "remove" => {
+            let m = material_label()?;
+            pick(
+                lang,
+                &format!("已删除「{m}」的文件，可重新上传。"),
+                &format!("The file of {m} was removed; you may upload another."),
+            )
+        }
+        "submit" => match &data.view.number {
+            Some(n) => pick(
+                lang,
+                &format!(
+                    "申请已提交，办件编号 {n}。请留意受理结果，也可随时在「我的办件」中查看。"
+                ),
+                &format!(
+                    "Submitted: your filing number is {n}. Watch for the decision on acceptance; the filing stays under My filings."
+                ),
+            ),
+            None => pick(lang, "申请已提交。", "Submitted."),
+        },
+        code => {
+            let a = def.action(code)?;
+            pick(
+                lang,
+                &format!("已办理：{}。", a.label.get(lang)),
+                &format!("Done: {}.", a.label.get(lang)),
+            )
+        }
+    })
 }
 
 fn changed_message(lang: Lang) -> String {
@@ -152,7 +223,13 @@ pub async fn act(
     let pairs = v.posted(pairs)?;
     let (id, action) = path.into_inner();
     let get = |k: &str| form_value(&pairs, k);
+    let typed: std::collections::HashMap<String, String> =
+        ["reason", "opinion", "notice_items", "objection"]
+            .into_iter()
+            .filter_map(|k| get(k).map(|t| (k.to_owned(), t)))
+            .collect();
     let version: i32 = get("version").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let confirmed = get("confirm").is_some_and(|c| c == "1");
     let input = ActInput {
         reason: get("reason"),
         opinion: get("opinion"),
@@ -179,23 +256,47 @@ pub async fn act(
         // The pages are the online channel (staff acting here are at the window).
         channel: None,
     };
+    let code = action.clone();
     let result = v
         .attempt(&state, move |conn, ctx, p| {
+            // An action that ends the filing without a grant is confirmed on the page first
+            // (the API's callers confirm in their own way).
+            if !confirmed {
+                let row = filings::find_visible(conn, p, id)?;
+                let item = ctx.items.by_id(conn, row.item_version_id)?;
+                if page::tone(&item, &action) == "danger" {
+                    return Err(AppError::Validation(vec![crate::domain::Problem::new(
+                        "confirm",
+                        "required",
+                        "请勾选确认后再提交：此操作办结本件，不能撤销。",
+                        "Tick the box to confirm: this ends the filing and cannot be undone.",
+                    )]));
+                }
+            }
             filings::act(conn, ctx, p, id, &action, version, &input)
         })
         .await?;
-    after_post(
-        &state,
-        &mut v,
-        id,
-        result,
-        (
-            "未能办理，请先处理以下问题：",
-            "Not done: put these right first:",
+    let (status, message, problems) = match result {
+        Ok(_) => return Ok(see_other(&format!("/filings/{id}?done={code}"))),
+        Err(AppError::Validation(problems)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pick(
+                v.lang,
+                "未能办理，请先处理以下问题：",
+                "Not done: put these right first:",
+            ),
+            problems
+                .iter()
+                .map(|p| p.message.get(v.lang).to_owned())
+                .collect(),
         ),
-        None,
-    )
-    .await
+        other => return after_post(&state, &mut v, id, other, ("", ""), None, "").await,
+    };
+    let feedback = page::Feedback {
+        action: Some((code.clone(), message, problems, typed)),
+        ..Default::default()
+    };
+    again(&state, &mut v, id, status, feedback).await
 }
 
 /// After a form posted from the filing's page: back to the filing when it worked (303); the
@@ -208,9 +309,11 @@ async fn after_post<T>(
     result: Result<T, AppError>,
     refused: (&str, &str),
     conflict: Option<(&str, &str)>,
+    done: &str,
 ) -> Result<HttpResponse, PageError> {
     let (status, message, problems) = match result {
-        Ok(_) => return Ok(see_other(&format!("/filings/{id}"))),
+        Ok(_) if done.is_empty() => return Ok(see_other(&format!("/filings/{id}"))),
+        Ok(_) => return Ok(see_other(&format!("/filings/{id}?done={done}"))),
         Err(AppError::Conflict { .. }) => (
             StatusCode::CONFLICT,
             conflict.map_or_else(|| changed_message(v.lang), |(zh, en)| pick(v.lang, zh, en)),
@@ -226,7 +329,12 @@ async fn after_post<T>(
         ),
         Err(e) => return Err(PageError::from_app(v, e)),
     };
-    again(state, v, id, status, Some(message), problems).await
+    let feedback = page::Feedback {
+        message: Some(message),
+        problems,
+        ..Default::default()
+    };
+    again(state, v, id, status, feedback).await
 }
 
 /// Upload a file for a material from the filing page.
@@ -246,9 +354,14 @@ pub async fn upload(
         return Ok(v.to_login());
     };
     let (id, material) = path.into_inner();
+    let code = material.clone();
     let result = files::store(&state, session, id, material, &req, payload).await;
     let (status, problems) = match result {
-        Ok(_) => return Ok(see_other(&format!("/filings/{id}#materials"))),
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/filings/{id}?done=upload&material={code}#material-{code}"
+            )));
+        }
         Err(AppError::Unauthenticated) => return Ok(v.to_login()),
         Err(AppError::PayloadTooLarge(t)) | Err(AppError::UnsupportedMediaType(t)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -263,8 +376,46 @@ pub async fn upload(
         Err(AppError::Conflict { .. }) => (StatusCode::CONFLICT, vec![changed_message(v.lang)]),
         Err(e) => return Err(PageError::from_app(&v, e)),
     };
-    let msg = Some(pick(v.lang, "文件未能上传：", "The file was not uploaded:"));
-    again(&state, &mut v, id, status, msg, problems).await
+    let feedback = page::Feedback {
+        upload: Some((code, problems)),
+        ..Default::default()
+    };
+    again(&state, &mut v, id, status, feedback).await
+}
+
+/// Remove a file before submitting (to upload another in its place).
+#[post("/filings/{id}/materials/{material_id}/remove")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    mut v: Viewer,
+    path: web::Path<(Uuid, Uuid)>,
+    pairs: Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, PageError> {
+    let _ = v.posted(pairs)?;
+    let (id, material_id) = path.into_inner();
+    let result = v
+        .attempt(&state, move |conn, ctx, p| {
+            let code = filings::material_for_download(conn, p, id, material_id)?.material;
+            filings::remove_material(conn, ctx, p, id, material_id).map(|_| code)
+        })
+        .await?;
+    match result {
+        Ok(code) => Ok(see_other(&format!(
+            "/filings/{id}?done=remove&material={code}#material-{code}"
+        ))),
+        other => {
+            after_post(
+                &state,
+                &mut v,
+                id,
+                other,
+                ("文件未能删除：", "The file was not removed:"),
+                None,
+                "",
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -344,6 +495,7 @@ pub async fn extend(
         result,
         ("未延期：", "Not extended:"),
         None,
+        "extend",
     )
     .await
 }
@@ -373,6 +525,7 @@ pub async fn rate(
         result,
         ("评价未提交：", "Not rated:"),
         Some(("您已评价过此办件。", "You have rated this filing already.")),
+        "rating",
     )
     .await
 }

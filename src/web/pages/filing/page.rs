@@ -12,6 +12,7 @@ use crate::services::filings;
 use crate::services::items::Item;
 use crate::web::pages::{Ui, Viewer};
 
+use super::story::{self, Moment, Outlook, ProgressStep};
 use super::{pick, table_cells, value_text};
 
 pub struct Fact {
@@ -35,7 +36,13 @@ pub struct MaterialLine {
     /// Id, file name, size, whether it may be previewed in the browser.
     pub files: Vec<(Uuid, String, String, bool)>,
     pub may_upload: bool,
+    /// The applicant may remove a file before submitting (and upload another in its place).
+    pub may_remove: bool,
     pub promised: Option<String>,
+    /// Promised (容缺) and never supplied by the time the filing closed.
+    pub never_supplied: bool,
+    /// Why the last upload for this material failed.
+    pub error: Vec<String>,
 }
 
 pub struct ActionForm {
@@ -50,6 +57,20 @@ pub struct ActionForm {
     pub objection: bool,
     /// Fields of the form the action may change, with their current values.
     pub sets: Vec<SetInput>,
+    /// primary (it grants), danger (it ends the filing without a grant), or plain.
+    pub tone: &'static str,
+    /// A danger action asks to be confirmed: what the box says.
+    pub confirm: Option<String>,
+    /// Why it was not done, when it was just tried: the message and each problem.
+    pub error: Option<(String, Vec<String>)>,
+    /// What was typed when it was tried (reason, opinion, notice_items, objection).
+    pub typed: std::collections::HashMap<String, String>,
+}
+
+impl ActionForm {
+    pub fn typed(&self, name: &str) -> &str {
+        self.typed.get(name).map_or("", String::as_str)
+    }
 }
 
 /// A field an action may change: a select with its options, or a text box.
@@ -81,9 +102,26 @@ pub struct ClockLine {
     pub detail: String,
 }
 
-pub struct Moment {
-    pub at: String,
-    pub what: String,
+/// An action tried and refused: its code, why, each problem, and what was typed.
+pub type Refused = (
+    String,
+    String,
+    Vec<String>,
+    std::collections::HashMap<String, String>,
+);
+
+/// What the page says about the form just posted: done, or not done and why, where.
+#[derive(Default)]
+pub struct Feedback {
+    /// Said at the top: the filing changed meanwhile, a form not tied to one place.
+    pub message: Option<String>,
+    pub problems: Vec<String>,
+    /// What was just done (shown as a success notice).
+    pub done: Option<String>,
+    /// The action that was tried and refused: its code, why, each problem, what was typed.
+    pub action: Option<Refused>,
+    /// The material whose upload failed, and why.
+    pub upload: Option<(String, Vec<String>)>,
 }
 
 #[derive(Template)]
@@ -92,6 +130,15 @@ pub(super) struct FilingPageHtml {
     ui: Ui,
     id: Uuid,
     title: String,
+    /// What names the filing: its project, estate and building.
+    project: String,
+    progress: Vec<ProgressStep>,
+    outlook: Outlook,
+    done: Option<String>,
+    /// The applicant's turn: the actions come after the materials and the application.
+    actions_last: bool,
+    /// Some material may be uploaded now (the upload column is shown).
+    any_upload: bool,
     number: String,
     state: String,
     /// Filed at the window (窗口收件 / 代办): by whom.
@@ -140,35 +187,28 @@ fn status_text(lang: Lang, s: crate::domain::legal_time::Status) -> (&'static st
     }
 }
 
-fn history_label(item: &Item, lang: Lang, action: &str) -> String {
-    if let Some(a) = action.strip_prefix("action:") {
-        return item
-            .def
-            .action(a)
-            .map(|x| x.label.get(lang).to_owned())
-            .unwrap_or_else(|| a.to_owned());
+/// The tone of an action by where it leads: granting is primary; refusing, not accepting and
+/// withdrawing end the filing without a grant and are asked to be confirmed.
+pub(super) fn tone(item: &Item, action: &str) -> &'static str {
+    use crate::domain::definition::StateKind;
+    let kind = item
+        .def
+        .action(action)
+        .and_then(|a| a.to.as_deref())
+        .and_then(|to| item.def.state(to))
+        .map(|s| s.kind);
+    match kind {
+        Some(StateKind::Approved) => "primary",
+        Some(StateKind::Refused | StateKind::NotAccepted | StateKind::Withdrawn) => "danger",
+        _ => "",
     }
-    let (zh, en) = match action {
-        "create" => ("创建申请", "Created"),
-        "edit" => ("修改申请", "Edited"),
-        "upload_material" => ("上传材料", "Uploaded a material"),
-        "remove_material" => ("删除材料", "Removed a material"),
-        "claim" => ("工作人员认领", "Claimed by staff"),
-        "release" => ("释放认领", "Released"),
-        "release_stale_claim" => ("认领超时释放", "Claim expired"),
-        "assign" => ("分派", "Assigned"),
-        "extend" => ("延长办理期限", "Limit extended"),
-        other => (other, other),
-    };
-    pick(lang, zh, en)
 }
 
 pub(super) fn build_page(
     v: &Viewer,
     offset: chrono::FixedOffset,
     data: filings::FilingPage,
-    message: Option<String>,
-    problems: Vec<String>,
+    feedback: Feedback,
 ) -> FilingPageHtml {
     let lang = v.lang;
     let filings::FilingPage {
@@ -177,8 +217,31 @@ pub(super) fn build_page(
         history,
         assignable,
         documents,
+        actors,
+        departments,
     } = data;
     let item = &*item;
+    let Feedback {
+        message,
+        problems,
+        done,
+        action: failed,
+        upload: upload_failed,
+    } = feedback;
+    let told = story::Context {
+        lang,
+        offset,
+        item,
+        view: &view,
+        history: &history,
+        actors: &actors,
+        departments: &departments,
+        documents: &documents,
+    };
+    let progress = story::progress(&told);
+    let outlook = story::outlook(&told);
+    let timeline = story::timeline(&told);
+    let closed = view.closed_at.is_some();
     let form = view.form.as_object().cloned().unwrap_or_default();
     let promises = view.promises.as_object().cloned().unwrap_or_default();
     let facts = item
@@ -223,7 +286,7 @@ pub(super) fn build_page(
             })
         })
         .collect();
-    let materials = item
+    let materials: Vec<MaterialLine> = item
         .def
         .materials
         .iter()
@@ -261,14 +324,46 @@ pub(super) fn build_page(
                     })
                     .collect(),
                 may_upload: view.may.upload.contains(&m.code),
+                may_remove: view.may.edit,
+                never_supplied: closed
+                    && promised.is_some()
+                    && !view.materials.iter().any(|f| f.material == m.code),
                 promised,
+                error: upload_failed
+                    .as_ref()
+                    .filter(|(code, _)| *code == m.code)
+                    .map(|(_, ps)| ps.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect();
-    let actions = view
+    let mut actions: Vec<ActionForm> = view
         .actions
         .iter()
         .map(|a| ActionForm {
+            tone: tone(item, &a.code),
+            confirm: (tone(item, &a.code) == "danger").then(|| {
+                pick(
+                    lang,
+                    &format!(
+                        "我已确认「{}」：办件将就此办结，不能撤销",
+                        a.label.get(lang)
+                    ),
+                    &format!(
+                        "I confirm \"{}\": the filing ends here and this cannot be undone",
+                        a.label.get(lang)
+                    ),
+                )
+            }),
+            error: failed
+                .as_ref()
+                .filter(|f| f.0 == a.code)
+                .map(|f| (f.1.clone(), f.2.clone())),
+            typed: failed
+                .as_ref()
+                .filter(|f| f.0 == a.code)
+                .map(|f| f.3.clone())
+                .unwrap_or_default(),
             code: a.code.clone(),
             label: a.label.get(lang).to_owned(),
             reason: a.inputs.contains(&Input::Reason),
@@ -296,6 +391,12 @@ pub(super) fn build_page(
                 .collect(),
         })
         .collect();
+    // Granting first, ending without a grant last.
+    actions.sort_by_key(|a| match a.tone {
+        "primary" => 0,
+        "danger" => 2,
+        _ => 1,
+    });
     let reviews = view
         .reviews
         .iter()
@@ -352,45 +453,92 @@ pub(super) fn build_page(
                 detail: pick(
                     lang,
                     &format!(
-                        "用时 {} 个工作日（限 {}），暂停 {}",
-                        cv.used, cv.days, cv.suspended
+                        "用时 {}（时限 {}），暂停 {}",
+                        story::days_text(lang, cv.used, cv.unit),
+                        story::days_text(lang, i64::from(cv.days + cv.extended), cv.unit),
+                        story::days_text(lang, cv.suspended, cv.unit)
                     ),
                     &format!(
-                        "{} of {} working days used, {} suspended",
-                        cv.used, cv.days, cv.suspended
+                        "{} used of {}, {} suspended",
+                        story::days_text(lang, cv.used, cv.unit),
+                        story::days_text(lang, i64::from(cv.days + cv.extended), cv.unit),
+                        story::days_text(lang, cv.suspended, cv.unit)
                     ),
                 ),
             });
             return;
         }
-        let (colour, status) = status_text(lang, cv.status);
+        let days = |n: i64| story::days_text(lang, n, cv.unit);
+        let left = if cv.remaining >= 0 {
+            pick(
+                lang,
+                &format!("剩余 {}", days(cv.remaining)),
+                &format!("{} left", days(cv.remaining)),
+            )
+        } else {
+            pick(
+                lang,
+                &format!("已超期 {}", days(-cv.remaining)),
+                &format!("{} overdue", days(-cv.remaining)),
+            )
+        };
+        let provisional = if cv.provisional {
+            pick(
+                lang,
+                "（含未公布放假安排的年度，可能变化）",
+                " (provisional: a year's holidays are not yet published)",
+            )
+        } else {
+            String::new()
+        };
+        let (colour, status, due) = match cv.suspended_since {
+            // A paused clock is neither on time nor late: it says since when and why.
+            Some(since) => (
+                "grey",
+                pick(lang, "已暂停", "paused"),
+                pick(
+                    lang,
+                    &format!(
+                        "暂停中（自 {since} 起{}）",
+                        cv.suspended_reason
+                            .map(|r| format!("，{}", story::suspend_reason_text(lang, r)))
+                            .unwrap_or_default()
+                    ),
+                    &format!(
+                        "paused since {since}{}",
+                        cv.suspended_reason
+                            .map(|r| format!(" ({})", story::suspend_reason_text(lang, r)))
+                            .unwrap_or_default()
+                    ),
+                ),
+            ),
+            None => {
+                let (colour, status) = status_text(lang, cv.status);
+                (
+                    colour,
+                    status,
+                    cv.due_on
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                )
+            }
+        };
         clocks.push(ClockLine {
             name,
-            due: cv
-                .due_on
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "—".into()),
+            due,
             colour,
             status,
             detail: pick(
                 lang,
                 &format!(
-                    "已用 {} 个工作日，暂停 {}，剩余 {}{}",
-                    cv.used,
-                    cv.suspended,
-                    cv.remaining,
-                    if cv.provisional {
-                        "（含未公布放假安排的年度，可能变化）"
-                    } else {
-                        ""
-                    }
+                    "已用 {}，暂停 {}，{left}{provisional}",
+                    days(cv.used),
+                    days(cv.suspended)
                 ),
                 &format!(
-                    "{} working days used, {} suspended, {} left{}",
-                    cv.used,
-                    cv.suspended,
-                    cv.remaining,
-                    if cv.provisional { " (provisional)" } else { "" }
+                    "{} used, {} suspended, {left}{provisional}",
+                    days(cv.used),
+                    days(cv.suspended)
                 ),
             ),
         });
@@ -442,18 +590,6 @@ pub(super) fn build_page(
                 .collect()
         })
         .unwrap_or_default();
-    let timeline = history
-        .iter()
-        .rev()
-        .map(|h| Moment {
-            at: h
-                .at
-                .with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M")
-                .to_string(),
-            what: history_label(item, lang, &h.action),
-        })
-        .collect();
     let rating = view.may.rate.then_some(RatingBox { given: view.rating });
     let documents = documents
         .into_iter()
@@ -470,7 +606,22 @@ pub(super) fn build_page(
             superseded: d.superseded_by.is_some(),
         })
         .collect();
+    let any_upload = materials.iter().any(|m: &MaterialLine| m.may_upload);
+    let actions_last = matches!(
+        view.state.kind,
+        crate::domain::definition::StateKind::Draft
+            | crate::domain::definition::StateKind::WaitingApplicant
+    ) && v
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.user_id == view.applicant_id);
     FilingPageHtml {
+        project: item.def.title_of(&view.form),
+        progress,
+        outlook,
+        done,
+        actions_last,
+        any_upload,
         documents,
         extend_up_to: view.may.extend_up_to,
         assignable,
