@@ -373,6 +373,61 @@ pub fn drill(
     Ok((rows, total.unwrap_or(0)))
 }
 
+/// Open filings past their promised limit (承诺时限) by today, per item: the bureau's own
+/// promise, shorter than the statutory limit, which the workbench paints red.
+pub fn promised_overdue_counts(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    items: Option<&[String]>,
+) -> QueryResult<Vec<KeyCount>> {
+    diesel::sql_query(
+        "SELECT item_code AS key, count(*)::bigint AS n FROM filings \
+         WHERE closed_at IS NULL AND promised_due_on IS NOT NULL AND promised_due_on < $1 \
+           AND ($2::text[] IS NULL OR item_code = ANY($2)) \
+         GROUP BY item_code ORDER BY item_code",
+    )
+    .bind::<Date, _>(today)
+    .bind::<Nullable<diesel::sql_types::Array<Text>>, _>(items)
+    .load(conn)
+}
+
+/// A page of the open filings past their promised limit, most overdue first, and how many.
+pub fn drill_promised_overdue(
+    conn: &mut PgConnection,
+    items: Option<&[String]>,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<(Vec<DueRow>, i64)> {
+    use crate::db::schema::filings::dsl as f;
+    let base = || {
+        let mut q = f::filings
+            .filter(f::closed_at.is_null())
+            .filter(f::promised_due_on.is_not_null())
+            .filter(f::promised_due_on.lt(today))
+            .filter(f::statutory_due_on.is_not_null())
+            .into_boxed();
+        if let Some(items) = items {
+            q = q.filter(f::item_code.eq_any(items.to_vec()));
+        }
+        q
+    };
+    let rows = base()
+        .select((
+            f::id,
+            f::number,
+            f::item_code,
+            f::state,
+            f::department,
+            f::statutory_due_on.assume_not_null(),
+            f::promised_due_on,
+        ))
+        .order((f::promised_due_on, f::id))
+        .limit(limit)
+        .load(conn)?;
+    let total = base().count().get_result(conn)?;
+    Ok((rows, total))
+}
+
 #[derive(Debug, QueryableByName)]
 pub struct Workload {
     #[diesel(sql_type = diesel::sql_types::Uuid)]

@@ -46,7 +46,10 @@ pub struct SlaRow {
     pub median_suspended_days: Option<i32>,
     pub suspended_days_total: i64,
     pub open: i64,
+    /// Open now and past the statutory limit.
     pub overdue_now: i64,
+    /// Open now and past the promised limit (承诺时限), which comes first.
+    pub overdue_promised_now: i64,
     pub due_soon: i64,
 }
 
@@ -230,27 +233,32 @@ pub fn sla(
         (None, None) => None,
     };
     // One snapshot for all figures.
-    let (buckets, received, open, due) = conn
+    let (buckets, received, open, due, promised) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, diesel::result::Error, _>(|conn| {
-        let per_item = matches!(q.group_by, GroupBy::Item | GroupBy::Department);
-        Ok((
-            repo::closed_buckets(conn, q.group_by, &filter)?,
-            repo::received(conn, q.group_by, &filter)?,
-            if per_item {
-                repo::open_by_item(conn, filter.department)?
-            } else {
-                Vec::new()
-            },
-            if per_item {
-                repo::due_counts(conn, today, soon, items.as_deref())?
-            } else {
-                Vec::new()
-            },
-        ))
-    })?;
+            let per_item = matches!(q.group_by, GroupBy::Item | GroupBy::Department);
+            Ok((
+                repo::closed_buckets(conn, q.group_by, &filter)?,
+                repo::received(conn, q.group_by, &filter)?,
+                if per_item {
+                    repo::open_by_item(conn, filter.department)?
+                } else {
+                    Vec::new()
+                },
+                if per_item {
+                    repo::due_counts(conn, today, soon, items.as_deref())?
+                } else {
+                    Vec::new()
+                },
+                if per_item {
+                    repo::promised_overdue_counts(conn, today, items.as_deref())?
+                } else {
+                    Vec::new()
+                },
+            ))
+        })?;
     let key_of = |item: &str| match q.group_by {
         GroupBy::Department => owner(item),
         _ => item.to_owned(),
@@ -276,6 +284,14 @@ pub fn sla(
         acc.row.due_soon += d.due_soon;
         total.row.overdue_now += d.overdue;
         total.row.due_soon += d.due_soon;
+    }
+    for d in &promised {
+        by_key
+            .entry(key_of(&d.key))
+            .or_default()
+            .row
+            .overdue_promised_now += d.n;
+        total.row.overdue_promised_now += d.n;
     }
     let names = if q.group_by == GroupBy::Clerk {
         staff_names(conn, by_key.keys())?
@@ -388,6 +404,8 @@ pub enum DueWindow {
     Soon,
     /// Every open filing with a running time limit.
     Open,
+    /// Past the promised limit (承诺时限).
+    OverduePromised,
 }
 
 /// A page of the open filings behind a dashboard figure (by item and department, within the
@@ -424,6 +442,14 @@ pub fn drill(
         (None, None) => None,
     };
     let (after, until) = match window {
+        DueWindow::OverduePromised => {
+            return Ok(repo::drill_promised_overdue(
+                conn,
+                items.as_deref(),
+                today,
+                limit,
+            )?);
+        }
         DueWindow::Overdue => (None, today.pred_opt()),
         DueWindow::Soon => (
             Some(today),

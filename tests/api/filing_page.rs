@@ -408,3 +408,36 @@ async fn clocks_say_overdue_and_paused_in_working_days() {
         "{html}"
     );
 }
+
+#[actix_web::test]
+async fn the_dashboard_counts_filings_past_the_promised_limit_beside_the_statutory_one() {
+    let o = office().await;
+    let app = &o.app;
+    app.staff("manager", "construction", &[Role::Manager]).await;
+    let id = under_review(&o).await;
+    // Accepted Thursday 3 December: promised 3 working days (Tuesday 8 December), statutory 7.
+    at(app, "2026-12-10");
+    let manager = signed_in(app, "manager").await;
+    let (status, html) = page(&manager, app, "/dashboard").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        section(&html, "overdue"),
+        "0",
+        "not past the statutory limit"
+    );
+    assert_eq!(
+        section(&html, "overdue-promised"),
+        "1",
+        "past the promised limit, as the workbench paints it"
+    );
+    assert!(
+        html.contains("在办超承诺时限"),
+        "the columns say which limit"
+    );
+    let (status, html) = page(&manager, app, "/dashboard/filings?due=overdue_promised").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("超过承诺时限的办件"), "{html}");
+    assert!(html.contains(&format!("/filings/{id}")), "{html}");
+    let (_, html) = page(&manager, app, "/dashboard/filings?due=overdue").await;
+    assert!(!html.contains(&format!("/filings/{id}")), "{html}");
+}

@@ -520,8 +520,26 @@ pub async fn dashboard(
             .collect(),
         Paint::Rate,
     );
+    let on_time_promised = chart(
+        ui.t("按时办结率（承诺时限）", "On time (promised limit)")
+            .to_owned(),
+        none_decided.to_owned(),
+        report
+            .rows
+            .iter()
+            .filter_map(|r| {
+                r.on_time_rate_promised
+                    .map(|x| (item_name(&r.key), x, format!("{:.1}%", x * 100.0), None))
+            })
+            .collect(),
+        Paint::Rate,
+    );
     let by_month = chart(
-        ui.t("按月按时办结率", "On time, month by month").to_owned(),
+        ui.t(
+            "按月按时办结率（法定时限）",
+            "On time by month (statutory limit)",
+        )
+        .to_owned(),
         none_decided.to_owned(),
         months
             .rows
@@ -675,6 +693,7 @@ pub async fn dashboard(
             by_department,
             charts: vec![
                 on_time,
+                on_time_promised,
                 by_month,
                 times,
                 spread,
@@ -752,6 +771,7 @@ pub async fn drill(
     let (window, window_name) = match q.due.as_deref() {
         Some("soon") => (reports::DueWindow::Soon, "soon"),
         Some("open") => (reports::DueWindow::Open, "open"),
+        Some("overdue_promised") => (reports::DueWindow::OverduePromised, "overdue_promised"),
         _ => (reports::DueWindow::Overdue, "overdue"),
     };
     let item = q
@@ -798,7 +818,12 @@ pub async fn drill(
         .map(|d| due_line(lang, today, &state, &item_name, &dept_name, d))
         .collect();
     let title = match window {
-        reports::DueWindow::Overdue => ui.t("已超期的办件", "Overdue filings"),
+        reports::DueWindow::Overdue => {
+            ui.t("超过法定时限的办件", "Filings past the statutory limit")
+        }
+        reports::DueWindow::OverduePromised => {
+            ui.t("超过承诺时限的办件", "Filings past the promised limit")
+        }
         reports::DueWindow::Soon => ui.t("临近期限的办件", "Filings due soon"),
         reports::DueWindow::Open => ui.t("在办件", "Open filings"),
     }

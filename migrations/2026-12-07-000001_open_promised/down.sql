@@ -1,0 +1,1 @@
+DROP INDEX filings_open_promised;
