@@ -329,6 +329,19 @@ pub struct UrgentTask {
     pub item_version_id: i32,
     pub state: String,
     pub warn_on: Option<chrono::NaiveDate>,
+    pub statutory_due_on: Option<chrono::NaiveDate>,
+    pub promised_due_on: Option<chrono::NaiveDate>,
+    /// The applicant's name.
+    pub applicant: String,
+    /// The form's plain values (tables left out), for the filing's title.
+    pub form: serde_json::Value,
+}
+
+/// What a queue line is searched by: its number, its applicant, its form's plain values.
+pub struct QueueSearch<'a> {
+    /// A LIKE pattern, already escaped.
+    pub pattern: Option<&'a str>,
+    pub offset: i64,
 }
 
 /// Open tasks of a department for some roles, most urgent first (earliest due day; undated
@@ -342,9 +355,12 @@ pub fn urgent(
     only_unclaimed: bool,
     claimed_by: Option<Uuid>,
     limit: i64,
+    search: &QueueSearch<'_>,
 ) -> QueryResult<Vec<UrgentTask>> {
+    use crate::db::schema::users;
     let mut q = tasks::table
         .inner_join(filings::table)
+        .inner_join(users::table.on(users::id.eq(filings::applicant_id)))
         .filter(tasks::closed_at.is_null())
         .filter(tasks::department.eq(department.to_owned()))
         .filter(tasks::role.eq_any(roles.to_owned()))
@@ -358,12 +374,24 @@ pub fn urgent(
     if let Some(u) = claimed_by {
         q = q.filter(tasks::claimed_by.eq(u));
     }
+    if let Some(p) = search.pattern {
+        q = q.filter(
+            filings::number
+                .ilike(p.to_owned())
+                .or(users::display_name.ilike(p.to_owned()))
+                .or(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("filings.form::text ILIKE ")
+                        .bind::<diesel::sql_types::Text, _>(p.to_owned()),
+                ),
+        );
+    }
     q.order((
         tasks::due_on.asc().nulls_last(),
         tasks::created_at,
         tasks::id,
     ))
     .limit(limit)
+    .offset(search.offset)
     .select((
         tasks::id,
         tasks::filing_id,
@@ -374,6 +402,14 @@ pub fn urgent(
         filings::item_version_id,
         filings::state,
         filings::escalation_warn_on,
+        filings::statutory_due_on,
+        filings::promised_due_on,
+        users::display_name,
+        diesel::dsl::sql::<diesel::sql_types::Jsonb>(
+            "(SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) \
+              FROM jsonb_each(filings.form) AS e \
+              WHERE jsonb_typeof(e.value) NOT IN ('array', 'object'))",
+        ),
     ))
     .load(conn)
 }

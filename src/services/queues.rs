@@ -267,6 +267,7 @@ pub fn urgent(
     scope: Scope,
     item: Option<&str>,
     limit: i64,
+    search: &tasks::QueueSearch<'_>,
 ) -> Result<Vec<tasks::UrgentTask>, AppError> {
     let (dept, roles) = work_roles(p, None)?;
     Ok(tasks::urgent(
@@ -277,6 +278,7 @@ pub fn urgent(
         scope == Scope::Unclaimed,
         (scope == Scope::Mine).then_some(p.user_id),
         limit,
+        search,
     )?)
 }
 

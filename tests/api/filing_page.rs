@@ -441,3 +441,65 @@ async fn the_dashboard_counts_filings_past_the_promised_limit_beside_the_statuto
     let (_, html) = page(&manager, app, "/dashboard/filings?due=overdue").await;
     assert!(!html.contains(&format!("/filings/{id}")), "{html}");
 }
+
+#[actix_web::test]
+async fn the_workbench_names_project_and_applicant_shows_both_limits_searches_and_pages() {
+    let o = office().await;
+    let app = &o.app;
+    let other = app.applicant("yuelu").await;
+    // Two filings waiting at the window: the builder's school, and another's library.
+    let mut ids = Vec::new();
+    for (who, project) in [(&o.builder, "示范小学教学楼"), (&other, "岳麓区图书馆")] {
+        let mut form = construction_form();
+        form["project_name"] = json!(project);
+        let f = app.create(who, "construction-permit", form).await;
+        let id = f["id"].as_str().unwrap().to_owned();
+        app.upload_all(who, &id, CONSTRUCTION_MATERIALS).await;
+        let f = app.filing(who, &id).await;
+        app.act(who, &f, "submit", json!({})).await;
+        ids.push(id);
+    }
+    let clerk = signed_in(app, "clerk").await;
+    let (status, html) = page(&clerk, app, "/queue").await;
+    assert_eq!(status, 200);
+    let queue = section(&html, "queue");
+    assert!(queue.contains("示范小学教学楼 builder"), "{queue}");
+    assert!(queue.contains("岳麓区图书馆 yuelu"), "{queue}");
+    assert!(
+        queue.contains("承诺时限 / 法定时限"),
+        "both limits, labelled: {queue}"
+    );
+    assert!(
+        queue.contains("承诺 ") && queue.contains("法定 "),
+        "{queue}"
+    );
+
+    // Search by the applicant, by the project, by the number; a LIKE wildcard is literal.
+    let (_, html) = page(&clerk, app, "/queue?q=yuelu").await;
+    let queue = section(&html, "queue");
+    assert!(
+        queue.contains("岳麓区图书馆") && !queue.contains("示范小学"),
+        "{queue}"
+    );
+    let (_, html) = page(&clerk, app, "/queue?q=%E5%B0%8F%E5%AD%A6").await;
+    let queue = section(&html, "queue");
+    assert!(
+        queue.contains("示范小学") && !queue.contains("岳麓区"),
+        "{queue}"
+    );
+    let (_, html) = page(&clerk, app, "/queue?q=%25").await;
+    assert!(html.contains("没有符合搜索条件的办件。"), "{html}");
+
+    // One a page: the first, then the next, each page linking to the other.
+    let (_, html) = page(&clerk, app, "/queue?per=1").await;
+    let first = section(&html, "queue");
+    assert!(html.contains("per=1&amp;page=2\" rel=\"next\""), "{html}");
+    assert!(!html.contains("rel=\"prev\""));
+    let (_, html) = page(&clerk, app, "/queue?per=1&page=2").await;
+    let second = section(&html, "queue");
+    assert_ne!(first, second);
+    assert!(
+        html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""),
+        "{html}"
+    );
+}

@@ -23,7 +23,14 @@ pub struct QueueLine {
     pub number: String,
     pub item: String,
     pub state: String,
+    /// The project (what names the filing) and the applicant.
+    pub project: String,
+    pub applicant: String,
+    /// This step's due day (the promised limit's share), painted.
     pub due: String,
+    /// The statutory and promised limits' last days.
+    pub statutory: String,
+    pub promised: String,
     pub colour: &'static str,
     pub colour_label: String,
     /// mine, other, open
@@ -39,6 +46,11 @@ struct QueuePage {
     items: Vec<(String, String)>,
     lines: Vec<QueueLine>,
     message: Option<String>,
+    search: String,
+    page: i64,
+    /// The query of the previous and next pages, when there are such pages.
+    prev: Option<String>,
+    next: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +60,10 @@ pub struct QueueQuery {
     pub empty: Option<u8>,
     /// Lines shown: 100 by default, at most 1000.
     pub per: Option<i64>,
+    /// Search by number, applicant or project.
+    pub q: Option<String>,
+    /// The page, from 1.
+    pub page: Option<i64>,
 }
 
 fn colour(
@@ -87,16 +103,42 @@ pub async fn queue(
     let lang = v.lang;
     let filter = item.clone();
     let per = q.per.unwrap_or(100).clamp(1, 1000);
-    let lines = v
+    let page = q.page.unwrap_or(1).clamp(1, 10_000);
+    let search =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(100).collect::<String>())
+            .unwrap_or_default();
+    let pattern = (!search.is_empty()).then(|| {
+        let escaped = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let (lines, more) = v
         .run(&state, move |conn, ctx, p| {
             let today = ctx.today();
             let me = p.user_id;
-            let rows = queues::urgent(conn, p, scope, filter.as_deref(), per)?;
+            let find = crate::repo::tasks::QueueSearch {
+                pattern: pattern.as_deref(),
+                offset: (page - 1) * per,
+            };
+            let mut rows = queues::urgent(conn, p, scope, filter.as_deref(), per + 1, &find)?;
+            let more = rows.len() as i64 > per;
+            rows.truncate(usize::try_from(per).unwrap_or(0));
             let mut out = Vec::with_capacity(rows.len());
             for t in rows {
                 let it = ctx.items.by_id(conn, t.item_version_id)?;
                 let (c, label) = colour(lang, today, t.due_on, t.warn_on);
+                let day =
+                    |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "—".into());
                 out.push(QueueLine {
+                    project: it.def.title_of(&t.form),
+                    applicant: t.applicant.clone(),
+                    statutory: day(t.statutory_due_on),
+                    promised: day(t.promised_due_on),
                     task: t.id,
                     filing: t.filing_id,
                     number: t.number.unwrap_or_default(),
@@ -119,9 +161,20 @@ pub async fn queue(
                     },
                 });
             }
-            Ok(out)
+            Ok((out, more))
         })
         .await?;
+    let link = |page: i64| {
+        query_string(&[
+            ("scope", scope_name),
+            ("item", item.as_deref().unwrap_or("")),
+            ("q", &search),
+            ("per", &per.to_string()),
+            ("page", &page.to_string()),
+        ])
+    };
+    let prev = (page > 1).then(|| link(page - 1));
+    let next = more.then(|| link(page + 1));
     let items = state
         .items
         .all_latest()
@@ -142,6 +195,10 @@ pub async fn queue(
             items,
             lines,
             message,
+            search,
+            page,
+            prev,
+            next,
         },
     )
 }
