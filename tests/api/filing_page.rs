@@ -493,7 +493,7 @@ async fn the_workbench_names_project_and_applicant_shows_both_limits_searches_an
     // One a page: the first, then the next, each page linking to the other.
     let (_, html) = page(&clerk, app, "/queue?per=1").await;
     let first = section(&html, "queue");
-    assert!(html.contains("per=1&amp;page=2\" rel=\"next\""), "{html}");
+    assert!(html.contains("per=1&#38;page=2\" rel=\"next\""), "{html}");
     assert!(!html.contains("rel=\"prev\""));
     let (_, html) = page(&clerk, app, "/queue?per=1&page=2").await;
     let second = section(&html, "queue");
