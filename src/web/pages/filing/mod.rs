@@ -6,6 +6,7 @@
 
 mod form;
 mod page;
+mod roster;
 
 use std::collections::BTreeMap;
 

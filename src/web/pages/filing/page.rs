@@ -25,6 +25,8 @@ pub struct Fact {
 pub struct FactTable {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// The owners' vote counted from it, where a guard of the item counts it.
+    pub count: Option<super::roster::CountView>,
 }
 
 pub struct MaterialLine {
@@ -177,6 +179,7 @@ pub(super) fn build_page(
         history,
         assignable,
         documents,
+        tallies,
     } = data;
     let item = &*item;
     let form = view.form.as_object().cloned().unwrap_or_default();
@@ -201,6 +204,10 @@ pub(super) fn build_page(
                             .map(|c| c.label.get(lang).to_owned())
                             .collect(),
                         rows: table_cells(columns, v, lang),
+                        count: tallies
+                            .iter()
+                            .find(|(code, _)| *code == f.code)
+                            .map(|(_, t)| super::roster::count_view(&item.def, f, t, lang)),
                     });
                     pick(
                         lang,
