@@ -700,6 +700,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::create)
         .service(filing::edit_form)
         .service(filing::edit)
+        .service(filing::import_new)
+        .service(filing::import_edit)
         .service(filing::show)
         .service(filing::act)
         .service(filing::upload)

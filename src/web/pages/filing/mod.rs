@@ -26,6 +26,7 @@ use crate::web::extract::{Form, Query};
 use crate::web::files;
 
 pub use form::{create, edit, edit_form, new_form};
+pub use roster::{import_edit, import_new};
 
 pub(super) fn pick(lang: Lang, zh: &str, en: &str) -> String {
     match lang {
