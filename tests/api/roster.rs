@@ -1,7 +1,8 @@
 //! The owners' roster on the pages (issue 18, item 5): rows imported from a spreadsheet file
 //! (CSV in UTF-8 or GBK, XLSX) into the new-filing and edit forms, bad files told plainly, the
-//! problems of a bad cell at their row and column, and staff shown the count of the vote under
-//! the roster with each threshold of the guard.
+//! problems of a bad cell at their row and column, the editor's thresholds taken from the item,
+//! and staff shown the count of the vote under the roster with each threshold of the guard.
+//! The editor itself is driven in a browser in `browser.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -199,11 +200,126 @@ async fn an_xlsx_roster_fills_the_edit_form_and_a_bad_cell_is_told_at_its_row_an
     assert!(html.contains(
         "<li>「业主名册及表决情况」第 3 行：「表决意见」只能选择：同意、反对、弃权、未参与"
     ));
+    // For the editor: the same problems at their row (from 0) and column.
+    let editor = editor_config(&html, "owners");
+    let problems = editor["problems"].as_array().unwrap();
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| (p["row"].as_u64().unwrap(), p["column"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [(1, "area"), (2, "vote")]
+    );
     // The version the form was opened at is kept, and nothing was saved.
     assert!(html.contains("name=\"version\" value=\"1\""));
     let f = app.filing(&resident, &id).await;
     assert_eq!(f["version"], 1);
     assert_eq!(f["form"]["owners"].as_array().unwrap().len(), 2);
+}
+
+/// The `data-editor` JSON of a table's textarea.
+fn editor_config(html: &str, id: &str) -> Value {
+    let open = format!("<textarea id=\"{id}\" name=\"{id}\" rows=\"6\" data-editor=\"");
+    let at = html
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {open} in {html}"))
+        + open.len();
+    let end = at + html[at..].find('"').unwrap();
+    let raw = &html[at..end];
+    // Entities as askama writes them: &#NN; and the named five.
+    let mut text = String::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find('&') {
+        text.push_str(&rest[..i]);
+        let j = i + rest[i..].find(';').unwrap();
+        let entity = &rest[i + 1..j];
+        text.push(match entity {
+            "quot" => '"',
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "apos" => '\'',
+            n => char::from_u32(n.trim_start_matches('#').parse().unwrap()).unwrap(),
+        });
+        rest = &rest[j + 1..];
+    }
+    text.push_str(rest);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[actix_web::test]
+async fn the_editor_takes_the_columns_and_thresholds_from_the_item_as_the_city_rules_set_them() {
+    let app = TestApp::spawn().await;
+    app.user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let c = signed_in(&app, "resident").await;
+    let (_, html) = page(&c, &app, NEW).await;
+    assert!(html.contains("<script src=\"/static/roster.js\" defer></script>"));
+    let cfg = editor_config(&html, "owners");
+    assert_eq!(cfg["max_rows"], 2000);
+    let cols: Vec<(&str, &str)> = cfg["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["code"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("unit", "text"),
+            ("owner", "text"),
+            ("area", "number"),
+            ("vote", "select"),
+            ("signed", "boolean")
+        ]
+    );
+    assert_eq!(
+        cfg["columns"][3]["options"][3],
+        json!({"value": "absent", "label": "未参与", "zh": "未参与", "en": "Did not vote"})
+    );
+    // The test authority runs Changsha's rules: two thirds of all owners agree (not 3/4 of
+    // those taking part, the item's own default).
+    let consent = &cfg["consent"];
+    assert_eq!(consent["owner"], "owner");
+    let t: Vec<(&str, u64, u64, &str)> = consent["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["code"].as_str().unwrap(),
+                t["num"].as_u64().unwrap(),
+                t["den"].as_u64().unwrap(),
+                t["of"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        t,
+        [
+            ("participation_area", 2, 3, "total"),
+            ("participation_headcount", 2, 3, "total"),
+            ("approval_area", 2, 3, "total"),
+            ("approval_headcount", 2, 3, "total"),
+        ]
+    );
+    assert_eq!(
+        consent["thresholds"][2]["label"],
+        "同意（已签字）的专有部分面积占总面积"
+    );
+    // The fund's vote: more than half of those taking part.
+    let fund = editor_config(&html, "fund_owners");
+    assert_eq!(fund["consent"]["thresholds"][3]["share"], "> 1/2");
+    assert_eq!(fund["consent"]["thresholds"][3]["of"], "participating");
+    // The script is served.
+    let r = c.get(app.url("/static/roster.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
 }
 
 #[actix_web::test]

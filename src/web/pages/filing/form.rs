@@ -18,7 +18,7 @@ use crate::services::items::Item;
 use crate::web::extract::Form;
 use crate::web::pages::{PageError, Ui, Viewer, form_value, see_other};
 
-use super::{pick, table_text, value_text};
+use super::{pick, roster, table_text, value_text};
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -36,6 +36,9 @@ pub struct FieldInput {
     /// A table's problems, one per bad cell or row, each naming its row and column (shown as a
     /// list under the table; `error` holds them joined, for the textarea's state).
     pub problems: Vec<String>,
+    /// A table's editor: its columns, the problems at their cells and the vote's thresholds,
+    /// as JSON for the script that turns the textarea into a table (see [`super::roster`]).
+    pub editor: Option<String>,
     /// Where a table's rows are imported from a spreadsheet file (the form posted whole).
     pub import: Option<String>,
 }
@@ -110,6 +113,7 @@ pub(super) fn field_inputs(
             let is_table = matches!(f.ty, FieldType::Table { .. });
             FieldInput {
                 problems: if is_table { error.clone() } else { Vec::new() },
+                editor: is_table.then(|| roster::editor(&item.def, f, lang, &mine)),
                 import: is_table.then(|| format!("{action}/import/{}", f.code)),
                 code: f.code.clone(),
                 label: f.label.get(lang).to_owned(),
@@ -262,7 +266,8 @@ pub(super) fn table_row(columns: &[Field], cells: &[&str], line: &str) -> Value 
     Value::Object(row)
 }
 
-/// What a yes/no cell takes for yes and for no (compared in lower case; empty is no).
+/// What a yes/no cell takes for yes and for no (compared in lower case; empty is no). The
+/// table editor is given the same words.
 pub(super) const YES: [&str; 9] = ["是", "yes", "y", "true", "1", "已签", "已签字", "√", "✓"];
 pub(super) const NO: [&str; 7] = ["否", "no", "n", "false", "0", "未签", "未签字"];
 

@@ -1,9 +1,13 @@
-//! A table field (an owners' roster) beyond its textarea: the count of the owners' vote shown
-//! to staff, and rows imported from a spreadsheet file.
+//! A table field (an owners' roster) beyond its textarea: the configuration of the table editor
+//! (`/static/roster.js`), the count of the owners' vote shown to staff, and rows imported from a
+//! spreadsheet file.
 //!
 //! Policy:
-//! - The textarea stays the one way in: an imported file fills it, so every row is read and
-//!   judged by the same code ([`super::form`]) whichever way it came.
+//! - The textarea stays the one way in: the editor writes its text back before the form is
+//!   sent, and an imported file fills it, so every row is read and judged by the same code
+//!   ([`super::form`]) whichever way it came.
+//! - Thresholds reach the editor from the item's `owner_consent` guard as the filing's item
+//!   version resolved them (a city's rules included), never from the script.
 //! - An import stores nothing: the form comes back with the rows in the table, each bad cell
 //!   named, and is saved only when the applicant saves it.
 //! - A file is read by its content, not its name: an XLSX is a zip, anything else must be text
@@ -19,10 +23,10 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use futures_util::StreamExt;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::form::{self, FormPage};
+use super::form::{self, FormPage, NO, YES};
 use super::pick;
 use crate::app::AppState;
 use crate::domain::Problem;
@@ -116,6 +120,182 @@ fn conclusion_text(carried: bool, lang: Lang) -> String {
             "Not carried: the owners' joint decision falls short of this item's rules (Civil Code, art. 278)",
         )
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The editor's configuration.
+
+/// The editor of a table field, as JSON for `data-editor`: its columns with their controls
+/// (select options with both languages' labels, as typed rows may use either), the words a
+/// yes/no cell takes, the server's problems at their row and column, the vote's thresholds
+/// from the item's guard, and the page's words in the viewer's language.
+pub(super) fn editor(def: &Definition, field: &Field, lang: Lang, problems: &[&Problem]) -> String {
+    let FieldType::Table {
+        columns, max_rows, ..
+    } = &field.ty
+    else {
+        return "{}".into();
+    };
+    let columns: Vec<Value> = columns.iter().map(|c| column(c, lang)).collect();
+    let path = format!("form.{}", field.code);
+    let problems: Vec<Value> = problems
+        .iter()
+        .filter_map(|p| {
+            let rest = p.path.strip_prefix(&path)?.strip_prefix('[')?;
+            let (row, rest) = rest.split_once(']')?;
+            let row: usize = row.parse().ok()?;
+            let column = rest.strip_prefix('.');
+            Some(json!({ "row": row, "column": column, "message": p.message.get(lang) }))
+        })
+        .collect();
+    let consent = consent::guard_for(def, &field.code).and_then(|g| consent_config(g, lang));
+    json!({
+        "label": field.label.get(lang),
+        "max_rows": forms::row_cap(*max_rows),
+        "columns": columns,
+        "yes": YES,
+        "no": NO,
+        "yes_word": pick(lang, "是", "yes"),
+        "no_word": pick(lang, "否", "no"),
+        "problems": problems,
+        "consent": consent,
+        "text": words(lang),
+    })
+    .to_string()
+}
+
+fn column(c: &Field, lang: Lang) -> Value {
+    let mut out = json!({
+        "code": c.code,
+        "label": c.label.get(lang),
+        "required": c.required,
+    });
+    let (kind, extra) = match &c.ty {
+        FieldType::Select { options } => (
+            "select",
+            json!({ "options": options
+                .iter()
+                .map(|o| json!({
+                    "value": o.value,
+                    "label": o.label.get(lang),
+                    "zh": o.label.zh,
+                    "en": o.label.en,
+                }))
+                .collect::<Vec<_>>() }),
+        ),
+        FieldType::Boolean => ("boolean", json!({})),
+        FieldType::Area { min, max } | FieldType::Amount { min, max } => {
+            ("number", json!({ "min": min, "max": max, "step": "0.01" }))
+        }
+        FieldType::Integer { min, max } => {
+            ("number", json!({ "min": min, "max": max, "step": "1" }))
+        }
+        FieldType::Date => ("date", json!({})),
+        FieldType::Text { max_len, .. } => ("text", json!({ "max_len": max_len })),
+        _ => ("text", json!({})),
+    };
+    out["type"] = json!(kind);
+    if let (Some(o), Value::Object(extra)) = (out.as_object_mut(), extra) {
+        o.extend(extra);
+    }
+    out
+}
+
+/// The guard's columns and thresholds, each with its words.
+fn consent_config(guard: &Guard, lang: Lang) -> Option<Value> {
+    let Guard::OwnerConsent {
+        columns,
+        participation_area,
+        participation_headcount,
+        approval_area,
+        approval_headcount,
+        base,
+        no_objection,
+        ..
+    } = guard
+    else {
+        return None;
+    };
+    let threshold = |code: &str, measure: &str, f: &Fraction, of: &str| {
+        json!({
+            "code": code,
+            "measure": measure,
+            "num": f.num,
+            "den": f.den,
+            "more_than": f.more_than,
+            "of": of,
+            "label": threshold_label(code, *base, lang),
+            "share": share_text(*f),
+        })
+    };
+    let approval_of = match base {
+        ConsentBase::Participating => "participating",
+        ConsentBase::Total => "total",
+    };
+    Some(json!({
+        "owner": columns.owner,
+        "area": columns.area,
+        "vote": columns.vote,
+        "signed": columns.signed,
+        "votes": [AGREE, OBJECT, ABSTAIN, ABSENT],
+        "no_objection": no_objection,
+        "thresholds": [
+            threshold("participation_area", "area", participation_area, "total"),
+            threshold("participation_headcount", "heads", participation_headcount, "total"),
+            threshold("approval_area", "area", approval_area, approval_of),
+            threshold("approval_headcount", "heads", approval_headcount, approval_of),
+        ],
+    }))
+}
+
+/// The editor's words; `{n}`, `{owner}`, `{rows}` are filled in by the script.
+fn words(lang: Lang) -> Value {
+    let t = |zh: &str, en: &str| Value::String(pick(lang, zh, en));
+    json!({
+        "row": t("行", "Row"),
+        "add_row": t("添加一行", "Add a row"),
+        "remove_row": t("删除第 {n} 行", "Remove row {n}"),
+        "remove": t("删除", "Remove"),
+        "cell": t("第 {n} 行 {column}", "Row {n}, {column}"),
+        "as_text": t("以文本编辑（可粘贴整张表）", "Edit as text (paste a whole table)"),
+        "as_table": t("以表格编辑", "Edit as a table"),
+        "editor_help": t(
+            "可直接从表格软件复制多行多列，粘贴到任一单元格；按回车键跳到下一行。",
+            "Rows and columns copied from a spreadsheet may be pasted into any cell; Enter moves to the next row."
+        ),
+        "totals": t("表决统计（随填写即时计算）", "The vote so far (counted as you type)"),
+        "what": t("项目", "What"),
+        "heads": t("人数", "Owners"),
+        "area": t("面积（㎡）", "Area (m²)"),
+        "units": t("专有部分（户）", "Units"),
+        "owners": t("业主（一人多套按一人计）", "Owners (one owner of several units counts once)"),
+        "agree_unsigned": t("其中同意但未签字", "of whom agreeing but not signed"),
+        "requirement": t("表决要求", "Requirement"),
+        "actual": t("实际", "Actual"),
+        "result": t("结果", "Result"),
+        "met": t("达到", "met"),
+        "not_met": t("未达到", "not met"),
+        "no_objection": Value::String(no_objection_label(lang)),
+        "objecting": t("反对 {n} 人", "{n} object"),
+        "carried": Value::String(conclusion_text(true, lang)),
+        "not_carried": Value::String(conclusion_text(false, lang)),
+        "uncounted": t(
+            "有 {n} 行缺少业主、面积或表决意见，或面积有误，未计入统计。",
+            "{n} rows lack an owner, an area or a vote, or have a wrong area, and are not counted."
+        ),
+        "conflict": t(
+            "业主「{owner}」在第 {rows} 行的表决意见或签字不一致（一位业主只有一票）。",
+            "The owner `{owner}` votes or signs differently in rows {rows} (an owner has one vote)."
+        ),
+        "undecided": t(
+            "名册尚有问题，改正后才能判断表决结果。",
+            "Put the roster right to see whether the vote is carried."
+        ),
+        "choose": t("请选择", "Choose"),
+        "share_of": t("{part} / {whole}（{percent}）", "{part} / {whole} ({percent})"),
+        "rows": t("共 {n} 行", "{n} rows"),
+        "too_many_rows": t("最多 {n} 行", "At most {n} rows"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,7 +1128,6 @@ pub async fn import_edit(
 mod tests {
     use super::*;
     use crate::domain::check;
-    use serde_json::json;
 
     fn roster() -> Field {
         let file = "elevator-installation.toml";
