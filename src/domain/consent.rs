@@ -40,9 +40,193 @@ struct Owner<'a> {
     ballots: Vec<(&'a str, bool)>,
 }
 
+/// Heads (owners, each counted once) and exclusive area (hundredths of a square metre).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Share {
+    pub heads: i64,
+    pub area: i64,
+}
+
+/// What a threshold counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Area,
+    Heads,
+}
+
+/// One threshold of the guard, against the count: `part` of `whole` must reach `share`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold {
+    /// participation_area, participation_headcount, approval_area, approval_headcount (the
+    /// codes of the problems `eval` returns when it is missed).
+    pub code: &'static str,
+    pub measure: Measure,
+    pub share: Fraction,
+    pub part: i64,
+    pub whole: i64,
+    pub met: bool,
+}
+
+/// The count of an owners' vote as an `owner_consent` guard makes it: what staff check the
+/// decision by, and what `eval` judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows of the table (专有部分).
+    pub units: usize,
+    /// Every owner once, and all the area.
+    pub total: Share,
+    /// By vote, in the order of [`VOTES`]: agree, object, abstain, absent. An agreement is
+    /// here signed or not.
+    pub votes: [Share; 4],
+    /// The agreements that count: signed (or the table has no signature column).
+    pub agreeing: Share,
+    /// Owners who took part: every vote but absent.
+    pub participating: Share,
+    /// What the approval thresholds are shares of.
+    pub base: ConsentBase,
+    /// Participation (area, heads), then approval (area, heads).
+    pub thresholds: Vec<Threshold>,
+    /// Local rules require that no owner object (福州).
+    pub no_objection: bool,
+}
+
+impl Tally {
+    /// The heads and area of one of [`VOTES`].
+    pub fn vote(&self, vote: &str) -> Share {
+        VOTES
+            .iter()
+            .position(|v| *v == vote)
+            .map(|i| self.votes[i])
+            .unwrap_or_default()
+    }
+
+    /// Whether the objection rule holds (always, where the rules have none).
+    pub fn no_objection_met(&self) -> bool {
+        !self.no_objection || self.vote(OBJECT).heads == 0
+    }
+
+    /// The decision is carried: every threshold met, and no objection where that is required.
+    pub fn carried(&self) -> bool {
+        self.thresholds.iter().all(|t| t.met) && self.no_objection_met()
+    }
+}
+
+/// The `owner_consent` guard that counts a table of the item, wherever it sits among the
+/// actions' guards (the fund's vote is inside an `any_of`); the first one found.
+pub fn guard_for<'d>(def: &'d Definition, table: &str) -> Option<&'d Guard> {
+    fn find<'g>(g: &'g Guard, table: &str) -> Option<&'g Guard> {
+        match g {
+            Guard::OwnerConsent { table: t, .. } if t == table => Some(g),
+            Guard::AllOf { guards } | Guard::AnyOf { guards } => {
+                guards.iter().find_map(|g| find(g, table))
+            }
+            Guard::Not { guard } => find(guard, table),
+            _ => None,
+        }
+    }
+    def.actions
+        .iter()
+        .flat_map(|a| &a.guards)
+        .find_map(|g| find(g, table))
+}
+
 /// Evaluate an `owner_consent` guard on a form: empty when the decision is carried, otherwise
 /// every threshold it misses (or the problems that keep the table from being counted).
 pub fn eval(def: &Definition, guard: &Guard, form: &Map<String, Value>) -> Vec<Problem> {
+    let Guard::OwnerConsent { table, .. } = guard else {
+        return Vec::new();
+    };
+    let t = match tally(def, guard, form) {
+        Ok(t) => t,
+        Err(problems) => return problems,
+    };
+    let path = format!("form.{table}");
+    let m2 = forms::show_hundredths;
+    let mut problems = Vec::new();
+    for th in t.thresholds.iter().filter(|th| !th.met) {
+        let (part, whole, f) = (th.part, th.whole, th.share);
+        let (zh, en) = match th.code {
+            "participation_area" => (
+                format!(
+                    "参与表决的专有面积 {} ㎡ {}总面积 {} ㎡ 的 {}",
+                    m2(part),
+                    short_zh(f),
+                    m2(whole),
+                    frac(f)
+                ),
+                format!(
+                    "Owners taking part hold {} m² of {} m², {} {}",
+                    m2(part),
+                    m2(whole),
+                    short_en(f),
+                    frac(f)
+                ),
+            ),
+            "participation_headcount" => (
+                format!(
+                    "参与表决的业主 {part} 人{}业主总人数 {whole} 人的 {}（一人拥有多套的按一人计）",
+                    short_zh(f),
+                    frac(f)
+                ),
+                format!(
+                    "{part} of {whole} owners took part, {} {} \
+                     (an owner of several units counts once)",
+                    short_en(f),
+                    frac(f)
+                ),
+            ),
+            "approval_area" => (
+                format!(
+                    "同意（已签字）业主的专有面积 {} ㎡ {} {} ㎡ 的 {}",
+                    m2(part),
+                    short_zh(f),
+                    m2(whole),
+                    frac(f)
+                ),
+                format!(
+                    "Owners agreeing (signed) hold {} m² of {} m², {} {}",
+                    m2(part),
+                    m2(whole),
+                    short_en(f),
+                    frac(f)
+                ),
+            ),
+            _ => (
+                format!(
+                    "同意（已签字）业主 {part} 人{} {whole} 人的 {}（一人拥有多套的按一人计）",
+                    short_zh(f),
+                    frac(f)
+                ),
+                format!(
+                    "{part} of {whole} owners agree (signed), {} {} \
+                     (an owner of several units counts once)",
+                    short_en(f),
+                    frac(f)
+                ),
+            ),
+        };
+        problems.push(Problem::new(path.clone(), th.code, zh, en));
+    }
+    if !t.no_objection_met() {
+        let objecting = t.vote(OBJECT).heads;
+        problems.push(Problem::new(
+            path,
+            "owner_objects",
+            format!("有 {objecting} 位业主表示反对，本地规定须无反对意见"),
+            format!("{objecting} owners object; local rules require no objection"),
+        ));
+    }
+    problems
+}
+
+/// Count an `owner_consent` guard's table on a form: heads per owner and areas per unit by
+/// vote, and each threshold against them; or the problems that keep the table from being
+/// counted (a missing table, a bad cell, an owner voting two ways).
+pub fn tally(
+    def: &Definition,
+    guard: &Guard,
+    form: &Map<String, Value>,
+) -> Result<Tally, Vec<Problem>> {
     let Guard::OwnerConsent {
         table,
         columns,
@@ -54,40 +238,37 @@ pub fn eval(def: &Definition, guard: &Guard, form: &Map<String, Value>) -> Vec<P
         no_objection,
     } = guard
     else {
-        return Vec::new();
+        return Err(Vec::new());
     };
     let path = format!("form.{table}");
     let field = match def.field(table) {
         Some(f) if matches!(f.ty, FieldType::Table { .. }) => f,
         // The checker refuses such a definition; should one get here, the guard does not hold.
         _ => {
-            return vec![Problem::new(
+            return Err(vec![Problem::new(
                 path,
                 "misconfigured",
                 "业主表决的计票规则配置有误，请联系办理机关",
                 "The rule counting the owners' vote is misconfigured; please contact the bureau",
-            )];
+            )]);
         }
     };
     let value = match form.get(table) {
         Some(v) if v.as_array().is_some_and(|rows| !rows.is_empty()) => v,
         _ => {
-            return vec![Problem::new(
+            return Err(vec![Problem::new(
                 path,
                 "required",
                 format!("缺少「{}」", field.label.zh),
                 format!("{} is missing", field.label.en),
-            )];
+            )]);
         }
     };
     let problems = forms::judge(field, value, &path);
     if !problems.is_empty() {
-        return problems;
+        return Err(problems);
     }
-    let rows = match read_rows(columns, value, &path) {
-        Ok(rows) => rows,
-        Err(problems) => return problems,
-    };
+    let rows = read_rows(columns, value, &path)?;
 
     // Owners in the order they first appear.
     let mut owners: Vec<Owner<'_>> = Vec::new();
@@ -110,117 +291,78 @@ pub fn eval(def: &Definition, guard: &Guard, form: &Map<String, Value>) -> Vec<P
         .map(|o| conflict(&path, &field.label, o))
         .collect();
     if !conflicts.is_empty() {
-        return conflicts;
+        return Err(conflicts);
     }
-    // Whether an agreement counts (an owner's rows all vote alike: see `one_vote`).
-    let agrees = |(vote, signed): (&str, bool)| vote == AGREE && signed;
 
-    let total_area: i64 = rows.iter().map(|r| r.area).sum();
-    let part_area: i64 = rows
-        .iter()
-        .filter(|r| r.vote != ABSENT)
-        .map(|r| r.area)
-        .sum();
-    let agree_area: i64 = rows
-        .iter()
-        .filter(|r| agrees((r.vote, r.signed)))
-        .map(|r| r.area)
-        .sum();
-    let heads = |f: &dyn Fn((&str, bool)) -> bool| -> i64 {
-        owners
+    // An owner's rows all vote alike (see `one_vote`): their first ballot is their vote.
+    let share = |f: &dyn Fn((&str, bool)) -> bool| Share {
+        heads: owners
             .iter()
             .filter(|o| o.ballots.first().is_some_and(|&b| f(b)))
-            .count() as i64
+            .count() as i64,
+        area: rows
+            .iter()
+            .filter(|r| f((r.vote, r.signed)))
+            .map(|r| r.area)
+            .sum(),
     };
-    let total_heads = owners.len() as i64;
-    let part_heads = heads(&|(v, _)| v != ABSENT);
-    let agree_heads = heads(&agrees);
-    let objecting = heads(&|(v, _)| v == OBJECT);
-    let (base_area, base_heads) = match base {
-        ConsentBase::Participating => (part_area, part_heads),
-        ConsentBase::Total => (total_area, total_heads),
+    let total = share(&|_| true);
+    let votes = VOTES.map(|vote| share(&|(v, _)| v == vote));
+    // Whether an agreement counts.
+    let agreeing = share(&|(v, signed)| v == AGREE && signed);
+    let participating = share(&|(v, _)| v != ABSENT);
+    let of = match base {
+        ConsentBase::Participating => participating,
+        ConsentBase::Total => total,
     };
-
-    let mut problems = Vec::new();
-    let mut need = |ok: bool, code: &str, zh: String, en: String| {
-        if !ok {
-            problems.push(Problem::new(path.clone(), code, zh, en));
-        }
+    let threshold = |code, measure, share: Fraction, part: i64, whole: i64| Threshold {
+        code,
+        measure,
+        share,
+        part,
+        whole,
+        met: share.met_by(part, whole),
     };
-    let m2 = forms::show_hundredths;
-    need(
-        participation_area.met_by(part_area, total_area),
-        "participation_area",
-        format!(
-            "参与表决的专有面积 {} ㎡ {}总面积 {} ㎡ 的 {}",
-            m2(part_area),
-            short_zh(*participation_area),
-            m2(total_area),
-            frac(*participation_area)
+    let thresholds = vec![
+        threshold(
+            "participation_area",
+            Measure::Area,
+            *participation_area,
+            participating.area,
+            total.area,
         ),
-        format!(
-            "Owners taking part hold {} m² of {} m², {} {}",
-            m2(part_area),
-            m2(total_area),
-            short_en(*participation_area),
-            frac(*participation_area)
+        threshold(
+            "participation_headcount",
+            Measure::Heads,
+            *participation_headcount,
+            participating.heads,
+            total.heads,
         ),
-    );
-    need(
-        participation_headcount.met_by(part_heads, total_heads),
-        "participation_headcount",
-        format!(
-            "参与表决的业主 {part_heads} 人{}业主总人数 {total_heads} 人的 {}（一人拥有多套的按一人计）",
-            short_zh(*participation_headcount),
-            frac(*participation_headcount)
+        threshold(
+            "approval_area",
+            Measure::Area,
+            *approval_area,
+            agreeing.area,
+            of.area,
         ),
-        format!(
-            "{part_heads} of {total_heads} owners took part, {} {} \
-             (an owner of several units counts once)",
-            short_en(*participation_headcount),
-            frac(*participation_headcount)
+        threshold(
+            "approval_headcount",
+            Measure::Heads,
+            *approval_headcount,
+            agreeing.heads,
+            of.heads,
         ),
-    );
-    need(
-        approval_area.met_by(agree_area, base_area),
-        "approval_area",
-        format!(
-            "同意（已签字）业主的专有面积 {} ㎡ {} {} ㎡ 的 {}",
-            m2(agree_area),
-            short_zh(*approval_area),
-            m2(base_area),
-            frac(*approval_area)
-        ),
-        format!(
-            "Owners agreeing (signed) hold {} m² of {} m², {} {}",
-            m2(agree_area),
-            m2(base_area),
-            short_en(*approval_area),
-            frac(*approval_area)
-        ),
-    );
-    need(
-        approval_headcount.met_by(agree_heads, base_heads),
-        "approval_headcount",
-        format!(
-            "同意（已签字）业主 {agree_heads} 人{} {base_heads} 人的 {}（一人拥有多套的按一人计）",
-            short_zh(*approval_headcount),
-            frac(*approval_headcount)
-        ),
-        format!(
-            "{agree_heads} of {base_heads} owners agree (signed), {} {} \
-             (an owner of several units counts once)",
-            short_en(*approval_headcount),
-            frac(*approval_headcount)
-        ),
-    );
-    need(
-        !*no_objection || objecting == 0,
-        "owner_objects",
-        format!("有 {objecting} 位业主表示反对，本地规定须无反对意见"),
-        format!("{objecting} owners object; local rules require no objection"),
-    );
-    problems
+    ];
+    Ok(Tally {
+        units: rows.len(),
+        total,
+        votes,
+        agreeing,
+        participating,
+        base: *base,
+        thresholds,
+        no_objection: *no_objection,
+    })
 }
 
 /// A row as the count sees it.
@@ -500,6 +642,239 @@ mod tests {
             codes(&count(&apart)),
             ["approval_area", "approval_headcount"]
         );
+    }
+
+    fn tally_of(
+        guard: &Guard,
+        rows: &[(&str, &str, &str, &str, bool)],
+    ) -> Result<Tally, Vec<Problem>> {
+        let owners: Vec<Value> = rows
+            .iter()
+            .map(|(unit, owner, area, vote, signed)| {
+                json!({"unit": unit, "owner": owner, "area": area, "vote": vote, "signed": signed})
+            })
+            .collect();
+        let mut form = Map::new();
+        form.insert("owners".into(), Value::Array(owners));
+        tally(&elevator(), guard, &form)
+    }
+
+    #[test]
+    fn the_tally_counts_heads_per_owner_and_area_per_unit_by_vote_against_each_threshold() {
+        let def = elevator();
+        let g = guard(&def);
+        // 张三 holds two units; 钱七 agrees without signing; 孙八 did not vote.
+        let rows = [
+            ("101", "张三", "90", "agree", true),
+            ("102", "张三", "60.5", "agree", true),
+            ("201", "李四", "90", "agree", true),
+            ("202", "王五", "80", "object", true),
+            ("301", "赵六", "70", "abstain", false),
+            ("302", "钱七", "90", "agree", false),
+            ("401", "孙八", "90", "absent", false),
+        ];
+        let t = tally_of(&g, &rows).unwrap();
+        assert_eq!(t.units, 7);
+        assert_eq!(
+            t.total,
+            Share {
+                heads: 6,
+                area: 57050
+            }
+        );
+        assert_eq!(
+            t.vote(AGREE),
+            Share {
+                heads: 3,
+                area: 33050
+            }
+        );
+        assert_eq!(
+            t.vote(OBJECT),
+            Share {
+                heads: 1,
+                area: 8000
+            }
+        );
+        assert_eq!(
+            t.vote(ABSTAIN),
+            Share {
+                heads: 1,
+                area: 7000
+            }
+        );
+        assert_eq!(
+            t.vote(ABSENT),
+            Share {
+                heads: 1,
+                area: 9000
+            }
+        );
+        // An unsigned agreement is a vote cast, not an agreement that counts.
+        assert_eq!(
+            t.agreeing,
+            Share {
+                heads: 2,
+                area: 24050
+            }
+        );
+        assert_eq!(
+            t.participating,
+            Share {
+                heads: 5,
+                area: 48050
+            }
+        );
+        assert_eq!(t.base, ConsentBase::Participating);
+        let seen: Vec<(&str, i64, i64, bool)> = t
+            .thresholds
+            .iter()
+            .map(|th| (th.code, th.part, th.whole, th.met))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("participation_area", 48050, 57050, true),
+                ("participation_headcount", 5, 6, true),
+                // 240.5 of 480.5 m² and 2 of 5 owners: short of 3/4.
+                ("approval_area", 24050, 48050, false),
+                ("approval_headcount", 2, 5, false),
+            ]
+        );
+        assert_eq!(
+            t.thresholds[0].share,
+            Fraction {
+                num: 2,
+                den: 3,
+                more_than: false
+            }
+        );
+        assert_eq!(t.thresholds[2].measure, Measure::Area);
+        assert_eq!(t.thresholds[3].measure, Measure::Heads);
+        assert!(!t.carried());
+        // eval says the same, by the same count.
+        let mut form = Map::new();
+        form.insert(
+            "owners".into(),
+            Value::Array(
+                rows.iter()
+                    .map(|(u, o, a, v, s)| json!({"unit": u, "owner": o, "area": a, "vote": v, "signed": s}))
+                    .collect(),
+            ),
+        );
+        assert_eq!(
+            codes(&eval(&def, &g, &form)),
+            ["approval_area", "approval_headcount"]
+        );
+
+        // Signed, 钱七 makes 3 of 5 heads (still short) and 330.5 of 480.5 m² (short too).
+        let mut signed = rows;
+        signed[5].4 = true;
+        let t = tally_of(&g, &signed).unwrap();
+        assert_eq!(
+            t.agreeing,
+            Share {
+                heads: 3,
+                area: 33050
+            }
+        );
+        assert!(!t.carried());
+    }
+
+    #[test]
+    fn the_tally_measures_approval_against_all_owners_and_objections_where_the_city_says_so() {
+        let def = elevator();
+        let Guard::OwnerConsent {
+            table,
+            columns,
+            participation_area,
+            participation_headcount,
+            ..
+        } = guard(&def)
+        else {
+            unreachable!()
+        };
+        // 长沙: 2/3 of all the area and all the owners agree; 福州: and no one objects.
+        let changsha = Guard::OwnerConsent {
+            table,
+            columns,
+            participation_area,
+            participation_headcount,
+            approval_area: Fraction {
+                num: 2,
+                den: 3,
+                more_than: false,
+            },
+            approval_headcount: Fraction {
+                num: 2,
+                den: 3,
+                more_than: false,
+            },
+            base: ConsentBase::Total,
+            no_objection: true,
+        };
+        let rows = [
+            ("101", "张三", "90", "agree", true),
+            ("102", "李四", "90", "agree", true),
+            ("201", "王五", "90", "agree", true),
+            ("202", "赵六", "90", "object", true),
+        ];
+        let t = tally_of(&changsha, &rows).unwrap();
+        assert_eq!(t.base, ConsentBase::Total);
+        assert_eq!((t.thresholds[3].part, t.thresholds[3].whole), (3, 4));
+        assert!(t.thresholds.iter().all(|th| th.met));
+        assert!(!t.no_objection_met());
+        assert!(!t.carried());
+        let mut quiet = rows;
+        quiet[3].3 = "absent";
+        let t = tally_of(&changsha, &quiet).unwrap();
+        assert!(t.no_objection_met() && t.carried());
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_counted_gives_its_problems_instead_of_a_tally() {
+        let def = elevator();
+        let g = guard(&def);
+        let p = tally_of(
+            &g,
+            &[
+                ("101", "张三", "90", "agree", true),
+                ("102", "张三", "90", "object", true),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(codes(&p), ["owner_votes_differ"]);
+        let p = tally_of(&g, &[("101", "张三", "abc", "agree", true)]).unwrap_err();
+        assert_eq!(codes(&p), ["invalid_format"]);
+    }
+
+    #[test]
+    fn the_guard_of_a_table_is_found_also_inside_any_of() {
+        let def = elevator();
+        let Some(Guard::OwnerConsent {
+            table,
+            approval_area,
+            ..
+        }) = guard_for(&def, "owners")
+        else {
+            panic!("no guard for owners")
+        };
+        assert_eq!(
+            (table.as_str(), approval_area.num, approval_area.den),
+            ("owners", 3, 4)
+        );
+        // The fund's vote sits in an any_of: more than half of the participating area.
+        let Some(Guard::OwnerConsent {
+            table,
+            approval_area,
+            ..
+        }) = guard_for(&def, "fund_owners")
+        else {
+            panic!("no guard for fund_owners")
+        };
+        assert_eq!(table, "fund_owners");
+        assert!(approval_area.more_than);
+        assert!(guard_for(&def, "representative").is_none());
     }
 
     #[test]

@@ -95,6 +95,21 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// A screenshot of the whole page, not only the window: the window is made as tall as the page
+/// for the shot, then put back.
+async fn full_shot(c: &Client, name: &str) {
+    let height = c
+        .execute("return document.documentElement.scrollHeight", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(900)
+        .clamp(900, 8000);
+    c.set_window_size(1280, height as u32 + 120).await.unwrap();
+    shot(c, name).await;
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
 /// The text of the first element matching `css`, waiting for it to appear (after a click that
 /// loads a page).
 async fn text(c: &Client, css: &str) -> String {
@@ -868,4 +883,180 @@ async fn a_clerk_files_for_an_applicant_from_the_window_page_in_the_browser() {
     assert_eq!(f["applicant_id"], json!(builder.id), "{f}");
     assert_eq!(f["filed_by"]["display_name"], "clerk", "{f}");
     c.close().await.unwrap();
+}
+
+/// The roster as a table (issue 18, item 5): the editor replaces the textarea, rows are typed,
+/// pasted and removed with the count of the vote following, a duplicate unit comes back marked
+/// at its cell, and once saved the filing page shows the roster; the window clerk sees the
+/// count with the thresholds. Screenshots: target/screenshots/roster-*.png.
+#[actix_web::test]
+async fn an_applicant_types_the_roster_into_the_table_editor_and_the_count_follows() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let resident = app.applicant("resident").await;
+    app.staff("clerk", "window", &[Role::Clerk]).await;
+    let c = signed_in(&driver, &app, "resident").await;
+    let mut found = visit(&c, &app, "/filings/new/elevator-installation", None).await;
+    heading(&c, "既有住宅增设电梯备案").await;
+    // The textarea gave way to the table.
+    let shown = c
+        .execute(
+            "return [document.getElementById('owners').hidden, !!document.getElementById('owners-table')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!([true, true]));
+    fill(&c, "#residential_area", "幸福里小区").await;
+
+    async fn row(c: &Client, i: usize, cells: (&str, &str, &str, &str, bool)) {
+        let id = |col: &str| format!("#owners-r{i}-{col}");
+        fill(c, &id("unit"), cells.0).await;
+        fill(c, &id("owner"), cells.1).await;
+        fill(c, &id("area"), cells.2).await;
+        c.find(Locator::Css(&id("vote")))
+            .await
+            .unwrap()
+            .select_by_value(cells.3)
+            .await
+            .unwrap();
+        let signed = c.find(Locator::Css(&id("signed"))).await.unwrap();
+        if signed.is_selected().await.unwrap() != cells.4 {
+            signed.click().await.unwrap();
+        }
+    }
+    submit(&c, "#owners-add").await;
+    row(&c, 0, ("101", "张三", "90", "agree", true)).await;
+    // Enter moves to the next row, adding it.
+    c.find(Locator::Css("#owners-r0-unit"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    // The same unit twice: the server will say so.
+    row(&c, 1, ("101", "张三", "60.5", "agree", true)).await;
+    submit(&c, "#owners-add").await;
+    row(&c, 2, ("201", "张四", "90", "object", false)).await;
+    // 张三 is one owner of two units: 2 owners, 240.5 m²; 150.5 m² agree, short of 2/3.
+    wait_text(&c, "#owners-count-owners", "2").await;
+    assert_eq!(
+        text(&c, "#owners-count-owners").await,
+        "业主（一人多套按一人计） 2 240.5"
+    );
+    wait_text(&c, "#owners-count-verdict", "表决未通过").await;
+    assert!(
+        text(&c, "#owners-count-approval_area")
+            .await
+            .contains("150.5 / 240.5（62.6%） 未达到")
+    );
+    // 张四 agrees and signs: carried.
+    row(&c, 2, ("201", "张四", "90", "agree", true)).await;
+    wait_text(&c, "#owners-count-verdict", "表决通过").await;
+
+    // Two rows pasted from a spreadsheet into a new row's first cell.
+    submit(&c, "#owners-add").await;
+    c.execute(
+        "const dt = new DataTransfer(); dt.setData('text/plain', '301\\t赵六\\t70\\t弃权\\t否\\r\\n302\\t钱七\\t90\\tabstain\\tno\\r\\n');\
+         document.getElementById('owners-r3-unit').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_text(&c, "#owners-count-owners", "4").await;
+    assert_eq!(text(&c, "#owners-count-abstain").await, "弃权 2 160");
+    wait_text(&c, "#owners-count-verdict", "表决未通过").await;
+    // 钱七's row removed: 3 owners, 2 agreeing (2/3 exactly), 240.5 of 310.5 m².
+    submit(&c, "button[aria-label='删除第 5 行']").await;
+    wait_text(&c, "#owners-count-owners", "3").await;
+    wait_text(&c, "#owners-count-verdict", "表决通过").await;
+    assert!(
+        text(&c, "#owners-count-approval_headcount")
+            .await
+            .contains("2 / 3（66.7%） 达到")
+    );
+    // As text, the rows read as the server reads them (tabs between cells, labels in Chinese);
+    // and back to the table.
+    submit(&c, "#owners-as-text").await;
+    let typed = c
+        .find(Locator::Css("#owners"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(
+        typed,
+        "101\t张三\t90\t同意\t是\n101\t张三\t60.5\t同意\t是\n201\t张四\t90\t同意\t是\n301\t赵六\t70\t弃权\t否"
+    );
+    submit(&c, "#owners-as-text").await;
+    wait_text(&c, "#owners-count-verdict", "表决通过").await;
+    full_shot(&c, "roster-editor-zh").await;
+    found.extend(
+        audit(&c)
+            .await
+            .into_iter()
+            .map(|v| format!("roster editor: {v}")),
+    );
+
+    // Saved: the duplicate unit comes back at its cell, with everything typed kept.
+    submit(&c, "#save").await;
+    wait_text(&c, "#owners-r1-unit-error", "与第 1 行重复").await;
+    let invalid = c
+        .find(Locator::Css("#owners-r1-unit"))
+        .await
+        .unwrap()
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    assert!(text(&c, "#owners-error").await.contains("第 2 行"));
+    wait_text(&c, "#owners-count-owners", "3").await;
+    full_shot(&c, "roster-error-zh").await;
+    found.extend(
+        audit(&c)
+            .await
+            .into_iter()
+            .map(|v| format!("roster editor (422): {v}")),
+    );
+    fill(&c, "#owners-r1-unit", "102").await;
+    let gone = c
+        .execute(
+            "return [document.getElementById('owners-r1-unit').hasAttribute('aria-invalid'), !!document.getElementById('owners-r1-unit-error')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone, json!([false, false]));
+    submit(&c, "#save").await;
+    wait_text(&c, "#state", "填写申请").await;
+    let table = text(&c, "#fact-owners").await;
+    assert!(table.contains("102 张三 60.5 同意 是"), "{table}");
+    assert!(table.contains("301 赵六 70 弃权 否"), "{table}");
+    assert!(!table.contains("钱七"), "{table}");
+    wait_text(&c, "#count-owners", "表决通过").await;
+    let path = c.current_url().await.unwrap().path().to_owned();
+    let id = path.trim_start_matches("/filings/").to_owned();
+
+    // The window clerk opens it once submitted and sees the count with the thresholds.
+    let mut form = crate::helpers::elevator_form(0, 0);
+    let draft = app.filing(&resident, &id).await;
+    form["owners"] = draft["form"]["owners"].clone();
+    let f = app.create(&resident, "elevator-installation", form).await;
+    let submitted = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &submitted, crate::helpers::ELEVATOR_MATERIALS)
+        .await;
+    let f = app.filing(&resident, &submitted).await;
+    app.act(&resident, &f, "submit", json!({})).await;
+    let clerk = signed_in(&driver, &app, "clerk").await;
+    found.extend(visit(&clerk, &app, &format!("/filings/{submitted}"), None).await);
+    wait_text(&clerk, "#count-owners", "表决通过").await;
+    full_shot(&clerk, "roster-staff-zh").await;
+    assert!(found.is_empty(), "{found:#?}");
+    for b in [c, clerk] {
+        b.close().await.unwrap();
+    }
 }

@@ -25,6 +25,7 @@ mod observability;
 mod pages;
 mod replica;
 mod reports;
+mod roster;
 mod service;
 mod vocabulary;
 mod window;

@@ -9,8 +9,11 @@ use uuid::Uuid;
 
 use super::history::{self, HistoryEntry};
 use super::{FilingView, find_visible, views};
+use crate::domain::Problem;
+use crate::domain::consent::{self, Tally};
 use crate::domain::definition::{Role, Text};
 use crate::error::AppError;
+use crate::repo::filings::FilingRow;
 use crate::repo::users;
 use crate::services::Ctx;
 use crate::services::auth::Principal;
@@ -28,6 +31,9 @@ pub struct FilingPage {
     pub actors: HashMap<Uuid, ActorName>,
     /// The departments' names, by code.
     pub departments: HashMap<String, Text>,
+    /// The owners' votes the item's guards count (民法典 §278), by table field: the count, or
+    /// why the table cannot be counted.
+    pub tallies: Vec<(String, Result<Tally, Vec<Problem>>)>,
 }
 
 /// A person who acted on the filing, as the timeline names them.
@@ -54,6 +60,7 @@ pub fn page(
 ) -> Result<FilingPage, AppError> {
     let row = find_visible(conn, p, id)?;
     let item = ctx.items.by_id(conn, row.item_version_id)?;
+    let tallies = tallies(&item, &row, views::sees_personal(p, &row));
     let view = views::view(conn, ctx, p, &item, row)?;
     let history = history::entries(conn, id)?;
     let mut assignable = Vec::new();
@@ -108,5 +115,45 @@ pub fn page(
         history,
         assignable,
         documents,
+        tallies,
     })
+}
+
+/// Each filled table an `owner_consent` guard counts, counted from the form as filed: the
+/// view may mask the owners' names, and two masked names (张*) would be one head. Problems
+/// that name an owner are not told to a viewer who sees names masked.
+fn tallies(
+    item: &Item,
+    row: &FilingRow,
+    sees_personal: bool,
+) -> Vec<(String, Result<Tally, Vec<Problem>>)> {
+    let Some(form) = row.form.as_object() else {
+        return Vec::new();
+    };
+    item.def
+        .fields
+        .iter()
+        .filter(|f| form.get(&f.code).is_some_and(|v| v.is_array()))
+        .filter_map(|f| {
+            let guard = consent::guard_for(&item.def, &f.code)?;
+            let count = consent::tally(&item.def, guard, form).map_err(|problems| {
+                problems
+                    .into_iter()
+                    .map(|p| match p.code.as_str() {
+                        "owner_votes_differ" if !sees_personal => Problem::new(
+                            p.path,
+                            "owner_votes_differ",
+                            format!("「{}」中有业主在不同行的表决意见或签字不一致", f.label.zh),
+                            format!(
+                                "In {}, an owner votes or signs differently on two rows",
+                                f.label.en
+                            ),
+                        ),
+                        _ => p,
+                    })
+                    .collect()
+            });
+            Some((f.code.clone(), count))
+        })
+        .collect()
 }

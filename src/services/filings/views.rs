@@ -209,6 +209,12 @@ impl From<FilingRow> for FilingSummary {
 }
 
 /// The caller's view of a filing: its facts read (one round trip) and its clocks evaluated.
+/// 个人信息保护法: personal fields are shown to the applicant and to staff who work the filing;
+/// admins and auditors see them masked.
+pub(super) fn sees_personal(p: &Principal, row: &FilingRow) -> bool {
+    row.applicant_id == p.user_id || p.works_filings()
+}
+
 pub(super) fn view(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -296,10 +302,7 @@ pub(super) fn render(
             .filter(|days| *days > 0),
         rate: rules::ensure_may_rate(p, &row).is_ok(),
     };
-    // 个人信息保护法: personal fields are shown to the applicant and to staff who work the
-    // filing; admins and auditors see them masked.
-    let full = row.applicant_id == p.user_id || p.works_filings();
-    let form = if full {
+    let form = if sees_personal(p, &row) {
         row.form.clone()
     } else {
         let masked: Map<String, Value> = row

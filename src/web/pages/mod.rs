@@ -680,10 +680,19 @@ pub async fn upload_script() -> HttpResponse {
         .body(include_str!("../static/upload.js"))
 }
 
+/// The table editor (an owners' roster as a table with its live count), from the binary.
+pub async fn roster_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../static/roster.js"))
+}
+
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/static/app.css", web::get().to(stylesheet))
         .route("/static/upload.js", web::get().to(upload_script))
+        .route("/static/roster.js", web::get().to(roster_script))
         .service(public::index)
         .service(public::item)
         .service(public::calculator)
@@ -700,6 +709,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(filing::create)
         .service(filing::edit_form)
         .service(filing::edit)
+        .service(filing::import_new)
+        .service(filing::import_edit)
         .service(filing::show)
         .service(filing::act)
         .service(filing::upload)

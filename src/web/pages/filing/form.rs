@@ -18,7 +18,7 @@ use crate::services::items::Item;
 use crate::web::extract::Form;
 use crate::web::pages::{PageError, Ui, Viewer, form_value, see_other};
 
-use super::{pick, table_text, value_text};
+use super::{pick, roster, table_text, value_text};
 
 /// One form control built from a field of the definition.
 pub struct FieldInput {
@@ -33,6 +33,14 @@ pub struct FieldInput {
     pub required: bool,
     pub options: Vec<(String, String, bool)>,
     pub error: Option<String>,
+    /// A table's problems, one per bad cell or row, each naming its row and column (shown as a
+    /// list under the table; `error` holds them joined, for the textarea's state).
+    pub problems: Vec<String>,
+    /// A table's editor: its columns, the problems at their cells and the vote's thresholds,
+    /// as JSON for the script that turns the textarea into a table (see [`super::roster`]).
+    pub editor: Option<String>,
+    /// Where a table's rows are imported from a spreadsheet file (the form posted whole).
+    pub import: Option<String>,
 }
 
 pub struct PromiseInput {
@@ -42,21 +50,26 @@ pub struct PromiseInput {
     pub error: Option<String>,
 }
 
-/// Controls for every field of an item, filled from `form`, with the problems at their fields.
-fn field_inputs(
+/// Controls for every field of an item, filled from `form`, with the problems at their fields;
+/// the form posts to `action` (a table's rows are imported at `{action}/import/{field}`).
+pub(super) fn field_inputs(
     item: &Item,
     lang: Lang,
     form: &Map<String, Value>,
     problems: &[Problem],
+    action: &str,
 ) -> Vec<FieldInput> {
     item.def
         .fields
         .iter()
         .map(|f| {
             let path = format!("form.{}", f.code);
-            let error = problems
+            let mine: Vec<&Problem> = problems
                 .iter()
                 .filter(|p| p.path == path || p.path.starts_with(&format!("{path}[")))
+                .collect();
+            let error = mine
+                .iter()
                 .map(|p| p.message.get(lang).to_owned())
                 .collect::<Vec<_>>();
             let (control, inputmode) = match &f.ty {
@@ -97,7 +110,11 @@ fn field_inputs(
                 ),
                 (_, h) => h.as_ref().map(|h| h.get(lang).to_owned()),
             };
+            let is_table = matches!(f.ty, FieldType::Table { .. });
             FieldInput {
+                problems: if is_table { error.clone() } else { Vec::new() },
+                editor: is_table.then(|| roster::editor(&item.def, f, lang, &mine)),
+                import: is_table.then(|| format!("{action}/import/{}", f.code)),
                 code: f.code.clone(),
                 label: f.label.get(lang).to_owned(),
                 help,
@@ -139,7 +156,10 @@ fn promise_inputs(
 }
 
 /// The form as the service wants it: typed from the definition; empty fields left out.
-fn form_json(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+pub(super) fn form_json(
+    item: &Item,
+    pairs: &[(String, String)],
+) -> (Map<String, Value>, Map<String, Value>) {
     let get = |k: &str| form_value(pairs, k);
     let mut form = Map::new();
     for f in &item.def.fields {
@@ -214,40 +234,56 @@ fn table_rows(columns: &[Field], text: &str) -> Value {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let mut cells: Vec<&str> = if line.contains('\t') {
-                line.split('\t').map(str::trim).collect()
+            let cells: Vec<&str> = if line.contains('\t') {
+                line.split('\t').collect()
             } else {
-                line.split([',', '，']).map(str::trim).collect()
+                line.split([',', '，']).collect()
             };
-            while cells.len() > columns.len() && cells.last().is_some_and(|c| c.is_empty()) {
-                cells.pop();
-            }
-            if cells.len() > columns.len() {
-                return Value::String(line.trim().to_owned());
-            }
-            let mut row = Map::new();
-            for (i, c) in columns.iter().enumerate() {
-                let raw = cells.get(i).copied().unwrap_or("");
-                if let Some(v) = cell_value(c, raw) {
-                    row.insert(c.code.clone(), v);
-                }
-            }
-            Value::Object(row)
+            table_row(columns, &cells, line)
         })
         .collect();
     Value::Array(rows)
 }
 
+/// One row of a table from its cells in column order, typed or read from a file: each cell read
+/// as [`table_rows`] says; a row with more (non-empty) cells than columns is passed on whole as
+/// `line`, and is told what its row should hold.
+pub(super) fn table_row(columns: &[Field], cells: &[&str], line: &str) -> Value {
+    let mut cells: Vec<&str> = cells.iter().map(|c| c.trim()).collect();
+    while cells.len() > columns.len() && cells.last().is_some_and(|c| c.is_empty()) {
+        cells.pop();
+    }
+    if cells.len() > columns.len() {
+        return Value::String(line.trim().to_owned());
+    }
+    let mut row = Map::new();
+    for (i, c) in columns.iter().enumerate() {
+        let raw = cells.get(i).copied().unwrap_or("");
+        if let Some(v) = cell_value(c, raw) {
+            row.insert(c.code.clone(), v);
+        }
+    }
+    Value::Object(row)
+}
+
+/// What a yes/no cell takes for yes and for no (compared in lower case; empty is no). The
+/// table editor is given the same words.
+pub(super) const YES: [&str; 9] = ["是", "yes", "y", "true", "1", "已签", "已签字", "√", "✓"];
+pub(super) const NO: [&str; 7] = ["否", "no", "n", "false", "0", "未签", "未签字"];
+
 fn cell_value(column: &Field, raw: &str) -> Option<Value> {
     let text = || Value::String(raw.to_owned());
     match &column.ty {
-        FieldType::Boolean => Some(match raw.to_lowercase().as_str() {
-            "" | "否" | "no" | "n" | "false" | "0" | "未签" | "未签字" => Value::Bool(false),
-            "是" | "yes" | "y" | "true" | "1" | "已签" | "已签字" | "√" | "✓" => {
+        FieldType::Boolean => {
+            let lower = raw.to_lowercase();
+            Some(if lower.is_empty() || NO.contains(&lower.as_str()) {
+                Value::Bool(false)
+            } else if YES.contains(&lower.as_str()) {
                 Value::Bool(true)
-            }
-            _ => text(),
-        }),
+            } else {
+                text()
+            })
+        }
         _ if raw.is_empty() => None,
         FieldType::Select { options } => Some(
             options
@@ -264,17 +300,50 @@ fn cell_value(column: &Field, raw: &str) -> Option<Value> {
 
 #[derive(Template)]
 #[template(path = "pages/filing_form.html", config = "config/askama.toml")]
-struct FormPage {
-    ui: Ui,
-    has_errors: bool,
-    title: String,
-    action: String,
-    version: Option<i32>,
+pub(super) struct FormPage {
+    pub ui: Ui,
+    pub has_errors: bool,
+    pub title: String,
+    pub action: String,
+    pub version: Option<i32>,
     /// A new draft's idempotency key (see `create`).
-    key: Option<String>,
-    fields: Vec<FieldInput>,
-    promises: Vec<PromiseInput>,
-    others: Vec<String>,
+    pub key: Option<String>,
+    pub fields: Vec<FieldInput>,
+    pub promises: Vec<PromiseInput>,
+    pub others: Vec<String>,
+    /// What was done without saving (rows imported from a file).
+    pub notice: Option<String>,
+    /// The form has a table whose rows may be imported from a file.
+    pub imports: bool,
+}
+
+impl FormPage {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn build(
+        v: &Viewer,
+        item: &Item,
+        action: String,
+        version: Option<i32>,
+        key: Option<String>,
+        form: &Map<String, Value>,
+        promises: &Map<String, Value>,
+        problems: &[Problem],
+    ) -> FormPage {
+        let fields = field_inputs(item, v.lang, form, problems, &action);
+        FormPage {
+            title: item.def.name.get(v.lang).to_owned(),
+            imports: fields.iter().any(|f| f.import.is_some()),
+            action,
+            version,
+            key,
+            fields,
+            promises: promise_inputs(item, v.lang, promises, problems),
+            others: other_problems(problems, v.lang),
+            has_errors: !problems.is_empty(),
+            notice: None,
+            ui: v.ui(),
+        }
+    }
 }
 
 /// The new-filing form of an item (applicants).
@@ -289,22 +358,21 @@ pub async fn new_form(
         .items
         .latest(&code)
         .ok_or_else(|| PageError::from_app(&v, AppError::NotFound))?;
-    let page = FormPage {
-        title: item.def.name.get(v.lang).to_owned(),
-        action: format!("/filings/new/{}", item.def.code),
-        version: None,
-        key: Some(Uuid::new_v4().to_string()),
-        fields: field_inputs(&item, v.lang, &Map::new(), &[]),
-        promises: promise_inputs(&item, v.lang, &Map::new(), &[]),
-        others: Vec::new(),
-        has_errors: false,
-        ui: v.ui(),
-    };
+    let page = FormPage::build(
+        &v,
+        &item,
+        format!("/filings/new/{}", item.def.code),
+        None,
+        Some(Uuid::new_v4().to_string()),
+        &Map::new(),
+        &Map::new(),
+        &[],
+    );
     v.render(StatusCode::OK, &page)
 }
 
 /// Problems that belong to no field of the form.
-fn other_problems(problems: &[Problem], lang: Lang) -> Vec<String> {
+pub(super) fn other_problems(problems: &[Problem], lang: Lang) -> Vec<String> {
     problems
         .iter()
         .filter(|p| !p.path.starts_with("form.") && !p.path.starts_with("promises."))
@@ -347,17 +415,16 @@ pub async fn create(
             Ok(see_other(&format!("/filings/{}", view.id)))
         }
         Err(AppError::Validation(problems)) => {
-            let page = FormPage {
-                title: item.def.name.get(v.lang).to_owned(),
-                action: format!("/filings/new/{}", item.def.code),
-                version: None,
-                key: sent_key,
-                fields: field_inputs(&item, v.lang, &form, &problems),
-                promises: promise_inputs(&item, v.lang, &promises, &problems),
-                others: other_problems(&problems, v.lang),
-                has_errors: true,
-                ui: v.ui(),
-            };
+            let page = FormPage::build(
+                &v,
+                &item,
+                format!("/filings/new/{}", item.def.code),
+                None,
+                sent_key,
+                &form,
+                &promises,
+                &problems,
+            );
             v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(PageError::from_app(&v, e)),
@@ -379,17 +446,16 @@ pub async fn edit_form(
         .await?;
     let form = view.form.as_object().cloned().unwrap_or_default();
     let promises = view.promises.as_object().cloned().unwrap_or_default();
-    let page = FormPage {
-        title: item.def.name.get(v.lang).to_owned(),
-        action: format!("/filings/{id}/edit"),
-        version: Some(view.version),
-        key: None,
-        fields: field_inputs(&item, v.lang, &form, &[]),
-        promises: promise_inputs(&item, v.lang, &promises, &[]),
-        others: Vec::new(),
-        has_errors: false,
-        ui: v.ui(),
-    };
+    let page = FormPage::build(
+        &v,
+        &item,
+        format!("/filings/{id}/edit"),
+        Some(view.version),
+        None,
+        &form,
+        &promises,
+        &[],
+    );
     v.render(StatusCode::OK, &page)
 }
 
@@ -421,17 +487,16 @@ pub async fn edit(
         Err(AppError::Validation(problems)) => {
             form.retain(|_, v| !v.is_null());
             promises.retain(|_, v| !v.is_null());
-            let page = FormPage {
-                title: item.def.name.get(v.lang).to_owned(),
-                action: format!("/filings/{id}/edit"),
-                version: Some(version),
-                key: None,
-                fields: field_inputs(&item, v.lang, &form, &problems),
-                promises: promise_inputs(&item, v.lang, &promises, &problems),
-                others: other_problems(&problems, v.lang),
-                has_errors: true,
-                ui: v.ui(),
-            };
+            let page = FormPage::build(
+                &v,
+                &item,
+                format!("/filings/{id}/edit"),
+                Some(version),
+                None,
+                &form,
+                &promises,
+                &problems,
+            );
             v.render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(AppError::Conflict { .. }) => Ok(see_other(&format!("/filings/{id}?changed=1"))),
@@ -441,7 +506,10 @@ pub async fn edit(
 
 /// An edit as the service takes it: the form typed by the item's fields, and a field or a
 /// promise left empty removed from the filing (`null`).
-fn edit_patch(item: &Item, pairs: &[(String, String)]) -> (Map<String, Value>, Map<String, Value>) {
+pub(super) fn edit_patch(
+    item: &Item,
+    pairs: &[(String, String)],
+) -> (Map<String, Value>, Map<String, Value>) {
     let (mut form, mut promises) = form_json(item, pairs);
     for f in &item.def.fields {
         form.entry(f.code.clone()).or_insert(Value::Null);

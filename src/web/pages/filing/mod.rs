@@ -6,6 +6,7 @@
 
 mod form;
 mod page;
+mod roster;
 mod story;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use crate::web::extract::{Form, Query};
 use crate::web::files;
 
 pub use form::{create, edit, edit_form, new_form};
+pub use roster::{import_edit, import_new};
 
 pub(super) fn pick(lang: Lang, zh: &str, en: &str) -> String {
     match lang {

@@ -26,6 +26,8 @@ pub struct Fact {
 pub struct FactTable {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// The owners' vote counted from it, where a guard of the item counts it.
+    pub count: Option<super::roster::CountView>,
 }
 
 pub struct MaterialLine {
@@ -219,6 +221,7 @@ pub(super) fn build_page(
         documents,
         actors,
         departments,
+        tallies,
     } = data;
     let item = &*item;
     let Feedback {
@@ -264,6 +267,10 @@ pub(super) fn build_page(
                             .map(|c| c.label.get(lang).to_owned())
                             .collect(),
                         rows: table_cells(columns, v, lang),
+                        count: tallies
+                            .iter()
+                            .find(|(code, _)| *code == f.code)
+                            .map(|(_, t)| super::roster::count_view(&item.def, f, t, lang)),
                     });
                     pick(
                         lang,
