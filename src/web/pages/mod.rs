@@ -494,6 +494,13 @@ impl Ui {
         self.user.as_ref().is_some_and(|u| u.applicant)
     }
 
+    /// The hint beside a date input: what to type where the browser shows no calendar, and
+    /// what the calendar's own text means where it does (it follows the browser's language,
+    /// 01/12/2026 or 12/01/2026). The server takes 2026/12/04 and 2026年12月4日 as well.
+    pub fn date_format(&self) -> &'static str {
+        self.t("格式：2026-12-04", "Format: 2026-12-04")
+    }
+
     pub fn requirement(&self, r: &Requirement) -> &'static str {
         match r {
             Requirement::Required => self.t("必须提交", "Required"),

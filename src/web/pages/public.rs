@@ -249,7 +249,11 @@ pub async fn calculator(
         ui,
     };
     if submitted {
-        let from = NaiveDate::parse_from_str(from_raw.trim(), "%Y-%m-%d").ok();
+        let from = crate::domain::calendar::parse_typed_date(&from_raw);
+        // The date input shows the date only when it is written as ISO.
+        if let Some(d) = from {
+            page.from = d.to_string();
+        }
         let days = days_raw.trim().parse::<u32>().ok().filter(|d| *d <= 3650);
         if from.is_none() {
             page.from_error = Some(page.ui.t(

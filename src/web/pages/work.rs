@@ -372,12 +372,12 @@ fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
         .filter(|s| !s.is_empty())
     {
         None => default,
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+        Some(s) => crate::domain::calendar::parse_typed_date(s).unwrap_or_else(|| {
             problems.push((
                 field,
                 ui.t(
-                    "请填写 年-月-日 格式的日期。",
-                    "Enter a date as year-month-day.",
+                    "请填写有效日期，如 2026-12-04。",
+                    "Enter a real date, such as 2026-12-04.",
                 )
                 .to_owned(),
             ));
