@@ -14,6 +14,7 @@ pub mod filing;
 pub mod public;
 pub mod verify;
 pub mod window;
+pub mod words;
 pub mod work;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -492,6 +493,32 @@ impl Ui {
 
     pub fn is_applicant(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.applicant)
+    }
+
+    /// A role in words (never its code).
+    pub fn role(&self, r: &Role) -> &'static str {
+        words::role(self.lang, *r)
+    }
+
+    /// `n` things: "3 条" in Chinese (with its measure word), "1 row", "3 rows" in English.
+    pub fn count(&self, n: &i64, zh_unit: &str, one: &str, many: &str) -> String {
+        match self.lang {
+            Lang::Zh => format!("{n} {zh_unit}"),
+            Lang::En => words::en_count(*n, one, many),
+        }
+    }
+
+    /// The colon after a label: full-width in Chinese, `: ` in English.
+    pub fn colon(&self) -> &'static str {
+        self.t("：", ": ")
+    }
+
+    /// A remark after something: （…） in Chinese, ` (…)` in English.
+    pub fn paren(&self, s: impl std::fmt::Display) -> String {
+        match self.lang {
+            Lang::Zh => format!("（{s}）"),
+            Lang::En => format!(" ({s})"),
+        }
     }
 
     /// The hint beside a date input: what to type where the browser shows no calendar, and
