@@ -387,35 +387,6 @@ pub async fn retry_mail(
     }
 }
 
-#[derive(Template)]
-#[template(path = "pages/audit.html", config = "config/askama.toml")]
-struct AuditPage {
-    ui: Ui,
-    v: crate::services::audit::Verification,
-    detail: String,
-}
-
-/// Recompute every audit chain (auditors and admins).
-#[get("/admin/audit")]
-pub async fn audit(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResponse, PageError> {
-    let result = v
-        .run(&state, |conn, _, p| {
-            crate::services::audit::verify_as(conn, p, None)
-        })
-        .await?;
-    let detail = result
-        .first_break
-        .as_ref()
-        .map(|b| serde_json::to_string_pretty(b).unwrap_or_default())
-        .unwrap_or_default();
-    let page = AuditPage {
-        ui: v.ui(),
-        v: result,
-        detail,
-    };
-    v.render(StatusCode::OK, &page)
-}
-
 pub struct DayLine {
     pub date: String,
     pub kind: String,

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod draws;
 pub mod filing;
 pub mod public;
@@ -757,7 +758,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(admin::set_active)
         .service(account::password_page)
         .service(account::change_password)
-        .service(admin::audit)
+        .service(audit::audit_log)
+        .service(audit::run_verification)
         .service(admin::calendar)
         .service(admin::load_notice);
 }
