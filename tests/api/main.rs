@@ -27,3 +27,4 @@ mod reports;
 mod service;
 mod vocabulary;
 mod window;
+mod words;
