@@ -363,6 +363,8 @@ pub enum ChainOwner {
     Admin,
     /// The seals themselves.
     Seals,
+    /// A spot-check draw's record (its pool, its seed, its result).
+    Draw,
     Other(String),
 }
 
@@ -384,6 +386,7 @@ pub fn chain_owner(conn: &mut PgConnection, chain: &str) -> Result<ChainOwner, A
             ),
             None => ChainOwner::Other(chain.to_owned()),
         },
+        Some(("draw", _)) => ChainOwner::Draw,
         _ if chain == "admin" => ChainOwner::Admin,
         _ if chain == "seals" => ChainOwner::Seals,
         _ => ChainOwner::Other(chain.to_owned()),

@@ -119,12 +119,7 @@ async fn admin_page(
             kind: words::user_kind(lang, u.kind),
             department: u
                 .department
-                .map(|d| {
-                    departments
-                        .iter()
-                        .find(|(code, _)| *code == d)
-                        .map_or(d.clone(), |(_, name)| name.clone())
-                })
+                .map(|d| super::work::name_in(&departments, &d))
                 .unwrap_or_default(),
             active: u.active,
         })
@@ -415,13 +410,6 @@ pub struct YearQuery {
     pub year: Option<i32>,
 }
 
-fn pick(lang: Lang, zh: &str, en: &str) -> String {
-    match lang {
-        Lang::Zh => zh.to_owned(),
-        Lang::En => en.to_owned(),
-    }
-}
-
 fn kind_label(lang: Lang, k: DayKind) -> String {
     let (zh, en) = match k {
         DayKind::Workday => ("工作日", "working day"),
@@ -467,12 +455,12 @@ fn calendar_page(
             name: d.name.map(|n| n.get(v.lang).to_owned()).unwrap_or_default(),
             // The notice's own name, or where a day without one comes from.
             source: match d.source.as_str() {
-                "statutory" => pick(
+                "statutory" => super::filing::pick(
                     v.lang,
                     "按法定节假日推算",
                     "computed from the statutory holidays",
                 ),
-                "local" => pick(v.lang, "地方规定", "local rule"),
+                "local" => super::filing::pick(v.lang, "地方规定", "local rule"),
                 notice => notice.to_owned(),
             },
         })

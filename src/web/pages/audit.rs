@@ -205,6 +205,10 @@ async fn audit_page(
                 (Some(ChainOwner::Admin), Lang::En) => {
                     format!("the administration record, entry {entry}")
                 }
+                (Some(ChainOwner::Draw), Lang::Zh) => format!("一次抽查的记录，第 {entry} 条"),
+                (Some(ChainOwner::Draw), Lang::En) => {
+                    format!("a spot-check draw's record, entry {entry}")
+                }
                 (Some(ChainOwner::Seals), Lang::Zh) => format!("第 {entry} 次封存"),
                 (Some(ChainOwner::Seals), Lang::En) => format!("seal no. {entry}"),
                 (Some(ChainOwner::Other(_)) | None, Lang::Zh) => {

@@ -408,7 +408,7 @@ fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
 const OVERSEERS: [Role; 3] = [Role::Manager, Role::Admin, Role::Auditor];
 
 /// The name of `code` in a (code, name) list, or the code itself.
-fn name_in(list: &[(String, String)], code: &str) -> String {
+pub(super) fn name_in(list: &[(String, String)], code: &str) -> String {
     list.iter()
         .find(|(c, _)| c == code)
         .map_or_else(|| code.to_owned(), |(_, n)| n.clone())
