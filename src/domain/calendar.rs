@@ -503,26 +503,122 @@ impl RegionFile {
     }
 }
 
-/// Parse an inclusive range `2025-01-28..2025-02-04` or a single date.
+/// A date as people type it into a form: `2026-12-04`, `2026/12/04`, `2026.12.04` or
+/// `2026年12月4日` (month and day with or without a leading zero; full-width digits and
+/// separators too, as a Chinese input method gives them). `None` when it is none of these or
+/// no such day exists.
+pub fn parse_typed_date(s: &str) -> Option<NaiveDate> {
+    // Full-width forms (０-９, －, ／, ．) to ASCII first.
+    let s: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' | '－' | '／' | '．' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect();
+    let (body, chinese) = match s.strip_suffix('日') {
+        Some(b) => (b, true),
+        None => (s.as_str(), false),
+    };
+    let parts: Vec<&str> = if chinese {
+        let (y, rest) = body.split_once('年')?;
+        let (m, d) = rest.split_once('月')?;
+        vec![y, m, d]
+    } else {
+        let sep = ['-', '/', '.'].into_iter().find(|c| body.contains(*c))?;
+        body.split(sep).collect()
+    };
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    let number = |t: &str, max_len: usize| {
+        let t = t.trim();
+        (!t.is_empty() && t.len() <= max_len && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<u32>().ok())
+            .flatten()
+    };
+    if y.trim().len() != 4 {
+        return None;
+    }
+    let year = i32::try_from(number(y, 4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(m, 2)?, number(d, 2)?)
+}
+
+/// A typed date as the ISO text a date input and the API take (`2026-12-04`), or the text as
+/// typed when it is not a date (for the validation to name).
+pub fn typed_date_text(s: &str) -> String {
+    parse_typed_date(s).map_or_else(|| s.trim().to_owned(), |d| d.to_string())
+}
+
+/// What is wrong with the days of a notice an administrator typed (one date or range per
+/// line), in both languages: lines that are not dates or ranges of at most a month, and dates
+/// neither in the notice's year nor next to it. The field is `holidays` or `workdays`.
+pub fn day_problems(field: &str, year: i32, items: &[String]) -> Vec<super::Problem> {
+    let mut out = Vec::new();
+    for item in items {
+        let dates: Option<Vec<NaiveDate>> = match item.split_once("..") {
+            Some((a, b)) => parse_typed_date(a)
+                .zip(parse_typed_date(b))
+                .map(|(a, b)| vec![a, b]),
+            None => parse_typed_date(item).map(|d| vec![d]),
+        };
+        let Some(dates) = dates else {
+            out.push(super::Problem::new(
+                field,
+                "invalid_date",
+                format!(
+                    "「{item}」不是有效日期：请写成 2027-02-06，一段日期写成 2027-02-06..2027-02-13"
+                ),
+                format!(
+                    "“{item}” is not a date: write 2027-02-06, or 2027-02-06..2027-02-13 for a run of days"
+                ),
+            ));
+            continue;
+        };
+        if let [a, b] = dates.as_slice()
+            && (b < a || (*b - *a).num_days() > 31)
+        {
+            out.push(super::Problem::new(
+                field,
+                "invalid_range",
+                format!("「{item}」不是一个月以内、先早后晚的日期区间"),
+                format!("“{item}” is not a run of at most a month, earlier day first"),
+            ));
+            continue;
+        }
+        if let Some(d) = dates.iter().find(|d| (d.year() - year).abs() > 1) {
+            out.push(super::Problem::new(
+                field,
+                "wrong_year",
+                format!("{d} 不在 {year} 年，也不在相邻年份"),
+                format!("{d} is neither in {year} nor next to it"),
+            ));
+        }
+    }
+    out
+}
+
+/// Parse an inclusive range `2025-01-28..2025-02-04` or a single date (each date as
+/// [`parse_typed_date`] reads it).
 pub fn parse_days(items: &[String]) -> Result<Vec<NaiveDate>, String> {
     let mut out = Vec::new();
     for item in items {
         let parse = |s: &str| {
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("`{s}` is not a YYYY-MM-DD date"))
+            parse_typed_date(s).ok_or_else(|| format!("“{}” is not a YYYY-MM-DD date", s.trim()))
         };
         match item.split_once("..") {
             Some((a, b)) => {
                 let (a, b) = (parse(a)?, parse(b)?);
                 if b < a || (b - a).num_days() > 31 {
-                    return Err(format!("`{item}` is not a range of at most a month"));
+                    return Err(format!("“{item}” is not a range of at most a month"));
                 }
                 let mut d = a;
                 while d <= b {
                     out.push(d);
                     d = d
                         .succ_opt()
-                        .ok_or_else(|| format!("`{item}` runs off the calendar"))?;
+                        .ok_or_else(|| format!("“{item}” runs off the calendar"))?;
                 }
             }
             None => out.push(parse(item)?),
@@ -944,6 +1040,63 @@ mod tests {
             assert_eq!(cal.next_working_day(from).unwrap().value, next, "{from}");
             from = from.succ_opt().unwrap();
         }
+    }
+
+    #[test]
+    fn dates_are_read_as_people_type_them() {
+        let day = Some(d("2026-12-04"));
+        for typed in [
+            "2026-12-04",
+            " 2026-12-4 ",
+            "2026/12/04",
+            "2026/12/4",
+            "2026.12.04",
+            "2026年12月4日",
+            "2026年12月04日",
+            "２０２６年１２月４日",
+            "２０２６－１２－０４",
+        ] {
+            assert_eq!(parse_typed_date(typed), day, "{typed}");
+        }
+        for wrong in [
+            "",
+            "2026-02-30",
+            "26-12-04",
+            "2026-12",
+            "2026-12-04-01",
+            "2026/12-04",
+            "2026年12月",
+            "十二月四日",
+            "2026-12-04T00:00",
+            "+2026-12-04",
+        ] {
+            assert_eq!(parse_typed_date(wrong), None, "{wrong}");
+        }
+        assert_eq!(typed_date_text("2026年12月4日"), "2026-12-04");
+        assert_eq!(typed_date_text(" nonsense "), "nonsense");
+    }
+
+    #[test]
+    fn a_notice_typed_wrong_is_told_line_by_line_in_both_languages() {
+        let lines = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(
+            day_problems(
+                "holidays",
+                2027,
+                &lines(&["2027/01/01", "2027-02-06..2027-02-13"])
+            )
+            .is_empty()
+        );
+        let ps = day_problems(
+            "holidays",
+            2027,
+            &lines(&["2027-02-30", "2027-02-13..2027-02-06", "2030-01-01"]),
+        );
+        let codes: Vec<&str> = ps.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["invalid_date", "invalid_range", "wrong_year"]);
+        assert!(ps.iter().all(|p| p.path == "holidays"));
+        assert!(ps[0].message.zh.contains("「2027-02-30」不是有效日期"));
+        assert!(ps.iter().all(|p| !p.message.en.contains('`')));
     }
 
     proptest::proptest! {

@@ -275,6 +275,112 @@ pub fn insert_seal(
     Ok(())
 }
 
+/// The seal with this hash, if there is one.
+pub fn seal_by_hash(conn: &mut PgConnection, hash: &str) -> QueryResult<Option<SealRow>> {
+    audit_seals::table
+        .filter(audit_seals::hash.eq(hash))
+        .select(SealRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// One entry of the log as people browse it: with its filing's number and item, and the name
+/// of whoever acted.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub id: i64,
+    pub chain: String,
+    pub seq: i64,
+    pub filing_id: Option<Uuid>,
+    pub filing_number: Option<String>,
+    pub item_code: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub hash: String,
+}
+
+type LogTuple = (
+    i64,
+    String,
+    i64,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+    String,
+);
+
+/// A page of the log, newest first, of one filing's entries and/or those of some actors. The
+/// newest first is the primary key backwards; a filing's entries come by `audit_log_filing`,
+/// an actor's by `audit_log_actor`.
+pub fn browse(
+    conn: &mut PgConnection,
+    filing: Option<Uuid>,
+    actors: Option<&[Uuid]>,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<Vec<LogLine>> {
+    use crate::db::schema::{filings, users};
+    let mut q = audit_log::table
+        .left_join(filings::table)
+        .left_join(users::table)
+        .select((
+            audit_log::id,
+            audit_log::chain,
+            audit_log::seq,
+            audit_log::filing_id,
+            filings::number.nullable(),
+            filings::item_code.nullable(),
+            users::display_name.nullable(),
+            audit_log::action,
+            audit_log::at,
+            audit_log::hash,
+        ))
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .offset(offset)
+        .into_boxed();
+    if let Some(f) = filing {
+        q = q.filter(audit_log::filing_id.eq(f));
+    }
+    if let Some(a) = actors {
+        q = q.filter(audit_log::actor_id.eq_any(a.to_vec()));
+    }
+    Ok(q.load::<LogTuple>(conn)?
+        .into_iter()
+        .map(
+            |(
+                id,
+                chain,
+                seq,
+                filing_id,
+                filing_number,
+                item_code,
+                actor_name,
+                action,
+                at,
+                hash,
+            )| {
+                LogLine {
+                    id,
+                    chain,
+                    seq,
+                    filing_id,
+                    filing_number,
+                    item_code,
+                    actor_name,
+                    action,
+                    at,
+                    hash,
+                }
+            },
+        )
+        .collect())
+}
+
 pub fn seal_exists(conn: &mut PgConnection, hash: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         audit_seals::table.filter(audit_seals::hash.eq(hash)),

@@ -142,6 +142,15 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>>
 /// action on the filing but not the `KEY SHARE` that a foreign key to it takes. A deadline scan
 /// that holds the filing's `escalations` row and writes an outbox row naming the filing must
 /// not wait for an action that waits, in its trigger, for that very `escalations` row.
+/// The filing with this number (`number` is unique), if any.
+pub fn id_by_number(conn: &mut PgConnection, number: &str) -> QueryResult<Option<Uuid>> {
+    filings::table
+        .filter(filings::number.eq(number))
+        .select(filings::id)
+        .first(conn)
+        .optional()
+}
+
 pub fn lock(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<FilingRow>> {
     filings::table
         .find(id)

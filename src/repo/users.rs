@@ -83,6 +83,28 @@ pub fn by_username(conn: &mut PgConnection, username: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// Accounts whose user name is `text` (any case) or whose name contains it: at most `limit`.
+pub fn ids_matching(conn: &mut PgConnection, text: &str, limit: i64) -> QueryResult<Vec<Uuid>> {
+    // LIKE's own characters in the text are matched as themselves.
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    users::table
+        .filter(
+            users::username
+                .eq(text.to_lowercase())
+                .or(users::display_name.ilike(format!("%{escaped}%"))),
+        )
+        .select(users::id)
+        .order(users::username)
+        .limit(limit)
+        .load(conn)
+}
+
 pub fn by_id(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)

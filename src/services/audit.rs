@@ -257,3 +257,138 @@ pub fn verify(conn: &mut PgConnection) -> Result<Verification, AppError> {
             })
         })
 }
+
+/// Who may read the log and check it: auditors and administrators.
+fn may_audit(p: &crate::services::auth::Principal) -> Result<(), AppError> {
+    p.require(&[
+        crate::domain::definition::Role::Auditor,
+        crate::domain::definition::Role::Admin,
+    ])
+}
+
+/// Which entries of the log to show: a filing's (by its number), some people's (by user name
+/// or a part of their name), a page at a time.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub filing_number: Option<String>,
+    pub actor: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of the log, newest first, and the latest seal.
+#[derive(Debug, Default)]
+pub struct LogPage {
+    pub lines: Vec<repo::LogLine>,
+    /// There is a page after this one.
+    pub more: bool,
+    /// No filing has the number asked for.
+    pub no_such_filing: bool,
+    /// No account has the user name or name asked for.
+    pub no_such_actor: bool,
+    pub last_seal: Option<SealSummary>,
+}
+
+/// People who match an actor filter: enough for any office, and a bound on the query.
+const ACTORS_MATCHED: i64 = 200;
+
+/// Browse the log (auditors and administrators).
+pub fn browse(
+    conn: &mut PgConnection,
+    p: &crate::services::auth::Principal,
+    f: &LogFilter,
+) -> Result<LogPage, AppError> {
+    may_audit(p)?;
+    let last_seal = repo::latest_seal(conn)?.as_ref().map(SealSummary::from);
+    let filing = match &f.filing_number {
+        Some(n) => match crate::repo::filings::id_by_number(conn, n)? {
+            Some(id) => Some(id),
+            None => {
+                return Ok(LogPage {
+                    no_such_filing: true,
+                    last_seal,
+                    ..LogPage::default()
+                });
+            }
+        },
+        None => None,
+    };
+    let actors = match &f.actor {
+        Some(a) => {
+            let ids = crate::repo::users::ids_matching(conn, a, ACTORS_MATCHED)?;
+            if ids.is_empty() {
+                return Ok(LogPage {
+                    no_such_actor: true,
+                    last_seal,
+                    ..LogPage::default()
+                });
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let mut lines = repo::browse(conn, filing, actors.as_deref(), f.limit + 1, f.offset)?;
+    let more = lines.len() as i64 > f.limit;
+    lines.truncate(usize::try_from(f.limit).unwrap_or(0));
+    Ok(LogPage {
+        lines,
+        more,
+        no_such_filing: false,
+        no_such_actor: false,
+        last_seal,
+    })
+}
+
+/// The seal a hash kept outside the system belongs to, if it is among the seals (auditors and
+/// administrators). Whether the seals themselves still verify is [`verify_as`]'s question.
+pub fn kept_seal(
+    conn: &mut PgConnection,
+    p: &crate::services::auth::Principal,
+    hash: &str,
+) -> Result<Option<SealSummary>, AppError> {
+    may_audit(p)?;
+    Ok(repo::seal_by_hash(conn, hash)?
+        .as_ref()
+        .map(SealSummary::from))
+}
+
+/// Whose a chain is, for saying where a verification broke.
+#[derive(Debug, Clone)]
+pub enum ChainOwner {
+    /// A filing's history: its number once it has one.
+    Filing(uuid::Uuid, Option<String>),
+    /// A person's own account (sign-ins, password): their name.
+    User(uuid::Uuid, Option<String>),
+    /// Administration (accounts, calendars, the clock, mail).
+    Admin,
+    /// The seals themselves.
+    Seals,
+    /// A spot-check draw's record (its pool, its seed, its result).
+    Draw,
+    Other(String),
+}
+
+/// Whose the chain `chain` is.
+pub fn chain_owner(conn: &mut PgConnection, chain: &str) -> Result<ChainOwner, AppError> {
+    let id = |s: &str| uuid::Uuid::parse_str(s).ok();
+    Ok(match chain.split_once(':') {
+        Some(("filing", f)) => match id(f) {
+            Some(f) => ChainOwner::Filing(
+                f,
+                crate::repo::filings::find(conn, f)?.and_then(|r| r.number),
+            ),
+            None => ChainOwner::Other(chain.to_owned()),
+        },
+        Some(("user", u)) => match id(u) {
+            Some(u) => ChainOwner::User(
+                u,
+                crate::repo::users::by_id(conn, u)?.map(|r| r.display_name),
+            ),
+            None => ChainOwner::Other(chain.to_owned()),
+        },
+        Some(("draw", _)) => ChainOwner::Draw,
+        _ if chain == "admin" => ChainOwner::Admin,
+        _ if chain == "seals" => ChainOwner::Seals,
+        _ => ChainOwner::Other(chain.to_owned()),
+    })
+}

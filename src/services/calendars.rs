@@ -217,10 +217,29 @@ pub fn store_year(
     entry: &YearEntry,
     now: DateTime<Utc>,
 ) -> Result<YearNotice, AppError> {
+    // Every line's problem in both languages first (to_notice's own words are English, for
+    // the files the command line loads).
+    let mut problems =
+        crate::domain::calendar::day_problems("holidays", entry.year, &entry.holidays);
+    problems.extend(crate::domain::calendar::day_problems(
+        "workdays",
+        entry.year,
+        &entry.workdays,
+    ));
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
     let notice = entry
         .to_notice()
         .map_err(|e| AppError::one_invalid("holidays", "invalid_date", e.clone(), e))?;
-    let mut problems = Vec::new();
+    if let Some(d) = notice.holidays.iter().find(|d| notice.workdays.contains(d)) {
+        problems.push(crate::domain::Problem::new(
+            "workdays",
+            "both",
+            format!("{d} 不能既放假又调休上班"),
+            format!("{d} cannot be both a holiday and a make-up working day"),
+        ));
+    }
     if !(crate::domain::calendar::FIRST_YEAR..=crate::domain::calendar::LAST_YEAR)
         .contains(&notice.year)
     {
@@ -266,7 +285,13 @@ pub fn store_year(
             return Err(AppError::NotFound);
         }
         Calendar::build(region, &stored, &LocalDays::default()).map_err(|e| {
-            AppError::one_invalid("holidays", "inconsistent", e.to_string(), e.to_string())
+            // The checks above catch what an administrator can type; this is the last guard.
+            AppError::one_invalid(
+                "holidays",
+                "inconsistent",
+                format!("放假安排与已有日历矛盾，未载入（{e}）"),
+                format!("The notice contradicts the calendar and was not loaded ({e})"),
+            )
         })?;
         repo::put_year(
             conn,

@@ -100,7 +100,7 @@ pub fn create(
             "department",
             "unknown_department",
             format!("没有「{}」这个部门", s.department),
-            format!("There is no department `{}`", s.department),
+            format!("There is no department “{}”", s.department),
         ));
     }
     auth::create_user(

@@ -192,11 +192,12 @@ fn shown(name: &str) -> String {
 }
 
 fn forbidden_problem(path: &str) -> Problem {
+    let (zh, en) = crate::web::fields::named(path);
     Problem::new(
         path,
         "control_character",
-        format!("{path}：含有不可见的控制字符，请删除"),
-        format!("{path} contains invisible control characters: remove them"),
+        format!("{zh}：含有不可见的控制字符，请删除"),
+        format!("{en} contains invisible control characters: remove them"),
     )
 }
 
@@ -576,11 +577,13 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<Problem>) {
                             }
                         }
                     };
+                    // Named as the form names the field (its code when it has no label).
+                    let (zh_name, en_name) = crate::web::fields::named(&path);
                     out.push(Problem::new(
                         &path,
                         &e.code,
-                        format!("{path}：{zh}"),
-                        format!("{path} {en}"),
+                        format!("{zh_name}：{zh}"),
+                        format!("{en_name} {en}"),
                     ));
                 }
             }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod fields;
 pub mod files;
 pub mod pages;
 pub mod requests;

@@ -12,7 +12,14 @@ use crate::domain::{Lang, Problem};
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–64 characters: lower-case letters, digits and `_ . @ -`.
-    #[validate(length(min = 3, max = 64), regex(path = *USERNAME))]
+    #[validate(
+        length(min = 3, max = 64),
+        regex(
+            path = *USERNAME,
+            code = "username_characters",
+            message = "只能使用小写字母、数字和 _ . @ -|may use only lower-case letters, digits and _ . @ -"
+        )
+    )]
     pub username: String,
     #[validate(length(min = 10, max = 128))]
     pub password: String,
@@ -56,8 +63,10 @@ impl RegisterRequest {
             problems.push(Problem::new(
                 "phone",
                 "invalid_format",
-                format!("手机号码「{phone}」格式不正确"),
-                format!("The phone number `{phone}` is not valid"),
+                format!("手机号码「{phone}」格式不正确：应为 11 位手机号码或带区号的固定电话"),
+                format!(
+                    "The phone number “{phone}” is not valid: give an 11-digit mobile number or a landline with its area code"
+                ),
             ));
         }
         match (&self.kind, &self.credit_code) {

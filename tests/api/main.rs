@@ -29,3 +29,4 @@ mod roster;
 mod service;
 mod vocabulary;
 mod window;
+mod words;

@@ -210,7 +210,7 @@ async fn managers_export_the_dashboard_as_csv_and_others_may_not_open_it() {
         csv.lines()
             .next()
             .unwrap()
-            .contains("on_time_rate_statutory"),
+            .contains("按时办结率（法定时限）"),
         "{csv}"
     );
 
@@ -351,10 +351,14 @@ async fn the_admin_page_says_how_many_exchange_rows_wait_and_why() {
     let section = &section[..section.find("</section>").unwrap()];
     assert!(section.contains("待推送 1 条"), "{section}");
     assert!(section.contains("其中推送失败、等待重试 1"), "{section}");
+    // Why, in words; the driver's own text (and its OS error) is in the log only.
     assert!(
-        section.contains("connecting to the front database"),
+        section.contains("最近一次失败：工改系统前置库拒绝连接"),
         "{section}"
     );
+    assert!(!section.contains("connecting to the front database"));
+    assert!(!section.contains("os error"), "{section}");
+    // Where to, as configured.
     assert!(section.contains(&format!("127.0.0.1:{port}")), "{section}");
 }
 
@@ -717,12 +721,15 @@ async fn an_admin_creates_staff_loads_a_calendar_notice_and_verifies_the_audit_l
     assert!(html.contains("已载入 2027 年放假安排"), "{html}");
     assert!(html.contains("调休上班"));
 
-    // The auditor verifies; a clerk may not.
+    // The auditor verifies (a button on the page); a clerk may not.
     let au = signed_in(&app, "auditor").await;
     let (status, html) = page(&au, &app, "/admin/audit").await;
     assert_eq!(status, 200);
+    assert!(html.contains("尚未封存"), "{html}");
+    let (status, html) =
+        post_form(&au, &app, "/admin/audit/verify", &[("_csrf", &csrf(&html))]).await;
+    assert_eq!(status, 200);
     assert!(html.contains("校验通过"));
-    assert!(html.contains("尚未封存链头"), "{html}");
     // After a seal the page shows its hash, to be kept outside the system.
     let sealed = app.run_job("audit_seal").await;
     let hash = sealed["last_seal"]["hash"].as_str().unwrap().to_owned();
@@ -844,7 +851,7 @@ async fn a_wrong_dashboard_period_is_named_at_its_field_and_nothing_is_exported(
     let (status, html) = page(&m, &app, "/dashboard?from=2026-13-01&to=2026-11-23").await;
     assert_eq!(status, 422);
     assert!(html.contains("id=\"from-error\""), "{html}");
-    assert!(html.contains("请填写 年-月-日 格式的日期。"));
+    assert!(html.contains("请填写有效日期，如 2026-12-04。"));
     assert!(
         html.contains("value=\"2026-13-01\""),
         "what was typed is kept"

@@ -76,7 +76,7 @@ pub fn create(
             "item",
             "unknown_item",
             format!("没有编码为「{item_code}」的事项"),
-            format!("There is no item with code `{item_code}`"),
+            format!("There is no item with code “{item_code}”"),
         )
     })?;
     let mut problems = forms::validate(&item.def, &form, Mode::Draft);
@@ -89,7 +89,7 @@ pub fn create(
                     "on_behalf_of",
                     "unknown_applicant",
                     format!("没有用户名为「{username}」的申请人账户"),
-                    format!("There is no applicant account with username `{username}`"),
+                    format!("There is no applicant account with user name “{username}”"),
                 ));
             }
             found

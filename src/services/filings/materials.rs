@@ -46,7 +46,7 @@ fn unknown_material(code: &str) -> AppError {
         &format!("materials.{code}"),
         "unknown_material",
         format!("本事项没有「{code}」这项材料"),
-        format!("This item has no material `{code}`"),
+        format!("This item has no material “{code}”"),
     )
 }
 

@@ -373,6 +373,19 @@ fn lang_sep(lang: crate::domain::Lang) -> &'static str {
     }
 }
 
+/// A field of the registration form.
+pub struct RegisterField {
+    pub name: String,
+    pub label: String,
+    /// The input's type: text, email, tel, password.
+    pub ty: String,
+    pub value: String,
+    pub error: Option<String>,
+    pub autocomplete: String,
+    /// The keyboard a phone shows: digits for a phone number.
+    pub inputmode: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "pages/register.html", config = "config/askama.toml")]
 struct RegisterPage {
@@ -380,8 +393,7 @@ struct RegisterPage {
     has_errors: bool,
     kind: String,
     lang: String,
-    /// (name, label, input type, value, error, autocomplete)
-    fields: Vec<(String, String, String, String, Option<String>, String)>,
+    fields: Vec<RegisterField>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -422,16 +434,20 @@ fn register_page(
             .collect();
         (!msgs.is_empty()).then(|| msgs.join("；"))
     };
-    let field = |name: &str, zh: &str, en: &str, ty: &str, value: &str, auto: &str| {
-        (
-            name.to_owned(),
-            ui.t(zh, en).to_owned(),
-            ty.to_owned(),
-            value.to_owned(),
-            err(name),
-            auto.to_owned(),
-        )
+    let field = |name: &str, zh: &str, en: &str, ty: &str, value: &str, auto: &str| RegisterField {
+        name: name.to_owned(),
+        label: ui.t(zh, en).to_owned(),
+        ty: ty.to_owned(),
+        value: value.to_owned(),
+        error: err(name),
+        autocomplete: auto.to_owned(),
+        inputmode: match ty {
+            "tel" => "tel",
+            "email" => "email",
+            _ => "text",
+        },
     };
+
     let fields = vec![
         field(
             "username",

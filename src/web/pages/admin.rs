@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::Datelike;
 use serde::Deserialize;
 
-use super::{PageError, Ui, Viewer, form_value, see_other};
+use super::{PageError, Ui, Viewer, form_value, see_other, words};
 use crate::app::AppState;
 use crate::domain::Lang;
 use crate::domain::calendar::{DayKind, YearEntry};
@@ -21,12 +21,43 @@ pub struct UserLine {
     pub id: uuid::Uuid,
     pub username: String,
     pub name: String,
-    pub kind: String,
+    /// Person, company or staff, in words.
+    pub kind: &'static str,
+    /// The department's name.
     pub department: String,
     pub roles: String,
     pub active: bool,
     /// The administrator looking (who cannot deactivate themselves).
     pub is_me: bool,
+}
+
+pub struct ItemLine {
+    pub code: String,
+    pub name: String,
+    pub version: i32,
+    pub digest: String,
+    pub loaded: String,
+}
+
+pub struct FailedMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub created: String,
+    /// Why it failed, in words (the server's answer is in the log).
+    pub why: String,
+}
+
+/// A job's last run: times in the office's zone, the result in words.
+pub struct JobLine {
+    pub name: String,
+    /// Which instance ran it (host:pid), shown as a detail.
+    pub instance: String,
+    pub started: String,
+    pub ended: Option<String>,
+    pub running: bool,
+    pub result: String,
+    pub failed: bool,
 }
 
 #[derive(Template)]
@@ -36,31 +67,19 @@ struct AdminPage {
     users: Vec<UserLine>,
     departments: Vec<(String, String)>,
     roles: Vec<(String, String)>,
-    items: Vec<(String, i32, String, String)>,
-    failed: Vec<crate::services::outbox::MailRow>,
-    outbox: Vec<(&'static str, i64)>,
-    jobs: Vec<crate::services::job_runs::JobRun>,
-    /// The data exchange: how many rows and uploads wait, and why.
+    items: Vec<ItemLine>,
+    failed: Vec<FailedMail>,
+    /// The outbox by status, in words.
+    outbox: Vec<String>,
+    jobs: Vec<JobLine>,
+    /// The office's zone (`UTC+8`), said beside the times.
+    zone: String,
+    /// The data exchange: how many rows and uploads wait, and why (in words below).
     exchange: crate::services::exchange::ExchangeStatus,
+    spgl_error: Option<String>,
+    upload_error: Option<String>,
     message: Option<String>,
     problems: Vec<String>,
-}
-
-fn role_label(lang: Lang, r: Role) -> String {
-    let (zh, en) = match r {
-        Role::Applicant => ("申请人", "applicant"),
-        Role::Clerk => ("窗口受理", "clerk"),
-        Role::Reviewer => ("审查", "reviewer"),
-        Role::Inspector => ("检查", "inspector"),
-        Role::Manager => ("科室负责人", "manager"),
-        Role::Admin => ("管理员", "admin"),
-        Role::Auditor => ("审计", "auditor"),
-        Role::System => ("系统", "system"),
-    };
-    match lang {
-        Lang::Zh => zh.into(),
-        Lang::En => en.into(),
-    }
 }
 
 /// The administration page, read in one hop (which also checks the session).
@@ -80,7 +99,9 @@ async fn admin_page(
         })
         .await?;
     let lang = v.lang;
+    let offset = state.offset;
     let me = v.principal.as_ref().map(|p| p.user_id);
+    let departments = super::department_names(o.departments, lang);
     let users = o
         .users
         .into_iter()
@@ -88,23 +109,93 @@ async fn admin_page(
             roles: u
                 .roles
                 .iter()
-                .map(|r| role_label(lang, *r))
+                .map(|r| words::role(lang, *r))
                 .collect::<Vec<_>>()
-                .join("、"),
+                .join(if lang == Lang::Zh { "、" } else { ", " }),
             id: u.id,
             is_me: Some(u.id) == me,
             username: u.username,
             name: u.display_name,
-            kind: u.kind.as_str().to_owned(),
-            department: u.department.unwrap_or_default(),
+            kind: words::user_kind(lang, u.kind),
+            department: u
+                .department
+                .map(|d| super::work::name_in(&departments, &d))
+                .unwrap_or_default(),
             active: u.active,
         })
         .collect();
+    let items = o
+        .items
+        .into_iter()
+        .map(|i| ItemLine {
+            name: state
+                .items
+                .latest(&i.code)
+                .map_or_else(|| i.code.clone(), |it| it.def.name.get(lang).to_owned()),
+            version: i.version,
+            digest: i.digest[..12.min(i.digest.len())].to_owned(),
+            loaded: words::local_minute(i.loaded_at, offset),
+            code: i.code,
+        })
+        .collect();
+    let failed = o
+        .failed
+        .into_iter()
+        .map(|m| FailedMail {
+            id: m.id,
+            to: m.to_address,
+            subject: m.subject,
+            created: words::local_minute(m.created_at, offset),
+            why: words::failure(
+                lang,
+                words::Failing::MailServer,
+                m.last_error.as_deref().unwrap_or_default(),
+            ),
+        })
+        .collect();
+    let jobs = o
+        .jobs
+        .into_iter()
+        .map(|j| {
+            let running = j
+                .running_until
+                .is_some_and(|_| j.last_finished_at.is_none_or(|f| f < j.last_started_at));
+            let result = match (&j.last_error, &j.last_result) {
+                (Some(e), _) => words::failure(lang, words::Failing::Job, e),
+                (None, Some(r)) => words::job_result(lang, &j.job, r),
+                (None, None) => String::new(),
+            };
+            JobLine {
+                name: words::job_name(lang, &j.job),
+                instance: j.last_instance,
+                started: words::local_minute(j.last_started_at, offset),
+                ended: j
+                    .last_finished_at
+                    .filter(|_| !running)
+                    .map(|t| words::local_minute(t, offset)),
+                running,
+                failed: j.last_error.is_some(),
+                result,
+            }
+        })
+        .collect();
+    let spgl_error = exchange
+        .spgl
+        .last_error
+        .as_deref()
+        .map(|e| words::failure(lang, words::Failing::FrontDatabase, e));
+    let upload_error = exchange
+        .uploads
+        .last_error
+        .as_deref()
+        .map(|e| words::failure(lang, words::Failing::Platform, e));
     Ok(AdminPage {
         ui: v.ui(),
         exchange,
+        spgl_error,
+        upload_error,
         users,
-        departments: super::department_names(o.departments, lang),
+        departments,
         roles: [
             Role::Clerk,
             Role::Reviewer,
@@ -114,23 +205,17 @@ async fn admin_page(
             Role::Auditor,
         ]
         .into_iter()
-        .map(|r| (r.as_str().to_owned(), role_label(lang, r)))
+        .map(|r| (r.as_str().to_owned(), words::role(lang, r).to_owned()))
         .collect(),
-        items: o
-            .items
+        items,
+        failed,
+        outbox: o
+            .outbox
             .into_iter()
-            .map(|i| {
-                (
-                    i.code,
-                    i.version,
-                    i.digest[..12.min(i.digest.len())].to_owned(),
-                    i.loaded_at.format("%Y-%m-%d %H:%M").to_string(),
-                )
-            })
+            .map(|(s, n)| words::mail_count(lang, s, n))
             .collect(),
-        failed: o.failed,
-        outbox: o.outbox.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
-        jobs: o.jobs,
+        jobs,
+        zone: words::zone(offset),
         message,
         problems,
     })
@@ -297,35 +382,6 @@ pub async fn retry_mail(
     }
 }
 
-#[derive(Template)]
-#[template(path = "pages/audit.html", config = "config/askama.toml")]
-struct AuditPage {
-    ui: Ui,
-    v: crate::services::audit::Verification,
-    detail: String,
-}
-
-/// Recompute every audit chain (auditors and admins).
-#[get("/admin/audit")]
-pub async fn audit(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResponse, PageError> {
-    let result = v
-        .run(&state, |conn, _, p| {
-            crate::services::audit::verify_as(conn, p, None)
-        })
-        .await?;
-    let detail = result
-        .first_break
-        .as_ref()
-        .map(|b| serde_json::to_string_pretty(b).unwrap_or_default())
-        .unwrap_or_default();
-    let page = AuditPage {
-        ui: v.ui(),
-        v: result,
-        detail,
-    };
-    v.render(StatusCode::OK, &page)
-}
-
 pub struct DayLine {
     pub date: String,
     pub kind: String,
@@ -381,10 +437,15 @@ fn calendar_page(
     let days = rc
         .calendar
         .special_days(year)
-        .map_err(|e| {
+        .map_err(|_| {
             PageError::from_app(
                 v,
-                AppError::one_invalid("year", "out_of_range", e.to_string(), e.to_string()),
+                AppError::one_invalid(
+                    "year",
+                    "out_of_range",
+                    "年份须在 2000 至 2099 之间",
+                    "The year must be between 2000 and 2099",
+                ),
             )
         })?
         .into_iter()
@@ -392,7 +453,16 @@ fn calendar_page(
             date: d.date.to_string(),
             kind: kind_label(v.lang, d.kind),
             name: d.name.map(|n| n.get(v.lang).to_owned()).unwrap_or_default(),
-            source: d.source,
+            // The notice's own name, or where a day without one comes from.
+            source: match d.source.as_str() {
+                "statutory" => super::filing::pick(
+                    v.lang,
+                    "按法定节假日推算",
+                    "computed from the statutory holidays",
+                ),
+                "local" => super::filing::pick(v.lang, "地方规定", "local rule"),
+                notice => notice.to_owned(),
+            },
         })
         .collect();
     Ok(CalendarPage {
@@ -492,8 +562,15 @@ pub async fn load_notice(
                     loaded.year, loaded.holidays, loaded.workdays, loaded.recomputed
                 ),
                 Lang::En => format!(
-                    "Loaded {}: {} holidays, {} make-up working days; deadlines of {} open filings recomputed.",
-                    loaded.year, loaded.holidays, loaded.workdays, loaded.recomputed
+                    "Loaded {}: {}, {}; deadlines of {} recomputed.",
+                    loaded.year,
+                    words::en_count(loaded.holidays as i64, "holiday", "holidays"),
+                    words::en_count(
+                        loaded.workdays as i64,
+                        "make-up working day",
+                        "make-up working days"
+                    ),
+                    words::en_count(loaded.recomputed as i64, "open filing", "open filings"),
                 ),
             };
             let page = calendar_page(&state, &v, year, Some(msg), Vec::new(), Default::default())?;

@@ -19,6 +19,18 @@ struct Draws {
     rules: Vec<RatiosInForce>,
     draws: Vec<DrawDetail>,
     next: Option<String>,
+    offset: chrono::FixedOffset,
+}
+
+impl Draws {
+    /// A time in the office's zone, the zone said.
+    fn local(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        format!(
+            "{} {}",
+            super::words::local_minute(*t, self.offset),
+            super::words::zone(self.offset)
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +74,7 @@ pub async fn index(
             rules,
             draws,
             next,
+            offset: state.offset,
         },
     )
 }

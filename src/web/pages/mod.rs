@@ -9,11 +9,13 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod draws;
 pub mod filing;
 pub mod public;
 pub mod verify;
 pub mod window;
+pub mod words;
 pub mod work;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -494,6 +496,39 @@ impl Ui {
         self.user.as_ref().is_some_and(|u| u.applicant)
     }
 
+    /// A role in words (never its code).
+    pub fn role(&self, r: &Role) -> &'static str {
+        words::role(self.lang, *r)
+    }
+
+    /// `n` things: "3 条" in Chinese (with its measure word), "1 row", "3 rows" in English.
+    pub fn count(&self, n: &i64, zh_unit: &str, one: &str, many: &str) -> String {
+        match self.lang {
+            Lang::Zh => format!("{n} {zh_unit}"),
+            Lang::En => words::en_count(*n, one, many),
+        }
+    }
+
+    /// The colon after a label: full-width in Chinese, `: ` in English.
+    pub fn colon(&self) -> &'static str {
+        self.t("：", ": ")
+    }
+
+    /// A remark after something: （…） in Chinese, ` (…)` in English.
+    pub fn paren(&self, s: impl std::fmt::Display) -> String {
+        match self.lang {
+            Lang::Zh => format!("（{s}）"),
+            Lang::En => format!(" ({s})"),
+        }
+    }
+
+    /// The hint beside a date input: what to type where the browser shows no calendar, and
+    /// what the calendar's own text means where it does (it follows the browser's language,
+    /// 01/12/2026 or 12/01/2026). The server takes 2026/12/04 and 2026年12月4日 as well.
+    pub fn date_format(&self) -> &'static str {
+        self.t("格式：2026-12-04", "Format: 2026-12-04")
+    }
+
     pub fn requirement(&self, r: &Requirement) -> &'static str {
         match r {
             Requirement::Required => self.t("必须提交", "Required"),
@@ -735,7 +770,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(admin::set_active)
         .service(account::password_page)
         .service(account::change_password)
-        .service(admin::audit)
+        .service(audit::audit_log)
+        .service(audit::run_verification)
         .service(admin::calendar)
         .service(admin::load_notice);
 }

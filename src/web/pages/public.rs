@@ -17,8 +17,12 @@ fn limit_text(lang: Lang, l: Limit) -> String {
     match (lang, l.unit) {
         (Lang::Zh, DayUnit::Working) => format!("{} 个工作日", l.days),
         (Lang::Zh, DayUnit::Calendar) => format!("{} 日", l.days),
-        (Lang::En, DayUnit::Working) => format!("{} working days", l.days),
-        (Lang::En, DayUnit::Calendar) => format!("{} calendar days", l.days),
+        (Lang::En, DayUnit::Working) => {
+            super::words::en_count(l.days, "working day", "working days")
+        }
+        (Lang::En, DayUnit::Calendar) => {
+            super::words::en_count(l.days, "calendar day", "calendar days")
+        }
     }
 }
 
@@ -71,7 +75,9 @@ pub async fn index(state: web::Data<AppState>, mut v: Viewer) -> Result<HttpResp
 pub struct Step {
     pub code: String,
     pub label: String,
-    pub kind: String,
+    /// The stage the state belongs to, when its label does not say it already ("Under
+    /// review" is a review; "Awaiting acceptance" is said to be at intake).
+    pub kind: Option<String>,
     /// (action, target state code, target state label)
     pub ways: Vec<(String, String, String)>,
 }
@@ -102,7 +108,14 @@ fn steps(def: &Definition, lang: Lang) -> Vec<Step> {
         .map(|s| Step {
             code: s.code.clone(),
             label: s.label.get(lang).to_owned(),
-            kind: kind_text(lang, s.kind).to_owned(),
+            kind: {
+                let kind = kind_text(lang, s.kind);
+                let label = s.label.get(lang).to_lowercase();
+                (!label.contains(&kind.to_lowercase())).then(|| match lang {
+                    Lang::Zh => format!("阶段：{kind}"),
+                    Lang::En => format!("stage: {kind}"),
+                })
+            },
             ways: def
                 .actions_from(&s.code)
                 .map(|a| {
@@ -249,7 +262,11 @@ pub async fn calculator(
         ui,
     };
     if submitted {
-        let from = NaiveDate::parse_from_str(from_raw.trim(), "%Y-%m-%d").ok();
+        let from = crate::domain::calendar::parse_typed_date(&from_raw);
+        // The date input shows the date only when it is written as ISO.
+        if let Some(d) = from {
+            page.from = d.to_string();
+        }
         let days = days_raw.trim().parse::<u32>().ok().filter(|d| *d <= 3650);
         if from.is_none() {
             page.from_error = Some(page.ui.t(
@@ -288,4 +305,20 @@ pub async fn calculator(
         StatusCode::OK
     };
     v.render(status, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_day_is_singular_in_english() {
+        let limit = |days| Limit {
+            days,
+            unit: DayUnit::Working,
+        };
+        assert_eq!(limit_text(Lang::En, limit(1)), "1 working day");
+        assert_eq!(limit_text(Lang::En, limit(20)), "20 working days");
+        assert_eq!(limit_text(Lang::Zh, limit(1)), "1 个工作日");
+    }
 }

@@ -429,12 +429,12 @@ fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
         .filter(|s| !s.is_empty())
     {
         None => default,
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|_| {
+        Some(s) => crate::domain::calendar::parse_typed_date(s).unwrap_or_else(|| {
             problems.push((
                 field,
                 ui.t(
-                    "请填写 年-月-日 格式的日期。",
-                    "Enter a date as year-month-day.",
+                    "请填写有效日期，如 2026-12-04。",
+                    "Enter a real date, such as 2026-12-04.",
                 )
                 .to_owned(),
             ));
@@ -465,7 +465,7 @@ fn period(ui: &Ui, q: &DashboardQuery, today: NaiveDate) -> Period {
 const OVERSEERS: [Role; 3] = [Role::Manager, Role::Admin, Role::Auditor];
 
 /// The name of `code` in a (code, name) list, or the code itself.
-fn name_in(list: &[(String, String)], code: &str) -> String {
+pub(super) fn name_in(list: &[(String, String)], code: &str) -> String {
     list.iter()
         .find(|(c, _)| c == code)
         .map_or_else(|| code.to_owned(), |(_, n)| n.clone())
@@ -923,9 +923,15 @@ pub async fn sla_csv(
         // Already in the viewer's language.
         let detail = problems
             .iter()
-            .map(|(field, m)| format!("{field}: {m}"))
+            .map(|(field, m)| {
+                let named = match *field {
+                    "from" => ui.t("开始日期", "Start"),
+                    _ => ui.t("结束日期", "End"),
+                };
+                format!("{named}{}{m}", ui.colon())
+            })
             .collect::<Vec<_>>()
-            .join("; ");
+            .join(ui.t("；", "; "));
         return Err(PageError::new(
             &v,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -941,7 +947,8 @@ pub async fn sla_csv(
     }
     let department = q.department.filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
-    let body = v
+    let owners_by_item = owners.clone();
+    let (report, departments) = v
         .run(&state, move |conn, ctx, p| {
             let today = ctx.today();
             let report = reports::sla(
@@ -958,9 +965,23 @@ pub async fn sla_csv(
                 today,
                 &owners,
             )?;
-            reports::to_csv(&report)
+            Ok((report, staff::departments(conn)?))
         })
         .await?;
+    let departments = super::department_names(departments, v.lang);
+    let names = |code: &str| {
+        let item = state
+            .items
+            .latest(code)
+            .map_or_else(|| code.to_owned(), |i| i.def.name.get(v.lang).to_owned());
+        let dept = owners_by_item
+            .get(code)
+            .map(|d| name_in(&departments, d))
+            .unwrap_or_default();
+        (item, dept)
+    };
+    let body = sla_table(&report, v.lang, names)
+        .map_err(|e| PageError::from_app(&v, AppError::Internal(e)))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -968,6 +989,96 @@ pub async fn sla_csv(
             "attachment; filename=\"sla.csv\"",
         ))
         .body(body))
+}
+
+/// The SLA figures as a table for a spreadsheet: headers in the viewer's language, each item
+/// by its name and department beside its code, rates as percentages; UTF-8 with a byte-order
+/// mark, so that Excel reads the Chinese. (The API's CSV keeps its field names, for programs.)
+fn sla_table(
+    report: &reports::SlaReport,
+    lang: Lang,
+    names: impl Fn(&str) -> (String, String),
+) -> anyhow::Result<Vec<u8>> {
+    let headers: [(&str, &str); 23] = [
+        ("事项代码", "Item code"),
+        ("事项", "Item"),
+        ("主办部门", "Department"),
+        ("受理", "Received"),
+        ("办结", "Closed"),
+        ("准予", "Granted"),
+        ("不予", "Refused"),
+        ("撤回", "Withdrawn"),
+        ("不予受理", "Not accepted"),
+        (
+            "作出决定（开始计时后）",
+            "Decided (after the clock started)",
+        ),
+        ("法定时限内办结", "On time (statutory)"),
+        ("超过法定时限", "Late (statutory)"),
+        ("按时办结率（法定时限）", "On-time rate (statutory)"),
+        ("承诺时限内办结", "On time (promised)"),
+        ("超过承诺时限", "Late (promised)"),
+        ("按时办结率（承诺时限）", "On-time rate (promised)"),
+        ("办理用时中位数（工作日）", "Median working days"),
+        ("办理用时90%分位（工作日）", "90th percentile working days"),
+        ("暂停计时天数中位数", "Median days suspended"),
+        ("暂停计时天数合计", "Days suspended in all"),
+        ("在办", "Open"),
+        ("已超期", "Overdue now"),
+        ("即将到期", "Due soon"),
+    ];
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    w.write_record(headers.iter().map(|(zh, en)| match lang {
+        Lang::Zh => *zh,
+        Lang::En => *en,
+    }))?;
+    let opt = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_default();
+    let rate = |v: Option<f64>| v.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_default();
+    let rows = report
+        .rows
+        .iter()
+        .map(|r| (r, Some(names(&r.key))))
+        .chain(std::iter::once((&report.total, None)));
+    for (r, named) in rows {
+        let (key, item, dept) = match named {
+            Some((item, dept)) => (r.key.clone(), item, dept),
+            None => (
+                String::new(),
+                match lang {
+                    Lang::Zh => "合计".to_owned(),
+                    Lang::En => "Total".to_owned(),
+                },
+                String::new(),
+            ),
+        };
+        w.write_record([
+            key,
+            item,
+            dept,
+            r.received.to_string(),
+            r.closed.to_string(),
+            r.approved.to_string(),
+            r.refused.to_string(),
+            r.withdrawn.to_string(),
+            r.not_accepted.to_string(),
+            r.decided.to_string(),
+            r.on_time_statutory.to_string(),
+            r.late_statutory.to_string(),
+            rate(r.on_time_rate_statutory),
+            r.on_time_promised.to_string(),
+            r.late_promised.to_string(),
+            rate(r.on_time_rate_promised),
+            opt(r.median_working_days),
+            opt(r.p90_working_days),
+            opt(r.median_suspended_days),
+            r.suspended_days_total.to_string(),
+            r.open.to_string(),
+            r.overdue_now.to_string(),
+            r.due_soon.to_string(),
+        ])?;
+    }
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))
 }
 
 #[derive(Template)]

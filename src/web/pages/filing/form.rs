@@ -173,6 +173,11 @@ pub(super) fn form_json(
                     .unwrap_or(Value::String(r)),
             ),
             (FieldType::Table { columns, .. }, Some(r)) => Some(table_rows(columns, &r)),
+            // 2026/12/04 and 2026年12月4日 as 2026-12-04; anything else as typed, for the
+            // validation to name.
+            (FieldType::Date, Some(r)) => {
+                Some(Value::String(crate::domain::calendar::typed_date_text(&r)))
+            }
             (_, Some(r)) => Some(Value::String(r)),
         };
         if let Some(v) = value {
@@ -182,7 +187,10 @@ pub(super) fn form_json(
     let mut promises = Map::new();
     for m in &item.def.materials {
         if let Some(d) = get(&format!("promise.{}", m.code)).filter(|d| !d.is_empty()) {
-            promises.insert(m.code.clone(), Value::String(d));
+            promises.insert(
+                m.code.clone(),
+                Value::String(crate::domain::calendar::typed_date_text(&d)),
+            );
         }
     }
     (form, promises)
