@@ -546,6 +546,19 @@ pub async fn dashboard(
         })
         .await?;
     let ui = v.ui();
+    // A failure said in words; the raw text is in the log.
+    let mut exchange = exchange;
+    {
+        use super::words::{Failing, failure};
+        exchange.uploads.last_error = exchange
+            .uploads
+            .last_error
+            .map(|e| failure(lang, Failing::Platform, &e));
+        exchange.spgl.last_error = exchange
+            .spgl
+            .last_error
+            .map(|e| failure(lang, Failing::FrontDatabase, &e));
+    }
     let departments = super::department_names(departments, lang);
     let items: std::collections::BTreeMap<String, String> = state
         .items
