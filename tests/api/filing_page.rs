@@ -209,6 +209,8 @@ async fn a_refusal_is_confirmed_at_its_own_form_and_the_applicant_reads_its_reas
         "nothing follows the refusal: {progress}"
     );
     assert!(!progress.contains("出证"), "{progress}");
+    // Money reads as money, in yuan grouped by thousands.
+    assert!(html.contains("12,500,000 元"), "{html}");
     // The timeline says who did what and why.
     let timeline = section(&html, "timeline");
     assert!(timeline.contains("不予许可 建筑业管理科"), "{timeline}");

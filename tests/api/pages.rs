@@ -1320,13 +1320,13 @@ async fn the_filing_page_shows_a_late_filing_and_the_start_of_works_deadline() {
     assert!(!html.contains("id=\"flags\""));
     // Issued on Thursday 12 November 2026: three months to Friday 12 February 2027.
     assert!(
-        html.contains("<td>自领取施工许可证之日起三个月内开工</td><td>2027-02-12</td>"),
+        html.contains("<td>自领取施工许可证之日起三个月内开工</td><td data-label=\"截止日期：\">2027-02-12</td>"),
         "{html}"
     );
     assert!(html.contains("已延期 0 次，最多 2 次"), "{html}");
     // The decided permit's clocks are its record, with no days left to count.
     assert!(
-        html.contains("<td>2026-11-12 办结</td><td><span class=\"badge green\">按时办结</span></td><td>用时 0 个工作日（时限 7 个工作日），暂停 0 个工作日</td>"),
+        html.contains("<td data-label=\"截止日期：\">2026-11-12 办结</td><td><span class=\"badge green\">按时办结</span></td><td>用时 0 个工作日（时限 7 个工作日），暂停 0 个工作日</td>"),
         "{html}"
     );
     assert!(!html.contains("剩余"), "{html}");
