@@ -882,6 +882,15 @@ pub struct ApplicantQuery {
     pub offset: i64,
 }
 
+/// A LIKE pattern that finds `s` anywhere, its backslash, `%` and `_` taken literally.
+pub fn contains_pattern(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// A page of an applicant's filings, newest first, and how many match in all. The applicant's
 /// own filings are a few hundred at most: the applicant index bounds the scan.
 pub fn applicant_lines(
@@ -891,13 +900,7 @@ pub fn applicant_lines(
 ) -> QueryResult<(Vec<FilingLine>, i64)> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Bool, Text};
-    let pattern = q.search.as_deref().map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = q.search.as_deref().map(contains_pattern);
     let filtered = || {
         let mut query = filings::table
             .filter(filings::applicant_id.eq(applicant))

@@ -110,13 +110,7 @@ pub async fn queue(
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(100).collect::<String>())
             .unwrap_or_default();
-    let pattern = (!search.is_empty()).then(|| {
-        let escaped = search
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = (!search.is_empty()).then(|| crate::repo::filings::contains_pattern(&search));
     let (lines, more) = v
         .run(&state, move |conn, ctx, p| {
             let today = ctx.today();
