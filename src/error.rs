@@ -90,8 +90,10 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// The path is a route's, the method none of its: `allow` lists the methods it takes
+    /// (the `Allow` header; empty when unknown).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -150,7 +152,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
-            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::Internal(_) => "internal",
         }
     }
@@ -175,7 +177,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => t("不支持的文件类型", "Unsupported media type"),
             AppError::TooManyRequests { .. } => t("请求过于频繁", "Too many requests"),
             AppError::Unavailable => t("服务繁忙，请稍后重试", "Service busy, try again shortly"),
-            AppError::MethodNotAllowed => t("不支持该请求方法", "Method not allowed"),
+            AppError::MethodNotAllowed { .. } => t("不支持该请求方法", "Method not allowed"),
             AppError::Internal(_) => t("服务内部错误", "Internal error"),
         }
     }
@@ -281,7 +283,7 @@ impl ResponseError for AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -303,6 +305,11 @@ fn render(err: &AppError, lang: Lang) -> HttpResponse<BoxBody> {
     res.insert_header((header::CONTENT_LANGUAGE, lang.tag()));
     if matches!(err, AppError::Unauthenticated) {
         res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
+    if let AppError::MethodNotAllowed { allow } = err
+        && !allow.is_empty()
+    {
+        res.insert_header((header::ALLOW, allow.as_str()));
     }
     if let AppError::TooManyRequests { retry_after_secs } = err {
         res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -362,7 +369,9 @@ impl AppError {
             401 => AppError::Unauthenticated,
             403 => AppError::Forbidden,
             404 => AppError::NotFound,
-            405 => AppError::MethodNotAllowed,
+            405 => AppError::MethodNotAllowed {
+                allow: String::new(),
+            },
             413 => AppError::PayloadTooLarge(text("请求内容过大", "The request body is too large")),
             415 => {
                 AppError::UnsupportedMediaType(text("不支持的内容类型", "Unsupported content type"))

@@ -187,6 +187,7 @@ impl Application {
                 .app_data(web::extract::json_config(json_limit))
                 .app_data(web::extract::path_config())
                 .app_data(aweb::PayloadConfig::new(json_limit))
+                .wrap(from_fn(web::allow::head_as_get))
                 .wrap(from_fn(localize_errors))
                 .wrap(tracing_actix_web::TracingLogger::<
                     web::telemetry::RequestSpan,
@@ -396,6 +397,14 @@ async fn not_found(
 ) -> Result<actix_web::HttpResponse, error::AppError> {
     use actix_web::HttpMessage;
     req.extensions_mut().insert(web::telemetry::Unmatched);
+    // A route's path with a method none of its routes takes: 405 with what they take.
+    if let Some(pattern) = req.resource_map().match_pattern(req.path()) {
+        let allow = web::allow::methods(&pattern).unwrap_or_else(|| {
+            tracing::warn!(pattern, "a route missing from web::allow's table");
+            String::new()
+        });
+        return Err(error::AppError::MethodNotAllowed { allow });
+    }
     Err(error::AppError::NotFound)
 }
 

@@ -2,6 +2,7 @@
 //! input helpers. Handlers parse input, call one service inside one `web::block`, and shape the
 //! output; they hold no business rules.
 
+pub mod allow;
 pub mod api;
 pub mod extract;
 pub mod fields;

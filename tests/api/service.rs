@@ -424,3 +424,176 @@ async fn connections_the_server_dropped_are_replaced_at_checkout_not_served() {
         .collect();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
+
+/// A known path with a method none of its routes takes is 405 with `Allow` (RFC 9110 §15.5.6),
+/// not the 404 of an unknown path; `HEAD` answers wherever `GET` does, without a body.
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_head_answers_like_get() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("DELETE", "/api/v1/filings", "GET, HEAD, POST"),
+        ("POST", "/api/v1/me", "GET, HEAD"),
+        ("GET", "/api/v1/filings/1/materials/2", "POST, DELETE"),
+        ("PUT", "/login", "GET, HEAD, POST"),
+        ("GET", "/queue/claim-next", "POST"),
+        ("OPTIONS", "/healthz", "GET, HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+        assert!(body["request_id"].is_string());
+    }
+    // An unknown path stays 404, whatever the method.
+    for method in ["GET", "DELETE"] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url("/api/v1/nowhere"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        assert!(r.headers().get("allow").is_none());
+    }
+    // HEAD: GET's status and headers, no body.
+    for path in ["/healthz", "/login", "/static/app.css"] {
+        let get = app.client.get(app.url(path)).send().await.unwrap();
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        let get_len = get.bytes().await.unwrap().len();
+        assert!(get_len > 0);
+        assert_eq!(
+            head.headers()["content-length"],
+            get_len.to_string().as_str(),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} sent a body"
+        );
+    }
+    // HEAD of a POST-only route is 405 too.
+    let r = app
+        .client
+        .head(app.url("/queue/claim-next"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
+/// The `Allow` table is the route attributes in the source, no more and no less: every
+/// `#[get("…")]`-style route under `src/web/pages` is in `pages::ROUTES` and every one under
+/// `src/web/api` in the OpenAPI document or `allow::OTHER_ROUTES`, and every entry of those
+/// lists is a route in the source.
+#[test]
+fn the_allow_table_is_the_routes_in_the_source() {
+    use permits::web::allow::{API_PREFIX, OTHER_ROUTES, shape};
+    use std::collections::BTreeSet;
+
+    fn attributes(dir: &std::path::Path, out: &mut BTreeSet<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                attributes(&path, out);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let line = line.trim();
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                        let pattern = rest.split('"').next().unwrap();
+                        out.insert((method.to_uppercase(), pattern.to_owned()));
+                    }
+                }
+                // `cfg.route("/static/app.css", web::get()…)`
+                if let Some(rest) = line.split(".route(\"").nth(1) {
+                    let pattern = rest.split('"').next().unwrap();
+                    let method = rest
+                        .split("web::")
+                        .nth(1)
+                        .and_then(|m| m.split('(').next())
+                        .unwrap();
+                    out.insert((method.to_uppercase(), pattern.to_owned()));
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+    let norm = |set: BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        set.into_iter().map(|(m, p)| (m, shape(&p))).collect()
+    };
+
+    let mut in_pages = BTreeSet::new();
+    attributes(&root.join("pages"), &mut in_pages);
+    let listed: BTreeSet<(String, String)> = permits::web::pages::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        norm(in_pages),
+        norm(listed),
+        "pages::ROUTES and the page routes differ"
+    );
+
+    let mut in_api = BTreeSet::new();
+    attributes(&root.join("api"), &mut in_api);
+    // `/metrics` is added in `lib.rs`, the API document's routes by utoipa-swagger-ui.
+    in_api.insert(("GET".into(), "/metrics".into()));
+    in_api.insert(("GET".into(), "/api/openapi.json".into()));
+    in_api.insert(("GET".into(), "/api/docs/{_:.*}".into()));
+    let doc: Value =
+        serde_json::to_value(<permits::web::api::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+    let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let others: BTreeSet<(String, String)> = OTHER_ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let in_api: BTreeSet<(String, String)> = norm(in_api)
+        .into_iter()
+        .map(|(m, p)| {
+            if others.iter().any(|(om, op)| *om == m && shape(op) == p) {
+                (m, p)
+            } else {
+                (m, format!("{API_PREFIX}{p}"))
+            }
+        })
+        .collect();
+    let listed: BTreeSet<(String, String)> = norm(documented)
+        .into_iter()
+        .map(|(m, p)| (m, format!("{API_PREFIX}{p}")))
+        .chain(norm(others))
+        .collect();
+    assert_eq!(
+        in_api, listed,
+        "the API routes and the OpenAPI document + OTHER_ROUTES differ"
+    );
+}

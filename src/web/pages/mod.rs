@@ -664,7 +664,7 @@ impl PageError {
                 fixed("系统繁忙", "Busy"),
                 fixed("请稍后再试。", "Please try again in a moment."),
             ),
-            AppError::PreconditionRequired | AppError::MethodNotAllowed => (
+            AppError::PreconditionRequired | AppError::MethodNotAllowed { .. } => (
                 fixed("请求有误", "Bad request"),
                 fixed(
                     "请使用页面上的按钮和链接进行操作。",
@@ -722,6 +722,60 @@ pub async fn roster_script() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../static/roster.js"))
 }
+
+/// Every page route's method and pattern, for the `Allow` header of a 405
+/// ([`crate::web::allow`]); a test holds it to the route attributes in `src/web/pages`.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/static/app.css"),
+    ("GET", "/static/upload.js"),
+    ("GET", "/static/roster.js"),
+    ("GET", "/"),
+    ("GET", "/account/password"),
+    ("POST", "/account/password"),
+    ("GET", "/admin"),
+    ("GET", "/admin/audit"),
+    ("POST", "/admin/audit/verify"),
+    ("GET", "/admin/calendar"),
+    ("POST", "/admin/calendar/{year}"),
+    ("POST", "/admin/mail/{id}/retry"),
+    ("POST", "/admin/users"),
+    ("POST", "/admin/users/{id}/active"),
+    ("GET", "/calculator"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/filings"),
+    ("GET", "/dashboard/sla.csv"),
+    ("GET", "/dashboard/work"),
+    ("GET", "/dashboard/work.{ext}"),
+    ("GET", "/draws"),
+    ("GET", "/filings"),
+    ("GET", "/filings/new/{item}"),
+    ("POST", "/filings/new/{item}"),
+    ("POST", "/filings/new/{item}/import/{field}"),
+    ("GET", "/filings/{id}"),
+    ("POST", "/filings/{id}/actions/{action}"),
+    ("GET", "/filings/{id}/documents/{document}"),
+    ("GET", "/filings/{id}/edit"),
+    ("POST", "/filings/{id}/edit"),
+    ("POST", "/filings/{id}/edit/import/{field}"),
+    ("POST", "/filings/{id}/extend"),
+    ("GET", "/filings/{id}/materials/{material_id}"),
+    ("POST", "/filings/{id}/materials/{material_id}/remove"),
+    ("POST", "/filings/{id}/materials/{material}"),
+    ("POST", "/filings/{id}/rating"),
+    ("GET", "/items/{code}"),
+    ("GET", "/lang/{lang}"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/queue"),
+    ("POST", "/queue/claim-next"),
+    ("GET", "/register"),
+    ("POST", "/register"),
+    ("POST", "/tasks/{id}/{what}"),
+    ("GET", "/verify"),
+    ("GET", "/window"),
+    ("POST", "/window"),
+];
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
