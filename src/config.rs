@@ -130,6 +130,11 @@ pub struct Server {
     /// On SIGTERM, how long requests in flight and a running job's page have to finish
     /// before the process exits anyway (an unfinished transaction then rolls back).
     pub shutdown_timeout_seconds: u64,
+    /// On SIGTERM, how long to go on serving as before, new connections included, while
+    /// `/readyz` fails and every answer closes its connection (`Connection: close`), before
+    /// turning new connections away: a proxy that polls `/readyz` stops sending here, and
+    /// kept-alive connections are closed after an answer rather than while idle.
+    pub drain_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

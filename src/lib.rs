@@ -278,7 +278,7 @@ impl Application {
         tracing::info!(
             signal,
             timeout_seconds = timeout,
-            "shutdown: begun; /readyz fails, no new connection is accepted, requests in flight finish"
+            "shutdown: begun; /readyz fails"
         );
         state.shutdown.begin();
         actix_web::rt::spawn(async move {
@@ -289,6 +289,17 @@ impl Application {
                 std::process::exit(1);
             }
         });
+        // The drain: serve on while the proxy notices `/readyz` and every answer closes its
+        // connection (`web::telemetry::observe`), so that no kept-alive connection is idle
+        // and open when the server closes it, when a request may be on its way on it.
+        let drain = state.settings.server.drain_seconds;
+        if drain > 0 {
+            tracing::info!(
+                drain_seconds = drain,
+                "shutdown: draining; still serving, every answer closes its connection"
+            );
+            tokio::time::sleep(std::time::Duration::from_secs(drain)).await;
+        }
         // actix stops its acceptor and its workers at once: a stopping worker drops the
         // connections accepted but not yet handed to it, and closing the listener resets those
         // the kernel has queued; either way a client that sent its request sees it cut off. So

@@ -11,7 +11,14 @@
 //!   the traces see them whatever `RUST_LOG` says, the logs only when asked. Off, no span is
 //!   made for a statement.
 //!
+//!   A request that arrives with a W3C `traceparent` header (from a proxy or a client that
+//!   traces) continues that trace: its span's parent is the caller's span
+//!   ([`remote_parent`]). Its log lines carry the caller's `trace_id` whether or not spans
+//!   are exported.
+//!
 //! The batch's timing follows the SDK's environment variables (`OTEL_BSP_SCHEDULE_DELAY` ...).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;
@@ -22,6 +29,37 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, Telemetry};
+
+/// Whether spans are exported (an OTLP endpoint is set): only then is a caller's
+/// `traceparent` read.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+pub fn traces_exported() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// The caller's span from a request's W3C Trace Context headers (`traceparent`, and
+/// `tracestate` carried along), when it sent a valid one: the request's span becomes its child.
+pub fn remote_parent(
+    headers: &actix_web::http::header::HeaderMap,
+) -> Option<opentelemetry::Context> {
+    use opentelemetry::propagation::{Extractor, TextMapPropagator};
+    use opentelemetry::trace::TraceContextExt;
+
+    struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    headers.get("traceparent")?;
+    let cx =
+        opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));
+    cx.span().span_context().is_valid().then_some(cx)
+}
 
 fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env()
@@ -94,6 +132,7 @@ pub fn init(telemetry: &Telemetry) -> anyhow::Result<Guard> {
         .try_init()
         .context("setting up logging")?;
     if provider.is_some() {
+        EXPORTING.store(true, Ordering::Relaxed);
         tracing::info!(endpoint, "exporting traces over OTLP");
     }
     Ok(Guard(provider))

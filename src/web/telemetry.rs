@@ -10,7 +10,8 @@
 //!   resource map: one regex per route). Under load that was a measurable share of the
 //!   service's CPU. This span keeps the method, the path, the request id and, at the end, the
 //!   status and any error, as the default does.
-//! - **Access log.** One line a request (`permits::access`): id, method, route, status, time.
+//! - **Access log.** One line a request (`permits::access`): id, method, route, status, time,
+//!   and the caller's trace id when it sent a W3C `traceparent`.
 //! - **Metrics.** Requests by route template, method and status, with their latency
 //!   ([`crate::metrics::http_request`]). The template is rebuilt from the path and the segments
 //!   routing matched (`/api/v1/filings/{id}`), not by matching the patterns again; a path no
@@ -54,6 +55,12 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// The trace a caller's W3C `traceparent` header says this request is part of.
+pub struct CallerTrace {
+    pub context: opentelemetry::Context,
+    pub trace_id: opentelemetry::trace::TraceId,
+}
+
 /// Marks a request no route matched (the default service), for the `route` label.
 pub struct Unmatched;
 
@@ -71,9 +78,26 @@ pub async fn observe(
         .map(Into::into)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string().into());
     req.extensions_mut().insert(RequestId(id.clone()));
+    let trace_id = crate::logging::remote_parent(req.headers()).map(|context| {
+        use opentelemetry::trace::TraceContextExt;
+        let trace_id = context.span().span_context().trace_id();
+        req.extensions_mut()
+            .insert(CallerTrace { context, trace_id });
+        trace_id
+    });
     // (Routing needs the request unshared: it cannot be cloned here for the error case. The
     // service inside turns every error into a response, so an `Err` here is not expected.)
     let mut res = next.call(req).await?.map_into_boxed_body();
+    // Shutting down: this connection ends with this answer (see `server.drain_seconds`).
+    if res
+        .request()
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+        .is_some_and(|state| state.shutdown.begun())
+    {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
@@ -86,6 +110,7 @@ pub async fn observe(
     tracing::info!(
         target: "permits::access",
         request_id = %id,
+        trace_id = trace_id.map(tracing::field::display),
         method = %req.method(),
         route = %route,
         status,
@@ -142,16 +167,29 @@ pub struct RequestSpan;
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let request_id = request.extensions().get::<RequestId>().cloned();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
             http.target = %request.path(),
             request_id = request_id.map(tracing::field::display),
+            trace_id = tracing::field::Empty,
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
-        )
+        );
+        // A caller that traces (W3C `traceparent`, read by `observe`): the request's span
+        // continues its trace when spans are exported, and names its trace id in any case.
+        if let Some(caller) = request.extensions().get::<CallerTrace>() {
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            span.record("trace_id", tracing::field::display(caller.trace_id));
+            if crate::logging::traces_exported()
+                && let Err(e) = span.set_parent(caller.context.clone())
+            {
+                tracing::debug!(error = %e, "continuing the caller's trace");
+            }
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {

@@ -457,9 +457,15 @@ async fn client(
     stop: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
 ) {
-    // A fresh connection per request (see the module's comment).
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
+    // Even clients open a fresh connection per request, as nginx does upstream by default;
+    // odd ones keep their connections alive, as nginx with `keepalive` does (deploy/nginx).
+    let builder = reqwest::Client::builder();
+    let builder = if n % 2 == 0 {
+        builder.pool_max_idle_per_host(0)
+    } else {
+        builder
+    };
+    let http = builder
         // A stopping instance leaves new connections unanswered (then refuses them): a proxy
         // gives up after its connect timeout and tries another instance, as nginx does.
         .connect_timeout(Duration::from_millis(500))
@@ -886,7 +892,7 @@ async fn a_second_sigterm_exits_at_once() {
 /// Two instances under load, each in turn stopped with SIGTERM and started again: every
 /// acknowledged action is stored exactly once and audited, the chains verify, and no request
 /// saw a reset or an incomplete response (connections refused or not made in time were tried on
-/// the other instance).
+/// the other instance), whether its client opened a connection per request or kept them alive.
 #[actix_web::test]
 async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_none() {
     let app = TestApp::spawn().await;
@@ -894,8 +900,11 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_n
     for n in 0..4 {
         tokens.push(app.applicant(&format!("roller{n}")).await.token);
     }
-    let mut one = Instance::start("roll-1", &app.db_url, &[]);
-    let mut two = Instance::start("roll-2", &app.db_url, &[]);
+    // A second's drain: long enough for every kept-alive connection to carry one more
+    // request, whose answer closes it.
+    let drain = [("PERMITS__SERVER__DRAIN_SECONDS", "1")];
+    let mut one = Instance::start("roll-1", &app.db_url, &drain);
+    let mut two = Instance::start("roll-2", &app.db_url, &drain);
     one.wait_ready(Duration::from_secs(60)).await;
     two.wait_ready(Duration::from_secs(60)).await;
 
@@ -941,6 +950,76 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_request_and_resets_n
     assert_acknowledged_are_stored(&app.db_url, &tally.acks, true);
     let (ok, out) = audit_verifies(&app.db_url);
     assert!(ok, "permits audit verify: {out}");
+}
+
+/// With `server.drain_seconds`, SIGTERM first fails `/readyz` while the instance serves on:
+/// a kept-alive connection gets its answer with `Connection: close` (so no client writes a
+/// request to it as the server closes it), new connections are still served, and only after
+/// the drain are they turned away.
+#[actix_web::test]
+async fn sigterm_drains_first_serving_on_and_closing_each_connection_after_its_answer() {
+    let app = TestApp::spawn().await;
+    let mut instance = Instance::start(
+        "drain",
+        &app.db_url,
+        &[("PERMITS__SERVER__DRAIN_SECONDS", "4")],
+    );
+    instance.wait_ready(Duration::from_secs(60)).await;
+    let kept = reqwest::Client::new();
+    let r = kept
+        .get(format!("{}/healthz", instance.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("connection").is_none(), "kept alive before");
+    r.bytes().await.unwrap();
+
+    let signalled = Instant::now();
+    instance.signal("-TERM");
+    wait_until("the drain to begin", Duration::from_secs(10), || {
+        instance.log().contains("shutdown: draining")
+    })
+    .await;
+    // Readiness fails; liveness and every other request are served, on the kept-alive
+    // connection and on new ones, and each answer closes its connection.
+    let r = kept
+        .get(format!("{}/readyz", instance.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["connection"], "close");
+    for _ in 0..3 {
+        let fresh = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let r = fresh
+            .get(format!("{}/api/v1/items", instance.base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["connection"], "close");
+    }
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "the checks ran past the drain"
+    );
+    assert!(instance.running(), "exited during the drain");
+    let status = instance.wait_exit(Duration::from_secs(40)).await;
+    assert!(status.success(), "{status}:\n{}", instance.log());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(4),
+        "exited before the drain ended"
+    );
+    let log = instance.log();
+    let at = |line: &str| {
+        log.find(line)
+            .unwrap_or_else(|| panic!("no {line:?} in\n{log}"))
+    };
+    assert!(at("shutdown: draining") < at("shutdown: new connections are turned away"));
 }
 
 /// kill -9 under load while letters are being sent: after a restart every acknowledged action

@@ -337,6 +337,10 @@ async fn production_logs_are_json_lines_with_the_request_id() {
         .client
         .get(format!("http://{addr}/api/v1/items/no-such-item"))
         .header("X-Request-Id", "complaint-20261204-0001")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .send()
         .await
         .unwrap();
@@ -362,6 +366,8 @@ async fn production_logs_are_json_lines_with_the_request_id() {
     assert_eq!(line["route"], "/api/v1/items/{code}");
     assert_eq!(line["status"], 404);
     assert!(line["timestamp"].is_string());
+    // The caller's W3C trace id, to find the line from the proxy's trace.
+    assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 /// A stand-in OpenTelemetry collector: what it received over OTLP/HTTP (JSON), as spans.
@@ -407,7 +413,8 @@ fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// With `telemetry.otlp_endpoint` set, one action is one trace: the request's span, the use
-/// case's span under it, and the statements under that, with their SQL and never their values.
+/// case's span under it, and the statements under that, with their SQL and never their values;
+/// a caller's W3C `traceparent` makes the request's span a child of the caller's.
 #[actix_web::test]
 async fn an_action_is_one_trace_of_request_use_case_and_statements() {
     let app = TestApp::spawn().await;
@@ -445,6 +452,10 @@ async fn an_action_is_one_trace_of_request_use_case_and_statements() {
         .client
         .post(format!("http://{addr}{path}"))
         .bearer_auth(&applicant.token)
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
         .json(&json!({ "expected_version": filing["version"] }))
         .send()
         .await
@@ -484,6 +495,14 @@ async fn an_action_is_one_trace_of_request_use_case_and_statements() {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     };
     let trace = &request["traceId"];
+    assert_eq!(
+        trace, "0af7651916cd43dd8448eb211c80319c",
+        "the caller's trace"
+    );
+    assert_eq!(
+        request["parentSpanId"], "b7ad6b7169203331",
+        "the caller's span"
+    );
     assert_eq!(&use_case["traceId"], trace);
     assert_eq!(
         attribute(&use_case, "code.function"),
