@@ -460,7 +460,7 @@ async fn client(
     // Even clients open a fresh connection per request, as nginx does upstream by default;
     // odd ones keep their connections alive, as nginx with `keepalive` does (deploy/nginx).
     let builder = reqwest::Client::builder();
-    let builder = if n % 2 == 0 {
+    let builder = if n.is_multiple_of(2) {
         builder.pool_max_idle_per_host(0)
     } else {
         builder
