@@ -15,7 +15,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use permits::domain::definition::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_draws, fire_form, free_port};
+use crate::helpers::{
+    FIRE_MATERIALS, TestApp, at, construction_form, elevator_form, fire_draws, fire_form, free_port,
+};
 
 struct Driver {
     process: Child,
@@ -1242,5 +1244,119 @@ async fn the_pages_said_in_words_pass_the_audit_in_both_languages() {
         found.is_empty(),
         "accessibility violations:\n{}",
         found.join("\n")
+    );
+}
+
+/// On a 390-pixel phone no page scrolls sideways: lists and materials are cards, and a table
+/// that is not (the dashboard's figures, the users) scrolls inside its own box. Before, a
+/// material's name kept to one line with its condition (`必须提交（「工程类别」为…时）`) and
+/// pushed the filing page to 718 px, and the dashboard's tables squeezed a header to one
+/// character a line.
+#[actix_web::test]
+async fn no_page_scrolls_sideways_on_a_phone() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    at(&app, "2026-11-02");
+    let builder = app.applicant("builder").await;
+    let resident = app.applicant("resident").await;
+    let construction = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let construction = construction["id"].as_str().unwrap().to_owned();
+    let elevator = app
+        .create(&resident, "elevator-installation", elevator_form(11, 12))
+        .await;
+    let elevator = elevator["id"].as_str().unwrap().to_owned();
+    let fire = app
+        .create(&builder, "fire-acceptance-filing", fire_form())
+        .await;
+    let fire = fire["id"].as_str().unwrap().to_owned();
+    app.upload_all(&builder, &fire, FIRE_MATERIALS).await;
+    let f = app.filing(&builder, &fire).await;
+    app.act(&builder, &f, "submit", json!({})).await;
+    at(&app, "2026-11-23");
+    app.staff("clerk", "fire", &[Role::Clerk]).await;
+    app.staff("manager", "fire", &[Role::Manager]).await;
+    app.staff("admin", "window", &[Role::Admin]).await;
+
+    let pages: [(&str, Vec<String>); 4] = [
+        (
+            "builder",
+            vec![
+                "/".into(),
+                "/filings".into(),
+                format!("/filings/{construction}"),
+                format!("/filings/{fire}"),
+                "/filings/new/construction-permit".into(),
+            ],
+        ),
+        ("resident", vec![format!("/filings/{elevator}")]),
+        ("clerk", vec!["/queue".into(), format!("/filings/{fire}")]),
+        (
+            "manager",
+            vec![
+                "/dashboard".into(),
+                "/dashboard/filings?due=open".into(),
+                "/dashboard/work".into(),
+            ],
+        ),
+    ];
+    let mut wide = Vec::new();
+    let mut check = async |c: &Client, path: &str| {
+        c.goto(&app.url(path)).await.unwrap();
+        let widths = c
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(
+            client <= 400,
+            "the window is {client} px wide, not a phone's"
+        );
+        if scroll > client {
+            let culprits = c
+                .execute(
+                    "const w = document.documentElement.clientWidth; const r = [];
+                     const scrolls = (e) => { for (let p = e.parentElement; p; p = p.parentElement)
+                       if (getComputedStyle(p).overflowX == 'auto') return true; return false; };
+                     for (const e of document.querySelectorAll('body *')) {
+                       const b = e.getBoundingClientRect();
+                       if (b.right > w + 1 && !scrolls(e))
+                         r.push([Math.round(b.right), e.tagName + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 30)]);
+                     }
+                     r.sort((a, b) => b[0] - a[0]);
+                     return r.slice(0, 6);",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            wide.push(format!(
+                "{path}: {scroll} px in a {client} px window: {culprits}"
+            ));
+        }
+    };
+    for (user, paths) in &pages {
+        let c = signed_in(&driver, &app, user).await;
+        c.set_window_size(390, 844).await.unwrap();
+        for path in paths {
+            check(&c, path).await;
+        }
+        c.close().await.unwrap();
+    }
+    let admin = signed_in(&driver, &app, "admin").await;
+    admin.set_window_size(390, 844).await.unwrap();
+    for path in ["/admin", "/admin/calendar", "/admin/audit"] {
+        check(&admin, path).await;
+    }
+    admin.close().await.unwrap();
+    assert!(
+        wide.is_empty(),
+        "pages wider than the phone:\n{}",
+        wide.join("\n")
     );
 }
