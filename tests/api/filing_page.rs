@@ -505,3 +505,48 @@ async fn the_workbench_names_project_and_applicant_shows_both_limits_searches_an
         "{html}"
     );
 }
+
+/// A limit whose last day has passed while no working day is yet overdue (its last day a
+/// Friday, seen on the Saturday) reads as past, beside its red badge: not "剩余 0 个工作日".
+#[actix_web::test]
+async fn a_limit_past_its_last_day_on_a_weekend_says_so_not_zero_left() {
+    use chrono::{Datelike, NaiveDate, Weekday};
+    let o = office().await;
+    let app = &o.app;
+    // Accepted on successive working days until the statutory limit ends on a Friday.
+    let mut found = None;
+    for day in [
+        "2026-11-30",
+        "2026-12-01",
+        "2026-12-02",
+        "2026-12-03",
+        "2026-12-04",
+    ] {
+        at(app, day);
+        let id = under_review(&o).await;
+        let f = app.filing(&o.reviewer, &id).await;
+        let due: NaiveDate = f["clocks"]["statutory"]["due_on"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if due.weekday() == Weekday::Fri {
+            found = Some((id, due));
+            break;
+        }
+    }
+    let (id, due) = found.expect("one of five working days ends its limit on a Friday");
+    at(app, &(due + chrono::Days::new(1)).to_string());
+    let reviewer = signed_in(app, "reviewer").await;
+    let (_, html) = page(&reviewer, app, &format!("/filings/{id}")).await;
+    let clocks = section(&html, "clocks");
+    assert!(clocks.contains("已超期"), "the badge: {clocks}");
+    assert!(clocks.contains("截止日期已过"), "{clocks}");
+    assert!(!clocks.contains("剩余 0 个工作日"), "{clocks}");
+    let outlook = section(&html, "outlook");
+    assert!(
+        outlook.contains(&format!("法定办理时限 {due} 已过")),
+        "{outlook}"
+    );
+    assert!(!outlook.contains("剩余 0"), "{outlook}");
+}

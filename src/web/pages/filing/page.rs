@@ -511,7 +511,11 @@ pub(super) fn build_page(
             return;
         }
         let days = |n: i64| story::days_text(lang, n, cv.unit);
-        let left = if cv.remaining >= 0 {
+        // Past its last day with no working day overdue yet (a weekend or holiday after it):
+        // the badge says overdue, so the words must not say "0 left".
+        let left = if cv.status == crate::domain::legal_time::Status::Red && cv.remaining >= 0 {
+            pick(lang, "截止日期已过", "past its last day")
+        } else if cv.remaining >= 0 {
             pick(
                 lang,
                 &format!("剩余 {}", days(cv.remaining)),

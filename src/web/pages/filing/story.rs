@@ -240,7 +240,14 @@ pub fn outlook(c: &Context<'_>) -> Outlook {
     let limit_line = |o: &mut Outlook| {
         let s = &clocks.statutory;
         if let Some(due) = s.due_on {
-            o.lines.push(if s.remaining >= 0 {
+            let past = s.status == crate::domain::legal_time::Status::Red;
+            o.lines.push(if past && s.remaining >= 0 {
+                pick(
+                    c.lang,
+                    &format!("法定办理时限 {due} 已过。"),
+                    &format!("The statutory limit ended {due}."),
+                )
+            } else if s.remaining >= 0 {
                 pick(
                     c.lang,
                     &format!("法定办理时限至 {due}（剩余 {}）。", c.days(s.remaining, s)),
@@ -266,7 +273,14 @@ pub fn outlook(c: &Context<'_>) -> Outlook {
         if let Some(p) = &clocks.promised
             && let Some(due) = p.due_on
         {
-            o.lines.push(if p.remaining >= 0 {
+            let past = p.status == crate::domain::legal_time::Status::Red;
+            o.lines.push(if past && p.remaining >= 0 {
+                pick(
+                    c.lang,
+                    &format!("本机关承诺 {due} 前办结，该日期已过。"),
+                    &format!("The bureau promised a decision by {due}, which has passed."),
+                )
+            } else if p.remaining >= 0 {
                 pick(
                     c.lang,
                     &format!("本机关承诺 {due} 前办结。"),
