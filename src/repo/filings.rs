@@ -856,7 +856,15 @@ impl FilingRow {
 }
 
 /// A filing with its running clock's due and warning days.
-pub type FilingLine = (FilingRow, Option<NaiveDate>, Option<NaiveDate>);
+/// A filing with its nearest limit's due and warning days, then its promised and statutory
+/// limits' due days.
+pub type FilingLine = (
+    FilingRow,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+);
 
 /// An applicant's filings, newest first, with the running clock's due and warning days.
 /// Which of an applicant's filings a list shows.
@@ -939,6 +947,8 @@ pub fn applicant_lines(
             FilingRow::as_select(),
             filings::escalation_due_on,
             filings::escalation_warn_on,
+            filings::promised_due_on,
+            filings::statutory_due_on,
         ))
         .load(conn)?;
     Ok((lines, total))

@@ -550,3 +550,28 @@ async fn a_limit_past_its_last_day_on_a_weekend_says_so_not_zero_left() {
     );
     assert!(!outlook.contains("剩余 0"), "{outlook}");
 }
+
+/// 我的办件 names both limits, labelled, as the staff's workbench does: before, one unlabelled
+/// date (the nearest limit's) stood under 办结期限.
+#[actix_web::test]
+async fn my_filings_show_the_promised_and_the_statutory_limit_labelled() {
+    let o = office().await;
+    let app = &o.app;
+    let id = under_review(&o).await;
+    let f = app.filing(&o.builder, &id).await;
+    let promised = f["clocks"]["promised"]["due_on"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let statutory = f["clocks"]["statutory"]["due_on"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(promised, statutory);
+    let builder = signed_in(app, "builder").await;
+    let (_, html) = page(&builder, app, "/filings").await;
+    let text = section(&html, "main");
+    assert!(text.contains(&format!("承诺 {promised}")), "{text}");
+    assert!(text.contains(&format!("法定 {statutory}")), "{text}");
+    assert!(text.contains("办理时限"), "{text}");
+}

@@ -306,6 +306,9 @@ pub struct ApplicantLine {
     pub item: std::sync::Arc<Item>,
     pub due_on: Option<NaiveDate>,
     pub warn_on: Option<NaiveDate>,
+    /// The promised and the statutory limit's last days, where they run.
+    pub promised_on: Option<NaiveDate>,
+    pub statutory_on: Option<NaiveDate>,
     /// What names the filing in a list (the item's `title` fields).
     pub title: String,
 }
@@ -323,7 +326,7 @@ pub fn applicant_lines(
     let (lines, total) = repo::applicant_lines(conn, p.user_id, &q)?;
     let lines = lines
         .into_iter()
-        .map(|(row, due_on, warn_on)| {
+        .map(|(row, due_on, warn_on, promised_on, statutory_on)| {
             let item = ctx.items.by_id(conn, row.item_version_id)?;
             Ok(ApplicantLine {
                 title: item.def.title_of(&row.form),
@@ -331,6 +334,8 @@ pub fn applicant_lines(
                 filing: row.into(),
                 due_on,
                 warn_on,
+                promised_on,
+                statutory_on,
             })
         })
         .collect::<Result<_, AppError>>()?;

@@ -205,7 +205,10 @@ pub struct FilingLine {
     pub title: String,
     pub item: String,
     pub state: String,
+    /// The nearest limit's last day (its colour below), and the promised and statutory ones.
     pub due: Option<NaiveDate>,
+    pub promised: Option<NaiveDate>,
+    pub statutory: Option<NaiveDate>,
     pub colour: &'static str,
     pub colour_label: &'static str,
     pub next: String,
@@ -320,6 +323,8 @@ pub async fn my_filings(
                     .map(|s| s.label.get(lang).to_owned())
                     .unwrap_or_else(|| f.state.clone()),
                 due: if final_ { None } else { l.due_on },
+                promised: l.promised_on.filter(|_| !final_),
+                statutory: l.statutory_on.filter(|_| !final_),
                 colour,
                 colour_label,
                 yours,
