@@ -154,6 +154,11 @@ fn main() {
                 "/queue?per=1000 (all lines)",
                 "/queue?per=1000".to_owned(),
             ),
+            ("/queue?page=10 (last)", "/queue?page=10".to_owned()),
+            (
+                "/queue?q=… (by project)",
+                "/queue?q=%E7%A4%BA%E8%8C%83%E9%A1%B9%E7%9B%AE77%E5%8F%B7".to_owned(),
+            ),
         ] {
             let mut bytes = 0;
             for _ in 0..5 {
