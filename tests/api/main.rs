@@ -27,6 +27,7 @@ mod replica;
 mod reports;
 mod roster;
 mod service;
+mod tolerated;
 mod vocabulary;
 mod window;
 mod words;

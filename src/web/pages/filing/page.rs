@@ -65,6 +65,9 @@ pub struct ActionForm {
     pub confirm: Option<String>,
     /// Why it was not done, when it was just tried: the message and each problem.
     pub error: Option<(String, Vec<String>)>,
+    /// A grant waits for these (容缺 materials promised and not yet supplied): said beside the
+    /// action before it is tried, as the engine will refuse it.
+    pub waiting_for: Vec<String>,
     /// What was typed when it was tried (reason, opinion, notice_items, objection).
     pub typed: std::collections::HashMap<String, String>,
 }
@@ -379,10 +382,29 @@ pub(super) fn build_page(
             }
         })
         .collect();
+    // 容缺: the materials a grant waits for (engine::promised_not_supplied refuses it).
+    let unsupplied: Vec<String> = materials
+        .iter()
+        .filter(|m| m.files.is_empty())
+        .filter_map(|m| {
+            m.promised.as_ref().map(|d| {
+                pick(
+                    lang,
+                    &format!("「{}」（承诺 {d} 前补交）", m.label),
+                    &format!("\"{}\" (promised by {d})", m.label),
+                )
+            })
+        })
+        .collect();
     let mut actions: Vec<ActionForm> = view
         .actions
         .iter()
         .map(|a| ActionForm {
+            waiting_for: if tone(item, &a.code) == "primary" {
+                unsupplied.clone()
+            } else {
+                Vec::new()
+            },
             tone: tone(item, &a.code),
             confirm: (tone(item, &a.code) == "danger").then(|| {
                 pick(
