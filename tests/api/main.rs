@@ -1,6 +1,7 @@
 //! One integration-test binary (each extra binary would link the whole tree again).
 
 mod access;
+mod apply_online;
 mod audit;
 mod backup;
 mod bad_input;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_form};
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
