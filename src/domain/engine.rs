@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use super::Problem;
 use super::calendar::Calendar;
 use super::definition::{
-    Action, ClockMode, CompareOp, DayUnit, Definition, EffectKind, Guard, Input, Requirement, Role,
-    State, StateKind, SuspendReason,
+    Action, ClockMode, CompareOp, DayUnit, Definition, EffectKind, Guard, Input, Lang, Requirement,
+    Role, State, StateKind, SuspendReason,
 };
 use super::forms::{self, Mode};
 use super::legal_time::Phase;
@@ -806,7 +806,8 @@ pub fn eval(
     }
 }
 
-/// A select's or a boolean's value as the form shows it: the option's label, 是 or 否.
+/// A select's or a boolean's value as the form shows it: the option's label, 是 or 否; money
+/// grouped with its unit (12,500,000 元).
 pub fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
     match def.field(field).map(|f| &f.ty) {
         Some(super::definition::FieldType::Select { options }) => {
@@ -821,6 +822,10 @@ pub fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
                 },
             )
         }
+        Some(super::definition::FieldType::Amount { .. }) => match def.field(field) {
+            Some(f) => forms::field_amount_text(f, v, if zh { Lang::Zh } else { Lang::En }),
+            None => v.to_owned(),
+        },
         Some(super::definition::FieldType::Boolean) => match (v, zh) {
             ("true", true) => "是".into(),
             ("false", true) => "否".into(),
