@@ -31,6 +31,13 @@ pub struct FactTable {
     pub count: Option<super::roster::CountView>,
 }
 
+impl FactTable {
+    /// The header of column `i`, for a cell's label on a phone.
+    pub fn header(&self, i: &usize) -> &str {
+        self.headers.get(*i).map_or("", String::as_str)
+    }
+}
+
 pub struct MaterialLine {
     pub code: String,
     pub label: String,
