@@ -21,6 +21,7 @@ mod legal_time;
 mod lifecycle;
 mod lists;
 mod mail;
+mod masking;
 mod migrations;
 mod observability;
 mod pages;

@@ -29,7 +29,7 @@ use super::Problem;
 use super::definition::{Definition, Field, FieldType, Text};
 
 pub use codes::{EMAIL_MAX, credit_code_valid, id_card_valid};
-pub use mask::mask;
+pub use mask::{mask, mask_name};
 pub use money::{MoneyUnit, amount_text, field_amount_text, is_amount, unit_of};
 pub use numbers::hundredths;
 pub(crate) use numbers::show_hundredths;
