@@ -231,7 +231,6 @@ pub(super) fn sees_personal(
 }
 
 /// The caller's view of a filing: its facts read (one round trip) and its clocks evaluated.
-
 pub(super) fn view(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
