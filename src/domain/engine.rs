@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use super::Problem;
 use super::calendar::Calendar;
 use super::definition::{
-    Action, ClockMode, CompareOp, DayUnit, Definition, EffectKind, Guard, Input, Requirement, Role,
-    State, StateKind, SuspendReason,
+    Action, ClockMode, CompareOp, DayUnit, Definition, EffectKind, Guard, Input, Lang, Requirement,
+    Role, State, StateKind, SuspendReason,
 };
 use super::forms::{self, Mode};
 use super::legal_time::Phase;
@@ -259,7 +259,16 @@ pub fn decide(
         None => snap,
     };
     for guard in &action.guards {
-        problems.extend(eval(def, guard, snap, today));
+        for p in eval(def, guard, snap, today) {
+            // Two guards may find the same problem (a promised material both "not supplied"
+            // and "missing"): it is said once.
+            if !problems
+                .iter()
+                .any(|q| q.path == p.path && q.code == p.code)
+            {
+                problems.push(p);
+            }
+        }
     }
     let extension = match extend_deadline(def, action, snap, today) {
         Ok(e) => e,
@@ -327,6 +336,17 @@ pub fn decide(
     let to_state = def
         .state(&to)
         .ok_or_else(|| Refusal::UnknownAction(action.code.clone()))?;
+    // 容缺受理 (DOMAIN: "approval blocked until supplied"): whatever an item's own guards say,
+    // no action grants while a material accepted as missing on a promise is still not on file.
+    // Checked here, on the state the action really enters (a joint review's last answer may
+    // grant), so that an item file without `tolerable_supplied` cannot close a filing granted
+    // with a promise never kept.
+    if to_state.kind == StateKind::Approved && from.kind != StateKind::Approved {
+        let missing = promised_not_supplied(def, snap);
+        if !missing.is_empty() {
+            return Err(Refusal::Unprocessable(missing));
+        }
+    }
     if to != from.code {
         effects.extend(
             clock_changes(snap.clock, from, to_state)
@@ -608,17 +628,7 @@ pub fn eval(
             .filter(|m| {
                 m.requirement_for(snap.form) == Requirement::Tolerable && count(snap, &m.code) == 0
             })
-            .map(|m| {
-                Problem::new(
-                    format!("materials.{}", m.code),
-                    "tolerated_missing",
-                    format!("容缺受理的材料「{}」尚未补齐，不能作出决定", m.label.zh),
-                    format!(
-                        "{} was tolerated at acceptance and is still missing",
-                        m.label.en
-                    ),
-                )
-            })
+            .map(|m| tolerated_missing(&m.code, &m.label.zh, &m.label.en))
             .collect(),
         Guard::Compare { field, op, value } => compare(def, snap, field, *op, *value),
         Guard::AllOf { guards } => guards
@@ -796,7 +806,8 @@ pub fn eval(
     }
 }
 
-/// A select's or a boolean's value as the form shows it: the option's label, 是 or 否.
+/// A select's or a boolean's value as the form shows it: the option's label, 是 or 否; money
+/// grouped with its unit (12,500,000 元).
 pub fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
     match def.field(field).map(|f| &f.ty) {
         Some(super::definition::FieldType::Select { options }) => {
@@ -811,6 +822,10 @@ pub fn shown_value(def: &Definition, field: &str, v: &str, zh: bool) -> String {
                 },
             )
         }
+        Some(super::definition::FieldType::Amount { .. }) => match def.field(field) {
+            Some(f) => forms::field_amount_text(f, v, if zh { Lang::Zh } else { Lang::En }),
+            None => v.to_owned(),
+        },
         Some(super::definition::FieldType::Boolean) => match (v, zh) {
             ("true", true) => "是".into(),
             ("false", true) => "否".into(),
@@ -878,6 +893,33 @@ fn m2(hundredths: i64) -> String {
     format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
 }
 
+/// The materials accepted as missing on a promise (容缺) and still not on file, each as the
+/// problem that names it.
+pub fn promised_not_supplied(def: &Definition, snap: &Snapshot<'_>) -> Vec<Problem> {
+    snap.promises
+        .keys()
+        .filter(|code| count(snap, code) == 0)
+        .map(|code| {
+            let (zh, en) = def
+                .material(code)
+                .map(|m| (m.label.zh.clone(), m.label.en.clone()))
+                .unwrap_or_else(|| (code.clone(), code.clone()));
+            tolerated_missing(code, &zh, &en)
+        })
+        .collect()
+}
+
+fn tolerated_missing(code: &str, zh: &str, en: &str) -> Problem {
+    Problem::new(
+        format!("materials.{code}"),
+        "tolerated_missing",
+        format!("容缺受理的材料「{zh}」尚未补交，补交前不能作出准予决定"),
+        format!(
+            "{en} was accepted as missing on a promise to supply it later and has not been supplied; nothing can be granted until it is"
+        ),
+    )
+}
+
 fn count(snap: &Snapshot<'_>, code: &str) -> u32 {
     snap.materials.get(code).copied().unwrap_or(0)
 }
@@ -923,6 +965,11 @@ fn missing_materials(
                     ),
                 )),
             },
+            // Accepted on a promise and still missing: said as such (as `tolerable_supplied`
+            // says it; the two are one problem).
+            Requirement::Tolerable if snap.promises.contains_key(&m.code) => {
+                problems.push(tolerated_missing(&m.code, &m.label.zh, &m.label.en))
+            }
             Requirement::Tolerable => problems.push(Problem::new(
                 path,
                 "missing",

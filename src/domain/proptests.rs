@@ -1522,3 +1522,69 @@ fn a_guard_asking_for_a_missing_material_is_refused_naming_it() {
         "{shown}"
     );
 }
+
+/// 容缺受理: a material accepted as missing on a promise blocks every grant until it is on file,
+/// even where an item file forgot the `tolerable_supplied` guard on its granting action; a
+/// refusal is still possible.
+#[test]
+fn no_action_grants_while_a_promised_material_is_not_on_file_even_without_the_items_guard() {
+    let text = replaced(
+        &item_text(PERMIT),
+        r#"guards = [{ kind = "tolerable_supplied" }, { kind = "materials_complete" }]"#,
+        "guards = []",
+    );
+    let def = check::parse(PERMIT, &text).unwrap();
+    let mut fx = fixture(def.clone(), Some(construction_form()));
+    fx.materials.remove("site_readiness");
+    fx.promises.retain(|code, _| code == "site_readiness");
+    let snap = Snapshot {
+        state: "review",
+        form: &fx.form,
+        materials: &fx.materials,
+        promises: &fx.promises,
+        reviews: &[],
+        objections: 0,
+        entered_state_on: day(2026, 12, 1),
+        clock: Phase::Running,
+        calendar: crate::domain::calendar::seed_cn(),
+        deadlines: &[],
+        submitted_on: Some(day(2026, 12, 1)),
+    };
+    let roles = [Role::Reviewer];
+    let reviewer = Actor {
+        roles: &roles,
+        department: Some(def.department.as_str()),
+        is_owner: false,
+    };
+    let approve = Request {
+        action: "approve",
+        opinion: Some("符合条件"),
+        ..Request::default()
+    };
+    match engine::decide(&def, &snap, &reviewer, &approve, day(2026, 12, 2)) {
+        Err(Refusal::Unprocessable(p)) => {
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].path, "materials.site_readiness");
+            assert_eq!(p[0].code, "tolerated_missing");
+            assert!(p[0].message.zh.contains("施工场地已具备施工条件的证明"));
+        }
+        other => panic!("granted with a promise never kept: {other:?}"),
+    }
+    let refuse = Request {
+        action: "refuse",
+        reason: Some("不符合条件"),
+        opinion: Some("不符合条件"),
+        ..Request::default()
+    };
+    let o = engine::decide(&def, &snap, &reviewer, &refuse, day(2026, 12, 2)).unwrap();
+    assert_eq!(o.to, "refused");
+    // Supplied: the grant goes through.
+    let mut supplied = fx.materials.clone();
+    supplied.insert("site_readiness".into(), 1);
+    let snap = Snapshot {
+        materials: &supplied,
+        ..snap
+    };
+    let o = engine::decide(&def, &snap, &reviewer, &approve, day(2026, 12, 2)).unwrap();
+    assert_eq!(o.to, "issued");
+}

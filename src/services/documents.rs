@@ -372,7 +372,13 @@ fn printed(def: &Definition, field: &str, v: &Value) -> Option<String> {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(crate::domain::engine::shown_value(def, field, s, true)),
         Value::Bool(b) => Some(if *b { "是" } else { "否" }.into()),
-        Value::Number(n) => Some(n.to_string()),
+        // Money as the form shows it, grouped with its unit (11,800,000 元).
+        Value::Number(n) => Some(crate::domain::engine::shown_value(
+            def,
+            field,
+            &n.to_string(),
+            true,
+        )),
         Value::Array(rows) => Some(format!("共{}项", rows.len())),
         Value::Object(_) => None,
     }

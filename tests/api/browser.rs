@@ -1247,6 +1247,109 @@ async fn the_pages_said_in_words_pass_the_audit_in_both_languages() {
     );
 }
 
+/// What a phone's width does to the page at `path`: the cells of two characters or more
+/// narrower than two characters (a column one character a line), and how far the page is
+/// wider than the screen. Photographed whole (`target/screenshots/phone-<name>.png`).
+async fn on_a_phone(c: &Client, app: &TestApp, path: &str, name: &str) -> (Vec<String>, i64) {
+    c.set_window_size(390, 900).await.unwrap();
+    c.goto(&app.url(path)).await.unwrap();
+    let found = c
+        .execute(
+            "const narrow = Array.from(document.querySelectorAll('main td, main th')).filter(e => {
+               const r = e.getBoundingClientRect();
+               return r.width > 0 && r.width < 32 && e.textContent.trim().length >= 2;
+             }).map(e => e.textContent.trim().slice(0, 30));
+             const wide = Array.from(document.querySelectorAll('main *'))
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+               .map(e => e.tagName + '.' + e.className + ': ' + e.textContent.trim().slice(0, 30));
+             return [narrow.concat(wide.slice(-3)), document.documentElement.scrollWidth - window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let narrow = found[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    let over = found[1].as_i64().unwrap_or_default();
+    full_page_shot(c, &format!("phone-{name}"), 390).await;
+    (narrow, over)
+}
+
+/// On a 390-pixel phone no table collapses to a character a line and no page is wider than the
+/// screen (issue 18): the filing page's facts read label above value and its owners' roster,
+/// joint review and documents are cards, as are the dashboard, its drill-down, the guide's
+/// materials, the administration and the calendar — as the lists, the queue, the materials
+/// and the clocks already were.
+#[actix_web::test]
+async fn on_a_phone_tables_become_cards_instead_of_columns_one_character_wide() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let resident = app
+        .user("resident", "person", None, &[Role::Applicant])
+        .await;
+    let clerk_api = app.staff("window-clerk", "window", &[Role::Clerk]).await;
+    app.staff("housing", "housing", &[Role::Reviewer, Role::Manager])
+        .await;
+    app.staff("admin", "window", &[Role::Admin]).await;
+    let f = app
+        .create(
+            &resident,
+            "elevator-installation",
+            crate::helpers::elevator_form(10, 12),
+        )
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&resident, &id, crate::helpers::ELEVATOR_MATERIALS)
+        .await;
+    let f = app.filing(&resident, &id).await;
+    app.act(&resident, &f, "submit", json!({})).await;
+    let filing = format!("/filings/{id}");
+
+    let mut problems = Vec::new();
+    let mut check = |who: &str, path: &str, (narrow, over): (Vec<String>, i64)| {
+        if !narrow.is_empty() || over > 1 {
+            problems.push(format!(
+                "{who} {path}: {over} px too wide, cells too narrow: {narrow:?}"
+            ));
+        }
+    };
+    let clerk = signed_in(&driver, &app, "window-clerk").await;
+    check(
+        "clerk",
+        &filing,
+        on_a_phone(&clerk, &app, &filing, "filing-intake").await,
+    );
+    clerk.close().await.unwrap();
+
+    let f = app.filing(&clerk_api, &id).await;
+    app.act(&clerk_api, &f, "accept", json!({})).await;
+    let housing = signed_in(&driver, &app, "housing").await;
+    for (path, name) in [
+        (filing.as_str(), "filing-housing"),
+        ("/dashboard", "dashboard"),
+        ("/dashboard/filings?due=open", "drill"),
+        ("/items/elevator-installation", "guide"),
+    ] {
+        check(
+            "housing",
+            path,
+            on_a_phone(&housing, &app, path, name).await,
+        );
+    }
+    housing.close().await.unwrap();
+    let admin = signed_in(&driver, &app, "admin").await;
+    for (path, name) in [("/admin", "admin"), ("/admin/calendar", "calendar")] {
+        check("admin", path, on_a_phone(&admin, &app, path, name).await);
+    }
+    admin.close().await.unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// On a 390-pixel phone no page scrolls sideways: lists and materials are cards, and a table
 /// that is not (the dashboard's figures, the users) scrolls inside its own box. Before, a
 /// material's name kept to one line with its condition (`必须提交（「工程类别」为…时）`) and

@@ -198,6 +198,8 @@ async fn a_decided_permit_gives_a_sealed_pdf_certificate_with_its_numbers_that_a
     );
     let manager = field("项目经理");
     assert_eq!(manager, "王**", "personal data masked");
+    // Money as people read it, in the form's unit (issue 18).
+    assert_eq!(field("合同价格（元）"), "11,800,000 元");
 
     if let Some(text) = pdf_text(&bytes) {
         for want in [
@@ -208,6 +210,7 @@ async fn a_decided_permit_gives_a_sealed_pdf_certificate_with_its_numbers_that_a
             "准予施工",
             "第1页共1页",
             "行政审批专用章",
+            "11,800,000元",
         ] {
             assert!(text.contains(want), "{want} not in:\n{text}");
         }

@@ -13,7 +13,7 @@ use crate::helpers::{CONSTRUCTION_MATERIALS, TestApp, User, at, construction_for
 use crate::pages::{csrf, page, signed_in};
 
 /// Text of the element with this id (tags stripped, whitespace collapsed).
-fn section(html: &str, id: &str) -> String {
+pub(crate) fn section(html: &str, id: &str) -> String {
     let open = format!("id=\"{id}\"");
     let at = html
         .find(&open)

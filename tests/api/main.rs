@@ -1,6 +1,7 @@
 //! One integration-test binary (each extra binary would link the whole tree again).
 
 mod access;
+mod apply_online;
 mod audit;
 mod backup;
 mod bad_input;
@@ -20,6 +21,7 @@ mod legal_time;
 mod lifecycle;
 mod lists;
 mod mail;
+mod masking;
 mod migrations;
 mod observability;
 mod pages;
@@ -27,6 +29,7 @@ mod replica;
 mod reports;
 mod roster;
 mod service;
+mod tolerated;
 mod vocabulary;
 mod window;
 mod words;

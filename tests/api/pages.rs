@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::{FIRE_MATERIALS, TestApp, at, fire_form};
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -1257,7 +1257,7 @@ async fn a_roster_is_typed_one_row_per_line_and_shown_as_a_table_under_its_heade
         );
     }
     assert!(
-        html.contains("<tr><td>102</td><td>李四</td><td>80.5</td><td>同意</td><td>是</td></tr>")
+        html.contains("<tr><td data-label=\"房号：\">102</td><td data-label=\"业主（产权人）：\">李四</td><td data-label=\"专有部分面积（㎡）：\">80.5</td><td data-label=\"表决意见：\">同意</td><td data-label=\"已签字：\">是</td></tr>")
     );
     let (_, html) = page(&c, &app, &format!("{filing}/edit")).await;
     assert!(

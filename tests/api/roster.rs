@@ -134,7 +134,7 @@ async fn a_roster_is_imported_from_a_utf8_or_gbk_csv_into_the_new_form_and_saved
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let (_, html) = page(&c, &app, &location).await;
     assert!(
-        html.contains("<tr><td>201</td><td>张四</td><td>90</td><td>反对</td><td>否</td></tr>"),
+        html.contains("<tr><td data-label=\"房号：\">201</td><td data-label=\"业主（产权人）：\">张四</td><td data-label=\"专有部分面积（㎡）：\">90</td><td data-label=\"表决意见：\">反对</td><td data-label=\"已签字：\">否</td></tr>"),
         "{html}"
     );
 }
@@ -463,7 +463,7 @@ async fn staff_see_the_count_of_the_vote_under_the_roster_with_each_threshold_me
     assert_eq!(status, 200);
     // Each row's vote and signature in words.
     assert!(
-        html.contains("<tr><td>301</td><td>赵六</td><td>70</td><td>弃权</td><td>否</td></tr>"),
+        html.contains("<tr><td data-label=\"房号：\">301</td><td data-label=\"业主（产权人）：\">赵六</td><td data-label=\"专有部分面积（㎡）：\">70</td><td data-label=\"表决意见：\">弃权</td><td data-label=\"已签字：\">否</td></tr>"),
         "{html}"
     );
     let at = html.find("id=\"count-owners\"").expect("the count");
@@ -504,7 +504,12 @@ async fn staff_see_the_count_of_the_vote_under_the_roster_with_each_threshold_me
     let admin = signed_in(&app, "admin").await;
     let (status, html) = page(&admin, &app, &format!("/filings/{short}")).await;
     assert_eq!(status, 200);
-    assert!(html.contains("<td>201</td><td>张*</td>"), "{html}");
+    assert!(
+        html.contains(
+            "<td data-label=\"房号：\">201</td><td data-label=\"业主（产权人）：\">张*</td>"
+        ),
+        "{html}"
+    );
     assert!(
         html.contains("<th scope=\"row\">业主（一人多套按一人计）</th><td>6</td><td>570.5</td>"),
         "{html}"

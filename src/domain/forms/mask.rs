@@ -26,6 +26,11 @@ pub fn mask(field: &Field, value: &Value) -> Value {
     }
 }
 
+/// A person's name where it is not needed: its first character (王**).
+pub fn mask_name(name: &str) -> String {
+    mask_keep(name, 1, 0)
+}
+
 /// A table's cells are masked as their columns say: an owners' roster keeps its areas and votes
 /// (what the decision is computed from) and hides who the owners are where their columns are
 /// personal. A row that is not a record, or a cell of no column, has nothing to go by and is

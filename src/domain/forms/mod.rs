@@ -17,6 +17,7 @@
 mod codes;
 mod dates;
 mod mask;
+mod money;
 mod numbers;
 mod relations;
 mod table;
@@ -28,7 +29,8 @@ use super::Problem;
 use super::definition::{Definition, Field, FieldType, Text};
 
 pub use codes::{EMAIL_MAX, credit_code_valid, id_card_valid};
-pub use mask::mask;
+pub use mask::{mask, mask_name};
+pub use money::{MoneyUnit, amount_text, field_amount_text, is_amount, unit_of};
 pub use numbers::hundredths;
 pub(crate) use numbers::show_hundredths;
 pub use table::{TABLE_MAX_ROWS, cell_absent, records, row_cap};

@@ -18,6 +18,7 @@ mod history;
 mod materials;
 mod page;
 mod plan;
+mod privacy;
 mod rate;
 mod rules;
 mod views;
@@ -49,6 +50,7 @@ pub use materials::{
     upload_policy,
 };
 pub use page::{ActorName, Assignable, FilingPage, page};
+pub use privacy::needs_personal;
 pub use rate::rate;
 pub use views::{
     ActionView, FiledBy, FilingSummary, FilingView, MaterialView, ReviewView, StateView, TaskBrief,

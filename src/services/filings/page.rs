@@ -11,9 +11,8 @@ use super::history::{self, HistoryEntry};
 use super::{FilingView, find_visible, views};
 use crate::domain::Problem;
 use crate::domain::consent::{self, Tally};
-use crate::domain::definition::{Role, Text};
+use crate::domain::definition::{Role, Text, UserKind};
 use crate::error::AppError;
-use crate::repo::filings::FilingRow;
 use crate::repo::users;
 use crate::services::Ctx;
 use crate::services::auth::Principal;
@@ -60,8 +59,10 @@ pub fn page(
 ) -> Result<FilingPage, AppError> {
     let row = find_visible(conn, p, id)?;
     let item = ctx.items.by_id(conn, row.item_version_id)?;
-    let tallies = tallies(&item, &row, views::sees_personal(p, &row));
+    let form = row.form.clone();
+    let applicant = row.applicant_id;
     let view = views::view(conn, ctx, p, &item, row)?;
+    let tallies = tallies(&item, &form, view.personal_whole);
     let history = history::entries(conn, id)?;
     let mut assignable = Vec::new();
     if p.has(Role::Manager) {
@@ -85,9 +86,18 @@ pub fn page(
     let mut ids: Vec<Uuid> = history.iter().filter_map(|h| h.actor_id).collect();
     ids.sort_unstable();
     ids.dedup();
+    // A person applicant's name is personal data too ([`super::privacy`]); a company's is not.
+    let masked_applicant = !view.personal_whole
+        && ids.contains(&applicant)
+        && users::by_id(conn, applicant)?.is_some_and(|u| u.kind == UserKind::Person);
     let actors = users::names_of(conn, &ids)?
         .into_iter()
         .map(|(id, name, d)| {
+            let name = if masked_applicant && id == applicant {
+                crate::domain::forms::mask_name(&name)
+            } else {
+                name
+            };
             let department = d.map(|d| Text {
                 zh: d.name_zh,
                 en: d.name_en,
@@ -124,10 +134,10 @@ pub fn page(
 /// that name an owner are not told to a viewer who sees names masked.
 fn tallies(
     item: &Item,
-    row: &FilingRow,
+    form: &serde_json::Value,
     sees_personal: bool,
 ) -> Vec<(String, Result<Tally, Vec<Problem>>)> {
-    let Some(form) = row.form.as_object() else {
+    let Some(form) = form.as_object() else {
         return Vec::new();
     };
     item.def

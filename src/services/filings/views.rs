@@ -15,6 +15,7 @@ use crate::domain::engine::{self, Verdict};
 use crate::domain::forms;
 use crate::error::AppError;
 use crate::repo::filings::{self as repo, FilingRow, MaterialRow};
+use crate::repo::tasks::TaskRow;
 use crate::services::Ctx;
 use crate::services::auth::Principal;
 use crate::services::deadlines::{self, Clocks};
@@ -86,6 +87,10 @@ pub struct TaskBrief {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FilingView {
+    /// Whether the caller sees the personal data whole ([`super::privacy`]); the form is
+    /// masked otherwise.
+    #[serde(skip)]
+    pub personal_whole: bool,
     pub id: Uuid,
     pub number: Option<String>,
     pub item: String,
@@ -208,13 +213,24 @@ impl From<FilingRow> for FilingSummary {
     }
 }
 
-/// The caller's view of a filing: its facts read (one round trip) and its clocks evaluated.
-/// 个人信息保护法: personal fields are shown to the applicant and to staff who work the filing;
-/// admins and auditors see them masked.
-pub(super) fn sees_personal(p: &Principal, row: &FilingRow) -> bool {
-    row.applicant_id == p.user_id || p.works_filings()
+/// Whether `p` sees this filing's personal data whole ([`super::privacy`]), its open tasks
+/// as read with its facts.
+pub(super) fn sees_personal(
+    p: &Principal,
+    row: &FilingRow,
+    for_applicant: bool,
+    tasks: &[TaskRow],
+) -> bool {
+    super::privacy::needs_personal(
+        p,
+        row.applicant_id,
+        for_applicant,
+        &row.department,
+        tasks.iter().map(|t| t.department.as_str()),
+    )
 }
 
+/// The caller's view of a filing: its facts read (one round trip) and its clocks evaluated.
 pub(super) fn view(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
@@ -302,7 +318,8 @@ pub(super) fn render(
             .filter(|days| *days > 0),
         rate: rules::ensure_may_rate(p, &row).is_ok(),
     };
-    let form = if sees_personal(p, &row) {
+    let personal_whole = sees_personal(p, &row, for_applicant, &facts.tasks);
+    let form = if personal_whole {
         row.form.clone()
     } else {
         let masked: Map<String, Value> = row
@@ -330,6 +347,7 @@ pub(super) fn render(
         None
     };
     Ok(FilingView {
+        personal_whole,
         id: row.id,
         number: row.number,
         item: item.def.code.clone(),

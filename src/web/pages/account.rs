@@ -46,6 +46,13 @@ struct LoginPage {
     next: String,
 }
 
+impl LoginPage {
+    /// `next` for the link to registering.
+    fn next_encoded(&self) -> String {
+        super::encoded(&self.next)
+    }
+}
+
 #[get("/login")]
 pub async fn login_page(
     state: web::Data<AppState>,
@@ -395,6 +402,8 @@ pub struct RegisterField {
 #[template(path = "pages/register.html", config = "config/askama.toml")]
 struct RegisterPage {
     ui: Ui,
+    /// Where to go once registered (the new filing's form, from 在线办理).
+    next: String,
     has_errors: bool,
     kind: String,
     lang: String,
@@ -423,6 +432,8 @@ pub struct RegisterForm {
     pub password2: String,
     #[serde(default)]
     pub lang: String,
+    #[serde(default)]
+    pub next: String,
 }
 
 fn register_page(
@@ -505,6 +516,7 @@ fn register_page(
         ),
     ];
     RegisterPage {
+        next: safe_next(&f.next).unwrap_or("").to_owned(),
         has_errors: !problems.is_empty(),
         kind: f.kind.clone(),
         lang: f.lang.clone(),
@@ -517,12 +529,15 @@ fn register_page(
 pub async fn register_form(
     state: web::Data<AppState>,
     mut v: Viewer,
+    q: Query<Next>,
 ) -> Result<HttpResponse, PageError> {
+    let q = v.query(q)?;
     v.identify(&state).await?;
-    v.render(
-        StatusCode::OK,
-        &register_page(&v, &RegisterForm::default(), &[]),
-    )
+    let form = RegisterForm {
+        next: q.next.unwrap_or_default(),
+        ..RegisterForm::default()
+    };
+    v.render(StatusCode::OK, &register_page(&v, &form, &[]))
 }
 
 /// Register an applicant and sign them in.
@@ -598,7 +613,7 @@ pub async fn register(
             let ttl = (session.expires_at - state.clock.now())
                 .num_seconds()
                 .max(60);
-            let mut r = see_other("/filings");
+            let mut r = see_other(safe_next(&form.next).unwrap_or("/filings"));
             r.add_cookie(&v.cookie(SESSION_COOKIE, session.token, ttl))
                 .map_err(|e| PageError::internal(&v, e.into()))?;
             Ok(r)

@@ -429,6 +429,11 @@ pub fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// A value for a query string.
+pub fn encoded(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// A path on this site to go to after signing in: never another host.
 pub fn safe_next(next: &str) -> Option<&str> {
     (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 512)
@@ -494,6 +499,27 @@ impl Ui {
 
     pub fn is_applicant(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.applicant)
+    }
+
+    /// Where 在线办理 leads for an item: an applicant straight to the new filing's form, a
+    /// visitor to sign in (or register) and then to it; staff do not apply (none).
+    pub fn apply_href(&self, item: &str) -> Option<String> {
+        let form = format!("/filings/new/{item}");
+        match &self.user {
+            None => Some(format!("/login?next={}", encoded(&form))),
+            Some(u) if u.applicant => Some(form),
+            Some(_) => None,
+        }
+    }
+
+    /// For a visitor: registering, then to the new filing's form.
+    pub fn register_href(&self, item: &str) -> Option<String> {
+        self.user.is_none().then(|| {
+            format!(
+                "/register?next={}",
+                encoded(&format!("/filings/new/{item}"))
+            )
+        })
     }
 
     /// A role in words (never its code).

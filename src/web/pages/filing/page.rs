@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::definition::{FieldType, Input, Lang};
 use crate::domain::engine::Verdict;
+use crate::domain::forms;
 use crate::services::filings;
 use crate::services::items::Item;
 use crate::web::pages::{Ui, Viewer};
@@ -28,6 +29,13 @@ pub struct FactTable {
     pub rows: Vec<Vec<String>>,
     /// The owners' vote counted from it, where a guard of the item counts it.
     pub count: Option<super::roster::CountView>,
+}
+
+impl FactTable {
+    /// The header of column `i`, for a cell's label on a phone.
+    pub fn header(&self, i: &usize) -> &str {
+        self.headers.get(*i).map_or("", String::as_str)
+    }
 }
 
 pub struct MaterialLine {
@@ -65,6 +73,9 @@ pub struct ActionForm {
     pub confirm: Option<String>,
     /// Why it was not done, when it was just tried: the message and each problem.
     pub error: Option<(String, Vec<String>)>,
+    /// A grant waits for these (容缺 materials promised and not yet supplied): said beside the
+    /// action before it is tried, as the engine will refuse it.
+    pub waiting_for: Vec<String>,
     /// What was typed when it was tried (reason, opinion, notice_items, objection).
     pub typed: std::collections::HashMap<String, String>,
 }
@@ -189,40 +200,6 @@ fn status_text(lang: Lang, s: crate::domain::legal_time::Status) -> (&'static st
     }
 }
 
-/// Money as people read it: 35,000,000 元, 12,500,000.50 元 (yuan, grouped by thousands,
-/// cents only when there are any); anything that is not a number as it was typed.
-pub(super) fn amount_text(raw: &str, lang: Lang) -> String {
-    let t = raw.trim();
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-        || frac.len() > 2
-    {
-        return raw.to_owned();
-    }
-    let digits = digits.trim_start_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let cents = frac.trim_end_matches('0');
-    let number = if cents.is_empty() {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped}.{frac:0<2}")
-    };
-    match lang {
-        Lang::Zh => format!("{number} 元"),
-        Lang::En => format!("CNY {number}"),
-    }
-}
-
 /// The tone of an action by where it leads: granting is primary; refusing, not accepting and
 /// withdrawing end the filing without a grant and are asked to be confirmed.
 pub(super) fn tone(item: &Item, action: &str) -> &'static str {
@@ -317,7 +294,9 @@ pub(super) fn build_page(
                     .find(|o| &o.value == s)
                     .map(|o| o.label.get(lang).to_owned())
                     .unwrap_or_else(|| s.clone()),
-                (FieldType::Amount { .. }, Some(v)) => amount_text(&value_text(Some(v)), lang),
+                (FieldType::Amount { .. }, Some(v)) => {
+                    forms::field_amount_text(f, &value_text(Some(v)), lang)
+                }
                 (_, v) => value_text(v),
             };
             Some(Fact {
@@ -379,10 +358,29 @@ pub(super) fn build_page(
             }
         })
         .collect();
+    // 容缺: the materials a grant waits for (engine::promised_not_supplied refuses it).
+    let unsupplied: Vec<String> = materials
+        .iter()
+        .filter(|m| m.files.is_empty())
+        .filter_map(|m| {
+            m.promised.as_ref().map(|d| {
+                pick(
+                    lang,
+                    &format!("「{}」（承诺 {d} 前补交）", m.label),
+                    &format!("\"{}\" (promised by {d})", m.label),
+                )
+            })
+        })
+        .collect();
     let mut actions: Vec<ActionForm> = view
         .actions
         .iter()
         .map(|a| ActionForm {
+            waiting_for: if tone(item, &a.code) == "primary" {
+                unsupplied.clone()
+            } else {
+                Vec::new()
+            },
             tone: tone(item, &a.code),
             confirm: (tone(item, &a.code) == "danger").then(|| {
                 pick(
@@ -700,21 +698,5 @@ pub(super) fn build_page(
         may_edit: view.may.edit,
         timeline,
         reviews,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_are_grouped_by_thousands_in_yuan() {
-        assert_eq!(amount_text("35000000", Lang::Zh), "35,000,000 元");
-        assert_eq!(amount_text("12500000.00", Lang::Zh), "12,500,000 元");
-        assert_eq!(amount_text("1234.5", Lang::Zh), "1,234.50 元");
-        assert_eq!(amount_text("999", Lang::En), "CNY 999");
-        assert_eq!(amount_text("0.07", Lang::Zh), "0.07 元");
-        assert_eq!(amount_text("abc", Lang::Zh), "abc");
-        assert_eq!(amount_text("1.234", Lang::Zh), "1.234");
     }
 }
