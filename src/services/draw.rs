@@ -190,10 +190,12 @@ pub fn commit(
         })
     })?;
     let inputs_json = serde_json::to_value(&inputs).map_err(anyhow::Error::from)?;
+    // The public record is read in Chinese (抽查结果公示): the rule's published name, then the
+    // item by its name, version and digest.
     let rule_version = format!(
-        "{}; {} v{} ({})",
+        "{}；{}第 {} 版，摘要 {}",
         d.rules.rule_version,
-        item.def.code,
+        item.def.name.zh,
         item.version,
         &item.digest[..12.min(item.digest.len())]
     );

@@ -1361,8 +1361,10 @@ async fn no_page_scrolls_sideways_on_a_phone() {
         return;
     };
     let app = TestApp::spawn().await;
-    at(&app, "2026-11-02");
-    let builder = app.applicant("builder").await;
+    // A permit issued, with its documents and its certificate's long identifier.
+    let (builder, _, issued) = crate::lifecycle::issued_permit(&app, "2026-11-02").await;
+    // Its letters are the lifecycle tests' business, not this one's.
+    app.allow_unsent_mail();
     let resident = app.applicant("resident").await;
     let construction = app
         .create(&builder, "construction-permit", construction_form())
@@ -1380,7 +1382,7 @@ async fn no_page_scrolls_sideways_on_a_phone() {
     let f = app.filing(&builder, &fire).await;
     app.act(&builder, &f, "submit", json!({})).await;
     at(&app, "2026-11-23");
-    app.staff("clerk", "fire", &[Role::Clerk]).await;
+    app.staff("fireclerk", "fire", &[Role::Clerk]).await;
     app.staff("manager", "fire", &[Role::Manager]).await;
     app.staff("admin", "window", &[Role::Admin]).await;
 
@@ -1390,13 +1392,17 @@ async fn no_page_scrolls_sideways_on_a_phone() {
             vec![
                 "/".into(),
                 "/filings".into(),
+                format!("/filings/{issued}"),
                 format!("/filings/{construction}"),
                 format!("/filings/{fire}"),
                 "/filings/new/construction-permit".into(),
             ],
         ),
         ("resident", vec![format!("/filings/{elevator}")]),
-        ("clerk", vec!["/queue".into(), format!("/filings/{fire}")]),
+        (
+            "fireclerk",
+            vec!["/queue".into(), format!("/filings/{fire}")],
+        ),
         (
             "manager",
             vec![

@@ -98,7 +98,7 @@ async fn a_receipt_is_drawn_at_once_and_anyone_can_read_and_verify_the_draw() {
         d["rule_version"]
             .as_str()
             .unwrap()
-            .contains("fire-acceptance-filing v")
+            .contains("建设工程竣工验收消防备案第 1 版，摘要 ")
     );
     // No personal data: neither the builder, nor the phone, nor staff names.
     let text = d.to_string();
