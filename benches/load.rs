@@ -820,8 +820,8 @@ struct PermitsLevel {
     mix: BTreeMap<&'static str, u64>,
     warmup_actions: u64,
     cpu: CpuSplit,
-    /// WAL bytes and records per action.
-    wal: (f64, f64),
+    /// WAL bytes, records and bytes of full-page images per action.
+    wal: (f64, f64, f64),
 }
 
 async fn drive(
@@ -847,6 +847,7 @@ async fn drive(
             ))
         })
         .collect();
+    let hold = WalHold::new(cfg);
     let window = cpu_window(service_pid, measure_from, end);
     let wal = wal_window(cfg, measure_from, end);
     let mut latencies = Vec::new();
@@ -869,7 +870,11 @@ async fn drive(
     let (wal_a, wal_b) = wal.await.context("the WAL sampler")?;
     Ok(PermitsLevel {
         cpu: cpu_split(a, b, actions, cfg.seconds as f64),
-        wal: wal_per(wal_a, wal_b, actions),
+        wal: {
+            let per = wal_per(cfg, &wal_a, &wal_b, actions);
+            drop(hold);
+            per
+        },
         actions,
         per_s: actions as f64 / cfg.seconds as f64,
         lat: percentiles(latencies),
@@ -887,8 +892,8 @@ struct PgbenchLevel {
     tps_runs: Vec<f64>,
     /// Machine CPU per transaction (µs), pgbench's own included.
     cpu_us: f64,
-    /// WAL bytes and records per transaction.
-    wal: (f64, f64),
+    /// WAL bytes, records and bytes of full-page images per action.
+    wal: (f64, f64, f64),
     latency_avg_ms: Option<f64>,
     transactions: Option<u64>,
     failed: Option<u64>,
@@ -918,6 +923,7 @@ fn bracketing(before: PgbenchLevel, after: PgbenchLevel) -> PgbenchLevel {
         wal: (
             mean(before.wal.0, after.wal.0),
             mean(before.wal.1, after.wal.1),
+            mean(before.wal.2, after.wal.2),
         ),
         latency_avg_ms: before
             .latency_avg_ms
@@ -948,7 +954,7 @@ fn pgbench(
             tps: f64::NAN,
             tps_runs: Vec::new(),
             cpu_us: f64::NAN,
-            wal: (f64::NAN, f64::NAN),
+            wal: (f64::NAN, f64::NAN, f64::NAN),
             latency_avg_ms: None,
             transactions: None,
             failed: None,
@@ -989,6 +995,7 @@ fn pgbench(
         dir.display(),
         slots.saturating_sub(1)
     );
+    let hold = WalHold::new(cfg);
     let before = cpu_sample(0);
     let wal_before = cfg.wal();
     let children: Vec<std::process::Child> = pool[..clients]
@@ -1050,7 +1057,11 @@ fn pgbench(
     let per_s = tps * per;
     Ok(PgbenchLevel {
         cpu_us: busy / actions.max(1.0),
-        wal: wal_per(wal_before, wal_after, actions as u64),
+        wal: {
+            let per = wal_per(cfg, &wal_before, &wal_after, actions as u64);
+            drop(hold);
+            per
+        },
         tps: per_s,
         tps_runs: vec![per_s],
         latency_avg_ms: (!latencies.is_empty())
@@ -1067,6 +1078,11 @@ fn prepare_database(cfg: &Config) -> Result<()> {
         &format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
     )?;
     cfg.psql("postgres", &format!("CREATE DATABASE {DB}"))?;
+    // To count this database's share of the log (`Config::database_wal`); without it the run
+    // reports the whole server's.
+    if let Err(e) = cfg.psql(DB, "CREATE EXTENSION IF NOT EXISTS pg_walinspect") {
+        println!("  pg_walinspect unavailable ({e}): WAL figures are the whole server's");
+    }
     Ok(())
 }
 
@@ -1274,15 +1290,16 @@ fn cpu_window(
     })
 }
 
-/// PostgreSQL's write-ahead log so far: bytes (exact, from the insert position) and records
-/// (from `pg_stat_wal`, which each backend updates about once a second under load: over a
-/// window of seconds the lag at its two ends mostly cancels). What a transaction writes to
-/// the log is the work it asks of the server, on any machine: every row version, index entry,
-/// row lock and commit is a record.
-#[derive(Debug, Clone, Copy, Default)]
+/// PostgreSQL's write-ahead log so far: bytes (exact, from the insert position), records (from
+/// `pg_stat_wal`, which each backend updates about once a second under load: over a window of
+/// seconds the lag at its two ends mostly cancels) and the position, to read the records between
+/// two samples back. What a transaction writes to the log is the work it asks of the server, on
+/// any machine: every row version, index entry, row lock and commit is a record.
+#[derive(Debug, Clone, Default)]
 struct Wal {
     bytes: u64,
     records: u64,
+    lsn: String,
 }
 
 impl Config {
@@ -1290,29 +1307,148 @@ impl Config {
         let out = self
             .psql(
                 "postgres",
-                "SELECT pg_current_wal_insert_lsn() - '0/0', wal_records FROM pg_stat_wal",
+                "SELECT pg_current_wal_insert_lsn() - '0/0', wal_records, pg_current_wal_insert_lsn() FROM pg_stat_wal",
             )
             .unwrap_or_default();
-        let mut v = out.trim().split('|').map(|x| {
-            x.split('.')
-                .next()
+        let v: Vec<&str> = out.trim().split('|').collect();
+        let n = |i: usize| {
+            v.get(i)
+                .and_then(|x| x.split('.').next())
                 .and_then(|n| n.parse::<u64>().ok())
                 .unwrap_or(0)
-        });
+        };
         Wal {
-            bytes: v.next().unwrap_or(0),
-            records: v.next().unwrap_or(0),
+            bytes: n(0),
+            records: n(1),
+            lsn: v.get(2).map_or(String::new(), |s| (*s).to_owned()),
+        }
+    }
+
+    /// This database's share of the log between two samples (`pg_walinspect`): the records of
+    /// the transactions that wrote to it, and the records without a transaction (pruning) on
+    /// its relations; (records, bytes, of which full-page images). The server's other databases
+    /// (other builds' tests, here) write to the same log, so the totals of [`Config::wal`] are
+    /// only right on a quiet server.
+    fn database_wal(&self, a: &Wal, b: &Wal) -> Option<(u64, u64, u64)> {
+        let oid = self
+            .psql(
+                "postgres",
+                &format!("SELECT oid FROM pg_database WHERE datname = '{DB}'"),
+            )
+            .ok()?;
+        let oid = oid.trim();
+        let out = self
+            .psql(
+                DB,
+                &format!(
+                    "WITH r AS (SELECT xid, record_length, fpi_length, block_ref \
+                       FROM pg_get_wal_records_info('{}', least('{}'::pg_lsn, pg_current_wal_flush_lsn()))), \
+                     ours AS (SELECT DISTINCT xid FROM r WHERE xid <> 0 AND block_ref LIKE '%/{oid}/%') \
+                     SELECT count(*), coalesce(sum(record_length), 0), coalesce(sum(fpi_length), 0) FROM r \
+                     WHERE xid IN (SELECT xid FROM ours) OR (xid = 0 AND block_ref LIKE '%/{oid}/%')",
+                    a.lsn, b.lsn
+                ),
+            )
+            .ok()?;
+        let v: Vec<u64> = out
+            .trim()
+            .split('|')
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        (v.len() == 3).then(|| (v[0], v[1], v[2]))
+    }
+}
+
+/// Keeps the server from removing the log written from now on until dropped, so that a
+/// window's records can be read back (the server's other databases write gigabytes, and a
+/// checkpoint recycles segments within seconds): a temporary physical replication slot,
+/// reserving the log at once, held by a `psql` session of its own. The slot goes with the
+/// session, also when this process dies.
+struct WalHold {
+    child: Child,
+}
+
+impl WalHold {
+    fn new(cfg: &Config) -> Option<WalHold> {
+        use std::io::Write as _;
+        let name = format!("permits_load_{}_{:?}", std::process::id(), Instant::now())
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(60)
+            .collect::<String>()
+            .to_lowercase();
+        let mut child = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                &cfg.pg_host,
+                "-p",
+                &cfg.pg_port,
+                "-U",
+                &cfg.pg_user,
+            ])
+            .args(["-d", "postgres"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let hold = |child: &mut Child| -> Option<()> {
+            let stdin = child.stdin.as_mut()?;
+            writeln!(
+                stdin,
+                "SELECT pg_create_physical_replication_slot('{name}', true, true);"
+            )
+            .ok()?;
+            stdin.flush().ok()?;
+            for _ in 0..100 {
+                let n = cfg
+                    .psql(
+                        "postgres",
+                        &format!(
+                            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{name}'"
+                        ),
+                    )
+                    .ok()?;
+                if n.trim() == "1" {
+                    return Some(());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            None
+        };
+        match hold(&mut child) {
+            Some(()) => Some(WalHold { child }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
         }
     }
 }
 
-/// The log written per unit of work between two samples: (bytes, records).
-fn wal_per(a: Wal, b: Wal, units: u64) -> (f64, f64) {
+impl Drop for WalHold {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The log written per unit of work between two samples: (bytes, records, bytes of full-page
+/// images), this database's alone when `pg_walinspect` can be used, else the whole server's
+/// (images then unknown).
+fn wal_per(cfg: &Config, a: &Wal, b: &Wal, units: u64) -> (f64, f64, f64) {
     let n = units.max(1) as f64;
-    (
-        b.bytes.saturating_sub(a.bytes) as f64 / n,
-        b.records.saturating_sub(a.records) as f64 / n,
-    )
+    match cfg.database_wal(a, b) {
+        Some((records, bytes, fpi)) => (bytes as f64 / n, records as f64 / n, fpi as f64 / n),
+        None => (
+            b.bytes.saturating_sub(a.bytes) as f64 / n,
+            b.records.saturating_sub(a.records) as f64 / n,
+            f64::NAN,
+        ),
+    }
 }
 
 /// WAL samples at the start and the end of the measured window.
@@ -1574,8 +1710,13 @@ async fn run() -> Result<()> {
             pg.cpu_us
         );
         println!(
-            "  {clients:>2} clients: WAL per action {:.0} bytes in {:.1} records; pgbench, the same work, {:.0} bytes in {:.1} records per action",
-            p.wal.0, p.wal.1, pg.wal.0, pg.wal.1
+            "  {clients:>2} clients: WAL per action {:.0} bytes ({:.0} without full-page images) in {:.1} records; pgbench, the same work, {:.0} bytes ({:.0}) in {:.1} records per action",
+            p.wal.0,
+            p.wal.0 - p.wal.2,
+            p.wal.1,
+            pg.wal.0,
+            pg.wal.0 - pg.wal.2,
+            pg.wal.1
         );
         println!(
             "  {clients:>2} clients: the ratio if the service and the load generator cost nothing: {:.2} (pgbench's CPU per action over PostgreSQL's and the rest's per action)",
@@ -1694,7 +1835,7 @@ async fn run() -> Result<()> {
                     "postgres_and_rest": p.cpu.rest_us,
                     "machine_busy": p.cpu.busy,
                 },
-                "wal_per_action": { "bytes": p.wal.0, "records": p.wal.1 },
+                "wal_per_action": { "bytes": p.wal.0, "records": p.wal.1, "full_page_image_bytes": p.wal.2 },
             },
             "pgbench_same_work": {
                 "actions_per_s": pg.tps,
@@ -1703,7 +1844,7 @@ async fn run() -> Result<()> {
                 "actions": pg.transactions,
                 "failed_transactions": pg.failed,
                 "cpu_us_per_action": pg.cpu_us,
-                "wal_per_action": { "bytes": pg.wal.0, "records": pg.wal.1 },
+                "wal_per_action": { "bytes": pg.wal.0, "records": pg.wal.1, "full_page_image_bytes": pg.wal.2 },
                 "command": pg.command,
             },
             "ratio": ratio,

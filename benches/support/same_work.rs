@@ -212,6 +212,10 @@ struct Vars {
 
 impl Vars {
     fn global(&mut self, v: &str) -> String {
+        // pgbench takes no empty `-D` value: an empty text is written as a literal.
+        if v.is_empty() {
+            return "''".into();
+        }
         let n = self.globals.len();
         let name = self
             .globals
