@@ -3,8 +3,8 @@
 
 -- A letter's text and HTML parts, deflated together against a fixed dictionary of the letter's
 -- layout (src/mail/bodies.rs). Rendered once, in the action's transaction, as before: the sender
--- inflates what was rendered then, so a letter still says what was true as of the action. About
--- a fifth of the two lz4 columns, so the row stays under PostgreSQL's TOAST threshold and is
+-- inflates what was rendered then, so a letter still says what was true as of the action. Much
+-- smaller than the two lz4 columns, so the row stays under PostgreSQL's TOAST threshold and is
 -- written as one heap record instead of three. Rows with `bodies` keep '' in body_text and
 -- body_html; rows written before (and by hand) keep their text there and NULL here.
 ALTER TABLE outbox ADD COLUMN bodies bytea;

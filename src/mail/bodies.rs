@@ -2,9 +2,9 @@
 //! (zlib) against a fixed dictionary of the letters' layout, in the column `outbox.bodies`.
 //!
 //! Why: the HTML part repeats the text part inside the same styled layout in every letter, so
-//! the two deflated against that layout take about a fifth of the two lz4-compressed columns,
-//! and an action's letter fits in one heap record instead of three (PostgreSQL moves a row over
-//! ~2 KB into TOAST). The letter is still rendered once, in the action's transaction; the sender
+//! the two deflated against that layout are much smaller than the two lz4-compressed columns,
+//! and an action's letter stays under PostgreSQL's TOAST threshold: one heap record instead of
+//! three (README "Benchmarks" has the figures). The letter is still rendered once, in the action's transaction; the sender
 //! only inflates it, so what is sent is what was true as of the action.
 //!
 //! Policy: a dictionary is never changed once letters were written with it. zlib records the
