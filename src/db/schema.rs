@@ -386,6 +386,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         smtp_response -> Nullable<Text>,
+        bodies -> Nullable<Bytea>,
     }
 }
 

@@ -5,6 +5,7 @@
 //! rows and hands them to a [`Mailer`] after commit. Every SMTP call runs under
 //! `tokio::time::timeout`, because lettre's own timeout covers only connecting.
 
+pub mod bodies;
 pub mod letters;
 pub mod smtp;
 

@@ -79,41 +79,54 @@ pub fn append(conn: &mut PgConnection, ev: Event<'_>) -> QueryResult<AuditRow> {
 
 /// Add an entry to `batch`, written when the batch is.
 ///
-/// Two statements: the chain head's upsert takes the next `seq` and locks the head row until
-/// the transaction ends, so appends to one chain are serialised and gapless while different
-/// chains do not contend; it computes the new hash from the locked (latest) head and returns
-/// the hash it replaced. The entry is then inserted from that row. The entry is the canonical
-/// JSON of its fields; `seq` sorts last among them, so the text up to `"seq":` is fixed before
-/// the `seq` is known and is sent along. The link is SHA-256 over prev_hash || '\n' || entry
-/// in lower-case hex, exactly as src/domain/audit.rs verifies it.
+/// The chain head's UPDATE takes the next `seq` and locks the head row until the transaction
+/// ends, so appends to one chain are serialised and gapless while different chains do not
+/// contend; it computes the new hash from the locked (latest) head and returns the hash it
+/// replaced. Only a chain without a head yet gets it from an INSERT (… ON CONFLICT DO UPDATE, for
+/// two first appends at once), which runs only when the UPDATE found no row: an upsert on every
+/// append would lock the existing head with a log record of its own before updating it. The
+/// entry is then inserted from the head's row. The entry is the canonical JSON of its fields;
+/// `seq` sorts last among them, so the text up to `"seq":` is fixed before the `seq` is known
+/// and is sent along. The link is SHA-256 over prev_hash || '\n' || entry in lower-case hex,
+/// exactly as src/domain/audit.rs verifies it.
 pub fn append_in(batch: &mut Batch, ev: &Event<'_>) {
     let entry = append_parts(batch, ev);
     batch.push(entry);
 }
 
-/// Push the head's upsert; the entry's INSERT, reading it, for the caller to place.
+/// Push the head's update and its first insert; the entry's INSERT, reading them, for the
+/// caller to place.
 fn append_parts(batch: &mut Batch, ev: &Event<'_>) -> Raw {
     use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let head = entry_head(ev);
-    let h = batch.push(
-        Raw::new(
-            "INSERT INTO audit_heads AS h (chain, seq, prev_hash, hash, updated_at) \
-             VALUES (",
-        )
-        .bind::<Text, _>(ev.chain.clone())
-        .sql(", 1, repeat('0', 64), encode(sha256(convert_to(repeat('0', 64) || E'\\n' || ")
+    let next = "encode(sha256(convert_to(h.hash || E'\\n' || ";
+    let moved = batch.push(
+        Raw::new(format!(
+            "UPDATE audit_heads AS h SET seq = h.seq + 1, prev_hash = h.hash, hash = {next}"
+        ))
         .bind::<Text, _>(head.clone())
-        .sql(" || '1}', 'UTF8')), 'hex'), ")
+        .sql(" || (h.seq + 1)::text || '}', 'UTF8')), 'hex'), updated_at = ")
         .bind::<Timestamptz, _>(ev.at)
-        .sql(
-            ") ON CONFLICT (chain) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, \
-             hash = encode(sha256(convert_to(h.hash || E'\\n' || ",
-        )
-        .bind::<Text, _>(head.clone())
-        .sql(
-            " || (h.seq + 1)::text || '}', 'UTF8')), 'hex'), updated_at = EXCLUDED.updated_at \
+        .sql(" WHERE h.chain = ")
+        .bind::<Text, _>(ev.chain.clone())
+        .sql(" RETURNING h.seq, h.prev_hash, h.hash"),
+    );
+    let first = batch.push(
+        Raw::new("INSERT INTO audit_heads AS h (chain, seq, prev_hash, hash, updated_at) SELECT ")
+            .bind::<Text, _>(ev.chain.clone())
+            .sql(", 1, repeat('0', 64), encode(sha256(convert_to(repeat('0', 64) || E'\\n' || ")
+            .bind::<Text, _>(head.clone())
+            .sql(" || '1}', 'UTF8')), 'hex'), ")
+            .bind::<Timestamptz, _>(ev.at)
+            .sql(format!(
+                " WHERE NOT EXISTS (SELECT 1 FROM {moved}) \
+             ON CONFLICT (chain) DO UPDATE SET seq = h.seq + 1, prev_hash = h.hash, hash = {next}"
+            ))
+            .bind::<Text, _>(head.clone())
+            .sql(
+                " || (h.seq + 1)::text || '}', 'UTF8')), 'hex'), updated_at = EXCLUDED.updated_at \
              RETURNING h.seq, h.prev_hash, h.hash",
-        ),
+            ),
     );
     Raw::new(
         "INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, \
@@ -130,7 +143,10 @@ fn append_parts(batch: &mut Batch, ev: &Event<'_>) -> Raw {
     .bind::<Timestamptz, _>(ev.at)
     .sql(", ")
     .bind::<Text, _>(head)
-    .sql(format!(" || seq::text || '}}', prev_hash, hash FROM {h}"))
+    .sql(format!(
+        " || seq::text || '}}', prev_hash, hash FROM \
+         (SELECT * FROM {moved} UNION ALL SELECT * FROM {first}) h"
+    ))
 }
 
 /// The canonical entry without its `seq`, open for it: `{…,"payload":…,"seq":`. The entry is

@@ -41,6 +41,20 @@ pub struct MailRow {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub smtp_response: Option<String>,
+    /// The text and HTML deflated together (`mail::bodies`); `body_text` and `body_html` are
+    /// then empty. [`MailRow::parts`] gives the two parts either way.
+    #[serde(skip)]
+    pub bodies: Option<Vec<u8>>,
+}
+
+impl MailRow {
+    /// The letter's text and HTML parts, as rendered when the row was written.
+    pub fn parts(&self) -> Result<(String, String), crate::mail::bodies::BodiesError> {
+        match &self.bodies {
+            Some(stored) => crate::mail::bodies::unpack(stored),
+            None => Ok((self.body_text.clone(), self.body_html.clone())),
+        }
+    }
 }
 
 /// An outbox row to be written, owning its text (rows collected over a page of a scan).
@@ -59,6 +73,8 @@ pub struct OwnedMail {
     pub message_id: String,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The parts deflated (`mail::bodies::pack`), the two text columns then empty.
+    pub bodies: Option<Vec<u8>>,
 }
 
 /// Insert one message unless its key exists (the letter of an action): one prepared text.
@@ -73,21 +89,20 @@ pub fn insert_one(conn: &mut PgConnection, row: &OwnedMail) -> QueryResult<usize
     .execute(conn)
 }
 
-/// Insert one message unless its key exists, with the batch (the letter of an action).
+/// Insert an action's letter with the batch. Its key names the filing's new version, which the
+/// action's guard (or the filing's row lock) lets only one action write, so it meets no row: a
+/// plain INSERT, which writes one log record less than `ON CONFLICT DO NOTHING` (a speculative
+/// insertion is confirmed by a record of its own). Were the key ever taken, the action fails
+/// whole on the unique index instead of losing its letter silently.
 pub fn insert_one_in(batch: &mut Batch, row: OwnedMail) {
-    batch.push(
-        diesel::insert_into(outbox::table)
-            .values(row)
-            .on_conflict(outbox::dedupe_key)
-            .do_nothing(),
-    );
+    batch.push(diesel::insert_into(outbox::table).values(row));
 }
 
 /// Insert many messages in one statement; those whose key exists are skipped. The number
 /// inserted.
 pub fn insert_many(conn: &mut PgConnection, rows: &[OwnedMail]) -> QueryResult<usize> {
     let mut n = 0;
-    // PostgreSQL takes at most 65535 parameters in one statement: 12 per row.
+    // PostgreSQL takes at most 65535 parameters in one statement: 13 per row.
     for chunk in rows.chunks(1000) {
         n += diesel::insert_into(outbox::table)
             .values(chunk)

@@ -107,11 +107,15 @@ pub fn render(
         to_address: format!("{} <{address}>", to.name.replace(['<', '>', '"'], "")),
         lang: to.lang,
         subject: r.subject,
-        body_text: r.text,
-        body_html: r.html,
+        body_text: String::new(),
+        body_html: String::new(),
         message_id: crate::mail::new_message_id(&mail.from),
         next_attempt_at: now,
         created_at: now,
+        bodies: Some(
+            crate::mail::bodies::pack(&r.text, &r.html)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("storing {kind}: {e}")))?,
+        ),
     }))
 }
 

@@ -78,20 +78,24 @@ pub fn claim(
         i64::from(mail.batch_size),
         instance,
     )?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Claimed {
-            attempts: row.attempts,
-            mail: Outgoing {
-                id: row.id,
-                to: row.to_address,
-                subject: row.subject,
-                text: row.body_text,
-                html: row.body_html,
-                message_id: row.message_id,
-            },
+    rows.into_iter()
+        .map(|row| {
+            let (text, html) = row
+                .parts()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("outbox row {}: {e}", row.id)))?;
+            Ok(Claimed {
+                attempts: row.attempts,
+                mail: Outgoing {
+                    id: row.id,
+                    to: row.to_address,
+                    subject: row.subject,
+                    text,
+                    html,
+                    message_id: row.message_id,
+                },
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Record what happened: sent rows in one statement, failures one by one.

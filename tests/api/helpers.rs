@@ -536,13 +536,21 @@ impl TestApp {
     }
 
     /// Every outbox row, oldest first.
+    /// The outbox's rows, each with its text and HTML in `body_text` and `body_html` (a row
+    /// stores them deflated in `bodies`).
     pub fn outbox(&self) -> Vec<permits::repo::outbox::MailRow> {
         use permits::db::schema::outbox::dsl as o;
-        o::outbox
+        let rows: Vec<permits::repo::outbox::MailRow> = o::outbox
             .order(o::id)
             .select(permits::repo::outbox::MailRow::as_select())
             .load(&mut self.conn())
-            .unwrap()
+            .unwrap();
+        rows.into_iter()
+            .map(|mut r| {
+                (r.body_text, r.body_html) = r.parts().unwrap();
+                r
+            })
+            .collect()
     }
 
     /// This test leaves mail unsent on purpose.
