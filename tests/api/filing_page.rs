@@ -575,3 +575,23 @@ async fn my_filings_show_the_promised_and_the_statutory_limit_labelled() {
     assert!(text.contains(&format!("法定 {statutory}")), "{text}");
     assert!(text.contains("办理时限"), "{text}");
 }
+
+/// A material with no file says 未上传 in its row, rather than an empty 已上传： on a phone's
+/// card.
+#[actix_web::test]
+async fn a_material_without_a_file_says_so() {
+    let o = office().await;
+    let app = &o.app;
+    let f = app
+        .create(&o.builder, "construction-permit", construction_form())
+        .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    app.upload_all(&o.builder, &id, &CONSTRUCTION_MATERIALS[..1])
+        .await;
+    let builder = signed_in(app, "builder").await;
+    let (_, html) = page(&builder, app, &format!("/filings/{id}")).await;
+    let uploaded = section(&html, &format!("material-{}", CONSTRUCTION_MATERIALS[0]));
+    assert!(!uploaded.contains("未上传"), "{uploaded}");
+    let missing = section(&html, &format!("material-{}", CONSTRUCTION_MATERIALS[1]));
+    assert!(missing.contains("未上传"), "{missing}");
+}
