@@ -595,3 +595,30 @@ async fn a_material_without_a_file_says_so() {
     let missing = section(&html, &format!("material-{}", CONSTRUCTION_MATERIALS[1]));
     assert!(missing.contains("未上传"), "{missing}");
 }
+
+/// A permit in its later life (the applicant reported the start of works) still says who
+/// decided it, when, and what, with the opinion; the report comes after, as what happened
+/// since. Before, the outcome read "由 <the applicant> 办结", the last action's.
+#[actix_web::test]
+async fn a_permits_outcome_names_its_decision_not_the_latest_report() {
+    let app = TestApp::spawn().await;
+    let (builder, _reviewer, id) = crate::lifecycle::issued_permit(&app, "2026-11-02").await;
+    app.allow_unsent_mail();
+    at(&app, "2026-11-09");
+    let builder = app.relogin(&builder).await;
+    let f = app.filing(&builder, &id).await;
+    let f = app.act(&builder, &f, "report_start", json!({})).await;
+    assert_eq!(f["state"]["code"], "under_construction");
+    let page_user = signed_in(&app, "builder").await;
+    let (_, html) = page(&page_user, &app, &format!("/filings/{id}")).await;
+    let outlook = section(&html, "outlook");
+    assert!(outlook.contains("办理结果：已开工"), "{outlook}");
+    assert!(outlook.contains("reviewer 办结"), "{outlook}");
+    assert!(outlook.contains("办结：准予许可（已发证）"), "{outlook}");
+    assert!(
+        outlook.contains("符合条件"),
+        "the decision's opinion: {outlook}"
+    );
+    assert!(outlook.contains("此后："), "{outlook}");
+    assert!(outlook.contains("报告开工"), "{outlook}");
+}

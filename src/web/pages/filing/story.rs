@@ -109,11 +109,50 @@ impl Context<'_> {
     }
 
     /// The entry that brought the filing into its present state.
+    /// The entry that decided the filing: the last action that took it from an open state
+    /// into a final one (a permit's later life, 已开工 or 延期, moves between final states and
+    /// is not the decision); for a filing still open, the action that entered its state.
     fn decisive(&self) -> Option<&HistoryEntry> {
-        self.history.iter().rev().find(|h| {
-            h.action.starts_with("action:")
-                && h.payload.get("to").and_then(Value::as_str) == Some(&self.view.state.code)
-        })
+        let is_final = |code: Option<&str>| {
+            code.and_then(|c| self.item.def.state(c))
+                .is_some_and(|s| s.kind.is_final())
+        };
+        let actions = || {
+            self.history
+                .iter()
+                .rev()
+                .filter(|h| h.action.starts_with("action:"))
+        };
+        let to = |h: &HistoryEntry| {
+            h.payload
+                .get("to")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let from = |h: &HistoryEntry| {
+            h.payload
+                .get("from")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        if self.view.state.kind.is_final()
+            && let Some(h) =
+                actions().find(|h| is_final(to(h).as_deref()) && !is_final(from(h).as_deref()))
+        {
+            return Some(h);
+        }
+        actions().find(|h| to(h).as_deref() == Some(self.view.state.code.as_str()))
+    }
+
+    /// The last action, when it came after the decision (a permit's later life).
+    fn since_decision(&self) -> Option<&HistoryEntry> {
+        let decisive = self.decisive()?;
+        let last = self
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.action.starts_with("action:"))?;
+        (!std::ptr::eq(last, decisive)).then_some(last)
     }
 
     /// Days in words: "3 个工作日" / "3 working days" (or natural days for such a limit).
@@ -419,10 +458,45 @@ pub fn outlook(c: &Context<'_>) -> Outlook {
                 "red"
             };
             if let Some(h) = decisive {
+                let decided = h
+                    .payload
+                    .get("to")
+                    .and_then(Value::as_str)
+                    .and_then(|code| c.item.def.state(code))
+                    .map(|s| s.label.get(c.lang).to_owned())
+                    .unwrap_or_default();
                 o.lines.push(pick(
                     c.lang,
-                    &format!("{} 由 {} 办结。", c.when(h.at), c.who(h.actor_id)),
-                    &format!("Decided {} by {}.", c.when(h.at), c.who(h.actor_id)),
+                    &format!(
+                        "{} 由 {} 办结：{decided}。",
+                        c.when(h.at),
+                        c.who(h.actor_id)
+                    ),
+                    &format!(
+                        "Decided {} by {}: {decided}.",
+                        c.when(h.at),
+                        c.who(h.actor_id)
+                    ),
+                ));
+            }
+            if let Some(h) = c.since_decision() {
+                let action = h.action.trim_start_matches("action:");
+                let label = c
+                    .item
+                    .def
+                    .actions
+                    .iter()
+                    .find(|a| a.code == action)
+                    .map(|a| a.label.get(c.lang).to_owned())
+                    .unwrap_or_else(|| action.to_owned());
+                o.lines.push(pick(
+                    c.lang,
+                    &format!("此后：{} 由 {} {label}。", c.when(h.at), c.who(h.actor_id)),
+                    &format!(
+                        "Since then: {label}, {} by {}.",
+                        c.when(h.at),
+                        c.who(h.actor_id)
+                    ),
                 ));
             }
             if let Some(r) = payload_text("reason") {
