@@ -983,3 +983,23 @@ pub fn insert_rating(
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// A filing's id, item version and form (for the item's title fields), and its applicant's
+/// name and kind of account.
+pub type Head = (Uuid, i32, Value, String, String);
+
+/// What names each of these filings in a staff list ([`Head`]).
+pub fn heads(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<Head>> {
+    use crate::db::schema::users;
+    filings::table
+        .inner_join(users::table.on(users::id.eq(filings::applicant_id)))
+        .filter(filings::id.eq_any(ids))
+        .select((
+            filings::id,
+            filings::item_version_id,
+            filings::form,
+            users::display_name,
+            users::kind,
+        ))
+        .load(conn)
+}

@@ -440,6 +440,12 @@ async fn the_dashboard_counts_filings_past_the_promised_limit_beside_the_statuto
     assert_eq!(status, 200);
     assert!(html.contains("超过承诺时限的办件"), "{html}");
     assert!(html.contains(&format!("/filings/{id}")), "{html}");
+    // Each line names its project and applicant and both limits, as the workbench does.
+    let lines = section(&html, "filings");
+    assert!(lines.contains("示范小学教学楼"), "{lines}");
+    assert!(lines.contains("builder"), "{lines}");
+    assert!(lines.contains("承诺 2026-12-08"), "{lines}");
+    assert!(lines.contains("法定 "), "{lines}");
     let (_, html) = page(&manager, app, "/dashboard/filings?due=overdue").await;
     assert!(!html.contains(&format!("/filings/{id}")), "{html}");
 }

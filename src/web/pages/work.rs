@@ -349,6 +349,11 @@ pub struct DueLine {
     pub state: String,
     pub department: String,
     pub due: String,
+    /// The promised limit's last day, or "—".
+    pub promised: String,
+    /// What names the filing, and its applicant (masked for a person): on the drill-down.
+    pub project: String,
+    pub applicant: String,
     pub colour: &'static str,
     pub colour_label: String,
 }
@@ -793,6 +798,12 @@ fn due_line(
         state: step,
         department: dept_name(&d.department),
         due: d.statutory_due_on.to_string(),
+        promised: d
+            .promised_due_on
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "—".into()),
+        project: String::new(),
+        applicant: String::new(),
         colour: c,
         colour_label: label,
     }
@@ -846,7 +857,7 @@ pub async fn drill(
     let department = q.department.filter(|d| !d.is_empty());
     let owners = reports::owners(&state.items);
     let (wanted_item, wanted_dept) = (item.clone(), department.clone());
-    let (chooses, rows, total, departments) = v
+    let (chooses, rows, total, named, departments) = v
         .run(&state, move |conn, ctx, p| {
             p.require(&OVERSEERS)?;
             let chooses = p.has(Role::Admin) || p.has(Role::Auditor);
@@ -863,7 +874,20 @@ pub async fn drill(
                 DRILL_LINES,
                 &owners,
             )?;
-            Ok((chooses, rows, total, staff::departments(conn)?))
+            // Each line's project and applicant. Overseers supervise and do not handle: a
+            // person applicant's name is masked (services::filings::privacy).
+            let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+            let mut named = std::collections::HashMap::new();
+            for (id, version, form, name, kind) in crate::repo::filings::heads(conn, &ids)? {
+                let project = ctx.items.by_id(conn, version)?.def.title_of(&form);
+                let applicant = if kind == "person" {
+                    crate::domain::forms::mask_name(&name)
+                } else {
+                    name
+                };
+                named.insert(id, (project, applicant));
+            }
+            Ok((chooses, rows, total, named, staff::departments(conn)?))
         })
         .await?;
     let ui = v.ui();
@@ -879,7 +903,14 @@ pub async fn drill(
     let dept_name = |k: &str| name_in(&departments, k);
     let lines: Vec<DueLine> = rows
         .into_iter()
-        .map(|d| due_line(lang, today, &state, &item_name, &dept_name, d))
+        .map(|d| {
+            let (project, applicant) = named.get(&d.id).cloned().unwrap_or_default();
+            DueLine {
+                project,
+                applicant,
+                ..due_line(lang, today, &state, &item_name, &dept_name, d)
+            }
+        })
         .collect();
     let title = match window {
         reports::DueWindow::Overdue => {
