@@ -55,7 +55,16 @@ pub fn remote_parent(
             self.0.keys().map(|k| k.as_str()).collect()
         }
     }
-    headers.get("traceparent")?;
+    // W3C Trace Context §3.2: version-traceid-parentid-flags, exactly 2, 32, 16 and 2 lowercase
+    // hex digits (the SDK's parser also takes shorter ids).
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let shape_ok = value.split('-').map(str::len).eq([2, 32, 16, 2]);
+    let hex_ok = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-');
+    if !(shape_ok && hex_ok) {
+        return None;
+    }
     let cx =
         opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&Headers(headers));
     cx.span().span_context().is_valid().then_some(cx)
@@ -182,5 +191,47 @@ impl diesel::connection::Instrumentation for DbSpans {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use opentelemetry::trace::TraceContextExt;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("traceparent"),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn a_valid_traceparent_names_the_callers_span_and_a_bad_one_is_ignored() {
+        let cx = remote_parent(&with(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .expect("a valid traceparent");
+        let span = cx.span().span_context().clone();
+        assert_eq!(
+            span.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(span.span_id().to_string(), "00f067aa0ba902b7");
+        // Malformed, all-zero ids, or no header: no parent, the request starts its own trace.
+        for bad in [
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(remote_parent(&with(bad)).is_none(), "{bad}");
+        }
+        assert!(remote_parent(&HeaderMap::new()).is_none());
     }
 }
