@@ -330,8 +330,8 @@ type LogTuple = (
 );
 
 /// A page of the log, newest first, of one filing's entries and/or those of some actors. The
-/// newest first is the primary key backwards; a filing's entries come by `audit_log_filing`,
-/// an actor's by `audit_log_actor`.
+/// newest first is the primary key backwards; a filing's entries are its chain's (a rule of the
+/// table), found by the chain's unique index, an actor's by `audit_log_actor`.
 pub fn browse(
     conn: &mut PgConnection,
     filing: Option<Uuid>,
@@ -360,7 +360,9 @@ pub fn browse(
         .offset(offset)
         .into_boxed();
     if let Some(f) = filing {
-        q = q.filter(audit_log::filing_id.eq(f));
+        q = q
+            .filter(audit_log::chain.eq(format!("filing:{f}")))
+            .filter(audit_log::filing_id.eq(f));
     }
     if let Some(a) = actors {
         q = q.filter(audit_log::actor_id.eq_any(a.to_vec()));

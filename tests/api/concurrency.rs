@@ -1036,3 +1036,123 @@ async fn no_task_is_left_claimed_by_someone_deactivated_meanwhile() {
         assert_eq!(claimed(), 0, "{path}");
     }
 }
+
+/// An action writes references to its actor (audit entry, clock events), the applicant (the
+/// letter) and departments (tasks, the filing's move), checked without locking the rows
+/// referred to (migration `references_without_row_locks`): an administrator holding every
+/// account and every department locked, as a long edit would, does not hold actions up. With
+/// foreign keys, each reference took a KEY SHARE lock on its row and the action waited.
+#[actix_web::test]
+async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "construction", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    app.allow_unsent_mail();
+    let letters = app.count("outbox");
+    let gate = app.gate(
+        "SELECT 1 FROM users FOR UPDATE; SELECT 1 FROM departments FOR UPDATE; \
+         SELECT 1 FROM user_roles FOR UPDATE",
+    );
+    let accepted = actix_web::rt::time::timeout(
+        std::time::Duration::from_secs(15),
+        app.act(&clerk, &f, "accept", json!({})),
+    )
+    .await
+    .expect("the action waited on a lock on a person or a department");
+    drop(gate);
+    assert_eq!(accepted["state"]["code"], "review");
+    // What it wrote refers to them as before.
+    assert!(app.count("outbox") > letters);
+    assert_eq!(
+        scalar(
+            &app,
+            &format!(
+                "SELECT count(*) AS n FROM tasks t JOIN departments d ON d.code = t.department \
+                 WHERE t.filing_id = '{}' AND t.closed_at IS NULL",
+                f["id"].as_str().unwrap()
+            )
+        ),
+        1
+    );
+}
+
+/// The references checked without a lock are still checked (SQLSTATE 23503, as a foreign key
+/// fails), filings, people and departments are never deleted or re-keyed (what makes the lock needless),
+/// and a filing's audit entries are its own chain's (what lets its chain's index find them).
+#[actix_web::test]
+async fn references_without_locks_are_checked_and_what_they_refer_to_is_kept() {
+    let app = TestApp::spawn().await;
+    let builder = app.applicant("builder").await;
+    let clerk = app.staff("clerk", "construction", &[Role::Clerk]).await;
+    let f = submitted_permit(&app, &builder).await;
+    let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    app.act(&clerk, &f, "accept", json!({})).await;
+    let id = f["id"].as_str().unwrap();
+    app.allow_unsent_mail();
+    let refused = |sql: &str| {
+        app.conn()
+            .batch_execute(sql)
+            .expect_err(&format!("{sql} must be refused"))
+    };
+    let kind = |e: &diesel::result::Error| match e {
+        diesel::result::Error::DatabaseError(kind, _) => format!("{kind:?}"),
+        other => format!("{other}"),
+    };
+    for sql in [
+        format!(
+            "INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash) \
+             SELECT chain, seq + 1000, filing_id, gen_random_uuid(), action, at, entry, prev_hash, hash \
+             FROM audit_log WHERE filing_id = '{id}' LIMIT 1"
+        ),
+        format!("UPDATE outbox SET recipient_id = gen_random_uuid() WHERE filing_id = '{id}'"),
+        format!("UPDATE clock_events SET actor_id = gen_random_uuid() WHERE filing_id = '{id}'"),
+        format!("UPDATE tasks SET department = 'nowhere' WHERE filing_id = '{id}'"),
+        format!("UPDATE filings SET department = 'nowhere' WHERE id = '{id}'"),
+        format!("UPDATE tasks SET filing_id = gen_random_uuid() WHERE filing_id = '{id}'"),
+        format!("UPDATE outbox SET filing_id = gen_random_uuid() WHERE filing_id = '{id}'"),
+        format!("UPDATE clock_events SET filing_id = gen_random_uuid() WHERE filing_id = '{id}'"),
+    ] {
+        let e = refused(&sql);
+        assert_eq!(kind(&e), "ForeignKeyViolation", "{sql}: {e}");
+    }
+    for sql in [
+        "DELETE FROM users WHERE username = 'clerk'".to_owned(),
+        "UPDATE users SET id = gen_random_uuid() WHERE username = 'clerk'".to_owned(),
+        "DELETE FROM departments WHERE code = 'construction'".to_owned(),
+        "UPDATE departments SET code = 'elsewhere' WHERE code = 'construction'".to_owned(),
+        format!("DELETE FROM filings WHERE id = '{id}'"),
+        format!("UPDATE filings SET id = gen_random_uuid() WHERE id = '{id}'"),
+    ] {
+        let e = refused(&sql);
+        assert!(
+            e.to_string().contains("never deleted or re-keyed"),
+            "{sql}: {e}"
+        );
+    }
+    // An entry naming a filing belongs to that filing's chain.
+    let e = refused(&format!(
+        "INSERT INTO audit_log (chain, seq, filing_id, actor_id, action, at, entry, prev_hash, hash) \
+         SELECT 'admin', seq + 1000, filing_id, actor_id, action, at, entry, prev_hash, hash \
+         FROM audit_log WHERE filing_id = '{id}' LIMIT 1"
+    ));
+    assert_eq!(kind(&e), "CheckViolation", "{e}");
+    // The filing's entries, found by its chain, all of them, as the auditor's log lists them.
+    let lines = permits::repo::audit::browse(
+        &mut app.conn(),
+        Some(Uuid::parse_str(id).unwrap()),
+        None,
+        100,
+        0,
+    )
+    .unwrap();
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert_eq!(
+        lines.len() as i64,
+        scalar(
+            &app,
+            &format!("SELECT count(*) AS n FROM audit_log WHERE filing_id = '{id}'")
+        )
+    );
+}
