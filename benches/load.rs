@@ -1359,6 +1359,41 @@ impl Config {
     }
 }
 
+impl Config {
+    /// LOAD_WAL_DETAIL: this database's records between two samples by kind and relation, per
+    /// unit of work (where the records of an action come from).
+    fn print_wal_detail(&self, a: &Wal, b: &Wal, units: f64) {
+        let Ok(oid) = self.psql(
+            "postgres",
+            &format!("SELECT oid FROM pg_database WHERE datname = '{DB}'"),
+        ) else {
+            return;
+        };
+        let oid = oid.trim();
+        let sql = format!(
+            "WITH r AS (SELECT xid, resource_manager, record_type, record_length, block_ref \
+               FROM pg_get_wal_records_info('{}', least('{}'::pg_lsn, pg_current_wal_flush_lsn()))), \
+             ours AS (SELECT DISTINCT xid FROM r WHERE xid <> 0 AND block_ref LIKE '%/{oid}/%') \
+             SELECT resource_manager || ' ' || record_type, \
+                    coalesce((SELECT relname FROM pg_class WHERE relfilenode = \
+                      substring(block_ref from 'rel [0-9]+/[0-9]+/([0-9]+)')::oid), '-'), \
+                    round(count(*) / {units}::numeric, 2), round(sum(record_length) / {units}::numeric) \
+             FROM r WHERE xid IN (SELECT xid FROM ours) OR (xid = 0 AND block_ref LIKE '%/{oid}/%') \
+             GROUP BY 1, 2 ORDER BY 3 DESC",
+            a.lsn, b.lsn
+        );
+        match self.psql(DB, &sql) {
+            Ok(out) => {
+                println!("  WAL records per action by kind and relation (records | bytes):");
+                for line in out.lines().filter(|l| !l.trim().is_empty()) {
+                    println!("    {line}");
+                }
+            }
+            Err(e) => println!("  WAL detail unavailable: {e}"),
+        }
+    }
+}
+
 /// Keeps the server from removing the log written from now on until dropped, so that a
 /// window's records can be read back (the server's other databases write gigabytes, and a
 /// checkpoint recycles segments within seconds): a temporary physical replication slot,
@@ -1441,6 +1476,9 @@ impl Drop for WalHold {
 /// (images then unknown).
 fn wal_per(cfg: &Config, a: &Wal, b: &Wal, units: u64) -> (f64, f64, f64) {
     let n = units.max(1) as f64;
+    if std::env::var_os("LOAD_WAL_DETAIL").is_some() {
+        cfg.print_wal_detail(a, b, n);
+    }
     match cfg.database_wal(a, b) {
         Some((records, bytes, fpi)) => (bytes as f64 / n, records as f64 / n, fpi as f64 / n),
         None => (

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::db::batch::Batch;
 use crate::db::cached::{ReturningOne, cached};
+use crate::db::json::{JsonbAs, unwrap};
 use crate::db::schema::{
     clock_events, create_requests, filing_counters, filings, materials, objections, ratings,
     reviews, tasks,
@@ -565,19 +566,19 @@ type JsonbRows = diesel::sql_types::Array<diesel::sql_types::Jsonb>;
 #[derive(QueryableByName)]
 struct FactsJson {
     #[diesel(sql_type = JsonbRows)]
-    materials: Vec<Value>,
+    materials: Vec<JsonbAs<MaterialRow>>,
     #[diesel(sql_type = JsonbRows)]
-    reviews: Vec<Value>,
+    reviews: Vec<JsonbAs<ReviewRow>>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     objections: i64,
     #[diesel(sql_type = JsonbRows)]
-    ledger: Vec<Value>,
+    ledger: Vec<JsonbAs<ClockEventRow>>,
     #[diesel(sql_type = JsonbRows)]
-    tasks: Vec<Value>,
+    tasks: Vec<JsonbAs<super::tasks::TaskRow>>,
     #[diesel(sql_type = JsonbRows)]
-    open_deadlines: Vec<Value>,
+    open_deadlines: Vec<JsonbAs<OpenDeadlineRow>>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
-    applicant: Option<Value>,
+    applicant: Option<JsonbAs<ApplicantContact>>,
 }
 
 /// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
@@ -709,23 +710,14 @@ pub fn read_with_facts(
 
 impl FactsJson {
     fn rows(self) -> QueryResult<FactsRows> {
-        let de = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
-        fn list<T: serde::de::DeserializeOwned>(rows: Vec<Value>) -> QueryResult<Vec<T>> {
-            serde_json::from_value(Value::Array(rows))
-                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
-        }
         Ok(FactsRows {
-            materials: list(self.materials)?,
-            reviews: list(self.reviews)?,
+            materials: unwrap(self.materials),
+            reviews: unwrap(self.reviews),
             objections: self.objections,
-            ledger: list(self.ledger)?,
-            tasks: list(self.tasks)?,
-            open_deadlines: list(self.open_deadlines)?,
-            applicant: self
-                .applicant
-                .map(serde_json::from_value)
-                .transpose()
-                .map_err(de)?,
+            ledger: unwrap(self.ledger),
+            tasks: unwrap(self.tasks),
+            open_deadlines: unwrap(self.open_deadlines),
+            applicant: self.applicant.map(|a| a.0),
         })
     }
 }
