@@ -2,11 +2,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc: the service allocates and frees small buffers all the time (HTTP, JSON, rows),
-/// where glibc's malloc spent about a quarter of its CPU (README "Benchmarks").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use permits::config::{self, Environment};

@@ -36,8 +36,8 @@ pub fn pack(text: &str, html: &str) -> Result<Vec<u8>, BodiesError> {
     input.extend_from_slice(&len.to_le_bytes());
     input.extend_from_slice(text.as_bytes());
     input.extend_from_slice(html.as_bytes());
-    // A deflate state is a quarter of a megabyte, zeroed when made: each thread keeps one and
-    // resets it, which costs an action a tenth of what making one does (README "Benchmarks").
+    // A deflate state is a few hundred kilobytes (window, hash chains, buffers), allocated and
+    // zeroed when made: each thread keeps one and resets it between letters.
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let c = slot.get_or_insert_with(|| Compress::new(Compression::new(6), true));

@@ -1045,8 +1045,15 @@ async fn no_task_is_left_claimed_by_someone_deactivated_meanwhile() {
 #[actix_web::test]
 async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
     let app = TestApp::spawn().await;
-    let builder = app.applicant("builder").await;
-    let clerk = app.staff("clerk", "construction", &[Role::Clerk]).await;
+    let builder = app
+        .mail_user(
+            "builder",
+            None,
+            &[Role::Applicant],
+            permits::domain::Lang::Zh,
+        )
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let f = submitted_permit(&app, &builder).await;
     let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
     app.allow_unsent_mail();
@@ -1084,8 +1091,15 @@ async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
 #[actix_web::test]
 async fn references_without_locks_are_checked_and_what_they_refer_to_is_kept() {
     let app = TestApp::spawn().await;
-    let builder = app.applicant("builder").await;
-    let clerk = app.staff("clerk", "construction", &[Role::Clerk]).await;
+    let builder = app
+        .mail_user(
+            "builder",
+            None,
+            &[Role::Applicant],
+            permits::domain::Lang::Zh,
+        )
+        .await;
+    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let f = submitted_permit(&app, &builder).await;
     let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
     app.act(&clerk, &f, "accept", json!({})).await;
@@ -1117,13 +1131,25 @@ async fn references_without_locks_are_checked_and_what_they_refer_to_is_kept() {
         let e = refused(&sql);
         assert_eq!(kind(&e), "ForeignKeyViolation", "{sql}: {e}");
     }
+    let draft = app
+        .create(&builder, "construction-permit", construction_form())
+        .await;
+    let draft = draft["id"].as_str().unwrap();
+    // Someone nothing refers to yet (no role, no token), so that no foreign key speaks first.
+    app.conn()
+        .batch_execute(
+            "INSERT INTO users (id, username, display_name, kind, password_hash, created_at) \
+             VALUES (gen_random_uuid(), 'nobody', 'nobody', 'person', '-', now())",
+        )
+        .unwrap();
     for sql in [
-        "DELETE FROM users WHERE username = 'clerk'".to_owned(),
-        "UPDATE users SET id = gen_random_uuid() WHERE username = 'clerk'".to_owned(),
+        "DELETE FROM users WHERE username = 'nobody'".to_owned(),
+        "UPDATE users SET id = gen_random_uuid() WHERE username = 'nobody'".to_owned(),
         "DELETE FROM departments WHERE code = 'construction'".to_owned(),
         "UPDATE departments SET code = 'elsewhere' WHERE code = 'construction'".to_owned(),
         format!("DELETE FROM filings WHERE id = '{id}'"),
-        format!("UPDATE filings SET id = gen_random_uuid() WHERE id = '{id}'"),
+        // A draft without uploads: no foreign key refers to it.
+        format!("UPDATE filings SET id = gen_random_uuid() WHERE id = '{draft}'"),
     ] {
         let e = refused(&sql);
         assert!(
