@@ -45,6 +45,8 @@
 //! the typical action issues nothing; 1 keeps them, to measure what documents cost: the
 //! same-work script cannot replay an issuing action, whose document ids are new each time, so
 //! that run has no pgbench ceiling),
+//! LOAD_WAL_DETAIL (unset; set: each level's write-ahead log records per action by kind and
+//! relation, from `pg_walinspect`),
 //! LOAD_CLIENTS ("8,32"), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
 //! Results: a table on stdout and `target/load-report.json`; the service's log is
 //! `target/load-server.log`. The database `permits_bench` is left in place for inspection.
