@@ -1332,13 +1332,7 @@ impl Config {
     /// (other builds' tests, here) write to the same log, so the totals of [`Config::wal`] are
     /// only right on a quiet server.
     fn database_wal(&self, a: &Wal, b: &Wal) -> Option<(u64, u64, u64)> {
-        let oid = self
-            .psql(
-                "postgres",
-                &format!("SELECT oid FROM pg_database WHERE datname = '{DB}'"),
-            )
-            .ok()?;
-        let oid = oid.trim();
+        let oid = self.database_oid()?;
         let out = self
             .psql(
                 DB,
@@ -1359,19 +1353,24 @@ impl Config {
             .collect();
         (v.len() == 3).then(|| (v[0], v[1], v[2]))
     }
-}
 
-impl Config {
+    /// The bench database's oid, as the log's block references name it.
+    fn database_oid(&self) -> Option<String> {
+        let oid = self
+            .psql(
+                "postgres",
+                &format!("SELECT oid FROM pg_database WHERE datname = '{DB}'"),
+            )
+            .ok()?;
+        Some(oid.trim().to_owned())
+    }
+
     /// LOAD_WAL_DETAIL: this database's records between two samples by kind and relation, per
     /// unit of work (where the records of an action come from).
     fn print_wal_detail(&self, a: &Wal, b: &Wal, units: f64) {
-        let Ok(oid) = self.psql(
-            "postgres",
-            &format!("SELECT oid FROM pg_database WHERE datname = '{DB}'"),
-        ) else {
+        let Some(oid) = self.database_oid() else {
             return;
         };
-        let oid = oid.trim();
         let sql = format!(
             "WITH r AS (SELECT xid, resource_manager, record_type, record_length, block_ref \
                FROM pg_get_wal_records_info('{}', least('{}'::pg_lsn, pg_current_wal_flush_lsn()))), \

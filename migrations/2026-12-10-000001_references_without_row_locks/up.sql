@@ -55,7 +55,9 @@ CREATE TRIGGER filings_kept_key AFTER UPDATE OF id ON filings
 -- Each check runs after the row is written, as a foreign key's does (a BEFORE UPDATE trigger of
 -- any columns makes every UPDATE of the table lock the old row version first: one more log
 -- record; so the re-keying guards above are AFTER triggers too), on insert, and on update only
--- when the reference changed.
+-- when the reference changed. One function per reference, each naming its column: a shared
+-- function would have to read the column by name from the row (`to_jsonb(NEW)`, the whole row
+-- and its letter or audit text, on every insert) or run dynamic SQL without a kept plan.
 
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_actor_id_fkey;
 CREATE FUNCTION audit_log_actor_id_exists() RETURNS trigger LANGUAGE plpgsql AS $$

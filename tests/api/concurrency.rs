@@ -1037,13 +1037,9 @@ async fn no_task_is_left_claimed_by_someone_deactivated_meanwhile() {
     }
 }
 
-/// An action writes references to its actor (audit entry, clock events), the applicant (the
-/// letter) and departments (tasks, the filing's move), checked without locking the rows
-/// referred to (migration `references_without_row_locks`): an administrator holding every
-/// account and every department locked, as a long edit would, does not hold actions up. With
-/// foreign keys, each reference took a KEY SHARE lock on its row and the action waited.
-#[actix_web::test]
-async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
+/// A construction permit submitted by an applicant with mail, as the window's clerk sees it,
+/// in a test app of its own: (app, applicant, clerk, filing).
+async fn permit_at_the_window() -> (TestApp, User, User, Value) {
     let app = TestApp::spawn().await;
     let builder = app
         .mail_user(
@@ -1056,6 +1052,17 @@ async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
     let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
     let f = submitted_permit(&app, &builder).await;
     let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    (app, builder, clerk, f)
+}
+
+/// An action writes references to its actor (audit entry, clock events), the applicant (the
+/// letter) and departments (tasks, the filing's move), checked without locking the rows
+/// referred to (migration `references_without_row_locks`): an administrator holding every
+/// account and every department locked, as a long edit would, does not hold actions up. With
+/// foreign keys, each reference took a KEY SHARE lock on its row and the action waited.
+#[actix_web::test]
+async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
+    let (app, _, clerk, f) = permit_at_the_window().await;
     app.allow_unsent_mail();
     let letters = app.count("outbox");
     let gate = app.gate(
@@ -1090,18 +1097,7 @@ async fn actions_do_not_wait_on_locks_held_on_people_or_departments() {
 /// and a filing's audit entries are its own chain's (what lets its chain's index find them).
 #[actix_web::test]
 async fn references_without_locks_are_checked_and_what_they_refer_to_is_kept() {
-    let app = TestApp::spawn().await;
-    let builder = app
-        .mail_user(
-            "builder",
-            None,
-            &[Role::Applicant],
-            permits::domain::Lang::Zh,
-        )
-        .await;
-    let clerk = app.staff("clerk", "window", &[Role::Clerk]).await;
-    let f = submitted_permit(&app, &builder).await;
-    let f = app.filing(&clerk, f["id"].as_str().unwrap()).await;
+    let (app, builder, clerk, f) = permit_at_the_window().await;
     app.act(&clerk, &f, "accept", json!({})).await;
     let id = f["id"].as_str().unwrap();
     app.allow_unsent_mail();
