@@ -528,7 +528,8 @@ pub fn open_started(
 /// Everything an action or a view needs to know beside the filing row, in one round trip:
 /// current materials, the reviews of every visit (the decision's record), this visit's
 /// objections, the clock ledger, the open tasks,
-/// how many deadlines on the applicant are open, and the applicant as a recipient of mail.
+/// how many deadlines on the applicant are open, the applicant as a recipient of mail, and the
+/// filing's draw.
 #[derive(Debug)]
 pub struct FactsRows {
     pub materials: Vec<MaterialRow>,
@@ -540,6 +541,8 @@ pub struct FactsRows {
     pub open_deadlines: Vec<OpenDeadlineRow>,
     /// `None` when the applicant's account is not active.
     pub applicant: Option<ApplicantContact>,
+    /// The filing's place in a 双随机 draw (items with spot checks), if it is in one.
+    pub draw: Option<super::draws::DrawFilingRow>,
 }
 
 /// An open deadline on the applicant, as an action's facts hold it.
@@ -579,6 +582,8 @@ struct FactsJson {
     open_deadlines: Vec<JsonbAs<OpenDeadlineRow>>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
     applicant: Option<JsonbAs<ApplicantContact>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
+    draw: Option<JsonbAs<super::draws::DrawFilingRow>>,
 }
 
 /// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
@@ -610,7 +615,10 @@ fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
              WHERE filing_id = {filing} AND closed_at IS NULL) d \
             ORDER BY d.id) AS open_deadlines, \
          (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
-            FROM users WHERE id = {applicant} AND active) AS applicant"
+            FROM users WHERE id = {applicant} AND active) AS applicant, \
+         (SELECT to_jsonb(x) FROM \
+            (SELECT filing_id, draw_id, number, class, late, selected, inspectors \
+             FROM draw_filings WHERE filing_id = {filing}) x) AS draw"
     )
 }
 
@@ -718,6 +726,7 @@ impl FactsJson {
             tasks: unwrap(self.tasks),
             open_deadlines: unwrap(self.open_deadlines),
             applicant: self.applicant.map(|a| a.0),
+            draw: self.draw.map(|d| d.0),
         })
     }
 }

@@ -381,13 +381,12 @@ fn assign_lead(
 
 /// Only the drawn inspectors inspect a drawn filing (双随机: the inspectors are drawn too). A
 /// filing drawn with no eligible inspector on the roster is open to the department's
-/// inspectors, as before the draw.
+/// inspectors, as before the draw. `draw` is the filing's place in its draw, read with its facts.
 pub fn check_inspector(
-    conn: &mut PgConnection,
     item: &Item,
     state: &str,
     p: &Principal,
-    filing: Uuid,
+    draw: Option<&DrawFilingRow>,
 ) -> Result<(), AppError> {
     if p.has(Role::System) {
         return Ok(());
@@ -398,7 +397,7 @@ pub fn check_inspector(
     if plan.inspection_state != state {
         return Ok(());
     }
-    match repo::for_filing(conn, filing)? {
+    match draw {
         Some(e)
             if e.selected == Some(true)
                 && !e.inspector_ids().is_empty()
@@ -812,15 +811,12 @@ pub struct FilingDraw {
     pub label: Text,
 }
 
-pub fn of_filing(
-    conn: &mut PgConnection,
-    item: &Item,
-    filing: Uuid,
-) -> Result<Option<FilingDraw>, AppError> {
+/// The view of a filing's place in its draw (`draw`, read with its facts), for items that draw.
+pub fn of_filing(item: &Item, draw: Option<&DrawFilingRow>) -> Option<FilingDraw> {
     if !item.def.settings.contains_key(pure::RATIOS) {
-        return Ok(None);
+        return None;
     }
-    Ok(repo::for_filing(conn, filing)?.map(|e| FilingDraw {
+    draw.map(|e| FilingDraw {
         draw_id: e.draw_id,
         selected: e.selected,
         label: match e.selected {
@@ -837,5 +833,5 @@ pub fn of_filing(
                 en: "Awaiting the draw".into(),
             },
         },
-    }))
+    })
 }

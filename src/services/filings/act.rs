@@ -178,8 +178,8 @@ fn act_once(
     )));
     let from = state_of(&item, &row)?;
     check_version(&row, r.expected_version, &row.state)?;
-    crate::services::draw::check_inspector(conn, &item, &row.state, p, row.id)?;
     let facts = Facts::from_rows(&row, facts, ctx.offset)?;
+    crate::services::draw::check_inspector(&item, &row.state, p, facts.draw.as_ref())?;
     // Someone else holds this department's task: acting behind their back is a conflict.
     if let Some(dept) = p.department.as_deref()
         && let Some(t) = facts
@@ -267,7 +267,7 @@ fn act_once(
         Written::Done(opened) => opened,
         Written::Changed => return Ok(Acted::Changed),
     };
-    let facts = facts.after(&planned.plan, &planned.row, planned.ledger, opened);
+    let mut facts = facts.after(&planned.plan, &planned.row, planned.ledger, opened);
     // At receipt the draw is committed in the receipt's transaction (under the filing's lock).
     let draw = if how == Read::Locked
         && crate::services::draw::draws_at_receipt(&item, &outcome.to, outcome.changes_state())
@@ -278,13 +278,10 @@ fn act_once(
             .map(|f| f.code.clone())
             .collect();
         let filing = (planned.row.clone(), flags);
-        Some(crate::services::draw::commit(
-            conn,
-            ctx,
-            &item,
-            &[filing],
-            p.user_id,
-        )?)
+        let draw = crate::services::draw::commit(conn, ctx, &item, &[filing], p.user_id)?;
+        // The view shows the filing's place in the draw just committed (awaiting the draw).
+        facts.draw = crate::repo::draws::for_filing(conn, planned.row.id)?;
+        Some(draw)
     } else {
         None
     };

@@ -34,6 +34,8 @@ pub(super) struct Facts {
     pub deadlines: Vec<DeadlineFact>,
     /// The applicant, when their account is active (the recipient of their letters).
     pub applicant: Option<Recipient>,
+    /// The filing's place in a 双随机 draw, if it is in one.
+    pub draw: Option<crate::repo::draws::DrawFilingRow>,
 }
 
 impl Facts {
@@ -86,6 +88,7 @@ impl Facts {
             promises: row.promise_dates(),
             reviews,
             objections: u32::try_from(f.objections).unwrap_or(u32::MAX),
+            draw: f.draw,
         })
     }
 

@@ -397,7 +397,7 @@ pub(super) fn render(
             None => None,
         },
         accepted_at: row.accepted_at,
-        draw: crate::services::draw::of_filing(conn, item, row.id)?,
+        draw: crate::services::draw::of_filing(item, facts.draw.as_ref()),
         rating,
         satisfaction_code: rating.and_then(crate::domain::exchange::satisfaction_code),
         closed_at: row.closed_at,
