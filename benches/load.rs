@@ -6,8 +6,8 @@
 //! Then, for 8 and then 32 concurrent clients, each client drives its own filings through
 //! actions (`POST /api/v1/filings/{id}/actions/{action}` with `If-Match`) for a fixed time and
 //! the run reports actions/s and latency percentiles. Beside each level, pgbench does the same
-//! work: it replays the statements one action of the measured cycle sends (the token, the read
-//! with the facts, the guarded write), as captured from the
+//! work: it replays the statements one action of the measured cycle sends (the pool's check,
+//! the token, the read with the facts, the guarded write), as captured from the
 //! service itself at the start of the run (`benches/support/same_work.rs`: the service runs once
 //! with `log_statement = 'all'`, so the script follows the code and cannot drift), on filings of
 //! its own brought into the same cycle, with the same number of clients, once just before the

@@ -18,67 +18,13 @@ use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{
-    ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
-};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::Database;
 
-pub type DbPool = Pool<Manager>;
-pub type DbConn = PooledConnection<Manager>;
-
-/// Diesel's connection manager with a checkout test that costs no round trip.
-///
-/// A connection the server ended (a restart, a failover, `pg_terminate_backend`) must be found
-/// at checkout and replaced, not handed to a request that would fail on it. Diesel's test is a
-/// `SELECT 1`, a round trip on every checkout: with a handful of statements per request, a
-/// fifth of them (README, Benchmarks). But a server that ends a session says so on the socket:
-/// it sends its last error (`FATAL: terminating connection …`) and closes it, and a crashed
-/// server's kernel closes it. So the test reads what has arrived on the idle connection without
-/// waiting (libpq's `PQconsumeInput`, through diesel's notification reader): the first read
-/// takes the goodbye, the next finds the socket closed, and either error fails the test. A live
-/// idle connection has nothing to read (no pooled connection `LISTEN`s), and the test is two
-/// `recv` calls that find nothing. A peer gone without a word (a cut network) is found by
-/// neither test without waiting: the statement timeout and TCP keep-alive bound that case, as
-/// before.
-#[derive(Debug)]
-pub struct Manager(ConnectionManager<PgConnection>);
-
-impl Manager {
-    pub fn new(url: &str) -> Manager {
-        Manager(ConnectionManager::new(url))
-    }
-}
-
-impl ManageConnection for Manager {
-    type Connection = PgConnection;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<PgConnection, Self::Error> {
-        self.0.connect()
-    }
-
-    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
-        still_open(conn).map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        self.0.has_broken(conn)
-    }
-}
-
-/// Whether the server has ended this idle connection, by reading what it sent without waiting
-/// (see [`Manager`]). Two reads: a server that ended the session sent a message and then closed
-/// the socket, and one read may return the message alone.
-pub fn still_open(conn: &mut PgConnection) -> QueryResult<()> {
-    for _ in 0..2 {
-        if let Some(Err(e)) = conn.notifications_iter().next() {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -112,7 +58,7 @@ pub fn build_read_pool(settings: &Database) -> anyhow::Result<Option<DbPool>> {
     if url.is_empty() {
         return Ok(None);
     }
-    let manager = Manager::new(url);
+    let manager = ConnectionManager::<PgConnection>::new(url);
     Ok(Some(
         Pool::builder()
             .max_size(settings.pool_size.div_ceil(2).max(1))
@@ -128,14 +74,13 @@ pub fn build_read_pool(settings: &Database) -> anyhow::Result<Option<DbPool>> {
 }
 
 pub fn build_pool(url: &str, settings: &Database) -> anyhow::Result<DbPool> {
-    let manager = Manager::new(url);
+    let manager = ConnectionManager::<PgConnection>::new(url);
     Pool::builder()
         .max_size(settings.pool_size)
         .min_idle(Some(1.min(settings.pool_size)))
         .connection_timeout(Duration::from_millis(settings.checkout_timeout_ms))
         // A connection the server dropped (a restart, a failover) is found and replaced at
-        // checkout instead of failing the request that draws it, without a round trip (see
-        // `Manager`).
+        // checkout instead of failing the request that draws it: one round trip per checkout.
         .test_on_check_out(true)
         .connection_customizer(Box::new(SessionSettings {
             statement_timeout_ms: settings.statement_timeout_ms,
