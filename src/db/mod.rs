@@ -9,7 +9,7 @@ pub mod batch;
 pub mod cached;
 pub mod discovery;
 pub mod enums;
-pub mod json;
+pub mod records;
 pub mod schema;
 
 use std::time::Duration;

@@ -44,7 +44,7 @@ pub struct NewDraw<'a> {
     pub commit_seq: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = draw_filings, check_for_backend(diesel::pg::Pg))]
 pub struct DrawFilingRow {
     pub filing_id: Uuid,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::batch::Batch;
 use crate::db::cached::{ReturningOne, cached};
-use crate::db::json::{JsonbAs, unwrap};
+use crate::db::records::{One, Records};
 use crate::db::schema::{
     clock_events, create_requests, filing_counters, filings, materials, objections, ratings,
     reviews, tasks,
@@ -282,7 +282,7 @@ pub fn next_number(conn: &mut PgConnection, prefix: &str, year: i32) -> QueryRes
     .get_result(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = materials, check_for_backend(diesel::pg::Pg))]
 pub struct MaterialRow {
     pub id: Uuid,
@@ -371,7 +371,7 @@ pub fn supersede_material(
     .execute(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = reviews, check_for_backend(diesel::pg::Pg))]
 pub struct ReviewRow {
     /// The state visit the answer belongs to (a filing sent back and reviewed again has
@@ -431,7 +431,7 @@ pub fn insert_objection_in(
     )));
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clock_events, check_for_backend(diesel::pg::Pg))]
 pub struct ClockEventRow {
     pub event: ClockEvent,
@@ -546,7 +546,7 @@ pub struct FactsRows {
 }
 
 /// An open deadline on the applicant, as an action's facts hold it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable)]
 pub struct OpenDeadlineRow {
     pub id: i64,
     pub code: String,
@@ -556,7 +556,7 @@ pub struct OpenDeadlineRow {
 }
 
 /// What a letter to the applicant needs.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable)]
 pub struct ApplicantContact {
     pub id: Uuid,
     pub email: Option<String>,
@@ -564,61 +564,112 @@ pub struct ApplicantContact {
     pub display_name: String,
 }
 
-type JsonbRows = diesel::sql_types::Array<diesel::sql_types::Jsonb>;
+/// The SQL types of the facts' records, field by field in the order of their Rust types.
+mod record {
+    use diesel::sql_types::{
+        Array, BigInt, Bool, Date, Integer, Nullable, Record, Text, Timestamptz, Uuid,
+    };
+
+    pub type Materials = Array<
+        Record<(
+            Uuid,
+            Uuid,
+            Text,
+            Text,
+            Text,
+            BigInt,
+            Text,
+            Uuid,
+            Timestamptz,
+            Nullable<Timestamptz>,
+        )>,
+    >;
+    pub type Reviews = Array<
+        Record<(
+            Integer,
+            Text,
+            Text,
+            Nullable<Text>,
+            Nullable<Text>,
+            Uuid,
+            Timestamptz,
+        )>,
+    >;
+    pub type Ledger = Array<Record<(Text, Nullable<Text>, Nullable<Integer>, Timestamptz)>>;
+    pub type Tasks = Array<
+        Record<(
+            BigInt,
+            Uuid,
+            Text,
+            Text,
+            Text,
+            Timestamptz,
+            Nullable<Uuid>,
+            Nullable<Timestamptz>,
+            Nullable<Timestamptz>,
+        )>,
+    >;
+    pub type Deadlines = Array<Record<(BigInt, Text, Date, Integer, Nullable<Integer>)>>;
+    pub type Applicant = Nullable<Record<(Uuid, Nullable<Text>, Text, Text)>>;
+    pub type Draw = Nullable<
+        Record<(
+            Uuid,
+            Uuid,
+            Text,
+            Text,
+            Bool,
+            Nullable<Bool>,
+            Array<Nullable<Uuid>>,
+        )>,
+    >;
+}
 
 #[derive(QueryableByName)]
-struct FactsJson {
-    #[diesel(sql_type = JsonbRows)]
-    materials: Vec<JsonbAs<MaterialRow>>,
-    #[diesel(sql_type = JsonbRows)]
-    reviews: Vec<JsonbAs<ReviewRow>>,
+struct FactsRecords {
+    #[diesel(sql_type = record::Materials)]
+    materials: Records<MaterialRow>,
+    #[diesel(sql_type = record::Reviews)]
+    reviews: Records<ReviewRow>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     objections: i64,
-    #[diesel(sql_type = JsonbRows)]
-    ledger: Vec<JsonbAs<ClockEventRow>>,
-    #[diesel(sql_type = JsonbRows)]
-    tasks: Vec<JsonbAs<super::tasks::TaskRow>>,
-    #[diesel(sql_type = JsonbRows)]
-    open_deadlines: Vec<JsonbAs<OpenDeadlineRow>>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
-    applicant: Option<JsonbAs<ApplicantContact>>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Jsonb>)]
-    draw: Option<JsonbAs<super::draws::DrawFilingRow>>,
+    #[diesel(sql_type = record::Ledger)]
+    ledger: Records<ClockEventRow>,
+    #[diesel(sql_type = record::Tasks)]
+    tasks: Records<super::tasks::TaskRow>,
+    #[diesel(sql_type = record::Deadlines)]
+    open_deadlines: Records<OpenDeadlineRow>,
+    #[diesel(sql_type = record::Applicant)]
+    applicant: Option<One<ApplicantContact>>,
+    #[diesel(sql_type = record::Draw)]
+    draw: Option<One<super::draws::DrawFilingRow>>,
 }
 
 /// The facts as columns of a query over the filing: `{filing}`, `{visit}` and `{applicant}`
 /// stand for the filing's id, its state visit and its applicant. The lists are arrays of one
-/// JSON value per row (`ARRAY(subquery)`), not `jsonb_agg`: an aggregate node is costly for the
+/// record per row (`ARRAY(subquery)`), not `jsonb_agg`: an aggregate node is costly for the
 /// executor to set up on every run, and this runs on every action (measured with
-/// `pgbench -M prepared`: README, Benchmarks).
+/// `pgbench -M prepared`: README, Benchmarks). Records, not JSON: they arrive in binary, field
+/// by field ([`crate::db::records`]), so each record lists its type's fields in their order.
 fn facts_columns(filing: &str, visit: &str, applicant: &str) -> String {
     format!(
-        "ARRAY(SELECT to_jsonb(m) FROM \
-            (SELECT id, filing_id, material, file_name, content_type, size_bytes, sha256, uploaded_by, \
-                    uploaded_at, superseded_at \
-             FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL) m \
-            ORDER BY m.material, m.uploaded_at) AS materials, \
-         ARRAY(SELECT to_jsonb(r) FROM \
-            (SELECT visit, department, verdict, opinion, reason, decided_by, decided_at \
-             FROM reviews WHERE filing_id = {filing}) r \
-            ORDER BY r.visit, r.decided_at) AS reviews, \
+        "ARRAY(SELECT ROW(id, filing_id, material, file_name, content_type, size_bytes, sha256, \
+                          uploaded_by, uploaded_at, superseded_at) \
+               FROM materials WHERE filing_id = {filing} AND superseded_at IS NULL \
+               ORDER BY material, uploaded_at) AS materials, \
+         ARRAY(SELECT ROW(visit, department, verdict, opinion, reason, decided_by, decided_at) \
+               FROM reviews WHERE filing_id = {filing} ORDER BY visit, decided_at) AS reviews, \
          (SELECT count(*) FROM objections WHERE filing_id = {filing} AND visit = {visit}) AS objections, \
-         ARRAY(SELECT to_jsonb(e) FROM \
-            (SELECT id, event, reason, days, at FROM clock_events WHERE filing_id = {filing}) e \
-            ORDER BY e.id) AS ledger, \
-         ARRAY(SELECT to_jsonb(t) FROM \
-            (SELECT id, filing_id, state, role, department, created_at, claimed_by, claimed_at, closed_at \
-             FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL) t \
-            ORDER BY t.id) AS tasks, \
-         ARRAY(SELECT to_jsonb(d) FROM \
-            (SELECT id, code, due_on, extensions, state_visit FROM applicant_deadlines \
-             WHERE filing_id = {filing} AND closed_at IS NULL) d \
-            ORDER BY d.id) AS open_deadlines, \
-         (SELECT jsonb_build_object('id', id, 'email', email, 'lang', lang, 'display_name', display_name) \
-            FROM users WHERE id = {applicant} AND active) AS applicant, \
-         (SELECT to_jsonb(x) FROM \
-            (SELECT filing_id, draw_id, number, class, late, selected, inspectors \
-             FROM draw_filings WHERE filing_id = {filing}) x) AS draw"
+         ARRAY(SELECT ROW(event, reason, days, at) FROM clock_events WHERE filing_id = {filing} \
+               ORDER BY id) AS ledger, \
+         ARRAY(SELECT ROW(id, filing_id, state, role, department, created_at, claimed_by, claimed_at, \
+                          closed_at) \
+               FROM tasks WHERE filing_id = {filing} AND closed_at IS NULL ORDER BY id) AS tasks, \
+         ARRAY(SELECT ROW(id, code, due_on, extensions, state_visit) FROM applicant_deadlines \
+               WHERE filing_id = {filing} AND closed_at IS NULL ORDER BY id) AS open_deadlines, \
+         (SELECT ROW(id, email, lang, display_name) FROM users WHERE id = {applicant} AND active) \
+            AS applicant, \
+         (SELECT ROW(filing_id, draw_id, number, class, late, selected, inspectors) \
+            FROM draw_filings WHERE filing_id = {filing}) AS draw"
     )
 }
 
@@ -652,7 +703,7 @@ pub fn facts(
     visit: i32,
     applicant: Uuid,
 ) -> QueryResult<FactsRows> {
-    let j: FactsJson = cached(
+    let j: FactsRecords = cached(
         diesel::sql_query(FACTS_SQL.as_str())
             .bind::<diesel::sql_types::Uuid, _>(filing)
             .bind::<diesel::sql_types::Integer, _>(visit)
@@ -667,7 +718,7 @@ struct Locked {
     #[diesel(embed)]
     filing: FilingRow,
     #[diesel(embed)]
-    facts: FactsJson,
+    facts: FactsRecords,
 }
 
 /// Lock the filing row (as [`lock`]) and read its facts, in one round trip.
@@ -697,7 +748,7 @@ struct Read {
     #[diesel(sql_type = diesel::sql_types::Text)]
     row_xmin: String,
     #[diesel(embed)]
-    facts: FactsJson,
+    facts: FactsRecords,
 }
 
 /// Read the filing row and its facts in one statement, without a lock, with the row's `xmin`
@@ -716,15 +767,15 @@ pub fn read_with_facts(
         .transpose()
 }
 
-impl FactsJson {
+impl FactsRecords {
     fn rows(self) -> QueryResult<FactsRows> {
         Ok(FactsRows {
-            materials: unwrap(self.materials),
-            reviews: unwrap(self.reviews),
+            materials: self.materials.0,
+            reviews: self.reviews.0,
             objections: self.objections,
-            ledger: unwrap(self.ledger),
-            tasks: unwrap(self.tasks),
-            open_deadlines: unwrap(self.open_deadlines),
+            ledger: self.ledger.0,
+            tasks: self.tasks.0,
+            open_deadlines: self.open_deadlines.0,
             applicant: self.applicant.map(|a| a.0),
             draw: self.draw.map(|d| d.0),
         })

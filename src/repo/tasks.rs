@@ -11,7 +11,7 @@ use crate::db::cached::ReturningOne;
 use crate::db::schema::{filings, tasks};
 use crate::domain::definition::Role;
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
     pub id: i64,
