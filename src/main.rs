@@ -8,6 +8,9 @@ use permits::config::{self, Environment};
 use permits::domain::{Lang, graph};
 use permits::services::{audit, items, seed};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "permits",
