@@ -546,7 +546,8 @@ pub struct FactsRows {
 }
 
 /// An open deadline on the applicant, as an action's facts hold it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::applicant_deadlines, check_for_backend(diesel::pg::Pg))]
 pub struct OpenDeadlineRow {
     pub id: i64,
     pub code: String,
@@ -556,7 +557,8 @@ pub struct OpenDeadlineRow {
 }
 
 /// What a letter to the applicant needs.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::users, check_for_backend(diesel::pg::Pg))]
 pub struct ApplicantContact {
     pub id: Uuid,
     pub email: Option<String>,
@@ -564,83 +566,31 @@ pub struct ApplicantContact {
     pub display_name: String,
 }
 
-/// The SQL types of the facts' records, field by field in the order of their Rust types.
-mod record {
-    use diesel::sql_types::{
-        Array, BigInt, Bool, Date, Integer, Nullable, Record, Text, Timestamptz, Uuid,
-    };
-
-    pub type Materials = Array<
-        Record<(
-            Uuid,
-            Uuid,
-            Text,
-            Text,
-            Text,
-            BigInt,
-            Text,
-            Uuid,
-            Timestamptz,
-            Nullable<Timestamptz>,
-        )>,
-    >;
-    pub type Reviews = Array<
-        Record<(
-            Integer,
-            Text,
-            Text,
-            Nullable<Text>,
-            Nullable<Text>,
-            Uuid,
-            Timestamptz,
-        )>,
-    >;
-    pub type Ledger = Array<Record<(Text, Nullable<Text>, Nullable<Integer>, Timestamptz)>>;
-    pub type Tasks = Array<
-        Record<(
-            BigInt,
-            Uuid,
-            Text,
-            Text,
-            Text,
-            Timestamptz,
-            Nullable<Uuid>,
-            Nullable<Timestamptz>,
-            Nullable<Timestamptz>,
-        )>,
-    >;
-    pub type Deadlines = Array<Record<(BigInt, Text, Date, Integer, Nullable<Integer>)>>;
-    pub type Applicant = Nullable<Record<(Uuid, Nullable<Text>, Text, Text)>>;
-    pub type Draw = Nullable<
-        Record<(
-            Uuid,
-            Uuid,
-            Text,
-            Text,
-            Bool,
-            Nullable<Bool>,
-            Array<Nullable<Uuid>>,
-        )>,
-    >;
-}
+/// The SQL type of a row type's selection: its fields' column types, in its fields' order (the
+/// order each record of the facts lists them in).
+type RowOf<T> = diesel::dsl::SqlTypeOf<<T as Selectable<diesel::pg::Pg>>::SelectExpression>;
+/// A list of such rows, as an array of records.
+type RowsOf<T> = diesel::sql_types::Array<diesel::sql_types::Record<RowOf<T>>>;
+/// One such row or none, as a record.
+type MaybeRowOf<T> = diesel::sql_types::Nullable<diesel::sql_types::Record<RowOf<T>>>;
 
 #[derive(QueryableByName)]
 struct FactsRecords {
-    #[diesel(sql_type = record::Materials)]
+    #[diesel(sql_type = RowsOf<MaterialRow>)]
     materials: Records<MaterialRow>,
-    #[diesel(sql_type = record::Reviews)]
+    #[diesel(sql_type = RowsOf<ReviewRow>)]
     reviews: Records<ReviewRow>,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     objections: i64,
-    #[diesel(sql_type = record::Ledger)]
+    #[diesel(sql_type = RowsOf<ClockEventRow>)]
     ledger: Records<ClockEventRow>,
-    #[diesel(sql_type = record::Tasks)]
+    #[diesel(sql_type = RowsOf<super::tasks::TaskRow>)]
     tasks: Records<super::tasks::TaskRow>,
-    #[diesel(sql_type = record::Deadlines)]
+    #[diesel(sql_type = RowsOf<OpenDeadlineRow>)]
     open_deadlines: Records<OpenDeadlineRow>,
-    #[diesel(sql_type = record::Applicant)]
+    #[diesel(sql_type = MaybeRowOf<ApplicantContact>)]
     applicant: Option<One<ApplicantContact>>,
-    #[diesel(sql_type = record::Draw)]
+    #[diesel(sql_type = MaybeRowOf<super::draws::DrawFilingRow>)]
     draw: Option<One<super::draws::DrawFilingRow>>,
 }
 
