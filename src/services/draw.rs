@@ -53,6 +53,7 @@ pub const NOT_SELECTED: &str = pure::ACTIONS[1];
 const BATCH: i64 = 500;
 
 /// An item's draw: its rules and the states it joins.
+#[derive(Debug)]
 pub struct ItemDraw {
     pub rules: Rules,
     /// Where filings wait for the draw (`select_for_check` leaves it).
@@ -63,22 +64,30 @@ pub struct ItemDraw {
     pub department: String,
 }
 
-/// The item's draw, if it has one (`spot_check_ratios` among its settings).
-pub fn of_item(item: &Item) -> Result<Option<ItemDraw>, AppError> {
+/// The item's draw, if it has one (`spot_check_ratios` among its settings). Parsed once per
+/// item version: every action asks.
+pub fn of_item(item: &Item) -> Result<Option<&ItemDraw>, AppError> {
+    match item.draw.get_or_init(|| parse_draw(item)) {
+        Ok(draw) => Ok(draw.as_ref()),
+        Err(problem) => Err(AppError::Internal(anyhow::anyhow!("{problem}"))),
+    }
+}
+
+fn parse_draw(item: &Item) -> Result<Option<ItemDraw>, String> {
     let rules = match Rules::from_settings(&item.def.settings) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(None),
         Err(problems) => {
-            return Err(AppError::Internal(anyhow::anyhow!(
+            return Err(format!(
                 "{} v{}: bad spot-check settings: {}",
                 item.def.code,
                 item.version,
                 problems.join("; ")
-            )));
+            ));
         }
     };
     let select = item.def.action(SELECT).ok_or_else(|| {
-        anyhow::anyhow!(
+        format!(
             "{} has spot-check settings but no `{SELECT}`",
             item.def.code
         )

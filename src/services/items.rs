@@ -25,6 +25,9 @@ pub struct Item {
     pub version: i32,
     pub digest: String,
     pub def: Definition,
+    /// The item's spot-check draw, parsed from `def`'s settings on first use
+    /// (`services::draw::of_item`): a version never changes, so neither does its draw.
+    pub(crate) draw: std::sync::OnceLock<Result<Option<crate::services::draw::ItemDraw>, String>>,
 }
 
 #[derive(Debug, Default)]
@@ -201,6 +204,7 @@ impl Registry {
             version: row.version,
             digest: row.digest,
             def,
+            draw: std::sync::OnceLock::new(),
         });
         self.by_id
             .write()
