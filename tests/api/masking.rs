@@ -142,4 +142,15 @@ async fn the_owners_and_a_person_applicants_name_are_masked_for_a_manager_and_wh
     let timeline = &html[html.find("id=\"timeline\"").unwrap()..];
     assert!(!timeline.contains("resident"), "{timeline}");
     assert!(timeline.contains("r*******"), "{timeline}");
+
+    // The dashboard's drill-down names each line's applicant: a person masked for the manager.
+    let number = f["number"].as_str().unwrap();
+    let (status, html) = page(&boss, &app, "/dashboard/filings?due=open").await;
+    assert_eq!(status, 200);
+    let line = &html[html
+        .find(number)
+        .unwrap_or_else(|| panic!("{number} listed: {html}"))..];
+    let line = &line[..line.find("</tr>").unwrap()];
+    assert!(line.contains("r*******"), "{line}");
+    assert!(!line.contains("resident"), "{line}");
 }
