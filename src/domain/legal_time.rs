@@ -122,10 +122,31 @@ pub struct ClockView {
     pub provisional: bool,
 }
 
+/// Where a clock stands against its last day, as the pages word it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Within the limit: this many days left (0 on the last day).
+    Left(i64),
+    /// Past its last day with no day of the limit's unit overdue yet (a Friday's limit seen on
+    /// Saturday): overdue by its status, so never "0 left".
+    PastLastDay,
+    /// This many days (of the limit's unit) overdue.
+    Overdue(i64),
+}
+
 impl ClockView {
     /// Stopped within the budget (with extensions).
     pub fn on_time(&self) -> bool {
         self.remaining >= 0
+    }
+
+    /// Days left, past the last day, or days overdue.
+    pub fn standing(&self) -> Standing {
+        match self.remaining {
+            n if n < 0 => Standing::Overdue(-n),
+            _ if self.status == Status::Red => Standing::PastLastDay,
+            n => Standing::Left(n),
+        }
     }
 }
 
@@ -498,6 +519,35 @@ mod tests {
         assert_eq!(v.remaining, 11);
         assert_eq!(v.warn_on, Some(d("2025-10-21")));
         assert_eq!(v.status, Status::Green);
+    }
+
+    /// A limit of 16 working days from Friday 26 September 2025 ends on Friday 24 October: on
+    /// that day none is left, on the Saturday it is past but no working day is overdue, on the
+    /// Monday one is.
+    #[test]
+    fn a_clock_stands_left_past_its_last_day_or_overdue() {
+        let sixteen = Limit {
+            days: 16,
+            unit: DayUnit::Working,
+        };
+        let at = |day: &str| {
+            let v = evaluate(
+                cn(),
+                sixteen,
+                &[e(LedgerKind::Start, "2025-09-26")],
+                d(day),
+                Warning::DaysBefore(2),
+            )
+            .unwrap();
+            assert_eq!(v.due_on, Some(d("2025-10-24")));
+            v.standing()
+        };
+        assert_eq!(at("2025-10-09"), Standing::Left(12));
+        assert_eq!(at("2025-10-24"), Standing::Left(0));
+        assert_eq!(at("2025-10-25"), Standing::PastLastDay);
+        assert_eq!(at("2025-10-26"), Standing::PastLastDay);
+        assert_eq!(at("2025-10-27"), Standing::Overdue(1));
+        assert_eq!(at("2025-10-29"), Standing::Overdue(3));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::domain::definition::{FieldType, Input, Lang};
 use crate::domain::engine::Verdict;
 use crate::domain::forms;
+use crate::domain::legal_time::Standing;
 use crate::services::filings;
 use crate::services::items::Item;
 use crate::web::pages::{Ui, Viewer};
@@ -509,22 +510,18 @@ pub(super) fn build_page(
             return;
         }
         let days = |n: i64| story::days_text(lang, n, cv.unit);
-        // Past its last day with no working day overdue yet (a weekend or holiday after it):
-        // the badge says overdue, so the words must not say "0 left".
-        let left = if cv.status == crate::domain::legal_time::Status::Red && cv.remaining >= 0 {
-            pick(lang, "截止日期已过", "past its last day")
-        } else if cv.remaining >= 0 {
-            pick(
+        let left = match cv.standing() {
+            Standing::PastLastDay => pick(lang, "截止日期已过", "past its last day"),
+            Standing::Left(n) => pick(
                 lang,
-                &format!("剩余 {}", days(cv.remaining)),
-                &format!("{} left", days(cv.remaining)),
-            )
-        } else {
-            pick(
+                &format!("剩余 {}", days(n)),
+                &format!("{} left", days(n)),
+            ),
+            Standing::Overdue(n) => pick(
                 lang,
-                &format!("已超期 {}", days(-cv.remaining)),
-                &format!("{} overdue", days(-cv.remaining)),
-            )
+                &format!("已超期 {}", days(n)),
+                &format!("{} overdue", days(n)),
+            ),
         };
         let provisional = if cv.provisional {
             pick(

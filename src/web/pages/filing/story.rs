@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::definition::{DocumentKind, Lang, StateKind, SuspendReason, Text};
-use crate::domain::legal_time::ClockView;
+use crate::domain::legal_time::{ClockView, Standing};
 use crate::services::filings::{ActorName, FilingView, HistoryEntry};
 use crate::services::items::Item;
 
@@ -279,64 +279,46 @@ pub fn outlook(c: &Context<'_>) -> Outlook {
     let limit_line = |o: &mut Outlook| {
         let s = &clocks.statutory;
         if let Some(due) = s.due_on {
-            let past = s.status == crate::domain::legal_time::Status::Red;
-            o.lines.push(if past && s.remaining >= 0 {
-                pick(
+            o.lines.push(match s.standing() {
+                Standing::PastLastDay => pick(
                     c.lang,
                     &format!("法定办理时限 {due} 已过。"),
                     &format!("The statutory limit ended {due}."),
-                )
-            } else if s.remaining >= 0 {
-                pick(
+                ),
+                Standing::Left(n) => pick(
                     c.lang,
-                    &format!("法定办理时限至 {due}（剩余 {}）。", c.days(s.remaining, s)),
-                    &format!(
-                        "The statutory limit runs to {due} ({} left).",
-                        c.days(s.remaining, s)
-                    ),
-                )
-            } else {
-                pick(
+                    &format!("法定办理时限至 {due}（剩余 {}）。", c.days(n, s)),
+                    &format!("The statutory limit runs to {due} ({} left).", c.days(n, s)),
+                ),
+                Standing::Overdue(n) => pick(
                     c.lang,
-                    &format!(
-                        "法定办理时限 {due} 已过，已超期 {}。",
-                        c.days(-s.remaining, s)
-                    ),
-                    &format!(
-                        "The statutory limit ended {due}: {} overdue.",
-                        c.days(-s.remaining, s)
-                    ),
-                )
+                    &format!("法定办理时限 {due} 已过，已超期 {}。", c.days(n, s)),
+                    &format!("The statutory limit ended {due}: {} overdue.", c.days(n, s)),
+                ),
             });
         }
         if let Some(p) = &clocks.promised
             && let Some(due) = p.due_on
         {
-            let past = p.status == crate::domain::legal_time::Status::Red;
-            o.lines.push(if past && p.remaining >= 0 {
-                pick(
+            o.lines.push(match p.standing() {
+                Standing::PastLastDay => pick(
                     c.lang,
                     &format!("本机关承诺 {due} 前办结，该日期已过。"),
                     &format!("The bureau promised a decision by {due}, which has passed."),
-                )
-            } else if p.remaining >= 0 {
-                pick(
+                ),
+                Standing::Left(_) => pick(
                     c.lang,
                     &format!("本机关承诺 {due} 前办结。"),
                     &format!("The bureau promises a decision by {due}."),
-                )
-            } else {
-                pick(
+                ),
+                Standing::Overdue(n) => pick(
                     c.lang,
-                    &format!(
-                        "本机关承诺 {due} 前办结，已超出承诺时限 {}。",
-                        c.days(-p.remaining, p)
-                    ),
+                    &format!("本机关承诺 {due} 前办结，已超出承诺时限 {}。", c.days(n, p)),
                     &format!(
                         "The bureau promised a decision by {due}: {} past that.",
-                        c.days(-p.remaining, p)
+                        c.days(n, p)
                     ),
-                )
+                ),
             });
         }
     };
