@@ -346,7 +346,7 @@ pub fn complete(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<Comp
             Err(err) => return Err(err),
         }
         if let Some(lead) = e.inspector_ids().first() {
-            assign_lead(conn, ctx, &plan, &e, *lead)?;
+            assign_lead(conn, ctx, plan, &e, *lead)?;
         }
     }
     Ok(done)
