@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::consent;
 use super::definition::{
-    ConsentColumns, Definition, EffectKind, Field, FieldType, Guard, Input, Limit, Role, State,
-    StateKind, Text,
+    ConsentColumns, Definition, EffectKind, Field, FieldType, Guard, Input, Limit, MoneyUnit, Role,
+    State, StateKind, Text,
 };
 use super::forms;
 
@@ -901,6 +901,20 @@ impl<'d> Checker<'d> {
             if blank(&f.label) {
                 self.err(&place, "the label needs Chinese and English text");
             }
+            // People type an amount in the unit its label names: the two must agree.
+            if let FieldType::Amount { unit, .. } = &f.ty {
+                let says = f.label.zh.contains("万元");
+                if says != (*unit == MoneyUnit::TenThousandYuan) {
+                    self.err(
+                        &place,
+                        format!(
+                            "the amount is kept in {} (`unit`) but its Chinese label {} 万元",
+                            unit.as_str(),
+                            if says { "says" } else { "does not say" }
+                        ),
+                    );
+                }
+            }
             if let Some(c) = &f.required_when {
                 if f.required {
                     self.err(&place, "a field is `required` or `required_when`, not both");
@@ -944,7 +958,7 @@ impl<'d> Checker<'d> {
                         self.err(&place, format!("min {lo} is more than max {hi}"));
                     }
                 }
-                FieldType::Amount { min, max } | FieldType::Area { min, max } => {
+                FieldType::Amount { min, max, .. } | FieldType::Area { min, max } => {
                     let mut exact = |name: &str, x: Option<f64>| -> Option<i64> {
                         let x = x?;
                         let h = forms::hundredths(&Value::from(x));
@@ -2735,6 +2749,7 @@ inputs = ["reason"]
                 field(d, "cost").ty = FieldType::Amount {
                     min: Some(2.5),
                     max: Some(2.25),
+                    unit: MoneyUnit::Yuan,
                 }
             }),
             "field `cost`",
@@ -2755,6 +2770,7 @@ inputs = ["reason"]
                 field(d, "cost").ty = FieldType::Amount {
                     min: None,
                     max: Some(-1.0),
+                    unit: MoneyUnit::Yuan,
                 }
             }),
             "field `cost`",
@@ -2765,6 +2781,7 @@ inputs = ["reason"]
                 field(d, "cost").ty = FieldType::Amount {
                     min: None,
                     max: Some(f64::INFINITY),
+                    unit: MoneyUnit::Yuan,
                 }
             }),
             "field `cost`",
@@ -2930,6 +2947,56 @@ inputs = ["reason"]
         );
         let err = parse("small.toml", &text).unwrap_err();
         assert!(err.to_string().contains("columns not allowed"), "{err}");
+    }
+
+    /// An amount's unit is declared (`unit = "万元"`), not guessed from its label; the label must
+    /// name the same unit, since people type the number in the unit it names.
+    #[test]
+    fn an_amount_is_kept_in_the_unit_its_definition_declares_and_its_label_names() {
+        let cost = "label = { zh = \"费用（元）\", en = \"Cost (CNY)\" }";
+        let wan = "label = { zh = \"费用（万元）\", en = \"Cost (CNY 10k)\" }";
+        let def = parse(
+            "small.toml",
+            &SMALL.replace(cost, &format!("{wan}\nunit = \"万元\"")),
+        )
+        .unwrap();
+        let f = def.field("cost").unwrap();
+        assert_eq!(forms::unit_of(f), MoneyUnit::TenThousandYuan);
+        assert_eq!(
+            forms::field_amount_text(f, "3500", super::super::definition::Lang::Zh),
+            "3,500 万元"
+        );
+        let f = small();
+        assert_eq!(forms::unit_of(f.field("cost").unwrap()), MoneyUnit::Yuan);
+
+        // The label alone does not make 万元: it is refused until the unit is declared.
+        let err = parse("small.toml", &SMALL.replace(cost, wan)).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "field `cost`: the amount is kept in 元 (`unit`) but its Chinese label says 万元"
+            ),
+            "{err}"
+        );
+        let err = parse(
+            "small.toml",
+            &SMALL.replace(cost, &format!("{cost}\nunit = \"万元\"")),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("does not say 万元"), "{err}");
+        let err = parse(
+            "small.toml",
+            &SMALL.replace(cost, &format!("{cost}\nunit = \"美元\"")),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("field `cost`: `unit` \"美元\" must be \"元\" or \"万元\""),
+            "{err}"
+        );
+        // Only an amount has a unit.
+        let text = SMALL.replace("max_rows = 500", "max_rows = 500\nunit = \"元\"");
+        let err = parse("small.toml", &text).unwrap_err();
+        assert!(err.to_string().contains("unit not allowed"), "{err}");
     }
 
     #[test]

@@ -439,6 +439,33 @@ fn default_max_mb() -> u32 {
     20
 }
 
+/// The unit an amount field is kept in: the definition says it (`unit = "万元"`), and the
+/// field's label must name the same unit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum MoneyUnit {
+    /// 元.
+    #[default]
+    #[serde(rename = "元")]
+    Yuan,
+    /// 万元: ten thousand yuan.
+    #[serde(rename = "万元")]
+    TenThousandYuan,
+}
+
+impl MoneyUnit {
+    pub fn is_yuan(&self) -> bool {
+        *self == MoneyUnit::Yuan
+    }
+
+    /// As a definition writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoneyUnit::Yuan => "元",
+            MoneyUnit::TenThousandYuan => "万元",
+        }
+    }
+}
+
 /// The type of a form field, with its bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -458,12 +485,15 @@ pub enum FieldType {
         #[serde(default)]
         max: Option<i64>,
     },
-    /// Money in CNY (yuan) with at most two decimals, given as a JSON number or string.
+    /// Money in CNY with at most two decimals, given as a JSON number or string, in the
+    /// field's `unit` (元 unless the definition says 万元); `min` and `max` are in it too.
     Amount {
         #[serde(default)]
         min: Option<f64>,
         #[serde(default)]
         max: Option<f64>,
+        #[serde(default, skip_serializing_if = "MoneyUnit::is_yuan")]
+        unit: MoneyUnit,
     },
     /// Area in square metres with at most two decimals.
     Area {
@@ -562,6 +592,9 @@ pub struct RawField {
     min: Option<f64>,
     #[serde(default)]
     max: Option<f64>,
+    /// An amount's unit: 元 (the default) or 万元.
+    #[serde(default)]
+    unit: Option<String>,
     #[serde(default)]
     options: Option<Vec<SelectOption>>,
     #[serde(default)]
@@ -601,6 +634,9 @@ impl RawField {
                 None => Ok(None),
             }
         };
+        if r.ty != "amount" {
+            not_here(r.unit.is_some(), "unit");
+        }
         if r.ty != "table" {
             not_here(r.max_rows.is_some(), "max_rows");
             not_here(r.unique.is_some(), "unique");
@@ -630,6 +666,15 @@ impl RawField {
                     "amount" => FieldType::Amount {
                         min: r.min,
                         max: r.max,
+                        unit: match r.unit.as_deref() {
+                            None | Some("元") => MoneyUnit::Yuan,
+                            Some("万元") => MoneyUnit::TenThousandYuan,
+                            Some(other) => {
+                                return Err(format!(
+                                    "{what}: `unit` {other:?} must be \"元\" or \"万元\""
+                                ));
+                            }
+                        },
                     },
                     _ => FieldType::Area {
                         min: r.min,

@@ -130,7 +130,7 @@ fn check_value(field: &Field, value: &Value, path: &str, out: &mut Vec<Problem>)
             );
         }
         FieldType::Integer { min, max } => check_integer(l, value, path, *min, *max, out),
-        FieldType::Amount { min, max } | FieldType::Area { min, max } => {
+        FieldType::Amount { min, max, .. } | FieldType::Area { min, max } => {
             check_decimal(l, value, path, *min, *max, out)
         }
         FieldType::Date => {
@@ -322,6 +322,7 @@ mod tests {
                     FieldType::Amount {
                         min: None,
                         max: Some(1e12),
+                        unit: Default::default(),
                     },
                     true,
                 )

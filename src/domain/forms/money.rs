@@ -1,24 +1,15 @@
 //! Money as people read it (issue 18): grouped by thousands with its unit, in the unit the
 //! form's field is kept in — 35,000,000 元, or 3,500 万元 where the field is in 万元.
 
+pub use crate::domain::definition::MoneyUnit;
 use crate::domain::definition::{Field, FieldType, Lang};
 
-/// The unit an amount field is kept in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MoneyUnit {
-    Yuan,
-    /// 万元: ten thousand yuan.
-    TenThousandYuan,
-}
-
-/// The unit of an amount field, as its label states it (工程投资额（万元）): the definition
-/// names a field's unit only there, so a form and everything printed from it read alike.
-/// Yuan unless the label says 万元.
+/// The unit of an amount field, as its definition declares it (`unit = "万元"`; 元 when it
+/// says none). The definition check holds the label to the same unit.
 pub fn unit_of(field: &Field) -> MoneyUnit {
-    if field.label.zh.contains("万元") {
-        MoneyUnit::TenThousandYuan
-    } else {
-        MoneyUnit::Yuan
+    match field.ty {
+        FieldType::Amount { unit, .. } => unit,
+        _ => MoneyUnit::Yuan,
     }
 }
 

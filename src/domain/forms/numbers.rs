@@ -331,6 +331,7 @@ mod tests {
             FieldType::Amount {
                 min: Some(-10.5),
                 max: None,
+                unit: Default::default(),
             },
             false,
         )]);

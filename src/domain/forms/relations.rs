@@ -112,6 +112,7 @@ mod tests {
         let amount = || FieldType::Amount {
             min: None,
             max: None,
+            unit: Default::default(),
         };
         let mut def = def_with(vec![
             labelled(field("start", FieldType::Date, false), "开工日期", "Start"),

@@ -263,6 +263,7 @@ mod tests {
                 FieldType::Amount {
                     min: None,
                     max: None,
+                    unit: Default::default(),
                 },
                 false,
             ),

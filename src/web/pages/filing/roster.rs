@@ -184,7 +184,7 @@ fn column(c: &Field, lang: Lang) -> Value {
                 .collect::<Vec<_>>() }),
         ),
         FieldType::Boolean => ("boolean", json!({})),
-        FieldType::Area { min, max } | FieldType::Amount { min, max } => {
+        FieldType::Area { min, max } | FieldType::Amount { min, max, .. } => {
             ("number", json!({ "min": min, "max": max, "step": "0.01" }))
         }
         FieldType::Integer { min, max } => {
