@@ -926,7 +926,8 @@ pub enum Guard {
     MaterialsOnFile {
         materials: Vec<String>,
     },
-    /// A numeric field compared with a constant (thresholds are configuration).
+    /// A numeric field compared with a constant (thresholds are configuration), in the field's
+    /// own unit: an amount kept in 万元 is compared with a value in 万元.
     Compare {
         field: String,
         op: CompareOp,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::dates::parse_ymd;
 use super::numbers::hundredths;
 use crate::domain::Problem;
-use crate::domain::definition::{CompareOp, Definition, FieldType, Relation};
+use crate::domain::definition::{CompareOp, Definition, FieldType, MoneyUnit, Relation};
 
 /// A field's value as something a relation compares.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,6 +23,13 @@ fn comparable(ty: &FieldType, v: &Value) -> Option<Comparable> {
             .as_str()
             .and_then(|s| parse_ymd(s.trim(), true).ok())
             .map(Comparable::Date),
+        // Money compares as money: an amount kept in 万元 against one in 元, in fen.
+        FieldType::Amount {
+            unit: MoneyUnit::TenThousandYuan,
+            ..
+        } => hundredths(v)
+            .and_then(|h| h.checked_mul(10_000))
+            .map(Comparable::Hundredths),
         FieldType::Integer { .. } | FieldType::Amount { .. } | FieldType::Area { .. } => {
             hundredths(v).map(Comparable::Hundredths)
         }
@@ -106,7 +113,7 @@ mod tests {
     use super::super::tests::{def_with, field};
     use super::super::{Mode, validate};
     use crate::domain::Text;
-    use crate::domain::definition::{CompareOp, Definition, Field, FieldType, Relation};
+    use crate::domain::definition::{CompareOp, Definition, Field, FieldType, MoneyUnit, Relation};
 
     fn def() -> Definition {
         let amount = || FieldType::Amount {
@@ -152,6 +159,33 @@ mod tests {
             .into_iter()
             .map(|p| (p.path, p.message.zh))
             .collect()
+    }
+
+    /// An investment kept in 万元 against a price in 元: 30 万元 is 300,000 元.
+    #[test]
+    fn amounts_in_different_units_compare_as_money() {
+        let mut d = def();
+        for f in &mut d.fields {
+            if f.code == "investment" {
+                f.ty = FieldType::Amount {
+                    min: None,
+                    max: None,
+                    unit: MoneyUnit::TenThousandYuan,
+                };
+            }
+        }
+        let problems = |form: serde_json::Value| {
+            validate(&d, form.as_object().unwrap(), Mode::Draft)
+                .into_iter()
+                .map(|p| p.path)
+                .collect::<Vec<_>>()
+        };
+        assert!(problems(json!({ "price": "300000", "investment": 30 })).is_empty());
+        assert_eq!(
+            problems(json!({ "price": "300000.01", "investment": "30" })),
+            ["form.price"]
+        );
+        assert!(problems(json!({ "price": "2999999", "investment": "300" })).is_empty());
     }
 
     #[test]
