@@ -39,7 +39,7 @@ use super::items::Item;
 use super::paging::{PageRequest, Paged};
 use crate::domain::Text;
 use crate::domain::audit as chain;
-use crate::domain::definition::{Role, UserKind};
+use crate::domain::definition::{Definition, Role, UserKind};
 use crate::domain::draw::{self as pure, Candidate, Drawn, Inputs, Mode, Rules};
 use crate::error::AppError;
 use crate::repo::audit::{self as audit_repo, Event};
@@ -64,41 +64,36 @@ pub struct ItemDraw {
     pub department: String,
 }
 
-/// The item's draw, if it has one (`spot_check_ratios` among its settings). Parsed once per
-/// item version: every action asks.
-pub fn of_item(item: &Item) -> Result<Option<&ItemDraw>, AppError> {
-    match item.draw.get_or_init(|| parse_draw(item)) {
-        Ok(draw) => Ok(draw.as_ref()),
-        Err(problem) => Err(AppError::Internal(anyhow::anyhow!("{problem}"))),
-    }
+/// The item's draw, if it has one (`spot_check_ratios` among its settings): read when the
+/// version was registered ([`parse_draw`]).
+pub fn of_item(item: &Item) -> Option<&ItemDraw> {
+    item.draw.as_ref()
 }
 
-fn parse_draw(item: &Item) -> Result<Option<ItemDraw>, String> {
-    let rules = match Rules::from_settings(&item.def.settings) {
+/// An item version's draw, read once when the registry takes the version in (a definition
+/// that passed the check always has a good one; a stored one that no longer does stops the
+/// start, like a definition that no longer parses).
+pub fn parse_draw(def: &Definition, version: i32) -> Result<Option<ItemDraw>, String> {
+    let rules = match Rules::from_settings(&def.settings) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(None),
         Err(problems) => {
             return Err(format!(
-                "{} v{}: bad spot-check settings: {}",
-                item.def.code,
-                item.version,
+                "{} v{version}: bad spot-check settings: {}",
+                def.code,
                 problems.join("; ")
             ));
         }
     };
-    let select = item.def.action(SELECT).ok_or_else(|| {
-        format!(
-            "{} has spot-check settings but no `{SELECT}`",
-            item.def.code
-        )
-    })?;
+    let select = def
+        .action(SELECT)
+        .ok_or_else(|| format!("{} has spot-check settings but no `{SELECT}`", def.code))?;
     let pool_state = select.from.first().cloned().unwrap_or_default();
     let inspection_state = select.to.clone().unwrap_or_default();
-    let department = item
-        .def
+    let department = def
         .state(&inspection_state)
-        .map(|s| item.def.department_of(s).to_owned())
-        .unwrap_or_else(|| item.def.department.clone());
+        .map(|s| def.department_of(s).to_owned())
+        .unwrap_or_else(|| def.department.clone());
     Ok(Some(ItemDraw {
         rules,
         pool_state,
@@ -111,7 +106,7 @@ fn parse_draw(item: &Item) -> Result<Option<ItemDraw>, String> {
 /// the action leads into the pool)?
 pub fn draws_at_receipt(item: &Item, to: &str, changes_state: bool) -> bool {
     changes_state
-        && matches!(of_item(item), Ok(Some(d)) if d.rules.mode == Mode::AtReceipt && d.pool_state == to)
+        && matches!(of_item(item), Some(d) if d.rules.mode == Mode::AtReceipt && d.pool_state == to)
 }
 
 fn chain_of(id: Uuid) -> String {
@@ -127,8 +122,8 @@ pub fn commit(
     filings: &[(FilingRow, Vec<String>)],
     actor: Uuid,
 ) -> Result<Uuid, AppError> {
-    let d = of_item(item)?
-        .ok_or_else(|| anyhow::anyhow!("{} has no spot-check draw", item.def.code))?;
+    let d =
+        of_item(item).ok_or_else(|| anyhow::anyhow!("{} has no spot-check draw", item.def.code))?;
     let roster: Vec<String> =
         crate::repo::users::with_role_in(conn, Role::Inspector, &d.department)?
             .into_iter()
@@ -320,7 +315,7 @@ pub fn complete(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<Comp
     }
     let d = repo::find(conn, id)?.ok_or(AppError::NotFound)?;
     let item = ctx.items.by_id(conn, d.item_version_id)?;
-    let Some(plan) = of_item(&item)? else {
+    let Some(plan) = of_item(&item) else {
         return Ok(done);
     };
     let system = Principal::system();
@@ -400,7 +395,7 @@ pub fn check_inspector(
     if p.has(Role::System) {
         return Ok(());
     }
-    let Some(plan) = of_item(item)? else {
+    let Some(plan) = of_item(item) else {
         return Ok(());
     };
     if plan.inspection_state != state {
@@ -435,7 +430,7 @@ pub struct DrawReport {
 pub fn run(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<DrawReport, AppError> {
     let mut report = DrawReport::default();
     for latest in ctx.items.all_latest() {
-        let Some(plan) = of_item(&latest)? else {
+        let Some(plan) = of_item(&latest) else {
             continue;
         };
         let committed = conn.transaction(|conn| -> Result<Vec<Uuid>, AppError> {
@@ -453,7 +448,7 @@ pub fn run(conn: &mut PgConnection, ctx: &Ctx<'_>) -> Result<DrawReport, AppErro
             let mut ids = Vec::new();
             for (version, rows) in by_version {
                 let item = ctx.items.by_id(conn, version)?;
-                if of_item(&item)?.is_some() {
+                if of_item(&item).is_some() {
                     ids.push(commit(conn, ctx, &item, &rows, SYSTEM_USER)?);
                 }
             }
@@ -723,11 +718,11 @@ pub fn list(conn: &mut PgConnection, page: &PageRequest) -> Result<Paged<DrawSum
 pub fn get(conn: &mut PgConnection, ctx: &Ctx<'_>, id: Uuid) -> Result<DrawDetail, AppError> {
     let d = repo::find(conn, id)?.ok_or(AppError::NotFound)?;
     let item = ctx.items.by_id(conn, d.item_version_id)?;
-    let plan = of_item(&item)?;
+    let plan = of_item(&item);
     let filings_now = repo::entries_with_state(conn, id)?
         .into_iter()
         .map(|(e, state)| {
-            let done = plan.as_ref().is_some_and(|p| {
+            let done = plan.is_some_and(|p| {
                 e.selected == Some(true) && state != p.pool_state && state != p.inspection_state
             });
             PublishedFiling {
@@ -771,7 +766,7 @@ pub struct RatiosInForce {
 pub fn in_force(ctx: &Ctx<'_>) -> Result<Vec<RatiosInForce>, AppError> {
     let mut out = Vec::new();
     for item in ctx.items.all_latest() {
-        let Some(plan) = of_item(&item)? else {
+        let Some(plan) = of_item(&item) else {
             continue;
         };
         let label = |class: &str| class_label(&item, class);

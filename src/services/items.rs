@@ -25,9 +25,9 @@ pub struct Item {
     pub version: i32,
     pub digest: String,
     pub def: Definition,
-    /// The item's spot-check draw, parsed from `def`'s settings on first use
-    /// (`services::draw::of_item`): a version never changes, so neither does its draw.
-    pub(crate) draw: std::sync::OnceLock<Result<Option<crate::services::draw::ItemDraw>, String>>,
+    /// The version's spot-check draw, read from `def`'s settings when it was registered
+    /// (`services::draw::of_item`).
+    pub(crate) draw: Option<crate::services::draw::ItemDraw>,
 }
 
 #[derive(Debug, Default)]
@@ -199,12 +199,14 @@ impl Registry {
     fn insert(&self, row: items::ItemVersionRow) -> anyhow::Result<Arc<Item>> {
         let def = check::parse(&format!("{} v{}", row.code, row.version), &row.source)
             .map_err(|e| anyhow::anyhow!("stored definition no longer parses: {e}"))?;
+        let draw = crate::services::draw::parse_draw(&def, row.version)
+            .map_err(|e| anyhow::anyhow!("stored definition: {e}"))?;
         let item = Arc::new(Item {
             id: row.id,
             version: row.version,
             digest: row.digest,
             def,
-            draw: std::sync::OnceLock::new(),
+            draw,
         });
         self.by_id
             .write()
