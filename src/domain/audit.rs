@@ -14,41 +14,47 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Canonical JSON text of a value.
 pub fn canonical(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    out
+    // serde_json writes UTF-8 only; the check is a pass over bytes just written.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Keys and scalars are written by serde_json's compact writer, straight into `out`: the same
+/// text as `Value::to_string` gives for them, without a `String` made for each.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(*k) {
-                    write_canonical(v, out);
-                }
+                write_scalar(k.as_str(), out);
+                out.push(b':');
+                write_canonical(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(v, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => write_scalar(other, out),
     }
+}
+
+fn write_scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    // Writing a string, number, bool or null into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, v);
 }
 
 /// The hash of an entry given its predecessor's hash, as lower-case hex.
@@ -262,6 +268,46 @@ mod tests {
             canonical(&a),
             r#"{"a":{"c":null,"d":[1,{"y":"中","z":0}]},"b":1}"#
         );
+    }
+
+    /// The canonical text of keys and scalars is serde_json's compact text, byte for byte:
+    /// chains written before any change to the writer must still verify.
+    #[test]
+    fn canonical_keys_and_scalars_are_serde_jsons_compact_text() {
+        let a = json!({
+            "引号\"与\\反斜杠\n": [1.5, -0.0, 1e300, u64::MAX, i64::MIN, true, null],
+            "\u{1}\u{7f}\u{2028}": "制表\t回车\r「」😀",
+            "": {},
+            "b": [],
+        });
+        assert_eq!(
+            canonical(&a),
+            "{\"\":{},\"\\u0001\u{7f}\u{2028}\":\"制表\\t回车\\r「」😀\",\"b\":[],\
+             \"引号\\\"与\\\\反斜杠\\n\":[1.5,-0.0,1e+300,18446744073709551615,\
+             -9223372036854775808,true,null]}"
+        );
+        // The writer before keys and scalars were written in place: each through `to_string`.
+        fn by_to_string(value: &Value) -> String {
+            match value {
+                Value::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    let parts: Vec<String> = keys
+                        .iter()
+                        .map(|k| {
+                            format!("{}:{}", Value::String((*k).clone()), by_to_string(&map[*k]))
+                        })
+                        .collect();
+                    format!("{{{}}}", parts.join(","))
+                }
+                Value::Array(items) => {
+                    let parts: Vec<String> = items.iter().map(by_to_string).collect();
+                    format!("[{}]", parts.join(","))
+                }
+                other => other.to_string(),
+            }
+        }
+        assert_eq!(canonical(&a), by_to_string(&a));
     }
 
     fn chain(n: i64) -> Vec<StoredLink> {
