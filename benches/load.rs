@@ -47,7 +47,18 @@
 //! that run has no pgbench ceiling),
 //! LOAD_WAL_DETAIL (unset; set: each level's write-ahead log records per action by kind and
 //! relation, from `pg_walinspect`),
+//! LOAD_CALLGRIND (unset; N: count instead of time, see below),
 //! LOAD_CLIENTS ("8,32"), LOAD_GENERATOR_THREADS (1: the load generator's threads), PGHOST (/var/run/postgresql), PGPORT (5432), PGUSER (postgres).
+//!
+//! `LOAD_CALLGRIND=N` counts instead of timing: the service runs under valgrind's callgrind
+//! with instrumentation off, one client brings its filings into the re-check cycle and turns it
+//! 40 times, then N actions of the cycle are counted, one after another, and the run prints the
+//! service's user-space instructions per action (`target/load-callgrind.out`, for
+//! `callgrind_annotate`). The same binary and inputs give the same count to within a fraction
+//! of a per cent whatever else the machine does, where the timed levels move by several per
+//! cent from minute to minute: it is how a change to the service's own work is measured
+//! (README, Benchmarks). No pgbench, no levels; kernel time is not counted.
+//!
 //! Results: a table on stdout and `target/load-report.json`; the service's log is
 //! `target/load-server.log`. The database `permits_bench` is left in place for inspection.
 
@@ -115,6 +126,8 @@ struct Config {
     /// Items issue their documents (LOAD_DOCUMENTS=1); 0, the default, strips them.
     documents: bool,
     levels: Vec<usize>,
+    /// LOAD_CALLGRIND: count the service's instructions over this many actions.
+    callgrind: Option<usize>,
     pg_host: String,
     pg_port: String,
     pg_user: String,
@@ -152,6 +165,7 @@ impl Config {
                 .ok()
                 .filter(|s| !s.trim().is_empty()),
             documents: env_or("LOAD_DOCUMENTS", 0u8)? != 0,
+            callgrind: Some(env_or("LOAD_CALLGRIND", 0usize)?).filter(|&n| n > 0),
             levels,
             pg_host: env_or("PGHOST", "/var/run/postgresql".to_owned())?,
             pg_port: env_or("PGPORT", "5432".to_owned())?,
@@ -165,6 +179,15 @@ impl Config {
         }
         if cfg.supplement_rounds > 100_000 {
             bail!("LOAD_SUPPLEMENT_ROUNDS must be at most 100000");
+        }
+        if cfg.callgrind.is_some_and(|n| n > 100_000) {
+            bail!("LOAD_CALLGRIND must be at most 100000 actions");
+        }
+        let mut cfg = cfg;
+        if cfg.callgrind.is_some() {
+            // One client, counted; no documents (an issuing action is not the cycle's).
+            cfg.levels = vec![1];
+            cfg.documents = false;
         }
         Ok(cfg)
     }
@@ -285,8 +308,21 @@ impl Server {
         } else {
             root_without_documents(&target)?
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_permits"));
-        if capture {
+        let mut command = match cfg.callgrind {
+            Some(_) if !capture => {
+                let mut c = Command::new("valgrind");
+                c.args(["--tool=callgrind", "--instr-atstart=no"])
+                    .arg(format!(
+                        "--callgrind-out-file={}",
+                        target.join("load-callgrind.out").display()
+                    ))
+                    .arg(env!("CARGO_BIN_EXE_permits"));
+                c
+            }
+            _ => Command::new(env!("CARGO_BIN_EXE_permits")),
+        };
+        // Counting: no job may run among the counted actions either.
+        if capture || cfg.callgrind.is_some() {
             for job in JOBS {
                 command.env(format!("PERMITS__JOBS__CRON__{}", job.to_uppercase()), "");
             }
@@ -613,6 +649,79 @@ async fn into_cycle(
         }
     }
     bail!("filing {} did not reach the re-check cycle", f.id)
+}
+
+/// `LOAD_CALLGRIND=n`: the service's user-space instructions over `n` actions of the re-check
+/// cycle, taken one after another after the cycle is warm (see the module's documentation).
+async fn count_instructions(
+    mut server: Server,
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &Tokens,
+    mut flows: Vec<Flow>,
+    n: usize,
+) -> Result<()> {
+    let started = Instant::now();
+    for f in flows.iter_mut() {
+        into_cycle(http, base, tokens, f).await?;
+    }
+    // Warm: every statement prepared on the connections the actions use, every cache filled.
+    for i in 0..40 {
+        let k = i % flows.len();
+        take_step(http, base, tokens, &mut flows[k]).await?;
+    }
+    let pid = server.child.id().to_string();
+    let control = |on: &str| -> Result<()> {
+        let out = Command::new("callgrind_control")
+            .args(["-i", on, &pid])
+            .output()
+            .context("running callgrind_control (valgrind's)")?;
+        if !out.status.success() {
+            bail!(
+                "callgrind_control -i {on}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    control("on")?;
+    let mut mix: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in 0..n {
+        let k = i % flows.len();
+        *mix.entry(take_step(http, base, tokens, &mut flows[k]).await?)
+            .or_default() += 1;
+    }
+    control("off")?;
+    // SIGTERM: the service stops cleanly and valgrind writes the counts out.
+    Command::new("kill").args(["-TERM", &pid]).status()?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while server.child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            bail!("the service under valgrind did not stop within 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = target_dir().join("load-callgrind.out");
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let total: u64 = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no totals in {}", out.display()))?;
+    let mix: Vec<String> = mix.iter().map(|(k, v)| format!("{v} × {k}")).collect();
+    println!(
+        "  counted {n} actions ({}) in {:.0} s",
+        mix.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  service, user space: {} instructions per action ({total} in all; callgrind_annotate {})",
+        total / n as u64,
+        out.display()
+    );
+    Ok(())
 }
 
 /// What one client measured in the timed window.
@@ -1601,7 +1710,16 @@ async fn run() -> Result<()> {
     prepare_database(&cfg)?;
     // The same-work script cannot replay an action that issues a document (the document's id
     // and number are new each time): with documents, the run has no pgbench ceiling.
-    let replay = if cfg.documents {
+    let replay = if cfg.callgrind.is_some() {
+        // Migrate and seed at full speed first: under valgrind the start would take minutes.
+        let port = free_port()?;
+        let mut plain = Server::start(&cfg, port, true)?;
+        plain
+            .wait_ready(&format!("http://127.0.0.1:{port}"), &http_client()?)
+            .await?;
+        drop(plain);
+        None
+    } else if cfg.documents {
         println!("  LOAD_DOCUMENTS=1: no same-work ceiling (an issuing action cannot be replayed)");
         None
     } else {
@@ -1723,6 +1841,10 @@ async fn run() -> Result<()> {
     if let Some(sql) = &cfg.sql {
         cfg.psql(DB, sql).context("LOAD_SQL")?;
         println!("  LOAD_SQL run: {sql}");
+    }
+
+    if let Some(n) = cfg.callgrind {
+        return count_instructions(server, &http, &base, &tokens[0], flows, n).await;
     }
 
     let mut rows = Vec::new();
