@@ -365,6 +365,16 @@ async fn production_logs_are_json_lines_with_the_request_id() {
     assert_eq!(line["method"], "GET");
     assert_eq!(line["route"], "/api/v1/items/{code}");
     assert_eq!(line["status"], 404);
+    // The time taken, in milliseconds to the microsecond: a number, without float noise.
+    let ms = line["ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no ms in {line}"));
+    assert!(ms > 0.0, "{line}");
+    let written = line["ms"].to_string();
+    assert!(
+        written.split('.').nth(1).is_none_or(|f| f.len() <= 3),
+        "ms to the microsecond, not {written}"
+    );
     assert!(line["timestamp"].is_string());
     // The caller's W3C trace id, to find the line from the proxy's trace.
     assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
